@@ -1,0 +1,473 @@
+//! The runner: the future that owns one child's actix context for the child's
+//! whole life, contains its panics and restarts it in place.
+//!
+//! # Why the context is kept and restarted in place
+//!
+//! actix keeps an actor's mailbox inside its `ContextFut`; dropping the
+//! `ContextFut` drops the mailbox's receiver, which closes the channel and
+//! drops every queued message. So the only way to keep a child's `Addr` valid
+//! and its queued messages alive across a restart is to keep the `ContextFut`
+//! and restart it in place with `ContextFut::restart`, as `actix::Supervisor`
+//! does. That method resets the context (flags, spawned futures, wait queue)
+//! and calls `Supervised::restarting` on the actor value, which actix keeps
+//! private inside the `ContextFut`.
+//!
+//! actix's own supervisor keeps the old value; we want fresh state from the
+//! spec's factory. The runner builds the fresh value first, parks it in a
+//! thread-local slot, and calls `restart`; the actor's `restarting` (one line,
+//! written by [`supervised!`](crate::supervised)) swaps it in with
+//! [`restart_fresh`]. If the slot is still full afterwards, `restarting` did
+//! not install the value, and the child is given up with an error that says
+//! so, rather than silently running on stale state.
+//!
+//! # Panics
+//!
+//! Every poll of the `ContextFut` (which runs `started`, handlers, spawned
+//! futures, `stopping` and `stopped`), every factory call and every
+//! `restarting` call runs inside `catch_unwind`. A caught panic is a failure
+//! of that incarnation, handed to the restart policy. The unwind stops at the
+//! runner, so the `ContextFut` is never dropped during it: a restart resets it
+//! in place without running hooks, and when the child is given up the runner
+//! calls `terminate()` before dropping it, so actix's drop logic does not run
+//! `stopping`/`stopped` on the half-updated value (under plain actix, a second
+//! panic there aborts the process). The message whose handler
+//! panicked is dropped during the unwind, so its `send()` caller gets
+//! `MailboxError::Closed` instead of waiting forever.
+//!
+//! # Costs on the message path
+//!
+//! A message goes from the channel to the handler exactly as in plain actix:
+//! the runner adds no allocation, lock or channel per message. Per poll it
+//! adds a `catch_unwind` (free unless a panic happens), entering the node's
+//! tracing span, one command check and a thread-local read.
+//!
+//! # Start detection
+//!
+//! Before each incarnation's first poll the runner queues a tiny
+//! `ctx.wait` future, the start barrier. actix polls wait futures before the
+//! mailbox and after `started` (and after the futures `started` itself passed
+//! to `ctx.wait`), so the barrier completing means the start is over: a panic
+//! before it is a failure in `started`, a panic after it a failure while
+//! running.
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{self, Poll};
+use std::time::Duration;
+
+use actix::dev::channel::AddressReceiver;
+use actix::dev::ContextFut;
+use actix::fut::ActorFuture;
+use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Supervised};
+use tokio::time::{Instant, Sleep};
+use tracing::Instrument as _;
+
+use crate::actors::supervisor::children::{ChildEnv, ChildLink, Command, NodeRecord};
+use crate::actors::supervisor::restart::{Decision, End, RestartRules};
+use crate::tree::{Failure, FailureKind, FailurePhase, NodeKind, NodeState};
+
+/// Builds a fresh actor value for each incarnation.
+pub(crate) type Factory<A> = Box<dyn FnMut() -> Result<A, String> + Send>;
+
+thread_local! {
+    /// The value the next `restarting` call installs.
+    static FRESH: RefCell<Option<Box<dyn Any>>> = const { RefCell::new(None) };
+    /// An error exit reported by [`fail`] during the current poll.
+    static REPORTED_FAILURE: Cell<Option<String>> = const { Cell::new(None) };
+}
+
+/// Installs the fresh actor value built by the spec's factory. Call it from
+/// [`Supervised::restarting`]; the [`supervised!`](crate::supervised) macro
+/// writes that call for you.
+///
+/// Outside a supervised restart it does nothing.
+///
+/// # Examples
+///
+/// For a generic actor, which the macro cannot name, write the impl by hand:
+///
+/// ```
+/// use actix::prelude::*;
+///
+/// struct Cache<T: Unpin + 'static> { entries: Vec<T> }
+/// impl<T: Unpin + 'static> Actor for Cache<T> { type Context = Context<Self>; }
+/// impl<T: Unpin + 'static> Supervised for Cache<T> {
+///     fn restarting(&mut self, _: &mut Context<Self>) {
+///         actix_supervisor::restart_fresh(self);
+///     }
+/// }
+/// ```
+pub fn restart_fresh<A: 'static>(actor: &mut A) {
+    let Some(fresh) = FRESH.with(|slot| slot.borrow_mut().take()) else {
+        return;
+    };
+    match fresh.downcast::<A>() {
+        Ok(fresh) => {
+            let stale = std::mem::replace(actor, *fresh);
+            drop(stale);
+        }
+        // Not ours: leave it for the runner to find and report.
+        Err(other) => FRESH.with(|slot| *slot.borrow_mut() = Some(other)),
+    }
+}
+
+/// Ends the current incarnation as a failure (an "error exit"): the restart
+/// policy treats it like a panic, and `reason` is recorded as the node's last
+/// failure. It stops the context with `ctx.stop()`, so `stopping` and
+/// `stopped` run as usual.
+///
+/// # Examples
+///
+/// ```
+/// use actix::prelude::*;
+///
+/// struct Poller;
+/// impl Actor for Poller { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Poller);
+///
+/// #[derive(Message)]
+/// #[rtype(result = "()")]
+/// struct ConnectionLost(String);
+///
+/// impl Handler<ConnectionLost> for Poller {
+///     type Result = ();
+///     fn handle(&mut self, msg: ConnectionLost, ctx: &mut Context<Self>) {
+///         actix_supervisor::fail(ctx, format!("connection lost: {}", msg.0));
+///     }
+/// }
+/// ```
+pub fn fail<A>(ctx: &mut Context<A>, reason: impl std::fmt::Display)
+where
+    A: Actor<Context = Context<A>>,
+{
+    REPORTED_FAILURE.with(|slot| slot.set(Some(reason.to_string())));
+    ctx.stop();
+}
+
+/// The parts a spec hands over to start its runner.
+pub(crate) struct RunnerConfig<A: Actor<Context = Context<A>>> {
+    pub(crate) env: ChildEnv,
+    pub(crate) factory: Factory<A>,
+    pub(crate) addr: Addr<A>,
+    pub(crate) receiver: AddressReceiver<A>,
+}
+
+/// Spawns the runner of one child on the current arbiter and returns the link
+/// its supervisor keeps.
+pub(crate) fn spawn<A>(config: RunnerConfig<A>) -> Rc<ChildLink>
+where
+    A: Actor<Context = Context<A>> + Supervised,
+{
+    let path = config.env.path.clone();
+    let link = ChildLink::new(NodeRecord::new(path.clone(), NodeKind::Actor));
+    let span = tracing::info_span!("node", path = %path);
+    let runner = Runner {
+        link: link.clone(),
+        rules: RestartRules::new(config.env.restart, config.env.backoff.clone()),
+        env: config.env,
+        factory: config.factory,
+        _addr: config.addr,
+        context: ChildContext::Unbuilt(Some(config.receiver)),
+        phase: Phase::Start,
+        start_over: Rc::new(Cell::new(false)),
+    };
+    actix_rt::spawn(runner.instrument(span));
+    link
+}
+
+/// The child's actix context, once the first incarnation was built.
+enum ChildContext<A: Actor<Context = Context<A>>> {
+    /// No factory call succeeded yet: the mailbox is only its receiver.
+    Unbuilt(Option<AddressReceiver<A>>),
+    /// The context with the mailbox and the current actor value.
+    Built(ContextFut<A, Context<A>>),
+}
+
+enum Phase {
+    /// Build the next incarnation on the next poll.
+    Start,
+    /// `started` has not returned yet.
+    Starting,
+    /// Handling messages.
+    Running,
+    /// Waiting out a backoff delay.
+    Backoff(Pin<Box<Sleep>>),
+    /// The child will not run again.
+    Done,
+}
+
+struct Runner<A: Actor<Context = Context<A>>> {
+    link: Rc<ChildLink>,
+    env: ChildEnv,
+    rules: RestartRules,
+    factory: Factory<A>,
+    /// Keeps the mailbox connected: actix restarts a context only while an
+    /// address to it is alive.
+    _addr: Addr<A>,
+    context: ChildContext<A>,
+    phase: Phase,
+    /// Set by the start barrier when the current incarnation's start is over.
+    start_over: Rc<Cell<bool>>,
+}
+
+impl<A> Future for Runner<A>
+where
+    A: Actor<Context = Context<A>> + Supervised,
+{
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        this.link.register(cx.waker());
+        if let Some(Command::Terminate) = this.link.take_command() {
+            this.finish(NodeState::Stopped);
+        }
+        loop {
+            match &mut this.phase {
+                Phase::Start => this.begin_incarnation(),
+                Phase::Starting | Phase::Running => match this.poll_context(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(end) => this.end_incarnation(end),
+                },
+                Phase::Backoff(sleep) => match sleep.as_mut().poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(()) => this.phase = Phase::Start,
+                },
+                Phase::Done => return Poll::Ready(()),
+            }
+        }
+    }
+}
+
+impl<A> Runner<A>
+where
+    A: Actor<Context = Context<A>> + Supervised,
+{
+    /// Calls the factory and starts the next incarnation with its value.
+    fn begin_incarnation(&mut self) {
+        {
+            let mut record = self.link.record.borrow_mut();
+            record.incarnation += 1;
+            record.state = NodeState::Starting;
+            record.started_at = Some(Instant::now());
+        }
+        let actor = match catch_unwind(AssertUnwindSafe(&mut self.factory)) {
+            Ok(Ok(actor)) => actor,
+            Ok(Err(message)) => {
+                let failure = Failure::new(FailureKind::Error, FailurePhase::Factory, message);
+                return self.end_incarnation(End::Failed(failure));
+            }
+            Err(payload) => {
+                let failure = Failure::new(
+                    FailureKind::Panic,
+                    FailurePhase::Factory,
+                    panic_message(payload),
+                );
+                return self.end_incarnation(End::Failed(failure));
+            }
+        };
+        let context = match &mut self.context {
+            ChildContext::Unbuilt(receiver) => {
+                let receiver = receiver
+                    .take()
+                    .expect("an unbuilt context has its receiver");
+                let context = Context::with_receiver(receiver).into_future(actor);
+                self.context = ChildContext::Built(context);
+                match &mut self.context {
+                    ChildContext::Built(context) => context,
+                    ChildContext::Unbuilt(_) => unreachable!("just built"),
+                }
+            }
+            ChildContext::Built(context) => {
+                if let Err(end) = restart_in_place(context, actor) {
+                    return self.end_incarnation(end);
+                }
+                context
+            }
+        };
+        self.start_over.set(false);
+        context.ctx().wait(StartBarrier(self.start_over.clone()));
+        self.phase = Phase::Starting;
+    }
+
+    /// Polls the child's context once, containing any panic.
+    fn poll_context(&mut self, cx: &mut task::Context<'_>) -> Poll<End> {
+        let ChildContext::Built(context) = &mut self.context else {
+            unreachable!("a starting or running child has a context");
+        };
+        let polled = catch_unwind(AssertUnwindSafe(|| Pin::new(&mut *context).poll(cx)));
+        let reported = REPORTED_FAILURE.with(Cell::take);
+        let phase = if self.start_over.get() {
+            FailurePhase::Running
+        } else {
+            FailurePhase::Starting
+        };
+        match polled {
+            Ok(Poll::Pending) => {
+                if let Some(reason) = reported {
+                    tracing::debug!(%reason, "fail() was called but `stopping` kept the actor running");
+                }
+                if matches!(self.phase, Phase::Starting) && self.start_over.get() {
+                    self.phase = Phase::Running;
+                    self.link.record.borrow_mut().state = NodeState::Running;
+                    tracing::debug!("child started");
+                }
+                Poll::Pending
+            }
+            Ok(Poll::Ready(())) => Poll::Ready(match reported {
+                Some(message) => End::Failed(Failure::new(FailureKind::Error, phase, message)),
+                None => End::Normal,
+            }),
+            Err(payload) => {
+                let message = panic_message(payload);
+                Poll::Ready(End::Failed(Failure::new(
+                    FailureKind::Panic,
+                    phase,
+                    message,
+                )))
+            }
+        }
+    }
+
+    /// Records how the incarnation ended and applies the restart policy.
+    fn end_incarnation(&mut self, end: End) {
+        let ran_for = {
+            let mut record = self.link.record.borrow_mut();
+            if let Some(failure) = end.failure() {
+                record.last_failure = Some(failure.clone());
+            }
+            record
+                .started_at
+                .take()
+                .map_or(Duration::ZERO, |t| t.elapsed())
+        };
+        let incarnation = self.link.record.borrow().incarnation;
+        if let Some(failure) = end.failure() {
+            tracing::error!(
+                path = %self.env.path,
+                incarnation,
+                kind = ?failure.kind,
+                phase = ?failure.phase,
+                message = %failure.message,
+                "child failed"
+            );
+        }
+        match self.rules.decide(&end, ran_for) {
+            Decision::Restart { attempt, delay } => {
+                tracing::warn!(
+                    path = %self.env.path,
+                    incarnation,
+                    attempt,
+                    delay = ?delay,
+                    "restarting child"
+                );
+                self.link.record.borrow_mut().state = NodeState::Restarting {
+                    attempt,
+                    next_start_in: delay,
+                };
+                self.phase = if delay.is_zero() {
+                    Phase::Start
+                } else {
+                    Phase::Backoff(Box::pin(tokio::time::sleep(delay)))
+                };
+            }
+            Decision::Finish => {
+                let state = match end {
+                    End::Normal => NodeState::Stopped,
+                    End::Failed(_) | End::Fatal(_) => NodeState::Failed,
+                };
+                tracing::info!(path = %self.env.path, incarnation, state = %state, "child will not run again");
+                self.finish(state);
+            }
+        }
+    }
+
+    /// Ends the child for good: drops its context (and with it the mailbox,
+    /// so every pending and later send fails) without running user hooks.
+    fn finish(&mut self, state: NodeState) {
+        if let ChildContext::Built(context) = &mut self.context {
+            context.ctx().terminate();
+        }
+        let context = std::mem::replace(&mut self.context, ChildContext::Unbuilt(None));
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(context))) {
+            tracing::error!(
+                path = %self.env.path,
+                message = %panic_message(payload),
+                "dropping the child's actor value panicked"
+            );
+        }
+        let mut record = self.link.record.borrow_mut();
+        record.state = state;
+        record.started_at = None;
+        self.phase = Phase::Done;
+    }
+}
+
+/// Restarts `context` in place with `actor` as its value. The error is the
+/// end of the incarnation that could not start.
+fn restart_in_place<A>(context: &mut ContextFut<A, Context<A>>, actor: A) -> Result<(), End>
+where
+    A: Actor<Context = Context<A>> + Supervised,
+{
+    FRESH.with(|slot| *slot.borrow_mut() = Some(Box::new(actor)));
+    let restarted = catch_unwind(AssertUnwindSafe(|| context.restart()));
+    let leftover = FRESH.with(|slot| slot.borrow_mut().take());
+    match restarted {
+        Err(payload) => Err(End::Failed(Failure::new(
+            FailureKind::Panic,
+            FailurePhase::Restarting,
+            panic_message(payload),
+        ))),
+        Ok(_) if leftover.is_some() => Err(End::Fatal(Failure::new(
+            FailureKind::Error,
+            FailurePhase::Restarting,
+            format!(
+                "`Supervised::restarting` of `{}` did not install the fresh state; \
+                     implement it with `actix_supervisor::supervised!` or call \
+                     `actix_supervisor::restart_fresh(self)` in it",
+                std::any::type_name::<A>()
+            ),
+        ))),
+        Ok(true) => Ok(()),
+        Ok(false) => Err(End::Fatal(Failure::new(
+            FailureKind::Error,
+            FailurePhase::Restarting,
+            "the mailbox was disconnected".into(),
+        ))),
+    }
+}
+
+/// A `ctx.wait` future that completes at once, marking the start as over.
+struct StartBarrier(Rc<Cell<bool>>);
+
+impl<A: Actor> ActorFuture<A> for StartBarrier {
+    type Output = ();
+
+    fn poll(
+        self: Pin<&mut Self>,
+        _: &mut A,
+        _: &mut A::Context,
+        _: &mut task::Context<'_>,
+    ) -> Poll<()> {
+        self.0.set(true);
+        Poll::Ready(())
+    }
+}
+
+/// The text of a panic payload; the payload is dropped inside its own
+/// `catch_unwind`, since a payload's destructor may panic too.
+pub(crate) fn panic_message(payload: Box<dyn Any + Send>) -> String {
+    let message = if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic with a non-string payload".to_string()
+    };
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
+    message
+}

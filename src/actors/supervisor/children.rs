@@ -1,0 +1,168 @@
+//! The supervisor's ordered child table and the link it shares with each
+//! child's runner.
+//!
+//! A supervisor and the runners of its children all live on one arbiter
+//! thread, so they share each child's [`ChildLink`] through an `Rc` instead of
+//! exchanging messages: the runner writes the child's [`NodeRecord`] as the
+//! child moves through its states, and the supervisor reads it for
+//! [`Inspect`](crate::Inspect) and writes commands for the runner.
+//!
+//! # Invariants
+//!
+//! - Names in a [`Children`] table are unique; the table keeps start order.
+//! - A `ChildLink`'s `RefCell`s are borrowed only for the length of one
+//!   synchronous call and never across a poll of user code, so no borrow can
+//!   be held while another task runs.
+//! - A command written with [`ChildLink::command`] wakes the runner, which
+//!   takes it on its next poll; a later command replaces an earlier one that
+//!   was not taken yet.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::task::Waker;
+
+use actix::WeakAddr;
+use tokio::time::Instant;
+
+use super::SupervisorActor;
+use crate::error::BuildError;
+use crate::tree::{Failure, NodeKind, NodePath, NodeSnapshot, NodeState};
+
+/// What a runner needs to know of its place in the tree.
+#[derive(Debug, Clone)]
+pub(crate) struct ChildEnv {
+    pub(crate) path: NodePath,
+    /// Unused until supervisors react to their children's ends (strategies,
+    /// intensity); kept so a runner can reach its supervisor.
+    #[allow(dead_code)]
+    pub(crate) supervisor: WeakAddr<SupervisorActor>,
+    pub(crate) restart: crate::policy::RestartPolicy,
+    pub(crate) backoff: Option<crate::policy::Backoff>,
+}
+
+/// The live facts about one node, from which its snapshot is made.
+#[derive(Debug)]
+pub(crate) struct NodeRecord {
+    pub(crate) path: NodePath,
+    pub(crate) kind: NodeKind,
+    pub(crate) state: NodeState,
+    /// Start attempts so far; the first start is incarnation 1.
+    pub(crate) incarnation: u64,
+    pub(crate) last_failure: Option<Failure>,
+    /// When the current incarnation began, while it runs.
+    pub(crate) started_at: Option<Instant>,
+}
+
+impl NodeRecord {
+    pub(crate) fn new(path: NodePath, kind: NodeKind) -> Self {
+        NodeRecord {
+            path,
+            kind,
+            state: NodeState::Starting,
+            incarnation: 0,
+            last_failure: None,
+            started_at: None,
+        }
+    }
+
+    pub(crate) fn snapshot(&self, children: Vec<NodeSnapshot>) -> NodeSnapshot {
+        let uptime = match self.state {
+            NodeState::Running | NodeState::Stopping => self.started_at.map(|t| t.elapsed()),
+            _ => None,
+        };
+        NodeSnapshot {
+            name: self.path.name().to_string(),
+            path: self.path.clone(),
+            kind: self.kind,
+            state: self.state,
+            incarnation: self.incarnation,
+            restart_count: self.incarnation.saturating_sub(1),
+            last_failure: self.last_failure.clone(),
+            uptime,
+            children,
+        }
+    }
+}
+
+/// An order from a supervisor to a child's runner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Command {
+    /// End the child now, whatever it is doing, and do not restart it: its
+    /// supervisor is gone.
+    Terminate,
+}
+
+/// What a supervisor and one child's runner share.
+#[derive(Debug)]
+pub(crate) struct ChildLink {
+    pub(crate) record: RefCell<NodeRecord>,
+    command: Cell<Option<Command>>,
+    waker: RefCell<Option<Waker>>,
+}
+
+impl ChildLink {
+    pub(crate) fn new(record: NodeRecord) -> Rc<Self> {
+        Rc::new(ChildLink {
+            record: RefCell::new(record),
+            command: Cell::new(None),
+            waker: RefCell::new(None),
+        })
+    }
+
+    /// Gives the runner a command and wakes it.
+    pub(crate) fn command(&self, command: Command) {
+        self.command.set(Some(command));
+        if let Some(waker) = self.waker.borrow().as_ref() {
+            waker.wake_by_ref();
+        }
+    }
+
+    /// The command waiting for the runner, if any.
+    pub(crate) fn take_command(&self) -> Option<Command> {
+        self.command.take()
+    }
+
+    /// Remembers the runner task's waker (cheap when it did not change).
+    pub(crate) fn register(&self, waker: &Waker) {
+        let mut slot = self.waker.borrow_mut();
+        match slot.as_ref() {
+            Some(known) if known.will_wake(waker) => {}
+            _ => *slot = Some(waker.clone()),
+        }
+    }
+}
+
+/// One row of the child table.
+#[derive(Debug)]
+pub(crate) struct ChildEntry {
+    pub(crate) name: String,
+    pub(crate) link: Rc<ChildLink>,
+}
+
+/// A supervisor's children, in start order, with unique names.
+#[derive(Debug, Default)]
+pub(crate) struct Children {
+    entries: Vec<ChildEntry>,
+}
+
+impl Children {
+    /// Refuses `name` if a child already has it.
+    pub(crate) fn check_unique(&self, parent: &NodePath, name: &str) -> Result<(), BuildError> {
+        if self.entries.iter().any(|e| e.name == name) {
+            return Err(BuildError::DuplicateName {
+                parent: parent.clone(),
+                name: name.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    pub(crate) fn push(&mut self, entry: ChildEntry) {
+        debug_assert!(self.entries.iter().all(|e| e.name != entry.name));
+        self.entries.push(entry);
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &ChildEntry> {
+        self.entries.iter()
+    }
+}

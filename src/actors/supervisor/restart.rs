@@ -1,0 +1,140 @@
+//! What happens after an incarnation ends: restart (now or after a backoff) or
+//! finish for good. Pure decisions on plain data, unit-tested here.
+
+use std::time::Duration;
+
+use crate::policy::{Backoff, BackoffState, EndKind, RestartPolicy};
+use crate::tree::Failure;
+
+/// How an incarnation ended.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum End {
+    /// The actor stopped itself without reporting an error.
+    Normal,
+    /// A panic, an error exit, or a failed start.
+    Failed(Failure),
+    /// A failure that another incarnation cannot fix (a broken
+    /// `Supervised::restarting`); the child is given up whatever its policy.
+    Fatal(Failure),
+}
+
+impl End {
+    pub(crate) fn failure(&self) -> Option<&Failure> {
+        match self {
+            End::Normal => None,
+            End::Failed(f) | End::Fatal(f) => Some(f),
+        }
+    }
+}
+
+/// The decision for a child whose incarnation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Decision {
+    /// Start the next incarnation after `delay` (zero: at once).
+    Restart { attempt: u32, delay: Duration },
+    /// The child will not run again.
+    Finish,
+}
+
+/// One child's restart rules and its position in its backoff.
+#[derive(Debug)]
+pub(crate) struct RestartRules {
+    policy: RestartPolicy,
+    backoff: Option<Backoff>,
+    state: BackoffState,
+}
+
+impl RestartRules {
+    pub(crate) fn new(policy: RestartPolicy, backoff: Option<Backoff>) -> Self {
+        let state = BackoffState::new(backoff.as_ref());
+        RestartRules {
+            policy,
+            backoff,
+            state,
+        }
+    }
+
+    /// Decides what follows an incarnation that ended with `end` after
+    /// running for `ran_for`.
+    pub(crate) fn decide(&mut self, end: &End, ran_for: Duration) -> Decision {
+        let kind = match end {
+            End::Normal => EndKind::Normal,
+            End::Failed(_) => EndKind::Failure,
+            End::Fatal(_) => return Decision::Finish,
+        };
+        if !self.policy.restarts(kind) {
+            return Decision::Finish;
+        }
+        let (attempt, delay) = self.state.next(self.backoff.as_ref(), ran_for);
+        Decision::Restart { attempt, delay }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::{FailureKind, FailurePhase};
+
+    fn failed() -> End {
+        End::Failed(Failure::new(
+            FailureKind::Panic,
+            FailurePhase::Running,
+            "boom".into(),
+        ))
+    }
+
+    #[test]
+    fn immediate_restarts_count_attempts_with_no_delay() {
+        let mut rules = RestartRules::new(RestartPolicy::OnFailure, None);
+        for attempt in 1..=3 {
+            assert_eq!(
+                rules.decide(&failed(), Duration::ZERO),
+                Decision::Restart {
+                    attempt,
+                    delay: Duration::ZERO
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn backoff_grows_and_resets_after_a_stable_run() {
+        let backoff = Backoff::new(Duration::from_millis(10), Duration::from_secs(1))
+            .jitter(0.0)
+            .stable_after(Duration::from_secs(5));
+        let mut rules = RestartRules::new(RestartPolicy::Always, Some(backoff));
+        let delay = |d: Decision| match d {
+            Decision::Restart { delay, .. } => delay.as_millis(),
+            Decision::Finish => panic!("expected a restart"),
+        };
+        assert_eq!(delay(rules.decide(&failed(), Duration::ZERO)), 10);
+        assert_eq!(delay(rules.decide(&failed(), Duration::ZERO)), 20);
+        assert_eq!(delay(rules.decide(&End::Normal, Duration::ZERO)), 40);
+        assert_eq!(delay(rules.decide(&failed(), Duration::from_secs(5))), 10);
+    }
+
+    #[test]
+    fn fatal_ends_finish_whatever_the_policy() {
+        let fatal = End::Fatal(Failure::new(
+            FailureKind::Error,
+            FailurePhase::Restarting,
+            "x".into(),
+        ));
+        let mut rules = RestartRules::new(RestartPolicy::Always, None);
+        assert_eq!(rules.decide(&fatal, Duration::ZERO), Decision::Finish);
+    }
+
+    #[test]
+    fn policies_map_ends_to_decisions() {
+        let restarts = |policy, end: &End| {
+            matches!(
+                RestartRules::new(policy, None).decide(end, Duration::ZERO),
+                Decision::Restart { .. }
+            )
+        };
+        assert!(!restarts(RestartPolicy::Never, &failed()));
+        assert!(!restarts(RestartPolicy::OnFailure, &End::Normal));
+        assert!(restarts(RestartPolicy::OnFailure, &failed()));
+        assert!(restarts(RestartPolicy::Always, &End::Normal));
+    }
+}

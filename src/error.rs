@@ -1,0 +1,91 @@
+//! Every public error type of the crate.
+//!
+//! Each error names the node it concerns by its [`NodePath`], and, for
+//! configuration, the field. All are `#[non_exhaustive]` so that new failure
+//! modes can be added without breaking anyone's `match`.
+
+use thiserror::Error;
+
+use crate::tree::NodePath;
+
+/// A tree that cannot be built: refused before anything starts.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actix_supervisor::{Backoff, BuildError, ChildSpec, SupervisorActor};
+/// # use actix::prelude::*;
+/// # #[derive(Default)] struct Idle;
+/// # impl Actor for Idle { type Context = Context<Self>; }
+/// # actix_supervisor::supervised!(Idle);
+///
+/// # actix::System::new().block_on(async {
+/// let spec = ChildSpec::new("idle", Idle::default)
+///     .backoff(Backoff::new(Duration::from_secs(5), Duration::from_secs(1)));
+/// let err = SupervisorActor::builder("app").child(spec).start().unwrap_err();
+/// assert_eq!(err.path().as_str(), "/app/idle");
+/// assert!(err.to_string().contains("backoff.max"));
+/// # });
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// A field of a node's spec has a value that cannot be used.
+    #[error("{path}: invalid `{field}`: {reason}")]
+    InvalidField {
+        /// The node whose spec is wrong.
+        path: NodePath,
+        /// The field, e.g. `backoff.max`.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A child's name is empty or contains `/`.
+    #[error("{parent}: invalid child name {name:?}: {reason}")]
+    InvalidName {
+        /// The supervisor the child was given to.
+        parent: NodePath,
+        /// The name as given.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Two children of one supervisor have the same name.
+    #[error("{parent}: duplicate child name {name:?}")]
+    DuplicateName {
+        /// The supervisor the children were given to.
+        parent: NodePath,
+        /// The name used twice.
+        name: String,
+    },
+}
+
+impl BuildError {
+    /// The node the error is about (for name errors, the supervisor that was
+    /// given the bad name).
+    pub fn path(&self) -> &NodePath {
+        match self {
+            BuildError::InvalidField { path, .. } => path,
+            BuildError::InvalidName { parent, .. } | BuildError::DuplicateName { parent, .. } => {
+                parent
+            }
+        }
+    }
+}
+
+/// Checks a node name: non-empty, no `/`.
+pub(crate) fn check_name(parent: &NodePath, name: &str) -> Result<(), BuildError> {
+    let reason = if name.is_empty() {
+        "a name cannot be empty"
+    } else if name.contains('/') {
+        "a name cannot contain `/`, which separates the names in a path"
+    } else {
+        return Ok(());
+    };
+    Err(BuildError::InvalidName {
+        parent: parent.clone(),
+        name: name.to_string(),
+        reason,
+    })
+}

@@ -1,0 +1,114 @@
+//! Supervision trees for [actix](https://docs.rs/actix) actors: restart
+//! policies with backoff, panic containment, stable addresses and inspection.
+//!
+//! Each background task of an application is an actix actor supervised by a
+//! [`SupervisorActor`]. A child is described by a [`ChildSpec`]: a unique
+//! name, a factory that builds a fresh actor value for every incarnation, and
+//! a [`RestartPolicy`] with an optional [`Backoff`]. The child's `Addr` stays
+//! valid across restarts; messages sent while it restarts wait in its mailbox
+//! for the next incarnation.
+//!
+//! # Quick start
+//!
+//! ```
+//! use std::time::Duration;
+//! use actix::prelude::*;
+//! use actix_supervisor::{Backoff, ChildSpec, Inspect, RestartPolicy, SupervisorActor};
+//!
+//! #[derive(Default)]
+//! struct Counter { count: u64 }
+//! impl Actor for Counter { type Context = Context<Self>; }
+//! // Each restart starts from the value the factory builds.
+//! actix_supervisor::supervised!(Counter);
+//!
+//! #[derive(Message)]
+//! #[rtype(result = "u64")]
+//! struct Increment;
+//! impl Handler<Increment> for Counter {
+//!     type Result = u64;
+//!     fn handle(&mut self, _: Increment, _: &mut Context<Self>) -> u64 {
+//!         self.count += 1;
+//!         self.count
+//!     }
+//! }
+//!
+//! #[derive(Message)]
+//! #[rtype(result = "()")]
+//! struct Crash;
+//! impl Handler<Crash> for Counter {
+//!     type Result = ();
+//!     fn handle(&mut self, _: Crash, _: &mut Context<Self>) {
+//!         panic!("counter crashed");
+//!     }
+//! }
+//!
+//! # actix::System::new().block_on(async {
+//! # tokio::time::pause();
+//! let spec = ChildSpec::new("counter", Counter::default)
+//!     .restart(RestartPolicy::OnFailure)
+//!     .backoff(Backoff::new(Duration::from_millis(100), Duration::from_secs(5)));
+//! let counter = spec.address();
+//! let app = SupervisorActor::builder("app").child(spec).start()?;
+//!
+//! counter.send(Increment).await?;
+//! assert!(counter.send(Crash).await.is_err()); // the panicking message's sender gets an error
+//! // Same address, next incarnation, fresh state (after the backoff).
+//! assert_eq!(counter.send(Increment).await?, 1);
+//!
+//! let tree = app.send(Inspect).await?;
+//! assert_eq!(tree.find("/app/counter").unwrap().restart_count, 1);
+//! # Ok::<_, Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
+//! # Lifecycle
+//!
+//! Every node is in one [`NodeState`]: `Starting`, `Running`,
+//! `Restarting { attempt, next_start_in }`, `Stopping`, `Stopped` or
+//! `Failed`. See its docs for each state.
+//!
+//! # What happens to a message
+//!
+//! - Sent while the child runs: handled, exactly as with plain actix.
+//! - Sent while the child is starting, restarting or waiting out a backoff:
+//!   queued in the same mailbox, handled by the next incarnation in order.
+//! - Its handler panics: the message is dropped during the unwind; a `send()`
+//!   caller gets [`MailboxError::Closed`](actix::MailboxError::Closed).
+//! - The child will not run again (policy, or its supervisor is gone): every
+//!   queued and later `send()` fails at once with `MailboxError::Closed`.
+//!
+//! # Panics and failures
+//!
+//! A panic in a factory, `started`, a handler, a spawned future, `stopping`,
+//! `stopped` or `restarting` is caught, logged with the node's path and
+//! counted in [`NodeSnapshot::last_failure`]; the arbiter, the supervisor and
+//! the siblings keep running. An actor can also end its incarnation as a
+//! failure without panicking, with [`fail`].
+#![deny(missing_docs, unreachable_pub, missing_debug_implementations)]
+#![forbid(unsafe_code)]
+#![doc(test(attr(deny(warnings))))]
+
+mod actors;
+mod error;
+mod messages;
+mod policy;
+mod spec;
+pub mod system;
+mod tree;
+
+pub use actors::{fail, restart_fresh, SupervisorActor, SupervisorBuilder};
+pub use error::BuildError;
+pub use messages::{Inspect, Shutdown};
+pub use policy::{Backoff, Grace, RestartPolicy};
+pub use spec::{AnyChildSpec, ChildSpec};
+pub use tree::{
+    Failure, FailureKind, FailurePhase, NodeKind, NodePath, NodeSnapshot, NodeState, TreeSnapshot,
+};
+
+/// The types most users need, for a glob import.
+pub mod prelude {
+    pub use crate::{
+        fail, supervised, Backoff, ChildSpec, Grace, Inspect, RestartPolicy, SupervisorActor,
+        TreeSnapshot,
+    };
+}

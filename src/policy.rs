@@ -1,0 +1,494 @@
+//! Restart policies, backoff and shutdown grace: the per-child rules a
+//! supervisor applies, as plain data with their validation and pure maths.
+//!
+//! Nothing here touches actix. The supervisor asks [`RestartPolicy::restarts`]
+//! whether an ended incarnation gets another one and [`Backoff::delay`] how
+//! long to wait, so every rule can be tested without a running system.
+
+use std::time::Duration;
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+/// Whether a child is started again after an incarnation ends.
+///
+/// | policy      | panic   | error exit ([`fail`](crate::fail)) | normal stop (`ctx.stop()`) |
+/// |-------------|---------|------------------------------------|----------------------------|
+/// | `Never`     | gone    | gone                               | gone                       |
+/// | `OnFailure` | restart | restart                            | gone                       |
+/// | `Always`    | restart | restart                            | restart                    |
+///
+/// "Gone" means the node becomes `Failed` (after a failure) or `Stopped`
+/// (after a normal stop), and every pending and later `send()` to it fails
+/// with [`MailboxError::Closed`](actix::MailboxError::Closed).
+///
+/// # Use cases
+///
+/// - `Never`: one-shot jobs (a migration, a backfill) whose failure must be
+///   looked at, not retried.
+/// - `OnFailure` (the default): services that may finish on their own, such as
+///   a replication receiver that ends when its source is dropped.
+/// - `Always`: loops that must run as long as the application does, such as a
+///   metrics sampler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RestartPolicy {
+    /// Run once; never restart.
+    Never,
+    /// Restart after a panic or an error exit, not after a normal stop.
+    #[default]
+    OnFailure,
+    /// Restart after every end, normal or not.
+    Always,
+}
+
+/// How an incarnation ended, as far as a restart policy cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EndKind {
+    /// The actor stopped itself without reporting an error.
+    Normal,
+    /// A panic or an error exit.
+    Failure,
+}
+
+impl RestartPolicy {
+    /// Whether an incarnation that ended this way is followed by another.
+    pub(crate) fn restarts(self, end: EndKind) -> bool {
+        match (self, end) {
+            (RestartPolicy::Never, _) => false,
+            (RestartPolicy::OnFailure, EndKind::Failure) => true,
+            (RestartPolicy::OnFailure, EndKind::Normal) => false,
+            (RestartPolicy::Always, _) => true,
+        }
+    }
+}
+
+/// Exponential backoff between restarts, with jitter and a reset after a
+/// stable run.
+///
+/// The delay before restart attempt `n` (1 for the first restart after a
+/// stable run) is `initial × multiplierⁿ⁻¹`, capped at `max`, then scaled by a
+/// random factor in `[1 − jitter, 1 + jitter]` and clamped to
+/// `[initial, max]`. So a delay is never below `initial` nor above `max`.
+/// When an incarnation ran for at least `stable_after` before failing, the
+/// next restart counts as attempt 1 again.
+///
+/// The jitter comes from a random generator seeded with [`Backoff::seed`] when
+/// one is given, so tests see the same delays on every run.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actix_supervisor::Backoff;
+///
+/// let backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10))
+///     .multiplier(2.0)
+///     .jitter(0.0);
+/// assert_eq!(backoff.delay(1, 0.5), Duration::from_millis(100));
+/// assert_eq!(backoff.delay(3, 0.5), Duration::from_millis(400));
+/// assert_eq!(backoff.delay(30, 0.5), Duration::from_secs(10));
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Backoff {
+    /// Delay before the first restart. Must be above zero.
+    #[serde(with = "humantime_serde")]
+    pub initial: Duration,
+    /// Largest delay. Must be at least `initial`.
+    #[serde(with = "humantime_serde")]
+    pub max: Duration,
+    /// Growth factor from one attempt to the next; at least 1. Default 2.
+    #[serde(default = "default_multiplier")]
+    pub multiplier: f64,
+    /// Random spread as a fraction of the delay, in `0..=1`. Default 0.1.
+    #[serde(default = "default_jitter")]
+    pub jitter: f64,
+    /// A run at least this long resets the attempt count. Above zero.
+    /// Default 30 s.
+    #[serde(with = "humantime_serde", default = "default_stable_after")]
+    pub stable_after: Duration,
+    /// Seed for the jitter; `None` seeds from the operating system.
+    #[serde(default)]
+    pub seed: Option<u64>,
+}
+
+fn default_multiplier() -> f64 {
+    2.0
+}
+fn default_jitter() -> f64 {
+    0.1
+}
+fn default_stable_after() -> Duration {
+    Duration::from_secs(30)
+}
+
+/// A field of a policy that cannot be used, found by validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FieldError {
+    pub(crate) field: &'static str,
+    pub(crate) reason: String,
+}
+
+impl Backoff {
+    /// A backoff from `initial` to `max`, with multiplier 2, jitter 0.1 and a
+    /// stable period of 30 s. The values are checked when the tree is built.
+    pub fn new(initial: Duration, max: Duration) -> Self {
+        Backoff {
+            initial,
+            max,
+            multiplier: default_multiplier(),
+            jitter: default_jitter(),
+            stable_after: default_stable_after(),
+            seed: None,
+        }
+    }
+
+    /// Sets the growth factor (default 2; must be at least 1).
+    pub fn multiplier(mut self, multiplier: f64) -> Self {
+        self.multiplier = multiplier;
+        self
+    }
+
+    /// Sets the jitter fraction (default 0.1; must be in `0..=1`).
+    pub fn jitter(mut self, jitter: f64) -> Self {
+        self.jitter = jitter;
+        self
+    }
+
+    /// Sets how long a run must last to reset the attempt count (default
+    /// 30 s; must be above zero).
+    pub fn stable_after(mut self, stable_after: Duration) -> Self {
+        self.stable_after = stable_after;
+        self
+    }
+
+    /// Seeds the jitter, so the delays are the same on every run.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Checks every field; the first one that cannot be used is returned.
+    pub(crate) fn validate(&self) -> Result<(), FieldError> {
+        let err = |field, reason: String| Err(FieldError { field, reason });
+        if self.initial.is_zero() {
+            return err("backoff.initial", "must be above zero".into());
+        }
+        if self.max < self.initial {
+            return err(
+                "backoff.max",
+                format!(
+                    "{} is below backoff.initial ({})",
+                    humantime::format_duration(self.max),
+                    humantime::format_duration(self.initial)
+                ),
+            );
+        }
+        if !(self.multiplier >= 1.0 && self.multiplier.is_finite()) {
+            return err(
+                "backoff.multiplier",
+                format!("{} must be a finite number of at least 1", self.multiplier),
+            );
+        }
+        if !(0.0..=1.0).contains(&self.jitter) {
+            return err(
+                "backoff.jitter",
+                format!("{} must be within 0..=1", self.jitter),
+            );
+        }
+        if self.stable_after.is_zero() {
+            return err("backoff.stable_after", "must be above zero".into());
+        }
+        Ok(())
+    }
+
+    /// The delay before restart `attempt` (counted from 1), given `unit`, a
+    /// random sample in `[0, 1)` that picks the point within the jitter range
+    /// (0.5 is the middle: no jitter).
+    ///
+    /// The result is always within `[initial, max]`, whatever `attempt` and
+    /// `unit` are (out-of-range samples are clamped).
+    pub fn delay(&self, attempt: u32, unit: f64) -> Duration {
+        let exponent = attempt.saturating_sub(1).min(i32::MAX as u32) as i32;
+        let base = self.initial.as_secs_f64() * self.multiplier.powi(exponent);
+        let base = base.min(self.max.as_secs_f64());
+        let unit = if unit.is_finite() {
+            unit.clamp(0.0, 1.0)
+        } else {
+            0.5
+        };
+        let factor = 1.0 + self.jitter * (2.0 * unit - 1.0);
+        let seconds = base * factor;
+        let delay = Duration::try_from_secs_f64(seconds).unwrap_or(self.max);
+        delay.clamp(self.initial, self.max)
+    }
+}
+
+impl Backoff {
+    /// The delays this backoff gives to restarts that follow each other
+    /// without a stable run in between: attempt 1, 2, 3, ...
+    ///
+    /// With a [`seed`](Backoff::seed), the sequence is the one a supervised
+    /// child sees, so a test can predict its restarts exactly.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actix_supervisor::Backoff;
+    ///
+    /// let backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(1)).seed(7);
+    /// let first: Vec<Duration> = backoff.delays().take(5).collect();
+    /// assert_eq!(first, backoff.delays().take(5).collect::<Vec<_>>());
+    /// assert!(first.iter().all(|d| *d >= backoff.initial && *d <= backoff.max));
+    /// ```
+    pub fn delays(&self) -> impl Iterator<Item = Duration> + '_ {
+        let mut state = BackoffState::new(Some(self));
+        std::iter::from_fn(move || Some(state.next(Some(self), Duration::ZERO).1))
+    }
+}
+
+/// The restart attempt that follows an incarnation that ran for `ran_for`,
+/// when the previous restart was attempt `previous` (0 if none yet).
+pub(crate) fn next_attempt(previous: u32, ran_for: Duration, stable_after: Duration) -> u32 {
+    if ran_for >= stable_after {
+        1
+    } else {
+        previous.saturating_add(1)
+    }
+}
+
+/// The backoff position of one child: its attempt count and its jitter source.
+#[derive(Debug)]
+pub(crate) struct BackoffState {
+    attempt: u32,
+    rng: SmallRng,
+}
+
+impl BackoffState {
+    pub(crate) fn new(backoff: Option<&Backoff>) -> Self {
+        let rng = match backoff.and_then(|b| b.seed) {
+            Some(seed) => SmallRng::seed_from_u64(seed),
+            None => SmallRng::from_entropy(),
+        };
+        BackoffState { attempt: 0, rng }
+    }
+
+    /// Records one more restart after a run of `ran_for` and returns its
+    /// attempt number and delay (zero without a backoff).
+    pub(crate) fn next(&mut self, backoff: Option<&Backoff>, ran_for: Duration) -> (u32, Duration) {
+        match backoff {
+            None => {
+                self.attempt = self.attempt.saturating_add(1);
+                (self.attempt, Duration::ZERO)
+            }
+            Some(backoff) => {
+                self.attempt = next_attempt(self.attempt, ran_for, backoff.stable_after);
+                let unit = self.rng.gen::<f64>();
+                (self.attempt, backoff.delay(self.attempt, unit))
+            }
+        }
+    }
+}
+
+/// How long a node may take to stop before it is terminated.
+///
+/// Written in configuration as a duration (`"5s"`) or as `"infinity"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Grace {
+    /// At most this long.
+    Duration(Duration),
+    /// As long as it takes (for supervisors, whose children have their own
+    /// graces).
+    Infinity,
+}
+
+impl Default for Grace {
+    fn default() -> Self {
+        Grace::Duration(Duration::from_secs(5))
+    }
+}
+
+impl Serialize for Grace {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Grace::Duration(d) => s.serialize_str(&humantime::format_duration(*d).to_string()),
+            Grace::Infinity => s.serialize_str("infinity"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Grace {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        if text == "infinity" {
+            return Ok(Grace::Infinity);
+        }
+        humantime::parse_duration(&text)
+            .map(Grace::Duration)
+            .map_err(|e| {
+                serde::de::Error::custom(format!(
+                    "expected a duration like \"5s\" or \"infinity\", got {text:?}: {e}"
+                ))
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn never_restarts_after_anything() {
+        assert!(!RestartPolicy::Never.restarts(EndKind::Normal));
+        assert!(!RestartPolicy::Never.restarts(EndKind::Failure));
+    }
+
+    #[test]
+    fn on_failure_restarts_only_after_a_failure() {
+        assert!(RestartPolicy::OnFailure.restarts(EndKind::Failure));
+        assert!(!RestartPolicy::OnFailure.restarts(EndKind::Normal));
+    }
+
+    #[test]
+    fn always_restarts_after_everything() {
+        assert!(RestartPolicy::Always.restarts(EndKind::Failure));
+        assert!(RestartPolicy::Always.restarts(EndKind::Normal));
+    }
+
+    #[test]
+    fn delays_grow_geometrically_without_jitter() {
+        let b = Backoff::new(ms(10), ms(1000)).multiplier(3.0).jitter(0.0);
+        let delays: Vec<_> = (1..=6).map(|n| b.delay(n, 0.9)).collect();
+        assert_eq!(delays, [ms(10), ms(30), ms(90), ms(270), ms(810), ms(1000)]);
+    }
+
+    #[test]
+    fn jitter_spreads_around_the_base() {
+        let b = Backoff::new(ms(100), ms(10_000)).jitter(0.5);
+        assert_eq!(b.delay(2, 0.0), ms(100)); // 200 × 0.5
+        assert_eq!(b.delay(2, 0.5), ms(200));
+        assert_eq!(b.delay(2, 1.0), ms(300)); // 200 × 1.5
+    }
+
+    #[test]
+    fn a_stable_run_resets_the_attempt_count() {
+        assert_eq!(next_attempt(5, ms(30_000), ms(30_000)), 1);
+        assert_eq!(next_attempt(5, ms(29_999), ms(30_000)), 6);
+        assert_eq!(next_attempt(0, ms(0), ms(30_000)), 1);
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_delays() {
+        let b = Backoff::new(ms(10), ms(10_000)).jitter(1.0).seed(42);
+        let run = || {
+            let mut state = BackoffState::new(Some(&b));
+            (0..8)
+                .map(|_| state.next(Some(&b), ms(0)).1)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(), run());
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let cases = [
+            (Backoff::new(ms(0), ms(10)), "backoff.initial"),
+            (Backoff::new(ms(20), ms(10)), "backoff.max"),
+            (
+                Backoff::new(ms(1), ms(10)).multiplier(0.5),
+                "backoff.multiplier",
+            ),
+            (
+                Backoff::new(ms(1), ms(10)).multiplier(f64::NAN),
+                "backoff.multiplier",
+            ),
+            (Backoff::new(ms(1), ms(10)).jitter(1.5), "backoff.jitter"),
+            (Backoff::new(ms(1), ms(10)).jitter(-0.1), "backoff.jitter"),
+            (
+                Backoff::new(ms(1), ms(10)).jitter(f64::NAN),
+                "backoff.jitter",
+            ),
+            (
+                Backoff::new(ms(1), ms(10)).stable_after(ms(0)),
+                "backoff.stable_after",
+            ),
+        ];
+        for (backoff, field) in cases {
+            assert_eq!(backoff.validate().unwrap_err().field, field, "{backoff:?}");
+        }
+        assert!(Backoff::new(ms(1), ms(1)).validate().is_ok());
+    }
+
+    #[test]
+    fn grace_reads_durations_and_infinity() {
+        let g: Grace = serde_json::from_str("\"250ms\"").unwrap();
+        assert_eq!(g, Grace::Duration(ms(250)));
+        let g: Grace = serde_json::from_str("\"infinity\"").unwrap();
+        assert_eq!(g, Grace::Infinity);
+        let err = serde_json::from_str::<Grace>("\"soon\"").unwrap_err();
+        assert!(err.to_string().contains("soon"), "{err}");
+        assert_eq!(
+            serde_json::to_string(&Grace::Duration(ms(1500))).unwrap(),
+            "\"1s 500ms\""
+        );
+    }
+
+    fn valid_backoff() -> impl Strategy<Value = Backoff> {
+        (1u64..10_000, 0u64..100_000, 1.0f64..10.0, 0.0f64..=1.0).prop_map(
+            |(initial, extra, multiplier, jitter)| {
+                Backoff::new(ms(initial), ms(initial + extra))
+                    .multiplier(multiplier)
+                    .jitter(jitter)
+            },
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn delay_stays_within_initial_and_max(
+            b in valid_backoff(), attempt in 0u32..=u32::MAX, unit in any::<f64>()
+        ) {
+            let d = b.delay(attempt, unit);
+            prop_assert!(d >= b.initial && d <= b.max, "{d:?} outside {:?}..={:?}", b.initial, b.max);
+        }
+
+        #[test]
+        fn delay_without_jitter_never_shrinks_as_attempts_grow(
+            b in valid_backoff(), attempt in 1u32..200
+        ) {
+            let b = b.jitter(0.0);
+            prop_assert!(b.delay(attempt, 0.5) <= b.delay(attempt + 1, 0.5));
+        }
+
+        #[test]
+        fn a_run_of_at_least_the_stable_period_always_resets(
+            previous in 0u32..=u32::MAX, extra in 0u64..1_000_000, stable in 1u64..1_000_000
+        ) {
+            prop_assert_eq!(next_attempt(previous, ms(stable + extra), ms(stable)), 1);
+        }
+
+        #[test]
+        fn backoff_state_delays_follow_the_pure_function_for_a_seed(
+            b in valid_backoff(), seed in any::<u64>()
+        ) {
+            let b = b.seed(seed);
+            let mut state = BackoffState::new(Some(&b));
+            let mut rng = SmallRng::seed_from_u64(seed);
+            for attempt in 1..=5u32 {
+                let expected = b.delay(attempt, rng.gen::<f64>());
+                prop_assert_eq!(state.next(Some(&b), ms(0)), (attempt, expected));
+            }
+        }
+    }
+}

@@ -1,0 +1,262 @@
+//! [`ChildSpec`]: how to build and run one supervised actor.
+//!
+//! A spec carries the child's name, its factory, its restart policy and
+//! backoff, its shutdown grace and its dependencies. It also creates the
+//! child's mailbox up front, so [`ChildSpec::address`] hands out the child's
+//! address before the child is started; that address stays valid for the
+//! child's whole life, across every restart.
+//!
+//! Supervisors hold children of many actor types, so a spec is turned into a
+//! type-erased [`AnyChildSpec`] when it is given to a supervisor.
+
+use std::fmt;
+use std::time::Duration;
+
+use actix::dev::channel::{self, AddressReceiver};
+use actix::{Actor, Addr, Context, Supervised};
+
+use crate::actors::runner::{self, Factory, RunnerConfig};
+use crate::actors::supervisor::children::{ChildEnv, ChildLink};
+use crate::error::BuildError;
+use crate::policy::{Backoff, Grace, RestartPolicy};
+use crate::tree::NodePath;
+use std::rc::Rc;
+
+/// The mailbox capacity actix gives a new context: `send()` callers wait once
+/// this many messages are queued (`do_send` ignores it).
+const MAILBOX_CAPACITY: usize = 16;
+
+/// How to build and run one supervised actor.
+///
+/// The factory is called for the first start and again for every restart, so
+/// each incarnation starts from fresh state. The actor type must implement
+/// [`actix::Supervised`] by installing that fresh state; the
+/// [`supervised!`](crate::supervised) macro writes the implementation.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actix::prelude::*;
+/// use actix_supervisor::{Backoff, ChildSpec, RestartPolicy};
+///
+/// #[derive(Default)]
+/// struct Sampler { samples: u64 }
+/// impl Actor for Sampler { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Sampler);
+///
+/// let spec = ChildSpec::new("sampler", Sampler::default)
+///     .restart(RestartPolicy::Always)
+///     .backoff(Backoff::new(Duration::from_millis(100), Duration::from_secs(30)));
+/// let addr: Addr<Sampler> = spec.address(); // valid now and after every restart
+/// # drop(addr);
+/// ```
+pub struct ChildSpec<A: Actor<Context = Context<A>>> {
+    name: String,
+    factory: Factory<A>,
+    restart: RestartPolicy,
+    backoff: Option<Backoff>,
+    grace: Grace,
+    depends_on: Vec<String>,
+    addr: Addr<A>,
+    receiver: AddressReceiver<A>,
+}
+
+impl<A> ChildSpec<A>
+where
+    A: Actor<Context = Context<A>> + Supervised,
+{
+    /// A spec for a child called `name`, built by `factory`.
+    ///
+    /// Defaults: [`RestartPolicy::OnFailure`], no backoff (immediate
+    /// restarts), a 5 s grace, no dependencies.
+    pub fn new<F>(name: impl Into<String>, mut factory: F) -> Self
+    where
+        F: FnMut() -> A + Send + 'static,
+    {
+        Self::with_factory(name.into(), Box::new(move || Ok(factory())))
+    }
+
+    /// A spec whose factory can fail. A failed factory is a failure of the
+    /// start attempt, handled by the restart policy like any other.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use actix::prelude::*;
+    /// # struct Conn;
+    /// # impl Actor for Conn { type Context = Context<Self>; }
+    /// # actix_supervisor::supervised!(Conn);
+    /// use actix_supervisor::ChildSpec;
+    ///
+    /// let spec = ChildSpec::try_new("conn", || -> Result<Conn, std::io::Error> {
+    ///     Ok(Conn)
+    /// });
+    /// # drop(spec);
+    /// ```
+    pub fn try_new<F, E>(name: impl Into<String>, mut factory: F) -> Self
+    where
+        F: FnMut() -> Result<A, E> + Send + 'static,
+        E: fmt::Display,
+    {
+        Self::with_factory(
+            name.into(),
+            Box::new(move || factory().map_err(|e| e.to_string())),
+        )
+    }
+
+    fn with_factory(name: String, factory: Factory<A>) -> Self {
+        let (sender, receiver) = channel::channel(MAILBOX_CAPACITY);
+        ChildSpec {
+            name,
+            factory,
+            restart: RestartPolicy::default(),
+            backoff: None,
+            grace: Grace::default(),
+            depends_on: Vec::new(),
+            addr: Addr::new(sender),
+            receiver,
+        }
+    }
+
+    /// Sets the restart policy (default [`RestartPolicy::OnFailure`]).
+    pub fn restart(mut self, policy: RestartPolicy) -> Self {
+        self.restart = policy;
+        self
+    }
+
+    /// Waits between restarts according to `backoff` (default: restart at
+    /// once).
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = Some(backoff);
+        self
+    }
+
+    /// Sets the shutdown grace (default 5 s).
+    pub fn grace(mut self, grace: Grace) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// Declares that this child needs the sibling `name`: it starts after it
+    /// and stops before it.
+    pub fn depends_on(mut self, name: impl Into<String>) -> Self {
+        self.depends_on.push(name.into());
+        self
+    }
+
+    /// The child's address. It is valid before the child starts (messages
+    /// wait in the mailbox) and stays valid across restarts.
+    pub fn address(&self) -> Addr<A> {
+        self.addr.clone()
+    }
+
+    /// The child's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl<A: Actor<Context = Context<A>>> fmt::Debug for ChildSpec<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChildSpec")
+            .field("name", &self.name)
+            .field("actor", &std::any::type_name::<A>())
+            .field("restart", &self.restart)
+            .field("backoff", &self.backoff)
+            .field("grace", &self.grace)
+            .field("depends_on", &self.depends_on)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A child spec of any actor type, ready to be given to a supervisor.
+///
+/// Made from a [`ChildSpec`] with `.into()`; supervisor builders accept
+/// anything that converts into it.
+pub struct AnyChildSpec(pub(crate) Box<dyn ErasedSpec>);
+
+impl AnyChildSpec {
+    /// The child's name.
+    pub fn name(&self) -> &str {
+        self.0.common().name
+    }
+}
+
+impl fmt::Debug for AnyChildSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AnyChildSpec")
+            .field("name", &self.name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<A> From<ChildSpec<A>> for AnyChildSpec
+where
+    A: Actor<Context = Context<A>> + Supervised,
+{
+    fn from(spec: ChildSpec<A>) -> Self {
+        AnyChildSpec(Box::new(spec))
+    }
+}
+
+/// The fields every kind of spec has, borrowed for validation and for the
+/// supervisor's child table.
+pub(crate) struct SpecCommon<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) restart: RestartPolicy,
+    pub(crate) backoff: Option<&'a Backoff>,
+    pub(crate) grace: Grace,
+    pub(crate) depends_on: &'a [String],
+}
+
+/// What a supervisor needs of a spec without knowing its actor type.
+pub(crate) trait ErasedSpec: Send {
+    fn common(&self) -> SpecCommon<'_>;
+    /// Spawns the child's runner on the current arbiter.
+    fn start(self: Box<Self>, env: ChildEnv) -> Rc<ChildLink>;
+}
+
+impl<A> ErasedSpec for ChildSpec<A>
+where
+    A: Actor<Context = Context<A>> + Supervised,
+{
+    fn common(&self) -> SpecCommon<'_> {
+        SpecCommon {
+            name: &self.name,
+            restart: self.restart,
+            backoff: self.backoff.as_ref(),
+            grace: self.grace,
+            depends_on: &self.depends_on,
+        }
+    }
+
+    fn start(self: Box<Self>, env: ChildEnv) -> Rc<ChildLink> {
+        let spec = *self;
+        runner::spawn(RunnerConfig {
+            env,
+            factory: spec.factory,
+            addr: spec.addr,
+            receiver: spec.receiver,
+        })
+    }
+}
+
+/// Checks every field of a spec; errors name the child's path and the field.
+pub(crate) fn validate(common: &SpecCommon<'_>, path: &NodePath) -> Result<(), BuildError> {
+    if let Some(backoff) = common.backoff {
+        backoff.validate().map_err(|e| BuildError::InvalidField {
+            path: path.clone(),
+            field: e.field,
+            reason: e.reason,
+        })?;
+    }
+    if common.grace == Grace::Duration(Duration::ZERO) {
+        return Err(BuildError::InvalidField {
+            path: path.clone(),
+            field: "grace",
+            reason: "must be above zero (use a short grace, not none)".into(),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,1 @@
+//! The entry point of an application's supervision tree.
