@@ -24,6 +24,7 @@ use crate::tree::NodePath;
 /// let spec = ChildSpec::new("idle", Idle::default)
 ///     .backoff(Backoff::new(Duration::from_secs(5), Duration::from_secs(1)));
 /// let err = SupervisorActor::builder("app").child(spec).start().unwrap_err();
+/// assert!(matches!(err, BuildError::InvalidField { field: "backoff.max", .. }));
 /// assert_eq!(err.path().as_str(), "/app/idle");
 /// assert!(err.to_string().contains("backoff.max"));
 /// # });

@@ -86,14 +86,14 @@
 //! failure without panicking, with [`fail`].
 #![deny(missing_docs, unreachable_pub, missing_debug_implementations)]
 #![forbid(unsafe_code)]
-#![doc(test(attr(deny(warnings))))]
+#![doc(test(attr(deny(warnings), allow(dead_code))))]
 
 mod actors;
 mod error;
 mod messages;
 mod policy;
 mod spec;
-pub mod system;
+mod system;
 mod tree;
 
 pub use actors::{fail, restart_fresh, SupervisorActor, SupervisorBuilder};
@@ -112,3 +112,8 @@ pub mod prelude {
         TreeSnapshot,
     };
 }
+
+/// The README's code blocks, compiled and run as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -342,7 +342,7 @@ impl<'de> Deserialize<'de> for Grace {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
+    use proptest::prelude::{any, prop_assert, prop_assert_eq, proptest, Strategy};
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)

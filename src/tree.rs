@@ -146,11 +146,11 @@ impl fmt::Display for NodeState {
             NodeState::Restarting {
                 attempt,
                 next_start_in,
-            } => write!(
-                f,
-                "restarting (attempt {attempt}, in {})",
-                humantime::format_duration(*next_start_in)
-            ),
+            } => {
+                let millis = Duration::from_millis(next_start_in.as_millis() as u64);
+                let shown = humantime::format_duration(millis);
+                write!(f, "restarting (attempt {attempt}, in {shown})")
+            }
             NodeState::Stopping => f.write_str("stopping"),
             NodeState::Stopped => f.write_str("stopped"),
             NodeState::Failed => f.write_str("failed"),
@@ -278,8 +278,10 @@ impl NodeSnapshot {
             self.state
         )?;
         write!(f, ", incarnation {}", self.incarnation)?;
-        if self.restart_count > 0 {
-            write!(f, ", {} restarts", self.restart_count)?;
+        match self.restart_count {
+            0 => {}
+            1 => write!(f, ", 1 restart")?,
+            n => write!(f, ", {n} restarts")?,
         }
         if let Some(failure) = &self.last_failure {
             write!(f, ", last failure: {failure}")?;

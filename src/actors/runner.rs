@@ -165,21 +165,29 @@ where
     let path = config.env.path.clone();
     let link = ChildLink::new(NodeRecord::new(path.clone(), NodeKind::Actor));
     let span = tracing::info_span!("node", path = %path);
-    let runner = Runner {
+    let mut runner = Runner {
         link: link.clone(),
         rules: RestartRules::new(config.env.restart, config.env.backoff.clone()),
         env: config.env,
         factory: config.factory,
         _addr: config.addr,
         context: ChildContext::Unbuilt(Some(config.receiver)),
-        phase: Phase::Start,
+        phase: Phase::Starting,
         start_over: Rc::new(Cell::new(false)),
     };
+    // Build the first incarnation now, so the child is `Starting` (and its
+    // factory's failures are known) as soon as its supervisor has started it.
+    span.in_scope(|| runner.begin_incarnation());
     actix_rt::spawn(runner.instrument(span));
     link
 }
 
 /// The child's actix context, once the first incarnation was built.
+///
+/// `Built` is much larger than `Unbuilt`, and it is the variant that lives
+/// for the child's whole life: boxing it would add a pointer hop to every
+/// poll on the message path.
+#[allow(clippy::large_enum_variant)]
 enum ChildContext<A: Actor<Context = Context<A>>> {
     /// No factory call succeeded yet: the mailbox is only its receiver.
     Unbuilt(Option<AddressReceiver<A>>),

@@ -1,0 +1,146 @@
+//! Promise 17 (the part checked when a tree is built): bad input is refused
+//! before anything starts, with an error that names the node and the field.
+
+use std::time::Duration;
+
+use actix::prelude::*;
+use actix_supervisor::{Backoff, BuildError, ChildSpec, Grace, SupervisorActor};
+
+#[derive(Default)]
+struct Idle;
+
+impl Actor for Idle {
+    type Context = Context<Self>;
+}
+
+actix_supervisor::supervised!(Idle);
+
+fn idle(name: &str) -> ChildSpec<Idle> {
+    ChildSpec::new(name, Idle::default)
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Building fails before anything needs a running system.
+fn refused(builder: actix_supervisor::SupervisorBuilder) -> BuildError {
+    builder.start().expect_err("the tree should be refused")
+}
+
+#[test]
+fn every_invalid_field_is_refused_naming_the_node_and_the_field() {
+    let cases: Vec<(ChildSpec<Idle>, &str)> = vec![
+        (
+            idle("c").backoff(Backoff::new(ms(0), ms(10))),
+            "backoff.initial",
+        ),
+        (
+            idle("c").backoff(Backoff::new(ms(20), ms(10))),
+            "backoff.max",
+        ),
+        (
+            idle("c").backoff(Backoff::new(ms(1), ms(10)).multiplier(0.9)),
+            "backoff.multiplier",
+        ),
+        (
+            idle("c").backoff(Backoff::new(ms(1), ms(10)).multiplier(f64::INFINITY)),
+            "backoff.multiplier",
+        ),
+        (
+            idle("c").backoff(Backoff::new(ms(1), ms(10)).jitter(1.01)),
+            "backoff.jitter",
+        ),
+        (
+            idle("c").backoff(Backoff::new(ms(1), ms(10)).jitter(-0.5)),
+            "backoff.jitter",
+        ),
+        (
+            idle("c").backoff(Backoff::new(ms(1), ms(10)).stable_after(ms(0))),
+            "backoff.stable_after",
+        ),
+        (idle("c").grace(Grace::Duration(Duration::ZERO)), "grace"),
+        (idle("c").depends_on("missing"), "depends_on"),
+        (idle("c").depends_on("c"), "depends_on"),
+    ];
+    for (spec, field) in cases {
+        let shown = format!("{spec:?}");
+        let err = refused(
+            SupervisorActor::builder("app")
+                .child(idle("ok"))
+                .child(spec),
+        );
+        match &err {
+            BuildError::InvalidField { path, field: f, .. } => {
+                assert_eq!((path.as_str(), *f), ("/app/c", field), "{shown}");
+            }
+            other => panic!("{shown}: expected an invalid field, got {other:?}"),
+        }
+        let message = err.to_string();
+        assert!(message.starts_with("/app/c: invalid `"), "{message}");
+        assert!(message.contains(field), "{message}");
+    }
+}
+
+#[test]
+fn an_empty_name_is_refused() {
+    let err = refused(SupervisorActor::builder("app").child(idle("")));
+    assert!(
+        matches!(&err, BuildError::InvalidName { name, .. } if name.is_empty()),
+        "{err:?}"
+    );
+    assert_eq!(err.path().as_str(), "/app");
+    assert!(err.to_string().contains("empty"), "{err}");
+}
+
+#[test]
+fn a_name_with_a_slash_is_refused() {
+    let err = refused(SupervisorActor::builder("app").child(idle("a/b")));
+    assert!(
+        matches!(&err, BuildError::InvalidName { name, .. } if name == "a/b"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("`/`"), "{err}");
+}
+
+#[test]
+fn a_duplicate_name_is_refused() {
+    let err = refused(
+        SupervisorActor::builder("app")
+            .child(idle("poller"))
+            .child(idle("poller")),
+    );
+    assert_eq!(
+        err,
+        BuildError::DuplicateName {
+            parent: actix_supervisor::NodePath::root("app"),
+            name: "poller".into()
+        }
+    );
+    assert_eq!(err.to_string(), "/app: duplicate child name \"poller\"");
+}
+
+#[test]
+fn an_invalid_supervisor_name_is_refused() {
+    for name in ["", "a/b"] {
+        let err = refused(SupervisorActor::builder(name));
+        assert!(
+            matches!(&err, BuildError::InvalidField { field: "name", .. }),
+            "{name:?}: {err:?}"
+        );
+    }
+}
+
+#[test]
+fn a_valid_tree_builds() {
+    actix::System::new().block_on(async {
+        let spec = idle("c")
+            .backoff(Backoff::new(ms(1), ms(1)).jitter(1.0).multiplier(1.0))
+            .depends_on("ok");
+        SupervisorActor::builder("app")
+            .child(idle("ok"))
+            .child(spec)
+            .start()
+            .expect("a valid tree starts");
+    });
+}
