@@ -360,7 +360,7 @@ where
                 incarnation,
                 kind = ?failure.kind,
                 phase = ?failure.phase,
-                message = %failure.message,
+                reason = %failure.message,
                 "child failed"
             );
         }
@@ -404,7 +404,7 @@ where
         if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(context))) {
             tracing::error!(
                 path = %self.env.path,
-                message = %panic_message(payload),
+                reason = %panic_message(payload),
                 "dropping the child's actor value panicked"
             );
         }

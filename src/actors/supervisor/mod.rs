@@ -10,6 +10,7 @@ pub(crate) mod restart;
 
 use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, MessageResult};
 use tokio::time::Instant;
+use tracing::Instrument as _;
 
 use self::children::{ChildEntry, ChildEnv, Children, Command};
 use crate::error::{check_name, BuildError};
@@ -135,7 +136,11 @@ impl SupervisorBuilder {
     /// When called outside a running actix system.
     pub fn start(self) -> Result<Addr<SupervisorActor>, BuildError> {
         let supervisor = self.build()?;
-        Ok(supervisor.start())
+        let span = tracing::info_span!("node", path = %supervisor.path);
+        let context = Context::new();
+        let addr = context.address();
+        actix_rt::spawn(context.into_future(supervisor).instrument(span));
+        Ok(addr)
     }
 
     fn build(self) -> Result<SupervisorActor, BuildError> {
