@@ -52,6 +52,14 @@ pub enum BuildError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// The children's dependencies form a cycle.
+    #[error("{parent}: dependency cycle: {}", cycle.join(" -> "))]
+    DependencyCycle {
+        /// The supervisor the children were given to.
+        parent: NodePath,
+        /// The names in the cycle, the first repeated at the end.
+        cycle: Vec<String>,
+    },
     /// Two children of one supervisor have the same name.
     #[error("{parent}: duplicate child name {name:?}")]
     DuplicateName {
@@ -68,9 +76,9 @@ impl BuildError {
     pub fn path(&self) -> &NodePath {
         match self {
             BuildError::InvalidField { path, .. } => path,
-            BuildError::InvalidName { parent, .. } | BuildError::DuplicateName { parent, .. } => {
-                parent
-            }
+            BuildError::InvalidName { parent, .. }
+            | BuildError::DuplicateName { parent, .. }
+            | BuildError::DependencyCycle { parent, .. } => parent,
         }
     }
 }
@@ -89,4 +97,81 @@ pub(crate) fn check_name(parent: &NodePath, name: &str) -> Result<(), BuildError
         name: name.to_string(),
         reason,
     })
+}
+
+/// A message a [`ChildHandle`](crate::ChildHandle) could not deliver, or a
+/// reply that will never come.
+///
+/// When the message was never accepted, it is handed back
+/// ([`into_message`](SendError::into_message)).
+#[derive(Error)]
+#[non_exhaustive]
+pub enum SendError<M> {
+    /// The child is stopping; the message was not accepted.
+    #[error("{path}: the child is stopping and takes no new messages")]
+    Stopping {
+        /// The child.
+        path: NodePath,
+        /// The message, handed back.
+        message: M,
+    },
+    /// The child will not run again; the message was not accepted.
+    #[error("{path}: the child has stopped and will not run again")]
+    Gone {
+        /// The child.
+        path: NodePath,
+        /// The message, handed back.
+        message: M,
+    },
+    /// The mailbox is full (`try_send` only); the message was not accepted.
+    #[error("{path}: the child's mailbox is full")]
+    Full {
+        /// The child.
+        path: NodePath,
+        /// The message, handed back.
+        message: M,
+    },
+    /// The message was accepted, but the incarnation that was handling it
+    /// ended before answering (a panic, or termination at the end of a grace).
+    #[error("{path}: the child ended before answering")]
+    NoReply {
+        /// The child.
+        path: NodePath,
+    },
+}
+
+impl<M> SendError<M> {
+    /// The child the message was for.
+    pub fn path(&self) -> &NodePath {
+        match self {
+            SendError::Stopping { path, .. }
+            | SendError::Gone { path, .. }
+            | SendError::Full { path, .. }
+            | SendError::NoReply { path } => path,
+        }
+    }
+
+    /// The message, when it was never accepted.
+    pub fn into_message(self) -> Option<M> {
+        match self {
+            SendError::Stopping { message, .. }
+            | SendError::Gone { message, .. }
+            | SendError::Full { message, .. } => Some(message),
+            SendError::NoReply { .. } => None,
+        }
+    }
+}
+
+impl<M> std::fmt::Debug for SendError<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let variant = match self {
+            SendError::Stopping { .. } => "Stopping",
+            SendError::Gone { .. } => "Gone",
+            SendError::Full { .. } => "Full",
+            SendError::NoReply { .. } => "NoReply",
+        };
+        f.debug_struct(variant)
+            .field("path", self.path())
+            .finish_non_exhaustive()
+    }
 }

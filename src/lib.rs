@@ -90,26 +90,36 @@
 
 mod actors;
 mod error;
+mod handle;
 mod messages;
 mod policy;
 mod spec;
 mod system;
 mod tree;
 
-pub use actors::{fail, restart_fresh, SupervisorActor, SupervisorBuilder};
-pub use error::BuildError;
-pub use messages::{Inspect, Shutdown};
+pub use actors::{fail, restart_fresh, SupervisedActor, SupervisorActor, SupervisorBuilder};
+pub use error::{BuildError, SendError};
+pub use handle::ChildHandle;
+pub use messages::{Inspect, Shutdown, Stop, StopOutcome, StopReport};
 pub use policy::{Backoff, Grace, RestartPolicy};
 pub use spec::{AnyChildSpec, ChildSpec};
 pub use tree::{
     Failure, FailureKind, FailurePhase, NodeKind, NodePath, NodeSnapshot, NodeState, TreeSnapshot,
 };
 
+/// Plumbing for [`supervised!`]; not part of the public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::handle::{
+        handle_drain_marker, handle_tracked, DrainMarker, Tracked, TrackedResponse,
+    };
+}
+
 /// The types most users need, for a glob import.
 pub mod prelude {
     pub use crate::{
-        fail, supervised, Backoff, ChildSpec, Grace, Inspect, RestartPolicy, SupervisorActor,
-        TreeSnapshot,
+        fail, supervised, Backoff, ChildHandle, ChildSpec, Grace, Inspect, RestartPolicy, Stop,
+        StopReport, SupervisorActor, TreeSnapshot,
     };
 }
 

@@ -12,15 +12,19 @@
 use std::fmt;
 use std::time::Duration;
 
+use std::rc::Rc;
+use std::sync::Arc;
+
 use actix::dev::channel::{self, AddressReceiver};
-use actix::{Actor, Addr, Context, Supervised};
+use actix::{Actor, Addr, Context};
 
 use crate::actors::runner::{self, Factory, RunnerConfig};
 use crate::actors::supervisor::children::{ChildEnv, ChildLink};
+use crate::actors::SupervisedActor;
 use crate::error::BuildError;
+use crate::handle::{ChildHandle, ChildShared};
 use crate::policy::{Backoff, Grace, RestartPolicy};
 use crate::tree::NodePath;
-use std::rc::Rc;
 
 /// The mailbox capacity actix gives a new context: `send()` callers wait once
 /// this many messages are queued (`do_send` ignores it).
@@ -60,12 +64,10 @@ pub struct ChildSpec<A: Actor<Context = Context<A>>> {
     depends_on: Vec<String>,
     addr: Addr<A>,
     receiver: AddressReceiver<A>,
+    shared: Arc<ChildShared>,
 }
 
-impl<A> ChildSpec<A>
-where
-    A: Actor<Context = Context<A>> + Supervised,
-{
+impl<A: SupervisedActor> ChildSpec<A> {
     /// A spec for a child called `name`, built by `factory`.
     ///
     /// Defaults: [`RestartPolicy::OnFailure`], no backoff (immediate
@@ -108,6 +110,7 @@ where
     fn with_factory(name: String, factory: Factory<A>) -> Self {
         let (sender, receiver) = channel::channel(MAILBOX_CAPACITY);
         ChildSpec {
+            shared: ChildShared::new(name.clone()),
             name,
             factory,
             restart: RestartPolicy::default(),
@@ -151,6 +154,13 @@ where
         self.addr.clone()
     }
 
+    /// A handle to the child: its address, plus sends that are refused once
+    /// the child is stopping and counted in its stop report, and a graceful
+    /// [`stop`](ChildHandle::stop).
+    pub fn handle(&self) -> ChildHandle<A> {
+        ChildHandle::new(self.addr.clone(), self.shared.clone())
+    }
+
     /// The child's name.
     pub fn name(&self) -> &str {
         &self.name
@@ -191,10 +201,7 @@ impl fmt::Debug for AnyChildSpec {
     }
 }
 
-impl<A> From<ChildSpec<A>> for AnyChildSpec
-where
-    A: Actor<Context = Context<A>> + Supervised,
-{
+impl<A: SupervisedActor> From<ChildSpec<A>> for AnyChildSpec {
     fn from(spec: ChildSpec<A>) -> Self {
         AnyChildSpec(Box::new(spec))
     }
@@ -217,10 +224,7 @@ pub(crate) trait ErasedSpec: Send {
     fn start(self: Box<Self>, env: ChildEnv) -> Rc<ChildLink>;
 }
 
-impl<A> ErasedSpec for ChildSpec<A>
-where
-    A: Actor<Context = Context<A>> + Supervised,
-{
+impl<A: SupervisedActor> ErasedSpec for ChildSpec<A> {
     fn common(&self) -> SpecCommon<'_> {
         SpecCommon {
             name: &self.name,
@@ -238,6 +242,7 @@ where
             factory: spec.factory,
             addr: spec.addr,
             receiver: spec.receiver,
+            shared: spec.shared,
         })
     }
 }

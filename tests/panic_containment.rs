@@ -271,6 +271,8 @@ impl Supervised for BadRestart {
     }
 }
 
+actix_supervisor::supervised!(BadRestart, custom_restarting);
+
 impl Handler<Get> for BadRestart {
     type Result = MessageResult<Get>;
     fn handle(&mut self, _: Get, _: &mut Context<Self>) -> Self::Result {

@@ -72,6 +72,8 @@ impl Actor for Forgetful {
 
 impl Supervised for Forgetful {}
 
+actix_supervisor::supervised!(Forgetful, custom_restarting);
+
 impl Handler<Panic> for Forgetful {
     type Result = ();
     fn handle(&mut self, msg: Panic, _: &mut Context<Self>) {

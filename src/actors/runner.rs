@@ -34,12 +34,30 @@
 //! panicked is dropped during the unwind, so its `send()` caller gets
 //! `MailboxError::Closed` instead of waiting forever.
 //!
+//! # Stop: draining through the mailbox
+//!
+//! actix exposes neither the length of a mailbox nor a way to close it
+//! without dropping it, and `ctx.stop()` stops reading it. So a stop queues a
+//! `DrainMarker` through the child's own address: the mailbox is FIFO, so
+//! when the marker is handled, everything queued before the stop has been
+//! handled too, including the futures those messages made the actor wait on
+//! (`ctx.wait`, `AtomicResponse`). Messages sent through a
+//! [`ChildHandle`](crate::ChildHandle) are counted when queued and when
+//! handled; the drain is over once the marker was reached and every accepted
+//! message was handled. Only then does the runner call `ctx.stop()`, so
+//! `stopping` and `stopped` run last. Futures spawned on the context
+//! (`ctx.spawn`, `ResponseActFuture`) are cancelled by that stop, as in
+//! plain actix. A grace timer bounds the whole drain.
+//!
 //! # Costs on the message path
 //!
 //! A message goes from the channel to the handler exactly as in plain actix:
 //! the runner adds no allocation, lock or channel per message. Per poll it
 //! adds a `catch_unwind` (free unless a panic happens), entering the node's
-//! tracing span, one command check and a thread-local read.
+//! tracing span, a command check, an atomic load of the stop status, a waker
+//! comparison and two thread-local reads. A message sent through a
+//! `ChildHandle` adds two atomic operations on the sender's side and one
+//! thread-local increment when handled.
 //!
 //! # Start detection
 //!
@@ -56,18 +74,23 @@ use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{self, Poll};
 use std::time::Duration;
 
 use actix::dev::channel::AddressReceiver;
 use actix::dev::ContextFut;
 use actix::fut::ActorFuture;
-use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Supervised};
+use actix::{Actor, ActorContext, Addr, AsyncContext, Context};
 use tokio::time::{Instant, Sleep};
 use tracing::Instrument as _;
 
 use crate::actors::supervisor::children::{ChildEnv, ChildLink, Command, NodeRecord};
 use crate::actors::supervisor::restart::{Decision, End, RestartRules};
+use crate::actors::SupervisedActor;
+use crate::handle::{self, ChildShared, DrainMarker};
+use crate::messages::stop::{StopOutcome, StopReport};
+use crate::policy::Grace;
 use crate::tree::{Failure, FailureKind, FailurePhase, NodeKind, NodeState};
 
 /// Builds a fresh actor value for each incarnation.
@@ -86,21 +109,7 @@ thread_local! {
 ///
 /// Outside a supervised restart it does nothing.
 ///
-/// # Examples
-///
-/// For a generic actor, which the macro cannot name, write the impl by hand:
-///
-/// ```
-/// use actix::prelude::*;
-///
-/// struct Cache<T: Unpin + 'static> { entries: Vec<T> }
-/// impl<T: Unpin + 'static> Actor for Cache<T> { type Context = Context<Self>; }
-/// impl<T: Unpin + 'static> Supervised for Cache<T> {
-///     fn restarting(&mut self, _: &mut Context<Self>) {
-///         actix_supervisor::restart_fresh(self);
-///     }
-/// }
-/// ```
+/// See [`supervised!`](crate::supervised) for writing `restarting` by hand.
 pub fn restart_fresh<A: 'static>(actor: &mut A) {
     let Some(fresh) = FRESH.with(|slot| slot.borrow_mut().take()) else {
         return;
@@ -154,26 +163,32 @@ pub(crate) struct RunnerConfig<A: Actor<Context = Context<A>>> {
     pub(crate) factory: Factory<A>,
     pub(crate) addr: Addr<A>,
     pub(crate) receiver: AddressReceiver<A>,
+    pub(crate) shared: Arc<ChildShared>,
 }
 
 /// Spawns the runner of one child on the current arbiter and returns the link
 /// its supervisor keeps.
-pub(crate) fn spawn<A>(config: RunnerConfig<A>) -> Rc<ChildLink>
-where
-    A: Actor<Context = Context<A>> + Supervised,
-{
+pub(crate) fn spawn<A: SupervisedActor>(config: RunnerConfig<A>) -> Rc<ChildLink> {
     let path = config.env.path.clone();
-    let link = ChildLink::new(NodeRecord::new(path.clone(), NodeKind::Actor));
+    config.shared.set_path(path.clone());
+    let link = ChildLink::new(
+        NodeRecord::new(path.clone(), NodeKind::Actor),
+        config.shared.clone(),
+    );
     let span = tracing::info_span!("node", path = %path);
     let mut runner = Runner {
         link: link.clone(),
         rules: RestartRules::new(config.env.restart, config.env.backoff.clone()),
         env: config.env,
         factory: config.factory,
-        _addr: config.addr,
+        addr: config.addr,
+        shared: config.shared,
+        known_waker: None,
         context: ChildContext::Unbuilt(Some(config.receiver)),
         phase: Phase::Starting,
         start_over: Rc::new(Cell::new(false)),
+        handled: 0,
+        stop: None,
     };
     // Build the first incarnation now, so the child is `Starting` (and its
     // factory's failures are known) as soon as its supervisor has started it.
@@ -208,39 +223,65 @@ enum Phase {
     Done,
 }
 
+/// A stop in progress.
+struct Stopping {
+    began: Instant,
+    /// Tracked messages handled before the stop began.
+    handled_before: u64,
+    /// Ends the drain by force; none for an infinite grace.
+    deadline: Option<Pin<Box<Sleep>>>,
+    /// The drain marker was handled.
+    marker_reached: bool,
+    /// `ctx.stop()` was called: the drain is over.
+    stopping_context: bool,
+}
+
 struct Runner<A: Actor<Context = Context<A>>> {
     link: Rc<ChildLink>,
     env: ChildEnv,
     rules: RestartRules,
     factory: Factory<A>,
-    /// Keeps the mailbox connected: actix restarts a context only while an
-    /// address to it is alive.
-    _addr: Addr<A>,
+    /// Sends the drain marker, and keeps the mailbox connected: actix
+    /// restarts a context only while an address to it is alive.
+    addr: Addr<A>,
+    shared: Arc<ChildShared>,
+    known_waker: Option<std::task::Waker>,
     context: ChildContext<A>,
     phase: Phase,
     /// Set by the start barrier when the current incarnation's start is over.
     start_over: Rc<Cell<bool>>,
+    /// Tracked messages handled by this child, all incarnations together.
+    handled: u64,
+    stop: Option<Stopping>,
 }
 
-impl<A> Future for Runner<A>
-where
-    A: Actor<Context = Context<A>> + Supervised,
-{
+impl<A: SupervisedActor> Future for Runner<A> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        this.link.register(cx.waker());
-        if let Some(Command::Terminate) = this.link.take_command() {
-            this.finish(NodeState::Stopped);
+        this.shared
+            .register_runner(&mut this.known_waker, cx.waker());
+        match this.link.take_command() {
+            Some(Command::Stop) => this.begin_stop(),
+            Some(Command::Kill) => this.kill(),
+            None if this.stop.is_none() && !this.shared.is_accepting() => this.begin_stop(),
+            None => {}
         }
         loop {
             match &mut this.phase {
                 Phase::Start => this.begin_incarnation(),
-                Phase::Starting | Phase::Running => match this.poll_context(cx) {
-                    Poll::Pending => return Poll::Pending,
-                    Poll::Ready(end) => this.end_incarnation(end),
-                },
+                Phase::Starting | Phase::Running => {
+                    if this.deadline_passed(cx) {
+                        this.kill();
+                        continue;
+                    }
+                    match this.poll_context(cx) {
+                        Poll::Ready(end) => this.end_incarnation(end),
+                        Poll::Pending if this.drain_is_over() => this.stop_context(),
+                        Poll::Pending => return Poll::Pending,
+                    }
+                }
                 Phase::Backoff(sleep) => match sleep.as_mut().poll(cx) {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(()) => this.phase = Phase::Start,
@@ -251,10 +292,7 @@ where
     }
 }
 
-impl<A> Runner<A>
-where
-    A: Actor<Context = Context<A>> + Supervised,
-{
+impl<A: SupervisedActor> Runner<A> {
     /// Calls the factory and starts the next incarnation with its value.
     fn begin_incarnation(&mut self) {
         {
@@ -307,8 +345,15 @@ where
         let ChildContext::Built(context) = &mut self.context else {
             unreachable!("a starting or running child has a context");
         };
+        let handled_before = handle::handled_on_this_thread();
         let polled = catch_unwind(AssertUnwindSafe(|| Pin::new(&mut *context).poll(cx)));
+        self.handled += handle::handled_on_this_thread() - handled_before;
         let reported = REPORTED_FAILURE.with(Cell::take);
+        if handle::take_marker_reached() {
+            if let Some(stop) = &mut self.stop {
+                stop.marker_reached = true;
+            }
+        }
         let phase = if self.start_over.get() {
             FailurePhase::Running
         } else {
@@ -321,7 +366,9 @@ where
                 }
                 if matches!(self.phase, Phase::Starting) && self.start_over.get() {
                     self.phase = Phase::Running;
-                    self.link.record.borrow_mut().state = NodeState::Running;
+                    if self.stop.is_none() {
+                        self.link.record.borrow_mut().state = NodeState::Running;
+                    }
                     tracing::debug!("child started");
                 }
                 Poll::Pending
@@ -341,7 +388,8 @@ where
         }
     }
 
-    /// Records how the incarnation ended and applies the restart policy.
+    /// Records how the incarnation ended and applies the restart policy, or
+    /// ends the stop in progress.
     fn end_incarnation(&mut self, end: End) {
         let ran_for = {
             let mut record = self.link.record.borrow_mut();
@@ -364,7 +412,12 @@ where
                 "child failed"
             );
         }
-        match self.rules.decide(&end, ran_for) {
+        let decision = if self.stop.is_some() {
+            Decision::Finish
+        } else {
+            self.rules.decide(&end, ran_for)
+        };
+        match decision {
             Decision::Restart { attempt, delay } => {
                 tracing::warn!(
                     path = %self.env.path,
@@ -384,19 +437,97 @@ where
                 };
             }
             Decision::Finish => {
-                let state = match end {
-                    End::Normal => NodeState::Stopped,
-                    End::Failed(_) | End::Fatal(_) => NodeState::Failed,
+                let (state, outcome) = match end {
+                    End::Normal => (NodeState::Stopped, StopOutcome::Drained),
+                    End::Failed(f) | End::Fatal(f) => (NodeState::Failed, StopOutcome::Failed(f)),
                 };
-                tracing::info!(path = %self.env.path, incarnation, state = %state, "child will not run again");
-                self.finish(state);
+                self.finish(state, outcome);
             }
         }
     }
 
+    /// Starts a graceful stop: no new work from handles, a marker at the end
+    /// of the mailbox, a grace timer. A child waiting out a backoff is not
+    /// started again and ends at once.
+    fn begin_stop(&mut self) {
+        if self.stop.is_some() || matches!(self.phase, Phase::Done) {
+            return;
+        }
+        self.shared.begin_stopping();
+        tracing::info!(path = %self.env.path, "stopping child");
+        let deadline = match self.env.grace {
+            Grace::Duration(grace) => Some(Box::pin(tokio::time::sleep(grace))),
+            Grace::Infinity => None,
+        };
+        self.stop = Some(Stopping {
+            began: Instant::now(),
+            handled_before: self.handled,
+            deadline,
+            marker_reached: false,
+            stopping_context: false,
+        });
+        match self.phase {
+            Phase::Starting | Phase::Running => {
+                self.link.record.borrow_mut().state = NodeState::Stopping;
+                self.addr.do_send(DrainMarker);
+            }
+            Phase::Start | Phase::Backoff(_) | Phase::Done => {
+                self.finish(NodeState::Stopped, StopOutcome::Drained);
+            }
+        }
+    }
+
+    /// Whether the grace of the stop in progress ran out.
+    fn deadline_passed(&mut self, cx: &mut task::Context<'_>) -> bool {
+        match self.stop.as_mut().and_then(|stop| stop.deadline.as_mut()) {
+            Some(deadline) => deadline.as_mut().poll(cx).is_ready(),
+            None => false,
+        }
+    }
+
+    /// Whether the stop in progress has handled everything it must.
+    fn drain_is_over(&self) -> bool {
+        match &self.stop {
+            Some(stop) => {
+                !stop.stopping_context
+                    && stop.marker_reached
+                    && self.handled >= self.shared.accepted()
+            }
+            None => false,
+        }
+    }
+
+    /// Ends the drained context: `stopping` and `stopped` run on its next poll.
+    fn stop_context(&mut self) {
+        if let (ChildContext::Built(context), Some(stop)) = (&mut self.context, &mut self.stop) {
+            stop.stopping_context = true;
+            context.ctx().stop();
+        }
+    }
+
+    /// Ends the child at once, reported `TimedOut`.
+    fn kill(&mut self) {
+        if matches!(self.phase, Phase::Done) {
+            return;
+        }
+        if self.stop.is_none() {
+            self.begin_stop();
+            if matches!(self.phase, Phase::Done) {
+                return;
+            }
+        }
+        tracing::warn!(
+            path = %self.env.path,
+            undelivered = self.shared.accepted().saturating_sub(self.handled),
+            "child did not stop within its grace; terminated"
+        );
+        self.finish(NodeState::Stopped, StopOutcome::TimedOut);
+    }
+
     /// Ends the child for good: drops its context (and with it the mailbox,
-    /// so every pending and later send fails) without running user hooks.
-    fn finish(&mut self, state: NodeState) {
+    /// so every pending and later send fails) without running user hooks,
+    /// and publishes its report.
+    fn finish(&mut self, state: NodeState, outcome: StopOutcome) {
         if let ChildContext::Built(context) = &mut self.context {
             context.ctx().terminate();
         }
@@ -408,19 +539,41 @@ where
                 "dropping the child's actor value panicked"
             );
         }
-        let mut record = self.link.record.borrow_mut();
-        record.state = state;
-        record.started_at = None;
+        {
+            let mut record = self.link.record.borrow_mut();
+            record.state = state;
+            record.started_at = None;
+        }
         self.phase = Phase::Done;
+        let (drained, duration) = match &self.stop {
+            Some(stop) => (self.handled - stop.handled_before, stop.began.elapsed()),
+            None => (0, Duration::ZERO),
+        };
+        let report = StopReport {
+            path: self.env.path.clone(),
+            outcome,
+            drained,
+            undelivered: self.shared.accepted().saturating_sub(self.handled),
+            duration,
+            children: Vec::new(),
+        };
+        tracing::info!(
+            path = %self.env.path,
+            state = %state,
+            drained = report.drained,
+            undelivered = report.undelivered,
+            "child will not run again"
+        );
+        self.shared.finish(report);
     }
 }
 
 /// Restarts `context` in place with `actor` as its value. The error is the
 /// end of the incarnation that could not start.
-fn restart_in_place<A>(context: &mut ContextFut<A, Context<A>>, actor: A) -> Result<(), End>
-where
-    A: Actor<Context = Context<A>> + Supervised,
-{
+fn restart_in_place<A: SupervisedActor>(
+    context: &mut ContextFut<A, Context<A>>,
+    actor: A,
+) -> Result<(), End> {
     FRESH.with(|slot| *slot.borrow_mut() = Some(Box::new(actor)));
     let restarted = catch_unwind(AssertUnwindSafe(|| context.restart()));
     let leftover = FRESH.with(|slot| slot.borrow_mut().take());

@@ -3,11 +3,14 @@
 //! | message     | sent to            | reply          |
 //! |-------------|--------------------|----------------|
 //! | [`Inspect`] | a supervisor       | [`TreeSnapshot`](crate::TreeSnapshot) of its subtree |
+//! | [`Stop`]    | a supervisor       | [`StopReport`] of its subtree, once every node drained or timed out |
 //! | [`Shutdown`]| a supervisor       | `()`: terminates it and its children at once |
 
 pub(crate) mod inspect;
+pub(crate) mod stop;
 
 pub use inspect::Inspect;
+pub use stop::{Stop, StopOutcome, StopReport};
 
 use actix::Message;
 

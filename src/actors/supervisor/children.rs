@@ -19,13 +19,14 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use std::task::Waker;
+use std::sync::Arc;
 
 use actix::WeakAddr;
 use tokio::time::Instant;
 
 use super::SupervisorActor;
-use crate::error::BuildError;
+use crate::handle::ChildShared;
+use crate::policy::{Backoff, Grace, RestartPolicy};
 use crate::tree::{Failure, NodeKind, NodePath, NodeSnapshot, NodeState};
 
 /// What a runner needs to know of its place in the tree.
@@ -36,8 +37,9 @@ pub(crate) struct ChildEnv {
     /// intensity); kept so a runner can reach its supervisor.
     #[allow(dead_code)]
     pub(crate) supervisor: WeakAddr<SupervisorActor>,
-    pub(crate) restart: crate::policy::RestartPolicy,
-    pub(crate) backoff: Option<crate::policy::Backoff>,
+    pub(crate) restart: RestartPolicy,
+    pub(crate) backoff: Option<Backoff>,
+    pub(crate) grace: Grace,
 }
 
 /// The live facts about one node, from which its snapshot is made.
@@ -87,48 +89,43 @@ impl NodeRecord {
 /// An order from a supervisor to a child's runner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Command {
-    /// End the child now, whatever it is doing, and do not restart it: its
-    /// supervisor is gone.
-    Terminate,
+    /// Stop gracefully: drain, then end; report through the shared state.
+    Stop,
+    /// End now, whatever the child is doing (its supervisor's grace ran out,
+    /// or its supervisor is gone); reported `TimedOut`.
+    Kill,
 }
 
 /// What a supervisor and one child's runner share.
 #[derive(Debug)]
 pub(crate) struct ChildLink {
     pub(crate) record: RefCell<NodeRecord>,
+    /// The state the child's handles share, with its report.
+    pub(crate) shared: Arc<ChildShared>,
     command: Cell<Option<Command>>,
-    waker: RefCell<Option<Waker>>,
 }
 
 impl ChildLink {
-    pub(crate) fn new(record: NodeRecord) -> Rc<Self> {
+    pub(crate) fn new(record: NodeRecord, shared: Arc<ChildShared>) -> Rc<Self> {
         Rc::new(ChildLink {
             record: RefCell::new(record),
+            shared,
             command: Cell::new(None),
-            waker: RefCell::new(None),
         })
     }
 
-    /// Gives the runner a command and wakes it.
+    /// Gives the runner a command and wakes it. A `Kill` is never replaced by
+    /// a later `Stop`.
     pub(crate) fn command(&self, command: Command) {
-        self.command.set(Some(command));
-        if let Some(waker) = self.waker.borrow().as_ref() {
-            waker.wake_by_ref();
+        if self.command.get() != Some(Command::Kill) {
+            self.command.set(Some(command));
         }
+        self.shared.wake_runner();
     }
 
     /// The command waiting for the runner, if any.
     pub(crate) fn take_command(&self) -> Option<Command> {
         self.command.take()
-    }
-
-    /// Remembers the runner task's waker (cheap when it did not change).
-    pub(crate) fn register(&self, waker: &Waker) {
-        let mut slot = self.waker.borrow_mut();
-        match slot.as_ref() {
-            Some(known) if known.will_wake(waker) => {}
-            _ => *slot = Some(waker.clone()),
-        }
     }
 }
 
@@ -137,6 +134,8 @@ impl ChildLink {
 pub(crate) struct ChildEntry {
     pub(crate) name: String,
     pub(crate) link: Rc<ChildLink>,
+    /// The siblings this child depends on, as indexes in start order.
+    pub(crate) depends_on: Vec<usize>,
 }
 
 /// A supervisor's children, in start order, with unique names.
@@ -146,17 +145,6 @@ pub(crate) struct Children {
 }
 
 impl Children {
-    /// Refuses `name` if a child already has it.
-    pub(crate) fn check_unique(&self, parent: &NodePath, name: &str) -> Result<(), BuildError> {
-        if self.entries.iter().any(|e| e.name == name) {
-            return Err(BuildError::DuplicateName {
-                parent: parent.clone(),
-                name: name.to_string(),
-            });
-        }
-        Ok(())
-    }
-
     pub(crate) fn push(&mut self, entry: ChildEntry) {
         debug_assert!(self.entries.iter().all(|e| e.name != entry.name));
         self.entries.push(entry);

@@ -2,37 +2,54 @@
 //! their specs, supervises them, and answers control messages about them.
 //!
 //! The per-child work (containing panics, restarting in place, waiting out a
-//! backoff) is done by each child's runner ([`crate::actors::runner`]); the
-//! supervisor owns the child table ([`children`]) and the view of the tree.
+//! backoff, draining on stop) is done by each child's runner
+//! ([`crate::actors::runner`]); the supervisor owns the child table
+//! ([`children`]), the view of the tree, and the order of shutdown
+//! ([`shutdown`]).
 
 pub(crate) mod children;
 pub(crate) mod restart;
+pub(crate) mod shutdown;
 
-use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, MessageResult};
+use std::cell::Cell;
+use std::rc::Rc;
+
+use actix::{
+    Actor, ActorContext, Addr, AsyncContext, Context, Handler, MessageResult, ResponseFuture,
+};
+use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::Instrument as _;
 
 use self::children::{ChildEntry, ChildEnv, Children, Command};
 use crate::error::{check_name, BuildError};
 use crate::messages::inspect::Inspect;
+use crate::messages::stop::{Stop, StopReport};
+use crate::policy::Grace;
 use crate::spec::{self, AnyChildSpec};
 use crate::tree::{NodeKind, NodePath, NodeSnapshot, NodeState, TreeSnapshot};
 
 /// An actix actor that supervises an ordered set of children.
 ///
-/// Build one with [`SupervisorActor::builder`]. Each child is started from its
-/// [`ChildSpec`](crate::ChildSpec) in the order given; when a child's
-/// incarnation ends, its restart policy decides whether a fresh one starts,
-/// now or after a backoff. Ask for the tree with [`Inspect`].
+/// Build one with [`SupervisorActor::builder`]. Children start in the order
+/// given, except that a child starts after the siblings it
+/// [depends on](crate::ChildSpec::depends_on). When a child's incarnation
+/// ends, its restart policy decides whether a fresh one starts, now or after a
+/// backoff. Ask for the tree with [`Inspect`]; stop the subtree gracefully
+/// with [`Stop`].
 ///
-/// When the supervisor stops, every child is terminated and its address
-/// closes.
+/// After a `Stop`, the supervisor stays inspectable (its state `Stopped`) and
+/// answers later `Stop`s with the same report, until every address to it is
+/// dropped. If it ends otherwise (every address dropped, or [`Shutdown`]),
+/// its children are terminated at once.
+///
+/// [`Shutdown`]: crate::Shutdown
 ///
 /// # Examples
 ///
 /// ```
 /// use actix::prelude::*;
-/// use actix_supervisor::{ChildSpec, Inspect, SupervisorActor};
+/// use actix_supervisor::{ChildSpec, Inspect, Stop, SupervisorActor};
 ///
 /// #[derive(Default)]
 /// struct Counter(u64);
@@ -52,22 +69,29 @@ use crate::tree::{NodeKind, NodePath, NodeSnapshot, NodeState, TreeSnapshot};
 ///
 /// # actix::System::new().block_on(async {
 /// let counter = ChildSpec::new("counter", Counter::default);
-/// let addr = counter.address();
+/// let handle = counter.handle();
 /// let app = SupervisorActor::builder("app").child(counter).start()?;
 ///
-/// assert_eq!(addr.send(Increment).await?, 1);
+/// assert_eq!(handle.send(Increment).await?, 1);
 /// let tree = app.send(Inspect).await?;
 /// assert_eq!(tree.find("/app/counter").unwrap().incarnation, 1);
-/// println!("{tree}");
+///
+/// let report = app.send(Stop).await?;
+/// assert!(report.is_drained());
 /// # Ok::<_, Box<dyn std::error::Error>>(())
 /// # }).unwrap();
 /// ```
 #[derive(Debug)]
 pub struct SupervisorActor {
     path: NodePath,
+    grace: Grace,
     children: Children,
-    pending: Vec<AnyChildSpec>,
+    /// Specs in start order, with the start-order indexes they depend on;
+    /// started in `started`.
+    pending: Vec<(AnyChildSpec, Vec<usize>)>,
     started_at: Instant,
+    state: Rc<Cell<NodeState>>,
+    report: Rc<watch::Sender<Option<StopReport>>>,
 }
 
 impl SupervisorActor {
@@ -75,6 +99,7 @@ impl SupervisorActor {
     pub fn builder(name: impl Into<String>) -> SupervisorBuilder {
         SupervisorBuilder {
             name: name.into(),
+            grace: Grace::Infinity,
             children: Vec::new(),
         }
     }
@@ -90,21 +115,24 @@ impl SupervisorActor {
             .iter()
             .map(|entry| entry.link.record.borrow().snapshot(Vec::new()))
             .collect();
+        let state = self.state.get();
         NodeSnapshot {
             name: self.path.name().to_string(),
             path: self.path.clone(),
             kind: NodeKind::Supervisor,
-            state: NodeState::Running,
+            state,
             incarnation: 1,
             restart_count: 0,
             last_failure: None,
-            uptime: Some(self.started_at.elapsed()),
+            uptime: matches!(state, NodeState::Running | NodeState::Stopping)
+                .then(|| self.started_at.elapsed()),
             children,
         }
     }
 }
 
-/// Describes a [`SupervisorActor`] before it starts: its name and children.
+/// Describes a [`SupervisorActor`] before it starts: its name, its grace and
+/// its children.
 ///
 /// Nothing is started until [`start`](SupervisorBuilder::start), which checks
 /// the whole description first.
@@ -112,13 +140,23 @@ impl SupervisorActor {
 #[must_use = "a supervisor builder does nothing until `start` is called"]
 pub struct SupervisorBuilder {
     name: String,
+    grace: Grace,
     children: Vec<AnyChildSpec>,
 }
 
 impl SupervisorBuilder {
-    /// Adds a child; children start in the order they are added.
+    /// Adds a child. Children start in the order they are added, except that
+    /// a child starts after the siblings it depends on.
     pub fn child(mut self, spec: impl Into<AnyChildSpec>) -> Self {
         self.children.push(spec.into());
+        self
+    }
+
+    /// Bounds the whole subtree's stop (default [`Grace::Infinity`]: each
+    /// child's own grace bounds it). When it runs out, every child still
+    /// stopping is terminated and reported `TimedOut`.
+    pub fn grace(mut self, grace: Grace) -> Self {
+        self.grace = grace;
         self
     }
 
@@ -128,8 +166,9 @@ impl SupervisorBuilder {
     /// # Errors
     ///
     /// A [`BuildError`] naming the node and the field when a name is empty,
-    /// contains `/` or is used twice, or when a policy has a value that cannot
-    /// be used (see [`Backoff`](crate::Backoff)). Nothing is started then.
+    /// contains `/` or is used twice, when a dependency is unknown or forms a
+    /// cycle, or when a policy has a value that cannot be used (see
+    /// [`Backoff`](crate::Backoff)). Nothing is started then.
     ///
     /// # Panics
     ///
@@ -154,11 +193,18 @@ impl SupervisorBuilder {
             });
         }
         let path = NodePath::root(&self.name);
-        let mut names = std::collections::HashSet::new();
-        for child in &self.children {
+        if self.grace == Grace::Duration(std::time::Duration::ZERO) {
+            return Err(BuildError::InvalidField {
+                path,
+                field: "grace",
+                reason: "must be above zero (use a short grace, not none)".into(),
+            });
+        }
+        let names: Vec<&str> = self.children.iter().map(|c| c.name()).collect();
+        for (i, child) in self.children.iter().enumerate() {
             let common = child.0.common();
             check_name(&path, common.name)?;
-            if !names.insert(common.name) {
+            if names[..i].contains(&common.name) {
                 return Err(BuildError::DuplicateName {
                     parent: path.clone(),
                     name: common.name.to_string(),
@@ -166,23 +212,51 @@ impl SupervisorBuilder {
             }
             spec::validate(&common, &path.join(common.name))?;
         }
+        let mut depends_on = Vec::with_capacity(names.len());
         for child in &self.children {
             let common = child.0.common();
+            let mut deps = Vec::new();
             for dependency in common.depends_on {
-                if dependency == common.name || !names.contains(dependency.as_str()) {
-                    return Err(BuildError::InvalidField {
-                        path: path.join(common.name),
-                        field: "depends_on",
-                        reason: format!("{dependency:?} is not a sibling"),
-                    });
+                match names.iter().position(|n| n == dependency) {
+                    Some(i) if dependency != common.name => deps.push(i),
+                    _ => {
+                        return Err(BuildError::InvalidField {
+                            path: path.join(common.name),
+                            field: "depends_on",
+                            reason: format!("{dependency:?} is not a sibling"),
+                        })
+                    }
                 }
             }
+            depends_on.push(deps);
         }
+        let order = shutdown::start_order(&names, &depends_on).map_err(|cycle| {
+            BuildError::DependencyCycle {
+                parent: path.clone(),
+                cycle,
+            }
+        })?;
+        // Re-index dependencies by start position.
+        let mut position = vec![0; order.len()];
+        for (at, &i) in order.iter().enumerate() {
+            position[i] = at;
+        }
+        let mut specs: Vec<Option<AnyChildSpec>> = self.children.into_iter().map(Some).collect();
+        let pending = order
+            .iter()
+            .map(|&i| {
+                let deps = depends_on[i].iter().map(|&d| position[d]).collect();
+                (specs[i].take().expect("each child is placed once"), deps)
+            })
+            .collect();
         Ok(SupervisorActor {
             path,
+            grace: self.grace,
             children: Children::default(),
-            pending: self.children,
+            pending,
             started_at: Instant::now(),
+            state: Rc::new(Cell::new(NodeState::Starting)),
+            report: Rc::new(watch::Sender::new(None)),
         })
     }
 }
@@ -194,27 +268,29 @@ impl Actor for SupervisorActor {
         tracing::info!(path = %self.path, children = self.pending.len(), "supervisor started");
         self.started_at = Instant::now();
         let me = ctx.address().downgrade();
-        for spec in std::mem::take(&mut self.pending) {
+        for (spec, depends_on) in std::mem::take(&mut self.pending) {
             let common = spec.0.common();
             let name = common.name.to_string();
-            if let Err(err) = self.children.check_unique(&self.path, &name) {
-                tracing::error!(%err, "child not started");
-                continue;
-            }
             let env = ChildEnv {
                 path: self.path.join(&name),
                 supervisor: me.clone(),
                 restart: common.restart,
                 backoff: common.backoff.cloned(),
+                grace: common.grace,
             };
             let link = spec.0.start(env);
-            self.children.push(ChildEntry { name, link });
+            self.children.push(ChildEntry {
+                name,
+                link,
+                depends_on,
+            });
         }
+        self.state.set(NodeState::Running);
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
         for child in self.children.iter() {
-            child.link.command(Command::Terminate);
+            child.link.command(Command::Kill);
         }
         tracing::info!(path = %self.path, "supervisor stopped");
     }
@@ -228,7 +304,42 @@ impl Handler<Inspect> for SupervisorActor {
     }
 }
 
-/// Ends the supervisor's context; used by tests of the "supervisor gone" path.
+impl Handler<Stop> for SupervisorActor {
+    type Result = ResponseFuture<StopReport>;
+
+    fn handle(&mut self, _: Stop, _: &mut Context<Self>) -> Self::Result {
+        if !matches!(self.state.get(), NodeState::Stopping | NodeState::Stopped) {
+            tracing::info!(path = %self.path, "stopping supervisor");
+            self.state.set(NodeState::Stopping);
+            let children = self
+                .children
+                .iter()
+                .map(|entry| (entry.link.clone(), entry.depends_on.clone()))
+                .collect();
+            let (path, grace) = (self.path.clone(), self.grace);
+            let (state, report) = (self.state.clone(), self.report.clone());
+            actix_rt::spawn(
+                async move {
+                    let stopped = shutdown::shut_down(path.clone(), children, grace).await;
+                    tracing::info!(path = %path, outcome = ?stopped.outcome, "supervisor stopped its children");
+                    state.set(NodeState::Stopped);
+                    report.send_replace(Some(stopped));
+                }
+                .in_current_span(),
+            );
+        }
+        let mut reports = self.report.subscribe();
+        Box::pin(async move {
+            let report = reports
+                .wait_for(Option::is_some)
+                .await
+                .expect("the supervisor keeps the sender while it lives");
+            report.clone().expect("waited for a report")
+        })
+    }
+}
+
+/// Terminates the supervisor and its children at once.
 impl Handler<crate::messages::Shutdown> for SupervisorActor {
     type Result = ();
 

@@ -1,0 +1,423 @@
+//! [`ChildHandle`]: the library's front door to one child. It keeps the
+//! child's stable `Addr`, refuses new work once the child is stopping, counts
+//! what it accepted, and stops the child.
+//!
+//! Also here: the two messages that connect a handle to the child's runner
+//! through the child's own mailbox, [`Tracked`] (a user message, counted when
+//! handled) and [`DrainMarker`] (the end of the mailbox at the moment a stop
+//! began). Both are handled by the impls that
+//! [`supervised!`](crate::supervised) writes.
+//!
+//! # Invariants
+//!
+//! - `accepted` is incremented before a message is queued and decremented if
+//!   the status check that follows finds the child stopping; the runner sets
+//!   the status before it reads `accepted`. With `SeqCst` on both sides, every
+//!   message a handle reports as accepted is counted in `accepted` by the time
+//!   the runner decides the drain is over.
+//! - A child's status only moves forward: accepting, stopping, gone.
+//! - The report is published once, when the runner is done with the child.
+
+use std::cell::Cell;
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::SeqCst};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::Waker;
+
+use actix::dev::{MessageResponse, OneshotSender, ToEnvelope};
+use actix::{Actor, Addr, Handler, MailboxError, Message};
+use tokio::sync::watch;
+
+use crate::error::SendError;
+use crate::messages::stop::StopReport;
+use crate::tree::NodePath;
+
+const ACCEPTING: u8 = 0;
+const STOPPING: u8 = 1;
+const GONE: u8 = 2;
+
+thread_local! {
+    /// Tracked messages handled on this thread; the runner attributes the
+    /// increase during one poll of a child's context to that child.
+    static HANDLED: Cell<u64> = const { Cell::new(0) };
+    /// Set when a [`DrainMarker`] is handled during the current poll.
+    static MARKER_REACHED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The count of tracked messages handled on this thread so far.
+pub(crate) fn handled_on_this_thread() -> u64 {
+    HANDLED.with(Cell::get)
+}
+
+/// Whether a drain marker was handled since the last call.
+pub(crate) fn take_marker_reached() -> bool {
+    MARKER_REACHED.with(|reached| reached.replace(false))
+}
+
+/// What a child's handles and its runner share, across threads.
+#[derive(Debug)]
+pub(crate) struct ChildShared {
+    name: String,
+    path: OnceLock<NodePath>,
+    status: AtomicU8,
+    /// Messages accepted through handles.
+    accepted: AtomicU64,
+    /// The runner task's waker, kept (not taken) so that a stop request or a
+    /// change in `accepted` always reaches the runner, whatever it is doing.
+    runner: Mutex<Option<Waker>>,
+    report: watch::Sender<Option<StopReport>>,
+}
+
+impl ChildShared {
+    pub(crate) fn new(name: String) -> Arc<Self> {
+        Arc::new(ChildShared {
+            name,
+            path: OnceLock::new(),
+            status: AtomicU8::new(ACCEPTING),
+            accepted: AtomicU64::new(0),
+            runner: Mutex::new(None),
+            report: watch::Sender::new(None),
+        })
+    }
+
+    /// The child's path once its supervisor started it; before, `/` + name.
+    pub(crate) fn path(&self) -> NodePath {
+        self.path
+            .get()
+            .cloned()
+            .unwrap_or_else(|| NodePath::root(&self.name))
+    }
+
+    pub(crate) fn set_path(&self, path: NodePath) {
+        let _ = self.path.set(path);
+    }
+
+    /// Marks the child as stopping; true if this call did it.
+    pub(crate) fn begin_stopping(&self) -> bool {
+        self.status
+            .compare_exchange(ACCEPTING, STOPPING, SeqCst, SeqCst)
+            .is_ok()
+    }
+
+    pub(crate) fn is_accepting(&self) -> bool {
+        self.status.load(SeqCst) == ACCEPTING
+    }
+
+    pub(crate) fn accepted(&self) -> u64 {
+        self.accepted.load(SeqCst)
+    }
+
+    /// Remembers the runner's waker; `known` is the runner's own copy, so an
+    /// unchanged waker costs a comparison and no lock.
+    pub(crate) fn register_runner(&self, known: &mut Option<Waker>, waker: &Waker) {
+        if known.as_ref().is_some_and(|k| k.will_wake(waker)) {
+            return;
+        }
+        *known = Some(waker.clone());
+        *self.runner.lock().unwrap_or_else(|e| e.into_inner()) = Some(waker.clone());
+    }
+
+    /// Wakes the runner so it looks at the status and counts again.
+    pub(crate) fn wake_runner(&self) {
+        if let Some(waker) = self
+            .runner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            waker.wake_by_ref();
+        }
+    }
+
+    /// The child will not run again; publishes its report (once).
+    pub(crate) fn finish(&self, report: StopReport) {
+        self.status.store(GONE, SeqCst);
+        self.report.send_if_modified(|slot| {
+            if slot.is_none() {
+                *slot = Some(report);
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    /// The report, once the child is done.
+    pub(crate) fn report(&self) -> impl Future<Output = StopReport> + 'static {
+        let mut reports = self.report.subscribe();
+        async move {
+            let report = reports
+                .wait_for(Option::is_some)
+                .await
+                .expect("the sender lives as long as the shared state");
+            report.clone().expect("waited for a report")
+        }
+    }
+
+    /// Counts a message about to be queued, unless the child stopped
+    /// accepting. On `Err`, nothing was counted.
+    fn accept(&self) -> Result<(), u8> {
+        self.accepted.fetch_add(1, SeqCst);
+        match self.status.load(SeqCst) {
+            ACCEPTING => Ok(()),
+            status => {
+                self.accepted.fetch_sub(1, SeqCst);
+                // The runner may be waiting for `accepted` to come down.
+                self.wake_runner();
+                Err(status)
+            }
+        }
+    }
+}
+
+/// A handle to a supervised child: its stable address plus stop-aware,
+/// counted sends and a graceful stop.
+///
+/// Get one from [`ChildSpec::handle`](crate::ChildSpec::handle). It is cheap
+/// to clone and can be sent to other threads. Its `Addr` stays valid across
+/// restarts; messages sent through the handle while the child is stopping
+/// are refused with [`SendError::Stopping`] and handed back, so none is
+/// dropped silently, and the child's stop report counts the handle's messages.
+///
+/// # Examples
+///
+/// ```
+/// use actix::prelude::*;
+/// use actix_supervisor::{ChildSpec, SendError, SupervisorActor};
+///
+/// #[derive(Default)]
+/// struct Ledger { entries: u64 }
+/// impl Actor for Ledger { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Ledger);
+///
+/// #[derive(Message)]
+/// #[rtype(result = "u64")]
+/// struct Append;
+/// impl Handler<Append> for Ledger {
+///     type Result = u64;
+///     fn handle(&mut self, _: Append, _: &mut Context<Self>) -> u64 {
+///         self.entries += 1;
+///         self.entries
+///     }
+/// }
+///
+/// # actix::System::new().block_on(async {
+/// let spec = ChildSpec::new("ledger", Ledger::default);
+/// let ledger = spec.handle();
+/// let _app = SupervisorActor::builder("app").child(spec).start().unwrap();
+///
+/// for _ in 0..99 {
+///     ledger.do_send(Append).unwrap();
+/// }
+/// assert_eq!(ledger.send(Append).await.unwrap(), 100);
+///
+/// let report = ledger.stop().await;
+/// assert!(report.is_drained());
+/// assert!(matches!(ledger.do_send(Append), Err(SendError::Gone { .. })));
+/// # });
+/// ```
+pub struct ChildHandle<A: Actor> {
+    addr: Addr<A>,
+    shared: Arc<ChildShared>,
+}
+
+impl<A: Actor> Clone for ChildHandle<A> {
+    fn clone(&self) -> Self {
+        ChildHandle {
+            addr: self.addr.clone(),
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<A: Actor> fmt::Debug for ChildHandle<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChildHandle")
+            .field("path", &self.shared.path())
+            .field("status", &self.shared.status.load(SeqCst))
+            .finish_non_exhaustive()
+    }
+}
+
+impl<A: Actor> ChildHandle<A> {
+    pub(crate) fn new(addr: Addr<A>, shared: Arc<ChildShared>) -> Self {
+        ChildHandle { addr, shared }
+    }
+
+    /// The child's actix address: valid across restarts. Sends through it
+    /// are not refused while the child stops, nor counted in its report.
+    pub fn addr(&self) -> &Addr<A> {
+        &self.addr
+    }
+
+    /// The child's path (before its supervisor starts it: `/` + its name).
+    pub fn path(&self) -> NodePath {
+        self.shared.path()
+    }
+
+    /// Whether the child still takes new messages: not stopping, not gone.
+    pub fn is_accepting(&self) -> bool {
+        self.shared.is_accepting()
+    }
+
+    fn refused<M>(&self, status: u8, message: M) -> SendError<M> {
+        let path = self.path();
+        if status == STOPPING {
+            SendError::Stopping { path, message }
+        } else {
+            SendError::Gone { path, message }
+        }
+    }
+
+    /// Sends a message and waits for the reply.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Stopping`] or [`SendError::Gone`] (with the message) when
+    /// the child takes no new messages; [`SendError::NoReply`] when it was
+    /// accepted but the child ended before answering.
+    pub async fn send<M>(&self, message: M) -> Result<M::Result, SendError<M>>
+    where
+        M: Message + Send + 'static,
+        M::Result: Send,
+        A: Handler<Tracked<M>>,
+        A::Context: ToEnvelope<A, Tracked<M>>,
+    {
+        if let Err(status) = self.shared.accept() {
+            return Err(self.refused(status, message));
+        }
+        self.addr
+            .send(Tracked(message))
+            .await
+            .map_err(|_: MailboxError| SendError::NoReply { path: self.path() })
+    }
+
+    /// Sends a message without waiting for a reply, ignoring the mailbox's
+    /// capacity.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Stopping`] or [`SendError::Gone`], with the message.
+    pub fn do_send<M>(&self, message: M) -> Result<(), SendError<M>>
+    where
+        M: Message + Send + 'static,
+        M::Result: Send,
+        A: Handler<Tracked<M>>,
+        A::Context: ToEnvelope<A, Tracked<M>>,
+    {
+        if let Err(status) = self.shared.accept() {
+            return Err(self.refused(status, message));
+        }
+        self.addr.do_send(Tracked(message));
+        Ok(())
+    }
+
+    /// Sends a message without waiting, if the mailbox has room.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Full`], [`SendError::Stopping`] or [`SendError::Gone`],
+    /// with the message.
+    pub fn try_send<M>(&self, message: M) -> Result<(), SendError<M>>
+    where
+        M: Message + Send + 'static,
+        M::Result: Send,
+        A: Handler<Tracked<M>>,
+        A::Context: ToEnvelope<A, Tracked<M>>,
+    {
+        if let Err(status) = self.shared.accept() {
+            return Err(self.refused(status, message));
+        }
+        self.addr.try_send(Tracked(message)).map_err(|err| {
+            self.shared.accepted.fetch_sub(1, SeqCst);
+            self.shared.wake_runner();
+            let path = self.path();
+            match err {
+                actix::prelude::SendError::Full(Tracked(message)) => {
+                    SendError::Full { path, message }
+                }
+                actix::prelude::SendError::Closed(Tracked(message)) => {
+                    SendError::Gone { path, message }
+                }
+            }
+        })
+    }
+
+    /// Stops the child gracefully and waits for its report.
+    ///
+    /// The child takes no new messages from handles from now on, handles
+    /// every message already in its mailbox, then runs `stopping` and
+    /// `stopped`; past its grace it is terminated (`TimedOut`). It is not
+    /// restarted, whatever its policy. Calling `stop` again, from anywhere,
+    /// waits for the same end and returns the same report.
+    pub fn stop(&self) -> impl Future<Output = StopReport> + 'static
+    where
+        A: Handler<DrainMarker>,
+        A::Context: ToEnvelope<A, DrainMarker>,
+    {
+        if self.shared.begin_stopping() {
+            self.addr.do_send(DrainMarker);
+            self.shared.wake_runner();
+        }
+        self.shared.report()
+    }
+}
+
+/// A user message sent through a [`ChildHandle`], counted when handled.
+///
+/// Plumbing for [`supervised!`](crate::supervised); not for direct use.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Tracked<M>(pub M);
+
+impl<M: Message> Message for Tracked<M> {
+    type Result = M::Result;
+}
+
+/// The reply of a [`Tracked`] message: the inner handler's reply, unchanged.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct TrackedResponse<R>(R);
+
+impl<A, M, R> MessageResponse<A, Tracked<M>> for TrackedResponse<R>
+where
+    A: Actor,
+    M: Message,
+    R: MessageResponse<A, M>,
+{
+    fn handle(self, ctx: &mut A::Context, tx: Option<OneshotSender<M::Result>>) {
+        self.0.handle(ctx, tx)
+    }
+}
+
+/// Handles a [`Tracked`] message with the actor's own handler, counting it.
+#[doc(hidden)]
+pub fn handle_tracked<A, M>(
+    actor: &mut A,
+    message: Tracked<M>,
+    ctx: &mut A::Context,
+) -> TrackedResponse<A::Result>
+where
+    A: Handler<M>,
+    M: Message,
+{
+    HANDLED.with(|handled| handled.set(handled.get() + 1));
+    TrackedResponse(actor.handle(message.0, ctx))
+}
+
+/// Queued when a stop begins; when it is handled, everything queued before
+/// the stop has been handled.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub struct DrainMarker;
+
+impl Message for DrainMarker {
+    type Result = ();
+}
+
+/// Handles a [`DrainMarker`].
+#[doc(hidden)]
+pub fn handle_drain_marker() {
+    MARKER_REACHED.with(|reached| reached.set(true));
+}
