@@ -270,27 +270,34 @@ impl<A: Actor> ChildHandle<A> {
         }
     }
 
-    /// Sends a message and waits for the reply.
+    /// Sends a message and returns a future of the reply.
+    ///
+    /// As with `Addr::send`, the message is queued when `send` is called (or,
+    /// when the mailbox is full, when the future is first polled); the future
+    /// waits for the reply.
     ///
     /// # Errors
     ///
     /// [`SendError::Stopping`] or [`SendError::Gone`] (with the message) when
     /// the child takes no new messages; [`SendError::NoReply`] when it was
     /// accepted but the child ended before answering.
-    pub async fn send<M>(&self, message: M) -> Result<M::Result, SendError<M>>
+    pub fn send<M>(&self, message: M) -> impl Future<Output = Result<M::Result, SendError<M>>>
     where
         M: Message + Send + 'static,
         M::Result: Send,
         A: Handler<Tracked<M>>,
         A::Context: ToEnvelope<A, Tracked<M>>,
     {
-        if let Err(status) = self.shared.accept() {
-            return Err(self.refused(status, message));
+        let queued = match self.shared.accept() {
+            Ok(()) => Ok((self.addr.send(Tracked(message)), self.path())),
+            Err(status) => Err(self.refused(status, message)),
+        };
+        async move {
+            let (reply, path) = queued?;
+            reply
+                .await
+                .map_err(|_: MailboxError| SendError::NoReply { path })
         }
-        self.addr
-            .send(Tracked(message))
-            .await
-            .map_err(|_: MailboxError| SendError::NoReply { path: self.path() })
     }
 
     /// Sends a message without waiting for a reply, ignoring the mailbox's

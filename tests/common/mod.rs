@@ -213,3 +213,102 @@ impl Handler<Get> for Bystander {
         MessageResult((0, 42))
     }
 }
+
+/// A gate that futures wait on until the test opens it.
+#[derive(Debug, Clone)]
+pub struct Gate(Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Gate {
+    pub fn new() -> Self {
+        Gate(Arc::new(tokio::sync::watch::Sender::new(false)))
+    }
+
+    pub fn open(&self) {
+        self.0.send_replace(true);
+    }
+
+    /// Completes once the gate is open.
+    pub fn passed(&self) -> impl Future<Output = ()> + 'static {
+        let mut open = self.0.subscribe();
+        async move {
+            let _ = open.wait_for(|open| *open).await;
+        }
+    }
+}
+
+/// What a [`Tally`] records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TallyEvent {
+    /// A held message's future finished.
+    Released(u32),
+    /// `stopped` ran, with the count at that moment.
+    Stopped(u64),
+}
+
+/// A supervised actor that counts `Bump`s and can be made to wait on a gate.
+pub struct Tally {
+    pub count: u64,
+    pub log: Recorder<TallyEvent>,
+}
+
+impl Actor for Tally {
+    type Context = Context<Self>;
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        self.log.record(TallyEvent::Stopped(self.count));
+    }
+}
+
+actix_supervisor::supervised!(Tally);
+
+pub fn tally_spec(name: &str, log: Recorder<TallyEvent>) -> ChildSpec<Tally> {
+    ChildSpec::new(name, move || Tally {
+        count: 0,
+        log: log.clone(),
+    })
+}
+
+#[derive(Message)]
+#[rtype(result = "u64")]
+pub struct Bump;
+
+impl Handler<Bump> for Tally {
+    type Result = u64;
+    fn handle(&mut self, _: Bump, _: &mut Context<Self>) -> u64 {
+        self.count += 1;
+        self.count
+    }
+}
+
+/// Makes the actor wait (with `ctx.wait`) until the gate opens, then records
+/// `Released(id)`. Nothing else is handled meanwhile.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Hold(pub u32, pub Gate);
+
+impl Handler<Hold> for Tally {
+    type Result = ();
+    fn handle(&mut self, msg: Hold, ctx: &mut Context<Self>) {
+        let Hold(id, gate) = msg;
+        ctx.wait(
+            actix::fut::wrap_future::<_, Self>(gate.passed()).map(move |(), this, _| {
+                this.log.record(TallyEvent::Released(id));
+            }),
+        );
+    }
+}
+
+/// Answers after waiting on the gate, as an `AtomicResponse` (the actor waits
+/// too); replies with the count at that point.
+#[derive(Message)]
+#[rtype(result = "u64")]
+pub struct SlowCount(pub Gate);
+
+impl Handler<SlowCount> for Tally {
+    type Result = AtomicResponse<Self, u64>;
+    fn handle(&mut self, msg: SlowCount, _: &mut Context<Self>) -> Self::Result {
+        AtomicResponse::new(Box::pin(
+            actix::fut::wrap_future::<_, Self>(msg.0.passed()).map(|(), this, _| this.count),
+        ))
+    }
+}

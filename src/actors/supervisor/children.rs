@@ -117,6 +117,9 @@ impl ChildLink {
     /// Gives the runner a command and wakes it. A `Kill` is never replaced by
     /// a later `Stop`.
     pub(crate) fn command(&self, command: Command) {
+        // Handles refuse new work from the moment the stop is decided, not
+        // from the runner's next poll.
+        self.shared.begin_stopping();
         if self.command.get() != Some(Command::Kill) {
             self.command.set(Some(command));
         }

@@ -9,6 +9,7 @@
 
 use std::rc::Rc;
 
+use futures_util::future::LocalBoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::time::Instant;
 
@@ -17,74 +18,87 @@ use crate::messages::stop::{StopOutcome, StopReport};
 use crate::policy::Grace;
 use crate::tree::NodePath;
 
+/// Children stopping, each future giving its index and report.
+type Stopping = FuturesUnordered<LocalBoxFuture<'static, (usize, StopReport)>>;
+
+/// Tells every child the plan allows to stop now, and collects its report.
+fn stop_ready(
+    plan: &mut ShutdownPlan,
+    children: &[(Rc<ChildLink>, Vec<usize>)],
+    stopping: &mut Stopping,
+) {
+    for i in plan.ready() {
+        let link = &children[i].0;
+        link.command(Command::Stop);
+        let report = link.shared.report();
+        stopping.push(Box::pin(async move { (i, report.await) }));
+    }
+}
+
 /// Stops `children` (in start order, with their dependencies as indexes) in
 /// shutdown order within `grace`, and returns the supervisor's report.
 ///
-/// When the grace runs out, every child still stopping or waiting to stop is
-/// killed, and reported `TimedOut`.
-pub(crate) async fn shut_down(
+/// The first children to stop are told at once, before this returns; the
+/// future does the rest. When the grace runs out, every child still stopping
+/// or waiting to stop is killed, and reported `TimedOut`.
+pub(crate) fn shut_down(
     path: NodePath,
     children: Vec<(Rc<ChildLink>, Vec<usize>)>,
     grace: Grace,
-) -> StopReport {
+) -> impl std::future::Future<Output = StopReport> {
     let began = Instant::now();
     let depends_on: Vec<Vec<usize>> = children.iter().map(|(_, deps)| deps.clone()).collect();
     let mut plan = ShutdownPlan::new(&depends_on);
-    let mut reports: Vec<Option<StopReport>> = vec![None; children.len()];
     let mut stopping = FuturesUnordered::new();
-    let deadline = async {
-        match grace {
-            Grace::Duration(grace) => tokio::time::sleep(grace).await,
-            Grace::Infinity => std::future::pending().await,
-        }
-    };
-    tokio::pin!(deadline);
-    let mut timed_out = false;
-    loop {
-        for i in plan.ready() {
-            let link = &children[i].0;
-            link.command(Command::Stop);
-            let report = link.shared.report();
-            stopping.push(async move { (i, report.await) });
-        }
-        if plan.is_done() {
-            break;
-        }
-        tokio::select! {
-            Some((i, report)) = stopping.next() => {
-                reports[i] = Some(report);
-                plan.mark_done(i);
+    stop_ready(&mut plan, &children, &mut stopping);
+    async move {
+        let mut reports: Vec<Option<StopReport>> = vec![None; children.len()];
+        let deadline = async {
+            match grace {
+                Grace::Duration(grace) => tokio::time::sleep(grace).await,
+                Grace::Infinity => std::future::pending().await,
             }
-            () = &mut deadline, if !timed_out => {
-                timed_out = true;
-                tracing::warn!(path = %path, "the supervisor's grace ran out; killing its remaining children");
-                for (link, _) in &children {
-                    link.command(Command::Kill);
+        };
+        tokio::pin!(deadline);
+        let mut timed_out = false;
+        while !plan.is_done() {
+            tokio::select! {
+                Some((i, report)) = stopping.next() => {
+                    reports[i] = Some(report);
+                    plan.mark_done(i);
+                    stop_ready(&mut plan, &children, &mut stopping);
+                }
+                () = &mut deadline, if !timed_out => {
+                    timed_out = true;
+                    tracing::warn!(path = %path, "the supervisor's grace ran out; killing its remaining children");
+                    for (link, _) in &children {
+                        link.command(Command::Kill);
+                    }
                 }
             }
         }
-    }
-    let children: Vec<StopReport> = reports
-        .into_iter()
-        .map(|r| r.expect("every child reported"))
-        .collect();
-    let outcome = if timed_out || children.iter().any(|r| r.outcome == StopOutcome::TimedOut) {
-        StopOutcome::TimedOut
-    } else if let Some(failed) = children.iter().find_map(|r| match &r.outcome {
-        StopOutcome::Failed(failure) => Some(failure.clone()),
-        _ => None,
-    }) {
-        StopOutcome::Failed(failed)
-    } else {
-        StopOutcome::Drained
-    };
-    StopReport {
-        path,
-        outcome,
-        drained: children.iter().map(|r| r.drained).sum(),
-        undelivered: children.iter().map(|r| r.undelivered).sum(),
-        duration: began.elapsed(),
-        children,
+        let children: Vec<StopReport> = reports
+            .into_iter()
+            .map(|r| r.expect("every child reported"))
+            .collect();
+        let outcome = if timed_out || children.iter().any(|r| r.outcome == StopOutcome::TimedOut) {
+            StopOutcome::TimedOut
+        } else if let Some(failed) = children.iter().find_map(|r| match &r.outcome {
+            StopOutcome::Failed(failure) => Some(failure.clone()),
+            _ => None,
+        }) {
+            StopOutcome::Failed(failed)
+        } else {
+            StopOutcome::Drained
+        };
+        StopReport {
+            path,
+            outcome,
+            drained: children.iter().map(|r| r.drained).sum(),
+            undelivered: children.iter().map(|r| r.undelivered).sum(),
+            duration: began.elapsed(),
+            children,
+        }
     }
 }
 
