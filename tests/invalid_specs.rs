@@ -144,3 +144,31 @@ fn a_valid_tree_builds() {
             .expect("a valid tree starts");
     });
 }
+
+#[test]
+fn a_dependency_cycle_is_refused_with_the_names_involved() {
+    let err = refused(
+        SupervisorActor::builder("app")
+            .child(idle("free"))
+            .child(idle("a").depends_on("b"))
+            .child(idle("b").depends_on("c"))
+            .child(idle("c").depends_on("a")),
+    );
+    assert_eq!(
+        err,
+        BuildError::DependencyCycle {
+            parent: actix_supervisor::NodePath::root("app"),
+            cycle: vec!["a".into(), "b".into(), "c".into(), "a".into()],
+        }
+    );
+    assert_eq!(err.to_string(), "/app: dependency cycle: a -> b -> c -> a");
+}
+
+#[test]
+fn a_zero_supervisor_grace_is_refused() {
+    let err = refused(SupervisorActor::builder("app").grace(Grace::Duration(Duration::ZERO)));
+    assert!(
+        matches!(&err, BuildError::InvalidField { field: "grace", path, .. } if path.as_str() == "/app"),
+        "{err:?}"
+    );
+}

@@ -14,6 +14,19 @@ use actix::prelude::*;
 use actix_supervisor::{ChildSpec, Inspect, NodeSnapshot, SupervisorActor};
 use tokio::sync::mpsc;
 
+/// tokio's timer wheel has a resolution of one millisecond: a sleep ends on
+/// the first tick at or after its deadline.
+pub const TIMER_RESOLUTION: Duration = Duration::from_millis(1);
+
+/// Asserts that `actual` is `expected`, give or take the timer's resolution.
+#[track_caller]
+pub fn assert_about(actual: Duration, expected: Duration) {
+    assert!(
+        actual >= expected && actual <= expected + TIMER_RESOLUTION,
+        "{actual:?} is not {expected:?} (to the timer's resolution)"
+    );
+}
+
 /// Only a guard against hangs: every awaited thing in these tests has an
 /// event, so this limit is never what a passing test waits for.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
@@ -227,11 +240,13 @@ impl Gate {
         self.0.send_replace(true);
     }
 
-    /// Completes once the gate is open.
+    /// Completes once the gate is open; never, if it is dropped closed.
     pub fn passed(&self) -> impl Future<Output = ()> + 'static {
         let mut open = self.0.subscribe();
         async move {
-            let _ = open.wait_for(|open| *open).await;
+            if open.wait_for(|open| *open).await.is_err() {
+                std::future::pending::<()>().await;
+            }
         }
     }
 }
