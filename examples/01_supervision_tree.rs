@@ -2,7 +2,8 @@
 //! and a checksummer process chunks of this file's own source while a sampler
 //! reads the process's memory; the checksummer crashes on a corrupt chunk, the
 //! chunks sent while it waits out its backoff are handled by its next
-//! incarnation, and the tree is printed before and after.
+//! incarnation, the tree is printed before and after, and a graceful stop
+//! drains every mailbox and prints its report.
 //!
 //! Run it with `cargo run --example 01_supervision_tree`.
 
@@ -11,7 +12,6 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use actix_supervisor::prelude::*;
-use actix_supervisor::Shutdown;
 
 /// Counts words across every chunk it is sent.
 #[derive(Default)]
@@ -145,6 +145,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sampler = ChildSpec::new("sampler", Sampler::default).restart(RestartPolicy::Always);
     let (words_addr, checksums_addr, sampler_addr) =
         (words.address(), checksums.address(), sampler.address());
+    // A handle is the address plus stop-aware, counted sends.
+    let words_handle = words.handle();
     let app = SupervisorActor::builder("app")
         .child(words)
         .child(checksums)
@@ -194,6 +196,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     println!("\nthe tree now:\n{}", app.send(Inspect).await?);
-    app.send(Shutdown).await?;
+
+    // A graceful stop: each child drains its mailbox, children stop in
+    // reverse start order, and the report says what each one did.
+    let report = app.send(Stop).await?;
+    println!("stopped:\n{report}");
+    let refused = words_handle.do_send(CountWords("too late".into()));
+    println!("a message sent after the stop: {}", refused.unwrap_err());
     Ok(())
 }

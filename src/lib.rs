@@ -94,7 +94,7 @@ mod handle;
 mod messages;
 mod policy;
 mod spec;
-mod system;
+pub mod system;
 mod tree;
 
 pub use actors::{fail, restart_fresh, SupervisedActor, SupervisorActor, SupervisorBuilder};

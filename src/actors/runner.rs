@@ -104,7 +104,7 @@ thread_local! {
 }
 
 /// Installs the fresh actor value built by the spec's factory. Call it from
-/// [`Supervised::restarting`]; the [`supervised!`](crate::supervised) macro
+/// [`Supervised::restarting`](actix::Supervised::restarting); the [`supervised!`](crate::supervised) macro
 /// writes that call for you.
 ///
 /// Outside a supervised restart it does nothing.
