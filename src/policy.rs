@@ -211,7 +211,9 @@ impl Backoff {
     /// (0.5 is the middle: no jitter).
     ///
     /// The result is always within `[initial, max]`, whatever `attempt` and
-    /// `unit` are (out-of-range samples are clamped).
+    /// `unit` are (out-of-range samples are clamped). It never panics; for a
+    /// backoff that would fail validation (`max` below `initial`), it is
+    /// `max`.
     pub fn delay(&self, attempt: u32, unit: f64) -> Duration {
         let exponent = attempt.saturating_sub(1).min(i32::MAX as u32) as i32;
         let base = self.initial.as_secs_f64() * self.multiplier.powi(exponent);
@@ -224,7 +226,9 @@ impl Backoff {
         let factor = 1.0 + self.jitter * (2.0 * unit - 1.0);
         let seconds = base * factor;
         let delay = Duration::try_from_secs_f64(seconds).unwrap_or(self.max);
-        delay.clamp(self.initial, self.max)
+        // Not `clamp`: it panics on a backoff that was never validated
+        // (`max < initial`); this gives `max` then.
+        delay.max(self.initial).min(self.max)
     }
 }
 
@@ -379,6 +383,18 @@ mod tests {
         assert_eq!(b.delay(2, 0.0), ms(100)); // 200 × 0.5
         assert_eq!(b.delay(2, 0.5), ms(200));
         assert_eq!(b.delay(2, 1.0), ms(300)); // 200 × 1.5
+    }
+
+    #[test]
+    fn an_unvalidated_backoff_never_panics() {
+        let inverted = Backoff::new(ms(100), ms(10));
+        assert_eq!(inverted.delay(1, 0.5), ms(10));
+        assert_eq!(inverted.delays().nth(5), Some(ms(10)));
+        let nan = Backoff::new(ms(1), ms(10))
+            .multiplier(f64::NAN)
+            .jitter(f64::NAN);
+        let d = nan.delay(3, 0.5);
+        assert!(d >= ms(1) && d <= ms(10), "{d:?}");
     }
 
     #[test]

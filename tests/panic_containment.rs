@@ -175,6 +175,10 @@ async fn a_panic_in_stopped_is_a_failure_and_is_restarted_under_on_failure() {
     within(addr.send(StopNormally)).await.unwrap();
     assert_eq!(within(addr.send(Get)).await.unwrap(), (2, 0));
     let failure = node(&app, "/app/fragile").await.last_failure.unwrap();
+    assert_eq!(
+        (failure.kind, failure.phase),
+        (FailureKind::Panic, FailurePhase::Running)
+    );
     assert_eq!(failure.message, "stopped failed");
 }
 

@@ -59,6 +59,29 @@ async fn restarts_follow_the_seeded_backoff_delays_exactly() {
 }
 
 #[actix_rt::test]
+async fn restarts_without_jitter_follow_the_hand_computed_series_up_to_max() {
+    tokio::time::pause();
+    let backoff = Backoff::new(Duration::from_millis(100), Duration::from_millis(1000))
+        .multiplier(3.0)
+        .jitter(0.0);
+    let (starts, mut start_times) = recorder();
+    let spec = ChildSpec::new("flaky", move || {
+        starts.record(Instant::now());
+        Flaky
+    })
+    .restart(RestartPolicy::Always)
+    .backoff(backoff);
+    let _app = SupervisorActor::builder("app").child(spec).start().unwrap();
+
+    let mut previous = start_times.next().await;
+    for millis in [100, 300, 900, 1000, 1000] {
+        let now = start_times.next().await;
+        assert_about(now - previous, Duration::from_millis(millis));
+        previous = now;
+    }
+}
+
+#[actix_rt::test]
 async fn messages_sent_during_backoff_are_handled_by_the_next_incarnation_in_order() {
     tokio::time::pause();
     let (log, mut events) = recorder();

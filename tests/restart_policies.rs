@@ -99,7 +99,11 @@ async fn never_does_not_restart_after_a_normal_stop() {
     let addr = spec.address();
     let app = SupervisorActor::builder("app").child(spec).start().unwrap();
 
-    within(addr.send(StopNormally)).await.unwrap();
+    addr.do_send(StopNormally);
+    let pending: Vec<_> = (0..3).map(|_| addr.send(Get)).collect();
+    for reply in pending {
+        assert_eq!(within(reply).await.unwrap_err(), MailboxError::Closed);
+    }
     assert_eq!(node(&app, "/app/probe").await.state, NodeState::Stopped);
     assert_eq!(
         within(addr.send(Get)).await.unwrap_err(),

@@ -189,6 +189,7 @@ pub(crate) fn spawn<A: SupervisedActor>(config: RunnerConfig<A>) -> Rc<ChildLink
         start_over: Rc::new(Cell::new(false)),
         handled: 0,
         stop: None,
+        yielded_before_start: false,
     };
     // Build the first incarnation now, so the child is `Starting` (and its
     // factory's failures are known) as soon as its supervisor has started it.
@@ -236,7 +237,7 @@ struct Stopping {
     stopping_context: bool,
 }
 
-struct Runner<A: Actor<Context = Context<A>>> {
+struct Runner<A: SupervisedActor> {
     link: Rc<ChildLink>,
     env: ChildEnv,
     rules: RestartRules,
@@ -253,6 +254,20 @@ struct Runner<A: Actor<Context = Context<A>>> {
     /// Tracked messages handled by this child, all incarnations together.
     handled: u64,
     stop: Option<Stopping>,
+    /// `Phase::Start` already yielded once; the next poll starts.
+    yielded_before_start: bool,
+}
+
+impl<A: SupervisedActor> Drop for Runner<A> {
+    /// When the runtime drops a runner whose child is still alive (the
+    /// system shuts down without a `Stop`), actix would run `stopping` and
+    /// `stopped` outside any containment; instead the context is terminated
+    /// and dropped inside `catch_unwind`, as when a child is given up.
+    fn drop(&mut self) {
+        if !matches!(self.phase, Phase::Done) {
+            self.finish(NodeState::Stopped, StopOutcome::TimedOut);
+        }
+    }
 }
 
 impl<A: SupervisedActor> Future for Runner<A> {
@@ -270,7 +285,18 @@ impl<A: SupervisedActor> Future for Runner<A> {
         }
         loop {
             match &mut this.phase {
-                Phase::Start => this.begin_incarnation(),
+                Phase::Start if !this.yielded_before_start => {
+                    // Yield between an incarnation's end and the next start:
+                    // a child that fails at once, again and again, must not
+                    // keep the arbiter from everything else.
+                    this.yielded_before_start = true;
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                Phase::Start => {
+                    this.yielded_before_start = false;
+                    this.begin_incarnation();
+                }
                 Phase::Starting | Phase::Running => {
                     if this.deadline_passed(cx) {
                         this.kill();
@@ -346,6 +372,8 @@ impl<A: SupervisedActor> Runner<A> {
             unreachable!("a starting or running child has a context");
         };
         let handled_before = handle::handled_on_this_thread();
+        // Only what `fail` records during this poll is this child's.
+        REPORTED_FAILURE.with(|slot| slot.set(None));
         let polled = catch_unwind(AssertUnwindSafe(|| Pin::new(&mut *context).poll(cx)));
         self.handled += handle::handled_on_this_thread() - handled_before;
         let reported = REPORTED_FAILURE.with(Cell::take);

@@ -38,10 +38,11 @@ use crate::tree::{NodeKind, NodePath, NodeSnapshot, NodeState, TreeSnapshot};
 /// backoff. Ask for the tree with [`Inspect`]; stop the subtree gracefully
 /// with [`Stop`].
 ///
-/// After a `Stop`, the supervisor stays inspectable (its state `Stopped`) and
+/// A supervisor runs until it is stopped, even when nobody holds its
+/// address. After a `Stop`, it stays inspectable (its state `Stopped`) and
 /// answers later `Stop`s with the same report, until every address to it is
-/// dropped. If it ends otherwise (every address dropped, or [`Shutdown`]),
-/// its children are terminated at once.
+/// dropped. If it ends otherwise ([`Shutdown`], or its system stopping), its
+/// children are terminated at once.
 ///
 /// [`Shutdown`]: crate::Shutdown
 ///
@@ -92,6 +93,9 @@ pub struct SupervisorActor {
     started_at: Instant,
     state: Rc<Cell<NodeState>>,
     report: Rc<watch::Sender<Option<StopReport>>>,
+    /// The supervisor's own address, held until it has stopped: a supervisor
+    /// does not end because its users dropped their addresses.
+    keep_alive: Option<Addr<SupervisorActor>>,
 }
 
 impl SupervisorActor {
@@ -257,6 +261,7 @@ impl SupervisorBuilder {
             started_at: Instant::now(),
             state: Rc::new(Cell::new(NodeState::Starting)),
             report: Rc::new(watch::Sender::new(None)),
+            keep_alive: None,
         })
     }
 }
@@ -267,6 +272,7 @@ impl Actor for SupervisorActor {
     fn started(&mut self, ctx: &mut Context<Self>) {
         tracing::info!(path = %self.path, children = self.pending.len(), "supervisor started");
         self.started_at = Instant::now();
+        self.keep_alive = Some(ctx.address());
         let me = ctx.address().downgrade();
         for (spec, depends_on) in std::mem::take(&mut self.pending) {
             let common = spec.0.common();
@@ -318,12 +324,16 @@ impl Handler<Stop> for SupervisorActor {
                 .collect();
             let (path, grace) = (self.path.clone(), self.grace);
             let (state, report) = (self.state.clone(), self.report.clone());
+            // Released once the report is out: from then on the supervisor
+            // lives as long as someone holds its address, to be inspected.
+            let keep_alive = self.keep_alive.take();
             actix_rt::spawn(
                 async move {
                     let stopped = shutdown::shut_down(path.clone(), children, grace).await;
                     tracing::info!(path = %path, outcome = ?stopped.outcome, "supervisor stopped its children");
                     state.set(NodeState::Stopped);
                     report.send_replace(Some(stopped));
+                    drop(keep_alive);
                 }
                 .in_current_span(),
             );
