@@ -100,7 +100,10 @@ mod tree;
 pub use actors::{fail, restart_fresh, SupervisedActor, SupervisorActor, SupervisorBuilder};
 pub use error::{BuildError, SendError};
 pub use handle::ChildHandle;
-pub use messages::{Inspect, Shutdown, Stop, StopOutcome, StopReport};
+pub use messages::{
+    EventKind, EventStream, Inspect, LifecycleEvent, Shutdown, Stop, StopOutcome, StopReport,
+    Subscribe, SubscribeRecipient,
+};
 pub use policy::{Backoff, Grace, RestartPolicy};
 pub use spec::{AnyChildSpec, ChildSpec};
 pub use tree::{

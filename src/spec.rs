@@ -220,6 +220,8 @@ pub(crate) struct SpecCommon<'a> {
 /// What a supervisor needs of a spec without knowing its actor type.
 pub(crate) trait ErasedSpec: Send {
     fn common(&self) -> SpecCommon<'_>;
+    /// Tells the child's handles the path it will have.
+    fn assign_path(&self, path: NodePath);
     /// Spawns the child's runner on the current arbiter.
     fn start(self: Box<Self>, env: ChildEnv) -> Rc<ChildLink>;
 }
@@ -233,6 +235,10 @@ impl<A: SupervisedActor> ErasedSpec for ChildSpec<A> {
             grace: self.grace,
             depends_on: &self.depends_on,
         }
+    }
+
+    fn assign_path(&self, path: NodePath) {
+        self.shared.set_path(path);
     }
 
     fn start(self: Box<Self>, env: ChildEnv) -> Rc<ChildLink> {

@@ -89,6 +89,7 @@ use crate::actors::supervisor::children::{ChildEnv, ChildLink, Command, NodeReco
 use crate::actors::supervisor::restart::{Decision, End, RestartRules};
 use crate::actors::SupervisedActor;
 use crate::handle::{self, ChildShared, DrainMarker};
+use crate::messages::events::EventKind;
 use crate::messages::stop::{StopOutcome, StopReport};
 use crate::policy::Grace;
 use crate::tree::{Failure, FailureKind, FailurePhase, NodeKind, NodeState};
@@ -398,6 +399,7 @@ impl<A: SupervisedActor> Runner<A> {
                         self.link.record.borrow_mut().state = NodeState::Running;
                     }
                     tracing::debug!("child started");
+                    self.emit(EventKind::Started);
                 }
                 Poll::Pending
             }
@@ -431,6 +433,9 @@ impl<A: SupervisedActor> Runner<A> {
         };
         let incarnation = self.link.record.borrow().incarnation;
         if let Some(failure) = end.failure() {
+            self.emit(EventKind::Failed {
+                failure: failure.clone(),
+            });
             tracing::error!(
                 path = %self.env.path,
                 incarnation,
@@ -458,6 +463,7 @@ impl<A: SupervisedActor> Runner<A> {
                     attempt,
                     next_start_in: delay,
                 };
+                self.emit(EventKind::Restarting { attempt, delay });
                 self.phase = if delay.is_zero() {
                     Phase::Start
                 } else {
@@ -592,7 +598,16 @@ impl<A: SupervisedActor> Runner<A> {
             undelivered = report.undelivered,
             "child will not run again"
         );
+        self.emit(EventKind::Stopped {
+            report: report.clone(),
+        });
         self.shared.finish(report);
+    }
+
+    /// Sends a lifecycle event about this child's current incarnation.
+    fn emit(&self, kind: EventKind) {
+        let incarnation = self.link.record.borrow().incarnation;
+        self.env.events.emit(&self.env.path, incarnation, kind);
     }
 }
 

@@ -4,11 +4,15 @@
 //! |-------------|--------------------|----------------|
 //! | [`Inspect`] | a supervisor       | [`TreeSnapshot`](crate::TreeSnapshot) of its subtree |
 //! | [`Stop`]    | a supervisor       | [`StopReport`] of its subtree, once every node drained or timed out |
+//! | [`Subscribe`] | a supervisor     | [`EventStream`] of its subtree's lifecycle events |
+//! | [`SubscribeRecipient`] | a supervisor | `()`; the events go to the recipient |
 //! | [`Shutdown`]| a supervisor       | `()`: terminates it and its children at once |
 
+pub(crate) mod events;
 pub(crate) mod inspect;
 pub(crate) mod stop;
 
+pub use events::{EventKind, EventStream, LifecycleEvent, Subscribe, SubscribeRecipient};
 pub use inspect::Inspect;
 pub use stop::{Stop, StopOutcome, StopReport};
 

@@ -26,6 +26,7 @@ use tokio::time::Instant;
 
 use super::SupervisorActor;
 use crate::handle::ChildShared;
+use crate::messages::events::Events;
 use crate::policy::{Backoff, Grace, RestartPolicy};
 use crate::tree::{Failure, NodeKind, NodePath, NodeSnapshot, NodeState};
 
@@ -40,6 +41,7 @@ pub(crate) struct ChildEnv {
     pub(crate) restart: RestartPolicy,
     pub(crate) backoff: Option<Backoff>,
     pub(crate) grace: Grace,
+    pub(crate) events: Events,
 }
 
 /// The live facts about one node, from which its snapshot is made.

@@ -17,12 +17,14 @@ use std::rc::Rc;
 use actix::{
     Actor, ActorContext, Addr, AsyncContext, Context, Handler, MessageResult, ResponseFuture,
 };
+use futures_util::StreamExt;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::Instrument as _;
 
 use self::children::{ChildEntry, ChildEnv, Children, Command};
 use crate::error::{check_name, BuildError};
+use crate::messages::events::{EventStream, Events, Subscribe, SubscribeRecipient};
 use crate::messages::inspect::Inspect;
 use crate::messages::stop::{Stop, StopReport};
 use crate::policy::Grace;
@@ -96,6 +98,7 @@ pub struct SupervisorActor {
     /// The supervisor's own address, held until it has stopped: a supervisor
     /// does not end because its users dropped their addresses.
     keep_alive: Option<Addr<SupervisorActor>>,
+    events: Events,
 }
 
 impl SupervisorActor {
@@ -216,6 +219,9 @@ impl SupervisorBuilder {
             }
             spec::validate(&common, &path.join(common.name))?;
         }
+        for child in &self.children {
+            child.0.assign_path(path.join(child.name()));
+        }
         let mut depends_on = Vec::with_capacity(names.len());
         for child in &self.children {
             let common = child.0.common();
@@ -262,6 +268,7 @@ impl SupervisorBuilder {
             state: Rc::new(Cell::new(NodeState::Starting)),
             report: Rc::new(watch::Sender::new(None)),
             keep_alive: None,
+            events: Events::new(),
         })
     }
 }
@@ -283,6 +290,7 @@ impl Actor for SupervisorActor {
                 restart: common.restart,
                 backoff: common.backoff.cloned(),
                 grace: common.grace,
+                events: self.events.clone(),
             };
             let link = spec.0.start(env);
             self.children.push(ChildEntry {
@@ -346,6 +354,32 @@ impl Handler<Stop> for SupervisorActor {
                 .expect("the supervisor keeps the sender while it lives");
             report.clone().expect("waited for a report")
         })
+    }
+}
+
+impl Handler<Subscribe> for SupervisorActor {
+    type Result = MessageResult<Subscribe>;
+
+    fn handle(&mut self, subscribe: Subscribe, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.events.subscribe(subscribe.into_subtree(&self.path)))
+    }
+}
+
+impl Handler<SubscribeRecipient> for SupervisorActor {
+    type Result = ();
+
+    fn handle(&mut self, subscribe: SubscribeRecipient, _: &mut Context<Self>) {
+        let subtree = subscribe.subtree.unwrap_or_else(|| self.path.clone());
+        let mut events: EventStream = self.events.subscribe(subtree);
+        let recipient = subscribe.recipient;
+        actix_rt::spawn(async move {
+            while let Some(event) = events.next().await {
+                if !recipient.connected() {
+                    break;
+                }
+                recipient.do_send(event);
+            }
+        });
     }
 }
 

@@ -1,0 +1,255 @@
+//! Lifecycle events: what happened to which node, in the order it happened,
+//! for subscribers ([`Subscribe`] for a stream, [`SubscribeRecipient`] for an
+//! actix `Recipient`).
+//!
+//! A tree has one broadcast channel: events of every node go through it in
+//! the order they happened, and each subscriber sees those of the subtree it
+//! asked for. A subscriber that falls behind never slows supervision down:
+//! once it is more than the channel's capacity (1024 events) behind, the
+//! oldest events it has not read are dropped for it, and it receives one
+//! [`EventKind::Lagged`] saying how many, as tokio's broadcast channel does.
+
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+use std::time::{Duration, SystemTime};
+
+use actix::{Message, Recipient};
+use futures_util::Stream;
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use tokio_stream::wrappers::BroadcastStream;
+
+use crate::messages::stop::StopReport;
+use crate::tree::{Failure, NodePath};
+
+/// How many events a subscriber may fall behind before it lags.
+pub(crate) const EVENT_CAPACITY: usize = 1024;
+
+/// Something that happened to a node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct LifecycleEvent {
+    /// The node.
+    pub path: NodePath,
+    /// Its incarnation when it happened (for `Restarting`: the one that
+    /// ended).
+    pub incarnation: u64,
+    /// What happened.
+    pub kind: EventKind,
+    /// When.
+    pub at: SystemTime,
+}
+
+impl Message for LifecycleEvent {
+    type Result = ();
+}
+
+/// What happened, in a [`LifecycleEvent`].
+///
+/// A failed incarnation that is restarted shows as `Failed`, then
+/// `Restarting`, then (after the delay) `Started`; a node that ends for good
+/// shows `Stopped` last, with its report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "event")]
+#[non_exhaustive]
+pub enum EventKind {
+    /// `started` returned: the incarnation runs.
+    Started,
+    /// The incarnation failed.
+    Failed {
+        /// What failed, and where.
+        failure: Failure,
+    },
+    /// The next incarnation will start after `delay`.
+    Restarting {
+        /// The restart attempt (1 after a stable run).
+        attempt: u32,
+        /// The backoff delay (zero for an immediate restart).
+        #[serde(with = "humantime_serde")]
+        delay: Duration,
+    },
+    /// The node will not run again.
+    Stopped {
+        /// How it ended.
+        report: StopReport,
+    },
+    /// This subscriber fell behind; `missed` events were dropped for it.
+    Lagged {
+        /// How many.
+        missed: u64,
+    },
+}
+
+/// The sending side of a tree's events.
+#[derive(Debug, Clone)]
+pub(crate) struct Events(broadcast::Sender<LifecycleEvent>);
+
+impl Events {
+    pub(crate) fn new() -> Self {
+        Events(broadcast::Sender::new(EVENT_CAPACITY))
+    }
+
+    /// Sends an event; nobody listening is fine.
+    pub(crate) fn emit(&self, path: &NodePath, incarnation: u64, kind: EventKind) {
+        let _ = self.0.send(LifecycleEvent {
+            path: path.clone(),
+            incarnation,
+            kind,
+            at: SystemTime::now(),
+        });
+    }
+
+    pub(crate) fn subscribe(&self, subtree: NodePath) -> EventStream {
+        EventStream {
+            subtree,
+            events: BroadcastStream::new(self.0.subscribe()),
+        }
+    }
+}
+
+/// Asks a supervisor for a stream of the lifecycle events of its subtree
+/// (or of the subtree at `path` below it), from now on.
+///
+/// # Examples
+///
+/// ```
+/// use actix::prelude::*;
+/// use actix_supervisor::{ChildSpec, EventKind, Stop, Subscribe, SupervisorActor};
+/// use futures_util::StreamExt;
+///
+/// #[derive(Default)]
+/// struct Worker;
+/// impl Actor for Worker { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Worker);
+///
+/// # actix::System::new().block_on(async {
+/// let spec = ChildSpec::new("worker", Worker::default);
+/// let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+/// let mut events = app.send(Subscribe::all()).await.unwrap();
+/// app.send(Stop).await.unwrap();
+/// let event = events.next().await.unwrap();
+/// assert_eq!(event.path.as_str(), "/app/worker");
+/// assert!(matches!(event.kind, EventKind::Started | EventKind::Stopped { .. }));
+/// # });
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Subscribe {
+    subtree: Option<NodePath>,
+}
+
+impl Subscribe {
+    /// Every event of the supervisor's subtree.
+    pub fn all() -> Self {
+        Subscribe { subtree: None }
+    }
+
+    /// The events of the node at `path` and of the nodes below it.
+    pub fn subtree(path: NodePath) -> Self {
+        Subscribe {
+            subtree: Some(path),
+        }
+    }
+
+    pub(crate) fn into_subtree(self, default: &NodePath) -> NodePath {
+        self.subtree.unwrap_or_else(|| default.clone())
+    }
+}
+
+impl Message for Subscribe {
+    type Result = EventStream;
+}
+
+/// Asks a supervisor to send the lifecycle events of its subtree (or of the
+/// subtree at a path below it) to an actix `Recipient`, from now on, until
+/// the recipient is gone.
+#[derive(Debug)]
+pub struct SubscribeRecipient {
+    pub(crate) recipient: Recipient<LifecycleEvent>,
+    pub(crate) subtree: Option<NodePath>,
+}
+
+impl SubscribeRecipient {
+    /// Every event of the supervisor's subtree, to `recipient`.
+    pub fn all(recipient: Recipient<LifecycleEvent>) -> Self {
+        SubscribeRecipient {
+            recipient,
+            subtree: None,
+        }
+    }
+
+    /// The events of the subtree at `path`, to `recipient`.
+    pub fn subtree(recipient: Recipient<LifecycleEvent>, path: NodePath) -> Self {
+        SubscribeRecipient {
+            recipient,
+            subtree: Some(path),
+        }
+    }
+}
+
+impl Message for SubscribeRecipient {
+    type Result = ();
+}
+
+/// The lifecycle events of one subtree, in the order they happened.
+///
+/// It ends when the tree is gone. Reading it slowly never slows the tree
+/// down: once it is 1024 events behind, the oldest unread ones are dropped
+/// for it and it receives one [`EventKind::Lagged`] saying how many.
+#[derive(Debug)]
+pub struct EventStream {
+    subtree: NodePath,
+    events: BroadcastStream<LifecycleEvent>,
+}
+
+impl Stream for EventStream {
+    type Item = LifecycleEvent;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            match Pin::new(&mut self.events).poll_next(cx) {
+                Poll::Ready(Some(Ok(event))) => {
+                    if is_within(&event.path, &self.subtree) {
+                        return Poll::Ready(Some(event));
+                    }
+                }
+                Poll::Ready(Some(Err(BroadcastStreamRecvError::Lagged(missed)))) => {
+                    return Poll::Ready(Some(LifecycleEvent {
+                        path: self.subtree.clone(),
+                        incarnation: 0,
+                        kind: EventKind::Lagged { missed },
+                        at: SystemTime::now(),
+                    }));
+                }
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+/// Whether `path` is `subtree` or below it.
+fn is_within(path: &NodePath, subtree: &NodePath) -> bool {
+    let (path, subtree) = (path.as_str(), subtree.as_str());
+    path == subtree
+        || (path.starts_with(subtree) && path.as_bytes().get(subtree.len()) == Some(&b'/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_subtree_holds_its_root_and_what_is_below_it_only() {
+        let app = NodePath::root("app");
+        let db = app.join("db");
+        assert!(is_within(&db, &app));
+        assert!(is_within(&db, &db));
+        assert!(is_within(&db.join("pool"), &db));
+        assert!(
+            !is_within(&app.join("dbx"), &db),
+            "a sibling sharing a prefix"
+        );
+        assert!(!is_within(&app, &db));
+    }
+}

@@ -1,0 +1,156 @@
+//! Promise 11 (the part for children): a subscriber, through a stream or an
+//! actix `Recipient`, receives `Started`, `Failed`, `Restarting` and
+//! `Stopped` for a node or a whole subtree, in the order they happened, and
+//! a subscriber that falls behind never stalls supervision.
+
+mod common;
+
+use std::time::Duration;
+
+use actix::prelude::*;
+use actix_supervisor::{
+    Backoff, EventKind, LifecycleEvent, StopOutcome, Subscribe, SubscribeRecipient, SupervisorActor,
+};
+use common::*;
+use futures_util::StreamExt;
+
+/// The event's kind, with its node and incarnation, for comparing orders.
+fn summary(event: &LifecycleEvent) -> (String, u64, String) {
+    let kind = match &event.kind {
+        EventKind::Started => "started".to_string(),
+        EventKind::Failed { failure } => format!("failed: {}", failure.message),
+        EventKind::Restarting { attempt, delay } => format!("restarting #{attempt} in {delay:?}"),
+        EventKind::Stopped { report } => format!("stopped: {:?}", report.outcome),
+        EventKind::Lagged { missed } => format!("lagged {missed}"),
+        other => format!("{other:?}"),
+    };
+    (event.path.to_string(), event.incarnation, kind)
+}
+
+#[actix_rt::test]
+async fn a_failure_and_a_backoff_restart_show_in_the_documented_order() {
+    tokio::time::pause();
+    let (log, _events) = recorder();
+    let spec = probe_spec("probe", log)
+        .backoff(Backoff::new(Duration::from_secs(1), Duration::from_secs(1)).jitter(0.0));
+    let probe = spec.handle();
+    let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    let mut events = within(app.send(Subscribe::all())).await.unwrap();
+
+    assert!(within(probe.send(Panic("boom"))).await.is_err());
+    within(probe.send(Get)).await.unwrap();
+    let report = within(probe.stop()).await;
+    assert_eq!(report.outcome, StopOutcome::Drained);
+
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        seen.push(summary(&within(events.next()).await.unwrap()));
+    }
+    let p = "/app/probe".to_string();
+    assert_eq!(
+        seen,
+        [
+            (p.clone(), 1, "started".into()),
+            (p.clone(), 1, "failed: boom".into()),
+            (p.clone(), 1, "restarting #1 in 1s".into()),
+            (p.clone(), 2, "started".into()),
+            (p, 2, "stopped: Drained".into()),
+        ]
+    );
+}
+
+#[actix_rt::test]
+async fn a_subscriber_that_never_reads_does_not_stall_restarts() {
+    let (log, _events) = recorder();
+    let spec = probe_spec("probe", log);
+    let probe = spec.handle();
+    let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    let mut idle = within(app.send(Subscribe::all())).await.unwrap();
+
+    // Each restart sends three events; two thousand restarts overflow the
+    // subscriber's buffer many times over.
+    for _ in 0..2000 {
+        assert!(within(probe.send(Panic("again"))).await.is_err());
+    }
+    assert_eq!(within(probe.send(Get)).await.unwrap(), (2001, 0));
+
+    let first = within(idle.next()).await.unwrap();
+    assert!(
+        matches!(first.kind, EventKind::Lagged { missed } if missed > 4000),
+        "{first:?}"
+    );
+    // After the marker, the subscriber reads on from the oldest event kept.
+    let next = within(idle.next()).await.unwrap();
+    assert_eq!(next.path.as_str(), "/app/probe");
+}
+
+#[actix_rt::test]
+async fn a_subtree_subscription_sees_only_that_subtree() {
+    let (log, _events) = recorder();
+    let (left, right) = (probe_spec("left", log.clone()), probe_spec("right", log));
+    let (left_handle, right_handle) = (left.handle(), right.handle());
+    let app = SupervisorActor::builder("app")
+        .child(left)
+        .child(right)
+        .start()
+        .unwrap();
+    let mut events = within(app.send(Subscribe::subtree(left_handle.path())))
+        .await
+        .unwrap();
+
+    assert!(within(right_handle.send(Panic("not watched")))
+        .await
+        .is_err());
+    assert!(within(left_handle.send(Panic("watched"))).await.is_err());
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        seen.push(summary(&within(events.next()).await.unwrap()));
+    }
+    let l = "/app/left".to_string();
+    assert_eq!(
+        seen,
+        [
+            (l.clone(), 1, "started".into()),
+            (l.clone(), 1, "failed: watched".into()),
+            (l.clone(), 1, "restarting #1 in 0ns".into()),
+            (l, 2, "started".into()),
+        ]
+    );
+}
+
+/// Forwards every event it receives to a recorder.
+struct Collector(Recorder<LifecycleEvent>);
+
+impl Actor for Collector {
+    type Context = Context<Self>;
+}
+
+impl Handler<LifecycleEvent> for Collector {
+    type Result = ();
+    fn handle(&mut self, event: LifecycleEvent, _: &mut Context<Self>) {
+        self.0.record(event);
+    }
+}
+
+#[actix_rt::test]
+async fn a_recipient_receives_the_events_in_order() {
+    let (log, _events) = recorder();
+    let spec = probe_spec("probe", log);
+    let probe = spec.handle();
+    let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    let (collected, mut received) = recorder();
+    let collector = Collector(collected).start();
+    within(app.send(SubscribeRecipient::all(collector.recipient())))
+        .await
+        .unwrap();
+
+    assert!(within(probe.send(Panic("boom"))).await.is_err());
+    let mut kinds = Vec::new();
+    for _ in 0..4 {
+        kinds.push(summary(&received.next().await).2);
+    }
+    assert_eq!(
+        kinds,
+        ["started", "failed: boom", "restarting #1 in 0ns", "started"]
+    );
+}
