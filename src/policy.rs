@@ -299,6 +299,94 @@ impl BackoffState {
     }
 }
 
+/// How many restarts a supervisor allows within a period, across all its
+/// children, before it gives up: it stops its remaining children in shutdown
+/// order and fails (its parent then applies its own policy to it; a root
+/// reports it and stays inspectable).
+///
+/// The default, 3 restarts within 5 s, stops a crash loop within seconds
+/// while tolerating a burst. `max_restarts` of 0 means the first failure
+/// that asks for a restart gives up; `within` must be above zero.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actix_supervisor::RestartIntensity;
+///
+/// let intensity = RestartIntensity::new(10, Duration::from_secs(60));
+/// assert_eq!(intensity.max_restarts, 10);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct RestartIntensity {
+    /// Restarts allowed within the period.
+    pub max_restarts: u32,
+    /// The sliding period.
+    #[serde(with = "humantime_serde")]
+    pub within: Duration,
+}
+
+impl RestartIntensity {
+    /// At most `max_restarts` restarts within `within`.
+    pub fn new(max_restarts: u32, within: Duration) -> Self {
+        RestartIntensity {
+            max_restarts,
+            within,
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), FieldError> {
+        if self.within.is_zero() {
+            return Err(FieldError {
+                field: "intensity.within",
+                reason: "must be above zero".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Default for RestartIntensity {
+    fn default() -> Self {
+        RestartIntensity::new(3, Duration::from_secs(5))
+    }
+}
+
+/// The restarts a supervisor made recently, to hold it to its intensity.
+#[derive(Debug)]
+pub(crate) struct IntensityWindow {
+    intensity: RestartIntensity,
+    restarts: std::collections::VecDeque<tokio::time::Instant>,
+}
+
+impl IntensityWindow {
+    pub(crate) fn new(intensity: RestartIntensity) -> Self {
+        IntensityWindow {
+            intensity,
+            restarts: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// Records a restart at `now` if the intensity allows one more; false if
+    /// it does not (and nothing is recorded).
+    pub(crate) fn allow(&mut self, now: tokio::time::Instant) -> bool {
+        while let Some(&oldest) = self.restarts.front() {
+            if now.duration_since(oldest) >= self.intensity.within {
+                self.restarts.pop_front();
+            } else {
+                break;
+            }
+        }
+        if self.restarts.len() >= self.intensity.max_restarts as usize {
+            return false;
+        }
+        self.restarts.push_back(now);
+        true
+    }
+}
+
 /// How long a node may take to stop before it is terminated.
 ///
 /// Written in configuration as a duration (`"5s"`) or as `"infinity"`.
@@ -383,6 +471,31 @@ mod tests {
         assert_eq!(b.delay(2, 0.0), ms(100)); // 200 × 0.5
         assert_eq!(b.delay(2, 0.5), ms(200));
         assert_eq!(b.delay(2, 1.0), ms(300)); // 200 × 1.5
+    }
+
+    #[test]
+    fn the_intensity_window_allows_n_restarts_per_period_and_slides() {
+        let start = tokio::time::Instant::now();
+        let at = |millis| start + ms(millis);
+        let mut window = IntensityWindow::new(RestartIntensity::new(3, ms(1000)));
+        assert!(window.allow(at(0)) && window.allow(at(100)) && window.allow(at(200)));
+        assert!(!window.allow(at(300)), "a fourth within the second");
+        assert!(!window.allow(at(999)));
+        assert!(window.allow(at(1000)), "the first one slid out");
+        assert!(!window.allow(at(1050)));
+        assert!(window.allow(at(1100)), "the second one slid out too");
+    }
+
+    #[test]
+    fn an_intensity_of_zero_gives_up_at_the_first_restart() {
+        let mut window = IntensityWindow::new(RestartIntensity::new(0, ms(1000)));
+        assert!(!window.allow(tokio::time::Instant::now()));
+    }
+
+    #[test]
+    fn an_intensity_needs_a_period() {
+        let err = RestartIntensity::new(0, ms(0)).validate().unwrap_err();
+        assert_eq!(err.field, "intensity.within");
     }
 
     #[test]

@@ -35,7 +35,11 @@ where
 fn a_child_failing_at_every_start_without_backoff_does_not_freeze_the_arbiter() {
     let restarts = on_own_system(|| async {
         let spec = ChildSpec::try_new("down", || -> Result<Probe, &str> { Err("database down") });
-        let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+        let app = SupervisorActor::builder("app")
+            .intensity(unlimited())
+            .child(spec)
+            .start()
+            .unwrap();
         let bystander = Bystander.start();
         assert_eq!(bystander.send(Get).await.unwrap(), (0, 42));
         let tree = app.send(Inspect).await.unwrap();
@@ -60,7 +64,11 @@ actix_supervisor::supervised!(Quitter);
 fn an_always_child_that_stops_itself_at_once_does_not_freeze_the_arbiter() {
     let restarts = on_own_system(|| async {
         let spec = ChildSpec::new("quitter", Quitter::default).restart(RestartPolicy::Always);
-        let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+        let app = SupervisorActor::builder("app")
+            .intensity(unlimited())
+            .child(spec)
+            .start()
+            .unwrap();
         assert_eq!(Bystander.start().send(Get).await.unwrap(), (0, 42));
         let tree = app.send(Inspect).await.unwrap();
         tree.find("/app/quitter").unwrap().restart_count

@@ -172,3 +172,15 @@ fn a_zero_supervisor_grace_is_refused() {
         "{err:?}"
     );
 }
+
+#[test]
+fn an_intensity_without_a_period_is_refused() {
+    let err = refused(
+        SupervisorActor::builder("app")
+            .intensity(actix_supervisor::RestartIntensity::new(0, Duration::ZERO)),
+    );
+    assert!(
+        matches!(&err, BuildError::InvalidField { field: "intensity.within", path, .. } if path.as_str() == "/app"),
+        "{err:?}"
+    );
+}

@@ -64,7 +64,11 @@ async fn a_subscriber_that_never_reads_does_not_stall_restarts() {
     let (log, _events) = recorder();
     let spec = probe_spec("probe", log);
     let probe = spec.handle();
-    let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    let app = SupervisorActor::builder("app")
+        .intensity(unlimited())
+        .child(spec)
+        .start()
+        .unwrap();
     let mut idle = within(app.send(Subscribe::all())).await.unwrap();
 
     // Each restart sends three events; two thousand restarts overflow the

@@ -41,7 +41,11 @@ async fn restarts_follow_the_seeded_backoff_delays_exactly() {
     })
     .restart(RestartPolicy::Always)
     .backoff(backoff);
-    let _app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    let _app = SupervisorActor::builder("app")
+        .intensity(unlimited())
+        .child(spec)
+        .start()
+        .unwrap();
 
     let mut previous = start_times.next().await;
     for (attempt, delay) in expected.iter().enumerate() {
@@ -71,7 +75,11 @@ async fn restarts_without_jitter_follow_the_hand_computed_series_up_to_max() {
     })
     .restart(RestartPolicy::Always)
     .backoff(backoff);
-    let _app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    let _app = SupervisorActor::builder("app")
+        .intensity(unlimited())
+        .child(spec)
+        .start()
+        .unwrap();
 
     let mut previous = start_times.next().await;
     for millis in [100, 300, 900, 1000, 1000] {
@@ -163,7 +171,11 @@ async fn a_child_counts_its_incarnations_across_many_restarts() {
         log: log.clone(),
     });
     let addr = spec.address();
-    let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    let app = SupervisorActor::builder("app")
+        .intensity(unlimited())
+        .child(spec)
+        .start()
+        .unwrap();
     for _ in 0..50 {
         assert!(within(addr.send(Panic("again"))).await.is_err());
     }

@@ -87,6 +87,7 @@ use tracing::Instrument as _;
 
 use crate::actors::supervisor::children::{ChildEnv, ChildLink, Command, NodeRecord};
 use crate::actors::supervisor::restart::{Decision, End, RestartRules};
+use crate::actors::supervisor::GiveUp;
 use crate::actors::SupervisedActor;
 use crate::handle::{self, ChildShared, DrainMarker};
 use crate::messages::events::EventKind;
@@ -445,11 +446,33 @@ impl<A: SupervisedActor> Runner<A> {
                 "child failed"
             );
         }
-        let decision = if self.stop.is_some() {
+        let mut decision = if self.stop.is_some() {
             Decision::Finish
         } else {
             self.rules.decide(&end, ran_for)
         };
+        let mut end = end;
+        if matches!(decision, Decision::Restart { .. })
+            && !self.env.intensity.borrow_mut().allow(Instant::now())
+        {
+            // One restart too many for the supervisor: this child ends here,
+            // and the supervisor gives up.
+            let failure = end.failure().cloned().unwrap_or_else(|| {
+                Failure::new(
+                    FailureKind::Error,
+                    FailurePhase::Running,
+                    "stopped normally, once too often for the restart intensity".into(),
+                )
+            });
+            tracing::error!(path = %self.env.path, "restart intensity exceeded");
+            if let Some(supervisor) = self.env.supervisor.upgrade() {
+                supervisor.do_send(GiveUp {
+                    failure: failure.clone(),
+                });
+            }
+            end = End::Fatal(failure);
+            decision = Decision::Finish;
+        }
         match decision {
             Decision::Restart { attempt, delay } => {
                 tracing::warn!(

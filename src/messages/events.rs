@@ -74,6 +74,12 @@ pub enum EventKind {
         /// How it ended.
         report: StopReport,
     },
+    /// The supervisor exceeded its restart intensity: it stopped its
+    /// children and failed.
+    GaveUp {
+        /// The failure that exceeded the intensity.
+        failure: Failure,
+    },
     /// This subscriber fell behind; `missed` events were dropped for it.
     Lagged {
         /// How many.

@@ -33,6 +33,12 @@ pub fn assert_about(actual: Duration, expected: Duration) {
     );
 }
 
+/// A restart intensity that never trips, for tests that restart a child
+/// many times on purpose.
+pub fn unlimited() -> actix_supervisor::RestartIntensity {
+    actix_supervisor::RestartIntensity::new(u32::MAX, Duration::from_secs(1))
+}
+
 /// Only a guard against hangs: every awaited thing in these tests has an
 /// event, so this limit is never what a passing test waits for.
 pub const TIMEOUT: Duration = Duration::from_secs(10);

@@ -27,7 +27,7 @@ use tokio::time::Instant;
 use super::SupervisorActor;
 use crate::handle::ChildShared;
 use crate::messages::events::Events;
-use crate::policy::{Backoff, Grace, RestartPolicy};
+use crate::policy::{Backoff, Grace, IntensityWindow, RestartPolicy};
 use crate::tree::{Failure, NodeKind, NodePath, NodeSnapshot, NodeState};
 
 /// What a runner needs to know of its place in the tree.
@@ -42,6 +42,8 @@ pub(crate) struct ChildEnv {
     pub(crate) backoff: Option<Backoff>,
     pub(crate) grace: Grace,
     pub(crate) events: Events,
+    /// The supervisor's restart intensity, shared by all its children.
+    pub(crate) intensity: Rc<RefCell<IntensityWindow>>,
 }
 
 /// The live facts about one node, from which its snapshot is made.

@@ -24,12 +24,13 @@ use tracing::Instrument as _;
 
 use self::children::{ChildEntry, ChildEnv, Children, Command};
 use crate::error::{check_name, BuildError};
-use crate::messages::events::{EventStream, Events, Subscribe, SubscribeRecipient};
+use crate::messages::events::{EventKind, EventStream, Events, Subscribe, SubscribeRecipient};
 use crate::messages::inspect::Inspect;
-use crate::messages::stop::{Stop, StopReport};
-use crate::policy::Grace;
+use crate::messages::stop::{Stop, StopOutcome, StopReport};
+use crate::policy::{Grace, IntensityWindow, RestartIntensity};
 use crate::spec::{self, AnyChildSpec};
-use crate::tree::{NodeKind, NodePath, NodeSnapshot, NodeState, TreeSnapshot};
+use crate::tree::{Failure, NodeKind, NodePath, NodeSnapshot, NodeState, TreeSnapshot};
+use std::cell::RefCell;
 
 /// An actix actor that supervises an ordered set of children.
 ///
@@ -99,6 +100,18 @@ pub struct SupervisorActor {
     /// does not end because its users dropped their addresses.
     keep_alive: Option<Addr<SupervisorActor>>,
     events: Events,
+    intensity: Rc<RefCell<IntensityWindow>>,
+    last_failure: Option<Failure>,
+}
+
+/// From a child's runner: a restart exceeded the restart intensity.
+#[derive(Debug)]
+pub(crate) struct GiveUp {
+    pub(crate) failure: Failure,
+}
+
+impl actix::Message for GiveUp {
+    type Result = ();
 }
 
 impl SupervisorActor {
@@ -107,6 +120,7 @@ impl SupervisorActor {
         SupervisorBuilder {
             name: name.into(),
             grace: Grace::Infinity,
+            intensity: RestartIntensity::default(),
             children: Vec::new(),
         }
     }
@@ -130,7 +144,7 @@ impl SupervisorActor {
             state,
             incarnation: 1,
             restart_count: 0,
-            last_failure: None,
+            last_failure: self.last_failure.clone(),
             uptime: matches!(state, NodeState::Running | NodeState::Stopping)
                 .then(|| self.started_at.elapsed()),
             children,
@@ -148,6 +162,7 @@ impl SupervisorActor {
 pub struct SupervisorBuilder {
     name: String,
     grace: Grace,
+    intensity: RestartIntensity,
     children: Vec<AnyChildSpec>,
 }
 
@@ -164,6 +179,14 @@ impl SupervisorBuilder {
     /// stopping is terminated and reported `TimedOut`.
     pub fn grace(mut self, grace: Grace) -> Self {
         self.grace = grace;
+        self
+    }
+
+    /// Sets the restart intensity (default: 3 restarts within 5 s, across
+    /// all children). One restart more, and the supervisor gives up: it
+    /// stops its remaining children in shutdown order and fails.
+    pub fn intensity(mut self, intensity: RestartIntensity) -> Self {
+        self.intensity = intensity;
         self
     }
 
@@ -207,6 +230,13 @@ impl SupervisorBuilder {
                 reason: "must be above zero (use a short grace, not none)".into(),
             });
         }
+        self.intensity
+            .validate()
+            .map_err(|e| BuildError::InvalidField {
+                path: path.clone(),
+                field: e.field,
+                reason: e.reason,
+            })?;
         let names: Vec<&str> = self.children.iter().map(|c| c.name()).collect();
         for (i, child) in self.children.iter().enumerate() {
             let common = child.0.common();
@@ -269,6 +299,8 @@ impl SupervisorBuilder {
             report: Rc::new(watch::Sender::new(None)),
             keep_alive: None,
             events: Events::new(),
+            intensity: Rc::new(RefCell::new(IntensityWindow::new(self.intensity))),
+            last_failure: None,
         })
     }
 }
@@ -291,6 +323,7 @@ impl Actor for SupervisorActor {
                 backoff: common.backoff.cloned(),
                 grace: common.grace,
                 events: self.events.clone(),
+                intensity: self.intensity.clone(),
             };
             let link = spec.0.start(env);
             self.children.push(ChildEntry {
@@ -318,42 +351,83 @@ impl Handler<Inspect> for SupervisorActor {
     }
 }
 
+/// Why a supervisor stops its children.
+enum ShutdownCause {
+    /// A `Stop`: it ends `Stopped`.
+    Stop,
+    /// Its restart intensity was exceeded: it ends `Failed`.
+    GiveUp(Failure),
+}
+
+impl SupervisorActor {
+    /// Stops every child in shutdown order, then publishes the report and
+    /// releases the supervisor's hold on itself. Does nothing if a shutdown
+    /// already began.
+    fn begin_shutdown(&mut self, cause: ShutdownCause) {
+        if matches!(
+            self.state.get(),
+            NodeState::Stopping | NodeState::Stopped | NodeState::Failed
+        ) {
+            return;
+        }
+        self.state.set(NodeState::Stopping);
+        let children = self
+            .children
+            .iter()
+            .map(|entry| (entry.link.clone(), entry.depends_on.clone()))
+            .collect();
+        let (path, grace) = (self.path.clone(), self.grace);
+        let (state, report, events) =
+            (self.state.clone(), self.report.clone(), self.events.clone());
+        // Released once the report is out: from then on the supervisor
+        // lives as long as someone holds its address, to be inspected.
+        let keep_alive = self.keep_alive.take();
+        actix_rt::spawn(
+            async move {
+                let mut stopped = shutdown::shut_down(path.clone(), children, grace).await;
+                match cause {
+                    ShutdownCause::Stop => {
+                        tracing::info!(path = %path, outcome = ?stopped.outcome, "supervisor stopped its children");
+                        state.set(NodeState::Stopped);
+                    }
+                    ShutdownCause::GiveUp(failure) => {
+                        tracing::error!(path = %path, reason = %failure.message, "supervisor gave up");
+                        state.set(NodeState::Failed);
+                        events.emit(&path, 1, EventKind::GaveUp { failure: failure.clone() });
+                        stopped.outcome = StopOutcome::Failed(failure);
+                    }
+                }
+                report.send_replace(Some(stopped));
+                drop(keep_alive);
+            }
+            .in_current_span(),
+        );
+    }
+}
+
 impl Handler<Stop> for SupervisorActor {
     type Result = ResponseFuture<StopReport>;
 
     fn handle(&mut self, _: Stop, _: &mut Context<Self>) -> Self::Result {
-        if !matches!(self.state.get(), NodeState::Stopping | NodeState::Stopped) {
-            tracing::info!(path = %self.path, "stopping supervisor");
-            self.state.set(NodeState::Stopping);
-            let children = self
-                .children
-                .iter()
-                .map(|entry| (entry.link.clone(), entry.depends_on.clone()))
-                .collect();
-            let (path, grace) = (self.path.clone(), self.grace);
-            let (state, report) = (self.state.clone(), self.report.clone());
-            // Released once the report is out: from then on the supervisor
-            // lives as long as someone holds its address, to be inspected.
-            let keep_alive = self.keep_alive.take();
-            actix_rt::spawn(
-                async move {
-                    let stopped = shutdown::shut_down(path.clone(), children, grace).await;
-                    tracing::info!(path = %path, outcome = ?stopped.outcome, "supervisor stopped its children");
-                    state.set(NodeState::Stopped);
-                    report.send_replace(Some(stopped));
-                    drop(keep_alive);
-                }
-                .in_current_span(),
-            );
-        }
+        tracing::info!(path = %self.path, "stopping supervisor");
+        self.begin_shutdown(ShutdownCause::Stop);
         let mut reports = self.report.subscribe();
         Box::pin(async move {
             let report = reports
                 .wait_for(Option::is_some)
                 .await
-                .expect("the supervisor keeps the sender while it lives");
+                .expect("the shutdown task keeps the sender until it publishes");
             report.clone().expect("waited for a report")
         })
+    }
+}
+
+impl Handler<GiveUp> for SupervisorActor {
+    type Result = ();
+
+    fn handle(&mut self, give_up: GiveUp, _: &mut Context<Self>) {
+        self.last_failure = Some(give_up.failure.clone());
+        self.begin_shutdown(ShutdownCause::GiveUp(give_up.failure));
     }
 }
 
