@@ -6,7 +6,7 @@
 
 use thiserror::Error;
 
-use crate::tree::NodePath;
+use crate::tree::{Failure, NodePath};
 
 /// A tree that cannot be built: refused before anything starts.
 ///
@@ -174,4 +174,26 @@ impl<M> std::fmt::Debug for SendError<M> {
             .field("path", self.path())
             .finish_non_exhaustive()
     }
+}
+
+/// Why a child's first start did not succeed; see
+/// [`ChildHandle::started`](crate::ChildHandle::started).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The factory or `started` failed or panicked.
+    #[error("{path}: the start failed: {reason}")]
+    StartFailed {
+        /// The child.
+        path: NodePath,
+        /// What failed, with the panic message or error.
+        reason: Failure,
+    },
+    /// The child will never start: its supervisor is gone, or it was stopped
+    /// before it started.
+    #[error("{path}: the child will never start: its supervisor is gone or stopped it first")]
+    SupervisorGone {
+        /// The child.
+        path: NodePath,
+    },
 }

@@ -29,9 +29,10 @@ use actix::dev::{MessageResponse, OneshotSender, ToEnvelope};
 use actix::{Actor, Addr, Handler, MailboxError, Message};
 use tokio::sync::watch;
 
-use crate::error::SendError;
+use crate::error::{SendError, StartError};
 use crate::messages::stop::StopReport;
 use crate::tree::NodePath;
+use crate::tree::{Failure, FailurePhase};
 
 const ACCEPTING: u8 = 0;
 const STOPPING: u8 = 1;
@@ -67,6 +68,17 @@ pub(crate) struct ChildShared {
     /// change in `accepted` always reaches the runner, whatever it is doing.
     runner: Mutex<Option<Waker>>,
     report: watch::Sender<Option<StopReport>>,
+    /// How the first start attempt went.
+    startup: watch::Sender<Startup>,
+}
+
+/// How a child's first start attempt went.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Startup {
+    Pending,
+    Started,
+    Failed(Failure),
+    Gone,
 }
 
 impl ChildShared {
@@ -78,6 +90,7 @@ impl ChildShared {
             accepted: AtomicU64::new(0),
             runner: Mutex::new(None),
             report: watch::Sender::new(None),
+            startup: watch::Sender::new(Startup::Pending),
         })
     }
 
@@ -141,6 +154,29 @@ impl ChildShared {
                 false
             }
         });
+    }
+
+    /// Settles the first start attempt, if it is not settled yet.
+    pub(crate) fn settle_startup(&self, outcome: Startup) {
+        self.startup.send_if_modified(|startup| {
+            if *startup == Startup::Pending {
+                *startup = outcome;
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    /// Settles a start attempt that ended with `failure`, if it failed while
+    /// starting.
+    pub(crate) fn settle_failed_start(&self, failure: &Failure) {
+        if matches!(
+            failure.phase,
+            FailurePhase::Factory | FailurePhase::Restarting | FailurePhase::Starting
+        ) {
+            self.settle_startup(Startup::Failed(failure.clone()));
+        }
     }
 
     /// The report, once the child is done.
@@ -254,6 +290,33 @@ impl<A: Actor> ChildHandle<A> {
     /// The child's path (before its supervisor starts it: `/` + its name).
     pub fn path(&self) -> NodePath {
         self.shared.path()
+    }
+
+    /// Waits until the child's first start attempt is over.
+    ///
+    /// Resolves to the child's address once `started` returned (and the
+    /// futures it waited on finished). It can be awaited any number of times,
+    /// from anywhere; later restarts do not change its answer.
+    ///
+    /// # Errors
+    ///
+    /// [`StartError::StartFailed`] with the failure when the factory or
+    /// `started` failed or panicked; [`StartError::SupervisorGone`] when the
+    /// child will never start.
+    pub fn started(&self) -> impl Future<Output = Result<Addr<A>, StartError>> + 'static {
+        let mut startup = self.shared.startup.subscribe();
+        let (addr, path) = (self.addr.clone(), self.path());
+        async move {
+            let outcome = match startup.wait_for(|s| *s != Startup::Pending).await {
+                Ok(outcome) => outcome.clone(),
+                Err(_) => Startup::Gone,
+            };
+            match outcome {
+                Startup::Started => Ok(addr),
+                Startup::Failed(reason) => Err(StartError::StartFailed { path, reason }),
+                Startup::Pending | Startup::Gone => Err(StartError::SupervisorGone { path }),
+            }
+        }
     }
 
     /// Whether the child still takes new messages: not stopping, not gone.
@@ -427,4 +490,16 @@ impl Message for DrainMarker {
 #[doc(hidden)]
 pub fn handle_drain_marker() {
     MARKER_REACHED.with(|reached| reached.set(true));
+}
+
+/// Travels with a child's spec into its runner; if it is dropped before the
+/// child's first start attempt was settled (the spec was never started, or
+/// the runner ended first), the start is settled as gone.
+#[derive(Debug)]
+pub(crate) struct StartGuard(pub(crate) Arc<ChildShared>);
+
+impl Drop for StartGuard {
+    fn drop(&mut self) {
+        self.0.settle_startup(Startup::Gone);
+    }
 }

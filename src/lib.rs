@@ -98,7 +98,7 @@ pub mod system;
 mod tree;
 
 pub use actors::{fail, restart_fresh, SupervisedActor, SupervisorActor, SupervisorBuilder};
-pub use error::{BuildError, SendError};
+pub use error::{BuildError, SendError, StartError};
 pub use handle::ChildHandle;
 pub use messages::{
     EventKind, EventStream, Inspect, LifecycleEvent, Shutdown, Stop, StopOutcome, StopReport,

@@ -22,7 +22,7 @@ use crate::actors::runner::{self, Factory, RunnerConfig};
 use crate::actors::supervisor::children::{ChildEnv, ChildLink};
 use crate::actors::SupervisedActor;
 use crate::error::BuildError;
-use crate::handle::{ChildHandle, ChildShared};
+use crate::handle::{ChildHandle, ChildShared, StartGuard};
 use crate::policy::{Backoff, Grace, RestartPolicy};
 use crate::tree::NodePath;
 
@@ -65,6 +65,7 @@ pub struct ChildSpec<A: Actor<Context = Context<A>>> {
     addr: Addr<A>,
     receiver: AddressReceiver<A>,
     shared: Arc<ChildShared>,
+    start_guard: StartGuard,
 }
 
 impl<A: SupervisedActor> ChildSpec<A> {
@@ -109,8 +110,10 @@ impl<A: SupervisedActor> ChildSpec<A> {
 
     fn with_factory(name: String, factory: Factory<A>) -> Self {
         let (sender, receiver) = channel::channel(MAILBOX_CAPACITY);
+        let shared = ChildShared::new(name.clone());
         ChildSpec {
-            shared: ChildShared::new(name.clone()),
+            start_guard: StartGuard(shared.clone()),
+            shared,
             name,
             factory,
             restart: RestartPolicy::default(),
@@ -249,6 +252,7 @@ impl<A: SupervisedActor> ErasedSpec for ChildSpec<A> {
             addr: spec.addr,
             receiver: spec.receiver,
             shared: spec.shared,
+            start_guard: spec.start_guard,
         })
     }
 }

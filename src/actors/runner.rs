@@ -89,7 +89,7 @@ use crate::actors::supervisor::children::{ChildEnv, ChildLink, Command, NodeReco
 use crate::actors::supervisor::restart::{Decision, End, RestartRules};
 use crate::actors::supervisor::GiveUp;
 use crate::actors::SupervisedActor;
-use crate::handle::{self, ChildShared, DrainMarker};
+use crate::handle::{self, ChildShared, DrainMarker, StartGuard, Startup};
 use crate::messages::events::EventKind;
 use crate::messages::stop::{StopOutcome, StopReport};
 use crate::policy::Grace;
@@ -166,6 +166,7 @@ pub(crate) struct RunnerConfig<A: Actor<Context = Context<A>>> {
     pub(crate) addr: Addr<A>,
     pub(crate) receiver: AddressReceiver<A>,
     pub(crate) shared: Arc<ChildShared>,
+    pub(crate) start_guard: StartGuard,
 }
 
 /// Spawns the runner of one child on the current arbiter and returns the link
@@ -185,6 +186,7 @@ pub(crate) fn spawn<A: SupervisedActor>(config: RunnerConfig<A>) -> Rc<ChildLink
         factory: config.factory,
         addr: config.addr,
         shared: config.shared,
+        _start_guard: config.start_guard,
         known_waker: None,
         context: ChildContext::Unbuilt(Some(config.receiver)),
         phase: Phase::Starting,
@@ -248,6 +250,8 @@ struct Runner<A: SupervisedActor> {
     /// restarts a context only while an address to it is alive.
     addr: Addr<A>,
     shared: Arc<ChildShared>,
+    /// Settles the first start as gone if the runner ends before it did.
+    _start_guard: StartGuard,
     known_waker: Option<std::task::Waker>,
     context: ChildContext<A>,
     phase: Phase,
@@ -400,6 +404,7 @@ impl<A: SupervisedActor> Runner<A> {
                         self.link.record.borrow_mut().state = NodeState::Running;
                     }
                     tracing::debug!("child started");
+                    self.shared.settle_startup(Startup::Started);
                     self.emit(EventKind::Started);
                 }
                 Poll::Pending
@@ -434,6 +439,7 @@ impl<A: SupervisedActor> Runner<A> {
         };
         let incarnation = self.link.record.borrow().incarnation;
         if let Some(failure) = end.failure() {
+            self.shared.settle_failed_start(failure);
             self.emit(EventKind::Failed {
                 failure: failure.clone(),
             });
