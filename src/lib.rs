@@ -105,7 +105,7 @@ pub use messages::{
     Subscribe, SubscribeRecipient,
 };
 pub use policy::{Backoff, Grace, RestartIntensity, RestartPolicy};
-pub use spec::{AnyChildSpec, ChildSpec};
+pub use spec::{AnyChildSpec, ChildSpec, StartContext};
 pub use tree::{
     Failure, FailureKind, FailurePhase, NodeKind, NodePath, NodeSnapshot, NodeState, TreeSnapshot,
 };

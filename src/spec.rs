@@ -25,6 +25,7 @@ use crate::error::BuildError;
 use crate::handle::{ChildHandle, ChildShared, StartGuard};
 use crate::policy::{Backoff, Grace, RestartPolicy};
 use crate::tree::NodePath;
+use tokio_util::sync::CancellationToken;
 
 /// The mailbox capacity actix gives a new context: `send()` callers wait once
 /// this many messages are queued (`do_send` ignores it).
@@ -77,7 +78,45 @@ impl<A: SupervisedActor> ChildSpec<A> {
     where
         F: FnMut() -> A + Send + 'static,
     {
-        Self::with_factory(name.into(), Box::new(move || Ok(factory())))
+        Self::with_factory(name.into(), Box::new(move |_: &StartContext| Ok(factory())))
+    }
+
+    /// A spec whose factory is given the [`StartContext`] of each
+    /// incarnation: its path, its number, and a cancellation token for the
+    /// tasks the actor spawns.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actix::prelude::*;
+    /// use actix_supervisor::ChildSpec;
+    /// use tokio_util::sync::CancellationToken;
+    ///
+    /// struct Receiver { stop_polling: CancellationToken }
+    /// impl Actor for Receiver {
+    ///     type Context = Context<Self>;
+    ///     fn started(&mut self, _: &mut Context<Self>) {
+    ///         let token = self.stop_polling.clone();
+    ///         actix::spawn(async move {
+    ///             token.cancelled().await; // ends with the incarnation
+    ///         });
+    ///     }
+    /// }
+    /// actix_supervisor::supervised!(Receiver);
+    ///
+    /// let spec = ChildSpec::with_context("receiver", |start| Receiver {
+    ///     stop_polling: start.token().clone(),
+    /// });
+    /// # drop(spec);
+    /// ```
+    pub fn with_context<F>(name: impl Into<String>, mut factory: F) -> Self
+    where
+        F: FnMut(&StartContext) -> A + Send + 'static,
+    {
+        Self::with_factory(
+            name.into(),
+            Box::new(move |start: &StartContext| Ok(factory(start))),
+        )
     }
 
     /// A spec whose factory can fail. A failed factory is a failure of the
@@ -104,7 +143,7 @@ impl<A: SupervisedActor> ChildSpec<A> {
     {
         Self::with_factory(
             name.into(),
-            Box::new(move || factory().map_err(|e| e.to_string())),
+            Box::new(move |_: &StartContext| factory().map_err(|e| e.to_string())),
         )
     }
 
@@ -167,6 +206,34 @@ impl<A: SupervisedActor> ChildSpec<A> {
     /// The child's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+}
+
+/// What a factory is told about the incarnation it builds.
+#[derive(Debug, Clone)]
+pub struct StartContext {
+    pub(crate) path: NodePath,
+    pub(crate) incarnation: u64,
+    pub(crate) token: CancellationToken,
+}
+
+impl StartContext {
+    /// The child's path.
+    pub fn path(&self) -> &NodePath {
+        &self.path
+    }
+
+    /// Which incarnation this is: 1 for the first start.
+    pub fn incarnation(&self) -> u64 {
+        self.incarnation
+    }
+
+    /// A token cancelled when this incarnation ends (it fails, stops, or is
+    /// restarted) and when the child's supervisor stops: a child of the
+    /// supervisor's token, so cancelling a subtree cancels everything under
+    /// it and nothing else.
+    pub fn token(&self) -> &CancellationToken {
+        &self.token
     }
 }
 

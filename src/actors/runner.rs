@@ -93,10 +93,12 @@ use crate::handle::{self, ChildShared, DrainMarker, StartGuard, Startup};
 use crate::messages::events::EventKind;
 use crate::messages::stop::{StopOutcome, StopReport};
 use crate::policy::Grace;
+use crate::spec::StartContext;
 use crate::tree::{Failure, FailureKind, FailurePhase, NodeKind, NodeState};
+use tokio_util::sync::CancellationToken;
 
 /// Builds a fresh actor value for each incarnation.
-pub(crate) type Factory<A> = Box<dyn FnMut() -> Result<A, String> + Send>;
+pub(crate) type Factory<A> = Box<dyn FnMut(&StartContext) -> Result<A, String> + Send>;
 
 thread_local! {
     /// The value the next `restarting` call installs.
@@ -194,6 +196,7 @@ pub(crate) fn spawn<A: SupervisedActor>(config: RunnerConfig<A>) -> Rc<ChildLink
         handled: 0,
         stop: None,
         yielded_before_start: false,
+        token: CancellationToken::new(),
     };
     // Build the first incarnation now, so the child is `Starting` (and its
     // factory's failures are known) as soon as its supervisor has started it.
@@ -262,6 +265,8 @@ struct Runner<A: SupervisedActor> {
     stop: Option<Stopping>,
     /// `Phase::Start` already yielded once; the next poll starts.
     yielded_before_start: bool,
+    /// The current incarnation's cancellation token.
+    token: CancellationToken,
 }
 
 impl<A: SupervisedActor> Drop for Runner<A> {
@@ -327,13 +332,21 @@ impl<A: SupervisedActor> Future for Runner<A> {
 impl<A: SupervisedActor> Runner<A> {
     /// Calls the factory and starts the next incarnation with its value.
     fn begin_incarnation(&mut self) {
-        {
+        let incarnation = {
             let mut record = self.link.record.borrow_mut();
             record.incarnation += 1;
             record.state = NodeState::Starting;
             record.started_at = Some(Instant::now());
-        }
-        let actor = match catch_unwind(AssertUnwindSafe(&mut self.factory)) {
+            record.incarnation
+        };
+        self.token = self.env.token.child_token();
+        let start = StartContext {
+            path: self.env.path.clone(),
+            incarnation,
+            token: self.token.clone(),
+        };
+        let factory = &mut self.factory;
+        let actor = match catch_unwind(AssertUnwindSafe(|| factory(&start))) {
             Ok(Ok(actor)) => actor,
             Ok(Err(message)) => {
                 let failure = Failure::new(FailureKind::Error, FailurePhase::Factory, message);
@@ -427,6 +440,7 @@ impl<A: SupervisedActor> Runner<A> {
     /// Records how the incarnation ended and applies the restart policy, or
     /// ends the stop in progress.
     fn end_incarnation(&mut self, end: End) {
+        self.token.cancel();
         let ran_for = {
             let mut record = self.link.record.borrow_mut();
             if let Some(failure) = end.failure() {
@@ -591,6 +605,7 @@ impl<A: SupervisedActor> Runner<A> {
     /// so every pending and later send fails) without running user hooks,
     /// and publishes its report.
     fn finish(&mut self, state: NodeState, outcome: StopOutcome) {
+        self.token.cancel();
         if let ChildContext::Built(context) = &mut self.context {
             context.ctx().terminate();
         }

@@ -29,6 +29,7 @@ use crate::handle::ChildShared;
 use crate::messages::events::Events;
 use crate::policy::{Backoff, Grace, IntensityWindow, RestartPolicy};
 use crate::tree::{Failure, NodeKind, NodePath, NodeSnapshot, NodeState};
+use tokio_util::sync::CancellationToken;
 
 /// What a runner needs to know of its place in the tree.
 #[derive(Debug, Clone)]
@@ -44,6 +45,8 @@ pub(crate) struct ChildEnv {
     pub(crate) events: Events,
     /// The supervisor's restart intensity, shared by all its children.
     pub(crate) intensity: Rc<RefCell<IntensityWindow>>,
+    /// The supervisor's cancellation token; each incarnation gets a child.
+    pub(crate) token: CancellationToken,
 }
 
 /// The live facts about one node, from which its snapshot is made.

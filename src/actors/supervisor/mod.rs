@@ -20,6 +20,7 @@ use actix::{
 use futures_util::StreamExt;
 use tokio::sync::watch;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
 use self::children::{ChildEntry, ChildEnv, Children, Command};
@@ -102,6 +103,8 @@ pub struct SupervisorActor {
     events: Events,
     intensity: Rc<RefCell<IntensityWindow>>,
     last_failure: Option<Failure>,
+    /// Cancelled once the supervisor has stopped or given up, or when it ends.
+    token: CancellationToken,
 }
 
 /// From a child's runner: a restart exceeded the restart intensity.
@@ -301,6 +304,7 @@ impl SupervisorBuilder {
             events: Events::new(),
             intensity: Rc::new(RefCell::new(IntensityWindow::new(self.intensity))),
             last_failure: None,
+            token: CancellationToken::new(),
         })
     }
 }
@@ -324,6 +328,7 @@ impl Actor for SupervisorActor {
                 grace: common.grace,
                 events: self.events.clone(),
                 intensity: self.intensity.clone(),
+                token: self.token.clone(),
             };
             let link = spec.0.start(env);
             self.children.push(ChildEntry {
@@ -339,6 +344,7 @@ impl Actor for SupervisorActor {
         for child in self.children.iter() {
             child.link.command(Command::Kill);
         }
+        self.token.cancel();
         tracing::info!(path = %self.path, "supervisor stopped");
     }
 }
@@ -382,6 +388,7 @@ impl SupervisorActor {
         // Released once the report is out: from then on the supervisor
         // lives as long as someone holds its address, to be inspected.
         let keep_alive = self.keep_alive.take();
+        let token = self.token.clone();
         actix_rt::spawn(
             async move {
                 let mut stopped = shutdown::shut_down(path.clone(), children, grace).await;
@@ -397,6 +404,7 @@ impl SupervisorActor {
                         stopped.outcome = StopOutcome::Failed(failure);
                     }
                 }
+                token.cancel();
                 report.send_replace(Some(stopped));
                 drop(keep_alive);
             }
