@@ -104,7 +104,7 @@ pub use messages::{
     EventKind, EventStream, Inspect, LifecycleEvent, Shutdown, Stop, StopOutcome, StopReport,
     Subscribe, SubscribeRecipient,
 };
-pub use policy::{Backoff, Grace, RestartIntensity, RestartPolicy};
+pub use policy::{Backoff, Grace, RestartIntensity, RestartPolicy, Strategy};
 pub use spec::{AnyChildSpec, ChildSpec, StartContext};
 pub use tree::{
     Failure, FailureKind, FailurePhase, NodeKind, NodePath, NodeSnapshot, NodeState, TreeSnapshot,

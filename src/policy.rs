@@ -299,6 +299,38 @@ impl BackoffState {
     }
 }
 
+/// Which children a supervisor restarts when one of them is restarted.
+///
+/// Siblings restarted by a strategy are drained as by a stop (without
+/// refusing new messages: those wait for the next incarnation), in reverse
+/// start order; then the failed child (after its backoff) and the siblings
+/// start again, in start order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Strategy {
+    /// Only the child that ended (the default).
+    #[default]
+    OneForOne,
+    /// Every child: for siblings that cannot run without each other.
+    OneForAll,
+    /// The child that ended and the siblings started after it: for
+    /// pipelines where later children depend on earlier ones.
+    RestForOne,
+}
+
+impl Strategy {
+    /// The siblings restarted along with child `failed`, of `count`, in
+    /// start order.
+    pub(crate) fn siblings(self, failed: usize, count: usize) -> Vec<usize> {
+        match self {
+            Strategy::OneForOne => Vec::new(),
+            Strategy::OneForAll => (0..count).filter(|&i| i != failed).collect(),
+            Strategy::RestForOne => (failed + 1..count).collect(),
+        }
+    }
+}
+
 /// How many restarts a supervisor allows within a period, across all its
 /// children, before it gives up: it stops its remaining children in shutdown
 /// order and fails (its parent then applies its own policy to it; a root
@@ -434,7 +466,8 @@ impl<'de> Deserialize<'de> for Grace {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::{any, prop_assert, prop_assert_eq, proptest, Strategy};
+    use proptest::prelude::{any, prop_assert, prop_assert_eq, proptest};
+    use proptest::strategy::Strategy as PropStrategy;
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
@@ -484,6 +517,14 @@ mod tests {
         assert!(window.allow(at(1000)), "the first one slid out");
         assert!(!window.allow(at(1050)));
         assert!(window.allow(at(1100)), "the second one slid out too");
+    }
+
+    #[test]
+    fn each_strategy_names_the_siblings_it_restarts() {
+        assert_eq!(Strategy::OneForOne.siblings(1, 3), Vec::<usize>::new());
+        assert_eq!(Strategy::OneForAll.siblings(1, 3), [0, 2]);
+        assert_eq!(Strategy::RestForOne.siblings(1, 3), [2]);
+        assert_eq!(Strategy::RestForOne.siblings(2, 3), Vec::<usize>::new());
     }
 
     #[test]
@@ -573,7 +614,7 @@ mod tests {
         );
     }
 
-    fn valid_backoff() -> impl Strategy<Value = Backoff> {
+    fn valid_backoff() -> impl PropStrategy<Value = Backoff> {
         (1u64..10_000, 0u64..100_000, 1.0f64..10.0, 0.0f64..=1.0).prop_map(
             |(initial, extra, multiplier, jitter)| {
                 Backoff::new(ms(initial), ms(initial + extra))

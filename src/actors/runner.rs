@@ -85,14 +85,14 @@ use actix::{Actor, ActorContext, Addr, AsyncContext, Context};
 use tokio::time::{Instant, Sleep};
 use tracing::Instrument as _;
 
-use crate::actors::supervisor::children::{ChildEnv, ChildLink, Command, NodeRecord};
+use crate::actors::supervisor::children::{Activity, ChildEnv, ChildLink, Command, NodeRecord};
 use crate::actors::supervisor::restart::{Decision, End, RestartRules};
-use crate::actors::supervisor::GiveUp;
+use crate::actors::supervisor::{ChildEnded, GiveUp};
 use crate::actors::SupervisedActor;
 use crate::handle::{self, ChildShared, DrainMarker, StartGuard, Startup};
 use crate::messages::events::EventKind;
 use crate::messages::stop::{StopOutcome, StopReport};
-use crate::policy::Grace;
+use crate::policy::{Grace, Strategy};
 use crate::spec::StartContext;
 use crate::tree::{Failure, FailureKind, FailurePhase, NodeKind, NodeState};
 use tokio_util::sync::CancellationToken;
@@ -227,6 +227,9 @@ enum Phase {
     Running,
     /// Waiting out a backoff delay.
     Backoff(Pin<Box<Sleep>>),
+    /// Between two incarnations, waiting for the supervisor's `Start` (a
+    /// strategy restart).
+    Parked,
     /// The child will not run again.
     Done,
 }
@@ -242,6 +245,9 @@ struct Stopping {
     marker_reached: bool,
     /// `ctx.stop()` was called: the drain is over.
     stopping_context: bool,
+    /// A drain before a strategy restart, not a stop: handles keep
+    /// accepting, the drain ends at the marker, and the runner parks.
+    for_restart: bool,
 }
 
 struct Runner<A: SupervisedActor> {
@@ -291,6 +297,8 @@ impl<A: SupervisedActor> Future for Runner<A> {
         match this.link.take_command() {
             Some(Command::Stop) => this.begin_stop(),
             Some(Command::Kill) => this.kill(),
+            Some(Command::Restart) => this.begin_strategy_restart(),
+            Some(Command::Start) => this.resume(),
             None if this.stop.is_none() && !this.shared.is_accepting() => this.begin_stop(),
             None => {}
         }
@@ -310,7 +318,11 @@ impl<A: SupervisedActor> Future for Runner<A> {
                 }
                 Phase::Starting | Phase::Running => {
                     if this.deadline_passed(cx) {
-                        this.kill();
+                        if this.stop.as_ref().is_some_and(|stop| stop.for_restart) {
+                            this.park_now();
+                        } else {
+                            this.kill();
+                        }
                         continue;
                     }
                     match this.poll_context(cx) {
@@ -323,6 +335,7 @@ impl<A: SupervisedActor> Future for Runner<A> {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(()) => this.phase = Phase::Start,
                 },
+                Phase::Parked => return Poll::Pending,
                 Phase::Done => return Poll::Ready(()),
             }
         }
@@ -441,6 +454,12 @@ impl<A: SupervisedActor> Runner<A> {
     /// ends the stop in progress.
     fn end_incarnation(&mut self, end: End) {
         self.token.cancel();
+        if self.stop.as_ref().is_some_and(|stop| stop.for_restart) {
+            if let Some(failure) = end.failure() {
+                self.link.record.borrow_mut().last_failure = Some(failure.clone());
+            }
+            return self.park(1, Duration::ZERO);
+        }
         let ran_for = {
             let mut record = self.link.record.borrow_mut();
             if let Some(failure) = end.failure() {
@@ -502,6 +521,17 @@ impl<A: SupervisedActor> Runner<A> {
                     delay = ?delay,
                     "restarting child"
                 );
+                if self.env.strategy != Strategy::OneForOne {
+                    // The supervisor restarts the siblings too, then this one.
+                    self.park(attempt, delay);
+                    if let Some(supervisor) = self.env.supervisor.upgrade() {
+                        supervisor.do_send(ChildEnded {
+                            index: self.env.index,
+                            delay,
+                        });
+                    }
+                    return;
+                }
                 self.link.record.borrow_mut().state = NodeState::Restarting {
                     attempt,
                     next_start_in: delay,
@@ -527,7 +557,17 @@ impl<A: SupervisedActor> Runner<A> {
     /// of the mailbox, a grace timer. A child waiting out a backoff is not
     /// started again and ends at once.
     fn begin_stop(&mut self) {
-        if self.stop.is_some() || matches!(self.phase, Phase::Done) {
+        if let Some(stop) = &mut self.stop {
+            if stop.for_restart {
+                // A strategy restart's drain becomes a stop: its marker is
+                // already queued; from now on handles refuse new work.
+                stop.for_restart = false;
+                self.shared.begin_stopping();
+                tracing::info!(path = %self.env.path, "stopping child");
+            }
+            return;
+        }
+        if matches!(self.phase, Phase::Done) {
             return;
         }
         self.shared.begin_stopping();
@@ -542,15 +582,78 @@ impl<A: SupervisedActor> Runner<A> {
             deadline,
             marker_reached: false,
             stopping_context: false,
+            for_restart: false,
         });
         match self.phase {
             Phase::Starting | Phase::Running => {
                 self.link.record.borrow_mut().state = NodeState::Stopping;
                 self.addr.do_send(DrainMarker);
             }
-            Phase::Start | Phase::Backoff(_) | Phase::Done => {
+            Phase::Start | Phase::Backoff(_) | Phase::Parked | Phase::Done => {
                 self.finish(NodeState::Stopped, StopOutcome::Drained);
             }
+        }
+    }
+
+    /// Ends the current incarnation for a strategy restart: drains it to a
+    /// marker (handles keep accepting; later messages wait for the next
+    /// incarnation), stops it, and parks until the supervisor's `Start`.
+    fn begin_strategy_restart(&mut self) {
+        if self.stop.is_some() {
+            return;
+        }
+        match self.phase {
+            Phase::Starting | Phase::Running => {
+                let deadline = match self.env.grace {
+                    Grace::Duration(grace) => Some(Box::pin(tokio::time::sleep(grace))),
+                    Grace::Infinity => None,
+                };
+                self.stop = Some(Stopping {
+                    began: Instant::now(),
+                    handled_before: self.handled,
+                    deadline,
+                    marker_reached: false,
+                    stopping_context: false,
+                    for_restart: true,
+                });
+                self.link.record.borrow_mut().state = NodeState::Stopping;
+                self.addr.do_send(DrainMarker);
+            }
+            Phase::Start | Phase::Backoff(_) => self.park(1, Duration::ZERO),
+            Phase::Parked | Phase::Done => {}
+        }
+    }
+
+    /// Ends a strategy restart's drain that ran out of grace: the
+    /// incarnation is terminated without its hooks, but the mailbox is kept
+    /// for the next one.
+    fn park_now(&mut self) {
+        if let ChildContext::Built(context) = &mut self.context {
+            context.ctx().terminate();
+        }
+        tracing::warn!(path = %self.env.path, "child did not drain within its grace; terminated for the restart");
+        self.token.cancel();
+        self.link.record.borrow_mut().started_at = None;
+        self.park(1, Duration::ZERO);
+    }
+
+    /// Waits between two incarnations for the supervisor's `Start`.
+    fn park(&mut self, attempt: u32, delay: Duration) {
+        self.stop = None;
+        self.phase = Phase::Parked;
+        self.link.record.borrow_mut().state = NodeState::Restarting {
+            attempt,
+            next_start_in: delay,
+        };
+        self.emit(EventKind::Restarting { attempt, delay });
+        self.link.set_activity(Activity::Parked);
+    }
+
+    /// Starts the next incarnation of a parked child.
+    fn resume(&mut self) {
+        if matches!(self.phase, Phase::Parked) {
+            self.link.set_activity(Activity::Active);
+            self.phase = Phase::Start;
         }
     }
 
@@ -568,7 +671,7 @@ impl<A: SupervisedActor> Runner<A> {
             Some(stop) => {
                 !stop.stopping_context
                     && stop.marker_reached
-                    && self.handled >= self.shared.accepted()
+                    && (stop.for_restart || self.handled >= self.shared.accepted())
             }
             None => false,
         }
@@ -606,6 +709,7 @@ impl<A: SupervisedActor> Runner<A> {
     /// and publishes its report.
     fn finish(&mut self, state: NodeState, outcome: StopOutcome) {
         self.token.cancel();
+        self.link.set_activity(Activity::Done);
         if let ChildContext::Built(context) = &mut self.context {
             context.ctx().terminate();
         }

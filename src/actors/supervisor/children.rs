@@ -27,7 +27,7 @@ use tokio::time::Instant;
 use super::SupervisorActor;
 use crate::handle::ChildShared;
 use crate::messages::events::Events;
-use crate::policy::{Backoff, Grace, IntensityWindow, RestartPolicy};
+use crate::policy::{Backoff, Grace, IntensityWindow, RestartPolicy, Strategy};
 use crate::tree::{Failure, NodeKind, NodePath, NodeSnapshot, NodeState};
 use tokio_util::sync::CancellationToken;
 
@@ -47,6 +47,9 @@ pub(crate) struct ChildEnv {
     pub(crate) intensity: Rc<RefCell<IntensityWindow>>,
     /// The supervisor's cancellation token; each incarnation gets a child.
     pub(crate) token: CancellationToken,
+    /// The supervisor's strategy, and this child's position in start order.
+    pub(crate) strategy: Strategy,
+    pub(crate) index: usize,
 }
 
 /// The live facts about one node, from which its snapshot is made.
@@ -101,6 +104,20 @@ pub(crate) enum Command {
     /// End now, whatever the child is doing (its supervisor's grace ran out,
     /// or its supervisor is gone); reported `TimedOut`.
     Kill,
+    /// End the current incarnation for a strategy restart: drain to the
+    /// marker (handles keep accepting), stop, and park until `Start`.
+    Restart,
+    /// Start the next incarnation of a parked child.
+    Start,
+}
+
+/// Whether a child's runner is running an incarnation, parked between two
+/// (waiting for its supervisor), or done for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Activity {
+    Active,
+    Parked,
+    Done,
 }
 
 /// What a supervisor and one child's runner share.
@@ -110,6 +127,7 @@ pub(crate) struct ChildLink {
     /// The state the child's handles share, with its report.
     pub(crate) shared: Arc<ChildShared>,
     command: Cell<Option<Command>>,
+    activity: tokio::sync::watch::Sender<Activity>,
 }
 
 impl ChildLink {
@@ -118,16 +136,41 @@ impl ChildLink {
             record: RefCell::new(record),
             shared,
             command: Cell::new(None),
+            activity: tokio::sync::watch::Sender::new(Activity::Active),
         })
     }
 
-    /// Gives the runner a command and wakes it. A `Kill` is never replaced by
-    /// a later `Stop`.
+    pub(crate) fn set_activity(&self, activity: Activity) {
+        self.activity.send_replace(activity);
+    }
+
+    /// Completes once the runner is parked or done.
+    pub(crate) fn at_rest(&self) -> impl std::future::Future<Output = ()> + 'static {
+        let mut activity = self.activity.subscribe();
+        async move {
+            let _ = activity.wait_for(|a| *a != Activity::Active).await;
+        }
+    }
+
+    /// Gives the runner a command and wakes it. A command waiting to be
+    /// taken is replaced only by one at least as strong: `Kill` over `Stop`
+    /// over `Restart` and `Start`.
     pub(crate) fn command(&self, command: Command) {
         // Handles refuse new work from the moment the stop is decided, not
         // from the runner's next poll.
-        self.shared.begin_stopping();
-        if self.command.get() != Some(Command::Kill) {
+        if matches!(command, Command::Stop | Command::Kill) {
+            self.shared.begin_stopping();
+        }
+        let strength = |c: Command| match c {
+            Command::Kill => 2,
+            Command::Stop => 1,
+            Command::Restart | Command::Start => 0,
+        };
+        if self
+            .command
+            .get()
+            .map_or(true, |pending| strength(command) >= strength(pending))
+        {
             self.command.set(Some(command));
         }
         self.shared.wake_runner();

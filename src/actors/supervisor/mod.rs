@@ -15,7 +15,8 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use actix::{
-    Actor, ActorContext, Addr, AsyncContext, Context, Handler, MessageResult, ResponseFuture,
+    Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Handler, MessageResult,
+    ResponseFuture,
 };
 use futures_util::StreamExt;
 use tokio::sync::watch;
@@ -28,7 +29,7 @@ use crate::error::{check_name, BuildError};
 use crate::messages::events::{EventKind, EventStream, Events, Subscribe, SubscribeRecipient};
 use crate::messages::inspect::Inspect;
 use crate::messages::stop::{Stop, StopOutcome, StopReport};
-use crate::policy::{Grace, IntensityWindow, RestartIntensity};
+use crate::policy::{Grace, IntensityWindow, RestartIntensity, Strategy};
 use crate::spec::{self, AnyChildSpec};
 use crate::tree::{Failure, NodeKind, NodePath, NodeSnapshot, NodeState, TreeSnapshot};
 use std::cell::RefCell;
@@ -105,6 +106,22 @@ pub struct SupervisorActor {
     last_failure: Option<Failure>,
     /// Cancelled once the supervisor has stopped or given up, or when it ends.
     token: CancellationToken,
+    strategy: Strategy,
+    /// Children that ended and wait for a strategy restart, oldest first;
+    /// the first one's restart is under way.
+    restarts: std::collections::VecDeque<ChildEnded>,
+}
+
+/// From a child's runner, under a strategy other than one-for-one: its
+/// incarnation ended and it waits, parked, for its siblings' restart.
+#[derive(Debug)]
+pub(crate) struct ChildEnded {
+    pub(crate) index: usize,
+    pub(crate) delay: std::time::Duration,
+}
+
+impl actix::Message for ChildEnded {
+    type Result = ();
 }
 
 /// From a child's runner: a restart exceeded the restart intensity.
@@ -124,6 +141,7 @@ impl SupervisorActor {
             name: name.into(),
             grace: Grace::Infinity,
             intensity: RestartIntensity::default(),
+            strategy: Strategy::default(),
             children: Vec::new(),
         }
     }
@@ -166,6 +184,7 @@ pub struct SupervisorBuilder {
     name: String,
     grace: Grace,
     intensity: RestartIntensity,
+    strategy: Strategy,
     children: Vec<AnyChildSpec>,
 }
 
@@ -190,6 +209,13 @@ impl SupervisorBuilder {
     /// stops its remaining children in shutdown order and fails.
     pub fn intensity(mut self, intensity: RestartIntensity) -> Self {
         self.intensity = intensity;
+        self
+    }
+
+    /// Sets which children restart with one that is restarted (default
+    /// [`Strategy::OneForOne`]).
+    pub fn strategy(mut self, strategy: Strategy) -> Self {
+        self.strategy = strategy;
         self
     }
 
@@ -305,6 +331,8 @@ impl SupervisorBuilder {
             intensity: Rc::new(RefCell::new(IntensityWindow::new(self.intensity))),
             last_failure: None,
             token: CancellationToken::new(),
+            strategy: self.strategy,
+            restarts: std::collections::VecDeque::new(),
         })
     }
 }
@@ -317,7 +345,8 @@ impl Actor for SupervisorActor {
         self.started_at = Instant::now();
         self.keep_alive = Some(ctx.address());
         let me = ctx.address().downgrade();
-        for (spec, depends_on) in std::mem::take(&mut self.pending) {
+        for (index, (spec, depends_on)) in std::mem::take(&mut self.pending).into_iter().enumerate()
+        {
             let common = spec.0.common();
             let name = common.name.to_string();
             let env = ChildEnv {
@@ -329,6 +358,8 @@ impl Actor for SupervisorActor {
                 events: self.events.clone(),
                 intensity: self.intensity.clone(),
                 token: self.token.clone(),
+                strategy: self.strategy,
+                index,
             };
             let link = spec.0.start(env);
             self.children.push(ChildEntry {
@@ -427,6 +458,63 @@ impl Handler<Stop> for SupervisorActor {
                 .expect("the shutdown task keeps the sender until it publishes");
             report.clone().expect("waited for a report")
         })
+    }
+}
+
+impl SupervisorActor {
+    /// Runs the strategy restart at the head of the queue: drains the
+    /// siblings in reverse start order, waits out the failed child's
+    /// backoff, then starts them all in start order.
+    fn run_next_restart(&mut self, ctx: &mut Context<Self>) {
+        let Some(ended) = self.restarts.front() else {
+            return;
+        };
+        if matches!(
+            self.state.get(),
+            NodeState::Stopping | NodeState::Stopped | NodeState::Failed
+        ) {
+            return;
+        }
+        let links: Vec<_> = self.children.iter().map(|e| e.link.clone()).collect();
+        let siblings = self.strategy.siblings(ended.index, links.len());
+        let (failed, delay) = (ended.index, ended.delay);
+        tracing::warn!(
+            path = %self.path,
+            child = %links[failed].record.borrow().path,
+            strategy = ?self.strategy,
+            siblings = siblings.len(),
+            "restarting siblings with a child"
+        );
+        let restart = async move {
+            for &i in siblings.iter().rev() {
+                links[i].command(Command::Restart);
+                links[i].at_rest().await;
+            }
+            tokio::time::sleep(delay).await;
+            let mut to_start = siblings;
+            to_start.push(failed);
+            to_start.sort_unstable();
+            for i in to_start {
+                links[i].command(Command::Start);
+            }
+        };
+        ctx.spawn(
+            actix::fut::wrap_future::<_, Self>(restart).map(|(), this, ctx| {
+                this.restarts.pop_front();
+                this.run_next_restart(ctx);
+            }),
+        );
+    }
+}
+
+impl Handler<ChildEnded> for SupervisorActor {
+    type Result = ();
+
+    fn handle(&mut self, ended: ChildEnded, ctx: &mut Context<Self>) {
+        self.restarts.push_back(ended);
+        if self.restarts.len() == 1 {
+            self.run_next_restart(ctx);
+        }
     }
 }
 
