@@ -197,3 +197,45 @@ pub enum StartError {
         path: NodePath,
     },
 }
+
+/// Why a control message to a supervisor ([`StartChild`](crate::StartChild),
+/// [`StopChild`](crate::StopChild), [`RestartChild`](crate::RestartChild),
+/// [`RemoveChild`](crate::RemoveChild)) was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum ControlError {
+    /// The supervisor has no child of that name.
+    #[error("{parent}: no child named {name:?}")]
+    UnknownChild {
+        /// The supervisor.
+        parent: NodePath,
+        /// The name asked for.
+        name: String,
+    },
+    /// The supervisor is stopping (or stopped, or gave up) and takes no
+    /// changes.
+    #[error("{parent}: the supervisor is stopping")]
+    SupervisorStopping {
+        /// The supervisor.
+        parent: NodePath,
+    },
+    /// The child has ended for good and cannot be restarted.
+    #[error("{path}: the child has ended and cannot be restarted")]
+    ChildEnded {
+        /// The child.
+        path: NodePath,
+    },
+    /// Other children depend on the one to remove.
+    #[error("{parent}: {name:?} is needed by {dependents:?}")]
+    HasDependents {
+        /// The supervisor.
+        parent: NodePath,
+        /// The child to remove.
+        name: String,
+        /// The children that depend on it.
+        dependents: Vec<String>,
+    },
+    /// The new child's spec is invalid (a duplicate name, a bad field, ...).
+    #[error(transparent)]
+    InvalidSpec(#[from] BuildError),
+}

@@ -98,11 +98,11 @@ pub mod system;
 mod tree;
 
 pub use actors::{fail, restart_fresh, SupervisedActor, SupervisorActor, SupervisorBuilder};
-pub use error::{BuildError, SendError, StartError};
+pub use error::{BuildError, ControlError, SendError, StartError};
 pub use handle::ChildHandle;
 pub use messages::{
-    EventKind, EventStream, Inspect, LifecycleEvent, Shutdown, Stop, StopOutcome, StopReport,
-    Subscribe, SubscribeRecipient,
+    EventKind, EventStream, Inspect, LifecycleEvent, RemoveChild, RestartChild, Shutdown,
+    StartChild, Stop, StopChild, StopOutcome, StopReport, Subscribe, SubscribeRecipient,
 };
 pub use policy::{Backoff, Grace, RestartIntensity, RestartPolicy, Strategy};
 pub use spec::{AnyChildSpec, ChildSpec, StartContext};

@@ -5,13 +5,21 @@
 //! | [`Inspect`] | a supervisor       | [`TreeSnapshot`](crate::TreeSnapshot) of its subtree |
 //! | [`Stop`]    | a supervisor       | [`StopReport`] of its subtree, once every node drained or timed out |
 //! | [`Subscribe`] | a supervisor     | [`EventStream`] of its subtree's lifecycle events |
+//! | [`StartChild`] | a supervisor    | `Result<(), ControlError>` once the child is added and starting |
+//! | [`StopChild`] | a supervisor     | `Result<StopReport, ControlError>` once that child stopped |
+//! | [`RestartChild`] | a supervisor  | `Result<(), ControlError>` once its next incarnation is starting |
+//! | [`RemoveChild`] | a supervisor   | `Result<StopReport, ControlError>` once it stopped and left the table |
+//!
+//! [`ControlError`]: crate::ControlError
 //! | [`SubscribeRecipient`] | a supervisor | `()`; the events go to the recipient |
 //! | [`Shutdown`]| a supervisor       | `()`: terminates it and its children at once |
 
+pub(crate) mod children;
 pub(crate) mod events;
 pub(crate) mod inspect;
 pub(crate) mod stop;
 
+pub use children::{RemoveChild, RestartChild, StartChild, StopChild};
 pub use events::{EventKind, EventStream, LifecycleEvent, Subscribe, SubscribeRecipient};
 pub use inspect::Inspect;
 pub use stop::{Stop, StopOutcome, StopReport};

@@ -192,18 +192,80 @@ pub(crate) struct ChildEntry {
 }
 
 /// A supervisor's children, in start order, with unique names.
+///
+/// A removed child leaves an empty slot, so every child keeps its index (its
+/// position in start order) for its whole life: strategies and dependencies
+/// refer to children by index.
 #[derive(Debug, Default)]
 pub(crate) struct Children {
-    entries: Vec<ChildEntry>,
+    slots: Vec<Option<ChildEntry>>,
 }
 
 impl Children {
-    pub(crate) fn push(&mut self, entry: ChildEntry) {
-        debug_assert!(self.entries.iter().all(|e| e.name != entry.name));
-        self.entries.push(entry);
+    /// Adds a child at the end of the start order; returns its index.
+    pub(crate) fn push(&mut self, entry: ChildEntry) -> usize {
+        debug_assert!(self.find(&entry.name).is_none());
+        self.slots.push(Some(entry));
+        self.slots.len() - 1
     }
 
+    /// The index the next child will have.
+    pub(crate) fn next_index(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The children, in start order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &ChildEntry> {
-        self.entries.iter()
+        self.slots.iter().flatten()
+    }
+
+    /// The children with their indexes, in start order.
+    pub(crate) fn indexed(&self) -> impl Iterator<Item = (usize, &ChildEntry)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, slot)| slot.as_ref().map(|entry| (i, entry)))
+    }
+
+    pub(crate) fn get(&self, index: usize) -> Option<&ChildEntry> {
+        self.slots.get(index).and_then(Option::as_ref)
+    }
+
+    /// The child called `name`, with its index.
+    pub(crate) fn find(&self, name: &str) -> Option<(usize, &ChildEntry)> {
+        self.indexed().find(|(_, entry)| entry.name == name)
+    }
+
+    /// The names of the children that depend on child `index`.
+    pub(crate) fn dependents_of(&self, index: usize) -> Vec<String> {
+        self.iter()
+            .filter(|entry| entry.depends_on.contains(&index))
+            .map(|entry| entry.name.clone())
+            .collect()
+    }
+
+    /// Takes child `index` out of the table, leaving its slot empty.
+    pub(crate) fn remove(&mut self, index: usize) -> Option<ChildEntry> {
+        self.slots.get_mut(index).and_then(Option::take)
+    }
+
+    /// The children with their dependencies, renumbered over the children
+    /// only (no empty slots), for a shutdown plan.
+    pub(crate) fn for_shutdown(&self) -> Vec<(Rc<ChildLink>, Vec<usize>)> {
+        let mut position = vec![usize::MAX; self.slots.len()];
+        for (at, (index, _)) in self.indexed().enumerate() {
+            position[index] = at;
+        }
+        self.iter()
+            .map(|entry| {
+                let deps = entry
+                    .depends_on
+                    .iter()
+                    .map(|&d| position[d])
+                    .filter(|&p| p != usize::MAX)
+                    .collect();
+                (entry.link.clone(), deps)
+            })
+            .collect()
     }
 }

@@ -25,7 +25,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
 use self::children::{ChildEntry, ChildEnv, Children, Command};
+use crate::error::ControlError;
 use crate::error::{check_name, BuildError};
+use crate::messages::children::{RemoveChild, RestartChild, StartChild, StopChild};
 use crate::messages::events::{EventKind, EventStream, Events, Subscribe, SubscribeRecipient};
 use crate::messages::inspect::Inspect;
 use crate::messages::stop::{Stop, StopOutcome, StopReport};
@@ -337,6 +339,41 @@ impl SupervisorBuilder {
     }
 }
 
+impl SupervisorActor {
+    /// Starts `spec` as the next child, depending on the children at the
+    /// indexes `depends_on`.
+    fn start_child(&mut self, spec: AnyChildSpec, depends_on: Vec<usize>, ctx: &mut Context<Self>) {
+        let common = spec.0.common();
+        let name = common.name.to_string();
+        let env = ChildEnv {
+            path: self.path.join(&name),
+            supervisor: ctx.address().downgrade(),
+            restart: common.restart,
+            backoff: common.backoff.cloned(),
+            grace: common.grace,
+            events: self.events.clone(),
+            intensity: self.intensity.clone(),
+            token: self.token.clone(),
+            strategy: self.strategy,
+            index: self.children.next_index(),
+        };
+        let link = spec.0.start(env);
+        self.children.push(ChildEntry {
+            name,
+            link,
+            depends_on,
+        });
+    }
+
+    /// Whether the supervisor has begun stopping (or has stopped, or failed).
+    fn is_ending(&self) -> bool {
+        matches!(
+            self.state.get(),
+            NodeState::Stopping | NodeState::Stopped | NodeState::Failed
+        )
+    }
+}
+
 impl Actor for SupervisorActor {
     type Context = Context<Self>;
 
@@ -344,29 +381,8 @@ impl Actor for SupervisorActor {
         tracing::info!(path = %self.path, children = self.pending.len(), "supervisor started");
         self.started_at = Instant::now();
         self.keep_alive = Some(ctx.address());
-        let me = ctx.address().downgrade();
-        for (index, (spec, depends_on)) in std::mem::take(&mut self.pending).into_iter().enumerate()
-        {
-            let common = spec.0.common();
-            let name = common.name.to_string();
-            let env = ChildEnv {
-                path: self.path.join(&name),
-                supervisor: me.clone(),
-                restart: common.restart,
-                backoff: common.backoff.cloned(),
-                grace: common.grace,
-                events: self.events.clone(),
-                intensity: self.intensity.clone(),
-                token: self.token.clone(),
-                strategy: self.strategy,
-                index,
-            };
-            let link = spec.0.start(env);
-            self.children.push(ChildEntry {
-                name,
-                link,
-                depends_on,
-            });
+        for (spec, depends_on) in std::mem::take(&mut self.pending) {
+            self.start_child(spec, depends_on, ctx);
         }
         self.state.set(NodeState::Running);
     }
@@ -401,18 +417,11 @@ impl SupervisorActor {
     /// releases the supervisor's hold on itself. Does nothing if a shutdown
     /// already began.
     fn begin_shutdown(&mut self, cause: ShutdownCause) {
-        if matches!(
-            self.state.get(),
-            NodeState::Stopping | NodeState::Stopped | NodeState::Failed
-        ) {
+        if self.is_ending() {
             return;
         }
         self.state.set(NodeState::Stopping);
-        let children = self
-            .children
-            .iter()
-            .map(|entry| (entry.link.clone(), entry.depends_on.clone()))
-            .collect();
+        let children = self.children.for_shutdown();
         let (path, grace) = (self.path.clone(), self.grace);
         let (state, report, events) =
             (self.state.clone(), self.report.clone(), self.events.clone());
@@ -469,33 +478,39 @@ impl SupervisorActor {
         let Some(ended) = self.restarts.front() else {
             return;
         };
-        if matches!(
-            self.state.get(),
-            NodeState::Stopping | NodeState::Stopped | NodeState::Failed
-        ) {
+        if self.is_ending() {
             return;
         }
-        let links: Vec<_> = self.children.iter().map(|e| e.link.clone()).collect();
-        let siblings = self.strategy.siblings(ended.index, links.len());
         let (failed, delay) = (ended.index, ended.delay);
+        let Some(failed_link) = self.children.get(failed).map(|e| e.link.clone()) else {
+            // Removed meanwhile: nothing to restart.
+            self.restarts.pop_front();
+            return self.run_next_restart(ctx);
+        };
+        let siblings: Vec<_> = self
+            .strategy
+            .siblings(failed, self.children.next_index())
+            .into_iter()
+            .filter_map(|i| self.children.get(i).map(|e| (i, e.link.clone())))
+            .collect();
         tracing::warn!(
             path = %self.path,
-            child = %links[failed].record.borrow().path,
+            child = %failed_link.record.borrow().path,
             strategy = ?self.strategy,
             siblings = siblings.len(),
             "restarting siblings with a child"
         );
         let restart = async move {
-            for &i in siblings.iter().rev() {
-                links[i].command(Command::Restart);
-                links[i].at_rest().await;
+            for (_, sibling) in siblings.iter().rev() {
+                sibling.command(Command::Restart);
+                sibling.at_rest().await;
             }
             tokio::time::sleep(delay).await;
             let mut to_start = siblings;
-            to_start.push(failed);
-            to_start.sort_unstable();
-            for i in to_start {
-                links[i].command(Command::Start);
+            to_start.push((failed, failed_link));
+            to_start.sort_by_key(|(index, _)| *index);
+            for (_, link) in to_start {
+                link.command(Command::Start);
             }
         };
         ctx.spawn(
@@ -515,6 +530,142 @@ impl Handler<ChildEnded> for SupervisorActor {
         if self.restarts.len() == 1 {
             self.run_next_restart(ctx);
         }
+    }
+}
+
+impl SupervisorActor {
+    fn unknown(&self, name: String) -> ControlError {
+        ControlError::UnknownChild {
+            parent: self.path.clone(),
+            name,
+        }
+    }
+
+    fn stopping_error(&self) -> ControlError {
+        ControlError::SupervisorStopping {
+            parent: self.path.clone(),
+        }
+    }
+}
+
+impl Handler<StartChild> for SupervisorActor {
+    type Result = Result<(), ControlError>;
+
+    fn handle(&mut self, StartChild(spec): StartChild, ctx: &mut Context<Self>) -> Self::Result {
+        if self.is_ending() {
+            return Err(self.stopping_error());
+        }
+        let common = spec.0.common();
+        check_name(&self.path, common.name)?;
+        if self.children.find(common.name).is_some() {
+            return Err(BuildError::DuplicateName {
+                parent: self.path.clone(),
+                name: common.name.to_string(),
+            }
+            .into());
+        }
+        let path = self.path.join(common.name);
+        spec::validate(&common, &path)?;
+        let mut depends_on = Vec::new();
+        for dependency in common.depends_on {
+            match self.children.find(dependency) {
+                Some((index, _)) => depends_on.push(index),
+                None => {
+                    return Err(BuildError::InvalidField {
+                        path,
+                        field: "depends_on",
+                        reason: format!("{dependency:?} is not a sibling"),
+                    }
+                    .into())
+                }
+            }
+        }
+        spec.0.assign_path(path);
+        tracing::info!(path = %self.path, child = common.name, "starting a child");
+        self.start_child(spec, depends_on, ctx);
+        Ok(())
+    }
+}
+
+impl Handler<StopChild> for SupervisorActor {
+    type Result = ResponseFuture<Result<StopReport, ControlError>>;
+
+    fn handle(&mut self, StopChild(name): StopChild, _: &mut Context<Self>) -> Self::Result {
+        let link = match self.children.find(&name) {
+            Some((_, entry)) => entry.link.clone(),
+            None => {
+                let err = self.unknown(name);
+                return Box::pin(async move { Err(err) });
+            }
+        };
+        link.command(Command::Stop);
+        let report = link.shared.report();
+        Box::pin(async move { Ok(report.await) })
+    }
+}
+
+impl Handler<RestartChild> for SupervisorActor {
+    type Result = ResponseFuture<Result<(), ControlError>>;
+
+    fn handle(&mut self, RestartChild(name): RestartChild, _: &mut Context<Self>) -> Self::Result {
+        let link = self
+            .children
+            .find(&name)
+            .map(|(_, entry)| entry.link.clone());
+        let link = match link {
+            _ if self.is_ending() => Err(self.stopping_error()),
+            None => Err(self.unknown(name)),
+            Some(link) if link.record.borrow().state.is_terminal() => {
+                let path = link.record.borrow().path.clone();
+                Err(ControlError::ChildEnded { path })
+            }
+            Some(link) => Ok(link),
+        };
+        Box::pin(async move {
+            let link = link?;
+            link.command(Command::Restart);
+            link.at_rest().await;
+            link.command(Command::Start);
+            Ok(())
+        })
+    }
+}
+
+impl Handler<RemoveChild> for SupervisorActor {
+    type Result = actix::ResponseActFuture<Self, Result<StopReport, ControlError>>;
+
+    fn handle(&mut self, RemoveChild(name): RemoveChild, _: &mut Context<Self>) -> Self::Result {
+        let (index, link) = match self.children.find(&name) {
+            Some((index, entry)) => (index, entry.link.clone()),
+            None => {
+                let err = self.unknown(name);
+                return Box::pin(actix::fut::ready(Err(err)));
+            }
+        };
+        let dependents = self.children.dependents_of(index);
+        if !dependents.is_empty() {
+            let err = ControlError::HasDependents {
+                parent: self.path.clone(),
+                name,
+                dependents,
+            };
+            return Box::pin(actix::fut::ready(Err(err)));
+        }
+        link.command(Command::Stop);
+        let report = link.shared.report();
+        Box::pin(
+            actix::fut::wrap_future::<_, Self>(report).map(move |report, this, _| {
+                if this
+                    .children
+                    .get(index)
+                    .is_some_and(|entry| Rc::ptr_eq(&entry.link, &link))
+                {
+                    this.children.remove(index);
+                    tracing::info!(path = %this.path, child = %name, "removed a child");
+                }
+                Ok(report)
+            }),
+        )
     }
 }
 

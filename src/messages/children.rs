@@ -1,0 +1,117 @@
+//! Changing a supervisor's children at runtime: [`StartChild`],
+//! [`StopChild`], [`RestartChild`], [`RemoveChild`]. The rest of the tree
+//! keeps running meanwhile.
+
+use actix::Message;
+
+use crate::error::ControlError;
+use crate::messages::stop::StopReport;
+use crate::spec::AnyChildSpec;
+
+/// Adds a child to a running supervisor and starts it, after the others.
+///
+/// Keep a [`ChildHandle`](crate::ChildHandle) from the spec before sending
+/// it: its [`started`](crate::ChildHandle::started) future tells how the
+/// start went.
+///
+/// # Errors
+///
+/// [`ControlError::InvalidSpec`] for a duplicate or invalid name, a bad field
+/// or an unknown dependency; [`ControlError::SupervisorStopping`] when the
+/// supervisor is stopping.
+///
+/// # Examples
+///
+/// ```
+/// use actix::prelude::*;
+/// use actix_supervisor::{ChildSpec, RestartPolicy, StartChild, SupervisorActor};
+///
+/// #[derive(Default)]
+/// struct Job;
+/// impl Actor for Job { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Job);
+///
+/// # actix::System::new().block_on(async {
+/// let app = SupervisorActor::builder("app").start().unwrap();
+/// let spec = ChildSpec::new("backfill", Job::default).restart(RestartPolicy::Never);
+/// let job = spec.handle();
+/// app.send(StartChild::new(spec)).await.unwrap().unwrap();
+/// assert!(job.started().await.is_ok());
+/// # });
+/// ```
+#[derive(Debug)]
+pub struct StartChild(pub(crate) AnyChildSpec);
+
+impl StartChild {
+    /// Starts `spec` as a new child.
+    pub fn new(spec: impl Into<AnyChildSpec>) -> Self {
+        StartChild(spec.into())
+    }
+}
+
+impl Message for StartChild {
+    type Result = Result<(), ControlError>;
+}
+
+/// Stops one child gracefully (its drain, its grace) and answers its report
+/// once it stopped; the child stays in the table, `Stopped`.
+///
+/// # Errors
+///
+/// [`ControlError::UnknownChild`].
+#[derive(Debug, Clone)]
+pub struct StopChild(pub(crate) String);
+
+impl StopChild {
+    /// Stops the child called `name`.
+    pub fn new(name: impl Into<String>) -> Self {
+        StopChild(name.into())
+    }
+}
+
+impl Message for StopChild {
+    type Result = Result<StopReport, ControlError>;
+}
+
+/// Restarts one child: drains its current incarnation to the end of its
+/// mailbox as it is now, then starts a fresh one; messages sent meanwhile
+/// wait for it. Answers once the new incarnation is starting.
+///
+/// # Errors
+///
+/// [`ControlError::UnknownChild`], [`ControlError::ChildEnded`] for a child
+/// that ended for good, [`ControlError::SupervisorStopping`].
+#[derive(Debug, Clone)]
+pub struct RestartChild(pub(crate) String);
+
+impl RestartChild {
+    /// Restarts the child called `name`.
+    pub fn new(name: impl Into<String>) -> Self {
+        RestartChild(name.into())
+    }
+}
+
+impl Message for RestartChild {
+    type Result = Result<(), ControlError>;
+}
+
+/// Stops one child gracefully, if it still runs, and removes it from the
+/// table; its name can then be used again. Answers its report.
+///
+/// # Errors
+///
+/// [`ControlError::UnknownChild`]; [`ControlError::HasDependents`] when other
+/// children depend on it.
+#[derive(Debug, Clone)]
+pub struct RemoveChild(pub(crate) String);
+
+impl RemoveChild {
+    /// Removes the child called `name`.
+    pub fn new(name: impl Into<String>) -> Self {
+        RemoveChild(name.into())
+    }
+}
+
+impl Message for RemoveChild {
+    type Result = Result<StopReport, ControlError>;
+}

@@ -1,0 +1,174 @@
+//! Promise 12: `StartChild`, `StopChild`, `RestartChild` and `RemoveChild`
+//! change a running supervisor's children; stopping one child waits for that
+//! child only while the rest keeps running; duplicate and unknown names are
+//! refused with clear errors.
+
+mod common;
+
+use actix_supervisor::{
+    BuildError, ControlError, Inspect, NodeState, RemoveChild, RestartChild, StartChild, Stop,
+    StopChild, StopOutcome, SupervisorActor,
+};
+use common::*;
+
+#[actix_rt::test]
+async fn a_child_started_at_runtime_reports_its_start_and_joins_the_tree() {
+    let app = SupervisorActor::builder("app").start().unwrap();
+    let (log, _events) = recorder();
+    let spec = probe_spec("late", log);
+    let late = spec.handle();
+
+    within(app.send(StartChild::new(spec)))
+        .await
+        .unwrap()
+        .unwrap();
+    let addr = within(late.started()).await.unwrap();
+    assert_eq!(within(addr.send(Get)).await.unwrap(), (1, 0));
+    assert_eq!(node(&app, "/app/late").await.state, NodeState::Running);
+}
+
+#[actix_rt::test]
+async fn a_duplicate_name_is_refused() {
+    let (log, _events) = recorder();
+    let app = SupervisorActor::builder("app")
+        .child(probe_spec("worker", log.clone()))
+        .start()
+        .unwrap();
+    let err = within(app.send(StartChild::new(probe_spec("worker", log))))
+        .await
+        .unwrap();
+    assert_eq!(
+        err,
+        Err(ControlError::InvalidSpec(BuildError::DuplicateName {
+            parent: actix_supervisor::NodePath::root("app"),
+            name: "worker".into(),
+        }))
+    );
+}
+
+#[actix_rt::test]
+async fn stopping_one_child_waits_for_it_alone_while_the_rest_keeps_running() {
+    let (log, _events) = recorder();
+    let (tally_log, mut tally_events) = recorder();
+    let busy = tally_spec("busy", tally_log);
+    let busy_handle = busy.handle();
+    let other = probe_spec("other", log);
+    let other_handle = other.handle();
+    let app = SupervisorActor::builder("app")
+        .child(busy)
+        .child(other)
+        .start()
+        .unwrap();
+    let gate = Gate::new();
+    within(busy_handle.send(Hold(1, gate.clone())))
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        busy_handle.do_send(Bump).unwrap();
+    }
+
+    let stopping = app.send(StopChild::new("busy"));
+    // While `busy` drains, its sibling answers.
+    assert_eq!(within(other_handle.send(Inc)).await.unwrap(), 1);
+    gate.open();
+    let report = within(stopping).await.unwrap().unwrap();
+    assert_eq!(
+        (report.outcome, report.drained),
+        (StopOutcome::Drained, 100)
+    );
+    assert_eq!(
+        tally_events.drain(),
+        [TallyEvent::Released(1), TallyEvent::Stopped(100)]
+    );
+    assert_eq!(within(other_handle.send(Inc)).await.unwrap(), 2);
+    assert_eq!(node(&app, "/app/busy").await.state, NodeState::Stopped);
+}
+
+#[actix_rt::test]
+async fn restarting_a_child_gives_a_fresh_incarnation_and_keeps_its_mailbox() {
+    let (log, _events) = recorder();
+    let spec = probe_spec("probe", log);
+    let probe = spec.handle();
+    let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    within(probe.send(Inc)).await.unwrap();
+
+    let restarted = app.send(RestartChild::new("probe"));
+    let queued = probe.send(Get);
+    within(restarted).await.unwrap().unwrap();
+    // Answered (by whichever incarnation it reached first), not lost.
+    within(queued).await.unwrap();
+    assert_eq!(within(probe.send(Get)).await.unwrap(), (2, 0));
+    assert_eq!(node(&app, "/app/probe").await.restart_count, 1);
+}
+
+#[actix_rt::test]
+async fn removing_a_child_stops_it_and_frees_its_name() {
+    let (log, _events) = recorder();
+    let spec = probe_spec("probe", log.clone());
+    let probe = spec.handle();
+    let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+
+    let report = within(app.send(RemoveChild::new("probe")))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(report.outcome, StopOutcome::Drained);
+    assert!(probe.send(Get).await.is_err());
+    let tree = within(app.send(Inspect)).await.unwrap();
+    assert!(tree.find("/app/probe").is_none(), "{tree}");
+    within(app.send(StartChild::new(probe_spec("probe", log))))
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[actix_rt::test]
+async fn unknown_names_and_needed_children_are_refused() {
+    let (log, _events) = recorder();
+    let app = SupervisorActor::builder("app")
+        .child(probe_spec("base", log.clone()))
+        .child(probe_spec("user", log).depends_on("base"))
+        .start()
+        .unwrap();
+    let parent = actix_supervisor::NodePath::root("app");
+
+    let unknown = ControlError::UnknownChild {
+        parent: parent.clone(),
+        name: "ghost".into(),
+    };
+    assert_eq!(
+        within(app.send(RemoveChild::new("ghost"))).await.unwrap(),
+        Err(unknown.clone())
+    );
+    assert_eq!(
+        within(app.send(StopChild::new("ghost"))).await.unwrap(),
+        Err(unknown.clone())
+    );
+    assert_eq!(
+        within(app.send(RestartChild::new("ghost"))).await.unwrap(),
+        Err(unknown.clone())
+    );
+    assert_eq!(unknown.to_string(), "/app: no child named \"ghost\"");
+    assert_eq!(
+        within(app.send(RemoveChild::new("base"))).await.unwrap(),
+        Err(ControlError::HasDependents {
+            parent,
+            name: "base".into(),
+            dependents: vec!["user".into()],
+        })
+    );
+}
+
+#[actix_rt::test]
+async fn a_stopping_supervisor_refuses_new_children() {
+    let app = SupervisorActor::builder("app").start().unwrap();
+    within(app.send(Stop)).await.unwrap();
+    let (log, _events) = recorder();
+    let refused = within(app.send(StartChild::new(probe_spec("late", log))))
+        .await
+        .unwrap();
+    assert!(
+        matches!(refused, Err(ControlError::SupervisorStopping { .. })),
+        "{refused:?}"
+    );
+}
