@@ -572,27 +572,37 @@ impl<A: SupervisedActor> Runner<A> {
         }
         self.shared.begin_stopping();
         tracing::info!(path = %self.env.path, "stopping child");
+        match self.phase {
+            Phase::Starting | Phase::Running => self.begin_drain(false),
+            Phase::Start | Phase::Backoff(_) | Phase::Parked | Phase::Done => {
+                self.stop = Some(self.new_stopping(false));
+                self.finish(NodeState::Stopped, StopOutcome::Drained);
+            }
+        }
+    }
+
+    /// A drain that begins now, bounded by the child's grace.
+    fn new_stopping(&self, for_restart: bool) -> Stopping {
         let deadline = match self.env.grace {
             Grace::Duration(grace) => Some(Box::pin(tokio::time::sleep(grace))),
             Grace::Infinity => None,
         };
-        self.stop = Some(Stopping {
+        Stopping {
             began: Instant::now(),
             handled_before: self.handled,
             deadline,
             marker_reached: false,
             stopping_context: false,
-            for_restart: false,
-        });
-        match self.phase {
-            Phase::Starting | Phase::Running => {
-                self.link.record.borrow_mut().state = NodeState::Stopping;
-                self.addr.do_send(DrainMarker);
-            }
-            Phase::Start | Phase::Backoff(_) | Phase::Parked | Phase::Done => {
-                self.finish(NodeState::Stopped, StopOutcome::Drained);
-            }
+            for_restart,
         }
+    }
+
+    /// Drains the running incarnation: queues the marker that ends the
+    /// drain, and starts the grace.
+    fn begin_drain(&mut self, for_restart: bool) {
+        self.stop = Some(self.new_stopping(for_restart));
+        self.link.record.borrow_mut().state = NodeState::Stopping;
+        self.addr.do_send(DrainMarker);
     }
 
     /// Ends the current incarnation for a strategy restart: drains it to a
@@ -603,22 +613,7 @@ impl<A: SupervisedActor> Runner<A> {
             return;
         }
         match self.phase {
-            Phase::Starting | Phase::Running => {
-                let deadline = match self.env.grace {
-                    Grace::Duration(grace) => Some(Box::pin(tokio::time::sleep(grace))),
-                    Grace::Infinity => None,
-                };
-                self.stop = Some(Stopping {
-                    began: Instant::now(),
-                    handled_before: self.handled,
-                    deadline,
-                    marker_reached: false,
-                    stopping_context: false,
-                    for_restart: true,
-                });
-                self.link.record.borrow_mut().state = NodeState::Stopping;
-                self.addr.do_send(DrainMarker);
-            }
+            Phase::Starting | Phase::Running => self.begin_drain(true),
             Phase::Start | Phase::Backoff(_) => self.park(1, Duration::ZERO),
             Phase::Parked | Phase::Done => {}
         }
