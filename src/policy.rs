@@ -401,6 +401,11 @@ impl IntensityWindow {
         }
     }
 
+    /// Forgets every restart: a restarted subtree starts with a clean slate.
+    pub(crate) fn reset(&mut self) {
+        self.restarts.clear();
+    }
+
     /// Records a restart at `now` if the intensity allows one more; false if
     /// it does not (and nothing is recorded).
     pub(crate) fn allow(&mut self, now: tokio::time::Instant) -> bool {

@@ -290,6 +290,8 @@ pub(crate) struct SpecCommon<'a> {
 /// What a supervisor needs of a spec without knowing its actor type.
 pub(crate) trait ErasedSpec: Send {
     fn common(&self) -> SpecCommon<'_>;
+    /// Checks every field, as if the child sat at `path`.
+    fn validate(&self, path: &NodePath) -> Result<(), BuildError>;
     /// Tells the child's handles the path it will have.
     fn assign_path(&self, path: NodePath);
     /// Spawns the child's runner on the current arbiter.
@@ -305,6 +307,10 @@ impl<A: SupervisedActor> ErasedSpec for ChildSpec<A> {
             grace: self.grace,
             depends_on: &self.depends_on,
         }
+    }
+
+    fn validate(&self, path: &NodePath) -> Result<(), BuildError> {
+        validate(&self.common(), path)
     }
 
     fn assign_path(&self, path: NodePath) {

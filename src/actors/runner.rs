@@ -179,6 +179,7 @@ pub(crate) fn spawn<A: SupervisedActor>(config: RunnerConfig<A>) -> Rc<ChildLink
     let link = ChildLink::new(
         NodeRecord::new(path.clone(), NodeKind::Actor),
         config.shared.clone(),
+        None,
     );
     let span = tracing::info_span!("node", path = %path);
     let mut runner = Runner {

@@ -128,15 +128,22 @@ pub(crate) struct ChildLink {
     pub(crate) shared: Arc<ChildShared>,
     command: Cell<Option<Command>>,
     activity: tokio::sync::watch::Sender<Activity>,
+    /// The address of a child that is itself a supervisor.
+    pub(crate) nested: Option<actix::Addr<SupervisorActor>>,
 }
 
 impl ChildLink {
-    pub(crate) fn new(record: NodeRecord, shared: Arc<ChildShared>) -> Rc<Self> {
+    pub(crate) fn new(
+        record: NodeRecord,
+        shared: Arc<ChildShared>,
+        nested: Option<actix::Addr<SupervisorActor>>,
+    ) -> Rc<Self> {
         Rc::new(ChildLink {
             record: RefCell::new(record),
             shared,
             command: Cell::new(None),
             activity: tokio::sync::watch::Sender::new(Activity::Active),
+            nested,
         })
     }
 

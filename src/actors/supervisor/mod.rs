@@ -7,9 +7,13 @@
 //! ([`children`]), the view of the tree, and the order of shutdown
 //! ([`shutdown`]).
 
+mod builder;
 pub(crate) mod children;
+mod nested;
 pub(crate) mod restart;
 pub(crate) mod shutdown;
+
+pub use builder::SupervisorBuilder;
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -31,8 +35,8 @@ use crate::messages::children::{RemoveChild, RestartChild, StartChild, StopChild
 use crate::messages::events::{EventKind, EventStream, Events, Subscribe, SubscribeRecipient};
 use crate::messages::inspect::Inspect;
 use crate::messages::stop::{Stop, StopOutcome, StopReport};
-use crate::policy::{Grace, IntensityWindow, RestartIntensity, Strategy};
-use crate::spec::{self, AnyChildSpec};
+use crate::policy::{Grace, IntensityWindow, Strategy};
+use crate::spec::AnyChildSpec;
 use crate::tree::{Failure, NodeKind, NodePath, NodeSnapshot, NodeState, TreeSnapshot};
 use std::cell::RefCell;
 
@@ -98,7 +102,7 @@ pub struct SupervisorActor {
     /// started in `started`.
     pending: Vec<(AnyChildSpec, Vec<usize>)>,
     started_at: Instant,
-    state: Rc<Cell<NodeState>>,
+    state: Rc<OwnState>,
     report: Rc<watch::Sender<Option<StopReport>>>,
     /// The supervisor's own address, held until it has stopped: a supervisor
     /// does not end because its users dropped their addresses.
@@ -112,6 +116,47 @@ pub struct SupervisorActor {
     /// Children that ended and wait for a strategy restart, oldest first;
     /// the first one's restart is under way.
     restarts: std::collections::VecDeque<ChildEnded>,
+    /// 1 for the first run; one more each time its subtree is restarted.
+    incarnation: u64,
+}
+
+/// A supervisor's own state, mirrored into its link in its parent when it is
+/// a child, so the parent sees it without asking.
+#[derive(Debug)]
+pub(crate) struct OwnState {
+    state: Cell<NodeState>,
+    link: Option<Rc<children::ChildLink>>,
+}
+
+impl OwnState {
+    fn new(link: Option<Rc<children::ChildLink>>) -> Self {
+        OwnState {
+            state: Cell::new(NodeState::Starting),
+            link,
+        }
+    }
+
+    fn get(&self) -> NodeState {
+        self.state.get()
+    }
+
+    fn set(&self, state: NodeState) {
+        self.state.set(state);
+        if let Some(link) = &self.link {
+            let mut record = link.record.borrow_mut();
+            record.state = state;
+            if state == NodeState::Running && record.started_at.is_none() {
+                record.started_at = Some(Instant::now());
+            }
+        }
+    }
+
+    /// Records the failure that made the supervisor give up.
+    fn set_failure(&self, failure: &Failure) {
+        if let Some(link) = &self.link {
+            link.record.borrow_mut().last_failure = Some(failure.clone());
+        }
+    }
 }
 
 /// From a child's runner, under a strategy other than one-for-one: its
@@ -139,13 +184,7 @@ impl actix::Message for GiveUp {
 impl SupervisorActor {
     /// Starts describing a supervisor called `name`.
     pub fn builder(name: impl Into<String>) -> SupervisorBuilder {
-        SupervisorBuilder {
-            name: name.into(),
-            grace: Grace::Infinity,
-            intensity: RestartIntensity::default(),
-            strategy: Strategy::default(),
-            children: Vec::new(),
-        }
+        SupervisorBuilder::new(name.into())
     }
 
     /// This supervisor's path.
@@ -165,177 +204,13 @@ impl SupervisorActor {
             path: self.path.clone(),
             kind: NodeKind::Supervisor,
             state,
-            incarnation: 1,
-            restart_count: 0,
+            incarnation: self.incarnation,
+            restart_count: self.incarnation - 1,
             last_failure: self.last_failure.clone(),
             uptime: matches!(state, NodeState::Running | NodeState::Stopping)
                 .then(|| self.started_at.elapsed()),
             children,
         }
-    }
-}
-
-/// Describes a [`SupervisorActor`] before it starts: its name, its grace and
-/// its children.
-///
-/// Nothing is started until [`start`](SupervisorBuilder::start), which checks
-/// the whole description first.
-#[derive(Debug)]
-#[must_use = "a supervisor builder does nothing until `start` is called"]
-pub struct SupervisorBuilder {
-    name: String,
-    grace: Grace,
-    intensity: RestartIntensity,
-    strategy: Strategy,
-    children: Vec<AnyChildSpec>,
-}
-
-impl SupervisorBuilder {
-    /// Adds a child. Children start in the order they are added, except that
-    /// a child starts after the siblings it depends on.
-    pub fn child(mut self, spec: impl Into<AnyChildSpec>) -> Self {
-        self.children.push(spec.into());
-        self
-    }
-
-    /// Bounds the whole subtree's stop (default [`Grace::Infinity`]: each
-    /// child's own grace bounds it). When it runs out, every child still
-    /// stopping is terminated and reported `TimedOut`.
-    pub fn grace(mut self, grace: Grace) -> Self {
-        self.grace = grace;
-        self
-    }
-
-    /// Sets the restart intensity (default: 3 restarts within 5 s, across
-    /// all children). One restart more, and the supervisor gives up: it
-    /// stops its remaining children in shutdown order and fails.
-    pub fn intensity(mut self, intensity: RestartIntensity) -> Self {
-        self.intensity = intensity;
-        self
-    }
-
-    /// Sets which children restart with one that is restarted (default
-    /// [`Strategy::OneForOne`]).
-    pub fn strategy(mut self, strategy: Strategy) -> Self {
-        self.strategy = strategy;
-        self
-    }
-
-    /// Checks the description and starts the supervisor on the current
-    /// arbiter; its children start right after.
-    ///
-    /// # Errors
-    ///
-    /// A [`BuildError`] naming the node and the field when a name is empty,
-    /// contains `/` or is used twice, when a dependency is unknown or forms a
-    /// cycle, or when a policy has a value that cannot be used (see
-    /// [`Backoff`](crate::Backoff)). Nothing is started then.
-    ///
-    /// # Panics
-    ///
-    /// When called outside a running actix system.
-    pub fn start(self) -> Result<Addr<SupervisorActor>, BuildError> {
-        let supervisor = self.build()?;
-        let span = tracing::info_span!("node", path = %supervisor.path);
-        let context = Context::new();
-        let addr = context.address();
-        actix_rt::spawn(context.into_future(supervisor).instrument(span));
-        Ok(addr)
-    }
-
-    fn build(self) -> Result<SupervisorActor, BuildError> {
-        if let Err(BuildError::InvalidName { name, reason, .. }) =
-            check_name(&NodePath::root(""), &self.name)
-        {
-            return Err(BuildError::InvalidField {
-                path: NodePath::root(&name),
-                field: "name",
-                reason: reason.to_string(),
-            });
-        }
-        let path = NodePath::root(&self.name);
-        if self.grace == Grace::Duration(std::time::Duration::ZERO) {
-            return Err(BuildError::InvalidField {
-                path,
-                field: "grace",
-                reason: "must be above zero (use a short grace, not none)".into(),
-            });
-        }
-        self.intensity
-            .validate()
-            .map_err(|e| BuildError::InvalidField {
-                path: path.clone(),
-                field: e.field,
-                reason: e.reason,
-            })?;
-        let names: Vec<&str> = self.children.iter().map(|c| c.name()).collect();
-        for (i, child) in self.children.iter().enumerate() {
-            let common = child.0.common();
-            check_name(&path, common.name)?;
-            if names[..i].contains(&common.name) {
-                return Err(BuildError::DuplicateName {
-                    parent: path.clone(),
-                    name: common.name.to_string(),
-                });
-            }
-            spec::validate(&common, &path.join(common.name))?;
-        }
-        for child in &self.children {
-            child.0.assign_path(path.join(child.name()));
-        }
-        let mut depends_on = Vec::with_capacity(names.len());
-        for child in &self.children {
-            let common = child.0.common();
-            let mut deps = Vec::new();
-            for dependency in common.depends_on {
-                match names.iter().position(|n| n == dependency) {
-                    Some(i) if dependency != common.name => deps.push(i),
-                    _ => {
-                        return Err(BuildError::InvalidField {
-                            path: path.join(common.name),
-                            field: "depends_on",
-                            reason: format!("{dependency:?} is not a sibling"),
-                        })
-                    }
-                }
-            }
-            depends_on.push(deps);
-        }
-        let order = shutdown::start_order(&names, &depends_on).map_err(|cycle| {
-            BuildError::DependencyCycle {
-                parent: path.clone(),
-                cycle,
-            }
-        })?;
-        // Re-index dependencies by start position.
-        let mut position = vec![0; order.len()];
-        for (at, &i) in order.iter().enumerate() {
-            position[i] = at;
-        }
-        let mut specs: Vec<Option<AnyChildSpec>> = self.children.into_iter().map(Some).collect();
-        let pending = order
-            .iter()
-            .map(|&i| {
-                let deps = depends_on[i].iter().map(|&d| position[d]).collect();
-                (specs[i].take().expect("each child is placed once"), deps)
-            })
-            .collect();
-        Ok(SupervisorActor {
-            path,
-            grace: self.grace,
-            children: Children::default(),
-            pending,
-            started_at: Instant::now(),
-            state: Rc::new(Cell::new(NodeState::Starting)),
-            report: Rc::new(watch::Sender::new(None)),
-            keep_alive: None,
-            events: Events::new(),
-            intensity: Rc::new(RefCell::new(IntensityWindow::new(self.intensity))),
-            last_failure: None,
-            token: CancellationToken::new(),
-            strategy: self.strategy,
-            restarts: std::collections::VecDeque::new(),
-        })
     }
 }
 
@@ -397,10 +272,27 @@ impl Actor for SupervisorActor {
 }
 
 impl Handler<Inspect> for SupervisorActor {
-    type Result = MessageResult<Inspect>;
+    type Result = ResponseFuture<TreeSnapshot>;
 
+    /// Each supervisor's part of the snapshot is taken when it handles the
+    /// message; nested supervisors are asked in turn, in start order.
     fn handle(&mut self, _: Inspect, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(TreeSnapshot::new(self.snapshot()))
+        let mut root = self.snapshot();
+        let nested: Vec<_> = self
+            .children
+            .iter()
+            .map(|entry| entry.link.nested.clone())
+            .collect();
+        Box::pin(async move {
+            for (child, nested) in root.children.iter_mut().zip(nested) {
+                if let Some(addr) = nested {
+                    if let Ok(subtree) = addr.send(Inspect).await {
+                        *child = subtree.root;
+                    }
+                }
+            }
+            TreeSnapshot::new(root)
+        })
     }
 }
 
@@ -439,12 +331,16 @@ impl SupervisorActor {
                     }
                     ShutdownCause::GiveUp(failure) => {
                         tracing::error!(path = %path, reason = %failure.message, "supervisor gave up");
+                        state.set_failure(&failure);
                         state.set(NodeState::Failed);
                         events.emit(&path, 1, EventKind::GaveUp { failure: failure.clone() });
                         stopped.outcome = StopOutcome::Failed(failure);
                     }
                 }
                 token.cancel();
+                if let Some(link) = &state.link {
+                    link.shared.finish(stopped.clone());
+                }
                 report.send_replace(Some(stopped));
                 drop(keep_alive);
             }
@@ -565,7 +461,7 @@ impl Handler<StartChild> for SupervisorActor {
             .into());
         }
         let path = self.path.join(common.name);
-        spec::validate(&common, &path)?;
+        spec.0.validate(&path)?;
         let mut depends_on = Vec::new();
         for dependency in common.depends_on {
             match self.children.find(dependency) {

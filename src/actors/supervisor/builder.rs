@@ -1,0 +1,315 @@
+//! [`SupervisorBuilder`]: the description of a supervisor before it starts,
+//! and its validation.
+//!
+//! A builder is checked as a whole, its nested supervisors included, before
+//! anything starts, so bad configuration anywhere in a tree is refused with
+//! an error that names the node and the field. A builder creates its
+//! supervisor's mailbox up front, so [`SupervisorBuilder::address`] is valid
+//! before it starts; as a child of another supervisor it also has the fields
+//! of a child spec (restart policy, backoff, dependencies).
+
+use std::cell::RefCell;
+use std::fmt;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use actix::dev::channel::{self, AddressReceiver};
+use actix::{Addr, Context};
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
+
+use super::children::{ChildLink, Children};
+use super::{shutdown, OwnState, SupervisorActor};
+use crate::error::{check_name, BuildError};
+use crate::handle::ChildShared;
+use crate::messages::events::Events;
+use crate::policy::{Backoff, Grace, IntensityWindow, RestartIntensity, RestartPolicy, Strategy};
+use crate::spec::AnyChildSpec;
+use crate::tree::NodePath;
+
+/// Describes a [`SupervisorActor`] before it starts: its name, grace,
+/// intensity, strategy and children.
+///
+/// Nothing is started until [`start`](SupervisorBuilder::start), which checks
+/// the whole description first. A builder is also a child spec: give it to
+/// another supervisor's [`child`](SupervisorBuilder::child) to nest it.
+#[must_use = "a supervisor builder does nothing until `start` is called or it is given to a parent"]
+pub struct SupervisorBuilder {
+    pub(super) name: String,
+    pub(super) grace: Grace,
+    pub(super) intensity: RestartIntensity,
+    pub(super) strategy: Strategy,
+    pub(super) children: Vec<AnyChildSpec>,
+    pub(super) restart: RestartPolicy,
+    pub(super) backoff: Option<Backoff>,
+    pub(super) depends_on: Vec<String>,
+    pub(super) addr: Addr<SupervisorActor>,
+    pub(super) receiver: AddressReceiver<SupervisorActor>,
+    pub(super) shared: Arc<ChildShared>,
+}
+
+impl fmt::Debug for SupervisorBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SupervisorBuilder")
+            .field("name", &self.name)
+            .field("grace", &self.grace)
+            .field("intensity", &self.intensity)
+            .field("strategy", &self.strategy)
+            .field("children", &self.children)
+            .field("restart", &self.restart)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a supervisor is placed in its tree when it is built.
+pub(super) struct Place {
+    pub(super) path: NodePath,
+    pub(super) events: Events,
+    pub(super) token: CancellationToken,
+    /// Its link in its parent, when it is a child.
+    pub(super) link: Option<Rc<ChildLink>>,
+}
+
+impl SupervisorBuilder {
+    pub(super) fn new(name: String) -> Self {
+        let (sender, receiver) = channel::channel(16);
+        SupervisorBuilder {
+            shared: ChildShared::new(name.clone()),
+            name,
+            grace: Grace::Infinity,
+            intensity: RestartIntensity::default(),
+            strategy: Strategy::default(),
+            children: Vec::new(),
+            restart: RestartPolicy::default(),
+            backoff: None,
+            depends_on: Vec::new(),
+            addr: Addr::new(sender),
+            receiver,
+        }
+    }
+
+    /// Adds a child (a [`ChildSpec`](crate::ChildSpec), or another
+    /// supervisor's builder). Children start in the order they are added,
+    /// except that a child starts after the siblings it depends on.
+    pub fn child(mut self, spec: impl Into<AnyChildSpec>) -> Self {
+        self.children.push(spec.into());
+        self
+    }
+
+    /// Bounds the whole subtree's stop (default [`Grace::Infinity`]: each
+    /// child's own grace bounds it). When it runs out, every child still
+    /// stopping is terminated and reported `TimedOut`.
+    pub fn grace(mut self, grace: Grace) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// Sets the restart intensity (default: 3 restarts within 5 s, across
+    /// all children). One restart more, and the supervisor gives up: it
+    /// stops its remaining children in shutdown order and fails.
+    pub fn intensity(mut self, intensity: RestartIntensity) -> Self {
+        self.intensity = intensity;
+        self
+    }
+
+    /// Sets which children restart with one that is restarted (default
+    /// [`Strategy::OneForOne`]).
+    pub fn strategy(mut self, strategy: Strategy) -> Self {
+        self.strategy = strategy;
+        self
+    }
+
+    /// As a child of another supervisor: what its parent does when it gives
+    /// up (default [`RestartPolicy::OnFailure`]: restart the whole subtree).
+    pub fn restart(mut self, policy: RestartPolicy) -> Self {
+        self.restart = policy;
+        self
+    }
+
+    /// As a child of another supervisor: waits between restarts of the whole
+    /// subtree (default: restart at once).
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = Some(backoff);
+        self
+    }
+
+    /// As a child of another supervisor: starts after the sibling `name` and
+    /// stops before it.
+    pub fn depends_on(mut self, name: impl Into<String>) -> Self {
+        self.depends_on.push(name.into());
+        self
+    }
+
+    /// The supervisor's address: valid before it starts (messages wait).
+    pub fn address(&self) -> Addr<SupervisorActor> {
+        self.addr.clone()
+    }
+
+    /// The supervisor's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Checks the description and starts the supervisor, as the root of a
+    /// tree, on the current arbiter; its children start right after.
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] naming the node and the field when a name is empty,
+    /// contains `/` or is used twice, when a dependency is unknown or forms a
+    /// cycle, or when a policy has a value that cannot be used (see
+    /// [`Backoff`](crate::Backoff)), anywhere in the tree. Nothing is started
+    /// then.
+    ///
+    /// # Panics
+    ///
+    /// When called outside a running actix system.
+    pub fn start(self) -> Result<Addr<SupervisorActor>, BuildError> {
+        if let Err(BuildError::InvalidName { name, reason, .. }) =
+            check_name(&NodePath::root(""), &self.name)
+        {
+            return Err(BuildError::InvalidField {
+                path: NodePath::root(&name),
+                field: "name",
+                reason: reason.to_string(),
+            });
+        }
+        let path = NodePath::root(&self.name);
+        self.validate_at(&path)?;
+        self.assign_paths(&path);
+        let addr = self.addr.clone();
+        self.spawn(Place {
+            path,
+            events: Events::new(),
+            token: CancellationToken::new(),
+            link: None,
+        });
+        Ok(addr)
+    }
+
+    /// Checks the supervisor's own fields and, recursively, its children, as
+    /// if it sat at `path`.
+    pub(crate) fn validate_at(&self, path: &NodePath) -> Result<(), BuildError> {
+        let field = |field: &'static str, reason: String| BuildError::InvalidField {
+            path: path.clone(),
+            field,
+            reason,
+        };
+        if self.grace == Grace::Duration(std::time::Duration::ZERO) {
+            return Err(field(
+                "grace",
+                "must be above zero (use a short grace, not none)".into(),
+            ));
+        }
+        self.intensity
+            .validate()
+            .map_err(|e| field(e.field, e.reason))?;
+        let names = self.names();
+        for (i, child) in self.children.iter().enumerate() {
+            check_name(path, names[i])?;
+            if names[..i].contains(&names[i]) {
+                return Err(BuildError::DuplicateName {
+                    parent: path.clone(),
+                    name: names[i].to_string(),
+                });
+            }
+            child.0.validate(&path.join(names[i]))?;
+        }
+        let depends_on = self.dependency_indexes(path)?;
+        shutdown::start_order(&names, &depends_on).map_err(|cycle| {
+            BuildError::DependencyCycle {
+                parent: path.clone(),
+                cycle,
+            }
+        })?;
+        Ok(())
+    }
+
+    /// Tells this supervisor's handles, and its children's, their paths.
+    pub(crate) fn assign_paths(&self, path: &NodePath) {
+        self.shared.set_path(path.clone());
+        for child in &self.children {
+            child.0.assign_path(path.join(child.name()));
+        }
+    }
+
+    fn names(&self) -> Vec<&str> {
+        self.children.iter().map(AnyChildSpec::name).collect()
+    }
+
+    /// Each child's dependencies as indexes in the order given.
+    fn dependency_indexes(&self, path: &NodePath) -> Result<Vec<Vec<usize>>, BuildError> {
+        let names = self.names();
+        self.children
+            .iter()
+            .map(|child| {
+                let common = child.0.common();
+                common
+                    .depends_on
+                    .iter()
+                    .map(
+                        |dependency| match names.iter().position(|n| n == dependency) {
+                            Some(i) if dependency != common.name => Ok(i),
+                            _ => Err(BuildError::InvalidField {
+                                path: path.join(common.name),
+                                field: "depends_on",
+                                reason: format!("{dependency:?} is not a sibling"),
+                            }),
+                        },
+                    )
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Builds the (validated) supervisor at `place` and spawns it on the
+    /// current arbiter, in a span carrying its path.
+    pub(super) fn spawn(self, place: Place) {
+        let (supervisor, receiver) = self.into_actor(place);
+        let span = tracing::info_span!("node", path = %supervisor.path);
+        let context = Context::with_receiver(receiver);
+        actix_rt::spawn(context.into_future(supervisor).instrument(span));
+    }
+
+    fn into_actor(self, place: Place) -> (SupervisorActor, AddressReceiver<SupervisorActor>) {
+        // Validated already: the fallbacks below are never taken.
+        let names = self.names();
+        let depends_on = self
+            .dependency_indexes(&place.path)
+            .unwrap_or_else(|_| vec![Vec::new(); names.len()]);
+        let order = shutdown::start_order(&names, &depends_on)
+            .unwrap_or_else(|_| (0..names.len()).collect());
+        let mut position = vec![0; order.len()];
+        for (at, &i) in order.iter().enumerate() {
+            position[i] = at;
+        }
+        let mut specs: Vec<Option<AnyChildSpec>> = self.children.into_iter().map(Some).collect();
+        let pending = order
+            .iter()
+            .filter_map(|&i| {
+                let deps = depends_on[i].iter().map(|&d| position[d]).collect();
+                specs[i].take().map(|spec| (spec, deps))
+            })
+            .collect();
+        let supervisor = SupervisorActor {
+            path: place.path,
+            grace: self.grace,
+            children: Children::default(),
+            pending,
+            started_at: Instant::now(),
+            state: Rc::new(OwnState::new(place.link)),
+            report: Rc::new(watch::Sender::new(None)),
+            keep_alive: None,
+            events: place.events,
+            intensity: Rc::new(RefCell::new(IntensityWindow::new(self.intensity))),
+            last_failure: None,
+            token: place.token,
+            strategy: self.strategy,
+            restarts: std::collections::VecDeque::new(),
+            incarnation: 1,
+        };
+        (supervisor, self.receiver)
+    }
+}

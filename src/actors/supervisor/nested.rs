@@ -1,0 +1,177 @@
+//! A supervisor as the child of another: its spec (a [`SupervisorBuilder`]
+//! given to a parent), and the relay that carries the parent's commands to it
+//! and its end back to the parent.
+//!
+//! A nested supervisor is an actix actor of its own, not run by a runner: its
+//! code is the library's, it keeps no user state, and its children's runners
+//! already keep their mailboxes across restarts. So the parent's link to it
+//! is served by a small relay task: `Stop` and `Kill` become `Stop` (and
+//! `Shutdown`) messages; a strategy `Restart` parks every child of the
+//! subtree (drained, mailboxes kept), and `Start` starts them again, as a new
+//! incarnation of the subtree. When the nested supervisor ends, the relay
+//! publishes its report to the parent.
+
+use std::future::{poll_fn, Future};
+use std::rc::Rc;
+use std::task::Poll;
+use std::time::Duration;
+
+use actix::{Context, Handler, Message, ResponseFuture};
+
+use super::builder::{Place, SupervisorBuilder};
+use super::children::{Activity, ChildEnv, ChildLink, Command, NodeRecord};
+use super::SupervisorActor;
+use crate::error::BuildError;
+use crate::messages::events::EventKind;
+use crate::messages::stop::{Stop, StopReport};
+use crate::messages::Shutdown;
+use crate::spec::{self, AnyChildSpec, ErasedSpec, SpecCommon};
+use crate::tree::{NodeKind, NodePath, NodeState};
+
+impl From<SupervisorBuilder> for AnyChildSpec {
+    fn from(builder: SupervisorBuilder) -> Self {
+        AnyChildSpec(Box::new(builder))
+    }
+}
+
+impl ErasedSpec for SupervisorBuilder {
+    fn common(&self) -> SpecCommon<'_> {
+        SpecCommon {
+            name: &self.name,
+            restart: self.restart,
+            backoff: self.backoff.as_ref(),
+            grace: self.grace,
+            depends_on: &self.depends_on,
+        }
+    }
+
+    fn validate(&self, path: &NodePath) -> Result<(), BuildError> {
+        spec::validate(&self.common(), path)?;
+        self.validate_at(path)
+    }
+
+    fn assign_path(&self, path: NodePath) {
+        self.assign_paths(&path);
+    }
+
+    fn start(self: Box<Self>, env: ChildEnv) -> Rc<ChildLink> {
+        let builder = *self;
+        let link = ChildLink::new(
+            NodeRecord::new(env.path.clone(), NodeKind::Supervisor),
+            builder.shared.clone(),
+            Some(builder.addr.clone()),
+        );
+        link.record.borrow_mut().incarnation = 1;
+        let addr = builder.addr.clone();
+        builder.spawn(Place {
+            path: env.path.clone(),
+            events: env.events.clone(),
+            token: env.token.child_token(),
+            link: Some(link.clone()),
+        });
+        actix_rt::spawn(relay(link.clone(), addr, env));
+        link
+    }
+}
+
+/// What the relay waits for.
+enum Next {
+    Command(Command),
+    Ended(StopReport),
+}
+
+/// Serves a nested supervisor's link in its parent until it ends (its own
+/// shutdown publishes its report into the link).
+async fn relay(link: Rc<ChildLink>, addr: actix::Addr<SupervisorActor>, env: ChildEnv) {
+    let mut report = std::pin::pin!(link.shared.report());
+    let mut known_waker = None;
+    loop {
+        let next = poll_fn(|cx| {
+            link.shared.register_runner(&mut known_waker, cx.waker());
+            match link.take_command() {
+                Some(command) => Poll::Ready(Next::Command(command)),
+                None => report.as_mut().poll(cx).map(Next::Ended),
+            }
+        })
+        .await;
+        match next {
+            Next::Ended(report) => {
+                link.set_activity(Activity::Done);
+                let incarnation = link.record.borrow().incarnation;
+                env.events
+                    .emit(&env.path, incarnation, EventKind::Stopped { report });
+                return;
+            }
+            Next::Command(Command::Stop) => addr.do_send(Stop),
+            Next::Command(Command::Kill) => {
+                // A stop in progress (or begun now) finishes with its
+                // children killed, and publishes its report.
+                addr.do_send(Stop);
+                addr.do_send(Shutdown);
+            }
+            Next::Command(Command::Restart) => {
+                if addr.send(ParkChildren).await.is_ok() {
+                    link.set_activity(Activity::Parked);
+                }
+            }
+            Next::Command(Command::Start) => {
+                link.set_activity(Activity::Active);
+                let _ = addr.send(StartChildren).await;
+            }
+        }
+    }
+}
+
+/// To a nested supervisor: drain and park every child (in reverse start
+/// order), keeping their mailboxes, for a restart of the subtree.
+#[derive(Debug)]
+pub(crate) struct ParkChildren;
+
+impl Message for ParkChildren {
+    type Result = ();
+}
+
+/// To a nested supervisor: start every parked child again, in start order,
+/// as the subtree's next incarnation.
+#[derive(Debug)]
+pub(crate) struct StartChildren;
+
+impl Message for StartChildren {
+    type Result = ();
+}
+
+impl Handler<ParkChildren> for SupervisorActor {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: ParkChildren, _: &mut Context<Self>) -> Self::Result {
+        self.state.set(NodeState::Restarting {
+            attempt: 1,
+            next_start_in: Duration::ZERO,
+        });
+        let links: Vec<_> = self.children.iter().map(|e| e.link.clone()).collect();
+        Box::pin(async move {
+            for link in links.iter().rev() {
+                link.command(Command::Restart);
+                link.at_rest().await;
+            }
+        })
+    }
+}
+
+impl Handler<StartChildren> for SupervisorActor {
+    type Result = ();
+
+    fn handle(&mut self, _: StartChildren, _: &mut Context<Self>) {
+        self.incarnation += 1;
+        self.intensity.borrow_mut().reset();
+        if let Some(link) = &self.state.link {
+            link.record.borrow_mut().incarnation = self.incarnation;
+        }
+        for entry in self.children.iter() {
+            entry.link.command(Command::Start);
+        }
+        self.state.set(NodeState::Running);
+        self.events
+            .emit(&self.path, self.incarnation, EventKind::Started);
+    }
+}

@@ -1,0 +1,234 @@
+//! Promises 3, 4, 12 and 13 across levels: a supervisor can be the child of
+//! another; paths are unique in the tree; `Inspect` at any node returns that
+//! subtree; stopping a subtree waits for that subtree only while the rest
+//! keeps running; its tokens are cancelled and no others; strategies restart
+//! nested subtrees with their mailboxes kept.
+
+mod common;
+
+use std::time::Duration;
+
+use actix::prelude::*;
+use actix_supervisor::{
+    Backoff, BuildError, ChildHandle, ChildSpec, EventKind, Inspect, NodeKind, NodeState, Stop,
+    StopChild, StopOutcome, Strategy, Subscribe, SupervisorActor, SupervisorBuilder,
+};
+use common::*;
+use futures_util::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+/// tenant → manager → handler → poller, and tenant → other → worker.
+struct Tenant {
+    tenant: SupervisorBuilder,
+    manager: Addr<SupervisorActor>,
+    poller: ChildHandle<Tally>,
+    worker: ChildHandle<Probe>,
+    poller_token: Records<CancellationToken>,
+    worker_token: Records<CancellationToken>,
+}
+
+fn tenant() -> Tenant {
+    let (tally_log, _) = recorder();
+    let (log, _) = recorder();
+    let (poller_tokens, poller_token) = recorder();
+    let (worker_tokens, worker_token) = recorder();
+    let poller = ChildSpec::with_context("poller", move |start| {
+        poller_tokens.record(start.token().clone());
+        Tally {
+            count: 0,
+            log: tally_log.clone(),
+        }
+    });
+    let worker = ChildSpec::with_context("worker", move |start| {
+        worker_tokens.record(start.token().clone());
+        Probe {
+            incarnation: start.incarnation(),
+            count: 0,
+            log: log.clone(),
+        }
+    });
+    let (poller_handle, worker_handle) = (poller.handle(), worker.handle());
+    let handler = SupervisorActor::builder("handler").child(poller);
+    let manager = SupervisorActor::builder("manager").child(handler);
+    let manager_addr = manager.address();
+    let other = SupervisorActor::builder("other").child(worker);
+    Tenant {
+        tenant: SupervisorActor::builder("tenant")
+            .child(manager)
+            .child(other),
+        manager: manager_addr,
+        poller: poller_handle,
+        worker: worker_handle,
+        poller_token,
+        worker_token,
+    }
+}
+
+#[actix_rt::test]
+async fn a_three_level_subtree_stops_alone_and_reports_every_level() {
+    let mut t = tenant();
+    let root = t.tenant.start().unwrap();
+    let gate = Gate::new();
+    within(t.poller.send(Hold(1, gate.clone()))).await.unwrap();
+    for _ in 0..50 {
+        t.poller.do_send(Bump).unwrap();
+    }
+    let (poller_token, worker_token) = (t.poller_token.next().await, t.worker_token.next().await);
+
+    let stopping = root.send(StopChild::new("manager"));
+    // The other subtree keeps answering while the manager's drains.
+    assert_eq!(within(t.worker.send(Inc)).await.unwrap(), 1);
+    gate.open();
+    let report = within(stopping).await.unwrap().unwrap();
+
+    let paths: Vec<&str> = report.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/tenant/manager",
+            "/tenant/manager/handler",
+            "/tenant/manager/handler/poller"
+        ]
+    );
+    assert!(report.is_drained(), "{report}");
+    assert_eq!(
+        report
+            .find("/tenant/manager/handler/poller")
+            .unwrap()
+            .drained,
+        50
+    );
+    assert!(
+        poller_token.is_cancelled(),
+        "the subtree's tokens are cancelled"
+    );
+    assert!(!worker_token.is_cancelled(), "and no other");
+    assert_eq!(within(t.worker.send(Inc)).await.unwrap(), 2);
+
+    let tree = within(root.send(Inspect)).await.unwrap();
+    assert_eq!(
+        tree.find("/tenant/manager").unwrap().state,
+        NodeState::Stopped,
+        "{tree}"
+    );
+    assert_eq!(
+        tree.find("/tenant/manager/handler/poller").unwrap().state,
+        NodeState::Stopped
+    );
+    assert_eq!(
+        tree.find("/tenant/other/worker").unwrap().state,
+        NodeState::Running
+    );
+}
+
+#[actix_rt::test]
+async fn inspect_at_any_node_returns_its_subtree() {
+    let t = tenant();
+    let root = t.tenant.start().unwrap();
+    within(t.poller.started()).await.unwrap();
+
+    let whole = within(root.send(Inspect)).await.unwrap();
+    let paths: Vec<&str> = whole.nodes().map(|n| n.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/tenant",
+            "/tenant/manager",
+            "/tenant/manager/handler",
+            "/tenant/manager/handler/poller",
+            "/tenant/other",
+            "/tenant/other/worker",
+        ]
+    );
+    assert_eq!(
+        whole.find("/tenant/manager/handler").unwrap().kind,
+        NodeKind::Supervisor
+    );
+
+    let subtree = within(t.manager.send(Inspect)).await.unwrap();
+    assert_eq!(subtree.root.path.as_str(), "/tenant/manager");
+    assert_eq!(subtree.nodes().count(), 3);
+    assert_eq!(t.poller.path().as_str(), "/tenant/manager/handler/poller");
+}
+
+#[actix_rt::test]
+async fn events_from_every_level_reach_a_root_subscriber() {
+    let (log, _) = recorder();
+    let deep = probe_spec("deep", log);
+    let deep_handle = deep.handle();
+    let root = SupervisorActor::builder("root")
+        .child(SupervisorActor::builder("middle").child(deep))
+        .start()
+        .unwrap();
+    let mut events = within(root.send(Subscribe::all())).await.unwrap();
+
+    assert!(within(deep_handle.send(Panic("deep down"))).await.is_err());
+    loop {
+        let event = within(events.next()).await.unwrap();
+        if let EventKind::Failed { failure } = &event.kind {
+            assert_eq!(event.path.as_str(), "/root/middle/deep");
+            assert_eq!(failure.message, "deep down");
+            break;
+        }
+    }
+}
+
+#[actix_rt::test]
+async fn stopping_the_root_stops_nested_subtrees_and_reports_them() {
+    let t = tenant();
+    let root = t.tenant.start().unwrap();
+    for _ in 0..10 {
+        t.poller.do_send(Bump).unwrap();
+    }
+    let report = within(root.send(Stop)).await.unwrap();
+    assert!(report.is_drained(), "{report}");
+    assert_eq!(report.iter().count(), 6, "{report}");
+    assert_eq!(report.children[0].path.as_str(), "/tenant/manager");
+    assert_eq!(report.children[0].outcome, StopOutcome::Drained);
+}
+
+#[test]
+fn bad_configuration_deep_in_a_nested_supervisor_is_refused_at_build() {
+    let (log, _) = recorder();
+    let bad = probe_spec("poller", log).backoff(Backoff::new(
+        Duration::from_secs(10),
+        Duration::from_secs(1),
+    ));
+    let err = SupervisorActor::builder("tenant")
+        .child(
+            SupervisorActor::builder("manager")
+                .child(SupervisorActor::builder("handler").child(bad)),
+        )
+        .start()
+        .unwrap_err();
+    assert!(
+        matches!(&err, BuildError::InvalidField { path, field: "backoff.max", .. }
+            if path.as_str() == "/tenant/manager/handler/poller"),
+        "{err:?}"
+    );
+}
+
+#[actix_rt::test]
+async fn one_for_all_restarts_a_nested_sibling_subtree_with_its_mailboxes_kept() {
+    let (log, _) = recorder();
+    let crashy = probe_spec("crashy", log.clone());
+    let crashy_handle = crashy.handle();
+    let inner = probe_spec("inner", log);
+    let inner_handle = inner.handle();
+    let root = SupervisorActor::builder("app")
+        .strategy(Strategy::OneForAll)
+        .child(SupervisorActor::builder("sub").child(inner))
+        .child(crashy)
+        .start()
+        .unwrap();
+    within(inner_handle.send(Inc)).await.unwrap();
+
+    assert!(within(crashy_handle.send(Panic("crash"))).await.is_err());
+    // The nested subtree was drained and started again, behind the same
+    // address: the next message reaches a fresh incarnation.
+    assert_eq!(within(inner_handle.send(Get)).await.unwrap(), (2, 0));
+    let tree = within(root.send(Inspect)).await.unwrap();
+    assert_eq!(tree.find("/app/sub").unwrap().incarnation, 2, "{tree}");
+    assert_eq!(tree.find("/app/sub/inner").unwrap().incarnation, 2);
+    assert_eq!(tree.find("/app/crashy").unwrap().incarnation, 2);
+}
