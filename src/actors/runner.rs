@@ -198,6 +198,7 @@ pub(crate) fn spawn<A: SupervisedActor>(config: RunnerConfig<A>) -> Rc<ChildLink
         stop: None,
         yielded_before_start: false,
         token: CancellationToken::new(),
+        parked_failure: None,
     };
     // Build the first incarnation now, so the child is `Starting` (and its
     // factory's failures are known) as soon as its supervisor has started it.
@@ -274,6 +275,9 @@ struct Runner<A: SupervisedActor> {
     yielded_before_start: bool,
     /// The current incarnation's cancellation token.
     token: CancellationToken,
+    /// Parked after exceeding the supervisor's intensity: the failure, for
+    /// the report if the child is stopped before it starts again.
+    parked_failure: Option<Failure>,
 }
 
 impl<A: SupervisedActor> Drop for Runner<A> {
@@ -486,17 +490,18 @@ impl<A: SupervisedActor> Runner<A> {
                 "child failed"
             );
         }
-        let mut decision = if self.stop.is_some() {
+        let decision = if self.stop.is_some() {
             Decision::Finish
         } else {
             self.rules.decide(&end, ran_for)
         };
-        let mut end = end;
         if matches!(decision, Decision::Restart { .. })
             && !self.env.intensity.borrow_mut().allow(Instant::now())
         {
-            // One restart too many for the supervisor: this child ends here,
-            // and the supervisor gives up.
+            // One restart too many for the supervisor: this child waits,
+            // parked with its mailbox, while the supervisor gives up (and
+            // either stops it or, restarted by its own parent, starts it
+            // again).
             let failure = end.failure().cloned().unwrap_or_else(|| {
                 Failure::new(
                     FailureKind::Error,
@@ -505,13 +510,14 @@ impl<A: SupervisedActor> Runner<A> {
                 )
             });
             tracing::error!(path = %self.env.path, "restart intensity exceeded");
+            self.phase = Phase::Parked;
+            self.link.record.borrow_mut().state = NodeState::Failed;
+            self.parked_failure = Some(failure.clone());
+            self.link.set_activity(Activity::Parked);
             if let Some(supervisor) = self.env.supervisor.upgrade() {
-                supervisor.do_send(GiveUp {
-                    failure: failure.clone(),
-                });
+                supervisor.do_send(GiveUp { failure });
             }
-            end = End::Fatal(failure);
-            decision = Decision::Finish;
+            return;
         }
         match decision {
             Decision::Restart { attempt, delay } => {
@@ -577,7 +583,10 @@ impl<A: SupervisedActor> Runner<A> {
             Phase::Starting | Phase::Running => self.begin_drain(false),
             Phase::Start | Phase::Backoff(_) | Phase::Parked | Phase::Done => {
                 self.stop = Some(self.new_stopping(false));
-                self.finish(NodeState::Stopped, StopOutcome::Drained);
+                match self.parked_failure.take() {
+                    Some(failure) => self.finish(NodeState::Failed, StopOutcome::Failed(failure)),
+                    None => self.finish(NodeState::Stopped, StopOutcome::Drained),
+                }
             }
         }
     }
@@ -648,6 +657,7 @@ impl<A: SupervisedActor> Runner<A> {
     /// Starts the next incarnation of a parked child.
     fn resume(&mut self) {
         if matches!(self.phase, Phase::Parked) {
+            self.parked_failure = None;
             self.link.set_activity(Activity::Active);
             self.phase = Phase::Start;
         }

@@ -74,9 +74,18 @@ pub enum EventKind {
         /// How it ended.
         report: StopReport,
     },
-    /// The supervisor exceeded its restart intensity: it stopped its
-    /// children and failed.
+    /// The supervisor exceeded its restart intensity (or, nested, its parent
+    /// did not restart it after it escalated): it stopped its children for
+    /// good and failed.
     GaveUp {
+        /// The failure that exceeded the intensity.
+        failure: Failure,
+    },
+    /// A nested supervisor exceeded its restart intensity and passed the
+    /// failure to its parent, which applies its policy to the subtree: a
+    /// restart shows as `Started` for the supervisor, anything else as
+    /// `GaveUp`.
+    Escalated {
         /// The failure that exceeded the intensity.
         failure: Failure,
     },

@@ -70,6 +70,8 @@ pub(super) struct Place {
     pub(super) token: CancellationToken,
     /// Its link in its parent, when it is a child.
     pub(super) link: Option<Rc<ChildLink>>,
+    /// Its place among its parent's children, when it is a child.
+    pub(super) as_child: Option<super::nested::AsChild>,
 }
 
 impl SupervisorBuilder {
@@ -185,6 +187,7 @@ impl SupervisorBuilder {
             events: Events::new(),
             token: CancellationToken::new(),
             link: None,
+            as_child: None,
         });
         Ok(addr)
     }
@@ -309,6 +312,7 @@ impl SupervisorBuilder {
             strategy: self.strategy,
             restarts: std::collections::VecDeque::new(),
             incarnation: 1,
+            as_child: place.as_child,
         };
         (supervisor, self.receiver)
     }

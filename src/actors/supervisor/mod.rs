@@ -118,6 +118,8 @@ pub struct SupervisorActor {
     restarts: std::collections::VecDeque<ChildEnded>,
     /// 1 for the first run; one more each time its subtree is restarted.
     incarnation: u64,
+    /// Its place among its parent's children, when it is a child.
+    as_child: Option<nested::AsChild>,
 }
 
 /// A supervisor's own state, mirrored into its link in its parent when it is
@@ -568,9 +570,13 @@ impl Handler<RemoveChild> for SupervisorActor {
 impl Handler<GiveUp> for SupervisorActor {
     type Result = ();
 
-    fn handle(&mut self, give_up: GiveUp, _: &mut Context<Self>) {
+    fn handle(&mut self, give_up: GiveUp, ctx: &mut Context<Self>) {
         self.last_failure = Some(give_up.failure.clone());
-        self.begin_shutdown(ShutdownCause::GiveUp(give_up.failure));
+        if self.as_child.is_some() {
+            self.escalate(give_up.failure, ctx);
+        } else {
+            self.begin_shutdown(ShutdownCause::GiveUp(give_up.failure));
+        }
     }
 }
 

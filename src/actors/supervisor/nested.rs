@@ -16,17 +16,20 @@ use std::rc::Rc;
 use std::task::Poll;
 use std::time::Duration;
 
-use actix::{Context, Handler, Message, ResponseFuture};
+use actix::fut::wrap_future;
+use actix::{ActorFutureExt, AsyncContext, Context, Handler, Message, ResponseFuture};
 
 use super::builder::{Place, SupervisorBuilder};
 use super::children::{Activity, ChildEnv, ChildLink, Command, NodeRecord};
-use super::SupervisorActor;
+use super::restart::{Decision, End, RestartRules};
+use super::{ChildEnded, GiveUp, ShutdownCause, SupervisorActor};
 use crate::error::BuildError;
 use crate::messages::events::EventKind;
 use crate::messages::stop::{Stop, StopReport};
 use crate::messages::Shutdown;
+use crate::policy::Strategy;
 use crate::spec::{self, AnyChildSpec, ErasedSpec, SpecCommon};
-use crate::tree::{NodeKind, NodePath, NodeState};
+use crate::tree::{Failure, NodeKind, NodePath, NodeState};
 
 impl From<SupervisorBuilder> for AnyChildSpec {
     fn from(builder: SupervisorBuilder) -> Self {
@@ -63,11 +66,16 @@ impl ErasedSpec for SupervisorBuilder {
         );
         link.record.borrow_mut().incarnation = 1;
         let addr = builder.addr.clone();
+        let as_child = AsChild {
+            rules: RestartRules::new(env.restart, env.backoff.clone()),
+            env: env.clone(),
+        };
         builder.spawn(Place {
             path: env.path.clone(),
             events: env.events.clone(),
             token: env.token.child_token(),
             link: Some(link.clone()),
+            as_child: Some(as_child),
         });
         actix_rt::spawn(relay(link.clone(), addr, env));
         link
@@ -148,13 +156,7 @@ impl Handler<ParkChildren> for SupervisorActor {
             attempt: 1,
             next_start_in: Duration::ZERO,
         });
-        let links: Vec<_> = self.children.iter().map(|e| e.link.clone()).collect();
-        Box::pin(async move {
-            for link in links.iter().rev() {
-                link.command(Command::Restart);
-                link.at_rest().await;
-            }
-        })
+        Box::pin(self.park_children())
     }
 }
 
@@ -162,7 +164,36 @@ impl Handler<StartChildren> for SupervisorActor {
     type Result = ();
 
     fn handle(&mut self, _: StartChildren, _: &mut Context<Self>) {
+        self.start_children();
+    }
+}
+
+/// A nested supervisor's place among its parent's children, and its restart
+/// rules as such a child.
+#[derive(Debug)]
+pub(crate) struct AsChild {
+    env: ChildEnv,
+    rules: RestartRules,
+}
+
+impl SupervisorActor {
+    /// Drains and parks every child, in reverse start order, keeping their
+    /// mailboxes; completes when all are at rest.
+    fn park_children(&self) -> impl Future<Output = ()> + 'static {
+        let links: Vec<_> = self.children.iter().map(|e| e.link.clone()).collect();
+        async move {
+            for link in links.iter().rev() {
+                link.command(Command::Restart);
+                link.at_rest().await;
+            }
+        }
+    }
+
+    /// Starts every parked child again, in start order: the subtree's next
+    /// incarnation, with a clean restart intensity.
+    fn start_children(&mut self) {
         self.incarnation += 1;
+        self.started_at = tokio::time::Instant::now();
         self.intensity.borrow_mut().reset();
         if let Some(link) = &self.state.link {
             link.record.borrow_mut().incarnation = self.incarnation;
@@ -173,5 +204,77 @@ impl Handler<StartChildren> for SupervisorActor {
         self.state.set(NodeState::Running);
         self.events
             .emit(&self.path, self.incarnation, EventKind::Started);
+    }
+
+    /// A nested supervisor exceeded its intensity: it passes the failure to
+    /// its parent, whose policy for it decides. A restart parks the subtree
+    /// and starts it again (after the backoff, or when the parent's strategy
+    /// says); otherwise, or past the parent's intensity, the subtree stops
+    /// for good and the supervisor fails.
+    pub(super) fn escalate(&mut self, failure: Failure, ctx: &mut Context<Self>) {
+        if self.is_ending() {
+            return;
+        }
+        let Some(as_child) = self.as_child.as_mut() else {
+            return;
+        };
+        tracing::error!(path = %self.path, reason = %failure.message, "supervisor escalates to its parent");
+        self.state.set_failure(&failure);
+        self.events.emit(
+            &self.path,
+            self.incarnation,
+            EventKind::Escalated {
+                failure: failure.clone(),
+            },
+        );
+        let ran_for = self.started_at.elapsed();
+        let mut decision = as_child
+            .rules
+            .decide(&End::Failed(failure.clone()), ran_for);
+        if matches!(decision, Decision::Restart { .. })
+            && !as_child
+                .env
+                .intensity
+                .borrow_mut()
+                .allow(tokio::time::Instant::now())
+        {
+            if let Some(parent) = as_child.env.supervisor.upgrade() {
+                parent.do_send(GiveUp {
+                    failure: failure.clone(),
+                });
+            }
+            decision = Decision::Finish;
+        }
+        let Decision::Restart { attempt, delay } = decision else {
+            return self.begin_shutdown(ShutdownCause::GiveUp(failure));
+        };
+        self.state.set(NodeState::Restarting {
+            attempt,
+            next_start_in: delay,
+        });
+        let (strategy, parent, index) = (
+            as_child.env.strategy,
+            as_child.env.supervisor.clone(),
+            as_child.env.index,
+        );
+        let park = self.park_children();
+        if strategy == Strategy::OneForOne {
+            let restart = async move {
+                park.await;
+                tokio::time::sleep(delay).await;
+            };
+            ctx.spawn(wrap_future::<_, Self>(restart).map(|(), this, _| this.start_children()));
+        } else {
+            // The parent restarts the siblings too, then starts this one.
+            let link = self.state.link.clone();
+            ctx.spawn(wrap_future::<_, Self>(park).map(move |(), _, _| {
+                if let Some(link) = &link {
+                    link.set_activity(Activity::Parked);
+                }
+                if let Some(parent) = parent.upgrade() {
+                    parent.do_send(ChildEnded { index, delay });
+                }
+            }));
+        }
     }
 }
