@@ -228,10 +228,11 @@ impl StartContext {
         self.incarnation
     }
 
-    /// A token cancelled when this incarnation ends (it fails, stops, or is
-    /// restarted) and when the child's supervisor stops: a child of the
-    /// supervisor's token, so cancelling a subtree cancels everything under
-    /// it and nothing else.
+    /// A token cancelled as soon as a stop (or a strategy restart) of this
+    /// incarnation begins, and when it ends at the latest: tasks it spawned
+    /// can wind down while its mailbox drains. A child of the supervisor's
+    /// token, so cancelling a subtree cancels everything under it and
+    /// nothing else.
     pub fn token(&self) -> &CancellationToken {
         &self.token
     }

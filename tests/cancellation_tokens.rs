@@ -79,6 +79,38 @@ async fn each_incarnation_gets_a_token_cancelled_when_it_ends() {
 }
 
 #[actix_rt::test]
+async fn the_token_is_cancelled_when_the_stop_begins_not_when_the_drain_ends() {
+    let (tokens, mut given) = recorder();
+    let (ended, _task_ended) = recorder();
+    let spec = spawner("spawner", tokens, ended);
+    let handle = spec.handle();
+    let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    let token = given.next().await;
+    // Hold the drain open with a message that waits on a gate.
+    let gate = Gate::new();
+    within(handle.send(HoldOn(gate.clone()))).await.unwrap();
+
+    let stopping = app.send(actix_supervisor::StopChild::new("spawner"));
+    within(app.send(actix_supervisor::Inspect)).await.unwrap();
+    within(token.cancelled()).await;
+    assert!(!handle.is_accepting(), "the drain is still going on");
+    gate.open();
+    within(stopping).await.unwrap().unwrap();
+}
+
+/// Waits on a gate, with `ctx.wait`.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct HoldOn(Gate);
+
+impl Handler<HoldOn> for Spawner {
+    type Result = ();
+    fn handle(&mut self, msg: HoldOn, ctx: &mut Context<Self>) {
+        ctx.wait(actix::fut::wrap_future::<_, Self>(msg.0.passed()));
+    }
+}
+
+#[actix_rt::test]
 async fn stopping_one_child_cancels_its_token_and_no_other() {
     let (tokens, mut given) = recorder();
     let (ended, mut task_ended) = recorder();

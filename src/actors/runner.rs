@@ -610,6 +610,8 @@ impl<A: SupervisedActor> Runner<A> {
     /// Drains the running incarnation: queues the marker that ends the
     /// drain, and starts the grace.
     fn begin_drain(&mut self, for_restart: bool) {
+        // The incarnation's work should wind down: its token tells it.
+        self.token.cancel();
         self.stop = Some(self.new_stopping(for_restart));
         self.link.record.borrow_mut().state = NodeState::Stopping;
         self.addr.do_send(DrainMarker);
