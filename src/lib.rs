@@ -97,7 +97,10 @@ mod spec;
 pub mod system;
 mod tree;
 
-pub use actors::{fail, restart_fresh, SupervisedActor, SupervisorActor, SupervisorBuilder};
+pub use actors::{
+    fail, restart_fresh, MissedTicks, Periodic, PeriodicActor, SupervisedActor, SupervisorActor,
+    SupervisorBuilder, Tick, TickContext, TickNow,
+};
 pub use error::{BuildError, ControlError, SendError, StartError};
 pub use handle::ChildHandle;
 pub use messages::{
@@ -107,7 +110,8 @@ pub use messages::{
 pub use policy::{Backoff, Grace, RestartIntensity, RestartPolicy, Strategy};
 pub use spec::{AnyChildSpec, ChildSpec, StartContext};
 pub use tree::{
-    Failure, FailureKind, FailurePhase, NodeKind, NodePath, NodeSnapshot, NodeState, TreeSnapshot,
+    Failure, FailureKind, FailurePhase, NodeKind, NodePath, NodeSnapshot, NodeState, TaskStats,
+    TreeSnapshot,
 };
 
 /// Plumbing for [`supervised!`]; not part of the public API.

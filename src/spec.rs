@@ -23,8 +23,9 @@ use crate::actors::supervisor::children::{ChildEnv, ChildLink};
 use crate::actors::SupervisedActor;
 use crate::error::BuildError;
 use crate::handle::{ChildHandle, ChildShared, StartGuard};
+use crate::policy::FieldError;
 use crate::policy::{Backoff, Grace, RestartPolicy};
-use crate::tree::NodePath;
+use crate::tree::{NodeKind, NodePath, TaskStats};
 use tokio_util::sync::CancellationToken;
 
 /// The mailbox capacity actix gives a new context: `send()` callers wait once
@@ -67,6 +68,11 @@ pub struct ChildSpec<A: Actor<Context = Context<A>>> {
     receiver: AddressReceiver<A>,
     shared: Arc<ChildShared>,
     start_guard: StartGuard,
+    pub(crate) kind: NodeKind,
+    pub(crate) stats: Option<Arc<std::sync::Mutex<TaskStats>>>,
+    /// A field of a kind's configuration that cannot be used, reported when
+    /// the tree is built.
+    pub(crate) config_error: Option<FieldError>,
 }
 
 impl<A: SupervisedActor> ChildSpec<A> {
@@ -161,6 +167,9 @@ impl<A: SupervisedActor> ChildSpec<A> {
             depends_on: Vec::new(),
             addr: Addr::new(sender),
             receiver,
+            kind: NodeKind::Actor,
+            stats: None,
+            config_error: None,
         }
     }
 
@@ -311,6 +320,13 @@ impl<A: SupervisedActor> ErasedSpec for ChildSpec<A> {
     }
 
     fn validate(&self, path: &NodePath) -> Result<(), BuildError> {
+        if let Some(error) = &self.config_error {
+            return Err(BuildError::InvalidField {
+                path: path.clone(),
+                field: error.field,
+                reason: error.reason.clone(),
+            });
+        }
         validate(&self.common(), path)
     }
 
@@ -327,6 +343,8 @@ impl<A: SupervisedActor> ErasedSpec for ChildSpec<A> {
             receiver: spec.receiver,
             shared: spec.shared,
             start_guard: spec.start_guard,
+            kind: spec.kind,
+            stats: spec.stats,
         })
     }
 }

@@ -226,6 +226,24 @@ impl fmt::Display for Failure {
     }
 }
 
+/// Statistics of a periodic or worker child: its ticks (or loop runs) and
+/// their failures, across its incarnations.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct TaskStats {
+    /// Ticks (or loop runs) finished, failed or not.
+    pub runs: u64,
+    /// Of those, how many failed (an error, or a tick past its timeout).
+    pub failures: u64,
+    /// Failures in a row, up to the last run.
+    pub consecutive_failures: u32,
+    /// How long the last run took.
+    #[serde(with = "humantime_serde")]
+    pub last_duration: Option<Duration>,
+    /// The last failure's message.
+    pub last_error: Option<String>,
+}
+
 /// One node of a [`TreeSnapshot`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -248,6 +266,9 @@ pub struct NodeSnapshot {
     /// How long the current incarnation has been running, if it is running.
     #[serde(with = "humantime_serde")]
     pub uptime: Option<Duration>,
+    /// Tick or loop statistics, for periodic and worker children.
+    #[serde(default)]
+    pub task: Option<TaskStats>,
     /// Children of a supervisor, in start order; empty for other kinds.
     pub children: Vec<NodeSnapshot>,
 }

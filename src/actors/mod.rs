@@ -14,11 +14,13 @@
 //! actix_supervisor::supervised!(Reconciler);
 //! ```
 
+pub(crate) mod periodic;
 pub(crate) mod runner;
 pub(crate) mod supervisor;
 
 use actix::{Actor, Context, Handler, Supervised};
 
+pub use periodic::{MissedTicks, Periodic, PeriodicActor, Tick, TickContext, TickNow};
 pub use runner::{fail, restart_fresh};
 pub use supervisor::{SupervisorActor, SupervisorBuilder};
 

@@ -169,6 +169,8 @@ pub(crate) struct RunnerConfig<A: Actor<Context = Context<A>>> {
     pub(crate) receiver: AddressReceiver<A>,
     pub(crate) shared: Arc<ChildShared>,
     pub(crate) start_guard: StartGuard,
+    pub(crate) kind: NodeKind,
+    pub(crate) stats: Option<Arc<std::sync::Mutex<crate::tree::TaskStats>>>,
 }
 
 /// Spawns the runner of one child on the current arbiter and returns the link
@@ -176,11 +178,9 @@ pub(crate) struct RunnerConfig<A: Actor<Context = Context<A>>> {
 pub(crate) fn spawn<A: SupervisedActor>(config: RunnerConfig<A>) -> Rc<ChildLink> {
     let path = config.env.path.clone();
     config.shared.set_path(path.clone());
-    let link = ChildLink::new(
-        NodeRecord::new(path.clone(), NodeKind::Actor),
-        config.shared.clone(),
-        None,
-    );
+    let mut record = NodeRecord::new(path.clone(), config.kind);
+    record.stats = config.stats;
+    let link = ChildLink::new(record, config.shared.clone(), None);
     let span = tracing::info_span!("node", path = %path);
     let mut runner = Runner {
         link: link.clone(),

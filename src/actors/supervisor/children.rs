@@ -28,7 +28,7 @@ use super::SupervisorActor;
 use crate::handle::ChildShared;
 use crate::messages::events::Events;
 use crate::policy::{Backoff, Grace, IntensityWindow, RestartPolicy, Strategy};
-use crate::tree::{Failure, NodeKind, NodePath, NodeSnapshot, NodeState};
+use crate::tree::{Failure, NodeKind, NodePath, NodeSnapshot, NodeState, TaskStats};
 use tokio_util::sync::CancellationToken;
 
 /// What a runner needs to know of its place in the tree.
@@ -63,6 +63,8 @@ pub(crate) struct NodeRecord {
     pub(crate) last_failure: Option<Failure>,
     /// When the current incarnation began, while it runs.
     pub(crate) started_at: Option<Instant>,
+    /// Tick or loop statistics, for periodic and worker children.
+    pub(crate) stats: Option<Arc<std::sync::Mutex<TaskStats>>>,
 }
 
 impl NodeRecord {
@@ -74,6 +76,7 @@ impl NodeRecord {
             incarnation: 0,
             last_failure: None,
             started_at: None,
+            stats: None,
         }
     }
 
@@ -91,6 +94,10 @@ impl NodeRecord {
             restart_count: self.incarnation.saturating_sub(1),
             last_failure: self.last_failure.clone(),
             uptime,
+            task: self
+                .stats
+                .as_ref()
+                .map(|stats| stats.lock().unwrap_or_else(|e| e.into_inner()).clone()),
             children,
         }
     }

@@ -211,6 +211,7 @@ impl SupervisorActor {
             last_failure: self.last_failure.clone(),
             uptime: matches!(state, NodeState::Running | NodeState::Stopping)
                 .then(|| self.started_at.elapsed()),
+            task: None,
             children,
         }
     }

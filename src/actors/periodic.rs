@@ -1,0 +1,429 @@
+//! The periodic kind: a [`Tick`] (one round of work, in a plain struct)
+//! run on an interval by [`PeriodicActor`], a supervised actor like any other.
+//!
+//! Each tick runs under `ctx.wait`, so the actor handles no message while a
+//! tick is in progress, and a stop's drain finishes the tick in progress
+//! before it acknowledges. Once a stop has begun, no new tick starts: the
+//! incarnation's token is cancelled, and the actor checks it before each
+//! tick. A failed tick (an error, or one past its timeout) is logged at
+//! `warn` with the node's path and counted; the next tick runs on schedule,
+//! unless `failure_limit` failures in a row make the incarnation fail, to be
+//! restarted by its policy. A panicking tick is a failure of the child, like
+//! any panic.
+//!
+//! The task logic stays free of actor code, so a unit test calls
+//! [`Tick::tick`] directly with a [`TickContext::detached`] context.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix::fut::wrap_future;
+use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, StreamHandler};
+use serde::{Deserialize, Serialize};
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_stream::wrappers::IntervalStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::policy::FieldError;
+use crate::spec::{ChildSpec, StartContext};
+use crate::tree::{NodeKind, NodePath, TaskStats};
+
+/// One round of periodic work.
+///
+/// Implement it on a plain struct; the struct is built fresh by the spec's
+/// factory for each incarnation, and `tick` is called on every tick of the
+/// interval. Write it as an `async fn`.
+///
+/// # Examples
+///
+/// ```
+/// use actix_supervisor::{Tick, TickContext};
+///
+/// /// Expires leases, one partition at a time.
+/// struct LeaseScanner { partitions: u32, expired: u64 }
+///
+/// impl Tick for LeaseScanner {
+///     type Error = std::io::Error;
+///
+///     async fn tick(&mut self, cx: &TickContext) -> Result<(), Self::Error> {
+///         for _partition in 0..self.partitions {
+///             if cx.is_stop_requested() {
+///                 break; // a stop began: end this tick early
+///             }
+///             self.expired += 1;
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// // Unit-testable without actix:
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let mut scanner = LeaseScanner { partitions: 4, expired: 0 };
+/// scanner.tick(&TickContext::detached()).await.unwrap();
+/// assert_eq!(scanner.expired, 4);
+/// # });
+/// ```
+pub trait Tick: Unpin + 'static {
+    /// What a failed tick returns; logged with its `Display`.
+    type Error: fmt::Display;
+
+    /// Does one round of work.
+    fn tick(&mut self, cx: &TickContext) -> impl Future<Output = Result<(), Self::Error>>;
+}
+
+/// What a tick is told: its node, its number, and whether a stop began.
+#[derive(Debug, Clone)]
+pub struct TickContext {
+    path: NodePath,
+    tick: u64,
+    token: CancellationToken,
+}
+
+impl TickContext {
+    /// A context for calling a tick outside any supervision tree, in unit
+    /// tests: path `/detached`, tick 1, no stop requested.
+    pub fn detached() -> Self {
+        TickContext {
+            path: NodePath::root("detached"),
+            tick: 1,
+            token: CancellationToken::new(),
+        }
+    }
+
+    /// The periodic child's path.
+    pub fn path(&self) -> &NodePath {
+        &self.path
+    }
+
+    /// Which tick this is, from 1, within the incarnation.
+    pub fn tick_number(&self) -> u64 {
+        self.tick
+    }
+
+    /// Whether a stop (or a restart) of the child began: a long tick should
+    /// end at its next safe point.
+    pub fn is_stop_requested(&self) -> bool {
+        self.token.is_cancelled()
+    }
+
+    /// The incarnation's cancellation token, for work the tick hands on.
+    pub fn token(&self) -> &CancellationToken {
+        &self.token
+    }
+}
+
+/// What happens to ticks missed while a tick ran late: as tokio's
+/// [`MissedTickBehavior`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum MissedTicks {
+    /// Run the missed ticks at once, one after another, then go back to the
+    /// schedule.
+    Burst,
+    /// Run one tick at once, then keep the interval from there.
+    Delay,
+    /// Drop the missed ticks; run at the next tick of the schedule.
+    #[default]
+    Skip,
+}
+
+impl From<MissedTicks> for MissedTickBehavior {
+    fn from(missed: MissedTicks) -> Self {
+        match missed {
+            MissedTicks::Burst => MissedTickBehavior::Burst,
+            MissedTicks::Delay => MissedTickBehavior::Delay,
+            MissedTicks::Skip => MissedTickBehavior::Skip,
+        }
+    }
+}
+
+/// How a periodic child ticks.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actix_supervisor::{MissedTicks, Periodic};
+///
+/// let every_minute = Periodic::every(Duration::from_secs(60))
+///     .missed_ticks(MissedTicks::Delay)
+///     .tick_timeout(Duration::from_secs(10))
+///     .failure_limit(5);
+/// assert_eq!(every_minute.interval, Duration::from_secs(60));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Periodic {
+    /// Time between ticks; above zero.
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    /// What happens to ticks missed while a tick ran late (default `Skip`).
+    #[serde(default)]
+    pub missed_ticks: MissedTicks,
+    /// A tick running longer fails (default: none).
+    #[serde(with = "humantime_serde", default)]
+    pub tick_timeout: Option<Duration>,
+    /// Whether the first tick runs as soon as the child starts (default) or
+    /// one interval later.
+    #[serde(default = "default_true")]
+    pub tick_at_start: bool,
+    /// This many failed ticks in a row make the incarnation fail (default:
+    /// never; failed ticks are only logged and counted).
+    #[serde(default)]
+    pub failure_limit: Option<u32>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl Periodic {
+    /// A tick every `interval`, first at once, missed ticks skipped, no
+    /// timeout, failed ticks only logged and counted.
+    pub fn every(interval: Duration) -> Self {
+        Periodic {
+            interval,
+            missed_ticks: MissedTicks::default(),
+            tick_timeout: None,
+            tick_at_start: true,
+            failure_limit: None,
+        }
+    }
+
+    /// Sets what happens to missed ticks (default [`MissedTicks::Skip`]).
+    pub fn missed_ticks(mut self, missed: MissedTicks) -> Self {
+        self.missed_ticks = missed;
+        self
+    }
+
+    /// Fails a tick that runs longer than `timeout`.
+    pub fn tick_timeout(mut self, timeout: Duration) -> Self {
+        self.tick_timeout = Some(timeout);
+        self
+    }
+
+    /// Runs the first tick one interval after the start, not at once.
+    pub fn first_tick_after_interval(mut self) -> Self {
+        self.tick_at_start = false;
+        self
+    }
+
+    /// Makes `limit` failed ticks in a row fail the incarnation.
+    pub fn failure_limit(mut self, limit: u32) -> Self {
+        self.failure_limit = Some(limit);
+        self
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), FieldError> {
+        let err = |field, reason: &str| {
+            Err(FieldError {
+                field,
+                reason: reason.to_string(),
+            })
+        };
+        if self.interval.is_zero() {
+            return err("interval", "must be above zero");
+        }
+        if self.tick_timeout.is_some_and(|t| t.is_zero()) {
+            return err("tick_timeout", "must be above zero");
+        }
+        if self.failure_limit == Some(0) {
+            return err("failure_limit", "must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+/// The actor that runs a [`Tick`] on its [`Periodic`] schedule.
+///
+/// Built by [`ChildSpec::periodic`]. Send it [`TickNow`] to run a tick out
+/// of schedule; to send it messages of your own, implement `Handler<M>` for
+/// `PeriodicActor<YourTick>` and reach your struct with
+/// [`task_mut`](PeriodicActor::task_mut).
+pub struct PeriodicActor<T: Tick> {
+    task: Option<T>,
+    config: Periodic,
+    path: NodePath,
+    token: CancellationToken,
+    stats: Arc<Mutex<TaskStats>>,
+    ticks: u64,
+    consecutive_failures: u32,
+}
+
+impl<T: Tick> fmt::Debug for PeriodicActor<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PeriodicActor")
+            .field("path", &self.path)
+            .field("config", &self.config)
+            .field("ticks", &self.ticks)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Tick> PeriodicActor<T> {
+    /// The task, unless a tick is running (it is then lent to the tick).
+    pub fn task_mut(&mut self) -> Option<&mut T> {
+        self.task.as_mut()
+    }
+
+    /// Starts a tick now, unless one is running or a stop began.
+    fn run_tick(&mut self, ctx: &mut Context<Self>) {
+        if self.token.is_cancelled() {
+            return;
+        }
+        let Some(mut task) = self.task.take() else {
+            return;
+        };
+        self.ticks += 1;
+        let cx = TickContext {
+            path: self.path.clone(),
+            tick: self.ticks,
+            token: self.token.clone(),
+        };
+        let timeout = self.config.tick_timeout;
+        let tick = async move {
+            let began = Instant::now();
+            let result = match timeout {
+                None => task.tick(&cx).await.map_err(|e| e.to_string()),
+                Some(limit) => match tokio::time::timeout(limit, task.tick(&cx)).await {
+                    Ok(result) => result.map_err(|e| e.to_string()),
+                    Err(_) => Err(format!(
+                        "the tick ran past its timeout of {}",
+                        humantime::format_duration(limit)
+                    )),
+                },
+            };
+            (task, result, began.elapsed())
+        };
+        ctx.wait(
+            wrap_future::<_, Self>(tick).map(|(task, result, took), this, ctx| {
+                this.task = Some(task);
+                this.record(result, took, ctx);
+            }),
+        );
+    }
+
+    /// Counts a finished tick; fails the incarnation at the failure limit.
+    fn record(&mut self, result: Result<(), String>, took: Duration, ctx: &mut Context<Self>) {
+        let mut stats = self.stats.lock().unwrap_or_else(|e| e.into_inner());
+        stats.runs += 1;
+        stats.last_duration = Some(took);
+        match result {
+            Ok(()) => {
+                self.consecutive_failures = 0;
+                stats.consecutive_failures = 0;
+            }
+            Err(error) => {
+                self.consecutive_failures += 1;
+                stats.failures += 1;
+                stats.consecutive_failures = self.consecutive_failures;
+                stats.last_error = Some(error.clone());
+                drop(stats);
+                tracing::warn!(
+                    path = %self.path,
+                    tick = self.ticks,
+                    consecutive = self.consecutive_failures,
+                    %error,
+                    "tick failed"
+                );
+                if let Some(limit) = self.config.failure_limit {
+                    if self.consecutive_failures >= limit {
+                        crate::fail(
+                            ctx,
+                            format!("{limit} ticks in a row failed; the last: {error}"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl<T: Tick> Actor for PeriodicActor<T> {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let interval = self.config.interval;
+        let first = if self.config.tick_at_start {
+            Instant::now()
+        } else {
+            Instant::now() + interval
+        };
+        let mut ticks = tokio::time::interval_at(first, interval);
+        ticks.set_missed_tick_behavior(self.config.missed_ticks.into());
+        ctx.add_stream(IntervalStream::new(ticks));
+    }
+}
+
+impl<T: Tick> StreamHandler<Instant> for PeriodicActor<T> {
+    fn handle(&mut self, _: Instant, ctx: &mut Context<Self>) {
+        self.run_tick(ctx);
+    }
+}
+
+/// Asks a periodic child to tick now, out of schedule (skipped while a tick
+/// runs or once a stop began).
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct TickNow;
+
+impl<T: Tick> Handler<TickNow> for PeriodicActor<T> {
+    type Result = ();
+
+    fn handle(&mut self, _: TickNow, ctx: &mut Context<Self>) {
+        self.run_tick(ctx);
+    }
+}
+
+crate::supervised!(impl [T] PeriodicActor<T> where [T: Tick]);
+
+impl<T: Tick> ChildSpec<PeriodicActor<T>> {
+    /// A periodic child: `factory` builds the task for each incarnation, and
+    /// it ticks on the `schedule`. Its snapshot carries its tick statistics.
+    ///
+    /// A zero interval or tick timeout, or a failure limit of 0, is refused
+    /// when the tree is built.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actix_supervisor::{ChildSpec, Periodic, SupervisorActor, Tick, TickContext};
+    ///
+    /// struct Sampler;
+    /// impl Tick for Sampler {
+    ///     type Error = String;
+    ///     async fn tick(&mut self, _: &TickContext) -> Result<(), String> { Ok(()) }
+    /// }
+    ///
+    /// let spec = ChildSpec::periodic("sampler", Periodic::every(Duration::from_secs(1)), |_| Sampler);
+    /// let tree = SupervisorActor::builder("app").child(spec);
+    /// # drop(tree);
+    /// ```
+    pub fn periodic<F>(name: impl Into<String>, schedule: Periodic, mut factory: F) -> Self
+    where
+        F: FnMut(&StartContext) -> T + Send + 'static,
+        T: Tick,
+    {
+        let stats = Arc::new(Mutex::new(TaskStats::default()));
+        let config_error = schedule.validate().err();
+        let shared_stats = stats.clone();
+        let mut spec = ChildSpec::with_context(name, move |start: &StartContext| PeriodicActor {
+            task: Some(factory(start)),
+            config: schedule.clone(),
+            path: start.path().clone(),
+            token: start.token().clone(),
+            stats: shared_stats.clone(),
+            ticks: 0,
+            consecutive_failures: 0,
+        });
+        spec.kind = NodeKind::Periodic;
+        spec.stats = Some(stats);
+        spec.config_error = config_error;
+        spec
+    }
+}
