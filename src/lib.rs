@@ -99,7 +99,7 @@ mod tree;
 
 pub use actors::{
     fail, restart_fresh, MissedTicks, Periodic, PeriodicActor, SupervisedActor, SupervisorActor,
-    SupervisorBuilder, Tick, TickContext, TickNow,
+    SupervisorBuilder, Tick, TickContext, TickNow, Work, WorkContext, WorkerActor,
 };
 pub use error::{BuildError, ControlError, SendError, StartError};
 pub use handle::ChildHandle;

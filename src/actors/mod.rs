@@ -17,12 +17,14 @@
 pub(crate) mod periodic;
 pub(crate) mod runner;
 pub(crate) mod supervisor;
+pub(crate) mod worker;
 
 use actix::{Actor, Context, Handler, Supervised};
 
 pub use periodic::{MissedTicks, Periodic, PeriodicActor, Tick, TickContext, TickNow};
 pub use runner::{fail, restart_fresh};
 pub use supervisor::{SupervisorActor, SupervisorBuilder};
+pub use worker::{Work, WorkContext, WorkerActor};
 
 use crate::handle::DrainMarker;
 
