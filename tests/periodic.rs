@@ -300,3 +300,64 @@ fn a_bad_schedule_is_refused_when_the_tree_is_built() {
         );
     }
 }
+
+/// Visits ten partitions of 100 ms each, stopping early when asked.
+struct Partitioned {
+    visited: Recorder<u32>,
+}
+
+impl Tick for Partitioned {
+    type Error = String;
+
+    async fn tick(&mut self, cx: &TickContext) -> Result<(), String> {
+        for partition in 0..10 {
+            if cx.is_stop_requested() {
+                break;
+            }
+            tokio::time::sleep(ms(100)).await;
+            self.visited.record(partition);
+        }
+        Ok(())
+    }
+}
+
+#[actix_rt::test]
+async fn a_partitioned_tick_notices_a_stop_between_partitions() {
+    tokio::time::pause();
+    let (visited, mut partitions) = recorder();
+    let spec = ChildSpec::periodic("scanner", Periodic::every(ms(5000)), move |_| Partitioned {
+        visited: visited.clone(),
+    });
+    let scanner = spec.handle();
+    let _app = SupervisorActor::builder("app").child(spec).start().unwrap();
+
+    assert_eq!(partitions.next().await, 0);
+    assert_eq!(partitions.next().await, 1);
+    let began = Instant::now();
+    let report = within(scanner.stop()).await;
+    assert_eq!(report.outcome, StopOutcome::Drained);
+    // The partition under way finished; none after it started.
+    assert_eq!(partitions.drain(), [2]);
+    assert_about(Instant::now() - began, ms(100));
+}
+
+#[actix_rt::test]
+async fn tick_now_runs_a_tick_out_of_schedule() {
+    tokio::time::pause();
+    let (spec, mut starts) = scripted(Periodic::every(Duration::from_secs(3600)), |_| {
+        Step::Succeed
+    });
+    let ticker = spec.handle();
+    let _app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    let (_, first) = starts.next().await;
+
+    within(ticker.send(actix_supervisor::TickNow))
+        .await
+        .unwrap();
+    let (n, second) = starts.next().await;
+    assert_eq!(n, 2);
+    assert!(
+        second - first < Duration::from_secs(1),
+        "not the hourly schedule"
+    );
+}
