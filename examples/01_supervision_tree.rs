@@ -197,8 +197,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     println!("\nthe tree now:\n{}", app.send(Inspect).await?);
 
-    // A graceful stop: each child drains its mailbox, children stop in
-    // reverse start order, and the report says what each one did.
+    // A graceful stop: each child drains its mailbox (children that do not
+    // depend on each other in parallel), and the report says what each did.
     let report = app.send(Stop).await?;
     println!("stopped:\n{report}");
     let refused = words_handle.do_send(CountWords("too late".into()));

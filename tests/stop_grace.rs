@@ -112,8 +112,7 @@ async fn a_supervisor_grace_bounds_its_whole_subtree() {
     let report = within(app.send(Stop)).await.unwrap();
     assert_about(began.elapsed(), Duration::from_secs(5));
     assert_eq!(report.outcome, StopOutcome::TimedOut);
-    // Without dependencies they stop one by one: the last started was told
-    // first and timed out; the others were killed before their turn.
+    // All three drained in parallel, held, until the supervisor's grace.
     assert_eq!(report.children.len(), 3);
     assert!(report
         .children

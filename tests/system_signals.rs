@@ -24,8 +24,8 @@ const READY: &str = "waiting for SIGINT or SIGTERM";
 
 /// The program the signal tests run as a child process: a tree whose `busy`
 /// child has a thousand messages queued, and, in the "stuck" scenario, a
-/// `stuck` child, started first, that never finishes what it is doing; a
-/// 500 ms global grace.
+/// `stuck` child that never finishes what it is doing; a 500 ms global
+/// grace.
 #[test]
 #[ignore = "run as a child process by the signal tests"]
 fn child_process_entry() {
@@ -44,7 +44,6 @@ fn child_process_entry() {
     }
     let mut tree = SupervisorActor::builder("app");
     if scenario == "stuck" {
-        // Started first, so stopped last: `busy` drains before it.
         let stuck = tally_spec("stuck", log).grace(Grace::Infinity);
         stuck.handle().do_send(Hold(1, Gate::new())).unwrap();
         tree = tree.child(stuck);

@@ -210,15 +210,16 @@ impl SupervisorBuilder {
             .validate()
             .map_err(|e| field(e.field, e.reason))?;
         let names = self.names();
-        for (i, child) in self.children.iter().enumerate() {
-            check_name(path, names[i])?;
-            if names[..i].contains(&names[i]) {
+        let mut seen = std::collections::HashSet::with_capacity(names.len());
+        for (child, &name) in self.children.iter().zip(&names) {
+            check_name(path, name)?;
+            if !seen.insert(name) {
                 return Err(BuildError::DuplicateName {
                     parent: path.clone(),
-                    name: names[i].to_string(),
+                    name: name.to_string(),
                 });
             }
-            child.0.validate(&path.join(names[i]))?;
+            child.0.validate(&path.join(name))?;
         }
         let depends_on = self.dependency_indexes(path)?;
         shutdown::start_order(&names, &depends_on).map_err(|cycle| {
@@ -244,7 +245,12 @@ impl SupervisorBuilder {
 
     /// Each child's dependencies as indexes in the order given.
     fn dependency_indexes(&self, path: &NodePath) -> Result<Vec<Vec<usize>>, BuildError> {
-        let names = self.names();
+        let index: std::collections::HashMap<&str, usize> = self
+            .names()
+            .into_iter()
+            .enumerate()
+            .map(|(i, n)| (n, i))
+            .collect();
         self.children
             .iter()
             .map(|child| {
@@ -252,16 +258,14 @@ impl SupervisorBuilder {
                 common
                     .depends_on
                     .iter()
-                    .map(
-                        |dependency| match names.iter().position(|n| n == dependency) {
-                            Some(i) if dependency != common.name => Ok(i),
-                            _ => Err(BuildError::InvalidField {
-                                path: path.join(common.name),
-                                field: "depends_on",
-                                reason: format!("{dependency:?} is not a sibling"),
-                            }),
-                        },
-                    )
+                    .map(|dependency| match index.get(dependency.as_str()) {
+                        Some(&i) if dependency != common.name => Ok(i),
+                        _ => Err(BuildError::InvalidField {
+                            path: path.join(common.name),
+                            field: "depends_on",
+                            reason: format!("{dependency:?} is not a sibling"),
+                        }),
+                    })
                     .collect()
             })
             .collect()

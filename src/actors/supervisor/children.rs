@@ -213,14 +213,18 @@ pub(crate) struct ChildEntry {
 #[derive(Debug, Default)]
 pub(crate) struct Children {
     slots: Vec<Option<ChildEntry>>,
+    /// The index of each child, by name.
+    by_name: std::collections::HashMap<String, usize>,
 }
 
 impl Children {
     /// Adds a child at the end of the start order; returns its index.
     pub(crate) fn push(&mut self, entry: ChildEntry) -> usize {
         debug_assert!(self.find(&entry.name).is_none());
+        let index = self.slots.len();
+        self.by_name.insert(entry.name.clone(), index);
         self.slots.push(Some(entry));
-        self.slots.len() - 1
+        index
     }
 
     /// The index the next child will have.
@@ -247,7 +251,8 @@ impl Children {
 
     /// The child called `name`, with its index.
     pub(crate) fn find(&self, name: &str) -> Option<(usize, &ChildEntry)> {
-        self.indexed().find(|(_, entry)| entry.name == name)
+        let index = *self.by_name.get(name)?;
+        self.get(index).map(|entry| (index, entry))
     }
 
     /// The names of the children that depend on child `index`.
@@ -260,7 +265,9 @@ impl Children {
 
     /// Takes child `index` out of the table, leaving its slot empty.
     pub(crate) fn remove(&mut self, index: usize) -> Option<ChildEntry> {
-        self.slots.get_mut(index).and_then(Option::take)
+        let entry = self.slots.get_mut(index).and_then(Option::take)?;
+        self.by_name.remove(&entry.name);
+        Some(entry)
     }
 
     /// The children with their dependencies, renumbered over the children

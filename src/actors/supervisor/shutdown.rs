@@ -1,11 +1,12 @@
 //! Shutdown order: which children may stop now, given who depends on whom.
 //!
 //! A child stops only after every sibling that depends on it has stopped;
-//! siblings that do not depend on each other stop in parallel. When no child
-//! of a supervisor declares a dependency, each child is taken to depend on the
-//! one started before it, so children stop one at a time in reverse start
-//! order (as in Erlang/OTP). The bookkeeping is pure and unit-tested here;
-//! [`shut_down`] drives it for a supervisor and assembles the reports.
+//! siblings that do not depend on each other stop in parallel. Children are
+//! told to stop in reverse start order, so without declared dependencies they
+//! are all told at once, the last started first, and stop in parallel. The
+//! bookkeeping is pure, linear in the number of children and dependencies,
+//! and unit-tested here; [`shut_down`] drives it for a supervisor and
+//! assembles the reports.
 
 use std::rc::Rc;
 
@@ -105,10 +106,13 @@ pub(crate) fn shut_down(
 /// The shutdown of one supervisor's children, in progress.
 #[derive(Debug)]
 pub(crate) struct ShutdownPlan {
-    /// For each child, the children that depend on it.
-    dependents: Vec<Vec<usize>>,
-    started: Vec<bool>,
-    done: Vec<bool>,
+    /// For each child, the children it depends on.
+    depends_on: Vec<Vec<usize>>,
+    /// For each child, how many of its dependents have not stopped yet.
+    waiting_for: Vec<usize>,
+    /// Children free to stop and not yet returned by `ready`.
+    free: Vec<usize>,
+    remaining: usize,
 }
 
 impl ShutdownPlan {
@@ -116,65 +120,82 @@ impl ShutdownPlan {
     /// start order).
     pub(crate) fn new(depends_on: &[Vec<usize>]) -> Self {
         let n = depends_on.len();
-        let mut dependents = vec![Vec::new(); n];
-        if depends_on.iter().all(Vec::is_empty) {
-            for i in 1..n {
-                dependents[i - 1].push(i);
-            }
-        } else {
-            for (child, deps) in depends_on.iter().enumerate() {
-                for &dep in deps {
-                    dependents[dep].push(child);
-                }
+        let mut waiting_for = vec![0; n];
+        for deps in depends_on {
+            for &dep in deps {
+                waiting_for[dep] += 1;
             }
         }
+        let free = (0..n).filter(|&i| waiting_for[i] == 0).collect();
         ShutdownPlan {
-            dependents,
-            started: vec![false; n],
-            done: vec![false; n],
+            depends_on: depends_on.to_vec(),
+            waiting_for,
+            free,
+            remaining: n,
         }
     }
 
-    /// The children that may start stopping now; each is returned once.
+    /// The children that may start stopping now, the last started first;
+    /// each is returned once.
     pub(crate) fn ready(&mut self) -> Vec<usize> {
-        let ready: Vec<usize> = (0..self.started.len())
-            .filter(|&i| !self.started[i] && self.dependents[i].iter().all(|&d| self.done[d]))
-            .collect();
-        for &i in &ready {
-            self.started[i] = true;
-        }
+        let mut ready = std::mem::take(&mut self.free);
+        ready.sort_unstable_by(|a, b| b.cmp(a));
         ready
     }
 
-    /// Records that child `i` has stopped.
+    /// Records that child `i` has stopped: what it depends on may follow.
     pub(crate) fn mark_done(&mut self, i: usize) {
-        self.done[i] = true;
+        self.remaining -= 1;
+        for &dep in &self.depends_on[i] {
+            self.waiting_for[dep] -= 1;
+            if self.waiting_for[dep] == 0 {
+                self.free.push(dep);
+            }
+        }
     }
 
     pub(crate) fn is_done(&self) -> bool {
-        self.done.iter().all(|&d| d)
+        self.remaining == 0
     }
 }
 
 /// The children in an order where each comes after the ones it depends on,
-/// keeping the given order where dependencies allow; or the names of a
-/// dependency cycle.
+/// keeping the given order where dependencies allow (the smallest index free
+/// to start goes first); or the names of a dependency cycle.
 pub(crate) fn start_order(
     names: &[&str],
     depends_on: &[Vec<usize>],
 ) -> Result<Vec<usize>, Vec<String>> {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+
     let n = names.len();
-    let mut placed = vec![false; n];
-    let mut order = Vec::with_capacity(n);
-    while order.len() < n {
-        let next = (0..n).find(|&i| !placed[i] && depends_on[i].iter().all(|&d| placed[d]));
-        match next {
-            Some(i) => {
-                placed[i] = true;
-                order.push(i);
-            }
-            None => return Err(find_cycle(names, depends_on, &placed)),
+    let mut missing = vec![0usize; n];
+    let mut dependents = vec![Vec::new(); n];
+    for (child, deps) in depends_on.iter().enumerate() {
+        missing[child] = deps.len();
+        for &dep in deps {
+            dependents[dep].push(child);
         }
+    }
+    let mut free: BinaryHeap<Reverse<usize>> =
+        (0..n).filter(|&i| missing[i] == 0).map(Reverse).collect();
+    let mut order = Vec::with_capacity(n);
+    while let Some(Reverse(i)) = free.pop() {
+        order.push(i);
+        for &dependent in &dependents[i] {
+            missing[dependent] -= 1;
+            if missing[dependent] == 0 {
+                free.push(Reverse(dependent));
+            }
+        }
+    }
+    if order.len() < n {
+        let mut placed = vec![false; n];
+        for &i in &order {
+            placed[i] = true;
+        }
+        return Err(find_cycle(names, depends_on, &placed));
     }
     Ok(order)
 }
@@ -183,20 +204,21 @@ pub(crate) fn start_order(
 /// dependency), as names with the first repeated at the end.
 fn find_cycle(names: &[&str], depends_on: &[Vec<usize>], placed: &[bool]) -> Vec<String> {
     let mut path: Vec<usize> = Vec::new();
-    let mut current = (0..names.len())
-        .find(|&i| !placed[i])
-        .expect("a child is unplaced");
+    let mut position_on_path: Vec<Option<usize>> = vec![None; names.len()];
+    let mut current = (0..names.len()).find(|&i| !placed[i]).unwrap_or(0);
     loop {
-        if let Some(at) = path.iter().position(|&i| i == current) {
+        if let Some(at) = position_on_path[current] {
             let mut cycle: Vec<String> = path[at..].iter().map(|&i| names[i].to_string()).collect();
             cycle.push(names[current].to_string());
             return cycle;
         }
+        position_on_path[current] = Some(path.len());
         path.push(current);
-        current = *depends_on[current]
-            .iter()
-            .find(|&&d| !placed[d])
-            .expect("an unplaced child waits on an unplaced dependency");
+        // An unplaced child always waits on an unplaced dependency.
+        match depends_on[current].iter().find(|&&d| !placed[d]) {
+            Some(&next) => current = next,
+            None => return path.iter().map(|&i| names[i].to_string()).collect(),
+        }
     }
 }
 
@@ -218,9 +240,23 @@ mod tests {
     }
 
     #[test]
-    fn without_dependencies_children_stop_one_by_one_in_reverse_start_order() {
+    fn without_dependencies_every_child_stops_at_once_the_last_started_first() {
         let mut plan = ShutdownPlan::new(&[vec![], vec![], vec![]]);
-        assert_eq!(drive(&mut plan), [vec![2], vec![1], vec![0]]);
+        assert_eq!(drive(&mut plan), [vec![2, 1, 0]]);
+    }
+
+    #[test]
+    fn a_long_chain_and_a_wide_fan_stay_linear() {
+        let chain: Vec<Vec<usize>> = (0..100_000)
+            .map(|i| if i == 0 { vec![] } else { vec![i - 1] })
+            .collect();
+        let names: Vec<String> = (0..chain.len()).map(|i| i.to_string()).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        assert_eq!(start_order(&names, &chain).unwrap().len(), 100_000);
+        let mut plan = ShutdownPlan::new(&chain);
+        assert_eq!(drive(&mut plan).len(), 100_000);
+        let fan = vec![Vec::new(); 100_000];
+        assert_eq!(drive(&mut ShutdownPlan::new(&fan)).len(), 1);
     }
 
     #[test]
@@ -228,14 +264,14 @@ mod tests {
         // 0: completer; 1, 2: producers (depend on 0); 3: fan-out, needed by 0.
         let deps = [vec![3], vec![0], vec![0], vec![]];
         let mut plan = ShutdownPlan::new(&deps);
-        assert_eq!(drive(&mut plan), [vec![1, 2], vec![0], vec![3]]);
+        assert_eq!(drive(&mut plan), [vec![2, 1], vec![0], vec![3]]);
     }
 
     #[test]
     fn a_child_waits_for_every_dependent_not_just_the_first() {
         let deps = [vec![], vec![0], vec![0]];
         let mut plan = ShutdownPlan::new(&deps);
-        assert_eq!(plan.ready(), [1, 2]);
+        assert_eq!(plan.ready(), [2, 1]);
         plan.mark_done(1);
         assert_eq!(plan.ready(), Vec::<usize>::new());
         plan.mark_done(2);
