@@ -27,9 +27,9 @@ use std::task::Waker;
 
 use actix::dev::{MessageResponse, OneshotSender, ToEnvelope};
 use actix::{Actor, Addr, Handler, MailboxError, Message};
-use tokio::sync::watch;
 
 use crate::error::{SendError, StartError};
+use crate::latch::Latch;
 use crate::messages::stop::StopReport;
 use crate::tree::NodePath;
 use crate::tree::{Failure, FailurePhase};
@@ -67,15 +67,14 @@ pub(crate) struct ChildShared {
     /// The runner task's waker, kept (not taken) so that a stop request or a
     /// change in `accepted` always reaches the runner, whatever it is doing.
     runner: Mutex<Option<Waker>>,
-    report: watch::Sender<Option<StopReport>>,
+    report: Latch<StopReport>,
     /// How the first start attempt went.
-    startup: watch::Sender<Startup>,
+    startup: Latch<Startup>,
 }
 
 /// How a child's first start attempt went.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Startup {
-    Pending,
     Started,
     Failed(Failure),
     Gone,
@@ -89,8 +88,8 @@ impl ChildShared {
             status: AtomicU8::new(ACCEPTING),
             accepted: AtomicU64::new(0),
             runner: Mutex::new(None),
-            report: watch::Sender::new(None),
-            startup: watch::Sender::new(Startup::Pending),
+            report: Latch::new(),
+            startup: Latch::new(),
         })
     }
 
@@ -146,26 +145,20 @@ impl ChildShared {
     /// The child will not run again; publishes its report (once).
     pub(crate) fn finish(&self, report: StopReport) {
         self.status.store(GONE, SeqCst);
-        self.report.send_if_modified(|slot| {
-            if slot.is_none() {
-                *slot = Some(report);
-                true
-            } else {
-                false
-            }
-        });
+        self.report.set(report);
+    }
+
+    /// The report, once the child is done.
+    pub(crate) fn report(self: &Arc<Self>) -> impl Future<Output = StopReport> + 'static {
+        let shared = self.clone();
+        async move { shared.report.wait().await }
     }
 
     /// Settles the first start attempt, if it is not settled yet.
     pub(crate) fn settle_startup(&self, outcome: Startup) {
-        self.startup.send_if_modified(|startup| {
-            if *startup == Startup::Pending {
-                *startup = outcome;
-                true
-            } else {
-                false
-            }
-        });
+        if self.startup.get().is_none() {
+            self.startup.set(outcome);
+        }
     }
 
     /// Settles a start attempt that ended with `failure`, if it failed while
@@ -176,18 +169,6 @@ impl ChildShared {
             FailurePhase::Factory | FailurePhase::Restarting | FailurePhase::Starting
         ) {
             self.settle_startup(Startup::Failed(failure.clone()));
-        }
-    }
-
-    /// The report, once the child is done.
-    pub(crate) fn report(&self) -> impl Future<Output = StopReport> + 'static {
-        let mut reports = self.report.subscribe();
-        async move {
-            let report = reports
-                .wait_for(Option::is_some)
-                .await
-                .expect("the sender lives as long as the shared state");
-            report.clone().expect("waited for a report")
         }
     }
 
@@ -304,17 +285,13 @@ impl<A: Actor> ChildHandle<A> {
     /// `started` failed or panicked; [`StartError::SupervisorGone`] when the
     /// child will never start.
     pub fn started(&self) -> impl Future<Output = Result<Addr<A>, StartError>> + 'static {
-        let mut startup = self.shared.startup.subscribe();
+        let shared = self.shared.clone();
         let (addr, path) = (self.addr.clone(), self.path());
         async move {
-            let outcome = match startup.wait_for(|s| *s != Startup::Pending).await {
-                Ok(outcome) => outcome.clone(),
-                Err(_) => Startup::Gone,
-            };
-            match outcome {
+            match shared.startup.wait().await {
                 Startup::Started => Ok(addr),
                 Startup::Failed(reason) => Err(StartError::StartFailed { path, reason }),
-                Startup::Pending | Startup::Gone => Err(StartError::SupervisorGone { path }),
+                Startup::Gone => Err(StartError::SupervisorGone { path }),
             }
         }
     }

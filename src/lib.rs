@@ -91,6 +91,7 @@
 mod actors;
 mod error;
 mod handle;
+mod latch;
 mod messages;
 mod policy;
 mod spec;

@@ -266,19 +266,22 @@ pub(crate) fn next_attempt(previous: u32, ran_for: Duration, stable_after: Durat
     }
 }
 
-/// The backoff position of one child: its attempt count and its jitter source.
+/// The backoff position of one child: its attempt count and its jitter
+/// source (only with a backoff).
 #[derive(Debug)]
 pub(crate) struct BackoffState {
     attempt: u32,
-    rng: SmallRng,
+    rng: Option<SmallRng>,
 }
 
 impl BackoffState {
     pub(crate) fn new(backoff: Option<&Backoff>) -> Self {
-        let rng = match backoff.and_then(|b| b.seed) {
+        let rng = backoff.map(|b| match b.seed {
             Some(seed) => SmallRng::seed_from_u64(seed),
-            None => SmallRng::from_entropy(),
-        };
+            // Seeded from the thread's generator: no system call per child.
+            None => SmallRng::from_rng(rand::thread_rng())
+                .unwrap_or_else(|_| SmallRng::seed_from_u64(0)),
+        });
         BackoffState { attempt: 0, rng }
     }
 
@@ -292,7 +295,11 @@ impl BackoffState {
             }
             Some(backoff) => {
                 self.attempt = next_attempt(self.attempt, ran_for, backoff.stable_after);
-                let unit = self.rng.gen::<f64>();
+                let rng = self.rng.get_or_insert_with(|| {
+                    SmallRng::from_rng(rand::thread_rng())
+                        .unwrap_or_else(|_| SmallRng::seed_from_u64(0))
+                });
+                let unit = rng.gen::<f64>();
                 (self.attempt, backoff.delay(self.attempt, unit))
             }
         }

@@ -242,7 +242,9 @@ struct Stopping {
     /// Tracked messages handled before the stop began.
     handled_before: u64,
     /// Ends the drain by force; none for an infinite grace.
-    deadline: Option<Pin<Box<Sleep>>>,
+    deadline: Option<Instant>,
+    /// The timer for `deadline`, armed once the drain has to wait.
+    timer: Option<Pin<Box<Sleep>>>,
     /// The drain marker was handled.
     marker_reached: bool,
     /// `ctx.stop()` was called: the drain is over.
@@ -321,21 +323,20 @@ impl<A: SupervisedActor> Future for Runner<A> {
                     this.yielded_before_start = false;
                     this.begin_incarnation();
                 }
-                Phase::Starting | Phase::Running => {
-                    if this.deadline_passed(cx) {
+                Phase::Starting | Phase::Running => match this.poll_context(cx) {
+                    Poll::Ready(end) => this.end_incarnation(end),
+                    Poll::Pending if this.drain_is_over() => this.stop_context(),
+                    // Checked only once a drain waits: a drain that ends in
+                    // one poll never arms its timer.
+                    Poll::Pending if this.deadline_passed(cx) => {
                         if this.stop.as_ref().is_some_and(|stop| stop.for_restart) {
                             this.park_now();
                         } else {
                             this.kill();
                         }
-                        continue;
                     }
-                    match this.poll_context(cx) {
-                        Poll::Ready(end) => this.end_incarnation(end),
-                        Poll::Pending if this.drain_is_over() => this.stop_context(),
-                        Poll::Pending => return Poll::Pending,
-                    }
-                }
+                    Poll::Pending => return Poll::Pending,
+                },
                 Phase::Backoff(sleep) => match sleep.as_mut().poll(cx) {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(()) => this.phase = Phase::Start,
@@ -436,7 +437,7 @@ impl<A: SupervisedActor> Runner<A> {
                     }
                     tracing::debug!("child started");
                     self.shared.settle_startup(Startup::Started);
-                    self.emit(EventKind::Started);
+                    self.emit(|| EventKind::Started);
                 }
                 Poll::Pending
             }
@@ -478,7 +479,7 @@ impl<A: SupervisedActor> Runner<A> {
         let incarnation = self.link.record.borrow().incarnation;
         if let Some(failure) = end.failure() {
             self.shared.settle_failed_start(failure);
-            self.emit(EventKind::Failed {
+            self.emit(|| EventKind::Failed {
                 failure: failure.clone(),
             });
             tracing::error!(
@@ -543,7 +544,7 @@ impl<A: SupervisedActor> Runner<A> {
                     attempt,
                     next_start_in: delay,
                 };
-                self.emit(EventKind::Restarting { attempt, delay });
+                self.emit(|| EventKind::Restarting { attempt, delay });
                 self.phase = if delay.is_zero() {
                     Phase::Start
                 } else {
@@ -593,14 +594,16 @@ impl<A: SupervisedActor> Runner<A> {
 
     /// A drain that begins now, bounded by the child's grace.
     fn new_stopping(&self, for_restart: bool) -> Stopping {
+        let began = Instant::now();
         let deadline = match self.env.grace {
-            Grace::Duration(grace) => Some(Box::pin(tokio::time::sleep(grace))),
+            Grace::Duration(grace) => Some(began + grace),
             Grace::Infinity => None,
         };
         Stopping {
-            began: Instant::now(),
+            began,
             handled_before: self.handled,
             deadline,
+            timer: None,
             marker_reached: false,
             stopping_context: false,
             for_restart,
@@ -652,7 +655,7 @@ impl<A: SupervisedActor> Runner<A> {
             attempt,
             next_start_in: delay,
         };
-        self.emit(EventKind::Restarting { attempt, delay });
+        self.emit(|| EventKind::Restarting { attempt, delay });
         self.link.set_activity(Activity::Parked);
     }
 
@@ -667,10 +670,17 @@ impl<A: SupervisedActor> Runner<A> {
 
     /// Whether the grace of the stop in progress ran out.
     fn deadline_passed(&mut self, cx: &mut task::Context<'_>) -> bool {
-        match self.stop.as_mut().and_then(|stop| stop.deadline.as_mut()) {
-            Some(deadline) => deadline.as_mut().poll(cx).is_ready(),
-            None => false,
-        }
+        let Some(stop) = self.stop.as_mut() else {
+            return false;
+        };
+        let Some(deadline) = stop.deadline else {
+            return false;
+        };
+        stop.timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)))
+            .as_mut()
+            .poll(cx)
+            .is_ready()
     }
 
     /// Whether the stop in progress has handled everything it must.
@@ -754,14 +764,15 @@ impl<A: SupervisedActor> Runner<A> {
             undelivered = report.undelivered,
             "child will not run again"
         );
-        self.emit(EventKind::Stopped {
+        self.emit(|| EventKind::Stopped {
             report: report.clone(),
         });
         self.shared.finish(report);
     }
 
-    /// Sends a lifecycle event about this child's current incarnation.
-    fn emit(&self, kind: EventKind) {
+    /// Sends a lifecycle event about this child's current incarnation, built
+    /// only if someone listens.
+    fn emit(&self, kind: impl FnOnce() -> EventKind) {
         let incarnation = self.link.record.borrow().incarnation;
         self.env.events.emit(&self.env.path, incarnation, kind);
     }

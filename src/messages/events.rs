@@ -105,12 +105,15 @@ impl Events {
         Events(broadcast::Sender::new(EVENT_CAPACITY))
     }
 
-    /// Sends an event; nobody listening is fine.
-    pub(crate) fn emit(&self, path: &NodePath, incarnation: u64, kind: EventKind) {
+    /// Sends an event, built only if someone listens.
+    pub(crate) fn emit(&self, path: &NodePath, incarnation: u64, kind: impl FnOnce() -> EventKind) {
+        if self.0.receiver_count() == 0 {
+            return;
+        }
         let _ = self.0.send(LifecycleEvent {
             path: path.clone(),
             incarnation,
-            kind,
+            kind: kind(),
             at: SystemTime::now(),
         });
     }

@@ -134,7 +134,8 @@ pub(crate) struct ChildLink {
     /// The state the child's handles share, with its report.
     pub(crate) shared: Arc<ChildShared>,
     command: Cell<Option<Command>>,
-    activity: tokio::sync::watch::Sender<Activity>,
+    activity: Cell<Activity>,
+    activity_changed: tokio::sync::Notify,
     /// The address of a child that is itself a supervisor.
     pub(crate) nested: Option<actix::Addr<SupervisorActor>>,
 }
@@ -149,20 +150,30 @@ impl ChildLink {
             record: RefCell::new(record),
             shared,
             command: Cell::new(None),
-            activity: tokio::sync::watch::Sender::new(Activity::Active),
+            activity: Cell::new(Activity::Active),
+            activity_changed: tokio::sync::Notify::new(),
             nested,
         })
     }
 
     pub(crate) fn set_activity(&self, activity: Activity) {
-        self.activity.send_replace(activity);
+        self.activity.set(activity);
+        self.activity_changed.notify_waiters();
     }
 
     /// Completes once the runner is parked or done.
-    pub(crate) fn at_rest(&self) -> impl std::future::Future<Output = ()> + 'static {
-        let mut activity = self.activity.subscribe();
+    pub(crate) fn at_rest(self: &Rc<Self>) -> impl std::future::Future<Output = ()> + 'static {
+        let link = self.clone();
         async move {
-            let _ = activity.wait_for(|a| *a != Activity::Active).await;
+            loop {
+                let changed = link.activity_changed.notified();
+                tokio::pin!(changed);
+                changed.as_mut().enable();
+                if link.activity.get() != Activity::Active {
+                    return;
+                }
+                changed.await;
+            }
         }
     }
 

@@ -336,7 +336,7 @@ impl SupervisorActor {
                         tracing::error!(path = %path, reason = %failure.message, "supervisor gave up");
                         state.set_failure(&failure);
                         state.set(NodeState::Failed);
-                        events.emit(&path, 1, EventKind::GaveUp { failure: failure.clone() });
+                        events.emit(&path, 1, || EventKind::GaveUp { failure: failure.clone() });
                         stopped.outcome = StopOutcome::Failed(failure);
                     }
                 }

@@ -107,7 +107,7 @@ async fn relay(link: Rc<ChildLink>, addr: actix::Addr<SupervisorActor>, env: Chi
                 link.set_activity(Activity::Done);
                 let incarnation = link.record.borrow().incarnation;
                 env.events
-                    .emit(&env.path, incarnation, EventKind::Stopped { report });
+                    .emit(&env.path, incarnation, || EventKind::Stopped { report });
                 return;
             }
             Next::Command(Command::Stop) => addr.do_send(Stop),
@@ -203,7 +203,7 @@ impl SupervisorActor {
         }
         self.state.set(NodeState::Running);
         self.events
-            .emit(&self.path, self.incarnation, EventKind::Started);
+            .emit(&self.path, self.incarnation, || EventKind::Started);
     }
 
     /// A nested supervisor exceeded its intensity: it passes the failure to
@@ -220,13 +220,10 @@ impl SupervisorActor {
         };
         tracing::error!(path = %self.path, reason = %failure.message, "supervisor escalates to its parent");
         self.state.set_failure(&failure);
-        self.events.emit(
-            &self.path,
-            self.incarnation,
-            EventKind::Escalated {
+        self.events
+            .emit(&self.path, self.incarnation, || EventKind::Escalated {
                 failure: failure.clone(),
-            },
-        );
+            });
         let ran_for = self.started_at.elapsed();
         let mut decision = as_child
             .rules
