@@ -18,7 +18,6 @@
 //! - A child's status only moves forward: accepting, stopping, gone.
 //! - The report is published once, when the runner is done with the child.
 
-use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::SeqCst};
@@ -28,6 +27,7 @@ use std::task::Waker;
 use actix::dev::{MessageResponse, OneshotSender, ToEnvelope};
 use actix::{Actor, Addr, Handler, MailboxError, Message};
 
+use crate::actors::runner::SIGNALS;
 use crate::error::{SendError, StartError};
 use crate::latch::Latch;
 use crate::messages::stop::StopReport;
@@ -37,24 +37,6 @@ use crate::tree::{Failure, FailurePhase};
 const ACCEPTING: u8 = 0;
 const STOPPING: u8 = 1;
 const GONE: u8 = 2;
-
-thread_local! {
-    /// Tracked messages handled on this thread; the runner attributes the
-    /// increase during one poll of a child's context to that child.
-    static HANDLED: Cell<u64> = const { Cell::new(0) };
-    /// Set when a [`DrainMarker`] is handled during the current poll.
-    static MARKER_REACHED: Cell<bool> = const { Cell::new(false) };
-}
-
-/// The count of tracked messages handled on this thread so far.
-pub(crate) fn handled_on_this_thread() -> u64 {
-    HANDLED.with(Cell::get)
-}
-
-/// Whether a drain marker was handled since the last call.
-pub(crate) fn take_marker_reached() -> bool {
-    MARKER_REACHED.with(|reached| reached.replace(false))
-}
 
 /// What a child's handles and its runner share, across threads.
 #[derive(Debug)]
@@ -112,16 +94,19 @@ impl ChildShared {
             .is_ok()
     }
 
+    #[inline]
     pub(crate) fn is_accepting(&self) -> bool {
         self.status.load(SeqCst) == ACCEPTING
     }
 
+    #[inline]
     pub(crate) fn accepted(&self) -> u64 {
         self.accepted.load(SeqCst)
     }
 
     /// Remembers the runner's waker; `known` is the runner's own copy, so an
     /// unchanged waker costs a comparison and no lock.
+    #[inline]
     pub(crate) fn register_runner(&self, known: &mut Option<Waker>, waker: &Waker) {
         if known.as_ref().is_some_and(|k| k.will_wake(waker)) {
             return;
@@ -449,7 +434,7 @@ where
     A: Handler<M>,
     M: Message,
 {
-    HANDLED.with(|handled| handled.set(handled.get() + 1));
+    SIGNALS.with(|signals| signals.handled.set(signals.handled.get() + 1));
     TrackedResponse(actor.handle(message.0, ctx))
 }
 
@@ -466,7 +451,7 @@ impl Message for DrainMarker {
 /// Handles a [`DrainMarker`].
 #[doc(hidden)]
 pub fn handle_drain_marker() {
-    MARKER_REACHED.with(|reached| reached.set(true));
+    SIGNALS.with(|signals| signals.marker_reached.set(true));
 }
 
 /// Travels with a child's spec into its runner; if it is dropped before the

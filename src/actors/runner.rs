@@ -89,7 +89,7 @@ use crate::actors::supervisor::children::{Activity, ChildEnv, ChildLink, Command
 use crate::actors::supervisor::restart::{Decision, End, RestartRules};
 use crate::actors::supervisor::{ChildEnded, GiveUp};
 use crate::actors::SupervisedActor;
-use crate::handle::{self, ChildShared, DrainMarker, StartGuard, Startup};
+use crate::handle::{ChildShared, DrainMarker, StartGuard, Startup};
 use crate::messages::events::EventKind;
 use crate::messages::stop::{StopOutcome, StopReport};
 use crate::policy::{Grace, Strategy};
@@ -103,8 +103,27 @@ pub(crate) type Factory<A> = Box<dyn FnMut(&StartContext) -> Result<A, String> +
 thread_local! {
     /// The value the next `restarting` call installs.
     static FRESH: RefCell<Option<Box<dyn Any>>> = const { RefCell::new(None) };
-    /// An error exit reported by [`fail`] during the current poll.
-    static REPORTED_FAILURE: Cell<Option<String>> = const { Cell::new(None) };
+    /// What user code reports to the runner polling it.
+    pub(crate) static SIGNALS: PollSignals = const {
+        PollSignals {
+            failure: Cell::new(None),
+            handled: Cell::new(0),
+            marker_reached: Cell::new(false),
+        }
+    };
+}
+
+/// What code running inside a child's poll reports to its runner, through
+/// one thread-local (read once per poll, to keep the message path short).
+pub(crate) struct PollSignals {
+    /// An error exit reported by [`fail`], with the address of the context
+    /// it was reported from (so a runner takes only its own child's).
+    pub(crate) failure: Cell<Option<(usize, String)>>,
+    /// Tracked messages handled on this thread, ever; the runner attributes
+    /// the increase during one poll to the child it polled.
+    pub(crate) handled: Cell<u64>,
+    /// A drain marker was handled.
+    pub(crate) marker_reached: Cell<bool>,
 }
 
 /// Installs the fresh actor value built by the spec's factory. Call it from
@@ -157,7 +176,8 @@ pub fn fail<A>(ctx: &mut Context<A>, reason: impl std::fmt::Display)
 where
     A: Actor<Context = Context<A>>,
 {
-    REPORTED_FAILURE.with(|slot| slot.set(Some(reason.to_string())));
+    let from = std::ptr::from_ref(ctx) as usize;
+    SIGNALS.with(|signals| signals.failure.set(Some((from, reason.to_string()))));
     ctx.stop();
 }
 
@@ -301,6 +321,24 @@ impl<A: SupervisedActor> Future for Runner<A> {
         let this = self.get_mut();
         this.shared
             .register_runner(&mut this.known_waker, cx.waker());
+        // The message path: a running child, no stop, no command, no handle
+        // message outstanding. Nothing to do but poll it.
+        if matches!(this.phase, Phase::Running)
+            && this.stop.is_none()
+            && !this.link.has_command()
+            && this.shared.is_accepting()
+            && this.shared.accepted() == this.handled
+        {
+            if let ChildContext::Built(context) = &mut this.context {
+                let polled = catch_unwind(AssertUnwindSafe(|| Pin::new(&mut *context).poll(cx)));
+                if let Ok(Poll::Pending) = polled {
+                    return Poll::Pending;
+                }
+                if let Poll::Ready(end) = this.after_poll(polled, false, 0) {
+                    this.end_incarnation(end);
+                }
+            }
+        }
         match this.link.take_command() {
             Some(Command::Stop) => this.begin_stop(),
             Some(Command::Kill) => this.kill(),
@@ -350,6 +388,7 @@ impl<A: SupervisedActor> Future for Runner<A> {
 
 impl<A: SupervisedActor> Runner<A> {
     /// Calls the factory and starts the next incarnation with its value.
+    #[cold]
     fn begin_incarnation(&mut self) {
         let incarnation = {
             let mut record = self.link.record.borrow_mut();
@@ -409,17 +448,51 @@ impl<A: SupervisedActor> Runner<A> {
         let ChildContext::Built(context) = &mut self.context else {
             unreachable!("a starting or running child has a context");
         };
-        let handled_before = handle::handled_on_this_thread();
-        // Only what `fail` records during this poll is this child's.
-        REPORTED_FAILURE.with(|slot| slot.set(None));
+        // The thread-local is read only when this poll may handle a tracked
+        // message (some are outstanding) or reach a drain marker (a drain is
+        // under way): the plain message path does not touch it.
+        let tracking = self.stop.is_some() || self.shared.accepted() != self.handled;
+        let handled_before = if tracking {
+            SIGNALS.with(|signals| signals.handled.get())
+        } else {
+            0
+        };
         let polled = catch_unwind(AssertUnwindSafe(|| Pin::new(&mut *context).poll(cx)));
-        self.handled += handle::handled_on_this_thread() - handled_before;
-        let reported = REPORTED_FAILURE.with(Cell::take);
-        if handle::take_marker_reached() {
-            if let Some(stop) = &mut self.stop {
+        self.after_poll(polled, tracking, handled_before)
+    }
+
+    /// Interprets one poll of the child's context: counts, start, end.
+    fn after_poll(
+        &mut self,
+        polled: std::thread::Result<Poll<()>>,
+        tracking: bool,
+        handled_before: u64,
+    ) -> Poll<End> {
+        let ChildContext::Built(context) = &mut self.context else {
+            unreachable!("a starting or running child has a context");
+        };
+        if tracking {
+            let (handled, marker_reached) = SIGNALS.with(|signals| {
+                (
+                    signals.handled.get() - handled_before,
+                    signals.marker_reached.replace(false),
+                )
+            });
+            self.handled += handled;
+            if let (true, Some(stop)) = (marker_reached, &mut self.stop) {
                 stop.marker_reached = true;
             }
         }
+        // An error exit ends the incarnation: only then is `fail`'s record
+        // looked at, and only this child's counts.
+        let reported = if matches!(polled, Ok(Poll::Pending)) {
+            None
+        } else {
+            let context_address = std::ptr::from_ref(context.ctx()) as usize;
+            SIGNALS
+                .with(|signals| signals.failure.take())
+                .and_then(|(from, reason)| (from == context_address).then_some(reason))
+        };
         let phase = if self.start_over.get() {
             FailurePhase::Running
         } else {
@@ -427,9 +500,6 @@ impl<A: SupervisedActor> Runner<A> {
         };
         match polled {
             Ok(Poll::Pending) => {
-                if let Some(reason) = reported {
-                    tracing::debug!(%reason, "fail() was called but `stopping` kept the actor running");
-                }
                 if matches!(self.phase, Phase::Starting) && self.start_over.get() {
                     self.phase = Phase::Running;
                     if self.stop.is_none() {
@@ -458,6 +528,7 @@ impl<A: SupervisedActor> Runner<A> {
 
     /// Records how the incarnation ended and applies the restart policy, or
     /// ends the stop in progress.
+    #[cold]
     fn end_incarnation(&mut self, end: End) {
         self.token.cancel();
         if self.stop.as_ref().is_some_and(|stop| stop.for_restart) {
@@ -564,6 +635,7 @@ impl<A: SupervisedActor> Runner<A> {
     /// Starts a graceful stop: no new work from handles, a marker at the end
     /// of the mailbox, a grace timer. A child waiting out a backoff is not
     /// started again and ends at once.
+    #[cold]
     fn begin_stop(&mut self) {
         if let Some(stop) = &mut self.stop {
             if stop.for_restart {
@@ -623,6 +695,7 @@ impl<A: SupervisedActor> Runner<A> {
     /// Ends the current incarnation for a strategy restart: drains it to a
     /// marker (handles keep accepting; later messages wait for the next
     /// incarnation), stops it, and parks until the supervisor's `Start`.
+    #[cold]
     fn begin_strategy_restart(&mut self) {
         if self.stop.is_some() {
             return;
@@ -637,6 +710,7 @@ impl<A: SupervisedActor> Runner<A> {
     /// Ends a strategy restart's drain that ran out of grace: the
     /// incarnation is terminated without its hooks, but the mailbox is kept
     /// for the next one.
+    #[cold]
     fn park_now(&mut self) {
         if let ChildContext::Built(context) = &mut self.context {
             context.ctx().terminate();
@@ -648,6 +722,7 @@ impl<A: SupervisedActor> Runner<A> {
     }
 
     /// Waits between two incarnations for the supervisor's `Start`.
+    #[cold]
     fn park(&mut self, attempt: u32, delay: Duration) {
         self.stop = None;
         self.phase = Phase::Parked;
@@ -660,6 +735,7 @@ impl<A: SupervisedActor> Runner<A> {
     }
 
     /// Starts the next incarnation of a parked child.
+    #[cold]
     fn resume(&mut self) {
         if matches!(self.phase, Phase::Parked) {
             self.parked_failure = None;
@@ -696,6 +772,7 @@ impl<A: SupervisedActor> Runner<A> {
     }
 
     /// Ends the drained context: `stopping` and `stopped` run on its next poll.
+    #[cold]
     fn stop_context(&mut self) {
         if let (ChildContext::Built(context), Some(stop)) = (&mut self.context, &mut self.stop) {
             stop.stopping_context = true;
@@ -704,6 +781,7 @@ impl<A: SupervisedActor> Runner<A> {
     }
 
     /// Ends the child at once, reported `TimedOut`.
+    #[cold]
     fn kill(&mut self) {
         if matches!(self.phase, Phase::Done) {
             return;
@@ -725,6 +803,7 @@ impl<A: SupervisedActor> Runner<A> {
     /// Ends the child for good: drops its context (and with it the mailbox,
     /// so every pending and later send fails) without running user hooks,
     /// and publishes its report.
+    #[cold]
     fn finish(&mut self, state: NodeState, outcome: StopOutcome) {
         self.token.cancel();
         self.link.set_activity(Activity::Done);

@@ -201,8 +201,17 @@ impl ChildLink {
         self.shared.wake_runner();
     }
 
+    /// Whether a command waits for the runner.
+    #[inline]
+    pub(crate) fn has_command(&self) -> bool {
+        self.command.get().is_some()
+    }
+
     /// The command waiting for the runner, if any.
+    #[inline]
     pub(crate) fn take_command(&self) -> Option<Command> {
+        // Read first: the common case, no command, writes nothing.
+        self.command.get()?;
         self.command.take()
     }
 }
