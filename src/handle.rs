@@ -49,7 +49,7 @@ pub(crate) struct ChildShared {
     /// The runner task's waker, kept (not taken) so that a stop request or a
     /// change in `accepted` always reaches the runner, whatever it is doing.
     runner: Mutex<Option<Waker>>,
-    report: Latch<StopReport>,
+    report: Latch<Box<StopReport>>,
     /// How the first start attempt went.
     startup: Latch<Startup>,
 }
@@ -58,7 +58,7 @@ pub(crate) struct ChildShared {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Startup {
     Started,
-    Failed(Failure),
+    Failed(Box<Failure>),
     Gone,
 }
 
@@ -130,13 +130,13 @@ impl ChildShared {
     /// The child will not run again; publishes its report (once).
     pub(crate) fn finish(&self, report: StopReport) {
         self.status.store(GONE, SeqCst);
-        self.report.set(report);
+        self.report.set(Box::new(report));
     }
 
     /// The report, once the child is done.
     pub(crate) fn report(self: &Arc<Self>) -> impl Future<Output = StopReport> + 'static {
         let shared = self.clone();
-        async move { shared.report.wait().await }
+        async move { *shared.report.wait().await }
     }
 
     /// Settles the first start attempt, if it is not settled yet.
@@ -153,7 +153,7 @@ impl ChildShared {
             failure.phase,
             FailurePhase::Factory | FailurePhase::Restarting | FailurePhase::Starting
         ) {
-            self.settle_startup(Startup::Failed(failure.clone()));
+            self.settle_startup(Startup::Failed(Box::new(failure.clone())));
         }
     }
 
@@ -275,7 +275,10 @@ impl<A: Actor> ChildHandle<A> {
         async move {
             match shared.startup.wait().await {
                 Startup::Started => Ok(addr),
-                Startup::Failed(reason) => Err(StartError::StartFailed { path, reason }),
+                Startup::Failed(reason) => Err(StartError::StartFailed {
+                    path,
+                    reason: *reason,
+                }),
                 Startup::Gone => Err(StartError::SupervisorGone { path }),
             }
         }

@@ -271,16 +271,20 @@ pub(crate) fn next_attempt(previous: u32, ran_for: Duration, stable_after: Durat
 #[derive(Debug)]
 pub(crate) struct BackoffState {
     attempt: u32,
-    rng: Option<SmallRng>,
+    rng: Option<Box<SmallRng>>,
+}
+
+/// A jitter source seeded from the thread's generator: no system call per
+/// child.
+fn fresh_rng() -> Box<SmallRng> {
+    Box::new(SmallRng::from_rng(rand::thread_rng()).unwrap_or_else(|_| SmallRng::seed_from_u64(0)))
 }
 
 impl BackoffState {
     pub(crate) fn new(backoff: Option<&Backoff>) -> Self {
         let rng = backoff.map(|b| match b.seed {
-            Some(seed) => SmallRng::seed_from_u64(seed),
-            // Seeded from the thread's generator: no system call per child.
-            None => SmallRng::from_rng(rand::thread_rng())
-                .unwrap_or_else(|_| SmallRng::seed_from_u64(0)),
+            Some(seed) => Box::new(SmallRng::seed_from_u64(seed)),
+            None => fresh_rng(),
         });
         BackoffState { attempt: 0, rng }
     }
@@ -295,10 +299,7 @@ impl BackoffState {
             }
             Some(backoff) => {
                 self.attempt = next_attempt(self.attempt, ran_for, backoff.stable_after);
-                let rng = self.rng.get_or_insert_with(|| {
-                    SmallRng::from_rng(rand::thread_rng())
-                        .unwrap_or_else(|_| SmallRng::seed_from_u64(0))
-                });
+                let rng = self.rng.get_or_insert_with(fresh_rng);
                 let unit = rng.gen::<f64>();
                 (self.attempt, backoff.delay(self.attempt, unit))
             }

@@ -223,7 +223,11 @@ impl<A: SupervisedActor> ChildSpec<A> {
 pub struct StartContext {
     pub(crate) path: NodePath,
     pub(crate) incarnation: u64,
-    pub(crate) token: CancellationToken,
+    /// The supervisor's token, parent of this incarnation's.
+    pub(crate) parent_token: CancellationToken,
+    /// This incarnation's token, made the first time it is asked for: a
+    /// child that never asks costs no token.
+    pub(crate) token: std::cell::OnceCell<CancellationToken>,
 }
 
 impl StartContext {
@@ -243,7 +247,7 @@ impl StartContext {
     /// token, so cancelling a subtree cancels everything under it and
     /// nothing else.
     pub fn token(&self) -> &CancellationToken {
-        &self.token
+        self.token.get_or_init(|| self.parent_token.child_token())
     }
 }
 
@@ -304,6 +308,8 @@ pub(crate) trait ErasedSpec: Send {
     fn validate(&self, path: &NodePath) -> Result<(), BuildError>;
     /// Tells the child's handles the path it will have.
     fn assign_path(&self, path: NodePath);
+    /// The path assigned by `assign_path`.
+    fn assigned_path(&self) -> NodePath;
     /// Spawns the child's runner on the current arbiter.
     fn start(self: Box<Self>, env: ChildEnv) -> Rc<ChildLink>;
 }
@@ -332,6 +338,10 @@ impl<A: SupervisedActor> ErasedSpec for ChildSpec<A> {
 
     fn assign_path(&self, path: NodePath) {
         self.shared.set_path(path);
+    }
+
+    fn assigned_path(&self) -> NodePath {
+        self.shared.path()
     }
 
     fn start(self: Box<Self>, env: ChildEnv) -> Rc<ChildLink> {

@@ -195,7 +195,7 @@ pub(crate) struct RunnerConfig<A: Actor<Context = Context<A>>> {
 
 /// Spawns the runner of one child on the current arbiter and returns the link
 /// its supervisor keeps.
-pub(crate) fn spawn<A: SupervisedActor>(config: RunnerConfig<A>) -> Rc<ChildLink> {
+pub(crate) fn spawn<A: SupervisedActor>(mut config: RunnerConfig<A>) -> Rc<ChildLink> {
     let path = config.env.path.clone();
     config.shared.set_path(path.clone());
     let mut record = NodeRecord::new(path.clone(), config.kind);
@@ -204,7 +204,7 @@ pub(crate) fn spawn<A: SupervisedActor>(config: RunnerConfig<A>) -> Rc<ChildLink
     let span = tracing::info_span!("node", path = %path);
     let mut runner = Runner {
         link: link.clone(),
-        rules: RestartRules::new(config.env.restart, config.env.backoff.clone()),
+        rules: RestartRules::new(config.env.restart, config.env.backoff.take().map(|b| *b)),
         env: config.env,
         factory: config.factory,
         addr: config.addr,
@@ -213,11 +213,10 @@ pub(crate) fn spawn<A: SupervisedActor>(config: RunnerConfig<A>) -> Rc<ChildLink
         known_waker: None,
         context: ChildContext::Unbuilt(Some(config.receiver)),
         phase: Phase::Starting,
-        start_over: Rc::new(Cell::new(false)),
         handled: 0,
         stop: None,
         yielded_before_start: false,
-        token: CancellationToken::new(),
+        token: None,
         parked_failure: None,
     };
     // Build the first incarnation now, so the child is `Starting` (and its
@@ -288,18 +287,17 @@ struct Runner<A: SupervisedActor> {
     known_waker: Option<std::task::Waker>,
     context: ChildContext<A>,
     phase: Phase,
-    /// Set by the start barrier when the current incarnation's start is over.
-    start_over: Rc<Cell<bool>>,
     /// Tracked messages handled by this child, all incarnations together.
     handled: u64,
-    stop: Option<Stopping>,
+    stop: Option<Box<Stopping>>,
     /// `Phase::Start` already yielded once; the next poll starts.
     yielded_before_start: bool,
-    /// The current incarnation's cancellation token.
-    token: CancellationToken,
+    /// The current incarnation's cancellation token, if its factory asked
+    /// for one.
+    token: Option<CancellationToken>,
     /// Parked after exceeding the supervisor's intensity: the failure, for
     /// the report if the child is stopped before it starts again.
-    parked_failure: Option<Failure>,
+    parked_failure: Option<Box<Failure>>,
 }
 
 impl<A: SupervisedActor> Drop for Runner<A> {
@@ -397,14 +395,16 @@ impl<A: SupervisedActor> Runner<A> {
             record.started_at = Some(Instant::now());
             record.incarnation
         };
-        self.token = self.env.token.child_token();
         let start = StartContext {
             path: self.env.path.clone(),
             incarnation,
-            token: self.token.clone(),
+            parent_token: self.env.token.clone(),
+            token: std::cell::OnceCell::new(),
         };
         let factory = &mut self.factory;
-        let actor = match catch_unwind(AssertUnwindSafe(|| factory(&start))) {
+        let built = catch_unwind(AssertUnwindSafe(|| factory(&start)));
+        self.token = start.token.into_inner();
+        let actor = match built {
             Ok(Ok(actor)) => actor,
             Ok(Err(message)) => {
                 let failure = Failure::new(FailureKind::Error, FailurePhase::Factory, message);
@@ -438,8 +438,8 @@ impl<A: SupervisedActor> Runner<A> {
                 context
             }
         };
-        self.start_over.set(false);
-        context.ctx().wait(StartBarrier(self.start_over.clone()));
+        self.link.start_over.set(false);
+        context.ctx().wait(StartBarrier(self.link.clone()));
         self.phase = Phase::Starting;
     }
 
@@ -493,14 +493,14 @@ impl<A: SupervisedActor> Runner<A> {
                 .with(|signals| signals.failure.take())
                 .and_then(|(from, reason)| (from == context_address).then_some(reason))
         };
-        let phase = if self.start_over.get() {
+        let phase = if self.link.start_over.get() {
             FailurePhase::Running
         } else {
             FailurePhase::Starting
         };
         match polled {
             Ok(Poll::Pending) => {
-                if matches!(self.phase, Phase::Starting) && self.start_over.get() {
+                if matches!(self.phase, Phase::Starting) && self.link.start_over.get() {
                     self.phase = Phase::Running;
                     if self.stop.is_none() {
                         self.link.record.borrow_mut().state = NodeState::Running;
@@ -530,17 +530,17 @@ impl<A: SupervisedActor> Runner<A> {
     /// ends the stop in progress.
     #[cold]
     fn end_incarnation(&mut self, end: End) {
-        self.token.cancel();
+        self.cancel_token();
         if self.stop.as_ref().is_some_and(|stop| stop.for_restart) {
             if let Some(failure) = end.failure() {
-                self.link.record.borrow_mut().last_failure = Some(failure.clone());
+                self.link.record.borrow_mut().last_failure = Some(Box::new(failure.clone()));
             }
             return self.park(1, Duration::ZERO);
         }
         let ran_for = {
             let mut record = self.link.record.borrow_mut();
             if let Some(failure) = end.failure() {
-                record.last_failure = Some(failure.clone());
+                record.last_failure = Some(Box::new(failure.clone()));
             }
             record
                 .started_at
@@ -584,7 +584,7 @@ impl<A: SupervisedActor> Runner<A> {
             tracing::error!(path = %self.env.path, "restart intensity exceeded");
             self.phase = Phase::Parked;
             self.link.record.borrow_mut().state = NodeState::Failed;
-            self.parked_failure = Some(failure.clone());
+            self.parked_failure = Some(Box::new(failure.clone()));
             self.link.set_activity(Activity::Parked);
             if let Some(supervisor) = self.env.supervisor.upgrade() {
                 supervisor.do_send(GiveUp { failure });
@@ -655,9 +655,9 @@ impl<A: SupervisedActor> Runner<A> {
         match self.phase {
             Phase::Starting | Phase::Running => self.begin_drain(false),
             Phase::Start | Phase::Backoff(_) | Phase::Parked | Phase::Done => {
-                self.stop = Some(self.new_stopping(false));
+                self.stop = Some(Box::new(self.new_stopping(false)));
                 match self.parked_failure.take() {
-                    Some(failure) => self.finish(NodeState::Failed, StopOutcome::Failed(failure)),
+                    Some(failure) => self.finish(NodeState::Failed, StopOutcome::Failed(*failure)),
                     None => self.finish(NodeState::Stopped, StopOutcome::Drained),
                 }
             }
@@ -686,8 +686,8 @@ impl<A: SupervisedActor> Runner<A> {
     /// drain, and starts the grace.
     fn begin_drain(&mut self, for_restart: bool) {
         // The incarnation's work should wind down: its token tells it.
-        self.token.cancel();
-        self.stop = Some(self.new_stopping(for_restart));
+        self.cancel_token();
+        self.stop = Some(Box::new(self.new_stopping(for_restart)));
         self.link.record.borrow_mut().state = NodeState::Stopping;
         self.addr.do_send(DrainMarker);
     }
@@ -716,7 +716,7 @@ impl<A: SupervisedActor> Runner<A> {
             context.ctx().terminate();
         }
         tracing::warn!(path = %self.env.path, "child did not drain within its grace; terminated for the restart");
-        self.token.cancel();
+        self.cancel_token();
         self.link.record.borrow_mut().started_at = None;
         self.park(1, Duration::ZERO);
     }
@@ -805,7 +805,7 @@ impl<A: SupervisedActor> Runner<A> {
     /// and publishes its report.
     #[cold]
     fn finish(&mut self, state: NodeState, outcome: StopOutcome) {
-        self.token.cancel();
+        self.cancel_token();
         self.link.set_activity(Activity::Done);
         if let ChildContext::Built(context) = &mut self.context {
             context.ctx().terminate();
@@ -847,6 +847,13 @@ impl<A: SupervisedActor> Runner<A> {
             report: report.clone(),
         });
         self.shared.finish(report);
+    }
+
+    /// Cancels the incarnation's token, if it has one.
+    fn cancel_token(&self) {
+        if let Some(token) = &self.token {
+            token.cancel();
+        }
     }
 
     /// Sends a lifecycle event about this child's current incarnation, built
@@ -892,7 +899,7 @@ fn restart_in_place<A: SupervisedActor>(
 }
 
 /// A `ctx.wait` future that completes at once, marking the start as over.
-struct StartBarrier(Rc<Cell<bool>>);
+struct StartBarrier(Rc<ChildLink>);
 
 impl<A: Actor> ActorFuture<A> for StartBarrier {
     type Output = ();
@@ -903,7 +910,7 @@ impl<A: Actor> ActorFuture<A> for StartBarrier {
         _: &mut A::Context,
         _: &mut task::Context<'_>,
     ) -> Poll<()> {
-        self.0.set(true);
+        self.0.start_over.set(true);
         Poll::Ready(())
     }
 }

@@ -301,9 +301,9 @@ impl SupervisorBuilder {
             })
             .collect();
         let supervisor = SupervisorActor {
-            path: place.path,
+            path: place.path.clone(),
             grace: self.grace,
-            children: Children::default(),
+            children: Children::new(place.path.clone()),
             pending,
             started_at: Instant::now(),
             state: Rc::new(OwnState::new(place.link)),

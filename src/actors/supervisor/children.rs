@@ -40,7 +40,7 @@ pub(crate) struct ChildEnv {
     #[allow(dead_code)]
     pub(crate) supervisor: WeakAddr<SupervisorActor>,
     pub(crate) restart: RestartPolicy,
-    pub(crate) backoff: Option<Backoff>,
+    pub(crate) backoff: Option<Box<Backoff>>,
     pub(crate) grace: Grace,
     pub(crate) events: Events,
     /// The supervisor's restart intensity, shared by all its children.
@@ -60,7 +60,7 @@ pub(crate) struct NodeRecord {
     pub(crate) state: NodeState,
     /// Start attempts so far; the first start is incarnation 1.
     pub(crate) incarnation: u64,
-    pub(crate) last_failure: Option<Failure>,
+    pub(crate) last_failure: Option<Box<Failure>>,
     /// When the current incarnation began, while it runs.
     pub(crate) started_at: Option<Instant>,
     /// Tick or loop statistics, for periodic and worker children.
@@ -92,7 +92,7 @@ impl NodeRecord {
             state: self.state,
             incarnation: self.incarnation,
             restart_count: self.incarnation.saturating_sub(1),
-            last_failure: self.last_failure.clone(),
+            last_failure: self.last_failure.as_deref().cloned(),
             uptime,
             task: self
                 .stats
@@ -130,10 +130,14 @@ pub(crate) enum Activity {
 /// What a supervisor and one child's runner share.
 #[derive(Debug)]
 pub(crate) struct ChildLink {
+    /// The child's path (also in the record; kept here to be borrowed).
+    pub(crate) path: NodePath,
     pub(crate) record: RefCell<NodeRecord>,
     /// The state the child's handles share, with its report.
     pub(crate) shared: Arc<ChildShared>,
     command: Cell<Option<Command>>,
+    /// Set by the start barrier when the current incarnation's start is over.
+    pub(crate) start_over: Cell<bool>,
     activity: Cell<Activity>,
     activity_changed: tokio::sync::Notify,
     /// The address of a child that is itself a supervisor.
@@ -147,9 +151,11 @@ impl ChildLink {
         nested: Option<actix::Addr<SupervisorActor>>,
     ) -> Rc<Self> {
         Rc::new(ChildLink {
+            path: record.path.clone(),
             record: RefCell::new(record),
             shared,
             command: Cell::new(None),
+            start_over: Cell::new(false),
             activity: Cell::new(Activity::Active),
             activity_changed: tokio::sync::Notify::new(),
             nested,
@@ -219,10 +225,16 @@ impl ChildLink {
 /// One row of the child table.
 #[derive(Debug)]
 pub(crate) struct ChildEntry {
-    pub(crate) name: String,
     pub(crate) link: Rc<ChildLink>,
     /// The siblings this child depends on, as indexes in start order.
     pub(crate) depends_on: Vec<usize>,
+}
+
+impl ChildEntry {
+    /// The child's name: the last part of its path.
+    pub(crate) fn name(&self) -> &str {
+        self.link.path.name()
+    }
 }
 
 /// A supervisor's children, in start order, with unique names.
@@ -232,17 +244,28 @@ pub(crate) struct ChildEntry {
 /// refer to children by index.
 #[derive(Debug, Default)]
 pub(crate) struct Children {
+    /// The supervisor's path, to turn names into paths.
+    parent: Option<NodePath>,
     slots: Vec<Option<ChildEntry>>,
-    /// The index of each child, by name.
-    by_name: std::collections::HashMap<String, usize>,
+    /// The index of each child, by path (the path's allocation is shared
+    /// with the child's link: no copy of the name per child).
+    by_path: std::collections::HashMap<NodePath, usize>,
 }
 
 impl Children {
+    /// An empty table for the supervisor at `parent`.
+    pub(crate) fn new(parent: NodePath) -> Self {
+        Children {
+            parent: Some(parent),
+            ..Children::default()
+        }
+    }
+
     /// Adds a child at the end of the start order; returns its index.
     pub(crate) fn push(&mut self, entry: ChildEntry) -> usize {
-        debug_assert!(self.find(&entry.name).is_none());
         let index = self.slots.len();
-        self.by_name.insert(entry.name.clone(), index);
+        debug_assert!(self.find(entry.name()).is_none());
+        self.by_path.insert(entry.link.path.clone(), index);
         self.slots.push(Some(entry));
         index
     }
@@ -271,7 +294,8 @@ impl Children {
 
     /// The child called `name`, with its index.
     pub(crate) fn find(&self, name: &str) -> Option<(usize, &ChildEntry)> {
-        let index = *self.by_name.get(name)?;
+        let parent = self.parent.as_ref()?;
+        let index = *self.by_path.get(&parent.join(name))?;
         self.get(index).map(|entry| (index, entry))
     }
 
@@ -279,14 +303,14 @@ impl Children {
     pub(crate) fn dependents_of(&self, index: usize) -> Vec<String> {
         self.iter()
             .filter(|entry| entry.depends_on.contains(&index))
-            .map(|entry| entry.name.clone())
+            .map(|entry| entry.name().to_string())
             .collect()
     }
 
     /// Takes child `index` out of the table, leaving its slot empty.
     pub(crate) fn remove(&mut self, index: usize) -> Option<ChildEntry> {
         let entry = self.slots.get_mut(index).and_then(Option::take)?;
-        self.by_name.remove(&entry.name);
+        self.by_path.remove(&entry.link.path);
         Some(entry)
     }
 

@@ -156,7 +156,7 @@ impl OwnState {
     /// Records the failure that made the supervisor give up.
     fn set_failure(&self, failure: &Failure) {
         if let Some(link) = &self.link {
-            link.record.borrow_mut().last_failure = Some(failure.clone());
+            link.record.borrow_mut().last_failure = Some(Box::new(failure.clone()));
         }
     }
 }
@@ -222,12 +222,11 @@ impl SupervisorActor {
     /// indexes `depends_on`.
     fn start_child(&mut self, spec: AnyChildSpec, depends_on: Vec<usize>, ctx: &mut Context<Self>) {
         let common = spec.0.common();
-        let name = common.name.to_string();
         let env = ChildEnv {
-            path: self.path.join(&name),
+            path: spec.0.assigned_path(),
             supervisor: ctx.address().downgrade(),
             restart: common.restart,
-            backoff: common.backoff.cloned(),
+            backoff: common.backoff.cloned().map(Box::new),
             grace: common.grace,
             events: self.events.clone(),
             intensity: self.intensity.clone(),
@@ -236,11 +235,7 @@ impl SupervisorActor {
             index: self.children.next_index(),
         };
         let link = spec.0.start(env);
-        self.children.push(ChildEntry {
-            name,
-            link,
-            depends_on,
-        });
+        self.children.push(ChildEntry { link, depends_on });
     }
 
     /// Whether the supervisor has begun stopping (or has stopped, or failed).

@@ -57,6 +57,10 @@ impl ErasedSpec for SupervisorBuilder {
         self.assign_paths(&path);
     }
 
+    fn assigned_path(&self) -> NodePath {
+        self.shared.path()
+    }
+
     fn start(self: Box<Self>, env: ChildEnv) -> Rc<ChildLink> {
         let builder = *self;
         let link = ChildLink::new(
@@ -67,7 +71,7 @@ impl ErasedSpec for SupervisorBuilder {
         link.record.borrow_mut().incarnation = 1;
         let addr = builder.addr.clone();
         let as_child = AsChild {
-            rules: RestartRules::new(env.restart, env.backoff.clone()),
+            rules: RestartRules::new(env.restart, env.backoff.as_deref().cloned()),
             env: env.clone(),
         };
         builder.spawn(Place {

@@ -40,7 +40,7 @@ pub(crate) enum Decision {
 #[derive(Debug)]
 pub(crate) struct RestartRules {
     policy: RestartPolicy,
-    backoff: Option<Backoff>,
+    backoff: Option<Box<Backoff>>,
     state: BackoffState,
 }
 
@@ -49,7 +49,7 @@ impl RestartRules {
         let state = BackoffState::new(backoff.as_ref());
         RestartRules {
             policy,
-            backoff,
+            backoff: backoff.map(Box::new),
             state,
         }
     }
@@ -65,7 +65,7 @@ impl RestartRules {
         if !self.policy.restarts(kind) {
             return Decision::Finish;
         }
-        let (attempt, delay) = self.state.next(self.backoff.as_ref(), ran_for);
+        let (attempt, delay) = self.state.next(self.backoff.as_deref(), ran_for);
         Decision::Restart { attempt, delay }
     }
 }
