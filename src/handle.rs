@@ -421,6 +421,7 @@ where
     M: Message,
     R: MessageResponse<A, M>,
 {
+    #[inline]
     fn handle(self, ctx: &mut A::Context, tx: Option<OneshotSender<M::Result>>) {
         self.0.handle(ctx, tx)
     }
@@ -428,6 +429,7 @@ where
 
 /// Handles a [`Tracked`] message with the actor's own handler, counting it.
 #[doc(hidden)]
+#[inline]
 pub fn handle_tracked<A, M>(
     actor: &mut A,
     message: Tracked<M>,
