@@ -12,36 +12,10 @@ use actix_supervisor::prelude::*;
 use actix_supervisor::RestartIntensity;
 use criterion::{criterion_group, Criterion};
 
-#[derive(Default)]
-struct Counter(u64);
-
-impl Actor for Counter {
-    type Context = Context<Self>;
+mod common {
+    pub mod counter;
 }
-actix_supervisor::supervised!(Counter);
-
-#[derive(Message)]
-#[rtype(result = "u64")]
-struct Inc;
-
-impl Handler<Inc> for Counter {
-    type Result = u64;
-    fn handle(&mut self, _: Inc, _: &mut Context<Self>) -> u64 {
-        self.0 += 1;
-        self.0
-    }
-}
-
-#[derive(Message)]
-#[rtype(result = "()")]
-struct ErrorExit;
-
-impl Handler<ErrorExit> for Counter {
-    type Result = ();
-    fn handle(&mut self, _: ErrorExit, ctx: &mut Context<Self>) {
-        actix_supervisor::fail(ctx, "error exit");
-    }
-}
+use common::counter::{Counter, ErrorExit, Inc};
 
 /// Time per operation measured in each scenario, by name, for the ratios.
 static PER_OPERATION: Mutex<BTreeMap<String, (Duration, u64)>> = Mutex::new(BTreeMap::new());

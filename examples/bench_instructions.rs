@@ -10,25 +10,9 @@
 use actix::prelude::*;
 use actix_supervisor::prelude::*;
 
-#[derive(Default)]
-struct Counter(u64);
-
-impl Actor for Counter {
-    type Context = Context<Self>;
-}
-actix_supervisor::supervised!(Counter);
-
-#[derive(Message)]
-#[rtype(result = "u64")]
-struct Inc;
-
-impl Handler<Inc> for Counter {
-    type Result = u64;
-    fn handle(&mut self, _: Inc, _: &mut Context<Self>) -> u64 {
-        self.0 += 1;
-        self.0
-    }
-}
+#[path = "../benches/common/counter.rs"]
+mod counter;
+use counter::{Counter, Inc};
 
 fn main() {
     let supervised = std::env::var("BENCH_MODE").as_deref() == Ok("supervised");

@@ -31,58 +31,9 @@ fn scale(n: usize) -> usize {
 
 // ---------------------------------------------------------------- actors
 
-#[derive(Default)]
-struct Counter(u64);
-
-impl Actor for Counter {
-    type Context = Context<Self>;
-}
-actix_supervisor::supervised!(Counter);
-
-#[derive(Message)]
-#[rtype(result = "u64")]
-struct Inc;
-
-impl Handler<Inc> for Counter {
-    type Result = u64;
-    fn handle(&mut self, _: Inc, _: &mut Context<Self>) -> u64 {
-        self.0 += 1;
-        self.0
-    }
-}
-
-#[derive(Message)]
-#[rtype(result = "()")]
-struct Bump;
-
-impl Handler<Bump> for Counter {
-    type Result = ();
-    fn handle(&mut self, _: Bump, _: &mut Context<Self>) {
-        self.0 += 1;
-    }
-}
-
-#[derive(Message)]
-#[rtype(result = "()")]
-struct ErrorExit;
-
-impl Handler<ErrorExit> for Counter {
-    type Result = ();
-    fn handle(&mut self, _: ErrorExit, ctx: &mut Context<Self>) {
-        actix_supervisor::fail(ctx, "error exit");
-    }
-}
-
-#[derive(Message)]
-#[rtype(result = "()")]
-struct Boom;
-
-impl Handler<Boom> for Counter {
-    type Result = ();
-    fn handle(&mut self, _: Boom, _: &mut Context<Self>) {
-        panic!("boom");
-    }
-}
+#[path = "../benches/common/counter.rs"]
+mod counter;
+use counter::{Boom, Bump, Counter, ErrorExit, Inc};
 
 /// Counts its `started` and `stopped`; notifies when a target is reached.
 struct Tracker {
