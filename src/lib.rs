@@ -96,6 +96,8 @@ mod messages;
 mod policy;
 mod spec;
 pub mod system;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 mod tree;
 
 pub use actors::{

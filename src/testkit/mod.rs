@@ -1,0 +1,2 @@
+//! Test helpers for code that runs under a supervision tree (feature
+//! `testkit`).
