@@ -239,3 +239,136 @@ pub enum ControlError {
     #[error(transparent)]
     InvalidSpec(#[from] BuildError),
 }
+
+/// A configuration file or text that cannot become a tree: refused before
+/// anything starts.
+///
+/// Every error about the tree's content names the node (by its path, as in
+/// [`NodePath`]) and the field, e.g. `/app/ingest: invalid `backoff.max`:
+/// must be at least `initial``.
+///
+/// # Examples
+///
+/// ```
+/// use actix_supervisor::config::TreeConfig;
+///
+/// let text = r#"
+/// name = "app"
+///
+/// [[children]]
+/// name = "scanner"
+/// factory = "scanner"
+/// periodic = { interval = "0s" }
+/// "#;
+/// let err = TreeConfig::from_toml_str(text)
+///     .and_then(|config| config.validate())
+///     .unwrap_err();
+/// assert_eq!(err.node(), Some("/app/scanner"));
+/// assert_eq!(err.field(), Some("periodic.interval"));
+/// ```
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The text is not valid TOML or JSON.
+    #[error("{format} syntax error: {message}")]
+    Syntax {
+        /// `"TOML"` or `"JSON"`.
+        format: &'static str,
+        /// The parser's message, with the line and column.
+        message: String,
+    },
+    /// A node's field is missing, unknown, of the wrong type, or has a value
+    /// that cannot be used.
+    #[error("{node}: invalid `{field}`: {reason}")]
+    InvalidField {
+        /// The node's path, e.g. `/app/tenants/receiver`. A node without a
+        /// usable name is written by its place, e.g. `/app/children[2]`.
+        node: String,
+        /// The field, e.g. `backoff.max` or `depends_on[1]`.
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file's name ends in neither `.toml` nor `.json`.
+    #[error("{}: unknown configuration format (expected a .toml or .json file)", path.display())]
+    UnknownFormat {
+        /// The file.
+        path: std::path::PathBuf,
+    },
+}
+
+impl ConfigError {
+    /// The node an [`InvalidField`](ConfigError::InvalidField) error is
+    /// about.
+    pub fn node(&self) -> Option<&str> {
+        match self {
+            ConfigError::InvalidField { node, .. } => Some(node),
+            _ => None,
+        }
+    }
+
+    /// The field an [`InvalidField`](ConfigError::InvalidField) error is
+    /// about.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            ConfigError::InvalidField { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn invalid(
+        node: impl Into<String>,
+        field: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        ConfigError::InvalidField {
+            node: node.into(),
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl From<BuildError> for ConfigError {
+    /// Names the node and the field of a tree's build error.
+    fn from(error: BuildError) -> Self {
+        match error {
+            BuildError::InvalidField {
+                path,
+                field,
+                reason,
+            } => ConfigError::invalid(path.as_str(), field, reason),
+            BuildError::InvalidName {
+                parent,
+                name,
+                reason,
+            } => ConfigError::invalid(
+                parent.as_str(),
+                "children.name",
+                format!("{name:?}: {reason}"),
+            ),
+            BuildError::DuplicateName { parent, name } => ConfigError::invalid(
+                parent.join(&name).as_str(),
+                "name",
+                format!("another child of {parent} is named {name:?}"),
+            ),
+            BuildError::DependencyCycle { parent, cycle } => ConfigError::invalid(
+                cycle.first().map_or_else(
+                    || parent.to_string(),
+                    |first| parent.join(first).to_string(),
+                ),
+                "depends_on",
+                format!("dependency cycle: {}", cycle.join(" -> ")),
+            ),
+        }
+    }
+}

@@ -89,6 +89,7 @@
 #![doc(test(attr(deny(warnings), allow(dead_code))))]
 
 mod actors;
+pub mod config;
 mod error;
 mod handle;
 mod latch;
@@ -104,7 +105,7 @@ pub use actors::{
     fail, restart_fresh, MissedTicks, Periodic, PeriodicActor, SupervisedActor, SupervisorActor,
     SupervisorBuilder, Tick, TickContext, TickNow, Work, WorkContext, WorkerActor,
 };
-pub use error::{BuildError, ControlError, SendError, StartError};
+pub use error::{BuildError, ConfigError, ControlError, SendError, StartError};
 pub use handle::ChildHandle;
 pub use messages::{
     EventKind, EventStream, Inspect, LifecycleEvent, RemoveChild, RestartChild, Shutdown,

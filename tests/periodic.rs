@@ -281,12 +281,15 @@ async fn a_panicking_tick_is_contained_and_the_child_restarted() {
 #[test]
 fn a_bad_schedule_is_refused_when_the_tree_is_built() {
     for (schedule, field) in [
-        (Periodic::every(Duration::ZERO), "interval"),
+        (Periodic::every(Duration::ZERO), "periodic.interval"),
         (
             Periodic::every(ms(1)).tick_timeout(Duration::ZERO),
-            "tick_timeout",
+            "periodic.tick_timeout",
         ),
-        (Periodic::every(ms(1)).failure_limit(0), "failure_limit"),
+        (
+            Periodic::every(ms(1)).failure_limit(0),
+            "periodic.failure_limit",
+        ),
     ] {
         let (spec, _) = scripted(schedule, |_| Step::Succeed);
         let err = SupervisorActor::builder("app")

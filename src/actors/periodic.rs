@@ -226,13 +226,13 @@ impl Periodic {
             })
         };
         if self.interval.is_zero() {
-            return err("interval", "must be above zero");
+            return err("periodic.interval", "must be above zero");
         }
         if self.tick_timeout.is_some_and(|t| t.is_zero()) {
-            return err("tick_timeout", "must be above zero");
+            return err("periodic.tick_timeout", "must be above zero");
         }
         if self.failure_limit == Some(0) {
-            return err("failure_limit", "must be at least 1");
+            return err("periodic.failure_limit", "must be at least 1");
         }
         Ok(())
     }

@@ -169,6 +169,22 @@ impl SupervisorBuilder {
     ///
     /// When called outside a running actix system.
     pub fn start(self) -> Result<Addr<SupervisorActor>, BuildError> {
+        let path = self.validate_as_root()?;
+        self.assign_paths(&path);
+        let addr = self.addr.clone();
+        self.spawn(Place {
+            path,
+            events: Events::new(),
+            token: CancellationToken::new(),
+            link: None,
+            as_child: None,
+        });
+        Ok(addr)
+    }
+
+    /// Checks the whole description as the root of a tree; returns the root's
+    /// path.
+    pub(crate) fn validate_as_root(&self) -> Result<NodePath, BuildError> {
         if let Err(BuildError::InvalidName { name, reason, .. }) =
             check_name(&NodePath::root(""), &self.name)
         {
@@ -180,16 +196,7 @@ impl SupervisorBuilder {
         }
         let path = NodePath::root(&self.name);
         self.validate_at(&path)?;
-        self.assign_paths(&path);
-        let addr = self.addr.clone();
-        self.spawn(Place {
-            path,
-            events: Events::new(),
-            token: CancellationToken::new(),
-            link: None,
-            as_child: None,
-        });
-        Ok(addr)
+        Ok(path)
     }
 
     /// Checks the supervisor's own fields and, recursively, its children, as
