@@ -343,11 +343,17 @@ impl<T: Tick> PeriodicActor<T> {
     }
 }
 
+/// Thirty years: the longest interval handed to tokio's clock, as in tokio's
+/// own "far future".
+const NEVER: Duration = Duration::from_secs(86_400 * 365 * 30);
+
 impl<T: Tick> Actor for PeriodicActor<T> {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let interval = self.config.interval;
+        // tokio's timers add the interval to the clock; an interval of
+        // decades is as good as never, and does not overflow.
+        let interval = self.config.interval.min(NEVER);
         let first = if self.config.tick_at_start {
             Instant::now()
         } else {

@@ -668,7 +668,8 @@ impl<A: SupervisedActor> Runner<A> {
     fn new_stopping(&self, for_restart: bool) -> Stopping {
         let began = Instant::now();
         let deadline = match self.env.grace {
-            Grace::Duration(grace) => Some(began + grace),
+            // A grace too long for the clock is no deadline at all.
+            Grace::Duration(grace) => began.checked_add(grace),
             Grace::Infinity => None,
         };
         Stopping {

@@ -182,6 +182,25 @@ impl SupervisorBuilder {
         Ok(addr)
     }
 
+    /// Checks the whole description, as [`start`](SupervisorBuilder::start)
+    /// does, without starting anything (and without an actix system).
+    ///
+    /// # Errors
+    ///
+    /// The [`BuildError`] `start` would return.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actix_supervisor::{BuildError, SupervisorActor};
+    ///
+    /// let nameless = SupervisorActor::builder("");
+    /// assert!(matches!(nameless.validate(), Err(BuildError::InvalidField { field: "name", .. })));
+    /// ```
+    pub fn validate(&self) -> Result<(), BuildError> {
+        self.validate_as_root().map(drop)
+    }
+
     /// Checks the whole description as the root of a tree; returns the root's
     /// path.
     pub(crate) fn validate_as_root(&self) -> Result<NodePath, BuildError> {
