@@ -61,11 +61,58 @@
 //! # }).unwrap();
 //! ```
 //!
+//! # The pieces
+//!
+//! - A tree is described by a [`SupervisorBuilder`] (name, grace,
+//!   [`RestartIntensity`], [`Strategy`], children) and checked as a whole by
+//!   [`SupervisorBuilder::start`], or loaded from a file with
+//!   [`config::TreeConfig`].
+//! - A child is a [`ChildSpec`]: any actix actor, or the two ready kinds,
+//!   [`ChildSpec::periodic`] (a [`Tick`] on an interval) and
+//!   [`ChildSpec::worker`] (a [`Work`] loop with a cancellation token). A
+//!   `SupervisorBuilder` is a child too, for nested supervisors.
+//! - A child's [`ChildHandle`] is its address plus stop-aware, counted sends,
+//!   a graceful [`stop`](ChildHandle::stop) and a startup handle
+//!   ([`started`](ChildHandle::started)).
+//! - Control messages to a supervisor: [`Inspect`], [`Stop`], [`Subscribe`],
+//!   [`StartChild`], [`StopChild`], [`RestartChild`], [`RemoveChild`].
+//! - [`system`] runs a tree as a program: signals, a global grace, an exit
+//!   status.
+//! - With the `testkit` feature, `testkit` helps tests wait on the tree
+//!   without sleeps.
+//!
 //! # Lifecycle
 //!
-//! Every node is in one [`NodeState`]: `Starting`, `Running`,
-//! `Restarting { attempt, next_start_in }`, `Stopping`, `Stopped` or
-//! `Failed`. See its docs for each state.
+//! Every node is in exactly one [`NodeState`]:
+//!
+//! - `Starting`: its factory and `started` are running (and the futures
+//!   `started` waits on).
+//! - `Running`: it handles messages.
+//! - `Restarting { attempt, next_start_in }`: its incarnation ended and the
+//!   next one waits out a backoff; messages queue meanwhile.
+//! - `Stopping`: a stop began; it drains its mailbox within its grace.
+//! - `Stopped`: it ended normally and will not run again.
+//! - `Failed`: it ended by a failure and will not run again (its policy, or
+//!   its supervisor's intensity, said so).
+//!
+//! Each change is published as a [`LifecycleEvent`] to subscribers.
+//!
+//! # Ordering guarantees
+//!
+//! - Messages sent through one address are handled in the order sent, across
+//!   restarts: an incarnation handles what the previous one left queued.
+//! - Children start in dependency order ([`ChildSpec::depends_on`]), else in
+//!   the order given; they stop in reverse: a child stops only after every
+//!   sibling that depends on it has stopped, and siblings that do not depend
+//!   on each other stop in parallel.
+//! - Under [`Strategy::OneForAll`] and [`Strategy::RestForOne`], the siblings
+//!   restarted along with a child stop in reverse start order and start again
+//!   in start order.
+//! - A node's lifecycle events reach a subscriber in the order they happened;
+//!   one tree shares one event channel, so events of different nodes keep
+//!   their order too.
+//! - A `Stop` answers only after everything it stops has stopped: the report
+//!   it returns is final, and a second `Stop` gets the same one.
 //!
 //! # What happens to a message
 //!
@@ -74,6 +121,11 @@
 //!   queued in the same mailbox, handled by the next incarnation in order.
 //! - Its handler panics: the message is dropped during the unwind; a `send()`
 //!   caller gets [`MailboxError::Closed`](actix::MailboxError::Closed).
+//! - Queued when a stop begins: handled before the child stops, within its
+//!   grace; past the grace, counted as undelivered in the [`StopReport`] and
+//!   its `send()` caller gets an error.
+//! - Sent through a [`ChildHandle`] once a stop began: refused with
+//!   [`SendError::Stopping`] (or `Gone`), and the message handed back.
 //! - The child will not run again (policy, or its supervisor is gone): every
 //!   queued and later `send()` fails at once with `MailboxError::Closed`.
 //!
