@@ -440,20 +440,8 @@ fn routes(cfg: &mut web::ServiceConfig, state: &AppState) {
         .route("/rates", web::get().to(rates));
     if state.control_token.is_some() {
         cfg.route(
-            "/supervision/restart/{path:.+}",
-            web::post().to(
-                |req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>| {
-                    control(req, path, state, Action::Restart)
-                },
-            ),
-        )
-        .route(
-            "/supervision/stop/{path:.+}",
-            web::post().to(
-                |req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>| {
-                    control(req, path, state, Action::Stop)
-                },
-            ),
+            "/supervision/{action:restart|stop}/{path:.+}",
+            web::post().to(control),
         );
     }
 }
@@ -497,7 +485,7 @@ async fn healthz(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// The nodes that gave up.
-pub fn failed_nodes(tree: &TreeSnapshot) -> impl Iterator<Item = &actix_supervisor::NodeSnapshot> {
+fn failed_nodes(tree: &TreeSnapshot) -> impl Iterator<Item = &actix_supervisor::NodeSnapshot> {
     tree.nodes().filter(|n| n.state == NodeState::Failed)
 }
 
@@ -513,59 +501,52 @@ async fn rates(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Action {
     Restart,
     Stop,
-}
-
-impl Action {
-    fn name(self) -> &'static str {
-        match self {
-            Action::Restart => "restart",
-            Action::Stop => "stop",
-        }
-    }
 }
 
 /// A control request: authorised, audited, then sent to the supervisor that
 /// owns the node.
 async fn control(
     req: HttpRequest,
-    path: web::Path<String>,
+    path: web::Path<(String, String)>,
     state: web::Data<AppState>,
-    action: Action,
 ) -> HttpResponse {
-    let node = format!("/{}", path.into_inner().trim_end_matches('/'));
+    let (verb, node) = path.into_inner();
+    let action = if verb == "restart" {
+        Action::Restart
+    } else {
+        Action::Stop
+    };
+    let node = format!("/{}", node.trim_end_matches('/'));
     let response = match authorize(&req, &state) {
         Ok(()) => apply(&state, action, &node).await,
-        Err(refused) => refused,
+        Err(refusal) => HttpResponse::Unauthorized()
+            .insert_header((header::WWW_AUTHENTICATE, "Bearer"))
+            .json(json!({ "error": "unauthorized", "message": refusal })),
     };
-    let _ = state.audit.send(format!(
-        "{} {node} -> {}",
-        action.name(),
-        response.status().as_u16()
-    ));
+    let status = response.status().as_u16();
+    let _ = state.audit.send(format!("{verb} {node} -> {status}"));
     response
 }
 
 /// Checks `Authorization: Bearer <token>`, comparing tokens in constant
-/// time (only the length can show through the timing).
-fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), HttpResponse> {
+/// time (only the length can show through the timing); on refusal, why.
+fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), &'static str> {
     let expected = state.control_token.as_deref().unwrap_or_default();
     let given = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "));
-    let refusal = match given {
-        None => "a bearer token is required",
-        Some(token) if bool::from(token.as_bytes().ct_eq(expected.as_bytes())) => return Ok(()),
-        Some(_) => "the bearer token is not valid",
-    };
-    Err(HttpResponse::Unauthorized()
-        .insert_header((header::WWW_AUTHENTICATE, "Bearer"))
-        .json(json!({ "error": "unauthorized", "message": refusal })))
+        .and_then(|value| value.split_once(' '))
+        .and_then(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer").then_some(token));
+    match given {
+        None => Err("a bearer token is required"),
+        Some(token) if bool::from(token.as_bytes().ct_eq(expected.as_bytes())) => Ok(()),
+        Some(_) => Err("the bearer token is not valid"),
+    }
 }
 
 async fn apply(state: &AppState, action: Action, node: &str) -> HttpResponse {
@@ -830,7 +811,7 @@ pub fn is_give_up_of(event: &LifecycleEvent, path: &str) -> bool {
 /// The children (supervisors excluded: their outcome sums up their
 /// children's) of `report` that did not drain, outside the subtrees at
 /// `expected_failures`.
-pub fn unexpected_outcomes<'a>(
+fn unexpected_outcomes<'a>(
     report: &'a StopReport,
     expected_failures: &'a [&str],
 ) -> impl Iterator<Item = &'a StopReport> {
@@ -924,33 +905,46 @@ async fn serve_until_signal() -> Result<ExitCode, Box<dyn std::error::Error>> {
     Ok(actix_supervisor::system::exit_code(&report))
 }
 
-/// Checks answers against expectations, printing each.
-#[derive(Default)]
+/// Calls the service's endpoints, prints each answer, and collects the
+/// answers that were not the expected ones.
 struct Demo {
+    client: awc::Client,
+    base: String,
     failures: Vec<String>,
 }
 
 impl Demo {
-    async fn expect(
+    async fn get(&mut self, path: &str, expected: u16) -> Value {
+        self.call("GET", path, None, expected).await
+    }
+
+    async fn post(&mut self, path: &str, token: Option<&str>, expected: u16) -> Value {
+        self.call("POST", path, token, expected).await
+    }
+
+    async fn call(
         &mut self,
-        client: &awc::Client,
-        (method, url, token): (&str, &str, Option<&str>),
+        method: &str,
+        path: &str,
+        token: Option<&str>,
         expected: u16,
     ) -> Value {
-        let path = url.splitn(4, '/').nth(3).unwrap_or_default();
-        match call(client, method, url, token).await {
+        let url = format!("{}{path}", self.base);
+        let shown = match token {
+            Some(_) => format!("{method} {path} (with a token)"),
+            None => format!("{method} {path}"),
+        };
+        match call(&self.client, method, &url, token).await {
             Ok(answer) => {
-                println!("{method} /{path} -> {} {}", answer.status, answer.body);
-                self.check(answer.status == expected, || {
-                    format!(
-                        "{method} /{path}: expected {expected}, got {}",
-                        answer.status
-                    )
+                println!("{shown} -> {} {}", answer.status, answer.body);
+                let status = answer.status;
+                self.check(status == expected, || {
+                    format!("{shown}: {status}, not {expected}")
                 });
                 answer.body
             }
             Err(err) => {
-                self.check(false, || format!("{method} /{path}: {err}"));
+                self.check(false, || format!("{shown}: {err}"));
                 Value::Null
             }
         }
@@ -970,95 +964,67 @@ async fn demonstrate() -> Result<ExitCode, Box<dyn std::error::Error>> {
     let service = start(&Config::local_with_control(&token))?;
     let mut events = service.events().await?;
     println!("serving on http://{} with control on\n", service.addr());
-    let client = awc::Client::default();
-    let mut demo = Demo::default();
-    let url = |path: &str| service.url(path);
-    let restart_refresher = url("/supervision/restart/app/ingest/refresher");
+    let mut demo = Demo {
+        client: awc::Client::default(),
+        base: service.url(""),
+        failures: Vec::new(),
+    };
+    let restart_refresher = "/supervision/restart/app/ingest/refresher";
 
     service.refreshed(1).await;
-    demo.expect(&client, ("GET", &url("/healthz"), None), 200)
-        .await;
-    demo.expect(&client, ("GET", &url("/rates"), None), 200)
-        .await;
-    let tree: TreeSnapshot = serde_json::from_value(
-        demo.expect(&client, ("GET", &url("/supervision"), None), 200)
-            .await,
-    )?;
-    println!("  the tree, as read back from the JSON:\n{tree}");
+    demo.get("/healthz", 200).await;
+    demo.get("/rates", 200).await;
+    let tree: TreeSnapshot = serde_json::from_value(demo.get("/supervision", 200).await)?;
+    println!("  the tree, read back from the JSON:\n{tree}");
 
-    println!("control: authorisation");
-    demo.expect(&client, ("POST", &restart_refresher, None), 401)
-        .await;
-    demo.expect(&client, ("POST", &restart_refresher, Some("guess")), 401)
-        .await;
-    demo.expect(&client, ("POST", &restart_refresher, Some(&token)), 202)
-        .await;
-    let restarted =
-        wait_for_event(&mut events, |e| is_start_of(e, "/app/ingest/refresher", 2)).await;
-    demo.check(restarted.is_some(), || {
-        "the refresher did not start its second incarnation".into()
+    println!("control endpoints: a bearer token is required");
+    demo.post(restart_refresher, None, 401).await;
+    demo.post(restart_refresher, Some("guess"), 401).await;
+    demo.post(restart_refresher, Some(&token), 202).await;
+    let restarted = wait_for_event(&mut events, |e| is_start_of(e, "/app/ingest/refresher", 2));
+    demo.check(restarted.await.is_some(), || {
+        "the refresher did not restart".into()
     });
-    demo.expect(
-        &client,
-        ("POST", &url("/supervision/restart/app/nope"), Some(&token)),
-        404,
-    )
-    .await;
-    demo.expect(
-        &client,
-        ("POST", &url("/supervision/stop/app/http"), Some(&token)),
-        409,
-    )
-    .await;
+    demo.post("/supervision/restart/app/nope", Some(&token), 404)
+        .await;
+    demo.post("/supervision/stop/app/http", Some(&token), 409)
+        .await;
 
-    println!("an upstream outage: the refresher fails until /app/ingest gives up");
+    println!("\nan upstream outage: the refresher fails until /app/ingest gives up");
     service.upstream().set_outage(true);
     let gave_up = wait_for_event(&mut events, |e| is_give_up_of(e, "/app/ingest")).await;
     demo.check(gave_up.is_some(), || "/app/ingest did not give up".into());
-    demo.expect(&client, ("GET", &url("/healthz"), None), 503)
-        .await;
-    demo.expect(&client, ("POST", &restart_refresher, Some(&token)), 409)
-        .await;
-    println!("  the last rates are still served:");
-    demo.expect(&client, ("GET", &url("/rates"), None), 200)
-        .await;
+    demo.get("/healthz", 503).await;
+    demo.post(restart_refresher, Some(&token), 409).await;
+    println!("  the last rates fetched are still served:");
+    demo.get("/rates", 200).await;
 
     println!("\nshutting down through the ShutdownHandle ...");
-    drop(client);
-    let addr = service.addr();
     let audit = service.audit_log().clone();
     service.shutdown_handle().shutdown();
     let report = service.run_until_shutdown().await?;
     println!("stopped:\n{report}");
-    let refused = call(
-        &awc::Client::default(),
-        "GET",
-        &format!("http://{addr}/healthz"),
-        None,
-    )
-    .await;
-    println!(
-        "a request after the shutdown: {}",
-        refused
-            .as_ref()
-            .map(|a| a.status.to_string())
-            .unwrap_or_else(|e| e.clone())
-    );
-    demo.check(refused.is_err(), || {
-        "the server still answers after the shutdown".into()
-    });
-    println!("the audit trail, every entry written before the auditor stopped:");
-    for entry in audit.entries() {
-        println!("  {entry}");
-    }
-    demo.check(audit.entries().len() == 6, || {
-        format!("{} audit entries, expected 6", audit.entries().len())
-    });
+    println!("(/app sums up its children: /app/ingest failed, on purpose, above)");
     for node in unexpected_outcomes(&report, &["/app/ingest"]) {
+        let outcome = &node.outcome;
         demo.check(false, || {
-            format!("{} did not drain: {:?}", node.path, node.outcome)
+            format!("{} did not drain: {outcome:?}", node.path)
         });
     }
+    let after = call(&demo.client, "GET", &format!("{}/healthz", demo.base), None).await;
+    println!(
+        "a request after the shutdown: {}",
+        after.as_ref().err().map_or("answered", |e| e)
+    );
+    demo.check(after.is_err(), || {
+        "the server answers after the shutdown".into()
+    });
+    println!("the audit trail, written to the end before the auditor stopped:");
+    let entries = audit.entries();
+    entries.iter().for_each(|entry| println!("  {entry}"));
+    demo.check(entries.len() == 6, || {
+        format!("{} audit entries, not 6", entries.len())
+    });
 
     if demo.failures.is_empty() {
         println!("\nevery answer was the expected one");

@@ -89,6 +89,7 @@ async fn healthz_turns_503_naming_the_nodes_that_gave_up() {
         (200, &serde_json::json!({ "status": "ok" }))
     );
 
+    within(service.refreshed(1)).await;
     service.upstream().set_outage(true);
     let gave_up = wait_for_event(&mut events, |e| is_give_up_of(e, "/app/ingest")).await;
     assert!(gave_up.is_some(), "/app/ingest never gave up");
