@@ -113,7 +113,9 @@ fn awaited_sends_from_other_threads_are_all_counted_as_handled() {
             })
             .collect();
         let joined = actix_rt::task::spawn_blocking(move || {
-            senders.into_iter().for_each(|sender| sender.join().unwrap())
+            senders
+                .into_iter()
+                .for_each(|sender| sender.join().unwrap())
         });
         within(joined).await.unwrap();
         within(requeuer.stop()).await

@@ -492,19 +492,19 @@ impl<A: SupervisedActor> Runner<A> {
         } else {
             FailurePhase::Starting
         };
-        match polled {
-            Ok(Poll::Pending) => {
-                if matches!(self.phase, Phase::Starting) && self.link.start_over.get() {
-                    self.phase = Phase::Running;
-                    if self.stop.is_none() {
-                        self.link.record.borrow_mut().state = NodeState::Running;
-                    }
-                    tracing::debug!("child started");
-                    self.shared.settle_startup(Startup::Started);
-                    self.emit(|| EventKind::Started);
-                }
-                Poll::Pending
+        // The start is over even if the incarnation also ended in this poll
+        // (its first message failed, say): it started, then it ended.
+        if matches!(self.phase, Phase::Starting) && self.link.start_over.get() {
+            self.phase = Phase::Running;
+            if self.stop.is_none() {
+                self.link.record.borrow_mut().state = NodeState::Running;
             }
+            tracing::debug!("child started");
+            self.shared.settle_startup(Startup::Started);
+            self.emit(|| EventKind::Started);
+        }
+        match polled {
+            Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(())) => Poll::Ready(match reported {
                 Some(message) => End::Failed(Failure::new(FailureKind::Error, phase, message)),
                 None => End::Normal,
