@@ -21,12 +21,12 @@
 //! table.
 
 mod common;
+mod reliability_support;
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Once};
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -38,6 +38,7 @@ use actix_supervisor::{
 };
 use common::*;
 use futures_util::StreamExt;
+use reliability_support::{on_own_system, silence_injected_panics, INJECTED};
 use tokio::time::Instant;
 
 /// Where the faulty child sits in every cell.
@@ -46,9 +47,6 @@ const FAULTY: &str = "/matrix/faulty";
 const GRACE: Duration = Duration::from_millis(200);
 /// Messages queued behind a hang, which the grace leaves undone.
 const BEHIND_A_HANG: u64 = 2;
-/// Every injected panic message starts with this, so the panic hook can
-/// keep them out of the log.
-const INJECTED: &str = "injected";
 
 /// A hook a user writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -890,53 +888,16 @@ fn run_cell(hook: Hook, fault: Fault) -> Result<String, String> {
     if let Outcome::NotApplicable(reason) = expected {
         return Ok(format!("n/a: {reason}"));
     }
-    let (result, outcome) = mpsc::channel();
-    let cell = std::thread::spawn(move || {
-        let line = actix::System::new().block_on(async move {
-            tokio::time::pause();
-            match &expected {
-                Outcome::Restarted { .. } | Outcome::GivenUp { .. } => {
-                    fails(hook, fault, &expected).await
-                }
-                Outcome::TimedOut { .. } | Outcome::Cancelled => hangs(hook, &expected).await,
-                Outcome::Gap(reason) => gap(hook, fault, reason).await,
-                Outcome::NotApplicable(_) => unreachable!("returned above"),
+    on_own_system(TIMEOUT, move || async move {
+        match &expected {
+            Outcome::Restarted { .. } | Outcome::GivenUp { .. } => {
+                fails(hook, fault, &expected).await
             }
-        });
-        let _ = result.send(line);
-    });
-    match outcome.recv_timeout(TIMEOUT) {
-        Ok(line) => Ok(line),
-        Err(mpsc::RecvTimeoutError::Timeout) => Err("hung (the hang guard ran out)".into()),
-        Err(mpsc::RecvTimeoutError::Disconnected) => Err(match cell.join() {
-            Err(payload) => panic_text(&*payload),
-            Ok(()) => "ended without a result".into(),
-        }),
-    }
-}
-
-fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(text) = payload.downcast_ref::<String>() {
-        text.clone()
-    } else if let Some(text) = payload.downcast_ref::<&str>() {
-        (*text).to_string()
-    } else {
-        "a panic with a non-string payload".into()
-    }
-}
-
-/// Keeps the injected panics out of the log; every other panic (a failed
-/// assertion) is printed as usual.
-fn silence_injected_panics() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if !panic_text(info.payload()).starts_with(INJECTED) {
-                default(info);
-            }
-        }));
-    });
+            Outcome::TimedOut { .. } | Outcome::Cancelled => hangs(hook, &expected).await,
+            Outcome::Gap(reason) => gap(hook, fault, reason).await,
+            Outcome::NotApplicable(_) => unreachable!("returned above"),
+        }
+    })
 }
 
 #[test]
