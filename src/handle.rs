@@ -271,15 +271,19 @@ impl<A: Actor> ChildHandle<A> {
     /// child will never start.
     pub fn started(&self) -> impl Future<Output = Result<Addr<A>, StartError>> + 'static {
         let shared = self.shared.clone();
-        let (addr, path) = (self.addr.clone(), self.path());
+        let addr = self.addr.clone();
         async move {
+            // The path once the start is settled: a handle taken from a spec
+            // before its supervisor placed it knows only the child's name.
             match shared.startup.wait().await {
                 Startup::Started => Ok(addr),
                 Startup::Failed(reason) => Err(StartError::StartFailed {
-                    path,
+                    path: shared.path(),
                     reason: *reason,
                 }),
-                Startup::Gone => Err(StartError::SupervisorGone { path }),
+                Startup::Gone => Err(StartError::SupervisorGone {
+                    path: shared.path(),
+                }),
             }
         }
     }

@@ -319,21 +319,19 @@ impl<A: SupervisedActor> Future for Runner<A> {
         let this = self.get_mut();
         this.shared
             .register_runner(&mut this.known_waker, cx.waker());
-        // The message path: a running child, no stop, no command, no handle
-        // message outstanding. Nothing to do but poll it.
+        // The message path: a running child, no stop, no command. Nothing to
+        // do but poll it and count what it handled.
         if matches!(this.phase, Phase::Running)
             && this.stop.is_none()
             && !this.link.has_command()
             && this.shared.is_accepting()
-            && this.shared.accepted() == this.handled
         {
             if let ChildContext::Built(context) = &mut this.context {
+                let handled_before = SIGNALS.with(|signals| signals.handled.get());
                 let polled = catch_unwind(AssertUnwindSafe(|| Pin::new(&mut *context).poll(cx)));
-                if let Ok(Poll::Pending) = polled {
-                    return Poll::Pending;
-                }
-                if let Poll::Ready(end) = this.after_poll(polled, false, 0) {
-                    this.end_incarnation(end);
+                match this.after_poll(polled, handled_before) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(end) => this.end_incarnation(end),
                 }
             }
         }
@@ -448,40 +446,36 @@ impl<A: SupervisedActor> Runner<A> {
         let ChildContext::Built(context) = &mut self.context else {
             unreachable!("a starting or running child has a context");
         };
-        // The thread-local is read only when this poll may handle a tracked
-        // message (some are outstanding) or reach a drain marker (a drain is
-        // under way): the plain message path does not touch it.
-        let tracking = self.stop.is_some() || self.shared.accepted() != self.handled;
-        let handled_before = if tracking {
-            SIGNALS.with(|signals| signals.handled.get())
-        } else {
-            0
-        };
+        let handled_before = SIGNALS.with(|signals| signals.handled.get());
         let polled = catch_unwind(AssertUnwindSafe(|| Pin::new(&mut *context).poll(cx)));
-        self.after_poll(polled, tracking, handled_before)
+        self.after_poll(polled, handled_before)
     }
 
     /// Interprets one poll of the child's context: counts, start, end.
+    ///
+    /// Every poll is counted, even one that started with no handle message
+    /// outstanding: a handle may accept a message while the poll runs (from
+    /// another thread, or from one of this child's own handlers) and the
+    /// context may handle it before the poll returns. A drain marker reached
+    /// while no stop is known yet (a handle on another thread began it during
+    /// the poll) is dropped here; the stop queues its own.
     fn after_poll(
         &mut self,
         polled: std::thread::Result<Poll<()>>,
-        tracking: bool,
         handled_before: u64,
     ) -> Poll<End> {
         let ChildContext::Built(context) = &mut self.context else {
             unreachable!("a starting or running child has a context");
         };
-        if tracking {
-            let (handled, marker_reached) = SIGNALS.with(|signals| {
-                (
-                    signals.handled.get() - handled_before,
-                    signals.marker_reached.replace(false),
-                )
-            });
-            self.handled += handled;
-            if let (true, Some(stop)) = (marker_reached, &mut self.stop) {
-                stop.marker_reached = true;
-            }
+        let (handled, marker_reached) = SIGNALS.with(|signals| {
+            (
+                signals.handled.get() - handled_before,
+                signals.marker_reached.replace(false),
+            )
+        });
+        self.handled += handled;
+        if let (true, Some(stop)) = (marker_reached, &mut self.stop) {
+            stop.marker_reached = true;
         }
         // An error exit ends the incarnation: only then is `fail`'s record
         // looked at, and only this child's counts.
@@ -498,19 +492,19 @@ impl<A: SupervisedActor> Runner<A> {
         } else {
             FailurePhase::Starting
         };
-        match polled {
-            Ok(Poll::Pending) => {
-                if matches!(self.phase, Phase::Starting) && self.link.start_over.get() {
-                    self.phase = Phase::Running;
-                    if self.stop.is_none() {
-                        self.link.record.borrow_mut().state = NodeState::Running;
-                    }
-                    tracing::debug!("child started");
-                    self.shared.settle_startup(Startup::Started);
-                    self.emit(|| EventKind::Started);
-                }
-                Poll::Pending
+        // The start is over even if the incarnation also ended in this poll
+        // (its first message failed, say): it started, then it ended.
+        if matches!(self.phase, Phase::Starting) && self.link.start_over.get() {
+            self.phase = Phase::Running;
+            if self.stop.is_none() {
+                self.link.record.borrow_mut().state = NodeState::Running;
             }
+            tracing::debug!("child started");
+            self.shared.settle_startup(Startup::Started);
+            self.emit(|| EventKind::Started);
+        }
+        match polled {
+            Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(())) => Poll::Ready(match reported {
                 Some(message) => End::Failed(Failure::new(FailureKind::Error, phase, message)),
                 None => End::Normal,

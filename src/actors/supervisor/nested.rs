@@ -156,6 +156,9 @@ impl Handler<ParkChildren> for SupervisorActor {
     type Result = ResponseFuture<()>;
 
     fn handle(&mut self, _: ParkChildren, _: &mut Context<Self>) -> Self::Result {
+        if self.is_ending() {
+            return Box::pin(std::future::ready(()));
+        }
         self.state.set(NodeState::Restarting {
             attempt: 1,
             next_start_in: Duration::ZERO,
@@ -196,6 +199,11 @@ impl SupervisorActor {
     /// Starts every parked child again, in start order: the subtree's next
     /// incarnation, with a clean restart intensity.
     fn start_children(&mut self) {
+        // A stop that came while the subtree waited for its restart wins:
+        // a stopped (or failed) supervisor never runs again.
+        if self.is_ending() {
+            return;
+        }
         self.incarnation += 1;
         self.started_at = tokio::time::Instant::now();
         self.intensity.borrow_mut().reset();
@@ -216,7 +224,10 @@ impl SupervisorActor {
     /// says); otherwise, or past the parent's intensity, the subtree stops
     /// for good and the supervisor fails.
     pub(super) fn escalate(&mut self, failure: Failure, ctx: &mut Context<Self>) {
-        if self.is_ending() {
+        // Children past the intensity together each report it: the first
+        // report escalates; the others find the subtree already on its way
+        // to a restart (or to its end) and change nothing.
+        if self.is_ending() || matches!(self.state.get(), NodeState::Restarting { .. }) {
             return;
         }
         let Some(as_child) = self.as_child.as_mut() else {
