@@ -95,13 +95,18 @@ impl StopReport {
             StopOutcome::TimedOut => "timed out".to_string(),
             StopOutcome::Failed(failure) => format!("failed ({failure})"),
         };
-        let millis = Duration::from_millis(self.duration.as_millis() as u64);
+        // Whole milliseconds, or whole microseconds below one: "54ms", "21µs".
+        let rounded = if self.duration < Duration::from_millis(1) {
+            Duration::from_micros(self.duration.as_micros() as u64)
+        } else {
+            Duration::from_millis(self.duration.as_millis() as u64)
+        };
         write!(
             f,
             "{:indent$}{} {outcome} in {}",
             "",
             self.path,
-            humantime::format_duration(millis),
+            humantime::format_duration(rounded),
             indent = depth * 2
         )?;
         if self.drained > 0 {
