@@ -120,6 +120,8 @@ pub struct SupervisorActor {
     incarnation: u64,
     /// Its place among its parent's children, when it is a child.
     as_child: Option<nested::AsChild>,
+    #[cfg(feature = "testkit")]
+    _live: crate::testkit::LiveActor,
 }
 
 /// A supervisor's own state, mirrored into its link in its parent when it is
