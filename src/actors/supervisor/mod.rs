@@ -126,18 +126,27 @@ pub struct SupervisorActor {
 
 /// A supervisor's own state, mirrored into its link in its parent when it is
 /// a child, so the parent sees it without asking.
+///
+/// The link is weak: the link holds the supervisor's address, and a strong
+/// link here would keep a nested supervisor alive forever once its tree is
+/// dropped.
 #[derive(Debug)]
 pub(crate) struct OwnState {
     state: Cell<NodeState>,
-    link: Option<Rc<children::ChildLink>>,
+    link: Option<std::rc::Weak<children::ChildLink>>,
 }
 
 impl OwnState {
     fn new(link: Option<Rc<children::ChildLink>>) -> Self {
         OwnState {
             state: Cell::new(NodeState::Starting),
-            link,
+            link: link.as_ref().map(Rc::downgrade),
         }
+    }
+
+    /// Its link in its parent, while the parent keeps it.
+    pub(crate) fn link(&self) -> Option<Rc<children::ChildLink>> {
+        self.link.as_ref().and_then(std::rc::Weak::upgrade)
     }
 
     fn get(&self) -> NodeState {
@@ -146,7 +155,7 @@ impl OwnState {
 
     fn set(&self, state: NodeState) {
         self.state.set(state);
-        if let Some(link) = &self.link {
+        if let Some(link) = self.link() {
             let mut record = link.record.borrow_mut();
             record.state = state;
             if state == NodeState::Running && record.started_at.is_none() {
@@ -157,7 +166,7 @@ impl OwnState {
 
     /// Records the failure that made the supervisor give up.
     fn set_failure(&self, failure: &Failure) {
-        if let Some(link) = &self.link {
+        if let Some(link) = self.link() {
             link.record.borrow_mut().last_failure = Some(Box::new(failure.clone()));
         }
     }
@@ -338,7 +347,7 @@ impl SupervisorActor {
                     }
                 }
                 token.cancel();
-                if let Some(link) = &state.link {
+                if let Some(link) = state.link() {
                     link.shared.finish(stopped.clone());
                 }
                 report.send_replace(Some(stopped));

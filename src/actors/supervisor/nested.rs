@@ -199,7 +199,7 @@ impl SupervisorActor {
         self.incarnation += 1;
         self.started_at = tokio::time::Instant::now();
         self.intensity.borrow_mut().reset();
-        if let Some(link) = &self.state.link {
+        if let Some(link) = self.state.link() {
             link.record.borrow_mut().incarnation = self.incarnation;
         }
         for entry in self.children.iter() {
@@ -267,7 +267,7 @@ impl SupervisorActor {
             ctx.spawn(wrap_future::<_, Self>(restart).map(|(), this, _| this.start_children()));
         } else {
             // The parent restarts the siblings too, then starts this one.
-            let link = self.state.link.clone();
+            let link = self.state.link();
             ctx.spawn(wrap_future::<_, Self>(park).map(move |(), _, _| {
                 if let Some(link) = &link {
                     link.set_activity(Activity::Parked);
