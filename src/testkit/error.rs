@@ -85,10 +85,7 @@ impl fmt::Display for LastSnapshot<'_> {
 #[non_exhaustive]
 pub enum EventWaitError {
     /// The timeout passed.
-    #[error(
-        "timed out after {after:?} waiting for {condition}{}",
-        EventList(seen)
-    )]
+    #[error("timed out after {after:?} waiting for {condition}{}", EventList(seen))]
     TimedOut {
         /// What was waited for.
         condition: String,

@@ -51,6 +51,7 @@ thread_local! {
 ///         .child(ChildSpec::new("job", Job::default))
 ///         .start()
 ///         .unwrap();
+///     testkit::wait_for_node(&app, "/app/job", |n| n.incarnation == 1).await;
 ///     assert_eq!(testkit::live_actors(), before + 2); // the supervisor and the job's runner
 ///     app.send(Stop).await.unwrap();
 ///     drop(app);

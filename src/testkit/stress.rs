@@ -24,9 +24,7 @@ use super::error::{StressError, StressFailure};
 use super::live::{live_actors, settle_live_actors};
 use crate::actors::{SupervisorActor, SupervisorBuilder};
 use crate::error::ControlError;
-use crate::messages::{
-    Inspect, RemoveChild, Shutdown, StartChild, Stop, StopChild, StopReport,
-};
+use crate::messages::{Inspect, RemoveChild, Shutdown, StartChild, Stop, StopChild, StopReport};
 use crate::policy::RestartIntensity;
 use crate::spec::AnyChildSpec;
 use crate::tree::TreeSnapshot;
@@ -344,7 +342,11 @@ impl<'a> Stress<'a> {
 
     /// The stops' answers, or `Hung` (after shutting `root` down) if they
     /// do not all come within the cycle timeout.
-    async fn answered<F>(&self, root: &Addr<SupervisorActor>, replies: F) -> Result<F::Output, StressFailure>
+    async fn answered<F>(
+        &self,
+        root: &Addr<SupervisorActor>,
+        replies: F,
+    ) -> Result<F::Output, StressFailure>
     where
         F: std::future::Future,
     {

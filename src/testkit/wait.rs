@@ -92,7 +92,10 @@ const MIN_RECHECK: Duration = Duration::from_millis(1);
 /// the condition and where the wait was written, and prints the last
 /// snapshot.
 #[track_caller]
-pub fn wait_until<'a, F>(root: &Addr<SupervisorActor>, mut condition: F) -> WaitUntil<'a, TreeSnapshot>
+pub fn wait_until<'a, F>(
+    root: &Addr<SupervisorActor>,
+    mut condition: F,
+) -> WaitUntil<'a, TreeSnapshot>
 where
     F: FnMut(&TreeSnapshot) -> bool + 'a,
 {
@@ -113,7 +116,7 @@ where
 ///
 /// ```
 /// use actix::prelude::*;
-/// use actix_supervisor::{testkit, ChildSpec, NodeState, Stop, SupervisorActor};
+/// use actix_supervisor::{testkit, ChildSpec, NodeState, SupervisorActor};
 ///
 /// #[derive(Default)]
 /// struct Job;
@@ -150,9 +153,7 @@ where
         root,
         Some(path.to_string()),
         Box::new(move |tree: &TreeSnapshot| {
-            tree.find(&wanted)
-                .filter(|node| condition(node))
-                .cloned()
+            tree.find(&wanted).filter(|node| condition(node)).cloned()
         }),
     )
 }
@@ -193,11 +194,7 @@ impl<T> fmt::Debug for WaitUntil<'_, T> {
 
 impl<'a, T: 'a> WaitUntil<'a, T> {
     #[track_caller]
-    fn new(
-        root: &Addr<SupervisorActor>,
-        node: Option<String>,
-        check: Check<'a, T>,
-    ) -> Self {
+    fn new(root: &Addr<SupervisorActor>, node: Option<String>, check: Check<'a, T>) -> Self {
         WaitUntil {
             root: root.clone(),
             node,
