@@ -8,8 +8,9 @@ mod common;
 
 use std::time::Duration;
 
+use actix_supervisor::testkit::{self, EventRecorder};
 use actix_supervisor::{
-    EventKind, Inspect, LifecycleEvent, NodeState, RestartIntensity, RestartPolicy, Stop,
+    Backoff, EventKind, Inspect, LifecycleEvent, NodeState, RestartIntensity, RestartPolicy, Stop,
     StopOutcome, Subscribe, SupervisorActor,
 };
 use common::*;
@@ -167,4 +168,36 @@ async fn an_escalation_past_the_parents_intensity_reaches_the_root() {
         within(root.send(Inspect)).await.unwrap().root.state,
         NodeState::Failed
     );
+}
+
+#[actix_rt::test]
+async fn a_stop_during_an_escalation_s_backoff_ends_the_subtree_for_good() {
+    tokio::time::pause();
+    let before = testkit::live_actors();
+    let (log, _) = recorder();
+    let crashy = probe_spec("crashy", log);
+    let crashy_handle = crashy.handle();
+    let sub = SupervisorActor::builder("sub")
+        .intensity(RestartIntensity::new(0, Duration::from_secs(1)))
+        .backoff(Backoff::new(Duration::from_secs(10), Duration::from_secs(10)).jitter(0.0))
+        .child(crashy);
+    let root = SupervisorActor::builder("root").child(sub).start().unwrap();
+    let recorder = EventRecorder::start(&root).await.unwrap();
+    assert!(within(crashy_handle.send(Panic("crash"))).await.is_err());
+    recorder
+        .wait_for(|e| matches!(e.kind, EventKind::Escalated { .. }))
+        .await;
+
+    within(root.send(Stop)).await.unwrap();
+    // Past the backoff, the stopped subtree is not started again.
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let sub = node(&root, "/root/sub").await;
+    assert_eq!(sub.state, NodeState::Stopped);
+    assert_eq!(sub.incarnation, 1);
+    assert!(!recorder
+        .events()
+        .iter()
+        .any(|e| e.path.as_str() == "/root/sub" && e.kind == EventKind::Started));
+    drop(root);
+    testkit::settle_live_actors(before).await.unwrap();
 }

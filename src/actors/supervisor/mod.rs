@@ -418,6 +418,15 @@ impl SupervisorActor {
                 link.command(Command::Start);
             }
         };
+        // Abandoned once the supervisor has stopped: a pending restart must
+        // not keep a stopped supervisor alive through its backoff.
+        let stopped = self.token.clone();
+        let restart = async move {
+            tokio::select! {
+                () = stopped.cancelled() => {}
+                () = restart => {}
+            }
+        };
         ctx.spawn(
             actix::fut::wrap_future::<_, Self>(restart).map(|(), this, ctx| {
                 this.restarts.pop_front();

@@ -260,11 +260,20 @@ impl SupervisorActor {
         );
         let park = self.park_children();
         if strategy == Strategy::OneForOne {
+            // Abandoned once the supervisor has stopped meanwhile.
+            let stopped = self.token.clone();
             let restart = async move {
                 park.await;
-                tokio::time::sleep(delay).await;
+                tokio::select! {
+                    () = stopped.cancelled() => {}
+                    () = tokio::time::sleep(delay) => {}
+                }
             };
-            ctx.spawn(wrap_future::<_, Self>(restart).map(|(), this, _| this.start_children()));
+            ctx.spawn(wrap_future::<_, Self>(restart).map(|(), this, _| {
+                if !this.is_ending() {
+                    this.start_children();
+                }
+            }));
         } else {
             // The parent restarts the siblings too, then starts this one.
             let link = self.state.link();
