@@ -12,11 +12,10 @@ use actix::prelude::*;
 use actix_supervisor::testkit;
 use actix_supervisor::{
     Backoff, BuildError, ChildHandle, ChildSpec, EventKind, Inspect, NodeKind, NodeState,
-    RemoveChild, StartChild, Stop, StopChild, StopOutcome, Strategy, Subscribe, SupervisorActor,
+    RemoveChild, StartChild, Stop, StopChild, StopOutcome, Strategy, SupervisorActor,
     SupervisorBuilder,
 };
 use common::*;
-use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 /// tenant → manager → handler → poller, and tenant → other → worker.
@@ -162,17 +161,17 @@ async fn events_from_every_level_reach_a_root_subscriber() {
         .child(SupervisorActor::builder("middle").child(deep))
         .start()
         .unwrap();
-    let mut events = within(root.send(Subscribe::all())).await.unwrap();
+    let lifecycle = testkit::EventRecorder::start(&root).await.unwrap();
 
     assert!(within(deep_handle.send(Panic("deep down"))).await.is_err());
-    loop {
-        let event = within(events.next()).await.unwrap();
-        if let EventKind::Failed { failure } = &event.kind {
-            assert_eq!(event.path.as_str(), "/root/middle/deep");
-            assert_eq!(failure.message, "deep down");
-            break;
-        }
-    }
+    let event = lifecycle
+        .wait_for(|e| matches!(e.kind, EventKind::Failed { .. }))
+        .await;
+    assert_eq!(event.path.as_str(), "/root/middle/deep");
+    let EventKind::Failed { failure } = event.kind else {
+        unreachable!("waited for a failure")
+    };
+    assert_eq!(failure.message, "deep down");
 }
 
 #[actix_rt::test]

@@ -13,10 +13,9 @@ use std::time::Duration;
 
 use actix_supervisor::testkit;
 use actix_supervisor::{
-    ChildHandle, ChildSpec, EventKind, Inspect, Strategy, Subscribe, SupervisorActor,
+    ChildHandle, ChildSpec, EventKind, Inspect, NodeState, Strategy, SupervisorActor,
 };
 use common::*;
-use futures_util::StreamExt;
 
 /// Logs `started name#n` and `stopped name#n`; counts; panics on request.
 struct Member {
@@ -177,20 +176,15 @@ async fn messages_sent_to_a_sibling_during_its_strategy_restart_reach_the_next_i
         .child(b)
         .start()
         .unwrap();
-    let mut events = within(app.send(Subscribe::subtree(a_handle.path())))
-        .await
-        .unwrap();
     within(a_handle.send(Inc)).await.unwrap();
 
     assert!(within(b_handle.send(Panic("b failed"))).await.is_err());
     // a was drained and waits, parked, for b's backoff to end.
-    loop {
-        let event = within(events.next()).await.unwrap();
-        if matches!(event.kind, EventKind::Restarting { .. }) {
-            break;
-        }
-    }
-    assert_eq!(node(&app, "/app/a").await.incarnation, 1);
+    let a = testkit::wait_for_node(&app, "/app/a", |a| {
+        matches!(a.state, NodeState::Restarting { .. })
+    })
+    .await;
+    assert_eq!(a.incarnation, 1);
     let reply = a_handle.send(Inc);
     assert_eq!(within(reply).await.unwrap(), 1, "handled by a fresh a#2");
     assert_eq!(node(&app, "/app/a").await.incarnation, 2);
