@@ -15,8 +15,8 @@ use actix_supervisor::testkit::{
     self, EventRecorder, EventWaitError, StressFailure, WaitError, TIMER_SLACK,
 };
 use actix_supervisor::{
-    Backoff, ChildHandle, ChildSpec, EventKind, Grace, NodeSnapshot, NodeState, Shutdown,
-    StartChild, Stop, SupervisorActor, SupervisorBuilder,
+    Backoff, ChildHandle, ChildSpec, EventKind, Grace, NodeSnapshot, NodeState, RestartIntensity,
+    Shutdown, StartChild, Stop, Strategy, SupervisorActor, SupervisorBuilder,
 };
 use common::*;
 use tokio::time::Instant;
@@ -532,6 +532,69 @@ async fn awaiting_a_failing_stress_run_fails_the_test_with_its_seed() {
     })
     .seed(9)
     .await;
+}
+
+/// Fails in `started` on odd incarnations: a tree with it always has a
+/// restart in flight.
+struct FailsEveryOtherStart(u64);
+
+impl Actor for FailsEveryOtherStart {
+    type Context = Context<Self>;
+
+    fn started(&mut self, _: &mut Context<Self>) {
+        assert!(self.0 % 2 == 0, "odd start");
+    }
+}
+
+actix_supervisor::supervised!(FailsEveryOtherStart);
+
+fn fails_every_other_start(name: &str) -> ChildSpec<FailsEveryOtherStart> {
+    ChildSpec::with_context(name, |start| FailsEveryOtherStart(start.incarnation()))
+        .backoff(Backoff::new(Duration::from_millis(3), Duration::from_millis(3)).jitter(0.0))
+}
+
+/// Restarts under every strategy, a nested subtree that escalates, and a
+/// child whose factory always fails.
+fn tree_with_restarts_in_flight() -> SupervisorBuilder {
+    let (log, _) = recorder();
+    SupervisorActor::builder("app")
+        .intensity(RestartIntensity::new(50, secs(1)))
+        .strategy(Strategy::OneForAll)
+        .child(probe_spec("probe", log.clone()))
+        .child(fails_every_other_start("flaky"))
+        .child(
+            SupervisorActor::builder("nested")
+                .intensity(RestartIntensity::new(1, secs(1)))
+                .strategy(Strategy::RestForOne)
+                .backoff(Backoff::new(
+                    Duration::from_millis(5),
+                    Duration::from_millis(5),
+                ))
+                .child(probe_spec("inner", log))
+                .child(fails_every_other_start("flaky").depends_on("inner"))
+                .child(ChildSpec::try_new("broken", || {
+                    Err::<FailsEveryOtherStart, _>("no config")
+                })),
+        )
+}
+
+#[actix_rt::test]
+async fn stressing_trees_with_restarts_in_flight_leaves_nothing_behind() {
+    tokio::time::pause();
+    for seed in 0..5 {
+        let tree = testkit::stress_tree(tree_with_restarts_in_flight)
+            .cycles(30)
+            .seed(seed)
+            .max_delay(Duration::from_millis(20))
+            .await;
+        assert_eq!(tree.live_actors_after, 0);
+        let child = testkit::stress_child(tree_with_restarts_in_flight)
+            .cycles(30)
+            .seed(seed)
+            .max_delay(Duration::from_millis(20))
+            .await;
+        assert_eq!(child.live_actors_after, 0);
+    }
 }
 
 // ---------------------------------------------------------------- live actors
