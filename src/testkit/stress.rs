@@ -77,7 +77,7 @@ where
 /// once, and each cycle starts a fresh spec from `make` in it
 /// (`StartChild`), stops it with several racing `StopChild`s, and removes
 /// it (`RemoveChild`). `make` may return a [`ChildSpec`](crate::ChildSpec)
-/// or a nested supervisor's builder; each spec must have the same name.
+/// or a nested supervisor's builder.
 ///
 /// # Examples
 ///

@@ -260,7 +260,7 @@ impl<'a, T: 'a> WaitUntil<'a, T> {
             Some(path) => Subscribe::subtree(path),
             None => Subscribe::all(),
         };
-        let mut events = self.root.send(subscribe).await.map_err(|_| Gone)?;
+        let mut events = Some(self.root.send(subscribe).await.map_err(|_| Gone)?);
         loop {
             let tree = self.root.send(Inspect).await.map_err(|_| Gone)?;
             if let Some(found) = (self.check)(&tree) {
@@ -338,9 +338,10 @@ impl<'a, T: 'a> IntoFuture for WaitUntil<'a, T> {
 struct Gone;
 
 /// Waits for the next burst of events (all those ready are consumed
-/// together) or the next recheck, whichever comes first. Returns at once if
-/// the events ended (the next `Inspect` tells whether the tree is gone).
-async fn next_change(events: &mut EventStream, recheck: Option<Duration>) {
+/// together) or the next recheck, whichever comes first. When the events
+/// end, returns once (the next `Inspect` tells whether the tree is gone) and
+/// from then on waits for rechecks only.
+async fn next_change(events: &mut Option<EventStream>, recheck: Option<Duration>) {
     let recheck = async move {
         match recheck {
             Some(period) => tokio::time::sleep(period).await,
@@ -348,8 +349,12 @@ async fn next_change(events: &mut EventStream, recheck: Option<Duration>) {
         }
     };
     let event = async {
-        if events.next().await.is_some() {
-            while let Some(Some(_)) = events.next().now_or_never() {}
+        let Some(stream) = events else {
+            return std::future::pending().await;
+        };
+        match stream.next().await {
+            Some(_) => while let Some(Some(_)) = stream.next().now_or_never() {},
+            None => *events = None,
         }
     };
     tokio::select! {
