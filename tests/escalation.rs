@@ -8,12 +8,12 @@ mod common;
 
 use std::time::Duration;
 
+use actix_supervisor::testkit::{self, EventRecorder};
 use actix_supervisor::{
-    EventKind, Inspect, LifecycleEvent, NodeState, RestartIntensity, RestartPolicy, Stop,
-    StopOutcome, Subscribe, SupervisorActor,
+    Backoff, EventKind, Inspect, LifecycleEvent, NodeState, RestartIntensity, RestartPolicy, Stop,
+    StopOutcome, SupervisorActor,
 };
 use common::*;
-use futures_util::StreamExt;
 
 /// The escalations and give-ups among the events, as `(kind, path)`.
 fn escalations(events: &[LifecycleEvent]) -> Vec<(&'static str, String)> {
@@ -25,22 +25,6 @@ fn escalations(events: &[LifecycleEvent]) -> Vec<(&'static str, String)> {
             _ => None,
         })
         .collect()
-}
-
-/// Reads events until one matches, returning all read.
-async fn events_until(
-    events: &mut actix_supervisor::EventStream,
-    last: impl Fn(&LifecycleEvent) -> bool,
-) -> Vec<LifecycleEvent> {
-    let mut seen = Vec::new();
-    loop {
-        let event = within(events.next()).await.unwrap();
-        let done = last(&event);
-        seen.push(event);
-        if done {
-            return seen;
-        }
-    }
 }
 
 #[actix_rt::test]
@@ -56,7 +40,7 @@ async fn past_its_intensity_a_nested_supervisor_escalates_and_its_subtree_restar
         .child(steady)
         .child(crashy);
     let root = SupervisorActor::builder("root").child(sub).start().unwrap();
-    let mut events = within(root.send(Subscribe::all())).await.unwrap();
+    let lifecycle = EventRecorder::start(&root).await.unwrap();
     within(steady_handle.send(Bump)).await.unwrap();
 
     for _ in 0..3 {
@@ -67,11 +51,13 @@ async fn past_its_intensity_a_nested_supervisor_escalates_and_its_subtree_restar
         .await
         .is_err());
 
-    let seen = events_until(&mut events, |e| {
-        e.path.as_str() == "/root/sub" && e.kind == EventKind::Started
-    })
-    .await;
-    assert_eq!(escalations(&seen), [("escalated", "/root/sub".to_string())]);
+    lifecycle
+        .wait_for(|e| e.path.as_str() == "/root/sub" && e.kind == EventKind::Started)
+        .await;
+    assert_eq!(
+        escalations(&lifecycle.events()),
+        [("escalated", "/root/sub".to_string())]
+    );
     // The whole subtree restarted behind the same addresses, fresh.
     assert_eq!(within(crashy_handle.send(Get)).await.unwrap(), (5, 0));
     assert_eq!(within(steady_handle.send(Bump)).await.unwrap(), 1);
@@ -103,15 +89,14 @@ async fn under_never_an_escalating_subtree_fails_for_good_and_its_sibling_runs_o
         .child(other)
         .start()
         .unwrap();
-    let mut events = within(root.send(Subscribe::all())).await.unwrap();
+    let lifecycle = EventRecorder::start(&root).await.unwrap();
 
     assert!(within(crashy_handle.send(Panic("fatal"))).await.is_err());
-    let seen = events_until(&mut events, |e| {
-        e.path.as_str() == "/root/sub" && matches!(e.kind, EventKind::Stopped { .. })
-    })
-    .await;
+    lifecycle
+        .wait_for(|e| e.path.as_str() == "/root/sub" && matches!(e.kind, EventKind::Stopped { .. }))
+        .await;
     assert_eq!(
-        escalations(&seen),
+        escalations(&lifecycle.events()),
         [
             ("escalated", "/root/sub".to_string()),
             ("gave up", "/root/sub".to_string())
@@ -146,15 +131,14 @@ async fn an_escalation_past_the_parents_intensity_reaches_the_root() {
         .child(sub)
         .start()
         .unwrap();
-    let mut events = within(root.send(Subscribe::all())).await.unwrap();
+    let lifecycle = EventRecorder::start(&root).await.unwrap();
 
     assert!(within(crashy_handle.send(Panic("fatal"))).await.is_err());
-    let seen = events_until(&mut events, |e| {
-        e.path.as_str() == "/root" && matches!(e.kind, EventKind::GaveUp { .. })
-    })
-    .await;
+    lifecycle
+        .wait_for(|e| e.path.as_str() == "/root" && matches!(e.kind, EventKind::GaveUp { .. }))
+        .await;
     assert_eq!(
-        escalations(&seen),
+        escalations(&lifecycle.events()),
         [
             ("escalated", "/root/sub".to_string()),
             ("gave up", "/root/sub".to_string()),
@@ -167,4 +151,36 @@ async fn an_escalation_past_the_parents_intensity_reaches_the_root() {
         within(root.send(Inspect)).await.unwrap().root.state,
         NodeState::Failed
     );
+}
+
+#[actix_rt::test]
+async fn a_stop_during_an_escalation_s_backoff_ends_the_subtree_for_good() {
+    tokio::time::pause();
+    let before = testkit::live_actors();
+    let (log, _) = recorder();
+    let crashy = probe_spec("crashy", log);
+    let crashy_handle = crashy.handle();
+    let sub = SupervisorActor::builder("sub")
+        .intensity(RestartIntensity::new(0, Duration::from_secs(1)))
+        .backoff(Backoff::new(Duration::from_secs(10), Duration::from_secs(10)).jitter(0.0))
+        .child(crashy);
+    let root = SupervisorActor::builder("root").child(sub).start().unwrap();
+    let lifecycle = EventRecorder::start(&root).await.unwrap();
+    assert!(within(crashy_handle.send(Panic("crash"))).await.is_err());
+    lifecycle
+        .wait_for(|e| matches!(e.kind, EventKind::Escalated { .. }))
+        .await;
+
+    within(root.send(Stop)).await.unwrap();
+    // Past the backoff, the stopped subtree is not started again.
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let sub = node(&root, "/root/sub").await;
+    assert_eq!(sub.state, NodeState::Stopped);
+    assert_eq!(sub.incarnation, 1);
+    assert!(!lifecycle
+        .events()
+        .iter()
+        .any(|e| e.path.as_str() == "/root/sub" && e.kind == EventKind::Started));
+    drop(root);
+    testkit::settle_live_actors(before).await.unwrap();
 }

@@ -9,12 +9,13 @@ mod common;
 use std::time::Duration;
 
 use actix::prelude::*;
+use actix_supervisor::testkit;
 use actix_supervisor::{
-    Backoff, BuildError, ChildHandle, ChildSpec, EventKind, Inspect, NodeKind, NodeState, Stop,
-    StopChild, StopOutcome, Strategy, Subscribe, SupervisorActor, SupervisorBuilder,
+    Backoff, BuildError, ChildHandle, ChildSpec, EventKind, Inspect, NodeKind, NodeState,
+    RemoveChild, StartChild, Stop, StopChild, StopOutcome, Strategy, SupervisorActor,
+    SupervisorBuilder,
 };
 use common::*;
-use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 /// tenant → manager → handler → poller, and tenant → other → worker.
@@ -160,17 +161,17 @@ async fn events_from_every_level_reach_a_root_subscriber() {
         .child(SupervisorActor::builder("middle").child(deep))
         .start()
         .unwrap();
-    let mut events = within(root.send(Subscribe::all())).await.unwrap();
+    let lifecycle = testkit::EventRecorder::start(&root).await.unwrap();
 
     assert!(within(deep_handle.send(Panic("deep down"))).await.is_err());
-    loop {
-        let event = within(events.next()).await.unwrap();
-        if let EventKind::Failed { failure } = &event.kind {
-            assert_eq!(event.path.as_str(), "/root/middle/deep");
-            assert_eq!(failure.message, "deep down");
-            break;
-        }
-    }
+    let event = lifecycle
+        .wait_for(|e| matches!(e.kind, EventKind::Failed { .. }))
+        .await;
+    assert_eq!(event.path.as_str(), "/root/middle/deep");
+    let EventKind::Failed { failure } = event.kind else {
+        unreachable!("waited for a failure")
+    };
+    assert_eq!(failure.message, "deep down");
 }
 
 #[actix_rt::test]
@@ -231,4 +232,30 @@ async fn one_for_all_restarts_a_nested_sibling_subtree_with_its_mailboxes_kept()
     assert_eq!(tree.find("/app/sub").unwrap().incarnation, 2, "{tree}");
     assert_eq!(tree.find("/app/sub/inner").unwrap().incarnation, 2);
     assert_eq!(tree.find("/app/crashy").unwrap().incarnation, 2);
+}
+
+#[actix_rt::test]
+async fn a_removed_nested_supervisor_is_dropped_with_its_subtree() {
+    let before = testkit::live_actors();
+    let root = SupervisorActor::builder("root").start().unwrap();
+    let (log, _) = recorder();
+    let tenant = SupervisorActor::builder("tenant-7").child(probe_spec("poller", log));
+    within(root.send(StartChild::new(tenant)))
+        .await
+        .unwrap()
+        .unwrap();
+    testkit::wait_for_node(&root, "/root/tenant-7/poller", |n| {
+        n.state == NodeState::Running
+    })
+    .await;
+    assert_eq!(testkit::live_actors(), before + 3);
+
+    let report = within(root.send(RemoveChild::new("tenant-7")))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(report.is_drained(), "{report}");
+    // Only the root is left: the nested supervisor did not keep itself
+    // alive through its link in the root.
+    testkit::settle_live_actors(before + 1).await.unwrap();
 }

@@ -7,11 +7,11 @@ mod common;
 
 use std::time::Duration;
 
+use actix_supervisor::testkit;
 use actix_supervisor::{
-    EventKind, Inspect, NodeState, RestartIntensity, Stop, StopOutcome, Subscribe, SupervisorActor,
+    EventKind, Inspect, NodeState, RestartIntensity, Stop, StopOutcome, SupervisorActor,
 };
 use common::*;
-use futures_util::StreamExt;
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -32,7 +32,7 @@ async fn the_restart_past_the_intensity_stops_the_children_and_fails_the_supervi
         .child(crashy)
         .start()
         .unwrap();
-    let mut events = within(app.send(Subscribe::all())).await.unwrap();
+    let lifecycle = testkit::EventRecorder::start(&app).await.unwrap();
     for _ in 0..10 {
         steady_handle.do_send(Bump).unwrap();
     }
@@ -71,16 +71,15 @@ async fn the_restart_past_the_intensity_stops_the_children_and_fails_the_supervi
     );
     assert_eq!(tree.find("/app/steady").unwrap().state, NodeState::Stopped);
 
-    let mut gave_up = None;
-    while let Some(event) = within(events.next()).await {
-        if let EventKind::GaveUp { failure } = &event.kind {
-            gave_up = Some((event.path.to_string(), failure.message.clone()));
-            break;
-        }
-    }
+    let gave_up = lifecycle
+        .wait_for(|e| matches!(e.kind, EventKind::GaveUp { .. }))
+        .await;
+    let EventKind::GaveUp { failure } = gave_up.kind else {
+        unreachable!("waited for a give-up")
+    };
     assert_eq!(
-        gave_up,
-        Some(("/app".to_string(), "one too many".to_string()))
+        (gave_up.path.as_str(), failure.message.as_str()),
+        ("/app", "one too many")
     );
 }
 

@@ -11,11 +11,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use actix::prelude::*;
 use std::time::Duration;
 
+use actix_supervisor::testkit;
 use actix_supervisor::{
-    ChildHandle, ChildSpec, EventKind, Inspect, Strategy, Subscribe, SupervisorActor,
+    ChildHandle, ChildSpec, EventKind, Inspect, NodeState, Strategy, SupervisorActor,
 };
 use common::*;
-use futures_util::StreamExt;
 
 /// Logs `started name#n` and `stopped name#n`; counts; panics on request.
 struct Member {
@@ -176,21 +176,47 @@ async fn messages_sent_to_a_sibling_during_its_strategy_restart_reach_the_next_i
         .child(b)
         .start()
         .unwrap();
-    let mut events = within(app.send(Subscribe::subtree(a_handle.path())))
-        .await
-        .unwrap();
     within(a_handle.send(Inc)).await.unwrap();
 
     assert!(within(b_handle.send(Panic("b failed"))).await.is_err());
     // a was drained and waits, parked, for b's backoff to end.
-    loop {
-        let event = within(events.next()).await.unwrap();
-        if matches!(event.kind, EventKind::Restarting { .. }) {
-            break;
-        }
-    }
-    assert_eq!(node(&app, "/app/a").await.incarnation, 1);
+    let a = testkit::wait_for_node(&app, "/app/a", |a| {
+        matches!(a.state, NodeState::Restarting { .. })
+    })
+    .await;
+    assert_eq!(a.incarnation, 1);
     let reply = a_handle.send(Inc);
     assert_eq!(within(reply).await.unwrap(), 1, "handled by a fresh a#2");
     assert_eq!(node(&app, "/app/a").await.incarnation, 2);
+}
+
+#[actix_rt::test]
+async fn a_stop_during_a_strategy_restart_s_backoff_ends_it_and_frees_the_supervisor() {
+    tokio::time::pause();
+    let before = testkit::live_actors();
+    let (log, _) = recorder();
+    let (a, b) = (probe_spec("a", log.clone()), probe_spec("b", log));
+    let b = b.backoff(actix_supervisor::Backoff::new(secs(10), secs(10)).jitter(0.0));
+    let b_handle = b.handle();
+    let app = SupervisorActor::builder("app")
+        .strategy(Strategy::OneForAll)
+        .child(a)
+        .child(b)
+        .start()
+        .unwrap();
+    let recorder = testkit::EventRecorder::start(&app).await.unwrap();
+    assert!(within(b_handle.send(Panic("b failed"))).await.is_err());
+    recorder
+        .wait_for(|e| e.path.as_str() == "/app/b" && matches!(e.kind, EventKind::Restarting { .. }))
+        .await;
+
+    let report = within(app.send(actix_supervisor::Stop)).await.unwrap();
+    assert!(report.is_drained(), "{report}");
+    drop(app);
+    // Freed at once, not when the ten-second backoff would have ended.
+    testkit::settle_live_actors(before).await.unwrap();
+}
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
 }

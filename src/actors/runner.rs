@@ -218,6 +218,8 @@ pub(crate) fn spawn<A: SupervisedActor>(mut config: RunnerConfig<A>) -> Rc<Child
         yielded_before_start: false,
         token: None,
         parked_failure: None,
+        #[cfg(feature = "testkit")]
+        _live: crate::testkit::LiveActor::new(),
     };
     // Build the first incarnation now, so the child is `Starting` (and its
     // factory's failures are known) as soon as its supervisor has started it.
@@ -298,6 +300,8 @@ struct Runner<A: SupervisedActor> {
     /// Parked after exceeding the supervisor's intensity: the failure, for
     /// the report if the child is stopped before it starts again.
     parked_failure: Option<Box<Failure>>,
+    #[cfg(feature = "testkit")]
+    _live: crate::testkit::LiveActor,
 }
 
 impl<A: SupervisedActor> Drop for Runner<A> {

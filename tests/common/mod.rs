@@ -14,24 +14,10 @@ use actix::prelude::*;
 use actix_supervisor::{ChildSpec, Inspect, NodeSnapshot, SupervisorActor};
 use tokio::sync::mpsc;
 
-/// How late tokio's timer may end a sleep, as measured under paused time.
-///
-/// A sleep ends on the first millisecond tick of the runtime's timer at or
-/// after its deadline (tokio's `deadline_to_tick`), and auto-advance moves the
-/// paused clock by whole ticks, so it keeps the sub-millisecond offset the
-/// clock had from the timer's start when it was paused. A gap measured between
-/// two such instants is therefore at least the requested delay and less than
-/// two milliseconds more.
-pub const TIMER_SLACK: Duration = Duration::from_millis(2);
-
-/// Asserts that `actual` is `expected`, to the timer's slack.
-#[track_caller]
-pub fn assert_about(actual: Duration, expected: Duration) {
-    assert!(
-        actual >= expected && actual < expected + TIMER_SLACK,
-        "{actual:?} is not {expected:?} (to the timer's slack)"
-    );
-}
+/// How late tokio's timer may end a sleep under paused time, and the
+/// assertion that allows for it: the testkit's.
+#[allow(unused_imports)]
+pub use actix_supervisor::testkit::{assert_about, TIMER_SLACK};
 
 /// A restart intensity that never trips, for tests that restart a child
 /// many times on purpose.

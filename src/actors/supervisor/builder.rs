@@ -343,6 +343,8 @@ impl SupervisorBuilder {
             restarts: std::collections::VecDeque::new(),
             incarnation: 1,
             as_child: place.as_child,
+            #[cfg(feature = "testkit")]
+            _live: crate::testkit::LiveActor::new(),
         };
         (supervisor, self.receiver)
     }

@@ -120,22 +120,33 @@ pub struct SupervisorActor {
     incarnation: u64,
     /// Its place among its parent's children, when it is a child.
     as_child: Option<nested::AsChild>,
+    #[cfg(feature = "testkit")]
+    _live: crate::testkit::LiveActor,
 }
 
 /// A supervisor's own state, mirrored into its link in its parent when it is
 /// a child, so the parent sees it without asking.
+///
+/// The link is weak: the link holds the supervisor's address, and a strong
+/// link here would keep a nested supervisor alive forever once its tree is
+/// dropped.
 #[derive(Debug)]
 pub(crate) struct OwnState {
     state: Cell<NodeState>,
-    link: Option<Rc<children::ChildLink>>,
+    link: Option<std::rc::Weak<children::ChildLink>>,
 }
 
 impl OwnState {
     fn new(link: Option<Rc<children::ChildLink>>) -> Self {
         OwnState {
             state: Cell::new(NodeState::Starting),
-            link,
+            link: link.as_ref().map(Rc::downgrade),
         }
+    }
+
+    /// Its link in its parent, while the parent keeps it.
+    pub(crate) fn link(&self) -> Option<Rc<children::ChildLink>> {
+        self.link.as_ref().and_then(std::rc::Weak::upgrade)
     }
 
     fn get(&self) -> NodeState {
@@ -144,7 +155,7 @@ impl OwnState {
 
     fn set(&self, state: NodeState) {
         self.state.set(state);
-        if let Some(link) = &self.link {
+        if let Some(link) = self.link() {
             let mut record = link.record.borrow_mut();
             record.state = state;
             if state == NodeState::Running && record.started_at.is_none() {
@@ -155,7 +166,7 @@ impl OwnState {
 
     /// Records the failure that made the supervisor give up.
     fn set_failure(&self, failure: &Failure) {
-        if let Some(link) = &self.link {
+        if let Some(link) = self.link() {
             link.record.borrow_mut().last_failure = Some(Box::new(failure.clone()));
         }
     }
@@ -336,7 +347,7 @@ impl SupervisorActor {
                     }
                 }
                 token.cancel();
-                if let Some(link) = &state.link {
+                if let Some(link) = state.link() {
                     link.shared.finish(stopped.clone());
                 }
                 report.send_replace(Some(stopped));
@@ -405,6 +416,15 @@ impl SupervisorActor {
             to_start.sort_by_key(|(index, _)| *index);
             for (_, link) in to_start {
                 link.command(Command::Start);
+            }
+        };
+        // Abandoned once the supervisor has stopped: a pending restart must
+        // not keep a stopped supervisor alive through its backoff.
+        let stopped = self.token.clone();
+        let restart = async move {
+            tokio::select! {
+                () = stopped.cancelled() => {}
+                () = restart => {}
             }
         };
         ctx.spawn(

@@ -207,7 +207,7 @@ impl SupervisorActor {
         self.incarnation += 1;
         self.started_at = tokio::time::Instant::now();
         self.intensity.borrow_mut().reset();
-        if let Some(link) = &self.state.link {
+        if let Some(link) = self.state.link() {
             link.record.borrow_mut().incarnation = self.incarnation;
         }
         for entry in self.children.iter() {
@@ -271,14 +271,23 @@ impl SupervisorActor {
         );
         let park = self.park_children();
         if strategy == Strategy::OneForOne {
+            // Abandoned once the supervisor has stopped meanwhile.
+            let stopped = self.token.clone();
             let restart = async move {
                 park.await;
-                tokio::time::sleep(delay).await;
+                tokio::select! {
+                    () = stopped.cancelled() => {}
+                    () = tokio::time::sleep(delay) => {}
+                }
             };
-            ctx.spawn(wrap_future::<_, Self>(restart).map(|(), this, _| this.start_children()));
+            ctx.spawn(wrap_future::<_, Self>(restart).map(|(), this, _| {
+                if !this.is_ending() {
+                    this.start_children();
+                }
+            }));
         } else {
             // The parent restarts the siblings too, then starts this one.
-            let link = self.state.link.clone();
+            let link = self.state.link();
             ctx.spawn(wrap_future::<_, Self>(park).map(move |(), _, _| {
                 if let Some(link) = &link {
                     link.set_activity(Activity::Parked);

@@ -1,0 +1,201 @@
+//! The testkit's error types. Each carries what a failing test needs to see:
+//! the tree as it last was, the events recorded, the cycle and seed that
+//! reproduce a stress failure. Their `Display` is the message a test fails
+//! with when it awaits a helper directly (rather than its `try_` form).
+
+use std::fmt;
+use std::time::Duration;
+
+use thiserror::Error;
+
+use crate::error::{BuildError, ControlError};
+use crate::messages::{LifecycleEvent, StopReport};
+use crate::tree::TreeSnapshot;
+
+use super::recorder::EventLine;
+
+/// A wait on a tree ([`wait_until`](super::wait_until),
+/// [`wait_for_node`](super::wait_for_node)) that ended without the
+/// condition holding.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum WaitError {
+    /// The timeout passed.
+    #[error(
+        "timed out after {after:?} waiting for {condition}{hint}{}",
+        LastSnapshot(last.as_deref())
+    )]
+    TimedOut {
+        /// What was waited for.
+        condition: String,
+        /// The timeout.
+        after: Duration,
+        /// The tree when the timeout passed (none if the supervisor never
+        /// answered an `Inspect`).
+        last: Option<Box<TreeSnapshot>>,
+        /// Empty, or a note on why the wait did not see the change.
+        hint: &'static str,
+    },
+    /// The supervisor stopped answering (its actor ended), so the condition
+    /// can never be seen.
+    #[error(
+        "the supervisor is gone while waiting for {condition}{}",
+        LastSnapshot(last.as_deref())
+    )]
+    SupervisorGone {
+        /// What was waited for.
+        condition: String,
+        /// The last tree seen, if any.
+        last: Option<Box<TreeSnapshot>>,
+    },
+}
+
+impl WaitError {
+    /// The tree as it last was seen.
+    pub fn last_snapshot(&self) -> Option<&TreeSnapshot> {
+        match self {
+            WaitError::TimedOut { last, .. } | WaitError::SupervisorGone { last, .. } => {
+                last.as_deref()
+            }
+        }
+    }
+
+    /// Whether the wait ended because its timeout passed.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, WaitError::TimedOut { .. })
+    }
+}
+
+/// Prints a snapshot after an error message.
+struct LastSnapshot<'a>(Option<&'a TreeSnapshot>);
+
+impl fmt::Display for LastSnapshot<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(tree) => write!(f, "; the tree was:\n{tree}"),
+            None => f.write_str("; no snapshot was taken"),
+        }
+    }
+}
+
+/// A wait for a lifecycle event
+/// ([`EventRecorder::wait_for`](super::EventRecorder::wait_for)) that ended
+/// without a matching event.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum EventWaitError {
+    /// The timeout passed.
+    #[error("timed out after {after:?} waiting for {condition}{}", EventList(seen))]
+    TimedOut {
+        /// What was waited for.
+        condition: String,
+        /// The timeout.
+        after: Duration,
+        /// Every event recorded by then.
+        seen: Vec<LifecycleEvent>,
+    },
+    /// The tree is gone: no event will come any more.
+    #[error("the tree is gone while waiting for {condition}{}", EventList(seen))]
+    TreeGone {
+        /// What was waited for.
+        condition: String,
+        /// Every event recorded.
+        seen: Vec<LifecycleEvent>,
+    },
+}
+
+impl EventWaitError {
+    /// Every event recorded when the wait ended.
+    pub fn seen(&self) -> &[LifecycleEvent] {
+        match self {
+            EventWaitError::TimedOut { seen, .. } | EventWaitError::TreeGone { seen, .. } => seen,
+        }
+    }
+}
+
+/// Prints recorded events after an error message, one per line.
+struct EventList<'a>(&'a [LifecycleEvent]);
+
+impl fmt::Display for EventList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("; no event was recorded");
+        }
+        f.write_str("; the events recorded were:")?;
+        for event in self.0 {
+            write!(f, "\n  {}", EventLine(event))?;
+        }
+        Ok(())
+    }
+}
+
+/// The live actors of the current thread did not come back down to the
+/// expected count (see [`settle_live_actors`](super::settle_live_actors)).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{live} library actors are alive on this thread, {expected} expected: {} left behind", live.saturating_sub(*expected))]
+#[non_exhaustive]
+pub struct ActorsLeftBehind {
+    /// The count waited for.
+    pub expected: usize,
+    /// The count when the wait gave up.
+    pub live: usize,
+}
+
+/// A start/stop stress run ([`stress_tree`](super::stress_tree),
+/// [`stress_child`](super::stress_child)) that found a problem, with the
+/// cycle and the seed that reproduce it.
+#[derive(Debug, Error)]
+#[error("stress cycle {cycle} (seed {seed}) failed: {failure}")]
+#[non_exhaustive]
+pub struct StressError {
+    /// The cycle that failed, from 0.
+    pub cycle: usize,
+    /// The run's seed: the same seed plays the same cycles.
+    pub seed: u64,
+    /// What went wrong.
+    pub failure: StressFailure,
+}
+
+/// What went wrong in a stress cycle.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum StressFailure {
+    /// The tree or the child could not be built.
+    #[error("the spec was refused: {0}")]
+    Build(#[from] BuildError),
+    /// A control message (`StartChild`, `StopChild`, `RemoveChild`) was
+    /// refused.
+    #[error("a control message was refused: {0}")]
+    Control(#[from] ControlError),
+    /// A supervisor's mailbox closed before it answered.
+    #[error("the supervisor stopped answering")]
+    SupervisorGone,
+    /// The stops did not all answer within the cycle timeout.
+    #[error(
+        "the stops did not answer within {after:?}{}",
+        LastSnapshot(snapshot.as_deref())
+    )]
+    Hung {
+        /// The cycle timeout.
+        after: Duration,
+        /// The tree when the timeout passed, if it still answered.
+        snapshot: Option<Box<TreeSnapshot>>,
+    },
+    /// Two stops of the same cycle answered different reports.
+    #[error("two stops answered different reports:\n{first}\nand\n{other}")]
+    DifferentReports {
+        /// The first stop's report.
+        first: Box<StopReport>,
+        /// A later stop's, different.
+        other: Box<StopReport>,
+    },
+    /// Every stop answered, but a node was not left `Stopped` or `Failed`.
+    #[error("a node did not end after its stop; the tree was:\n{snapshot}")]
+    NotStopped {
+        /// The tree after the stops.
+        snapshot: Box<TreeSnapshot>,
+    },
+    /// Actors were left alive after the cycle.
+    #[error(transparent)]
+    Leaked(#[from] ActorsLeftBehind),
+}
