@@ -158,3 +158,26 @@ async fn a_recipient_receives_the_events_in_order() {
         ["started", "failed: boom", "restarting #1 in 0ns", "started"]
     );
 }
+
+#[actix_rt::test]
+async fn a_root_that_stops_says_so_with_its_report() {
+    let (log, _events) = recorder();
+    let app = SupervisorActor::builder("app")
+        .child(probe_spec("probe", log))
+        .start()
+        .unwrap();
+    let mut events = within(app.send(Subscribe::all())).await.unwrap();
+    let report = within(app.send(actix_supervisor::Stop)).await.unwrap();
+    loop {
+        let event = within(events.next()).await.unwrap();
+        if event.path.as_str() == "/app" {
+            match event.kind {
+                EventKind::Stopped { report: told } => {
+                    assert_eq!(told, report);
+                    break;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+}

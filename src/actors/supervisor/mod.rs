@@ -347,8 +347,13 @@ impl SupervisorActor {
                     }
                 }
                 token.cancel();
-                if let Some(link) = state.link() {
-                    link.shared.finish(stopped.clone());
+                match state.link() {
+                    Some(link) => link.shared.finish(stopped.clone()),
+                    // A nested supervisor's end is told by its parent's relay;
+                    // a root tells its own.
+                    None => events.emit(&path, 1, || EventKind::Stopped {
+                        report: stopped.clone(),
+                    }),
                 }
                 report.send_replace(Some(stopped));
                 drop(keep_alive);
