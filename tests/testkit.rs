@@ -36,14 +36,19 @@ fn slow_probe(name: &str) -> ChildSpec<Probe> {
     quick_probe(name).backoff(Backoff::new(secs(1), secs(1)).jitter(0.0))
 }
 
+/// A tree `/app` with `spec` as its only child, and the child's handle.
+fn app_with(spec: ChildSpec<Probe>) -> (Addr<SupervisorActor>, ChildHandle<Probe>) {
+    let probe = spec.handle();
+    let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    (app, probe)
+}
+
 // ---------------------------------------------------------------- waiting
 
 #[actix_rt::test]
 async fn wait_until_resolves_when_the_event_comes_not_before_and_not_later() {
     tokio::time::pause();
-    let spec = slow_probe("probe");
-    let probe = spec.handle();
-    let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    let (app, probe) = app_with(slow_probe("probe"));
     within(probe.started()).await.unwrap();
 
     let began = Instant::now();
@@ -64,9 +69,7 @@ async fn wait_until_resolves_when_the_event_comes_not_before_and_not_later() {
 #[actix_rt::test]
 async fn a_condition_that_already_holds_resolves_without_time_passing() {
     tokio::time::pause();
-    let spec = slow_probe("probe");
-    let probe = spec.handle();
-    let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    let (app, probe) = app_with(slow_probe("probe"));
     within(probe.started()).await.unwrap();
 
     let began = Instant::now();
@@ -263,9 +266,7 @@ async fn the_recorder_keeps_a_node_s_events_in_the_order_they_happened() {
 
 #[actix_rt::test]
 async fn events_sent_before_a_reply_are_recorded_when_the_reply_arrives() {
-    let spec = quick_probe("probe");
-    let probe = spec.handle();
-    let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    let (app, probe) = app_with(quick_probe("probe"));
     let recorder = EventRecorder::start(&app).await.unwrap();
 
     assert!(within(probe.send(Panic("boom"))).await.is_err());
@@ -277,9 +278,7 @@ async fn events_sent_before_a_reply_are_recorded_when_the_reply_arrives() {
 
 #[actix_rt::test]
 async fn wait_for_finds_an_event_recorded_before_it_was_called() {
-    let spec = slow_probe("probe");
-    let probe = spec.handle();
-    let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    let (app, probe) = app_with(slow_probe("probe"));
     let recorder = EventRecorder::start(&app).await.unwrap();
     within(probe.stop()).await;
     within(probe.send(Get)).await.unwrap_err();
@@ -294,9 +293,7 @@ async fn wait_for_finds_an_event_recorded_before_it_was_called() {
 #[actix_rt::test]
 async fn wait_for_waits_for_a_later_event_without_sleeping() {
     tokio::time::pause();
-    let spec = slow_probe("probe");
-    let probe = spec.handle();
-    let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    let (app, probe) = app_with(slow_probe("probe"));
     let recorder = EventRecorder::start(&app).await.unwrap();
     within(probe.started()).await.unwrap();
 
