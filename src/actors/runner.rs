@@ -804,6 +804,9 @@ impl<A: SupervisedActor> Runner<A> {
         if let ChildContext::Built(context) = &mut self.context {
             context.ctx().terminate();
         }
+        // From here every handle refuses; what they accepted until now is
+        // either handled already or will be counted undelivered below.
+        let accepted = self.shared.close();
         let context = std::mem::replace(&mut self.context, ChildContext::Unbuilt(None));
         if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(context))) {
             tracing::error!(
@@ -826,7 +829,7 @@ impl<A: SupervisedActor> Runner<A> {
             path: self.env.path.clone(),
             outcome,
             drained,
-            undelivered: self.shared.accepted().saturating_sub(self.handled),
+            undelivered: accepted.saturating_sub(self.handled),
             duration,
             children: Vec::new(),
         };
