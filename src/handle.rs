@@ -119,6 +119,13 @@ impl ChildShared {
         status_of(self.state.load(SeqCst)) == ACCEPTING
     }
 
+    /// Whether the child accepts messages and has handled every one its
+    /// handles accepted (`handled` of them): one atomic load.
+    #[inline]
+    pub(crate) fn is_idle(&self, handled: u64) -> bool {
+        self.state.load(SeqCst) == handled
+    }
+
     fn status(&self) -> u8 {
         status_of(self.state.load(SeqCst))
     }
