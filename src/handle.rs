@@ -10,17 +10,22 @@
 //!
 //! # Invariants
 //!
-//! - `accepted` is incremented before a message is queued and decremented if
-//!   the status check that follows finds the child stopping; the runner sets
-//!   the status before it reads `accepted`. With `SeqCst` on both sides, every
-//!   message a handle reports as accepted is counted in `accepted` by the time
-//!   the runner decides the drain is over.
+//! - A child's status and the count of messages its handles accepted live in
+//!   one atomic word, so a handle checks the status and counts its message in
+//!   one step (a compare-and-swap): every message a handle reports as
+//!   accepted was counted while the child was accepting, and none is counted
+//!   after the status moved on. When the runner closes the child for good it
+//!   reads the final count in the same step that marks it gone, even while
+//!   handles on other threads are sending.
 //! - A child's status only moves forward: accepting, stopping, gone.
+//! - The count only goes down when `try_send` finds the mailbox full (or
+//!   closed) after counting; the runner is woken then, and a drain waits for
+//!   the count to settle.
 //! - The report is published once, when the runner is done with the child.
 
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::SeqCst};
+use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::Waker;
 
@@ -38,16 +43,34 @@ const ACCEPTING: u8 = 0;
 const STOPPING: u8 = 1;
 const GONE: u8 = 2;
 
+/// In [`ChildShared::state`]: the child takes no new messages.
+const STOPPING_BIT: u64 = 1 << 62;
+/// In [`ChildShared::state`]: the child will not run again.
+const GONE_BIT: u64 = 1 << 63;
+/// In [`ChildShared::state`]: the messages accepted through handles.
+const COUNT: u64 = STOPPING_BIT - 1;
+
+/// The status a state word holds.
+fn status_of(state: u64) -> u8 {
+    if state & GONE_BIT != 0 {
+        GONE
+    } else if state & STOPPING_BIT != 0 {
+        STOPPING
+    } else {
+        ACCEPTING
+    }
+}
+
 /// What a child's handles and its runner share, across threads.
 #[derive(Debug)]
 pub(crate) struct ChildShared {
     name: String,
     path: OnceLock<NodePath>,
-    status: AtomicU8,
-    /// Messages accepted through handles.
-    accepted: AtomicU64,
+    /// The status (two high bits) and the messages accepted through handles
+    /// (the rest).
+    state: AtomicU64,
     /// The runner task's waker, kept (not taken) so that a stop request or a
-    /// change in `accepted` always reaches the runner, whatever it is doing.
+    /// change in the count always reaches the runner, whatever it is doing.
     runner: Mutex<Option<Waker>>,
     report: Latch<Box<StopReport>>,
     /// How the first start attempt went.
@@ -67,8 +90,7 @@ impl ChildShared {
         Arc::new(ChildShared {
             name,
             path: OnceLock::new(),
-            status: AtomicU8::new(ACCEPTING),
-            accepted: AtomicU64::new(0),
+            state: AtomicU64::new(0),
             runner: Mutex::new(None),
             report: Latch::new(),
             startup: Latch::new(),
@@ -89,19 +111,28 @@ impl ChildShared {
 
     /// Marks the child as stopping; true if this call did it.
     pub(crate) fn begin_stopping(&self) -> bool {
-        self.status
-            .compare_exchange(ACCEPTING, STOPPING, SeqCst, SeqCst)
-            .is_ok()
+        status_of(self.state.fetch_or(STOPPING_BIT, SeqCst)) == ACCEPTING
     }
 
     #[inline]
     pub(crate) fn is_accepting(&self) -> bool {
-        self.status.load(SeqCst) == ACCEPTING
+        status_of(self.state.load(SeqCst)) == ACCEPTING
+    }
+
+    /// Whether the child accepts messages and has handled every one its
+    /// handles accepted (`handled` of them): one atomic load.
+    #[inline]
+    pub(crate) fn is_idle(&self, handled: u64) -> bool {
+        self.state.load(SeqCst) == handled
+    }
+
+    fn status(&self) -> u8 {
+        status_of(self.state.load(SeqCst))
     }
 
     #[inline]
     pub(crate) fn accepted(&self) -> u64 {
-        self.accepted.load(SeqCst)
+        self.state.load(SeqCst) & COUNT
     }
 
     /// Remembers the runner's waker; `known` is the runner's own copy, so an
@@ -127,9 +158,16 @@ impl ChildShared {
         }
     }
 
-    /// The child will not run again; publishes its report (once).
+    /// Marks the child gone: from now on every handle refuses. Returns how
+    /// many messages handles accepted, in all, read in the same step.
+    pub(crate) fn close(&self) -> u64 {
+        self.state.fetch_or(GONE_BIT | STOPPING_BIT, SeqCst) & COUNT
+    }
+
+    /// The child will not run again; closes it if needed and publishes its
+    /// report (once).
     pub(crate) fn finish(&self, report: StopReport) {
-        self.status.store(GONE, SeqCst);
+        self.close();
         self.report.set(Box::new(report));
     }
 
@@ -158,18 +196,30 @@ impl ChildShared {
     }
 
     /// Counts a message about to be queued, unless the child stopped
-    /// accepting. On `Err`, nothing was counted.
+    /// accepting; the check and the count are one step. On `Err`, nothing
+    /// was counted.
+    #[inline]
     fn accept(&self) -> Result<(), u8> {
-        self.accepted.fetch_add(1, SeqCst);
-        match self.status.load(SeqCst) {
-            ACCEPTING => Ok(()),
-            status => {
-                self.accepted.fetch_sub(1, SeqCst);
-                // The runner may be waiting for `accepted` to come down.
-                self.wake_runner();
-                Err(status)
+        let mut state = self.state.load(SeqCst);
+        loop {
+            if status_of(state) != ACCEPTING {
+                return Err(status_of(state));
+            }
+            match self
+                .state
+                .compare_exchange_weak(state, state + 1, SeqCst, SeqCst)
+            {
+                Ok(_) => return Ok(()),
+                Err(now) => state = now,
             }
         }
+    }
+
+    /// Takes back the count of a message that was not queued after all.
+    fn unaccept(&self) {
+        self.state.fetch_sub(1, SeqCst);
+        // The runner may be waiting for the count to come down.
+        self.wake_runner();
     }
 }
 
@@ -237,7 +287,7 @@ impl<A: Actor> fmt::Debug for ChildHandle<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ChildHandle")
             .field("path", &self.shared.path())
-            .field("status", &self.shared.status.load(SeqCst))
+            .field("status", &self.shared.status())
             .finish_non_exhaustive()
     }
 }
@@ -369,8 +419,7 @@ impl<A: Actor> ChildHandle<A> {
             return Err(self.refused(status, message));
         }
         self.addr.try_send(Tracked(message)).map_err(|err| {
-            self.shared.accepted.fetch_sub(1, SeqCst);
-            self.shared.wake_runner();
+            self.shared.unaccept();
             let path = self.path();
             match err {
                 actix::prelude::SendError::Full(Tracked(message)) => {

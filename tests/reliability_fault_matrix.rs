@@ -711,7 +711,6 @@ fn assert_failure(failure: &actix_supervisor::Failure, expected: &ExpectedFailur
 
 /// Runs a cell whose child fails; returns the table's line.
 async fn fails(hook: Hook, fault: Fault, expected: &Outcome) -> String {
-    let mut tree = Tree::start(hook, fault).await;
     let (failure, failures, given_up) = match expected {
         Outcome::Restarted { failure, failures } => (failure, *failures, false),
         Outcome::GivenUp { failure, failures } => (failure, *failures, true),
@@ -720,61 +719,17 @@ async fn fails(hook: Hook, fault: Fault, expected: &Outcome) -> String {
     // Each failure started another incarnation (the last one, given up,
     // never ran).
     let restarts = if given_up { failures - 1 } else { failures };
-    // The events: a `Failed` for each failure, then the next incarnation's
-    // `Started` (or, given up, the child's `Stopped`).
-    let seen = tree
-        .faulty_events_until(|e| match &e.kind {
-            EventKind::Started => !given_up && e.incarnation == 1 + restarts,
-            EventKind::Stopped { .. } => given_up,
-            _ => false,
-        })
-        .await;
-    let failed: Vec<_> = seen
-        .iter()
-        .filter_map(|e| match &e.kind {
-            EventKind::Failed { failure } => Some(failure.clone()),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(failed.len() as u64, failures, "{seen:#?}");
-    assert_failure(failed.last().unwrap(), failure);
-
-    // The snapshot counts it, with the path and the message.
-    let child = node(&tree.root, FAULTY).await;
-    assert_eq!(child.path.as_str(), FAULTY);
-    assert_eq!(child.restart_count, restarts, "{child:?}");
-    let recorded = child.last_failure.clone().expect("the failure is recorded");
-    assert_failure(&recorded, failure);
-    let state = if given_up {
-        assert_eq!(child.state, NodeState::Failed);
-        match &seen.last().unwrap().kind {
-            EventKind::Stopped { report } => {
-                assert!(
-                    matches!(&report.outcome, StopOutcome::Failed(f) if f.message == recorded.message),
-                    "{report}"
-                );
-            }
-            other => panic!("expected Stopped, got {other:?}"),
-        }
-        "given up"
-    } else {
-        assert_eq!(child.state, NodeState::Running, "{child:?}");
-        "restarted"
-    };
-
-    // The first start's handle tells a failed start from a later failure.
-    let started = within(tree.subject.started.as_mut()).await;
-    let failed_start = matches!(
-        failure.phase,
-        FailurePhase::Factory | FailurePhase::Starting
-    );
-    match &started {
-        Err(StartError::StartFailed { reason, .. }) if failed_start => {
-            assert_failure(reason, failure)
-        }
-        Ok(()) if !failed_start => {}
-        other => panic!("the startup handle answered {other:?}"),
+    let mut tree = Tree::start(hook, fault).await;
+    let ended = assert_failure_events(&mut tree, failure, failures, restarts, given_up).await;
+    let recorded = assert_failure_recorded(&tree.root, failure, restarts, given_up).await;
+    if let EventKind::Stopped { report } = &ended.kind {
+        assert_eq!(
+            report.outcome,
+            StopOutcome::Failed(recorded.clone()),
+            "{report}"
+        );
     }
+    assert_startup_handle(&mut tree.subject, failure).await;
 
     // The sender of the triggering message is never left hanging.
     let reply = match tree.subject.trigger.take() {
@@ -793,15 +748,81 @@ async fn fails(hook: Hook, fault: Fault, expected: &Outcome) -> String {
     let report = within(tree.root.send(Stop)).await.unwrap();
     let faulty_drained = report.find(FAULTY).unwrap().outcome == StopOutcome::Drained;
     assert_eq!(faulty_drained, !given_up, "{report}");
-    assert_eq!(
-        report.find("/matrix/sibling").unwrap().outcome,
-        StopOutcome::Drained
-    );
+    assert!(report.find("/matrix/sibling").unwrap().is_drained());
+    let state = if given_up { "given up" } else { "restarted" };
     let reply = reply.map_or(String::new(), |r| format!("; sender: {r:?}"));
     format!(
-        "{state} after {failures} failure(s), {restarts} restart(s): `{recorded}` at {}{reply}; sibling answered; tree stopped",
-        child.path
+        "{state} after {failures} failure(s), {restarts} restart(s): `{recorded}` at \
+         {FAULTY}{reply}; sibling answered; tree stopped"
     )
+}
+
+/// Reads the faulty child's events: a `Failed` for each failure (the last
+/// one `failure`), then the next incarnation's `Started`, or, given up, the
+/// child's `Stopped`, which it returns.
+async fn assert_failure_events(
+    tree: &mut Tree,
+    failure: &ExpectedFailure,
+    failures: u64,
+    restarts: u64,
+    given_up: bool,
+) -> LifecycleEvent {
+    let mut seen = tree
+        .faulty_events_until(|e| match &e.kind {
+            EventKind::Started => !given_up && e.incarnation == 1 + restarts,
+            EventKind::Stopped { .. } => given_up,
+            _ => false,
+        })
+        .await;
+    let failed: Vec<_> = seen
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Failed { failure } => Some(failure.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed.len() as u64, failures, "{seen:#?}");
+    assert_failure(failed.last().unwrap(), failure);
+    seen.pop().expect("read up to it")
+}
+
+/// The snapshot counts the failure, with the path and the message; returns
+/// the failure it recorded.
+async fn assert_failure_recorded(
+    root: &Addr<SupervisorActor>,
+    failure: &ExpectedFailure,
+    restarts: u64,
+    given_up: bool,
+) -> actix_supervisor::Failure {
+    let child = node(root, FAULTY).await;
+    assert_eq!(child.path.as_str(), FAULTY);
+    assert_eq!(child.restart_count, restarts, "{child:?}");
+    let state = if given_up {
+        NodeState::Failed
+    } else {
+        NodeState::Running
+    };
+    assert_eq!(child.state, state, "{child:?}");
+    let recorded = child.last_failure.expect("the failure is recorded");
+    assert_failure(&recorded, failure);
+    recorded
+}
+
+/// The first start's handle tells a failed start from a later failure.
+async fn assert_startup_handle(subject: &mut Subject, failure: &ExpectedFailure) {
+    let started = within(subject.started.as_mut()).await;
+    let failed_start = matches!(
+        failure.phase,
+        FailurePhase::Factory | FailurePhase::Starting
+    );
+    match &started {
+        Err(StartError::StartFailed { path, reason }) if failed_start => {
+            assert_eq!(path.as_str(), FAULTY);
+            assert_failure(reason, failure);
+        }
+        Ok(()) if !failed_start => {}
+        other => panic!("the startup handle answered {other:?}"),
+    }
 }
 
 /// Runs a cell whose child hangs until its grace ends it (or the stop

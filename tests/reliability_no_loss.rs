@@ -23,6 +23,7 @@ mod reliability_support;
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -665,4 +666,101 @@ fn awaited_sends_from_other_threads_are_all_counted_as_handled() {
     });
     assert_eq!(report.outcome, StopOutcome::Drained, "{report}");
     assert_eq!(report.undelivered, 0, "{report}");
+}
+
+/// Counts what it handles; `Die` ends its incarnation as a failure.
+struct Sink {
+    handled: Arc<AtomicU64>,
+}
+
+impl Actor for Sink {
+    type Context = Context<Self>;
+}
+
+actix_supervisor::supervised!(Sink);
+
+impl Handler<Count> for Sink {
+    type Result = u64;
+    fn handle(&mut self, _: Count, _: &mut Context<Self>) -> u64 {
+        self.handled.fetch_add(1, SeqCst) + 1
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Die;
+
+impl Handler<Die> for Sink {
+    type Result = ();
+    fn handle(&mut self, _: Die, ctx: &mut Context<Self>) {
+        fail(ctx, "ends for good");
+    }
+}
+
+/// Regression: a child that ended for good on its own (a failure under
+/// `Never`) while handles on other threads kept sending. A message accepted
+/// after the runner read the count but before the child was marked gone was
+/// neither handled nor counted undelivered, though its `do_send` said `Ok`;
+/// one refused at that moment could be counted undelivered too.
+#[test]
+fn children_ending_for_good_while_other_threads_send_account_for_every_message() {
+    const CHILDREN: usize = 200;
+    const SENDERS: usize = 3;
+    let rounds = if long_run() { 50 } else { 5 };
+    let mut mismatches = Vec::new();
+    for round in 0..rounds {
+        actix::System::new().block_on(async {
+            let (mut builder, mut sinks) = (SupervisorActor::builder("app"), Vec::new());
+            for i in 0..CHILDREN {
+                let handled = Arc::new(AtomicU64::new(0));
+                let counted = handled.clone();
+                let spec = ChildSpec::new(format!("sink-{i}"), move || Sink {
+                    handled: counted.clone(),
+                })
+                .restart(RestartPolicy::Never);
+                sinks.push((spec.handle(), handled, Arc::new(AtomicU64::new(0))));
+                builder = builder.child(spec);
+            }
+            let _app = builder.start().unwrap();
+            let sinks = Arc::new(sinks);
+            let done = Arc::new(AtomicBool::new(false));
+            let senders: Vec<_> = (0..SENDERS)
+                .map(|first| {
+                    let (sinks, done) = (sinks.clone(), done.clone());
+                    std::thread::spawn(move || {
+                        let mut i = first;
+                        while !done.load(SeqCst) {
+                            i = (i + 7) % CHILDREN;
+                            let (sink, _, accepted) = &sinks[i];
+                            if sink.do_send(Count).is_ok() {
+                                accepted.fetch_add(1, SeqCst);
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for (sink, _, _) in sinks.iter() {
+                sink.addr().do_send(Die);
+            }
+            let mut reports = Vec::new();
+            for (sink, _, _) in sinks.iter() {
+                reports.push(within(sink.stop()).await);
+            }
+            done.store(true, SeqCst);
+            for sender in senders {
+                sender.join().unwrap();
+            }
+            for ((_, handled, accepted), report) in sinks.iter().zip(&reports) {
+                let (accepted, handled) = (accepted.load(SeqCst), handled.load(SeqCst));
+                if accepted != handled + report.undelivered {
+                    mismatches.push(format!(
+                        "round {round}, {}: accepted {accepted}, handled {handled}, \
+                         reported undelivered {}",
+                        report.path, report.undelivered
+                    ));
+                }
+            }
+        });
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
 }

@@ -54,10 +54,11 @@
 //! A message goes from the channel to the handler exactly as in plain actix:
 //! the runner adds no allocation, lock or channel per message. Per poll it
 //! adds a `catch_unwind` (free unless a panic happens), entering the node's
-//! tracing span, a command check, an atomic load of the stop status, a waker
-//! comparison and two thread-local reads. A message sent through a
-//! `ChildHandle` adds two atomic operations on the sender's side and one
-//! thread-local increment when handled.
+//! tracing span, a command check, two atomic loads of the child's state word
+//! (status and accepted count; before and after the poll), a waker
+//! comparison and one thread-local read. A message sent through a
+//! `ChildHandle` adds two atomic operations on the sender's side (a load and
+//! a compare-and-swap) and one thread-local increment when handled.
 //!
 //! # Start detection
 //!
@@ -323,19 +324,24 @@ impl<A: SupervisedActor> Future for Runner<A> {
         let this = self.get_mut();
         this.shared
             .register_runner(&mut this.known_waker, cx.waker());
-        // The message path: a running child, no stop, no command. Nothing to
-        // do but poll it and count what it handled.
+        // The message path: a running child, no stop, no command, every
+        // message its handles accepted handled. Nothing to do but poll it.
         if matches!(this.phase, Phase::Running)
             && this.stop.is_none()
             && !this.link.has_command()
-            && this.shared.is_accepting()
+            && this.shared.is_idle(this.handled)
         {
             if let ChildContext::Built(context) = &mut this.context {
                 let handled_before = SIGNALS.with(|signals| signals.handled.get());
                 let polled = catch_unwind(AssertUnwindSafe(|| Pin::new(&mut *context).poll(cx)));
-                match this.after_poll(polled, handled_before) {
-                    Poll::Pending => return Poll::Pending,
-                    Poll::Ready(end) => this.end_incarnation(end),
+                // Still idle: no handle accepted a message during the poll
+                // (from another thread, or from the child's own handlers), so
+                // the poll handled none and reached no drain marker.
+                if matches!(polled, Ok(Poll::Pending)) && this.shared.is_idle(this.handled) {
+                    return Poll::Pending;
+                }
+                if let Poll::Ready(end) = this.after_poll(polled, handled_before) {
+                    this.end_incarnation(end);
                 }
             }
         }
@@ -809,6 +815,9 @@ impl<A: SupervisedActor> Runner<A> {
         if let ChildContext::Built(context) = &mut self.context {
             context.ctx().terminate();
         }
+        // From here every handle refuses; what they accepted until now is
+        // either handled already or will be counted undelivered below.
+        let accepted = self.shared.close();
         let context = std::mem::replace(&mut self.context, ChildContext::Unbuilt(None));
         if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(context))) {
             tracing::error!(
@@ -831,7 +840,7 @@ impl<A: SupervisedActor> Runner<A> {
             path: self.env.path.clone(),
             outcome,
             drained,
-            undelivered: self.shared.accepted().saturating_sub(self.handled),
+            undelivered: accepted.saturating_sub(self.handled),
             duration,
             children: Vec::new(),
         };
