@@ -280,11 +280,7 @@ impl SupervisorActor {
                     () = tokio::time::sleep(delay) => {}
                 }
             };
-            ctx.spawn(wrap_future::<_, Self>(restart).map(|(), this, _| {
-                if !this.is_ending() {
-                    this.start_children();
-                }
-            }));
+            ctx.spawn(wrap_future::<_, Self>(restart).map(|(), this, _| this.start_children()));
         } else {
             // The parent restarts the siblings too, then starts this one.
             let link = self.state.link();
