@@ -467,10 +467,24 @@ pub fn handle_drain_marker() {
 /// child's first start attempt was settled (the spec was never started, or
 /// the runner ended first), the start is settled as gone.
 #[derive(Debug)]
-pub(crate) struct StartGuard(pub(crate) Arc<ChildShared>);
+pub(crate) struct StartGuard(Option<Arc<ChildShared>>);
+
+impl StartGuard {
+    pub(crate) fn new(shared: Arc<ChildShared>) -> Self {
+        StartGuard(Some(shared))
+    }
+
+    /// Hands the duty over to the child's runner, which settles the start
+    /// as gone when it ends before the start did.
+    pub(crate) fn disarm(mut self) {
+        self.0 = None;
+    }
+}
 
 impl Drop for StartGuard {
     fn drop(&mut self) {
-        self.0.settle_startup(Startup::Gone);
+        if let Some(shared) = &self.0 {
+            shared.settle_startup(Startup::Gone);
+        }
     }
 }

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use actix::WeakAddr;
 use tokio::time::Instant;
 
+use super::restart::RestartRules;
 use super::SupervisorActor;
 use crate::handle::ChildShared;
 use crate::messages::events::Events;
@@ -35,21 +36,28 @@ use tokio_util::sync::CancellationToken;
 #[derive(Debug, Clone)]
 pub(crate) struct ChildEnv {
     pub(crate) path: NodePath,
-    /// Unused until supervisors react to their children's ends (strategies,
-    /// intensity); kept so a runner can reach its supervisor.
-    #[allow(dead_code)]
-    pub(crate) supervisor: WeakAddr<SupervisorActor>,
     pub(crate) restart: RestartPolicy,
     pub(crate) backoff: Option<Box<Backoff>>,
     pub(crate) grace: Grace,
+    /// This child's position in start order.
+    pub(crate) index: usize,
+    /// What all the children of one supervisor share.
+    pub(crate) scope: Rc<SupervisorScope>,
+}
+
+/// The settings all the children of one supervisor share, kept once per
+/// supervisor rather than once per child.
+#[derive(Debug)]
+pub(crate) struct SupervisorScope {
+    /// The supervisor, for the ends it has to react to (strategies,
+    /// intensity).
+    pub(crate) supervisor: WeakAddr<SupervisorActor>,
     pub(crate) events: Events,
     /// The supervisor's restart intensity, shared by all its children.
     pub(crate) intensity: Rc<RefCell<IntensityWindow>>,
     /// The supervisor's cancellation token; each incarnation gets a child.
     pub(crate) token: CancellationToken,
-    /// The supervisor's strategy, and this child's position in start order.
     pub(crate) strategy: Strategy,
-    pub(crate) index: usize,
 }
 
 /// The live facts about one node, from which its snapshot is made.
@@ -142,6 +150,13 @@ pub(crate) struct ChildLink {
     activity_changed: tokio::sync::Notify,
     /// The address of a child that is itself a supervisor.
     pub(crate) nested: Option<actix::Addr<SupervisorActor>>,
+    /// How long a stop may drain the child, and what follows the end of an
+    /// incarnation: read by the runner only when a stop begins or an
+    /// incarnation ends, so kept here, out of the runner's task.
+    pub(crate) grace: Grace,
+    pub(crate) rules: RefCell<RestartRules>,
+    /// The child's position in start order.
+    pub(crate) index: usize,
 }
 
 impl ChildLink {
@@ -149,6 +164,7 @@ impl ChildLink {
         record: NodeRecord,
         shared: Arc<ChildShared>,
         nested: Option<actix::Addr<SupervisorActor>>,
+        env: &ChildEnv,
     ) -> Rc<Self> {
         Rc::new(ChildLink {
             path: record.path.clone(),
@@ -159,6 +175,12 @@ impl ChildLink {
             activity: Cell::new(Activity::Active),
             activity_changed: tokio::sync::Notify::new(),
             nested,
+            grace: env.grace,
+            rules: RefCell::new(RestartRules::new(
+                env.restart,
+                env.backoff.as_deref().cloned(),
+            )),
+            index: env.index,
         })
     }
 

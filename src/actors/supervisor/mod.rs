@@ -28,7 +28,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
-use self::children::{ChildEntry, ChildEnv, Children, Command};
+use self::children::{ChildEntry, ChildEnv, Children, Command, SupervisorScope};
 use crate::error::ControlError;
 use crate::error::{check_name, BuildError};
 use crate::messages::children::{RemoveChild, RestartChild, StartChild, StopChild};
@@ -120,6 +120,8 @@ pub struct SupervisorActor {
     incarnation: u64,
     /// Its place among its parent's children, when it is a child.
     as_child: Option<nested::AsChild>,
+    /// What its children share, made when the first one starts.
+    child_scope: Option<Rc<SupervisorScope>>,
 }
 
 /// A supervisor's own state, mirrored into its link in its parent when it is
@@ -224,18 +226,29 @@ impl SupervisorActor {
         let common = spec.0.common();
         let env = ChildEnv {
             path: spec.0.assigned_path(),
-            supervisor: ctx.address().downgrade(),
             restart: common.restart,
             backoff: common.backoff.cloned().map(Box::new),
             grace: common.grace,
-            events: self.events.clone(),
-            intensity: self.intensity.clone(),
-            token: self.token.clone(),
-            strategy: self.strategy,
             index: self.children.next_index(),
+            scope: self.child_scope(ctx),
         };
         let link = spec.0.start(env);
         self.children.push(ChildEntry { link, depends_on });
+    }
+
+    /// What every child of this supervisor shares.
+    fn child_scope(&mut self, ctx: &mut Context<Self>) -> Rc<SupervisorScope> {
+        self.child_scope
+            .get_or_insert_with(|| {
+                Rc::new(SupervisorScope {
+                    supervisor: ctx.address().downgrade(),
+                    events: self.events.clone(),
+                    intensity: self.intensity.clone(),
+                    token: self.token.clone(),
+                    strategy: self.strategy,
+                })
+            })
+            .clone()
     }
 
     /// Whether the supervisor has begun stopping (or has stopped, or failed).
