@@ -52,6 +52,9 @@ pub(crate) struct ChildShared {
     report: Latch<Box<StopReport>>,
     /// How the first start attempt went.
     startup: Latch<Startup>,
+    /// Rung when the report or the start outcome is set, or the runner's
+    /// activity changes: one `Notify` for every change a waiter watches.
+    bell: tokio::sync::Notify,
 }
 
 /// How a child's first start attempt went.
@@ -72,6 +75,7 @@ impl ChildShared {
             runner: Mutex::new(None),
             report: Latch::new(),
             startup: Latch::new(),
+            bell: tokio::sync::Notify::new(),
         })
     }
 
@@ -130,19 +134,24 @@ impl ChildShared {
     /// The child will not run again; publishes its report (once).
     pub(crate) fn finish(&self, report: StopReport) {
         self.status.store(GONE, SeqCst);
-        self.report.set(Box::new(report));
+        self.report.set(Box::new(report), &self.bell);
     }
 
     /// The report, once the child is done.
     pub(crate) fn report(self: &Arc<Self>) -> impl Future<Output = StopReport> + 'static {
         let shared = self.clone();
-        async move { *shared.report.wait().await }
+        async move { *shared.report.wait(&shared.bell).await }
+    }
+
+    /// The bell rung on every change a waiter on this child watches.
+    pub(crate) fn bell(&self) -> &tokio::sync::Notify {
+        &self.bell
     }
 
     /// Settles the first start attempt, if it is not settled yet.
     pub(crate) fn settle_startup(&self, outcome: Startup) {
         if self.startup.get().is_none() {
-            self.startup.set(outcome);
+            self.startup.set(outcome, &self.bell);
         }
     }
 
@@ -275,7 +284,7 @@ impl<A: Actor> ChildHandle<A> {
         async move {
             // The path once the start is settled: a handle taken from a spec
             // before its supervisor placed it knows only the child's name.
-            match shared.startup.wait().await {
+            match shared.startup.wait(&shared.bell).await {
                 Startup::Started => Ok(addr),
                 Startup::Failed(reason) => Err(StartError::StartFailed {
                     path: shared.path(),

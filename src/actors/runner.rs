@@ -200,7 +200,7 @@ pub(crate) struct RunnerConfig<A: Actor<Context = Context<A>>> {
 pub(crate) fn spawn<A: SupervisedActor>(config: RunnerConfig<A>) -> Rc<ChildLink> {
     let path = config.env.path.clone();
     config.shared.set_path(path.clone());
-    let mut record = NodeRecord::new(path.clone(), config.kind);
+    let mut record = NodeRecord::new(config.kind);
     record.stats = config.stats;
     let link = ChildLink::new(record, config.shared.clone(), None, &config.env);
     let span = tracing::info_span!("node", path = %path);

@@ -60,10 +60,10 @@ pub(crate) struct SupervisorScope {
     pub(crate) strategy: Strategy,
 }
 
-/// The live facts about one node, from which its snapshot is made.
+/// The live facts about one node, from which its snapshot is made (with
+/// its path, kept in its link).
 #[derive(Debug)]
 pub(crate) struct NodeRecord {
-    pub(crate) path: NodePath,
     pub(crate) kind: NodeKind,
     pub(crate) state: NodeState,
     /// Start attempts so far; the first start is incarnation 1.
@@ -76,9 +76,8 @@ pub(crate) struct NodeRecord {
 }
 
 impl NodeRecord {
-    pub(crate) fn new(path: NodePath, kind: NodeKind) -> Self {
+    pub(crate) fn new(kind: NodeKind) -> Self {
         NodeRecord {
-            path,
             kind,
             state: NodeState::Starting,
             incarnation: 0,
@@ -88,14 +87,14 @@ impl NodeRecord {
         }
     }
 
-    pub(crate) fn snapshot(&self, children: Vec<NodeSnapshot>) -> NodeSnapshot {
+    pub(crate) fn snapshot(&self, path: &NodePath, children: Vec<NodeSnapshot>) -> NodeSnapshot {
         let uptime = match self.state {
             NodeState::Running | NodeState::Stopping => self.started_at.map(|t| t.elapsed()),
             _ => None,
         };
         NodeSnapshot {
-            name: self.path.name().to_string(),
-            path: self.path.clone(),
+            name: path.name().to_string(),
+            path: path.clone(),
             kind: self.kind,
             state: self.state,
             incarnation: self.incarnation,
@@ -138,7 +137,7 @@ pub(crate) enum Activity {
 /// What a supervisor and one child's runner share.
 #[derive(Debug)]
 pub(crate) struct ChildLink {
-    /// The child's path (also in the record; kept here to be borrowed).
+    /// The child's path.
     pub(crate) path: NodePath,
     pub(crate) record: RefCell<NodeRecord>,
     /// The state the child's handles share, with its report.
@@ -146,10 +145,11 @@ pub(crate) struct ChildLink {
     command: Cell<Option<Command>>,
     /// Set by the start barrier when the current incarnation's start is over.
     pub(crate) start_over: Cell<bool>,
+    /// Changes are rung on the shared state's bell.
     activity: Cell<Activity>,
-    activity_changed: tokio::sync::Notify,
-    /// The address of a child that is itself a supervisor.
-    pub(crate) nested: Option<actix::Addr<SupervisorActor>>,
+    /// The address of a child that is itself a supervisor (boxed: most
+    /// children are not).
+    pub(crate) nested: Option<Box<actix::Addr<SupervisorActor>>>,
     /// How long a stop may drain the child, and what follows the end of an
     /// incarnation: read by the runner only when a stop begins or an
     /// incarnation ends, so kept here, out of the runner's task.
@@ -167,14 +167,13 @@ impl ChildLink {
         env: &ChildEnv,
     ) -> Rc<Self> {
         Rc::new(ChildLink {
-            path: record.path.clone(),
+            path: env.path.clone(),
             record: RefCell::new(record),
             shared,
             command: Cell::new(None),
             start_over: Cell::new(false),
             activity: Cell::new(Activity::Active),
-            activity_changed: tokio::sync::Notify::new(),
-            nested,
+            nested: nested.map(Box::new),
             grace: env.grace,
             rules: RefCell::new(RestartRules::new(
                 env.restart,
@@ -186,7 +185,7 @@ impl ChildLink {
 
     pub(crate) fn set_activity(&self, activity: Activity) {
         self.activity.set(activity);
-        self.activity_changed.notify_waiters();
+        self.shared.bell().notify_waiters();
     }
 
     /// Completes once the runner is parked or done.
@@ -194,7 +193,7 @@ impl ChildLink {
         let link = self.clone();
         async move {
             loop {
-                let changed = link.activity_changed.notified();
+                let changed = link.shared.bell().notified();
                 tokio::pin!(changed);
                 changed.as_mut().enable();
                 if link.activity.get() != Activity::Active {

@@ -200,7 +200,13 @@ impl SupervisorActor {
         let children = self
             .children
             .iter()
-            .map(|entry| entry.link.record.borrow().snapshot(Vec::new()))
+            .map(|entry| {
+                entry
+                    .link
+                    .record
+                    .borrow()
+                    .snapshot(&entry.link.path, Vec::new())
+            })
             .collect();
         let state = self.state.get();
         NodeSnapshot {
@@ -292,7 +298,7 @@ impl Handler<Inspect> for SupervisorActor {
         let nested: Vec<_> = self
             .children
             .iter()
-            .map(|entry| entry.link.nested.clone())
+            .map(|entry| entry.link.nested.as_deref().cloned())
             .collect();
         Box::pin(async move {
             for (child, nested) in root.children.iter_mut().zip(nested) {
@@ -402,7 +408,7 @@ impl SupervisorActor {
             .collect();
         tracing::warn!(
             path = %self.path,
-            child = %failed_link.record.borrow().path,
+            child = %failed_link.path,
             strategy = ?self.strategy,
             siblings = siblings.len(),
             "restarting siblings with a child"
@@ -523,7 +529,7 @@ impl Handler<RestartChild> for SupervisorActor {
             _ if self.is_ending() => Err(self.stopping_error()),
             None => Err(self.unknown(name)),
             Some(link) if link.record.borrow().state.is_terminal() => {
-                let path = link.record.borrow().path.clone();
+                let path = link.path.clone();
                 Err(ControlError::ChildEnded { path })
             }
             Some(link) => Ok(link),

@@ -64,7 +64,7 @@ impl ErasedSpec for SupervisorBuilder {
     fn start(self: Box<Self>, env: ChildEnv) -> Rc<ChildLink> {
         let builder = *self;
         let link = ChildLink::new(
-            NodeRecord::new(env.path.clone(), NodeKind::Supervisor),
+            NodeRecord::new(NodeKind::Supervisor),
             builder.shared.clone(),
             Some(builder.addr.clone()),
             &env,
