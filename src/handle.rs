@@ -75,6 +75,9 @@ pub(crate) struct ChildShared {
     report: Latch<Box<StopReport>>,
     /// How the first start attempt went.
     startup: Latch<Startup>,
+    /// Rung when the report or the start outcome is set, or the runner's
+    /// activity changes: one `Notify` for every change a waiter watches.
+    bell: tokio::sync::Notify,
 }
 
 /// How a child's first start attempt went.
@@ -94,6 +97,7 @@ impl ChildShared {
             runner: Mutex::new(None),
             report: Latch::new(),
             startup: Latch::new(),
+            bell: tokio::sync::Notify::new(),
         })
     }
 
@@ -168,19 +172,24 @@ impl ChildShared {
     /// report (once).
     pub(crate) fn finish(&self, report: StopReport) {
         self.close();
-        self.report.set(Box::new(report));
+        self.report.set(Box::new(report), &self.bell);
     }
 
     /// The report, once the child is done.
     pub(crate) fn report(self: &Arc<Self>) -> impl Future<Output = StopReport> + 'static {
         let shared = self.clone();
-        async move { *shared.report.wait().await }
+        async move { *shared.report.wait(&shared.bell).await }
+    }
+
+    /// The bell rung on every change a waiter on this child watches.
+    pub(crate) fn bell(&self) -> &tokio::sync::Notify {
+        &self.bell
     }
 
     /// Settles the first start attempt, if it is not settled yet.
     pub(crate) fn settle_startup(&self, outcome: Startup) {
         if self.startup.get().is_none() {
-            self.startup.set(outcome);
+            self.startup.set(outcome, &self.bell);
         }
     }
 
@@ -325,7 +334,7 @@ impl<A: Actor> ChildHandle<A> {
         async move {
             // The path once the start is settled: a handle taken from a spec
             // before its supervisor placed it knows only the child's name.
-            match shared.startup.wait().await {
+            match shared.startup.wait(&shared.bell).await {
                 Startup::Started => Ok(addr),
                 Startup::Failed(reason) => Err(StartError::StartFailed {
                     path: shared.path(),
@@ -516,10 +525,24 @@ pub fn handle_drain_marker() {
 /// child's first start attempt was settled (the spec was never started, or
 /// the runner ended first), the start is settled as gone.
 #[derive(Debug)]
-pub(crate) struct StartGuard(pub(crate) Arc<ChildShared>);
+pub(crate) struct StartGuard(Option<Arc<ChildShared>>);
+
+impl StartGuard {
+    pub(crate) fn new(shared: Arc<ChildShared>) -> Self {
+        StartGuard(Some(shared))
+    }
+
+    /// Hands the duty over to the child's runner, which settles the start
+    /// as gone when it ends before the start did.
+    pub(crate) fn disarm(mut self) {
+        self.0 = None;
+    }
+}
 
 impl Drop for StartGuard {
     fn drop(&mut self) {
-        self.0.settle_startup(Startup::Gone);
+        if let Some(shared) = &self.0 {
+            shared.settle_startup(Startup::Gone);
+        }
     }
 }

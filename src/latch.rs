@@ -2,9 +2,12 @@
 //! thread. A child's stop report and the outcome of its first start are
 //! latches.
 //!
-//! It is a `OnceLock` beside a `tokio::sync::Notify`: far smaller than a
+//! It is a `OnceLock`; the `tokio::sync::Notify` that wakes its waiters (its
+//! bell) is passed in, so that every latch of one child, and the other
+//! changes its waiters watch, share one bell. That is far smaller than a
 //! `tokio::sync::watch` channel (which carries a block of eight `Notify`s),
-//! which matters with one latch pair per supervised child.
+//! which matters with one set per supervised child. A waiter woken by
+//! another change on the bell checks its value and waits again.
 
 use std::sync::OnceLock;
 
@@ -13,22 +16,21 @@ use tokio::sync::Notify;
 #[derive(Debug)]
 pub(crate) struct Latch<T> {
     value: OnceLock<T>,
-    set: Notify,
 }
 
 impl<T: Clone> Latch<T> {
     pub(crate) fn new() -> Self {
         Latch {
             value: OnceLock::new(),
-            set: Notify::new(),
         }
     }
 
-    /// Sets the value if it is not set yet; true if this call set it.
-    pub(crate) fn set(&self, value: T) -> bool {
+    /// Sets the value if it is not set yet, and rings `bell`; true if this
+    /// call set it.
+    pub(crate) fn set(&self, value: T, bell: &Notify) -> bool {
         let first = self.value.set(value).is_ok();
         if first {
-            self.set.notify_waiters();
+            bell.notify_waiters();
         }
         first
     }
@@ -37,14 +39,14 @@ impl<T: Clone> Latch<T> {
         self.value.get()
     }
 
-    /// The value, once set.
+    /// The value, once set (`bell` is the one `set` rings).
     ///
     /// # Cancel safety
     ///
     /// Cancel-safe: dropping the future loses nothing.
-    pub(crate) async fn wait(&self) -> T {
+    pub(crate) async fn wait(&self, bell: &Notify) -> T {
         loop {
-            let notified = self.set.notified();
+            let notified = bell.notified();
             tokio::pin!(notified);
             // Registered before the check: a `set` between the check and the
             // await still wakes this task.
@@ -64,29 +66,35 @@ mod tests {
 
     #[tokio::test]
     async fn every_waiter_gets_the_first_value_set() {
-        let latch = Arc::new(Latch::new());
+        let latch = Arc::new((Latch::new(), Notify::new()));
         let waiters: Vec<_> = (0..3)
             .map(|_| {
                 let latch = latch.clone();
-                tokio::spawn(async move { latch.wait().await })
+                tokio::spawn(async move { latch.0.wait(&latch.1).await })
             })
             .collect();
         tokio::task::yield_now().await;
-        assert!(latch.set(7));
-        assert!(!latch.set(8), "only the first value counts");
+        latch.1.notify_waiters(); // another change on the bell
+        tokio::task::yield_now().await;
+        assert!(latch.0.set(7, &latch.1));
+        assert!(!latch.0.set(8, &latch.1), "only the first value counts");
         for waiter in waiters {
             assert_eq!(waiter.await.unwrap(), 7);
         }
-        assert_eq!(latch.wait().await, 7, "a late waiter gets it at once");
+        assert_eq!(
+            latch.0.wait(&latch.1).await,
+            7,
+            "a late waiter gets it at once"
+        );
     }
 
     #[tokio::test]
     async fn a_value_set_from_another_thread_wakes_the_waiter() {
-        let latch = Arc::new(Latch::new());
+        let latch = Arc::new((Latch::new(), Notify::new()));
         let setter = latch.clone();
-        std::thread::spawn(move || setter.set("done"))
+        std::thread::spawn(move || setter.0.set("done", &setter.1))
             .join()
             .unwrap();
-        assert_eq!(latch.wait().await, "done");
+        assert_eq!(latch.0.wait(&latch.1).await, "done");
     }
 }

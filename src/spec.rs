@@ -157,7 +157,7 @@ impl<A: SupervisedActor> ChildSpec<A> {
         let (sender, receiver) = channel::channel(MAILBOX_CAPACITY);
         let shared = ChildShared::new(name.clone());
         ChildSpec {
-            start_guard: StartGuard(shared.clone()),
+            start_guard: StartGuard::new(shared.clone()),
             shared,
             name,
             factory,

@@ -86,8 +86,10 @@ use actix::{Actor, ActorContext, Addr, AsyncContext, Context};
 use tokio::time::{Instant, Sleep};
 use tracing::Instrument as _;
 
-use crate::actors::supervisor::children::{Activity, ChildEnv, ChildLink, Command, NodeRecord};
-use crate::actors::supervisor::restart::{Decision, End, RestartRules};
+use crate::actors::supervisor::children::{
+    Activity, ChildEnv, ChildLink, Command, NodeRecord, SupervisorScope,
+};
+use crate::actors::supervisor::restart::{Decision, End};
 use crate::actors::supervisor::{ChildEnded, GiveUp};
 use crate::actors::SupervisedActor;
 use crate::handle::{ChildShared, DrainMarker, StartGuard, Startup};
@@ -196,21 +198,20 @@ pub(crate) struct RunnerConfig<A: Actor<Context = Context<A>>> {
 
 /// Spawns the runner of one child on the current arbiter and returns the link
 /// its supervisor keeps.
-pub(crate) fn spawn<A: SupervisedActor>(mut config: RunnerConfig<A>) -> Rc<ChildLink> {
+pub(crate) fn spawn<A: SupervisedActor>(config: RunnerConfig<A>) -> Rc<ChildLink> {
     let path = config.env.path.clone();
     config.shared.set_path(path.clone());
-    let mut record = NodeRecord::new(path.clone(), config.kind);
+    let mut record = NodeRecord::new(config.kind);
     record.stats = config.stats;
-    let link = ChildLink::new(record, config.shared.clone(), None);
+    let link = ChildLink::new(record, config.shared.clone(), None, &config.env);
     let span = tracing::info_span!("node", path = %path);
+    config.start_guard.disarm();
     let mut runner = Runner {
         link: link.clone(),
-        rules: RestartRules::new(config.env.restart, config.env.backoff.take().map(|b| *b)),
-        env: config.env,
+        scope: config.env.scope,
         factory: config.factory,
         addr: config.addr,
         shared: config.shared,
-        _start_guard: config.start_guard,
         known_waker: None,
         context: ChildContext::Unbuilt(Some(config.receiver)),
         phase: Phase::Starting,
@@ -218,7 +219,6 @@ pub(crate) fn spawn<A: SupervisedActor>(mut config: RunnerConfig<A>) -> Rc<Child
         stop: None,
         yielded_before_start: false,
         token: None,
-        parked_failure: None,
         #[cfg(feature = "testkit")]
         _live: crate::testkit::LiveActor::new(),
     };
@@ -252,8 +252,10 @@ enum Phase {
     /// Waiting out a backoff delay.
     Backoff(Pin<Box<Sleep>>),
     /// Between two incarnations, waiting for the supervisor's `Start` (a
-    /// strategy restart).
-    Parked,
+    /// strategy restart). After exceeding the supervisor's intensity: the
+    /// failure, for the report if the child is stopped before it starts
+    /// again.
+    Parked(Option<Box<Failure>>),
     /// The child will not run again.
     Done,
 }
@@ -278,15 +280,13 @@ struct Stopping {
 
 struct Runner<A: SupervisedActor> {
     link: Rc<ChildLink>,
-    env: ChildEnv,
-    rules: RestartRules,
+    scope: Rc<SupervisorScope>,
     factory: Factory<A>,
     /// Sends the drain marker, and keeps the mailbox connected: actix
     /// restarts a context only while an address to it is alive.
     addr: Addr<A>,
+    /// Its first start is settled as gone if the runner ends before it did.
     shared: Arc<ChildShared>,
-    /// Settles the first start as gone if the runner ends before it did.
-    _start_guard: StartGuard,
     known_waker: Option<std::task::Waker>,
     context: ChildContext<A>,
     phase: Phase,
@@ -298,9 +298,6 @@ struct Runner<A: SupervisedActor> {
     /// The current incarnation's cancellation token, if its factory asked
     /// for one.
     token: Option<CancellationToken>,
-    /// Parked after exceeding the supervisor's intensity: the failure, for
-    /// the report if the child is stopped before it starts again.
-    parked_failure: Option<Box<Failure>>,
     #[cfg(feature = "testkit")]
     _live: crate::testkit::LiveActor,
 }
@@ -314,6 +311,7 @@ impl<A: SupervisedActor> Drop for Runner<A> {
         if !matches!(self.phase, Phase::Done) {
             self.finish(NodeState::Stopped, StopOutcome::TimedOut);
         }
+        self.shared.settle_startup(Startup::Gone);
     }
 }
 
@@ -385,7 +383,7 @@ impl<A: SupervisedActor> Future for Runner<A> {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(()) => this.phase = Phase::Start,
                 },
-                Phase::Parked => return Poll::Pending,
+                Phase::Parked(_) => return Poll::Pending,
                 Phase::Done => return Poll::Ready(()),
             }
         }
@@ -404,9 +402,9 @@ impl<A: SupervisedActor> Runner<A> {
             record.incarnation
         };
         let start = StartContext {
-            path: self.env.path.clone(),
+            path: self.link.path.clone(),
             incarnation,
-            parent_token: self.env.token.clone(),
+            parent_token: self.scope.token.clone(),
             token: std::cell::OnceCell::new(),
         };
         let factory = &mut self.factory;
@@ -558,7 +556,7 @@ impl<A: SupervisedActor> Runner<A> {
                 failure: failure.clone(),
             });
             tracing::error!(
-                path = %self.env.path,
+                path = %self.link.path,
                 incarnation,
                 kind = ?failure.kind,
                 phase = ?failure.phase,
@@ -569,10 +567,10 @@ impl<A: SupervisedActor> Runner<A> {
         let decision = if self.stop.is_some() {
             Decision::Finish
         } else {
-            self.rules.decide(&end, ran_for)
+            self.link.rules.borrow_mut().decide(&end, ran_for)
         };
         if matches!(decision, Decision::Restart { .. })
-            && !self.env.intensity.borrow_mut().allow(Instant::now())
+            && !self.scope.intensity.borrow_mut().allow(Instant::now())
         {
             // One restart too many for the supervisor: this child waits,
             // parked with its mailbox, while the supervisor gives up (and
@@ -585,12 +583,11 @@ impl<A: SupervisedActor> Runner<A> {
                     "stopped normally, once too often for the restart intensity".into(),
                 )
             });
-            tracing::error!(path = %self.env.path, "restart intensity exceeded");
-            self.phase = Phase::Parked;
+            tracing::error!(path = %self.link.path, "restart intensity exceeded");
+            self.phase = Phase::Parked(Some(Box::new(failure.clone())));
             self.link.record.borrow_mut().state = NodeState::Failed;
-            self.parked_failure = Some(Box::new(failure.clone()));
             self.link.set_activity(Activity::Parked);
-            if let Some(supervisor) = self.env.supervisor.upgrade() {
+            if let Some(supervisor) = self.scope.supervisor.upgrade() {
                 supervisor.do_send(GiveUp { failure });
             }
             return;
@@ -598,18 +595,18 @@ impl<A: SupervisedActor> Runner<A> {
         match decision {
             Decision::Restart { attempt, delay } => {
                 tracing::warn!(
-                    path = %self.env.path,
+                    path = %self.link.path,
                     incarnation,
                     attempt,
                     delay = ?delay,
                     "restarting child"
                 );
-                if self.env.strategy != Strategy::OneForOne {
+                if self.scope.strategy != Strategy::OneForOne {
                     // The supervisor restarts the siblings too, then this one.
                     self.park(attempt, delay);
-                    if let Some(supervisor) = self.env.supervisor.upgrade() {
+                    if let Some(supervisor) = self.scope.supervisor.upgrade() {
                         supervisor.do_send(ChildEnded {
-                            index: self.env.index,
+                            index: self.link.index,
                             delay,
                         });
                     }
@@ -647,7 +644,7 @@ impl<A: SupervisedActor> Runner<A> {
                 // already queued; from now on handles refuse new work.
                 stop.for_restart = false;
                 self.shared.begin_stopping();
-                tracing::info!(path = %self.env.path, "stopping child");
+                tracing::info!(path = %self.link.path, "stopping child");
             }
             return;
         }
@@ -655,12 +652,16 @@ impl<A: SupervisedActor> Runner<A> {
             return;
         }
         self.shared.begin_stopping();
-        tracing::info!(path = %self.env.path, "stopping child");
+        tracing::info!(path = %self.link.path, "stopping child");
         match self.phase {
             Phase::Starting | Phase::Running => self.begin_drain(false),
-            Phase::Start | Phase::Backoff(_) | Phase::Parked | Phase::Done => {
+            Phase::Start | Phase::Backoff(_) | Phase::Parked(_) | Phase::Done => {
                 self.stop = Some(Box::new(self.new_stopping(false)));
-                match self.parked_failure.take() {
+                let parked_failure = match &mut self.phase {
+                    Phase::Parked(failure) => failure.take(),
+                    _ => None,
+                };
+                match parked_failure {
                     Some(failure) => self.finish(NodeState::Failed, StopOutcome::Failed(*failure)),
                     None => self.finish(NodeState::Stopped, StopOutcome::Drained),
                 }
@@ -671,7 +672,7 @@ impl<A: SupervisedActor> Runner<A> {
     /// A drain that begins now, bounded by the child's grace.
     fn new_stopping(&self, for_restart: bool) -> Stopping {
         let began = Instant::now();
-        let deadline = match self.env.grace {
+        let deadline = match self.link.grace {
             // A grace too long for the clock is no deadline at all.
             Grace::Duration(grace) => began.checked_add(grace),
             Grace::Infinity => None,
@@ -708,7 +709,7 @@ impl<A: SupervisedActor> Runner<A> {
         match self.phase {
             Phase::Starting | Phase::Running => self.begin_drain(true),
             Phase::Start | Phase::Backoff(_) => self.park(1, Duration::ZERO),
-            Phase::Parked | Phase::Done => {}
+            Phase::Parked(_) | Phase::Done => {}
         }
     }
 
@@ -720,7 +721,7 @@ impl<A: SupervisedActor> Runner<A> {
         if let ChildContext::Built(context) = &mut self.context {
             context.ctx().terminate();
         }
-        tracing::warn!(path = %self.env.path, "child did not drain within its grace; terminated for the restart");
+        tracing::warn!(path = %self.link.path, "child did not drain within its grace; terminated for the restart");
         self.cancel_token();
         self.link.record.borrow_mut().started_at = None;
         self.park(1, Duration::ZERO);
@@ -730,7 +731,7 @@ impl<A: SupervisedActor> Runner<A> {
     #[cold]
     fn park(&mut self, attempt: u32, delay: Duration) {
         self.stop = None;
-        self.phase = Phase::Parked;
+        self.phase = Phase::Parked(None);
         self.link.record.borrow_mut().state = NodeState::Restarting {
             attempt,
             next_start_in: delay,
@@ -742,8 +743,7 @@ impl<A: SupervisedActor> Runner<A> {
     /// Starts the next incarnation of a parked child.
     #[cold]
     fn resume(&mut self) {
-        if matches!(self.phase, Phase::Parked) {
-            self.parked_failure = None;
+        if matches!(self.phase, Phase::Parked(_)) {
             self.link.set_activity(Activity::Active);
             self.phase = Phase::Start;
         }
@@ -798,7 +798,7 @@ impl<A: SupervisedActor> Runner<A> {
             }
         }
         tracing::warn!(
-            path = %self.env.path,
+            path = %self.link.path,
             undelivered = self.shared.accepted().saturating_sub(self.handled),
             "child did not stop within its grace; terminated"
         );
@@ -821,7 +821,7 @@ impl<A: SupervisedActor> Runner<A> {
         let context = std::mem::replace(&mut self.context, ChildContext::Unbuilt(None));
         if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(context))) {
             tracing::error!(
-                path = %self.env.path,
+                path = %self.link.path,
                 reason = %panic_message(payload),
                 "dropping the child's actor value panicked"
             );
@@ -837,7 +837,7 @@ impl<A: SupervisedActor> Runner<A> {
             None => (0, Duration::ZERO),
         };
         let report = StopReport {
-            path: self.env.path.clone(),
+            path: self.link.path.clone(),
             outcome,
             drained,
             undelivered: accepted.saturating_sub(self.handled),
@@ -845,7 +845,7 @@ impl<A: SupervisedActor> Runner<A> {
             children: Vec::new(),
         };
         tracing::info!(
-            path = %self.env.path,
+            path = %self.link.path,
             state = %state,
             drained = report.drained,
             undelivered = report.undelivered,
@@ -868,7 +868,7 @@ impl<A: SupervisedActor> Runner<A> {
     /// only if someone listens.
     fn emit(&self, kind: impl FnOnce() -> EventKind) {
         let incarnation = self.link.record.borrow().incarnation;
-        self.env.events.emit(&self.env.path, incarnation, kind);
+        self.scope.events.emit(&self.link.path, incarnation, kind);
     }
 }
 

@@ -343,6 +343,7 @@ impl SupervisorBuilder {
             restarts: std::collections::VecDeque::new(),
             incarnation: 1,
             as_child: place.as_child,
+            child_scope: None,
             #[cfg(feature = "testkit")]
             _live: crate::testkit::LiveActor::new(),
         };

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use actix::WeakAddr;
 use tokio::time::Instant;
 
+use super::restart::RestartRules;
 use super::SupervisorActor;
 use crate::handle::ChildShared;
 use crate::messages::events::Events;
@@ -35,27 +36,34 @@ use tokio_util::sync::CancellationToken;
 #[derive(Debug, Clone)]
 pub(crate) struct ChildEnv {
     pub(crate) path: NodePath,
-    /// Unused until supervisors react to their children's ends (strategies,
-    /// intensity); kept so a runner can reach its supervisor.
-    #[allow(dead_code)]
-    pub(crate) supervisor: WeakAddr<SupervisorActor>,
     pub(crate) restart: RestartPolicy,
     pub(crate) backoff: Option<Box<Backoff>>,
     pub(crate) grace: Grace,
+    /// This child's position in start order.
+    pub(crate) index: usize,
+    /// What all the children of one supervisor share.
+    pub(crate) scope: Rc<SupervisorScope>,
+}
+
+/// The settings all the children of one supervisor share, kept once per
+/// supervisor rather than once per child.
+#[derive(Debug)]
+pub(crate) struct SupervisorScope {
+    /// The supervisor, for the ends it has to react to (strategies,
+    /// intensity).
+    pub(crate) supervisor: WeakAddr<SupervisorActor>,
     pub(crate) events: Events,
     /// The supervisor's restart intensity, shared by all its children.
     pub(crate) intensity: Rc<RefCell<IntensityWindow>>,
     /// The supervisor's cancellation token; each incarnation gets a child.
     pub(crate) token: CancellationToken,
-    /// The supervisor's strategy, and this child's position in start order.
     pub(crate) strategy: Strategy,
-    pub(crate) index: usize,
 }
 
-/// The live facts about one node, from which its snapshot is made.
+/// The live facts about one node, from which its snapshot is made (with
+/// its path, kept in its link).
 #[derive(Debug)]
 pub(crate) struct NodeRecord {
-    pub(crate) path: NodePath,
     pub(crate) kind: NodeKind,
     pub(crate) state: NodeState,
     /// Start attempts so far; the first start is incarnation 1.
@@ -68,9 +76,8 @@ pub(crate) struct NodeRecord {
 }
 
 impl NodeRecord {
-    pub(crate) fn new(path: NodePath, kind: NodeKind) -> Self {
+    pub(crate) fn new(kind: NodeKind) -> Self {
         NodeRecord {
-            path,
             kind,
             state: NodeState::Starting,
             incarnation: 0,
@@ -80,14 +87,14 @@ impl NodeRecord {
         }
     }
 
-    pub(crate) fn snapshot(&self, children: Vec<NodeSnapshot>) -> NodeSnapshot {
+    pub(crate) fn snapshot(&self, path: &NodePath, children: Vec<NodeSnapshot>) -> NodeSnapshot {
         let uptime = match self.state {
             NodeState::Running | NodeState::Stopping => self.started_at.map(|t| t.elapsed()),
             _ => None,
         };
         NodeSnapshot {
-            name: self.path.name().to_string(),
-            path: self.path.clone(),
+            name: path.name().to_string(),
+            path: path.clone(),
             kind: self.kind,
             state: self.state,
             incarnation: self.incarnation,
@@ -130,7 +137,7 @@ pub(crate) enum Activity {
 /// What a supervisor and one child's runner share.
 #[derive(Debug)]
 pub(crate) struct ChildLink {
-    /// The child's path (also in the record; kept here to be borrowed).
+    /// The child's path.
     pub(crate) path: NodePath,
     pub(crate) record: RefCell<NodeRecord>,
     /// The state the child's handles share, with its report.
@@ -138,10 +145,18 @@ pub(crate) struct ChildLink {
     command: Cell<Option<Command>>,
     /// Set by the start barrier when the current incarnation's start is over.
     pub(crate) start_over: Cell<bool>,
+    /// Changes are rung on the shared state's bell.
     activity: Cell<Activity>,
-    activity_changed: tokio::sync::Notify,
-    /// The address of a child that is itself a supervisor.
-    pub(crate) nested: Option<actix::Addr<SupervisorActor>>,
+    /// The address of a child that is itself a supervisor (boxed: most
+    /// children are not).
+    pub(crate) nested: Option<Box<actix::Addr<SupervisorActor>>>,
+    /// How long a stop may drain the child, and what follows the end of an
+    /// incarnation: read by the runner only when a stop begins or an
+    /// incarnation ends, so kept here, out of the runner's task.
+    pub(crate) grace: Grace,
+    pub(crate) rules: RefCell<RestartRules>,
+    /// The child's position in start order.
+    pub(crate) index: usize,
 }
 
 impl ChildLink {
@@ -149,22 +164,28 @@ impl ChildLink {
         record: NodeRecord,
         shared: Arc<ChildShared>,
         nested: Option<actix::Addr<SupervisorActor>>,
+        env: &ChildEnv,
     ) -> Rc<Self> {
         Rc::new(ChildLink {
-            path: record.path.clone(),
+            path: env.path.clone(),
             record: RefCell::new(record),
             shared,
             command: Cell::new(None),
             start_over: Cell::new(false),
             activity: Cell::new(Activity::Active),
-            activity_changed: tokio::sync::Notify::new(),
-            nested,
+            nested: nested.map(Box::new),
+            grace: env.grace,
+            rules: RefCell::new(RestartRules::new(
+                env.restart,
+                env.backoff.as_deref().cloned(),
+            )),
+            index: env.index,
         })
     }
 
     pub(crate) fn set_activity(&self, activity: Activity) {
         self.activity.set(activity);
-        self.activity_changed.notify_waiters();
+        self.shared.bell().notify_waiters();
     }
 
     /// Completes once the runner is parked or done.
@@ -172,7 +193,7 @@ impl ChildLink {
         let link = self.clone();
         async move {
             loop {
-                let changed = link.activity_changed.notified();
+                let changed = link.shared.bell().notified();
                 tokio::pin!(changed);
                 changed.as_mut().enable();
                 if link.activity.get() != Activity::Active {

@@ -28,7 +28,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
-use self::children::{ChildEntry, ChildEnv, Children, Command};
+use self::children::{ChildEntry, ChildEnv, Children, Command, SupervisorScope};
 use crate::error::ControlError;
 use crate::error::{check_name, BuildError};
 use crate::messages::children::{RemoveChild, RestartChild, StartChild, StopChild};
@@ -120,6 +120,8 @@ pub struct SupervisorActor {
     incarnation: u64,
     /// Its place among its parent's children, when it is a child.
     as_child: Option<nested::AsChild>,
+    /// What its children share, made when the first one starts.
+    child_scope: Option<Rc<SupervisorScope>>,
     #[cfg(feature = "testkit")]
     _live: crate::testkit::LiveActor,
 }
@@ -209,7 +211,13 @@ impl SupervisorActor {
         let children = self
             .children
             .iter()
-            .map(|entry| entry.link.record.borrow().snapshot(Vec::new()))
+            .map(|entry| {
+                entry
+                    .link
+                    .record
+                    .borrow()
+                    .snapshot(&entry.link.path, Vec::new())
+            })
             .collect();
         let state = self.state.get();
         NodeSnapshot {
@@ -235,18 +243,29 @@ impl SupervisorActor {
         let common = spec.0.common();
         let env = ChildEnv {
             path: spec.0.assigned_path(),
-            supervisor: ctx.address().downgrade(),
             restart: common.restart,
             backoff: common.backoff.cloned().map(Box::new),
             grace: common.grace,
-            events: self.events.clone(),
-            intensity: self.intensity.clone(),
-            token: self.token.clone(),
-            strategy: self.strategy,
             index: self.children.next_index(),
+            scope: self.child_scope(ctx),
         };
         let link = spec.0.start(env);
         self.children.push(ChildEntry { link, depends_on });
+    }
+
+    /// What every child of this supervisor shares.
+    fn child_scope(&mut self, ctx: &mut Context<Self>) -> Rc<SupervisorScope> {
+        self.child_scope
+            .get_or_insert_with(|| {
+                Rc::new(SupervisorScope {
+                    supervisor: ctx.address().downgrade(),
+                    events: self.events.clone(),
+                    intensity: self.intensity.clone(),
+                    token: self.token.clone(),
+                    strategy: self.strategy,
+                })
+            })
+            .clone()
     }
 
     /// Whether the supervisor has begun stopping (or has stopped, or failed).
@@ -290,7 +309,7 @@ impl Handler<Inspect> for SupervisorActor {
         let nested: Vec<_> = self
             .children
             .iter()
-            .map(|entry| entry.link.nested.clone())
+            .map(|entry| entry.link.nested.as_deref().cloned())
             .collect();
         Box::pin(async move {
             for (child, nested) in root.children.iter_mut().zip(nested) {
@@ -405,7 +424,7 @@ impl SupervisorActor {
             .collect();
         tracing::warn!(
             path = %self.path,
-            child = %failed_link.record.borrow().path,
+            child = %failed_link.path,
             strategy = ?self.strategy,
             siblings = siblings.len(),
             "restarting siblings with a child"
@@ -535,7 +554,7 @@ impl Handler<RestartChild> for SupervisorActor {
             _ if self.is_ending() => Err(self.stopping_error()),
             None => Err(self.unknown(name)),
             Some(link) if link.record.borrow().state.is_terminal() => {
-                let path = link.record.borrow().path.clone();
+                let path = link.path.clone();
                 Err(ControlError::ChildEnded { path })
             }
             Some(link) => Ok(link),

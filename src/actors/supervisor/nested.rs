@@ -64,9 +64,10 @@ impl ErasedSpec for SupervisorBuilder {
     fn start(self: Box<Self>, env: ChildEnv) -> Rc<ChildLink> {
         let builder = *self;
         let link = ChildLink::new(
-            NodeRecord::new(env.path.clone(), NodeKind::Supervisor),
+            NodeRecord::new(NodeKind::Supervisor),
             builder.shared.clone(),
             Some(builder.addr.clone()),
+            &env,
         );
         link.record.borrow_mut().incarnation = 1;
         let addr = builder.addr.clone();
@@ -76,8 +77,8 @@ impl ErasedSpec for SupervisorBuilder {
         };
         builder.spawn(Place {
             path: env.path.clone(),
-            events: env.events.clone(),
-            token: env.token.child_token(),
+            events: env.scope.events.clone(),
+            token: env.scope.token.child_token(),
             link: Some(link.clone()),
             as_child: Some(as_child),
         });
@@ -110,7 +111,8 @@ async fn relay(link: Rc<ChildLink>, addr: actix::Addr<SupervisorActor>, env: Chi
             Next::Ended(report) => {
                 link.set_activity(Activity::Done);
                 let incarnation = link.record.borrow().incarnation;
-                env.events
+                env.scope
+                    .events
                     .emit(&env.path, incarnation, || EventKind::Stopped { report });
                 return;
             }
@@ -246,11 +248,12 @@ impl SupervisorActor {
         if matches!(decision, Decision::Restart { .. })
             && !as_child
                 .env
+                .scope
                 .intensity
                 .borrow_mut()
                 .allow(tokio::time::Instant::now())
         {
-            if let Some(parent) = as_child.env.supervisor.upgrade() {
+            if let Some(parent) = as_child.env.scope.supervisor.upgrade() {
                 parent.do_send(GiveUp {
                     failure: failure.clone(),
                 });
@@ -265,8 +268,8 @@ impl SupervisorActor {
             next_start_in: delay,
         });
         let (strategy, parent, index) = (
-            as_child.env.strategy,
-            as_child.env.supervisor.clone(),
+            as_child.env.scope.strategy,
+            as_child.env.scope.supervisor.clone(),
             as_child.env.index,
         );
         let park = self.park_children();
