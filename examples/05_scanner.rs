@@ -56,7 +56,7 @@ impl Tick for Reconciler {
             std::future::pending::<()>().await; // a lock held by a hung migration
         }
         tokio::time::sleep(Duration::from_millis(1)).await; // the round's work
-        if self.fails_every.is_some_and(|n| tick % n == 0) {
+        if self.fails_every.is_some_and(|n| tick.is_multiple_of(n)) {
             self.failed += 1;
             return Err(format!("upstream answered 503 on tick {tick}"));
         }

@@ -539,7 +539,7 @@ impl Actor for FailsEveryOtherStart {
     type Context = Context<Self>;
 
     fn started(&mut self, _: &mut Context<Self>) {
-        assert!(self.0 % 2 == 0, "odd start");
+        assert!(self.0.is_multiple_of(2), "odd start");
     }
 }
 

@@ -221,7 +221,7 @@ impl ChildLink {
         if self
             .command
             .get()
-            .map_or(true, |pending| strength(command) >= strength(pending))
+            .is_none_or(|pending| strength(command) >= strength(pending))
         {
             self.command.set(Some(command));
         }
