@@ -230,3 +230,52 @@ async fn a_stop_during_startup_answers_once_the_start_is_over() {
     assert_eq!(report.outcome, StopOutcome::Drained);
     assert_eq!(events.next().await, "stopped");
 }
+
+/// Messages accepted while a child waits out its backoff are handled by a
+/// fresh incarnation, started at once, before a stop answers.
+#[actix_rt::test]
+async fn a_stop_during_a_backoff_drains_what_waits_for_the_next_incarnation() {
+    tokio::time::pause();
+    let (log, mut events) = recorder();
+    let spec = probe_spec("probe", log).backoff(actix_supervisor::Backoff::new(
+        Duration::from_secs(60),
+        Duration::from_secs(60),
+    ));
+    let probe = spec.handle();
+    let _app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    assert_eq!(events.next().await, Event::Started(1));
+    assert!(within(probe.send(Panic("boom"))).await.is_err());
+    for n in 0..5 {
+        probe.do_send(Record(n)).unwrap();
+    }
+    let report = within(probe.stop()).await;
+    assert_eq!((report.drained, report.undelivered), (5, 0), "{report}");
+    assert!(report.is_drained(), "{report}");
+    let handled: Vec<Event> = events
+        .drain()
+        .into_iter()
+        .filter(|e| matches!(e, Event::Handled { .. }))
+        .collect();
+    let expected: Vec<Event> = (0..5)
+        .map(|n| Event::Handled { incarnation: 2, n })
+        .collect();
+    assert_eq!(handled, expected);
+}
+
+/// A stop during a backoff with nothing waiting does not start the child.
+#[actix_rt::test]
+async fn a_stop_during_a_backoff_with_nothing_waiting_starts_nothing() {
+    tokio::time::pause();
+    let (log, mut events) = recorder();
+    let spec = probe_spec("probe", log).backoff(actix_supervisor::Backoff::new(
+        Duration::from_secs(60),
+        Duration::from_secs(60),
+    ));
+    let probe = spec.handle();
+    let _app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    assert_eq!(events.next().await, Event::Started(1));
+    assert!(within(probe.send(Panic("boom"))).await.is_err());
+    let report = within(probe.stop()).await;
+    assert!(report.is_drained(), "{report}");
+    assert!(!events.drain().contains(&Event::Started(2)));
+}

@@ -218,6 +218,7 @@ pub(crate) fn spawn<A: SupervisedActor>(config: RunnerConfig<A>) -> Rc<ChildLink
         handled: 0,
         stop: None,
         yielded_before_start: false,
+        drain_after_start: false,
         token: None,
         #[cfg(feature = "testkit")]
         _live: crate::testkit::LiveActor::new(),
@@ -295,6 +296,9 @@ struct Runner<A: SupervisedActor> {
     stop: Option<Box<Stopping>>,
     /// `Phase::Start` already yielded once; the next poll starts.
     yielded_before_start: bool,
+    /// A stop came while messages waited for this incarnation: drain them
+    /// as soon as it has started.
+    drain_after_start: bool,
     /// The current incarnation's cancellation token, if its factory asked
     /// for one.
     token: Option<CancellationToken>,
@@ -364,6 +368,11 @@ impl<A: SupervisedActor> Future for Runner<A> {
                 Phase::Start => {
                     this.yielded_before_start = false;
                     this.begin_incarnation();
+                    if std::mem::take(&mut this.drain_after_start)
+                        && matches!(this.phase, Phase::Starting | Phase::Running)
+                    {
+                        this.queue_drain_marker();
+                    }
                 }
                 Phase::Starting | Phase::Running => match this.poll_context(cx) {
                     Poll::Ready(end) => this.end_incarnation(end),
@@ -655,6 +664,13 @@ impl<A: SupervisedActor> Runner<A> {
         tracing::info!(path = %self.link.path, "stopping child");
         match self.phase {
             Phase::Starting | Phase::Running => self.begin_drain(false),
+            // Messages wait for the next incarnation: it starts now, without
+            // the rest of its backoff, to handle them before it stops.
+            Phase::Backoff(_) | Phase::Parked(None) if self.shared.accepted() > self.handled => {
+                self.stop = Some(Box::new(self.new_stopping(false)));
+                self.drain_after_start = true;
+                self.phase = Phase::Start;
+            }
             Phase::Start | Phase::Backoff(_) | Phase::Parked(_) | Phase::Done => {
                 self.stop = Some(Box::new(self.new_stopping(false)));
                 let parked_failure = match &mut self.phase {
@@ -691,9 +707,14 @@ impl<A: SupervisedActor> Runner<A> {
     /// Drains the running incarnation: queues the marker that ends the
     /// drain, and starts the grace.
     fn begin_drain(&mut self, for_restart: bool) {
+        self.stop = Some(Box::new(self.new_stopping(for_restart)));
+        self.queue_drain_marker();
+    }
+
+    /// Queues the marker that ends the drain begun by `self.stop`.
+    fn queue_drain_marker(&mut self) {
         // The incarnation's work should wind down: its token tells it.
         self.cancel_token();
-        self.stop = Some(Box::new(self.new_stopping(for_restart)));
         self.link.record.borrow_mut().state = NodeState::Stopping;
         self.addr.do_send(DrainMarker);
     }
