@@ -90,12 +90,16 @@
 //! - `Running`: it handles messages.
 //! - `Restarting { attempt, next_start_in }`: its incarnation ended and the
 //!   next one waits out a backoff; messages queue meanwhile.
-//! - `Stopping`: a stop began; it drains its mailbox within its grace.
+//! - `Stopping`: it drains its mailbox within its grace, for a stop (or for
+//!   a one-for-all or rest-for-one restart of its siblings).
 //! - `Stopped`: it ended normally and will not run again.
-//! - `Failed`: it ended by a failure and will not run again (its policy, or
-//!   its supervisor's intensity, said so).
+//! - `Failed`: it ended by a failure and its own supervisor will not restart
+//!   it (its policy, or the supervisor's intensity, said so). If that
+//!   supervisor is nested and escalates, its parent may restart the whole
+//!   subtree, this node included.
 //!
-//! Each change is published as a [`LifecycleEvent`] to subscribers.
+//! Starts, failures, restarts and ends are published as
+//! [`LifecycleEvent`]s to subscribers (entering `Stopping` is not).
 //!
 //! # Ordering guarantees
 //!
@@ -133,7 +137,8 @@
 //!
 //! A panic in a factory, `started`, a handler, a spawned future, `stopping`,
 //! `stopped` or `restarting` is caught, logged with the node's path and
-//! counted in [`NodeSnapshot::last_failure`]; the arbiter, the supervisor and
+//! recorded in [`NodeSnapshot::last_failure`] (the latest) and
+//! [`NodeSnapshot::restart_count`]; the arbiter, the supervisor and
 //! the siblings keep running. An actor can also end its incarnation as a
 //! failure without panicking, with [`fail`].
 #![deny(missing_docs, unreachable_pub, missing_debug_implementations)]

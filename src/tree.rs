@@ -127,12 +127,15 @@ pub enum NodeState {
     Stopping,
     /// Ended normally; will not run again.
     Stopped,
-    /// Gave up after a failure; will not run again.
+    /// Ended by a failure that its supervisor will not restart; it runs
+    /// again only if a restart of a whole subtree above it (escalation)
+    /// brings it back.
     Failed,
 }
 
 impl NodeState {
-    /// Whether the node will never run again (`Stopped` or `Failed`).
+    /// Whether the node has ended (`Stopped` or `Failed`): its supervisor
+    /// will not start it again (only a restart of a subtree above it can).
     pub fn is_terminal(&self) -> bool {
         matches!(self, NodeState::Stopped | NodeState::Failed)
     }

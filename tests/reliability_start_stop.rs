@@ -23,8 +23,9 @@ use actix_supervisor::{
 };
 use common::*;
 
+/// `RELIABILITY_LONG=1`, as for the rest of the reliability suite.
 fn long_run() -> bool {
-    std::env::var_os("RELIABILITY_LONG").is_some()
+    std::env::var("RELIABILITY_LONG").as_deref() == Ok("1")
 }
 
 fn cycles() -> usize {
