@@ -1,7 +1,8 @@
 //! Criterion benchmarks: each scenario runs for plain actix and for a
 //! supervised child in the same group, in the same process; after the
 //! groups, the ratio supervised/raw of the mean times per operation is
-//! printed. `cargo bench` runs them; `cargo bench -- --test` runs each once.
+//! printed. `cargo bench` runs them; `cargo test --bench supervision` (or
+//! `cargo bench -- --test`) runs each once, as a smoke test.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -161,8 +162,12 @@ criterion_group!(
 fn main() {
     benches();
     Criterion::default().configure_from_args().final_summary();
-    if std::env::args().any(|arg| arg == "--test") {
-        return; // one iteration each: no ratio worth printing
+    // `cargo bench` passes `--bench`; without it (`cargo test --bench`), or
+    // with `--test`, each runs once: no ratio worth printing.
+    let measured = std::env::args().any(|arg| arg == "--bench")
+        && !std::env::args().any(|arg| arg == "--test");
+    if !measured {
+        return;
     }
     let all = PER_OPERATION.lock().unwrap();
     println!("\nsupervised / raw, mean time per operation (lower is better):");
