@@ -54,7 +54,8 @@
 //! A message goes from the channel to the handler exactly as in plain actix:
 //! the runner adds no allocation, lock or channel per message. Per poll it
 //! adds a `catch_unwind` (free unless a panic happens), entering the node's
-//! tracing span, a command check, two atomic loads of the child's state word
+//! tracing span (only when a subscriber enabled it: see `InSpan`), a
+//! command check, two atomic loads of the child's state word
 //! (status and accepted count; before and after the poll), a waker
 //! comparison and one thread-local read. A message sent through a
 //! `ChildHandle` adds two atomic operations on the sender's side (a load and
@@ -84,7 +85,6 @@ use actix::dev::ContextFut;
 use actix::fut::ActorFuture;
 use actix::{Actor, ActorContext, Addr, AsyncContext, Context};
 use tokio::time::{Instant, Sleep};
-use tracing::Instrument as _;
 
 use crate::actors::supervisor::children::{
     Activity, ChildEnv, ChildLink, Command, NodeRecord, SupervisorScope,
@@ -226,7 +226,12 @@ pub(crate) fn spawn<A: SupervisedActor>(config: RunnerConfig<A>) -> Rc<ChildLink
     // Build the first incarnation now, so the child is `Starting` (and its
     // factory's failures are known) as soon as its supervisor has started it.
     span.in_scope(|| runner.begin_incarnation());
-    actix_rt::spawn(runner.instrument(span));
+    if span.is_disabled() {
+        // No subscriber wanted the span when it was made: it stays disabled.
+        actix_rt::spawn(runner);
+    } else {
+        actix_rt::spawn(InSpan::new(span, runner));
+    }
     link
 }
 
@@ -277,6 +282,49 @@ struct Stopping {
     /// A drain before a strategy restart, not a stop: handles keep
     /// accepting, the drain ends at the marker, and the runner parks.
     for_restart: bool,
+}
+
+/// A runner inside its node's tracing span, so that what the child and the
+/// runner log is attributed to the node: `tracing::Instrumented`, but only
+/// for a span a subscriber enabled. A runner whose span is disabled runs
+/// without it, because with tracing's `log` feature on (actix-web turns it
+/// on) and no subscriber set, entering and leaving a disabled span still
+/// formats and filters a log record each time: about a hundred instructions
+/// per message, more than the rest of the runner's work.
+struct InSpan<A: SupervisedActor> {
+    span: tracing::Span,
+    /// Always some until dropped, inside the span, by `drop`.
+    runner: Option<Runner<A>>,
+}
+
+impl<A: SupervisedActor> InSpan<A> {
+    fn new(span: tracing::Span, runner: Runner<A>) -> Self {
+        InSpan {
+            span,
+            runner: Some(runner),
+        }
+    }
+}
+
+impl<A: SupervisedActor> Future for InSpan<A> {
+    type Output = ();
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        let _entered = this.span.enter();
+        match &mut this.runner {
+            Some(runner) => Pin::new(runner).poll(cx),
+            None => Poll::Ready(()),
+        }
+    }
+}
+
+impl<A: SupervisedActor> Drop for InSpan<A> {
+    fn drop(&mut self) {
+        let _entered = self.span.enter();
+        drop(self.runner.take());
+    }
 }
 
 struct Runner<A: SupervisedActor> {
