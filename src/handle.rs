@@ -101,6 +101,11 @@ impl ChildShared {
         })
     }
 
+    /// The child's name.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
     /// The child's path once its supervisor started it; before, `/` + name.
     pub(crate) fn path(&self) -> NodePath {
         self.path
@@ -534,7 +539,7 @@ impl StartGuard {
 
     /// Hands the duty over to the child's runner, which settles the start
     /// as gone when it ends before the start did.
-    pub(crate) fn disarm(mut self) {
+    pub(crate) fn disarm(&mut self) {
         self.0 = None;
     }
 }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use actix::dev::channel::{self, AddressReceiver};
 use actix::{Actor, Addr, Context};
 
-use crate::actors::runner::{self, Factory, RunnerConfig};
+use crate::actors::runner::{self, Factory};
 use crate::actors::supervisor::children::{ChildEnv, ChildLink};
 use crate::actors::SupervisedActor;
 use crate::error::BuildError;
@@ -58,21 +58,29 @@ const MAILBOX_CAPACITY: usize = 16;
 /// # drop(addr);
 /// ```
 pub struct ChildSpec<A: Actor<Context = Context<A>>> {
-    name: String,
-    factory: Factory<A>,
+    pub(crate) factory: Factory<A>,
     restart: RestartPolicy,
-    backoff: Option<Backoff>,
+    /// Boxed, like the other rare fields: a spec lives in its own box until
+    /// its supervisor starts it, so its size is memory held per child.
+    backoff: Option<Box<Backoff>>,
     grace: Grace,
     depends_on: Vec<String>,
-    addr: Addr<A>,
-    receiver: AddressReceiver<A>,
-    shared: Arc<ChildShared>,
-    start_guard: StartGuard,
+    pub(crate) addr: Addr<A>,
+    /// Taken by the runner when the child starts.
+    pub(crate) receiver: Option<AddressReceiver<A>>,
+    pub(crate) shared: Arc<ChildShared>,
+    pub(crate) start_guard: StartGuard,
+    /// Used by the runner, which keeps the spec: the current incarnation's
+    /// cancellation token, if its factory asked for one.
+    pub(crate) token: Option<CancellationToken>,
+    /// Used by the runner: the waker it last registered with `shared`.
+    pub(crate) known_waker: Option<std::task::Waker>,
     pub(crate) kind: NodeKind,
+    /// Moved to the node's record when the child starts.
     pub(crate) stats: Option<Arc<std::sync::Mutex<TaskStats>>>,
     /// A field of a kind's configuration that cannot be used, reported when
     /// the tree is built.
-    pub(crate) config_error: Option<FieldError>,
+    pub(crate) config_error: Option<Box<FieldError>>,
 }
 
 impl<A: SupervisedActor> ChildSpec<A> {
@@ -155,18 +163,19 @@ impl<A: SupervisedActor> ChildSpec<A> {
 
     fn with_factory(name: String, factory: Factory<A>) -> Self {
         let (sender, receiver) = channel::channel(MAILBOX_CAPACITY);
-        let shared = ChildShared::new(name.clone());
+        let shared = ChildShared::new(name);
         ChildSpec {
             start_guard: StartGuard::new(shared.clone()),
             shared,
-            name,
             factory,
             restart: RestartPolicy::default(),
             backoff: None,
             grace: Grace::default(),
             depends_on: Vec::new(),
             addr: Addr::new(sender),
-            receiver,
+            receiver: Some(receiver),
+            token: None,
+            known_waker: None,
             kind: NodeKind::Actor,
             stats: None,
             config_error: None,
@@ -182,7 +191,7 @@ impl<A: SupervisedActor> ChildSpec<A> {
     /// Waits between restarts according to `backoff` (default: restart at
     /// once).
     pub fn backoff(mut self, backoff: Backoff) -> Self {
-        self.backoff = Some(backoff);
+        self.backoff = Some(Box::new(backoff));
         self
     }
 
@@ -214,7 +223,7 @@ impl<A: SupervisedActor> ChildSpec<A> {
 
     /// The child's name.
     pub fn name(&self) -> &str {
-        &self.name
+        self.shared.name()
     }
 }
 
@@ -254,7 +263,7 @@ impl StartContext {
 impl<A: Actor<Context = Context<A>>> fmt::Debug for ChildSpec<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ChildSpec")
-            .field("name", &self.name)
+            .field("name", &self.shared.name())
             .field("actor", &std::any::type_name::<A>())
             .field("restart", &self.restart)
             .field("backoff", &self.backoff)
@@ -317,9 +326,9 @@ pub(crate) trait ErasedSpec: Send {
 impl<A: SupervisedActor> ErasedSpec for ChildSpec<A> {
     fn common(&self) -> SpecCommon<'_> {
         SpecCommon {
-            name: &self.name,
+            name: self.shared.name(),
             restart: self.restart,
-            backoff: self.backoff.as_ref(),
+            backoff: self.backoff.as_deref(),
             grace: self.grace,
             depends_on: &self.depends_on,
         }
@@ -345,17 +354,7 @@ impl<A: SupervisedActor> ErasedSpec for ChildSpec<A> {
     }
 
     fn start(self: Box<Self>, env: ChildEnv) -> Rc<ChildLink> {
-        let spec = *self;
-        runner::spawn(RunnerConfig {
-            env,
-            factory: spec.factory,
-            addr: spec.addr,
-            receiver: spec.receiver,
-            shared: spec.shared,
-            start_guard: spec.start_guard,
-            kind: spec.kind,
-            stats: spec.stats,
-        })
+        runner::spawn(env, self)
     }
 }
 

@@ -429,7 +429,7 @@ impl<T: Tick> ChildSpec<PeriodicActor<T>> {
         });
         spec.kind = NodeKind::Periodic;
         spec.stats = Some(stats);
-        spec.config_error = config_error;
+        spec.config_error = config_error.map(Box::new);
         spec
     }
 }

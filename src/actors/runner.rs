@@ -76,14 +76,13 @@ use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::task::{self, Poll};
 use std::time::Duration;
 
 use actix::dev::channel::AddressReceiver;
 use actix::dev::ContextFut;
 use actix::fut::ActorFuture;
-use actix::{Actor, ActorContext, Addr, AsyncContext, Context};
+use actix::{Actor, ActorContext, AsyncContext, Context};
 use tokio::time::{Instant, Sleep};
 
 use crate::actors::supervisor::children::{
@@ -92,13 +91,13 @@ use crate::actors::supervisor::children::{
 use crate::actors::supervisor::restart::{Decision, End};
 use crate::actors::supervisor::{ChildEnded, GiveUp};
 use crate::actors::SupervisedActor;
-use crate::handle::{ChildShared, DrainMarker, StartGuard, Startup};
+use crate::handle::{DrainMarker, Startup};
 use crate::messages::events::EventKind;
 use crate::messages::stop::{StopOutcome, StopReport};
 use crate::policy::{Grace, Strategy};
+use crate::spec::ChildSpec;
 use crate::spec::StartContext;
-use crate::tree::{Failure, FailureKind, FailurePhase, NodeKind, NodeState};
-use tokio_util::sync::CancellationToken;
+use crate::tree::{Failure, FailureKind, FailurePhase, NodeState};
 
 /// Builds a fresh actor value for each incarnation.
 pub(crate) type Factory<A> = Box<dyn FnMut(&StartContext) -> Result<A, String> + Send>;
@@ -112,6 +111,7 @@ thread_local! {
             failure: Cell::new(None),
             handled: Cell::new(0),
             marker_reached: Cell::new(false),
+            start_over: Cell::new(false),
         }
     };
 }
@@ -127,6 +127,8 @@ pub(crate) struct PollSignals {
     pub(crate) handled: Cell<u64>,
     /// A drain marker was handled.
     pub(crate) marker_reached: Cell<bool>,
+    /// A start barrier was reached: the start of the incarnation is over.
+    pub(crate) start_over: Cell<bool>,
 }
 
 /// Installs the fresh actor value built by the spec's factory. Call it from
@@ -184,42 +186,35 @@ where
     ctx.stop();
 }
 
-/// The parts a spec hands over to start its runner.
-pub(crate) struct RunnerConfig<A: Actor<Context = Context<A>>> {
-    pub(crate) env: ChildEnv,
-    pub(crate) factory: Factory<A>,
-    pub(crate) addr: Addr<A>,
-    pub(crate) receiver: AddressReceiver<A>,
-    pub(crate) shared: Arc<ChildShared>,
-    pub(crate) start_guard: StartGuard,
-    pub(crate) kind: NodeKind,
-    pub(crate) stats: Option<Arc<std::sync::Mutex<crate::tree::TaskStats>>>,
-}
-
 /// Spawns the runner of one child on the current arbiter and returns the link
 /// its supervisor keeps.
-pub(crate) fn spawn<A: SupervisedActor>(config: RunnerConfig<A>) -> Rc<ChildLink> {
-    let path = config.env.path.clone();
-    config.shared.set_path(path.clone());
-    let mut record = NodeRecord::new(config.kind);
-    record.stats = config.stats;
-    let link = ChildLink::new(record, config.shared.clone(), None, &config.env);
+///
+/// The runner keeps the spec's box for the child's whole life, as the home
+/// of what it needs only now and then (the factory, an address, the
+/// incarnation's token): the runner's own task stays small, and the box's
+/// memory is not freed only to be allocated again.
+pub(crate) fn spawn<A: SupervisedActor>(
+    env: ChildEnv,
+    mut spec: Box<ChildSpec<A>>,
+) -> Rc<ChildLink> {
+    let path = env.path.clone();
+    spec.shared.set_path(path.clone());
+    let mut record = NodeRecord::new(spec.kind);
+    record.stats = spec.stats.take();
+    let link = ChildLink::new(record, spec.shared.clone(), None, &env);
     let span = tracing::info_span!("node", path = %path);
-    config.start_guard.disarm();
+    spec.start_guard.disarm();
+    let receiver = spec.receiver.take();
     let mut runner = Runner {
         link: link.clone(),
-        scope: config.env.scope,
-        factory: config.factory,
-        addr: config.addr,
-        shared: config.shared,
-        known_waker: None,
-        context: ChildContext::Unbuilt(Some(config.receiver)),
+        scope: env.scope,
+        spec,
+        context: ChildContext::Unbuilt(receiver),
         phase: Phase::Starting,
         handled: 0,
         stop: None,
         yielded_before_start: false,
         drain_after_start: false,
-        token: None,
         #[cfg(feature = "testkit")]
         _live: crate::testkit::LiveActor::new(),
     };
@@ -327,16 +322,17 @@ impl<A: SupervisedActor> Drop for InSpan<A> {
     }
 }
 
+/// One child's runner. Its size decides the size of its tokio task, which
+/// tokio rounds up to a multiple of 128 bytes: at most 408 bytes keeps the
+/// task at 512, as for a plain actix actor (a test holds it there). Fields
+/// used only now and then live in `spec`.
 struct Runner<A: SupervisedActor> {
     link: Rc<ChildLink>,
     scope: Rc<SupervisorScope>,
-    factory: Factory<A>,
-    /// Sends the drain marker, and keeps the mailbox connected: actix
-    /// restarts a context only while an address to it is alive.
-    addr: Addr<A>,
-    /// Its first start is settled as gone if the runner ends before it did.
-    shared: Arc<ChildShared>,
-    known_waker: Option<std::task::Waker>,
+    /// The factory; the address that sends the drain marker and keeps the
+    /// mailbox connected (actix restarts a context only while an address to
+    /// it is alive); the current incarnation's token; the last waker.
+    spec: Box<ChildSpec<A>>,
     context: ChildContext<A>,
     phase: Phase,
     /// Tracked messages handled by this child, all incarnations together.
@@ -347,9 +343,6 @@ struct Runner<A: SupervisedActor> {
     /// A stop came while messages waited for this incarnation: drain them
     /// as soon as it has started.
     drain_after_start: bool,
-    /// The current incarnation's cancellation token, if its factory asked
-    /// for one.
-    token: Option<CancellationToken>,
     #[cfg(feature = "testkit")]
     _live: crate::testkit::LiveActor,
 }
@@ -363,7 +356,7 @@ impl<A: SupervisedActor> Drop for Runner<A> {
         if !matches!(self.phase, Phase::Done) {
             self.finish(NodeState::Stopped, StopOutcome::TimedOut);
         }
-        self.shared.settle_startup(Startup::Gone);
+        self.spec.shared.settle_startup(Startup::Gone);
     }
 }
 
@@ -372,14 +365,15 @@ impl<A: SupervisedActor> Future for Runner<A> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        this.shared
-            .register_runner(&mut this.known_waker, cx.waker());
+        let spec = &mut *this.spec;
+        spec.shared
+            .register_runner(&mut spec.known_waker, cx.waker());
         // The message path: a running child, no stop, no command, every
         // message its handles accepted handled. Nothing to do but poll it.
         if matches!(this.phase, Phase::Running)
             && this.stop.is_none()
             && !this.link.has_command()
-            && this.shared.is_idle(this.handled)
+            && this.spec.shared.is_idle(this.handled)
         {
             if let ChildContext::Built(context) = &mut this.context {
                 let handled_before = SIGNALS.with(|signals| signals.handled.get());
@@ -387,7 +381,7 @@ impl<A: SupervisedActor> Future for Runner<A> {
                 // Still idle: no handle accepted a message during the poll
                 // (from another thread, or from the child's own handlers), so
                 // the poll handled none and reached no drain marker.
-                if matches!(polled, Ok(Poll::Pending)) && this.shared.is_idle(this.handled) {
+                if matches!(polled, Ok(Poll::Pending)) && this.spec.shared.is_idle(this.handled) {
                     return Poll::Pending;
                 }
                 if let Poll::Ready(end) = this.after_poll(polled, handled_before) {
@@ -400,7 +394,7 @@ impl<A: SupervisedActor> Future for Runner<A> {
             Some(Command::Kill) => this.kill(),
             Some(Command::Restart) => this.begin_strategy_restart(),
             Some(Command::Start) => this.resume(),
-            None if this.stop.is_none() && !this.shared.is_accepting() => this.begin_stop(),
+            None if this.stop.is_none() && !this.spec.shared.is_accepting() => this.begin_stop(),
             None => {}
         }
         loop {
@@ -464,9 +458,9 @@ impl<A: SupervisedActor> Runner<A> {
             parent_token: self.scope.token.clone(),
             token: std::cell::OnceCell::new(),
         };
-        let factory = &mut self.factory;
+        let factory = &mut self.spec.factory;
         let built = catch_unwind(AssertUnwindSafe(|| factory(&start)));
-        self.token = start.token.into_inner();
+        self.spec.token = start.token.into_inner();
         let actor = match built {
             Ok(Ok(actor)) => actor,
             Ok(Err(message)) => {
@@ -501,8 +495,7 @@ impl<A: SupervisedActor> Runner<A> {
                 context
             }
         };
-        self.link.start_over.set(false);
-        context.ctx().wait(StartBarrier(self.link.clone()));
+        context.ctx().wait(StartBarrier);
         self.phase = Phase::Starting;
     }
 
@@ -532,10 +525,11 @@ impl<A: SupervisedActor> Runner<A> {
         let ChildContext::Built(context) = &mut self.context else {
             unreachable!("a starting or running child has a context");
         };
-        let (handled, marker_reached) = SIGNALS.with(|signals| {
+        let (handled, marker_reached, start_over) = SIGNALS.with(|signals| {
             (
                 signals.handled.get() - handled_before,
                 signals.marker_reached.replace(false),
+                signals.start_over.replace(false),
             )
         });
         self.handled += handled;
@@ -552,20 +546,21 @@ impl<A: SupervisedActor> Runner<A> {
                 .with(|signals| signals.failure.take())
                 .and_then(|(from, reason)| (from == context_address).then_some(reason))
         };
-        let phase = if self.link.start_over.get() {
+        let start_over = start_over || !matches!(self.phase, Phase::Starting);
+        let phase = if start_over {
             FailurePhase::Running
         } else {
             FailurePhase::Starting
         };
         // The start is over even if the incarnation also ended in this poll
         // (its first message failed, say): it started, then it ended.
-        if matches!(self.phase, Phase::Starting) && self.link.start_over.get() {
+        if matches!(self.phase, Phase::Starting) && start_over {
             self.phase = Phase::Running;
             if self.stop.is_none() {
                 self.link.record.borrow_mut().state = NodeState::Running;
             }
             tracing::debug!("child started");
-            self.shared.settle_startup(Startup::Started);
+            self.spec.shared.settle_startup(Startup::Started);
             self.emit(|| EventKind::Started);
         }
         match polled {
@@ -608,7 +603,7 @@ impl<A: SupervisedActor> Runner<A> {
         };
         let incarnation = self.link.record.borrow().incarnation;
         if let Some(failure) = end.failure() {
-            self.shared.settle_failed_start(failure);
+            self.spec.shared.settle_failed_start(failure);
             self.emit(|| EventKind::Failed {
                 failure: failure.clone(),
             });
@@ -700,7 +695,7 @@ impl<A: SupervisedActor> Runner<A> {
                 // A strategy restart's drain becomes a stop: its marker is
                 // already queued; from now on handles refuse new work.
                 stop.for_restart = false;
-                self.shared.begin_stopping();
+                self.spec.shared.begin_stopping();
                 tracing::info!(path = %self.link.path, "stopping child");
             }
             return;
@@ -708,13 +703,15 @@ impl<A: SupervisedActor> Runner<A> {
         if matches!(self.phase, Phase::Done) {
             return;
         }
-        self.shared.begin_stopping();
+        self.spec.shared.begin_stopping();
         tracing::info!(path = %self.link.path, "stopping child");
         match self.phase {
             Phase::Starting | Phase::Running => self.begin_drain(false),
             // Messages wait for the next incarnation: it starts now, without
             // the rest of its backoff, to handle them before it stops.
-            Phase::Backoff(_) | Phase::Parked(None) if self.shared.accepted() > self.handled => {
+            Phase::Backoff(_) | Phase::Parked(None)
+                if self.spec.shared.accepted() > self.handled =>
+            {
                 self.stop = Some(Box::new(self.new_stopping(false)));
                 self.drain_after_start = true;
                 self.phase = Phase::Start;
@@ -764,7 +761,7 @@ impl<A: SupervisedActor> Runner<A> {
         // The incarnation's work should wind down: its token tells it.
         self.cancel_token();
         self.link.record.borrow_mut().state = NodeState::Stopping;
-        self.addr.do_send(DrainMarker);
+        self.spec.addr.do_send(DrainMarker);
     }
 
     /// Ends the current incarnation for a strategy restart: drains it to a
@@ -839,7 +836,7 @@ impl<A: SupervisedActor> Runner<A> {
             Some(stop) => {
                 !stop.stopping_context
                     && stop.marker_reached
-                    && (stop.for_restart || self.handled >= self.shared.accepted())
+                    && (stop.for_restart || self.handled >= self.spec.shared.accepted())
             }
             None => false,
         }
@@ -868,7 +865,7 @@ impl<A: SupervisedActor> Runner<A> {
         }
         tracing::warn!(
             path = %self.link.path,
-            undelivered = self.shared.accepted().saturating_sub(self.handled),
+            undelivered = self.spec.shared.accepted().saturating_sub(self.handled),
             "child did not stop within its grace; terminated"
         );
         self.finish(NodeState::Stopped, StopOutcome::TimedOut);
@@ -886,7 +883,7 @@ impl<A: SupervisedActor> Runner<A> {
         }
         // From here every handle refuses; what they accepted until now is
         // either handled already or will be counted undelivered below.
-        let accepted = self.shared.close();
+        let accepted = self.spec.shared.close();
         let context = std::mem::replace(&mut self.context, ChildContext::Unbuilt(None));
         if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(context))) {
             tracing::error!(
@@ -923,12 +920,12 @@ impl<A: SupervisedActor> Runner<A> {
         self.emit(|| EventKind::Stopped {
             report: report.clone(),
         });
-        self.shared.finish(report);
+        self.spec.shared.finish(report);
     }
 
     /// Cancels the incarnation's token, if it has one.
     fn cancel_token(&self) {
-        if let Some(token) = &self.token {
+        if let Some(token) = &self.spec.token {
             token.cancel();
         }
     }
@@ -976,7 +973,8 @@ fn restart_in_place<A: SupervisedActor>(
 }
 
 /// A `ctx.wait` future that completes at once, marking the start as over.
-struct StartBarrier(Rc<ChildLink>);
+/// It is empty, so actix's box of it allocates nothing.
+struct StartBarrier;
 
 impl<A: Actor> ActorFuture<A> for StartBarrier {
     type Output = ();
@@ -987,7 +985,7 @@ impl<A: Actor> ActorFuture<A> for StartBarrier {
         _: &mut A::Context,
         _: &mut task::Context<'_>,
     ) -> Poll<()> {
-        self.0.start_over.set(true);
+        SIGNALS.with(|signals| signals.start_over.set(true));
         Poll::Ready(())
     }
 }
@@ -1004,4 +1002,29 @@ pub(crate) fn panic_message(payload: Box<dyn Any + Send>) -> String {
     };
     let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
     message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Small;
+    impl Actor for Small {
+        type Context = Context<Self>;
+    }
+    crate::supervised!(Small);
+
+    /// tokio sizes a task's cell in steps of 128 bytes; a plain actix actor's
+    /// context fits in 512 with its task's bookkeeping (104 bytes), and so
+    /// must a runner: 408 bytes at most.
+    #[test]
+    fn a_runner_task_is_as_small_as_a_plain_actix_actor_task() {
+        let runner = std::mem::size_of::<Runner<Small>>();
+        let context = std::mem::size_of::<ContextFut<Small, Context<Small>>>();
+        assert!(
+            runner <= 408,
+            "a runner of {runner} bytes (its context: {context}) no longer fits a 512-byte task"
+        );
+    }
 }

@@ -143,8 +143,6 @@ pub(crate) struct ChildLink {
     /// The state the child's handles share, with its report.
     pub(crate) shared: Arc<ChildShared>,
     command: Cell<Option<Command>>,
-    /// Set by the start barrier when the current incarnation's start is over.
-    pub(crate) start_over: Cell<bool>,
     /// Changes are rung on the shared state's bell.
     activity: Cell<Activity>,
     /// The address of a child that is itself a supervisor (boxed: most
@@ -171,7 +169,6 @@ impl ChildLink {
             record: RefCell::new(record),
             shared,
             command: Cell::new(None),
-            start_over: Cell::new(false),
             activity: Cell::new(Activity::Active),
             nested: nested.map(Box::new),
             grace: env.grace,
