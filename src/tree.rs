@@ -35,12 +35,29 @@ pub struct NodePath(Arc<str>);
 impl NodePath {
     /// The path of a root node called `name`.
     pub fn root(name: &str) -> Self {
-        NodePath(format!("/{name}").into())
+        Self::concat(&["/", name])
     }
 
     /// The path of a child called `name` under this node.
     pub fn join(&self, name: &str) -> Self {
-        NodePath(format!("{}/{name}", self.0).into())
+        Self::concat(&[&self.0, "/", name])
+    }
+
+    /// A path made of `parts`, allocated once: the text is put together in a
+    /// buffer kept per thread, not in a `String` freed at once (with one
+    /// path per child, such short-lived strings leave holes in the heap).
+    fn concat(parts: &[&str]) -> Self {
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+        }
+        SCRATCH
+            .try_with(|scratch| {
+                let mut scratch = scratch.borrow_mut();
+                scratch.clear();
+                parts.iter().for_each(|part| scratch.push_str(part));
+                NodePath(Arc::from(scratch.as_str()))
+            })
+            .unwrap_or_else(|_| NodePath(parts.concat().into()))
     }
 
     /// The path as text.

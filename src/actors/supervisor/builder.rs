@@ -329,7 +329,7 @@ impl SupervisorBuilder {
         let supervisor = SupervisorActor {
             path: place.path.clone(),
             grace: self.grace,
-            children: Children::new(place.path.clone()),
+            children: Children::new(),
             pending,
             started_at: Instant::now(),
             state: Rc::new(OwnState::new(place.link)),

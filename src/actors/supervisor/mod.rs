@@ -28,7 +28,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
-use self::children::{ChildEntry, ChildEnv, Children, Command, SupervisorScope};
+use self::children::{ChildEnv, Children, Command, SupervisorScope};
 use crate::error::ControlError;
 use crate::error::{check_name, BuildError};
 use crate::messages::children::{RemoveChild, RestartChild, StartChild, StopChild};
@@ -211,13 +211,7 @@ impl SupervisorActor {
         let children = self
             .children
             .iter()
-            .map(|entry| {
-                entry
-                    .link
-                    .record
-                    .borrow()
-                    .snapshot(&entry.link.path, Vec::new())
-            })
+            .map(|link| link.record.borrow().snapshot(&link.path, Vec::new()))
             .collect();
         let state = self.state.get();
         NodeSnapshot {
@@ -250,7 +244,7 @@ impl SupervisorActor {
             scope: self.child_scope(ctx),
         };
         let link = spec.0.start(env);
-        self.children.push(ChildEntry { link, depends_on });
+        self.children.push(link, depends_on);
     }
 
     /// What every child of this supervisor shares.
@@ -292,7 +286,7 @@ impl Actor for SupervisorActor {
 
     fn stopped(&mut self, _: &mut Context<Self>) {
         for child in self.children.iter() {
-            child.link.command(Command::Kill);
+            child.command(Command::Kill);
         }
         self.token.cancel();
         tracing::info!(path = %self.path, "supervisor stopped");
@@ -309,7 +303,7 @@ impl Handler<Inspect> for SupervisorActor {
         let nested: Vec<_> = self
             .children
             .iter()
-            .map(|entry| entry.link.nested.as_deref().cloned())
+            .map(|link| link.nested.as_deref().cloned())
             .collect();
         Box::pin(async move {
             for (child, nested) in root.children.iter_mut().zip(nested) {
@@ -411,7 +405,7 @@ impl SupervisorActor {
             return;
         }
         let (failed, delay) = (ended.index, ended.delay);
-        let Some(failed_link) = self.children.get(failed).map(|e| e.link.clone()) else {
+        let Some(failed_link) = self.children.get(failed).cloned() else {
             // Removed meanwhile: nothing to restart.
             self.restarts.pop_front();
             return self.run_next_restart(ctx);
@@ -420,7 +414,7 @@ impl SupervisorActor {
             .strategy
             .siblings(failed, self.children.next_index())
             .into_iter()
-            .filter_map(|i| self.children.get(i).map(|e| (i, e.link.clone())))
+            .filter_map(|i| self.children.get(i).map(|link| (i, link.clone())))
             .collect();
         tracing::warn!(
             path = %self.path,
@@ -530,7 +524,7 @@ impl Handler<StopChild> for SupervisorActor {
 
     fn handle(&mut self, StopChild(name): StopChild, _: &mut Context<Self>) -> Self::Result {
         let link = match self.children.find(&name) {
-            Some((_, entry)) => entry.link.clone(),
+            Some((_, link)) => link.clone(),
             None => {
                 let err = self.unknown(name);
                 return Box::pin(async move { Err(err) });
@@ -546,10 +540,7 @@ impl Handler<RestartChild> for SupervisorActor {
     type Result = ResponseFuture<Result<(), ControlError>>;
 
     fn handle(&mut self, RestartChild(name): RestartChild, _: &mut Context<Self>) -> Self::Result {
-        let link = self
-            .children
-            .find(&name)
-            .map(|(_, entry)| entry.link.clone());
+        let link = self.children.find(&name).map(|(_, link)| link.clone());
         let link = match link {
             _ if self.is_ending() => Err(self.stopping_error()),
             None => Err(self.unknown(name)),
@@ -574,7 +565,7 @@ impl Handler<RemoveChild> for SupervisorActor {
 
     fn handle(&mut self, RemoveChild(name): RemoveChild, _: &mut Context<Self>) -> Self::Result {
         let (index, link) = match self.children.find(&name) {
-            Some((index, entry)) => (index, entry.link.clone()),
+            Some((index, link)) => (index, link.clone()),
             None => {
                 let err = self.unknown(name);
                 return Box::pin(actix::fut::ready(Err(err)));
@@ -596,7 +587,7 @@ impl Handler<RemoveChild> for SupervisorActor {
                 if this
                     .children
                     .get(index)
-                    .is_some_and(|entry| Rc::ptr_eq(&entry.link, &link))
+                    .is_some_and(|child| Rc::ptr_eq(child, &link))
                 {
                     this.children.remove(index);
                     tracing::info!(path = %this.path, child = %name, "removed a child");

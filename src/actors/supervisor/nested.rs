@@ -189,7 +189,7 @@ impl SupervisorActor {
     /// Drains and parks every child, in reverse start order, keeping their
     /// mailboxes; completes when all are at rest.
     fn park_children(&self) -> impl Future<Output = ()> + 'static {
-        let links: Vec<_> = self.children.iter().map(|e| e.link.clone()).collect();
+        let links: Vec<_> = self.children.iter().cloned().collect();
         async move {
             for link in links.iter().rev() {
                 link.command(Command::Restart);
@@ -212,8 +212,8 @@ impl SupervisorActor {
         if let Some(link) = self.state.link() {
             link.record.borrow_mut().incarnation = self.incarnation;
         }
-        for entry in self.children.iter() {
-            entry.link.command(Command::Start);
+        for link in self.children.iter() {
+            link.command(Command::Start);
         }
         self.state.set(NodeState::Running);
         self.events
