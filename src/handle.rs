@@ -525,29 +525,3 @@ impl Message for DrainMarker {
 pub fn handle_drain_marker() {
     SIGNALS.with(|signals| signals.marker_reached.set(true));
 }
-
-/// Travels with a child's spec into its runner; if it is dropped before the
-/// child's first start attempt was settled (the spec was never started, or
-/// the runner ended first), the start is settled as gone.
-#[derive(Debug)]
-pub(crate) struct StartGuard(Option<Arc<ChildShared>>);
-
-impl StartGuard {
-    pub(crate) fn new(shared: Arc<ChildShared>) -> Self {
-        StartGuard(Some(shared))
-    }
-
-    /// Hands the duty over to the child's runner, which settles the start
-    /// as gone when it ends before the start did.
-    pub(crate) fn disarm(&mut self) {
-        self.0 = None;
-    }
-}
-
-impl Drop for StartGuard {
-    fn drop(&mut self) {
-        if let Some(shared) = &self.0 {
-            shared.settle_startup(Startup::Gone);
-        }
-    }
-}

@@ -22,7 +22,7 @@ use crate::actors::runner::{self, Factory};
 use crate::actors::supervisor::children::{ChildEnv, ChildLink};
 use crate::actors::SupervisedActor;
 use crate::error::BuildError;
-use crate::handle::{ChildHandle, ChildShared, StartGuard};
+use crate::handle::{ChildHandle, ChildShared, Startup};
 use crate::policy::FieldError;
 use crate::policy::{Backoff, Grace, RestartPolicy};
 use crate::tree::{NodeKind, NodePath, TaskStats};
@@ -57,19 +57,19 @@ const MAILBOX_CAPACITY: usize = 16;
 /// let addr: Addr<Sampler> = spec.address(); // valid now and after every restart
 /// # drop(addr);
 /// ```
+//
+// A spec is boxed when it is given to a supervisor, and its runner keeps the
+// box for the child's whole life: its size is memory held per child, so what
+// most specs lack lives in `extras`.
 pub struct ChildSpec<A: Actor<Context = Context<A>>> {
     pub(crate) factory: Factory<A>,
     restart: RestartPolicy,
-    /// Boxed, like the other rare fields: a spec lives in its own box until
-    /// its supervisor starts it, so its size is memory held per child.
-    backoff: Option<Box<Backoff>>,
     grace: Grace,
-    depends_on: Vec<String>,
+    extras: Option<Box<SpecExtras>>,
     pub(crate) addr: Addr<A>,
     /// Taken by the runner when the child starts.
     pub(crate) receiver: Option<AddressReceiver<A>>,
     pub(crate) shared: Arc<ChildShared>,
-    pub(crate) start_guard: StartGuard,
     /// Used by the runner, which keeps the spec: the current incarnation's
     /// cancellation token, if its factory asked for one.
     pub(crate) token: Option<CancellationToken>,
@@ -78,9 +78,24 @@ pub struct ChildSpec<A: Actor<Context = Context<A>>> {
     pub(crate) kind: NodeKind,
     /// Moved to the node's record when the child starts.
     pub(crate) stats: Option<Arc<std::sync::Mutex<TaskStats>>>,
+}
+
+/// The parts of a spec most specs do not have.
+#[derive(Debug, Default)]
+struct SpecExtras {
+    backoff: Option<Backoff>,
+    depends_on: Vec<String>,
     /// A field of a kind's configuration that cannot be used, reported when
     /// the tree is built.
-    pub(crate) config_error: Option<Box<FieldError>>,
+    config_error: Option<FieldError>,
+}
+
+impl<A: Actor<Context = Context<A>>> Drop for ChildSpec<A> {
+    /// A spec dropped before its child's first start attempt was settled
+    /// (it was never started, or its runner ended first) settles it as gone.
+    fn drop(&mut self) {
+        self.shared.settle_startup(Startup::Gone);
+    }
 }
 
 impl<A: SupervisedActor> ChildSpec<A> {
@@ -165,20 +180,17 @@ impl<A: SupervisedActor> ChildSpec<A> {
         let (sender, receiver) = channel::channel(MAILBOX_CAPACITY);
         let shared = ChildShared::new(name);
         ChildSpec {
-            start_guard: StartGuard::new(shared.clone()),
             shared,
             factory,
             restart: RestartPolicy::default(),
-            backoff: None,
             grace: Grace::default(),
-            depends_on: Vec::new(),
             addr: Addr::new(sender),
             receiver: Some(receiver),
             token: None,
             known_waker: None,
             kind: NodeKind::Actor,
             stats: None,
-            config_error: None,
+            extras: None,
         }
     }
 
@@ -191,7 +203,7 @@ impl<A: SupervisedActor> ChildSpec<A> {
     /// Waits between restarts according to `backoff` (default: restart at
     /// once).
     pub fn backoff(mut self, backoff: Backoff) -> Self {
-        self.backoff = Some(Box::new(backoff));
+        self.extras_mut().backoff = Some(backoff);
         self
     }
 
@@ -204,7 +216,7 @@ impl<A: SupervisedActor> ChildSpec<A> {
     /// Declares that this child needs the sibling `name`: it starts after it
     /// and stops before it.
     pub fn depends_on(mut self, name: impl Into<String>) -> Self {
-        self.depends_on.push(name.into());
+        self.extras_mut().depends_on.push(name.into());
         self
     }
 
@@ -224,6 +236,16 @@ impl<A: SupervisedActor> ChildSpec<A> {
     /// The child's name.
     pub fn name(&self) -> &str {
         self.shared.name()
+    }
+
+    fn extras_mut(&mut self) -> &mut SpecExtras {
+        self.extras.get_or_insert_with(Box::default)
+    }
+
+    /// Records a field of the kind's configuration that cannot be used; the
+    /// tree refuses to build with it.
+    pub(crate) fn set_config_error(&mut self, error: FieldError) {
+        self.extras_mut().config_error = Some(error);
     }
 }
 
@@ -266,9 +288,15 @@ impl<A: Actor<Context = Context<A>>> fmt::Debug for ChildSpec<A> {
             .field("name", &self.shared.name())
             .field("actor", &std::any::type_name::<A>())
             .field("restart", &self.restart)
-            .field("backoff", &self.backoff)
+            .field(
+                "backoff",
+                &self.extras.as_ref().and_then(|e| e.backoff.as_ref()),
+            )
             .field("grace", &self.grace)
-            .field("depends_on", &self.depends_on)
+            .field(
+                "depends_on",
+                &self.extras.as_ref().map_or(&[][..], |e| &e.depends_on[..]),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -328,14 +356,14 @@ impl<A: SupervisedActor> ErasedSpec for ChildSpec<A> {
         SpecCommon {
             name: self.shared.name(),
             restart: self.restart,
-            backoff: self.backoff.as_deref(),
+            backoff: self.extras.as_ref().and_then(|e| e.backoff.as_ref()),
             grace: self.grace,
-            depends_on: &self.depends_on,
+            depends_on: self.extras.as_ref().map_or(&[], |e| &e.depends_on),
         }
     }
 
     fn validate(&self, path: &NodePath) -> Result<(), BuildError> {
-        if let Some(error) = &self.config_error {
+        if let Some(error) = self.extras.as_ref().and_then(|e| e.config_error.as_ref()) {
             return Err(BuildError::InvalidField {
                 path: path.clone(),
                 field: error.field,

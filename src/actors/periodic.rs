@@ -429,7 +429,9 @@ impl<T: Tick> ChildSpec<PeriodicActor<T>> {
         });
         spec.kind = NodeKind::Periodic;
         spec.stats = Some(stats);
-        spec.config_error = config_error.map(Box::new);
+        if let Some(error) = config_error {
+            spec.set_config_error(error);
+        }
         spec
     }
 }

@@ -203,7 +203,6 @@ pub(crate) fn spawn<A: SupervisedActor>(
     record.stats = spec.stats.take();
     let link = ChildLink::new(record, spec.shared.clone(), None, &env);
     let span = tracing::info_span!("node", path = %path);
-    spec.start_guard.disarm();
     let receiver = spec.receiver.take();
     let mut runner = Runner {
         link: link.clone(),
@@ -356,7 +355,7 @@ impl<A: SupervisedActor> Drop for Runner<A> {
         if !matches!(self.phase, Phase::Done) {
             self.finish(NodeState::Stopped, StopOutcome::TimedOut);
         }
-        self.spec.shared.settle_startup(Startup::Gone);
+        // Dropping `spec` next settles a start still pending as gone.
     }
 }
 
