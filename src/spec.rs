@@ -18,7 +18,7 @@ use std::sync::Arc;
 use actix::dev::channel::{self, AddressReceiver};
 use actix::{Actor, Addr, Context};
 
-use crate::actors::runner::{self, Factory};
+use crate::actors::runner::{self, Factory, RunnerState};
 use crate::actors::supervisor::children::{ChildEnv, ChildLink};
 use crate::actors::SupervisedActor;
 use crate::error::BuildError;
@@ -70,11 +70,8 @@ pub struct ChildSpec<A: Actor<Context = Context<A>>> {
     /// Taken by the runner when the child starts.
     pub(crate) receiver: Option<AddressReceiver<A>>,
     pub(crate) shared: Arc<ChildShared>,
-    /// Used by the runner, which keeps the spec: the current incarnation's
-    /// cancellation token, if its factory asked for one.
-    pub(crate) token: Option<CancellationToken>,
-    /// Used by the runner: the waker it last registered with `shared`.
-    pub(crate) known_waker: Option<std::task::Waker>,
+    /// Used by the runner, which keeps the spec once it started the child.
+    pub(crate) run: RunnerState,
     pub(crate) kind: NodeKind,
     /// Moved to the node's record when the child starts.
     pub(crate) stats: Option<Arc<std::sync::Mutex<TaskStats>>>,
@@ -186,8 +183,7 @@ impl<A: SupervisedActor> ChildSpec<A> {
             grace: Grace::default(),
             addr: Addr::new(sender),
             receiver: Some(receiver),
-            token: None,
-            known_waker: None,
+            run: RunnerState::default(),
             kind: NodeKind::Actor,
             stats: None,
             extras: None,

@@ -85,9 +85,7 @@ use actix::fut::ActorFuture;
 use actix::{Actor, ActorContext, AsyncContext, Context};
 use tokio::time::{Instant, Sleep};
 
-use crate::actors::supervisor::children::{
-    Activity, ChildEnv, ChildLink, Command, NodeRecord, SupervisorScope,
-};
+use crate::actors::supervisor::children::{Activity, ChildEnv, ChildLink, Command, NodeRecord};
 use crate::actors::supervisor::restart::{Decision, End};
 use crate::actors::supervisor::{ChildEnded, GiveUp};
 use crate::actors::SupervisedActor;
@@ -96,6 +94,7 @@ use crate::messages::events::EventKind;
 use crate::messages::stop::{StopOutcome, StopReport};
 use crate::policy::{Grace, Strategy};
 use crate::spec::ChildSpec;
+use tokio_util::sync::CancellationToken;
 use crate::spec::StartContext;
 use crate::tree::{Failure, FailureKind, FailurePhase, NodeState};
 
@@ -199,19 +198,17 @@ pub(crate) fn spawn<A: SupervisedActor>(
 ) -> Rc<ChildLink> {
     let path = env.path.clone();
     spec.shared.set_path(path.clone());
-    let mut record = NodeRecord::new(spec.kind);
+    let mut record = NodeRecord::new();
     record.stats = spec.stats.take();
-    let link = ChildLink::new(record, spec.shared.clone(), None, &env);
+    let link = ChildLink::new(record, spec.kind, spec.shared.clone(), None, &env);
     let span = tracing::info_span!("node", path = %path);
     let receiver = spec.receiver.take();
     let mut runner = Runner {
         link: link.clone(),
-        scope: env.scope,
         spec,
         context: ChildContext::Unbuilt(receiver),
         phase: Phase::Starting,
         handled: 0,
-        stop: None,
         yielded_before_start: false,
         drain_after_start: false,
         #[cfg(feature = "testkit")]
@@ -242,6 +239,7 @@ enum ChildContext<A: Actor<Context = Context<A>>> {
     Built(ContextFut<A, Context<A>>),
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     /// Build the next incarnation on the next poll.
     Start,
@@ -249,19 +247,37 @@ enum Phase {
     Starting,
     /// Handling messages.
     Running,
-    /// Waiting out a backoff delay.
-    Backoff(Pin<Box<Sleep>>),
+    /// Waiting out a backoff delay (its timer: `RunnerState::backoff`).
+    Backoff,
     /// Between two incarnations, waiting for the supervisor's `Start` (a
-    /// strategy restart). After exceeding the supervisor's intensity: the
-    /// failure, for the report if the child is stopped before it starts
-    /// again.
-    Parked(Option<Box<Failure>>),
+    /// strategy restart), or parked after exceeding the supervisor's
+    /// intensity (the failure: `RunnerState::parked_failure`).
+    Parked,
     /// The child will not run again.
     Done,
 }
 
+/// What a runner keeps in its spec's box rather than in its own task: the
+/// state it needs only now and then. The task then stays as small as a plain
+/// actix actor's for actors of up to 32 bytes (see `Runner`).
+#[derive(Default)]
+pub(crate) struct RunnerState {
+    /// The current incarnation's cancellation token, if its factory asked
+    /// for one.
+    pub(crate) token: Option<CancellationToken>,
+    /// The waker last registered with the child's shared state.
+    pub(crate) known_waker: Option<std::task::Waker>,
+    /// The stop (or strategy-restart drain) in progress.
+    stop: Option<Box<Stopping>>,
+    /// The timer of `Phase::Backoff`.
+    backoff: Option<Pin<Box<Sleep>>>,
+    /// Parked after exceeding the supervisor's intensity: the failure, for
+    /// the report if the child is stopped before it starts again.
+    parked_failure: Option<Box<Failure>>,
+}
+
 /// A stop in progress.
-struct Stopping {
+pub(crate) struct Stopping {
     began: Instant,
     /// Tracked messages handled before the stop began.
     handled_before: u64,
@@ -322,12 +338,12 @@ impl<A: SupervisedActor> Drop for InSpan<A> {
 }
 
 /// One child's runner. Its size decides the size of its tokio task, which
-/// tokio rounds up to a multiple of 128 bytes: at most 408 bytes keeps the
-/// task at 512, as for a plain actix actor (a test holds it there). Fields
-/// used only now and then live in `spec`.
+/// tokio rounds up to a multiple of 128 bytes: up to 408 bytes, the task
+/// takes 512, as a plain actix actor's does with an actor of up to 64 bytes.
+/// The runner adds 32 bytes to the actor's context (a test holds it there);
+/// the rest of its state lives in `spec.run`.
 struct Runner<A: SupervisedActor> {
     link: Rc<ChildLink>,
-    scope: Rc<SupervisorScope>,
     /// The factory; the address that sends the drain marker and keeps the
     /// mailbox connected (actix restarts a context only while an address to
     /// it is alive); the current incarnation's token; the last waker.
@@ -336,7 +352,6 @@ struct Runner<A: SupervisedActor> {
     phase: Phase,
     /// Tracked messages handled by this child, all incarnations together.
     handled: u64,
-    stop: Option<Box<Stopping>>,
     /// `Phase::Start` already yielded once; the next poll starts.
     yielded_before_start: bool,
     /// A stop came while messages waited for this incarnation: drain them
@@ -366,11 +381,11 @@ impl<A: SupervisedActor> Future for Runner<A> {
         let this = self.get_mut();
         let spec = &mut *this.spec;
         spec.shared
-            .register_runner(&mut spec.known_waker, cx.waker());
+            .register_runner(&mut spec.run.known_waker, cx.waker());
         // The message path: a running child, no stop, no command, every
         // message its handles accepted handled. Nothing to do but poll it.
         if matches!(this.phase, Phase::Running)
-            && this.stop.is_none()
+            && this.spec.run.stop.is_none()
             && !this.link.has_command()
             && this.spec.shared.is_idle(this.handled)
         {
@@ -393,7 +408,7 @@ impl<A: SupervisedActor> Future for Runner<A> {
             Some(Command::Kill) => this.kill(),
             Some(Command::Restart) => this.begin_strategy_restart(),
             Some(Command::Start) => this.resume(),
-            None if this.stop.is_none() && !this.spec.shared.is_accepting() => this.begin_stop(),
+            None if this.spec.run.stop.is_none() && !this.spec.shared.is_accepting() => this.begin_stop(),
             None => {}
         }
         loop {
@@ -421,7 +436,7 @@ impl<A: SupervisedActor> Future for Runner<A> {
                     // Checked only once a drain waits: a drain that ends in
                     // one poll never arms its timer.
                     Poll::Pending if this.deadline_passed(cx) => {
-                        if this.stop.as_ref().is_some_and(|stop| stop.for_restart) {
+                        if this.spec.run.stop.as_ref().is_some_and(|stop| stop.for_restart) {
                             this.park_now();
                         } else {
                             this.kill();
@@ -429,11 +444,14 @@ impl<A: SupervisedActor> Future for Runner<A> {
                     }
                     Poll::Pending => return Poll::Pending,
                 },
-                Phase::Backoff(sleep) => match sleep.as_mut().poll(cx) {
-                    Poll::Pending => return Poll::Pending,
-                    Poll::Ready(()) => this.phase = Phase::Start,
+                Phase::Backoff => match this.spec.run.backoff.as_mut().map(|s| s.as_mut().poll(cx)) {
+                    Some(Poll::Pending) => return Poll::Pending,
+                    Some(Poll::Ready(())) | None => {
+                        this.spec.run.backoff = None;
+                        this.phase = Phase::Start;
+                    }
                 },
-                Phase::Parked(_) => return Poll::Pending,
+                Phase::Parked => return Poll::Pending,
                 Phase::Done => return Poll::Ready(()),
             }
         }
@@ -454,12 +472,12 @@ impl<A: SupervisedActor> Runner<A> {
         let start = StartContext {
             path: self.link.path.clone(),
             incarnation,
-            parent_token: self.scope.token.clone(),
+            parent_token: self.link.scope.token.clone(),
             token: std::cell::OnceCell::new(),
         };
         let factory = &mut self.spec.factory;
         let built = catch_unwind(AssertUnwindSafe(|| factory(&start)));
-        self.spec.token = start.token.into_inner();
+        self.spec.run.token = start.token.into_inner();
         let actor = match built {
             Ok(Ok(actor)) => actor,
             Ok(Err(message)) => {
@@ -532,7 +550,7 @@ impl<A: SupervisedActor> Runner<A> {
             )
         });
         self.handled += handled;
-        if let (true, Some(stop)) = (marker_reached, &mut self.stop) {
+        if let (true, Some(stop)) = (marker_reached, &mut self.spec.run.stop) {
             stop.marker_reached = true;
         }
         // An error exit ends the incarnation: only then is `fail`'s record
@@ -555,7 +573,7 @@ impl<A: SupervisedActor> Runner<A> {
         // (its first message failed, say): it started, then it ended.
         if matches!(self.phase, Phase::Starting) && start_over {
             self.phase = Phase::Running;
-            if self.stop.is_none() {
+            if self.spec.run.stop.is_none() {
                 self.link.record.borrow_mut().state = NodeState::Running;
             }
             tracing::debug!("child started");
@@ -584,7 +602,7 @@ impl<A: SupervisedActor> Runner<A> {
     #[cold]
     fn end_incarnation(&mut self, end: End) {
         self.cancel_token();
-        if self.stop.as_ref().is_some_and(|stop| stop.for_restart) {
+        if self.spec.run.stop.as_ref().is_some_and(|stop| stop.for_restart) {
             if let Some(failure) = end.failure() {
                 self.link.record.borrow_mut().last_failure = Some(Box::new(failure.clone()));
             }
@@ -615,13 +633,13 @@ impl<A: SupervisedActor> Runner<A> {
                 "child failed"
             );
         }
-        let decision = if self.stop.is_some() {
+        let decision = if self.spec.run.stop.is_some() {
             Decision::Finish
         } else {
             self.link.rules.borrow_mut().decide(&end, ran_for)
         };
         if matches!(decision, Decision::Restart { .. })
-            && !self.scope.intensity.borrow_mut().allow(Instant::now())
+            && !self.link.scope.intensity.borrow_mut().allow(Instant::now())
         {
             // One restart too many for the supervisor: this child waits,
             // parked with its mailbox, while the supervisor gives up (and
@@ -635,10 +653,11 @@ impl<A: SupervisedActor> Runner<A> {
                 )
             });
             tracing::error!(path = %self.link.path, "restart intensity exceeded");
-            self.phase = Phase::Parked(Some(Box::new(failure.clone())));
+            self.phase = Phase::Parked;
+            self.spec.run.parked_failure = Some(Box::new(failure.clone()));
             self.link.record.borrow_mut().state = NodeState::Failed;
             self.link.set_activity(Activity::Parked);
-            if let Some(supervisor) = self.scope.supervisor.upgrade() {
+            if let Some(supervisor) = self.link.scope.supervisor.upgrade() {
                 supervisor.do_send(GiveUp { failure });
             }
             return;
@@ -652,12 +671,12 @@ impl<A: SupervisedActor> Runner<A> {
                     delay = ?delay,
                     "restarting child"
                 );
-                if self.scope.strategy != Strategy::OneForOne {
+                if self.link.scope.strategy != Strategy::OneForOne {
                     // The supervisor restarts the siblings too, then this one.
                     self.park(attempt, delay);
-                    if let Some(supervisor) = self.scope.supervisor.upgrade() {
+                    if let Some(supervisor) = self.link.scope.supervisor.upgrade() {
                         supervisor.do_send(ChildEnded {
-                            index: self.link.index,
+                            index: self.link.index as usize,
                             delay,
                         });
                     }
@@ -671,7 +690,8 @@ impl<A: SupervisedActor> Runner<A> {
                 self.phase = if delay.is_zero() {
                     Phase::Start
                 } else {
-                    Phase::Backoff(Box::pin(tokio::time::sleep(delay)))
+                    self.spec.run.backoff = Some(Box::pin(tokio::time::sleep(delay)));
+                    Phase::Backoff
                 };
             }
             Decision::Finish => {
@@ -689,7 +709,7 @@ impl<A: SupervisedActor> Runner<A> {
     /// started again and ends at once.
     #[cold]
     fn begin_stop(&mut self) {
-        if let Some(stop) = &mut self.stop {
+        if let Some(stop) = &mut self.spec.run.stop {
             if stop.for_restart {
                 // A strategy restart's drain becomes a stop: its marker is
                 // already queued; from now on handles refuse new work.
@@ -708,19 +728,18 @@ impl<A: SupervisedActor> Runner<A> {
             Phase::Starting | Phase::Running => self.begin_drain(false),
             // Messages wait for the next incarnation: it starts now, without
             // the rest of its backoff, to handle them before it stops.
-            Phase::Backoff(_) | Phase::Parked(None)
-                if self.spec.shared.accepted() > self.handled =>
+            Phase::Backoff | Phase::Parked
+                if self.spec.run.parked_failure.is_none()
+                    && self.spec.shared.accepted() > self.handled =>
             {
-                self.stop = Some(Box::new(self.new_stopping(false)));
+                self.spec.run.stop = Some(Box::new(self.new_stopping(false)));
+                self.spec.run.backoff = None;
                 self.drain_after_start = true;
                 self.phase = Phase::Start;
             }
-            Phase::Start | Phase::Backoff(_) | Phase::Parked(_) | Phase::Done => {
-                self.stop = Some(Box::new(self.new_stopping(false)));
-                let parked_failure = match &mut self.phase {
-                    Phase::Parked(failure) => failure.take(),
-                    _ => None,
-                };
+            Phase::Start | Phase::Backoff | Phase::Parked | Phase::Done => {
+                self.spec.run.stop = Some(Box::new(self.new_stopping(false)));
+                let parked_failure = self.spec.run.parked_failure.take();
                 match parked_failure {
                     Some(failure) => self.finish(NodeState::Failed, StopOutcome::Failed(*failure)),
                     None => self.finish(NodeState::Stopped, StopOutcome::Drained),
@@ -751,11 +770,11 @@ impl<A: SupervisedActor> Runner<A> {
     /// Drains the running incarnation: queues the marker that ends the
     /// drain, and starts the grace.
     fn begin_drain(&mut self, for_restart: bool) {
-        self.stop = Some(Box::new(self.new_stopping(for_restart)));
+        self.spec.run.stop = Some(Box::new(self.new_stopping(for_restart)));
         self.queue_drain_marker();
     }
 
-    /// Queues the marker that ends the drain begun by `self.stop`.
+    /// Queues the marker that ends the drain begun by `self.spec.run.stop`.
     fn queue_drain_marker(&mut self) {
         // The incarnation's work should wind down: its token tells it.
         self.cancel_token();
@@ -768,13 +787,13 @@ impl<A: SupervisedActor> Runner<A> {
     /// incarnation), stops it, and parks until the supervisor's `Start`.
     #[cold]
     fn begin_strategy_restart(&mut self) {
-        if self.stop.is_some() {
+        if self.spec.run.stop.is_some() {
             return;
         }
         match self.phase {
             Phase::Starting | Phase::Running => self.begin_drain(true),
-            Phase::Start | Phase::Backoff(_) => self.park(1, Duration::ZERO),
-            Phase::Parked(_) | Phase::Done => {}
+            Phase::Start | Phase::Backoff => self.park(1, Duration::ZERO),
+            Phase::Parked | Phase::Done => {}
         }
     }
 
@@ -795,8 +814,10 @@ impl<A: SupervisedActor> Runner<A> {
     /// Waits between two incarnations for the supervisor's `Start`.
     #[cold]
     fn park(&mut self, attempt: u32, delay: Duration) {
-        self.stop = None;
-        self.phase = Phase::Parked(None);
+        self.spec.run.stop = None;
+        self.spec.run.backoff = None;
+        self.spec.run.parked_failure = None;
+        self.phase = Phase::Parked;
         self.link.record.borrow_mut().state = NodeState::Restarting {
             attempt,
             next_start_in: delay,
@@ -808,7 +829,8 @@ impl<A: SupervisedActor> Runner<A> {
     /// Starts the next incarnation of a parked child.
     #[cold]
     fn resume(&mut self) {
-        if matches!(self.phase, Phase::Parked(_)) {
+        if matches!(self.phase, Phase::Parked) {
+            self.spec.run.parked_failure = None;
             self.link.set_activity(Activity::Active);
             self.phase = Phase::Start;
         }
@@ -816,7 +838,7 @@ impl<A: SupervisedActor> Runner<A> {
 
     /// Whether the grace of the stop in progress ran out.
     fn deadline_passed(&mut self, cx: &mut task::Context<'_>) -> bool {
-        let Some(stop) = self.stop.as_mut() else {
+        let Some(stop) = self.spec.run.stop.as_mut() else {
             return false;
         };
         let Some(deadline) = stop.deadline else {
@@ -831,7 +853,7 @@ impl<A: SupervisedActor> Runner<A> {
 
     /// Whether the stop in progress has handled everything it must.
     fn drain_is_over(&self) -> bool {
-        match &self.stop {
+        match &self.spec.run.stop {
             Some(stop) => {
                 !stop.stopping_context
                     && stop.marker_reached
@@ -844,7 +866,7 @@ impl<A: SupervisedActor> Runner<A> {
     /// Ends the drained context: `stopping` and `stopped` run on its next poll.
     #[cold]
     fn stop_context(&mut self) {
-        if let (ChildContext::Built(context), Some(stop)) = (&mut self.context, &mut self.stop) {
+        if let (ChildContext::Built(context), Some(stop)) = (&mut self.context, &mut self.spec.run.stop) {
             stop.stopping_context = true;
             context.ctx().stop();
         }
@@ -856,7 +878,7 @@ impl<A: SupervisedActor> Runner<A> {
         if matches!(self.phase, Phase::Done) {
             return;
         }
-        if self.stop.is_none() {
+        if self.spec.run.stop.is_none() {
             self.begin_stop();
             if matches!(self.phase, Phase::Done) {
                 return;
@@ -897,7 +919,7 @@ impl<A: SupervisedActor> Runner<A> {
             record.started_at = None;
         }
         self.phase = Phase::Done;
-        let (drained, duration) = match &self.stop {
+        let (drained, duration) = match &self.spec.run.stop {
             Some(stop) => (self.handled - stop.handled_before, stop.began.elapsed()),
             None => (0, Duration::ZERO),
         };
@@ -924,7 +946,7 @@ impl<A: SupervisedActor> Runner<A> {
 
     /// Cancels the incarnation's token, if it has one.
     fn cancel_token(&self) {
-        if let Some(token) = &self.spec.token {
+        if let Some(token) = &self.spec.run.token {
             token.cancel();
         }
     }
@@ -933,7 +955,10 @@ impl<A: SupervisedActor> Runner<A> {
     /// only if someone listens.
     fn emit(&self, kind: impl FnOnce() -> EventKind) {
         let incarnation = self.link.record.borrow().incarnation;
-        self.scope.events.emit(&self.link.path, incarnation, kind);
+        self.link
+            .scope
+            .events
+            .emit(&self.link.path, incarnation, kind);
     }
 }
 
@@ -1007,20 +1032,26 @@ pub(crate) fn panic_message(payload: Box<dyn Any + Send>) -> String {
 mod tests {
     use super::*;
 
+    /// An actor with 32 bytes of state, like one holding a few handles.
     #[derive(Default)]
-    struct Small;
-    impl Actor for Small {
+    struct Holder([u64; 4]);
+    impl Actor for Holder {
         type Context = Context<Self>;
     }
-    crate::supervised!(Small);
+    crate::supervised!(Holder);
 
-    /// tokio sizes a task's cell in steps of 128 bytes; a plain actix actor's
-    /// context fits in 512 with its task's bookkeeping (104 bytes), and so
-    /// must a runner: 408 bytes at most.
+    /// tokio sizes a task's cell in steps of 128 bytes; with its bookkeeping
+    /// (104 bytes), a future of up to 408 bytes takes 512. A plain actix
+    /// actor's context with 32 bytes of state fits; so must its runner.
     #[test]
     fn a_runner_task_is_as_small_as_a_plain_actix_actor_task() {
-        let runner = std::mem::size_of::<Runner<Small>>();
-        let context = std::mem::size_of::<ContextFut<Small, Context<Small>>>();
+        let runner = std::mem::size_of::<Runner<Holder>>();
+        let context = std::mem::size_of::<ContextFut<Holder, Context<Holder>>>();
+        assert!(
+            runner - context <= 32,
+            "a runner adds {} bytes to its context, more than 32",
+            runner - context
+        );
         assert!(
             runner <= 408,
             "a runner of {runner} bytes (its context: {context}) no longer fits a 512-byte task"

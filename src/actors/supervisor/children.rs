@@ -65,7 +65,6 @@ pub(crate) struct SupervisorScope {
 /// its path, kept in its link).
 #[derive(Debug)]
 pub(crate) struct NodeRecord {
-    pub(crate) kind: NodeKind,
     pub(crate) state: NodeState,
     /// Start attempts so far; the first start is incarnation 1.
     pub(crate) incarnation: u64,
@@ -77,9 +76,8 @@ pub(crate) struct NodeRecord {
 }
 
 impl NodeRecord {
-    pub(crate) fn new(kind: NodeKind) -> Self {
+    pub(crate) fn new() -> Self {
         NodeRecord {
-            kind,
             state: NodeState::Starting,
             incarnation: 0,
             last_failure: None,
@@ -88,7 +86,12 @@ impl NodeRecord {
         }
     }
 
-    pub(crate) fn snapshot(&self, path: &NodePath, children: Vec<NodeSnapshot>) -> NodeSnapshot {
+    pub(crate) fn snapshot(
+        &self,
+        path: &NodePath,
+        kind: NodeKind,
+        children: Vec<NodeSnapshot>,
+    ) -> NodeSnapshot {
         let uptime = match self.state {
             NodeState::Running | NodeState::Stopping => self.started_at.map(|t| t.elapsed()),
             _ => None,
@@ -96,7 +99,7 @@ impl NodeRecord {
         NodeSnapshot {
             name: path.name().to_string(),
             path: path.clone(),
-            kind: self.kind,
+            kind,
             state: self.state,
             incarnation: self.incarnation,
             restart_count: self.incarnation.saturating_sub(1),
@@ -155,12 +158,25 @@ pub(crate) struct ChildLink {
     pub(crate) grace: Grace,
     pub(crate) rules: RefCell<RestartRules>,
     /// The child's position in start order.
-    pub(crate) index: usize,
+    pub(crate) index: u32,
+    pub(crate) kind: NodeKind,
+    /// What the child shares with its siblings.
+    pub(crate) scope: Rc<SupervisorScope>,
+}
+
+impl ChildLink {
+    /// What `Inspect` shows of the child, with `children` under it.
+    pub(crate) fn snapshot(&self, children: Vec<NodeSnapshot>) -> NodeSnapshot {
+        self.record
+            .borrow()
+            .snapshot(&self.path, self.kind, children)
+    }
 }
 
 impl ChildLink {
     pub(crate) fn new(
         record: NodeRecord,
+        kind: NodeKind,
         shared: Arc<ChildShared>,
         nested: Option<actix::Addr<SupervisorActor>>,
         env: &ChildEnv,
@@ -177,7 +193,9 @@ impl ChildLink {
                 env.restart,
                 env.backoff.as_deref().cloned(),
             )),
-            index: env.index,
+            index: u32::try_from(env.index).expect("fewer than 2^32 children"),
+            kind,
+            scope: env.scope.clone(),
         })
     }
 
@@ -396,7 +414,7 @@ mod tests {
             scope,
         };
         let shared = ChildShared::new(name.to_string());
-        ChildLink::new(NodeRecord::new(NodeKind::Actor), shared, None, &env)
+        ChildLink::new(NodeRecord::new(), NodeKind::Actor, shared, None, &env)
     }
 
     #[test]

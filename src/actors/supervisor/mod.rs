@@ -211,7 +211,7 @@ impl SupervisorActor {
         let children = self
             .children
             .iter()
-            .map(|link| link.record.borrow().snapshot(&link.path, Vec::new()))
+            .map(|link| link.snapshot(Vec::new()))
             .collect();
         let state = self.state.get();
         NodeSnapshot {

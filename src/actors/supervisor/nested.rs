@@ -64,7 +64,8 @@ impl ErasedSpec for SupervisorBuilder {
     fn start(self: Box<Self>, env: ChildEnv) -> Rc<ChildLink> {
         let builder = *self;
         let link = ChildLink::new(
-            NodeRecord::new(NodeKind::Supervisor),
+            NodeRecord::new(),
+            NodeKind::Supervisor,
             builder.shared.clone(),
             Some(builder.addr.clone()),
             &env,
