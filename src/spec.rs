@@ -73,8 +73,6 @@ pub struct ChildSpec<A: Actor<Context = Context<A>>> {
     /// Used by the runner, which keeps the spec once it started the child.
     pub(crate) run: RunnerState,
     pub(crate) kind: NodeKind,
-    /// Moved to the node's record when the child starts.
-    pub(crate) stats: Option<Arc<std::sync::Mutex<TaskStats>>>,
 }
 
 /// The parts of a spec most specs do not have.
@@ -85,6 +83,9 @@ struct SpecExtras {
     /// A field of a kind's configuration that cannot be used, reported when
     /// the tree is built.
     config_error: Option<FieldError>,
+    /// A periodic or worker child's statistics; moved to the node's record
+    /// when the child starts.
+    stats: Option<Arc<std::sync::Mutex<TaskStats>>>,
 }
 
 impl<A: Actor<Context = Context<A>>> Drop for ChildSpec<A> {
@@ -185,7 +186,6 @@ impl<A: SupervisedActor> ChildSpec<A> {
             receiver: Some(receiver),
             run: RunnerState::default(),
             kind: NodeKind::Actor,
-            stats: None,
             extras: None,
         }
     }
@@ -236,6 +236,16 @@ impl<A: SupervisedActor> ChildSpec<A> {
 
     fn extras_mut(&mut self) -> &mut SpecExtras {
         self.extras.get_or_insert_with(Box::default)
+    }
+
+    /// Gives the child statistics for `Inspect` to show.
+    pub(crate) fn set_stats(&mut self, stats: Arc<std::sync::Mutex<TaskStats>>) {
+        self.extras_mut().stats = Some(stats);
+    }
+
+    /// Takes the statistics, for the node's record.
+    pub(crate) fn take_stats(&mut self) -> Option<Arc<std::sync::Mutex<TaskStats>>> {
+        self.extras.as_mut().and_then(|extras| extras.stats.take())
     }
 
     /// Records a field of the kind's configuration that cannot be used; the

@@ -428,7 +428,7 @@ impl<T: Tick> ChildSpec<PeriodicActor<T>> {
             consecutive_failures: 0,
         });
         spec.kind = NodeKind::Periodic;
-        spec.stats = Some(stats);
+        spec.set_stats(stats);
         if let Some(error) = config_error {
             spec.set_config_error(error);
         }

@@ -94,7 +94,6 @@ use crate::messages::events::EventKind;
 use crate::messages::stop::{StopOutcome, StopReport};
 use crate::policy::{Grace, Strategy};
 use crate::spec::ChildSpec;
-use tokio_util::sync::CancellationToken;
 use crate::spec::StartContext;
 use crate::tree::{Failure, FailureKind, FailurePhase, NodeState};
 
@@ -199,7 +198,7 @@ pub(crate) fn spawn<A: SupervisedActor>(
     let path = env.path.clone();
     spec.shared.set_path(path.clone());
     let mut record = NodeRecord::new();
-    record.stats = spec.stats.take();
+    record.stats = spec.take_stats();
     let link = ChildLink::new(record, spec.kind, spec.shared.clone(), None, &env);
     let span = tracing::info_span!("node", path = %path);
     let receiver = spec.receiver.take();
@@ -262,9 +261,6 @@ enum Phase {
 /// actix actor's for actors of up to 32 bytes (see `Runner`).
 #[derive(Default)]
 pub(crate) struct RunnerState {
-    /// The current incarnation's cancellation token, if its factory asked
-    /// for one.
-    pub(crate) token: Option<CancellationToken>,
     /// The waker last registered with the child's shared state.
     pub(crate) known_waker: Option<std::task::Waker>,
     /// The stop (or strategy-restart drain) in progress.
@@ -408,7 +404,9 @@ impl<A: SupervisedActor> Future for Runner<A> {
             Some(Command::Kill) => this.kill(),
             Some(Command::Restart) => this.begin_strategy_restart(),
             Some(Command::Start) => this.resume(),
-            None if this.spec.run.stop.is_none() && !this.spec.shared.is_accepting() => this.begin_stop(),
+            None if this.spec.run.stop.is_none() && !this.spec.shared.is_accepting() => {
+                this.begin_stop()
+            }
             None => {}
         }
         loop {
@@ -436,7 +434,13 @@ impl<A: SupervisedActor> Future for Runner<A> {
                     // Checked only once a drain waits: a drain that ends in
                     // one poll never arms its timer.
                     Poll::Pending if this.deadline_passed(cx) => {
-                        if this.spec.run.stop.as_ref().is_some_and(|stop| stop.for_restart) {
+                        if this
+                            .spec
+                            .run
+                            .stop
+                            .as_ref()
+                            .is_some_and(|stop| stop.for_restart)
+                        {
                             this.park_now();
                         } else {
                             this.kill();
@@ -444,7 +448,8 @@ impl<A: SupervisedActor> Future for Runner<A> {
                     }
                     Poll::Pending => return Poll::Pending,
                 },
-                Phase::Backoff => match this.spec.run.backoff.as_mut().map(|s| s.as_mut().poll(cx)) {
+                Phase::Backoff => match this.spec.run.backoff.as_mut().map(|s| s.as_mut().poll(cx))
+                {
                     Some(Poll::Pending) => return Poll::Pending,
                     Some(Poll::Ready(())) | None => {
                         this.spec.run.backoff = None;
@@ -477,7 +482,7 @@ impl<A: SupervisedActor> Runner<A> {
         };
         let factory = &mut self.spec.factory;
         let built = catch_unwind(AssertUnwindSafe(|| factory(&start)));
-        self.spec.run.token = start.token.into_inner();
+        self.link.token.replace(start.token.into_inner());
         let actor = match built {
             Ok(Ok(actor)) => actor,
             Ok(Err(message)) => {
@@ -602,7 +607,13 @@ impl<A: SupervisedActor> Runner<A> {
     #[cold]
     fn end_incarnation(&mut self, end: End) {
         self.cancel_token();
-        if self.spec.run.stop.as_ref().is_some_and(|stop| stop.for_restart) {
+        if self
+            .spec
+            .run
+            .stop
+            .as_ref()
+            .is_some_and(|stop| stop.for_restart)
+        {
             if let Some(failure) = end.failure() {
                 self.link.record.borrow_mut().last_failure = Some(Box::new(failure.clone()));
             }
@@ -866,7 +877,9 @@ impl<A: SupervisedActor> Runner<A> {
     /// Ends the drained context: `stopping` and `stopped` run on its next poll.
     #[cold]
     fn stop_context(&mut self) {
-        if let (ChildContext::Built(context), Some(stop)) = (&mut self.context, &mut self.spec.run.stop) {
+        if let (ChildContext::Built(context), Some(stop)) =
+            (&mut self.context, &mut self.spec.run.stop)
+        {
             stop.stopping_context = true;
             context.ctx().stop();
         }
@@ -946,9 +959,7 @@ impl<A: SupervisedActor> Runner<A> {
 
     /// Cancels the incarnation's token, if it has one.
     fn cancel_token(&self) {
-        if let Some(token) = &self.spec.run.token {
-            token.cancel();
-        }
+        self.link.token.cancel();
     }
 
     /// Sends a lifecycle event about this child's current incarnation, built
@@ -1034,7 +1045,9 @@ mod tests {
 
     /// An actor with 32 bytes of state, like one holding a few handles.
     #[derive(Default)]
-    struct Holder([u64; 4]);
+    struct Holder {
+        _state: [u64; 4],
+    }
     impl Actor for Holder {
         type Context = Context<Self>;
     }

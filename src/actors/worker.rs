@@ -245,7 +245,7 @@ impl<W: Work> ChildSpec<WorkerActor<W>> {
             running: false,
         });
         spec.kind = NodeKind::Worker;
-        spec.stats = Some(stats);
+        spec.set_stats(stats);
         spec
     }
 }

@@ -162,6 +162,35 @@ pub(crate) struct ChildLink {
     pub(crate) kind: NodeKind,
     /// What the child shares with its siblings.
     pub(crate) scope: Rc<SupervisorScope>,
+    /// The current incarnation's cancellation token, if its factory asked
+    /// for one (kept by the runner).
+    pub(crate) token: TokenSlot,
+}
+
+/// A cell holding an incarnation's cancellation token.
+#[derive(Default)]
+pub(crate) struct TokenSlot(Cell<Option<CancellationToken>>);
+
+impl TokenSlot {
+    /// Puts `token` in, dropping the previous one.
+    pub(crate) fn replace(&self, token: Option<CancellationToken>) {
+        self.0.set(token);
+    }
+
+    /// Cancels the token, if there is one.
+    pub(crate) fn cancel(&self) {
+        let token = self.0.take();
+        if let Some(token) = &token {
+            token.cancel();
+        }
+        self.0.set(token);
+    }
+}
+
+impl std::fmt::Debug for TokenSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenSlot")
+    }
 }
 
 impl ChildLink {
@@ -196,6 +225,7 @@ impl ChildLink {
             index: u32::try_from(env.index).expect("fewer than 2^32 children"),
             kind,
             scope: env.scope.clone(),
+            token: TokenSlot::default(),
         })
     }
 
