@@ -347,8 +347,8 @@ pub(crate) struct SpecCommon<'a> {
 /// What a supervisor needs of a spec without knowing its actor type.
 pub(crate) trait ErasedSpec: Send {
     fn common(&self) -> SpecCommon<'_>;
-    /// Checks every field, as if the child sat at `path`.
-    fn validate(&self, path: &NodePath) -> Result<(), BuildError>;
+    /// Checks every field, as if the child sat under `parent`.
+    fn validate(&self, parent: &NodePath) -> Result<(), BuildError>;
     /// Tells the child's handles the path it will have.
     fn assign_path(&self, path: NodePath);
     /// The path assigned by `assign_path`.
@@ -368,15 +368,15 @@ impl<A: SupervisedActor> ErasedSpec for ChildSpec<A> {
         }
     }
 
-    fn validate(&self, path: &NodePath) -> Result<(), BuildError> {
+    fn validate(&self, parent: &NodePath) -> Result<(), BuildError> {
         if let Some(error) = self.extras.as_ref().and_then(|e| e.config_error.as_ref()) {
             return Err(BuildError::InvalidField {
-                path: path.clone(),
+                path: parent.join(self.name()),
                 field: error.field,
                 reason: error.reason.clone(),
             });
         }
-        validate(&self.common(), path)
+        validate(&self.common(), parent)
     }
 
     fn assign_path(&self, path: NodePath) {
@@ -392,18 +392,20 @@ impl<A: SupervisedActor> ErasedSpec for ChildSpec<A> {
     }
 }
 
-/// Checks every field of a spec; errors name the child's path and the field.
-pub(crate) fn validate(common: &SpecCommon<'_>, path: &NodePath) -> Result<(), BuildError> {
+/// Checks every field of a spec whose child sits under `parent`; errors name
+/// the child's path (made only then) and the field.
+pub(crate) fn validate(common: &SpecCommon<'_>, parent: &NodePath) -> Result<(), BuildError> {
+    let path = || parent.join(common.name);
     if let Some(backoff) = common.backoff {
         backoff.validate().map_err(|e| BuildError::InvalidField {
-            path: path.clone(),
+            path: path(),
             field: e.field,
             reason: e.reason,
         })?;
     }
     if common.grace == Grace::Duration(Duration::ZERO) {
         return Err(BuildError::InvalidField {
-            path: path.clone(),
+            path: path(),
             field: "grace",
             reason: "must be above zero (use a short grace, not none)".into(),
         });

@@ -236,7 +236,7 @@ impl SupervisorBuilder {
             .validate()
             .map_err(|e| field(e.field, e.reason))?;
         let names = self.names();
-        let mut seen = std::collections::HashSet::with_capacity(names.len());
+        let mut seen = hashbrown::HashSet::with_capacity(names.len());
         for (child, &name) in self.children.iter().zip(&names) {
             check_name(path, name)?;
             if !seen.insert(name) {
@@ -245,7 +245,7 @@ impl SupervisorBuilder {
                     name: name.to_string(),
                 });
             }
-            child.0.validate(&path.join(name))?;
+            child.0.validate(path)?;
         }
         let depends_on = self.dependency_indexes(path)?;
         shutdown::start_order(&names, &depends_on).map_err(|cycle| {
@@ -271,7 +271,14 @@ impl SupervisorBuilder {
 
     /// Each child's dependencies as indexes in the order given.
     fn dependency_indexes(&self, path: &NodePath) -> Result<Vec<Vec<usize>>, BuildError> {
-        let index: std::collections::HashMap<&str, usize> = self
+        if self
+            .children
+            .iter()
+            .all(|child| child.0.common().depends_on.is_empty())
+        {
+            return Ok(vec![Vec::new(); self.children.len()]);
+        }
+        let index: hashbrown::HashMap<&str, usize> = self
             .names()
             .into_iter()
             .enumerate()

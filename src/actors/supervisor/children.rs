@@ -304,7 +304,7 @@ pub(crate) struct Children {
     slots: Vec<Option<Rc<ChildLink>>>,
     /// Slot numbers, hashed by the child's name.
     by_name: hashbrown::HashTable<u32>,
-    hasher: std::hash::RandomState,
+    hasher: hashbrown::DefaultHashBuilder,
     /// The siblings each child depends on, as indexes in start order; only
     /// for children with dependencies.
     depends_on: std::collections::HashMap<usize, Box<[usize]>>,
@@ -339,6 +339,14 @@ impl Children {
         slots[*i as usize]
             .as_ref()
             .map_or("", |link| link.path.name())
+    }
+
+    /// Makes room for `additional` more children.
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.slots.reserve(additional);
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.by_name
+            .reserve(additional, |i| hasher.hash_one(Self::name_in(slots, i)));
     }
 
     /// The index the next child will have.

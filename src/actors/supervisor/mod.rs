@@ -278,7 +278,9 @@ impl Actor for SupervisorActor {
         tracing::info!(path = %self.path, children = self.pending.len(), "supervisor started");
         self.started_at = Instant::now();
         self.keep_alive = Some(ctx.address());
-        for (spec, depends_on) in std::mem::take(&mut self.pending) {
+        let pending = std::mem::take(&mut self.pending);
+        self.children.reserve(pending.len());
+        for (spec, depends_on) in pending {
             self.start_child(spec, depends_on, ctx);
         }
         self.state.set(NodeState::Running);
@@ -497,7 +499,7 @@ impl Handler<StartChild> for SupervisorActor {
             .into());
         }
         let path = self.path.join(common.name);
-        spec.0.validate(&path)?;
+        spec.0.validate(&self.path)?;
         let mut depends_on = Vec::new();
         for dependency in common.depends_on {
             match self.children.find(dependency) {

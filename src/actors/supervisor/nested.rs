@@ -48,9 +48,9 @@ impl ErasedSpec for SupervisorBuilder {
         }
     }
 
-    fn validate(&self, path: &NodePath) -> Result<(), BuildError> {
-        spec::validate(&self.common(), path)?;
-        self.validate_at(path)
+    fn validate(&self, parent: &NodePath) -> Result<(), BuildError> {
+        spec::validate(&self.common(), parent)?;
+        self.validate_at(&parent.join(&self.name))
     }
 
     fn assign_path(&self, path: NodePath) {

@@ -170,6 +170,9 @@ pub(crate) fn start_order(
     use std::collections::BinaryHeap;
 
     let n = names.len();
+    if depends_on.iter().all(Vec::is_empty) {
+        return Ok((0..n).collect());
+    }
     let mut missing = vec![0usize; n];
     let mut dependents = vec![Vec::new(); n];
     for (child, deps) in depends_on.iter().enumerate() {
