@@ -263,13 +263,57 @@ enum Phase {
 pub(crate) struct RunnerState {
     /// The waker last registered with the child's shared state.
     pub(crate) known_waker: Option<std::task::Waker>,
+    /// Made the first time the child stops, restarts or backs off.
+    rare: Option<Box<RareState>>,
+}
+
+/// The part of a runner's state that only a child that stopped, restarted or
+/// backed off ever needs.
+#[derive(Default)]
+struct RareState {
     /// The stop (or strategy-restart drain) in progress.
-    stop: Option<Box<Stopping>>,
+    stop: Option<Stopping>,
     /// The timer of `Phase::Backoff`.
     backoff: Option<Pin<Box<Sleep>>>,
     /// Parked after exceeding the supervisor's intensity: the failure, for
     /// the report if the child is stopped before it starts again.
     parked_failure: Option<Box<Failure>>,
+}
+
+impl RunnerState {
+    #[inline]
+    fn stop(&self) -> Option<&Stopping> {
+        self.rare.as_ref()?.stop.as_ref()
+    }
+
+    fn stop_mut(&mut self) -> Option<&mut Stopping> {
+        self.rare.as_mut()?.stop.as_mut()
+    }
+
+    fn rare_mut(&mut self) -> &mut RareState {
+        self.rare.get_or_insert_with(Box::default)
+    }
+
+    fn backoff_mut(&mut self) -> Option<&mut Pin<Box<Sleep>>> {
+        self.rare.as_mut()?.backoff.as_mut()
+    }
+
+    fn end_backoff(&mut self) {
+        if let Some(rare) = &mut self.rare {
+            rare.backoff = None;
+        }
+    }
+
+    fn take_parked_failure(&mut self) -> Option<Box<Failure>> {
+        self.rare.as_mut()?.parked_failure.take()
+    }
+
+    /// Between two incarnations: no stop, no backoff, no failure kept.
+    fn clear(&mut self) {
+        if let Some(rare) = &mut self.rare {
+            **rare = RareState::default();
+        }
+    }
 }
 
 /// A stop in progress.
@@ -381,7 +425,7 @@ impl<A: SupervisedActor> Future for Runner<A> {
         // The message path: a running child, no stop, no command, every
         // message its handles accepted handled. Nothing to do but poll it.
         if matches!(this.phase, Phase::Running)
-            && this.spec.run.stop.is_none()
+            && this.spec.run.stop().is_none()
             && !this.link.has_command()
             && this.spec.shared.is_idle(this.handled)
         {
@@ -404,7 +448,7 @@ impl<A: SupervisedActor> Future for Runner<A> {
             Some(Command::Kill) => this.kill(),
             Some(Command::Restart) => this.begin_strategy_restart(),
             Some(Command::Start) => this.resume(),
-            None if this.spec.run.stop.is_none() && !this.spec.shared.is_accepting() => {
+            None if this.spec.run.stop().is_none() && !this.spec.shared.is_accepting() => {
                 this.begin_stop()
             }
             None => {}
@@ -434,13 +478,7 @@ impl<A: SupervisedActor> Future for Runner<A> {
                     // Checked only once a drain waits: a drain that ends in
                     // one poll never arms its timer.
                     Poll::Pending if this.deadline_passed(cx) => {
-                        if this
-                            .spec
-                            .run
-                            .stop
-                            .as_ref()
-                            .is_some_and(|stop| stop.for_restart)
-                        {
+                        if this.spec.run.stop().is_some_and(|stop| stop.for_restart) {
                             this.park_now();
                         } else {
                             this.kill();
@@ -448,11 +486,10 @@ impl<A: SupervisedActor> Future for Runner<A> {
                     }
                     Poll::Pending => return Poll::Pending,
                 },
-                Phase::Backoff => match this.spec.run.backoff.as_mut().map(|s| s.as_mut().poll(cx))
-                {
+                Phase::Backoff => match this.spec.run.backoff_mut().map(|s| s.as_mut().poll(cx)) {
                     Some(Poll::Pending) => return Poll::Pending,
                     Some(Poll::Ready(())) | None => {
-                        this.spec.run.backoff = None;
+                        this.spec.run.end_backoff();
                         this.phase = Phase::Start;
                     }
                 },
@@ -555,7 +592,7 @@ impl<A: SupervisedActor> Runner<A> {
             )
         });
         self.handled += handled;
-        if let (true, Some(stop)) = (marker_reached, &mut self.spec.run.stop) {
+        if let (true, Some(stop)) = (marker_reached, self.spec.run.stop_mut()) {
             stop.marker_reached = true;
         }
         // An error exit ends the incarnation: only then is `fail`'s record
@@ -578,7 +615,7 @@ impl<A: SupervisedActor> Runner<A> {
         // (its first message failed, say): it started, then it ended.
         if matches!(self.phase, Phase::Starting) && start_over {
             self.phase = Phase::Running;
-            if self.spec.run.stop.is_none() {
+            if self.spec.run.stop().is_none() {
                 self.link.record.borrow_mut().state = NodeState::Running;
             }
             tracing::debug!("child started");
@@ -607,13 +644,7 @@ impl<A: SupervisedActor> Runner<A> {
     #[cold]
     fn end_incarnation(&mut self, end: End) {
         self.cancel_token();
-        if self
-            .spec
-            .run
-            .stop
-            .as_ref()
-            .is_some_and(|stop| stop.for_restart)
-        {
+        if self.spec.run.stop().is_some_and(|stop| stop.for_restart) {
             if let Some(failure) = end.failure() {
                 self.link.record.borrow_mut().last_failure = Some(Box::new(failure.clone()));
             }
@@ -644,7 +675,7 @@ impl<A: SupervisedActor> Runner<A> {
                 "child failed"
             );
         }
-        let decision = if self.spec.run.stop.is_some() {
+        let decision = if self.spec.run.stop().is_some() {
             Decision::Finish
         } else {
             self.link.rules.borrow_mut().decide(&end, ran_for)
@@ -665,7 +696,7 @@ impl<A: SupervisedActor> Runner<A> {
             });
             tracing::error!(path = %self.link.path, "restart intensity exceeded");
             self.phase = Phase::Parked;
-            self.spec.run.parked_failure = Some(Box::new(failure.clone()));
+            self.spec.run.rare_mut().parked_failure = Some(Box::new(failure.clone()));
             self.link.record.borrow_mut().state = NodeState::Failed;
             self.link.set_activity(Activity::Parked);
             if let Some(supervisor) = self.link.scope.supervisor.upgrade() {
@@ -701,7 +732,7 @@ impl<A: SupervisedActor> Runner<A> {
                 self.phase = if delay.is_zero() {
                     Phase::Start
                 } else {
-                    self.spec.run.backoff = Some(Box::pin(tokio::time::sleep(delay)));
+                    self.spec.run.rare_mut().backoff = Some(Box::pin(tokio::time::sleep(delay)));
                     Phase::Backoff
                 };
             }
@@ -720,7 +751,7 @@ impl<A: SupervisedActor> Runner<A> {
     /// started again and ends at once.
     #[cold]
     fn begin_stop(&mut self) {
-        if let Some(stop) = &mut self.spec.run.stop {
+        if let Some(stop) = self.spec.run.stop_mut() {
             if stop.for_restart {
                 // A strategy restart's drain becomes a stop: its marker is
                 // already queued; from now on handles refuse new work.
@@ -740,17 +771,24 @@ impl<A: SupervisedActor> Runner<A> {
             // Messages wait for the next incarnation: it starts now, without
             // the rest of its backoff, to handle them before it stops.
             Phase::Backoff | Phase::Parked
-                if self.spec.run.parked_failure.is_none()
+                if self
+                    .spec
+                    .run
+                    .rare
+                    .as_ref()
+                    .is_none_or(|r| r.parked_failure.is_none())
                     && self.spec.shared.accepted() > self.handled =>
             {
-                self.spec.run.stop = Some(Box::new(self.new_stopping(false)));
-                self.spec.run.backoff = None;
+                let stopping = self.new_stopping(false);
+                self.spec.run.rare_mut().stop = Some(stopping);
+                self.spec.run.end_backoff();
                 self.drain_after_start = true;
                 self.phase = Phase::Start;
             }
             Phase::Start | Phase::Backoff | Phase::Parked | Phase::Done => {
-                self.spec.run.stop = Some(Box::new(self.new_stopping(false)));
-                let parked_failure = self.spec.run.parked_failure.take();
+                let stopping = self.new_stopping(false);
+                self.spec.run.rare_mut().stop = Some(stopping);
+                let parked_failure = self.spec.run.take_parked_failure();
                 match parked_failure {
                     Some(failure) => self.finish(NodeState::Failed, StopOutcome::Failed(*failure)),
                     None => self.finish(NodeState::Stopped, StopOutcome::Drained),
@@ -781,11 +819,12 @@ impl<A: SupervisedActor> Runner<A> {
     /// Drains the running incarnation: queues the marker that ends the
     /// drain, and starts the grace.
     fn begin_drain(&mut self, for_restart: bool) {
-        self.spec.run.stop = Some(Box::new(self.new_stopping(for_restart)));
+        let stopping = self.new_stopping(for_restart);
+        self.spec.run.rare_mut().stop = Some(stopping);
         self.queue_drain_marker();
     }
 
-    /// Queues the marker that ends the drain begun by `self.spec.run.stop`.
+    /// Queues the marker that ends the drain in progress.
     fn queue_drain_marker(&mut self) {
         // The incarnation's work should wind down: its token tells it.
         self.cancel_token();
@@ -798,7 +837,7 @@ impl<A: SupervisedActor> Runner<A> {
     /// incarnation), stops it, and parks until the supervisor's `Start`.
     #[cold]
     fn begin_strategy_restart(&mut self) {
-        if self.spec.run.stop.is_some() {
+        if self.spec.run.stop().is_some() {
             return;
         }
         match self.phase {
@@ -825,9 +864,7 @@ impl<A: SupervisedActor> Runner<A> {
     /// Waits between two incarnations for the supervisor's `Start`.
     #[cold]
     fn park(&mut self, attempt: u32, delay: Duration) {
-        self.spec.run.stop = None;
-        self.spec.run.backoff = None;
-        self.spec.run.parked_failure = None;
+        self.spec.run.clear();
         self.phase = Phase::Parked;
         self.link.record.borrow_mut().state = NodeState::Restarting {
             attempt,
@@ -841,7 +878,7 @@ impl<A: SupervisedActor> Runner<A> {
     #[cold]
     fn resume(&mut self) {
         if matches!(self.phase, Phase::Parked) {
-            self.spec.run.parked_failure = None;
+            self.spec.run.take_parked_failure();
             self.link.set_activity(Activity::Active);
             self.phase = Phase::Start;
         }
@@ -849,7 +886,7 @@ impl<A: SupervisedActor> Runner<A> {
 
     /// Whether the grace of the stop in progress ran out.
     fn deadline_passed(&mut self, cx: &mut task::Context<'_>) -> bool {
-        let Some(stop) = self.spec.run.stop.as_mut() else {
+        let Some(stop) = self.spec.run.stop_mut() else {
             return false;
         };
         let Some(deadline) = stop.deadline else {
@@ -864,7 +901,7 @@ impl<A: SupervisedActor> Runner<A> {
 
     /// Whether the stop in progress has handled everything it must.
     fn drain_is_over(&self) -> bool {
-        match &self.spec.run.stop {
+        match self.spec.run.stop() {
             Some(stop) => {
                 !stop.stopping_context
                     && stop.marker_reached
@@ -878,7 +915,7 @@ impl<A: SupervisedActor> Runner<A> {
     #[cold]
     fn stop_context(&mut self) {
         if let (ChildContext::Built(context), Some(stop)) =
-            (&mut self.context, &mut self.spec.run.stop)
+            (&mut self.context, self.spec.run.stop_mut())
         {
             stop.stopping_context = true;
             context.ctx().stop();
@@ -891,7 +928,7 @@ impl<A: SupervisedActor> Runner<A> {
         if matches!(self.phase, Phase::Done) {
             return;
         }
-        if self.spec.run.stop.is_none() {
+        if self.spec.run.stop().is_none() {
             self.begin_stop();
             if matches!(self.phase, Phase::Done) {
                 return;
@@ -932,7 +969,7 @@ impl<A: SupervisedActor> Runner<A> {
             record.started_at = None;
         }
         self.phase = Phase::Done;
-        let (drained, duration) = match &self.spec.run.stop {
+        let (drained, duration) = match self.spec.run.stop() {
             Some(stop) => (self.handled - stop.handled_before, stop.began.elapsed()),
             None => (0, Duration::ZERO),
         };
