@@ -129,6 +129,22 @@ pub(crate) struct PollSignals {
     pub(crate) start_over: Cell<bool>,
 }
 
+/// Readies the thread's signals for polling one child's context; returns
+/// the count of tracked messages handled on this thread so far.
+///
+/// A flag left set by an earlier poll is cleared: a drain marker handled on
+/// the message path (one a finished drain left in the mailbox) sets it and
+/// no runner reads it, and another child's drain must not take it for its
+/// own.
+#[inline]
+fn before_poll() -> u64 {
+    SIGNALS.with(|signals| {
+        signals.marker_reached.set(false);
+        signals.start_over.set(false);
+        signals.handled.get()
+    })
+}
+
 /// Installs the fresh actor value built by the spec's factory. Call it from
 /// [`Supervised::restarting`](actix::Supervised::restarting); the [`supervised!`](crate::supervised) macro
 /// writes that call for you.
@@ -430,7 +446,7 @@ impl<A: SupervisedActor> Future for Runner<A> {
             && this.spec.shared.is_idle(this.handled)
         {
             if let ChildContext::Built(context) = &mut this.context {
-                let handled_before = SIGNALS.with(|signals| signals.handled.get());
+                let handled_before = before_poll();
                 let polled = catch_unwind(AssertUnwindSafe(|| Pin::new(&mut *context).poll(cx)));
                 // Still idle: no handle accepted a message during the poll
                 // (from another thread, or from the child's own handlers), so
@@ -563,7 +579,7 @@ impl<A: SupervisedActor> Runner<A> {
         let ChildContext::Built(context) = &mut self.context else {
             unreachable!("a starting or running child has a context");
         };
-        let handled_before = SIGNALS.with(|signals| signals.handled.get());
+        let handled_before = before_poll();
         let polled = catch_unwind(AssertUnwindSafe(|| Pin::new(&mut *context).poll(cx)));
         self.after_poll(polled, handled_before)
     }
@@ -1106,5 +1122,84 @@ mod tests {
             runner <= 408,
             "a runner of {runner} bytes (its context: {context}) no longer fits a 512-byte task"
         );
+    }
+}
+
+#[cfg(test)]
+mod leftover_signals {
+    use super::*;
+    use crate::{ChildSpec, SupervisorActor};
+    use actix::{ActorFutureExt, Handler, Message, WrapFuture};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// Counts the messages it handled; `Hold` makes it wait for a signal.
+    struct Busy {
+        handled: Arc<AtomicUsize>,
+        release: Option<tokio::sync::oneshot::Receiver<()>>,
+    }
+    impl Actor for Busy {
+        type Context = Context<Self>;
+    }
+    crate::supervised!(Busy);
+
+    #[derive(Message)]
+    #[rtype(result = "()")]
+    struct Hold;
+    impl Handler<Hold> for Busy {
+        type Result = ();
+        fn handle(&mut self, _: Hold, ctx: &mut Context<Self>) {
+            let release = self.release.take().expect("one hold");
+            ctx.wait(
+                async move { drop(release.await) }
+                    .into_actor(self)
+                    .map(|_, _, _| ()),
+            );
+        }
+    }
+
+    #[derive(Message)]
+    #[rtype(result = "()")]
+    struct Work;
+    impl Handler<Work> for Busy {
+        type Result = ();
+        fn handle(&mut self, _: Work, _: &mut Context<Self>) {
+            self.handled.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// A drain marker handled where no runner reads it (a stale marker left
+    /// by an earlier drain, handled on the message path) leaves the thread's
+    /// "marker reached" flag set. Another child's drain must not take it for
+    /// its own and stop before its mailbox is drained.
+    #[test]
+    fn a_leftover_marker_signal_does_not_end_another_childs_drain() {
+        actix::System::new().block_on(async {
+            let handled = Arc::new(AtomicUsize::new(0));
+            let (release, held) = tokio::sync::oneshot::channel();
+            let mut held = Some(held);
+            let counter = handled.clone();
+            let spec = ChildSpec::new("busy", move || Busy {
+                handled: counter.clone(),
+                release: held.take(),
+            });
+            let (handle, addr) = (spec.handle(), spec.address());
+            let _app = SupervisorActor::builder("app").child(spec).start().unwrap();
+            handle.started().await.unwrap();
+            addr.do_send(Hold);
+            for _ in 0..5 {
+                addr.do_send(Work);
+            }
+            // Let the child take `Hold` and wait on it.
+            tokio::task::yield_now().await;
+            SIGNALS.with(|signals| signals.marker_reached.set(true));
+            let report = actix_rt::spawn(handle.stop());
+            tokio::task::yield_now().await;
+            tokio::task::yield_now().await;
+            // Fails when the child was already stopped, its wait dropped.
+            let _ = release.send(());
+            let report = report.await.unwrap();
+            assert_eq!(handled.load(Ordering::SeqCst), 5, "{report:?}");
+        });
     }
 }
