@@ -964,6 +964,9 @@ impl<A: SupervisedActor> Runner<A> {
     #[cold]
     fn finish(&mut self, state: NodeState, outcome: StopOutcome) {
         self.cancel_token();
+        // The link outlives the runner (in the supervisor's table); the
+        // token need not.
+        self.link.token.replace(None);
         self.link.set_activity(Activity::Done);
         if let ChildContext::Built(context) = &mut self.context {
             context.ctx().terminate();
