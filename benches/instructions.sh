@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Instructions per request/response, supervised vs plain actix, counted by
+# Instructions per request/response, supervised vs plain actix, and per
+# restart of a supervised child, counted by
 # callgrind (deterministic, unlike wall-clock time on a shared machine).
 # Usage: bash benches/instructions.sh [requests]   (needs valgrind)
 set -euo pipefail
@@ -15,3 +16,8 @@ raw=$(( $(count raw "$requests") - $(count raw 0) ))
 sup=$(( $(count supervised "$requests") - $(count supervised 0) ))
 echo "instructions per request/response: raw actix $(( raw / requests )), supervised $(( sup / requests ))"
 python3 -c "print(f'throughput ratio supervised/raw, by instructions: {$raw / $sup:.3f}')"
+restarts=$(( requests / 20 ))
+for exit in error panic; do
+  per=$(( ($(count "restart-$exit" "$restarts") - $(count "restart-$exit" 0)) / restarts ))
+  echo "instructions per restart ($exit), with the round trip after it: $per"
+done

@@ -4,7 +4,9 @@
 //! load.
 //!
 //! `BENCH_MODE` is `raw` or `supervised`; `BENCH_REQUESTS` the number of
-//! requests (0 gives the baseline to subtract). The script
+//! requests (0 gives the baseline to subtract). `restart-error` and
+//! `restart-panic` count restarts instead, each with the round trip after
+//! it. The script
 //! `benches/instructions.sh` runs the four combinations and prints the ratio.
 
 use actix::prelude::*;
@@ -12,10 +14,14 @@ use actix_supervisor::prelude::*;
 
 #[path = "../benches/common/counter.rs"]
 mod counter;
-use counter::{Counter, Inc};
+use counter::{Boom, Counter, ErrorExit, Inc};
 
 fn main() {
-    let supervised = std::env::var("BENCH_MODE").as_deref() == Ok("supervised");
+    let mode = std::env::var("BENCH_MODE").unwrap_or_default();
+    if let Some(exit) = mode.strip_prefix("restart-") {
+        return restarts(exit == "panic");
+    }
+    let supervised = mode == "supervised";
     let requests: u64 = std::env::var("BENCH_REQUESTS")
         .ok()
         .and_then(|n| n.parse().ok())
@@ -34,6 +40,38 @@ fn main() {
         };
         addr.send(Inc).await.unwrap();
         for _ in 0..requests {
+            addr.send(Inc).await.unwrap();
+        }
+    });
+}
+
+/// `BENCH_MODE=restart-error` or `restart-panic`: `BENCH_REQUESTS` restarts
+/// of a supervised child, each followed by the round trip that proves the
+/// next incarnation answers.
+fn restarts(panic: bool) {
+    let restarts: u64 = std::env::var("BENCH_REQUESTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(10_000);
+    std::panic::set_hook(Box::new(|_| {}));
+    actix::System::new().block_on(async move {
+        let spec = ChildSpec::new("counter", Counter::default).restart(RestartPolicy::Always);
+        let addr = spec.address();
+        let _app = SupervisorActor::builder("bench")
+            .intensity(actix_supervisor::RestartIntensity::new(
+                u32::MAX,
+                std::time::Duration::from_secs(1),
+            ))
+            .child(spec)
+            .start()
+            .unwrap();
+        addr.send(Inc).await.unwrap();
+        for _ in 0..restarts {
+            if panic {
+                addr.do_send(Boom);
+            } else {
+                addr.do_send(ErrorExit);
+            }
             addr.send(Inc).await.unwrap();
         }
     });
