@@ -7,6 +7,9 @@
 //!
 //! Run it with `cargo run --example 01_supervision_tree`.
 
+#[path = "common/logging.rs"]
+mod logging;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -126,15 +129,7 @@ fn resident_kib() -> Option<u64> {
 
 #[actix::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "actix_supervisor=warn".into()),
-        )
-        .with_target(false)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    logging::init("actix_supervisor=warn");
     // The panic is logged by the supervisor with the node's path; keep the
     // default hook's extra report out of the output.
     std::panic::set_hook(Box::new(|_| {}));

@@ -26,6 +26,9 @@
 //!
 //! Run it with `cargo run --example 02_replication_receiver`.
 
+#[path = "common/bounded.rs"]
+mod bounded;
+
 use std::collections::BTreeMap;
 use std::error::Error;
 use std::sync::{Arc, Mutex};
@@ -338,9 +341,5 @@ async fn run() -> Result<(), Box<dyn Error>> {
 
 #[actix::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    // Every wait in `run` ends on an event; this bound only turns a hang into
-    // a failure.
-    tokio::time::timeout(Duration::from_secs(10), run())
-        .await
-        .map_err(|_| "the example did not finish within 10 s")?
+    bounded::within_ten_seconds(run()).await
 }

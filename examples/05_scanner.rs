@@ -17,6 +17,11 @@
 //!
 //! Run it with `cargo run --example 05_scanner`.
 
+#[path = "common/bounded.rs"]
+mod bounded;
+#[path = "common/logging.rs"]
+mod logging;
+
 use std::collections::HashMap;
 use std::error::Error;
 use std::time::Duration;
@@ -166,18 +171,6 @@ async fn run() -> Result<(), Box<dyn Error>> {
 
 #[actix::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "actix_supervisor=warn".into()),
-        )
-        .with_target(false)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-    // Every wait in `run` ends on an event; this bound only turns a hang into
-    // a failure.
-    tokio::time::timeout(Duration::from_secs(10), run())
-        .await
-        .map_err(|_| "the example did not finish within 10 s")?
+    logging::init("actix_supervisor=warn");
+    bounded::within_ten_seconds(run()).await
 }

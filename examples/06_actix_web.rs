@@ -55,6 +55,9 @@
 //!   then prints the stop report; the exit status says whether everything
 //!   drained.
 
+#[path = "common/logging.rs"]
+mod logging;
+
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
 use std::process::ExitCode;
@@ -870,14 +873,7 @@ async fn main() -> ExitCode {
     } else {
         "actix_supervisor=error"
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| default_filter.into()),
-        )
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    logging::init(default_filter);
     let outcome = if serve {
         serve_until_signal().await
     } else {
