@@ -29,6 +29,25 @@ fn record(name: &str, took: Duration, operations: u64) {
 }
 
 /// A supervised counter (restarted however often), on the current system.
+/// Runs one Criterion batch, `work`, on `system` and returns how long it
+/// took; with `per_operation`, also records the time under that key for the
+/// ratios printed at the end.
+fn timed(
+    system: &SystemRunner,
+    per_operation: Option<(&str, u64)>,
+    work: impl std::future::Future<Output = ()>,
+) -> Duration {
+    system.block_on(async {
+        let began = Instant::now();
+        work.await;
+        let took = began.elapsed();
+        if let Some((name, operations)) = per_operation {
+            record(name, took, operations);
+        }
+        took
+    })
+}
+
 fn supervised_counter() -> Addr<Counter> {
     let spec = ChildSpec::new("counter", Counter::default).restart(RestartPolicy::Always);
     let addr = spec.address();
@@ -47,15 +66,12 @@ fn request_response(c: &mut Criterion) {
     let mut group = c.benchmark_group("request_response");
     for (name, addr) in [("raw", raw), ("supervised", supervised)] {
         group.bench_function(name, |b| {
+            let key = format!("request_response/{name}");
             b.iter_custom(|iterations| {
-                system.block_on(async {
-                    let began = Instant::now();
+                timed(&system, Some((&key, iterations)), async {
                     for _ in 0..iterations {
                         addr.send(Inc).await.unwrap();
                     }
-                    let took = began.elapsed();
-                    record(&format!("request_response/{name}"), took, iterations);
-                    took
                 })
             })
         });
@@ -70,16 +86,13 @@ fn fire_and_forget(c: &mut Criterion) {
     let mut group = c.benchmark_group("fire_and_forget");
     for (name, addr) in [("raw", raw), ("supervised", supervised)] {
         group.bench_function(name, |b| {
+            let key = format!("fire_and_forget/{name}");
             b.iter_custom(|iterations| {
-                system.block_on(async {
-                    let began = Instant::now();
+                timed(&system, Some((&key, iterations)), async {
                     for _ in 0..iterations {
                         addr.do_send(Inc);
                     }
                     addr.send(Inc).await.unwrap();
-                    let took = began.elapsed();
-                    record(&format!("fire_and_forget/{name}"), took, iterations);
-                    took
                 })
             })
         });
@@ -92,13 +105,11 @@ fn restart_after_error(c: &mut Criterion) {
     let supervised = system.block_on(async { supervised_counter() });
     c.bench_function("restart_after_error_exit/supervised", |b| {
         b.iter_custom(|iterations| {
-            system.block_on(async {
-                let began = Instant::now();
+            timed(&system, None, async {
                 for _ in 0..iterations {
                     supervised.do_send(ErrorExit);
                     supervised.send(Inc).await.unwrap();
                 }
-                began.elapsed()
             })
         })
     });
@@ -110,24 +121,25 @@ fn spawn(c: &mut Criterion) {
     let mut group = c.benchmark_group("spawn_1000");
     group.bench_function("raw", |b| {
         b.iter_custom(|iterations| {
-            system.block_on(async {
-                let began = Instant::now();
-                for _ in 0..iterations {
-                    let addrs: Vec<_> = (0..CHILDREN).map(|_| Counter::default().start()).collect();
-                    for addr in &addrs {
-                        addr.send(Inc).await.unwrap();
+            timed(
+                &system,
+                Some(("spawn_1000/raw", iterations * CHILDREN)),
+                async {
+                    for _ in 0..iterations {
+                        let addrs: Vec<_> =
+                            (0..CHILDREN).map(|_| Counter::default().start()).collect();
+                        for addr in &addrs {
+                            addr.send(Inc).await.unwrap();
+                        }
                     }
-                }
-                let took = began.elapsed();
-                record("spawn_1000/raw", took, iterations * CHILDREN);
-                took
-            })
+                },
+            )
         })
     });
     group.bench_function("supervised", |b| {
         b.iter_custom(|iterations| {
-            system.block_on(async {
-                let began = Instant::now();
+            let per_operation = Some(("spawn_1000/supervised", iterations * CHILDREN));
+            timed(&system, per_operation, async {
                 for _ in 0..iterations {
                     let mut builder = SupervisorActor::builder("many");
                     let mut addrs = Vec::new();
@@ -142,9 +154,6 @@ fn spawn(c: &mut Criterion) {
                     }
                     app.do_send(actix_supervisor::Shutdown);
                 }
-                let took = began.elapsed();
-                record("spawn_1000/supervised", took, iterations * CHILDREN);
-                took
             })
         })
     });
