@@ -143,6 +143,8 @@
 //! failure without panicking, with [`fail`].
 #![deny(missing_docs, unreachable_pub, missing_debug_implementations)]
 #![forbid(unsafe_code)]
+// Promise 16: the library reports through `tracing`, never on standard output.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 #![doc(test(attr(deny(warnings), allow(dead_code))))]
 
 mod actors;
