@@ -13,6 +13,7 @@
 //! ```
 
 mod common;
+mod reliability_support;
 
 use std::time::Duration;
 
@@ -22,11 +23,7 @@ use actix_supervisor::{
     SupervisorBuilder, Tick, TickContext, Work, WorkContext,
 };
 use common::*;
-
-/// `RELIABILITY_LONG=1`, as for the rest of the reliability suite.
-fn long_run() -> bool {
-    std::env::var("RELIABILITY_LONG").as_deref() == Ok("1")
-}
+use reliability_support::long_run;
 
 fn cycles() -> usize {
     if long_run() {
@@ -127,13 +124,15 @@ async fn a_three_level_tree_started_and_stopped_many_times_always_stops_and_leav
     println!("three-level tree: {report:?}");
 }
 
+/// The process's resident memory; the test fails where it cannot be read,
+/// rather than measure nothing.
 fn resident_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm is readable");
     let pages: u64 = statm
         .split_whitespace()
         .nth(1)
         .and_then(|pages| pages.parse().ok())
-        .unwrap_or(0);
+        .expect("statm's second field is the resident page count");
     pages * 4096
 }
 
