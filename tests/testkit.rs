@@ -431,6 +431,9 @@ async fn the_same_seed_plays_the_same_cycles() {
     let first = run(3).await;
     let again = run(3).await;
     assert_eq!(first, again);
+    // And the seed is used: another one draws other cycles.
+    let other = run(4).await;
+    assert_ne!(first, other, "seeds 3 and 4 played the same cycles");
 }
 
 #[actix_rt::test]
