@@ -799,6 +799,10 @@ impl<A: SupervisedActor> Runner<A> {
                 self.spec.run.rare_mut().stop = Some(stopping);
                 self.spec.run.end_backoff();
                 self.drain_after_start = true;
+                if self.phase == Phase::Parked {
+                    // Running again, as `resume` would say.
+                    self.link.set_activity(Activity::Active);
+                }
                 self.phase = Phase::Start;
             }
             Phase::Start | Phase::Backoff | Phase::Parked | Phase::Done => {
