@@ -458,8 +458,9 @@ impl<A: Actor> ChildHandle<A> {
         A: Handler<DrainMarker>,
         A::Context: ToEnvelope<A, DrainMarker>,
     {
+        // The runner, woken, begins the drain: it queues the marker that
+        // ends it, as for every other stop.
         if self.shared.begin_stopping() {
-            self.addr.do_send(DrainMarker);
             self.shared.wake_runner();
         }
         self.shared.report()
