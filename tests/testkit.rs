@@ -661,3 +661,22 @@ fn assert_about_accepts_the_timer_slack_and_nothing_more() {
         assert!(result.is_err(), "{off:?} is not about 1s");
     }
 }
+
+/// `Duration::MAX` reads as "wait for ever": it must not overflow the clock.
+#[actix_rt::test]
+async fn a_timeout_too_long_for_the_clock_waits_without_overflowing() {
+    tokio::time::pause();
+    let (app, probe) = app_with(slow_probe("probe"));
+    let recorder = EventRecorder::start(&app).await.unwrap();
+    within(probe.started()).await.unwrap();
+    let node = testkit::wait_for_node(&app, "/app/probe", |n| n.state == NodeState::Running)
+        .timeout(Duration::MAX)
+        .await;
+    assert_eq!(node.incarnation, 1);
+    within(probe.stop()).await;
+    let stopped = recorder
+        .wait_for(|e| matches!(e.kind, EventKind::Stopped { .. }))
+        .timeout(Duration::MAX)
+        .await;
+    assert_eq!(stopped.path.as_str(), "/app/probe");
+}

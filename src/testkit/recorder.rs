@@ -23,7 +23,6 @@ use futures_util::task::noop_waker;
 use futures_util::Stream;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
 
 use super::error::EventWaitError;
 use super::wait::DEFAULT_TIMEOUT;
@@ -314,8 +313,9 @@ impl<'a> WaitForEvent<'a> {
     /// [`EventWaitError::TreeGone`] when the events end (the tree is gone).
     /// Both carry every event recorded.
     pub async fn try_wait(mut self) -> Result<LifecycleEvent, EventWaitError> {
-        let deadline = Instant::now() + self.timeout;
-        let found = tokio::time::timeout_at(deadline, self.first_match()).await;
+        // `timeout`, not a deadline: a timeout too long for the clock
+        // (`Duration::MAX`, "wait for ever") must not overflow it.
+        let found = tokio::time::timeout(self.timeout, self.first_match()).await;
         let seen = self.recorder.events();
         match found {
             Ok(Some(event)) => Ok(event),

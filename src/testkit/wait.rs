@@ -21,7 +21,6 @@ use std::time::Duration;
 use actix::Addr;
 use futures_util::future::LocalBoxFuture;
 use futures_util::{FutureExt as _, StreamExt as _};
-use tokio::time::Instant;
 
 use super::error::WaitError;
 use crate::actors::SupervisorActor;
@@ -238,9 +237,10 @@ impl<'a, T: 'a> WaitUntil<'a, T> {
     /// [`WaitError::SupervisorGone`] when the supervisor stops answering.
     /// Both carry the last snapshot seen.
     pub async fn try_wait(mut self) -> Result<T, WaitError> {
-        let deadline = Instant::now() + self.timeout;
         let mut last = None;
-        let watched = tokio::time::timeout_at(deadline, self.watch(&mut last)).await;
+        // `timeout`, not a deadline: a timeout too long for the clock
+        // (`Duration::MAX`, "wait for ever") must not overflow it.
+        let watched = tokio::time::timeout(self.timeout, self.watch(&mut last)).await;
         match watched {
             Ok(Ok(found)) => Ok(found),
             Ok(Err(Gone)) => Err(WaitError::SupervisorGone {
