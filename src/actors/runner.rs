@@ -57,9 +57,11 @@
 //! tracing span (only when a subscriber enabled it: see `InSpan`), a
 //! command check, two atomic loads of the child's state word
 //! (status and accepted count; before and after the poll), a waker
-//! comparison and one thread-local read. A message sent through a
+//! comparison and one thread-local access. A message sent through a
 //! `ChildHandle` adds two atomic operations on the sender's side (a load and
-//! a compare-and-swap) and one thread-local increment when handled.
+//! a compare-and-swap) and one thread-local increment when handled; the poll
+//! that handles it leaves this short path for the full one, which reads the
+//! thread-local again and checks the drain's state.
 //!
 //! # Start detection
 //!
@@ -115,7 +117,8 @@ thread_local! {
 }
 
 /// What code running inside a child's poll reports to its runner, through
-/// one thread-local (read once per poll, to keep the message path short).
+/// one thread-local (cleared before each poll of a context, read after it
+/// unless the poll took the message path and handled nothing tracked).
 pub(crate) struct PollSignals {
     /// An error exit reported by [`fail`], with the address of the context
     /// it was reported from (so a runner takes only its own child's).
@@ -204,8 +207,9 @@ where
 /// its supervisor keeps.
 ///
 /// The runner keeps the spec's box for the child's whole life, as the home
-/// of what it needs only now and then (the factory, an address, the
-/// incarnation's token): the runner's own task stays small, and the box's
+/// of what it needs only now and then (the factory, an address, the last
+/// waker, the rarer state of `RunnerState`): the runner's own task stays
+/// small, and the box's
 /// memory is not freed only to be allocated again.
 pub(crate) fn spawn<A: SupervisedActor>(
     env: ChildEnv,
@@ -402,7 +406,7 @@ struct Runner<A: SupervisedActor> {
     link: Rc<ChildLink>,
     /// The factory; the address that sends the drain marker and keeps the
     /// mailbox connected (actix restarts a context only while an address to
-    /// it is alive); the current incarnation's token; the last waker.
+    /// it is alive); the last waker; the state of stops and backoffs.
     spec: Box<ChildSpec<A>>,
     context: ChildContext<A>,
     phase: Phase,

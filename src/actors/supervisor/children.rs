@@ -15,7 +15,8 @@
 //!   be held while another task runs.
 //! - A command written with [`ChildLink::command`] wakes the runner, which
 //!   takes it on its next poll; a later command replaces an earlier one that
-//!   was not taken yet.
+//!   was not taken yet if it is at least as strong (`Kill` over `Stop` over
+//!   `Restart` and `Start`).
 
 use std::cell::{Cell, RefCell};
 use std::hash::BuildHasher;
@@ -56,7 +57,8 @@ pub(crate) struct SupervisorScope {
     pub(crate) events: Events,
     /// The supervisor's restart intensity, shared by all its children.
     pub(crate) intensity: Rc<RefCell<IntensityWindow>>,
-    /// The supervisor's cancellation token; each incarnation gets a child.
+    /// The supervisor's cancellation token; an incarnation whose factory
+    /// asks for a token gets a child of it.
     pub(crate) token: CancellationToken,
     pub(crate) strategy: Strategy,
 }
@@ -163,7 +165,7 @@ pub(crate) struct ChildLink {
     /// What the child shares with its siblings.
     pub(crate) scope: Rc<SupervisorScope>,
     /// The current incarnation's cancellation token, if its factory asked
-    /// for one (kept by the runner).
+    /// for one; set and cancelled by the runner, dropped when it finishes.
     pub(crate) token: TokenSlot,
 }
 
