@@ -229,7 +229,6 @@ pub(crate) fn spawn<A: SupervisedActor>(
         phase: Phase::Starting,
         handled: 0,
         yielded_before_start: false,
-        drain_after_start: false,
         #[cfg(feature = "testkit")]
         _live: crate::testkit::LiveActor::new(),
     };
@@ -414,9 +413,6 @@ struct Runner<A: SupervisedActor> {
     handled: u64,
     /// `Phase::Start` already yielded once; the next poll starts.
     yielded_before_start: bool,
-    /// A stop came while messages waited for this incarnation: drain them
-    /// as soon as it has started.
-    drain_after_start: bool,
     #[cfg(feature = "testkit")]
     _live: crate::testkit::LiveActor,
 }
@@ -485,10 +481,12 @@ impl<A: SupervisedActor> Future for Runner<A> {
                 }
                 Phase::Start => {
                     this.yielded_before_start = false;
+                    // Only a stop that came while messages waited for this
+                    // incarnation starts it with a stop under way: it drains
+                    // them as soon as it has started.
+                    let drain = this.spec.run.stop().is_some();
                     this.begin_incarnation();
-                    if std::mem::take(&mut this.drain_after_start)
-                        && matches!(this.phase, Phase::Starting | Phase::Running)
-                    {
+                    if drain && matches!(this.phase, Phase::Starting | Phase::Running) {
                         this.queue_drain_marker();
                     }
                 }
@@ -802,7 +800,6 @@ impl<A: SupervisedActor> Runner<A> {
                 let stopping = self.new_stopping(false);
                 self.spec.run.rare_mut().stop = Some(stopping);
                 self.spec.run.end_backoff();
-                self.drain_after_start = true;
                 if self.phase == Phase::Parked {
                     // Running again, as `resume` would say.
                     self.link.set_activity(Activity::Active);
