@@ -148,9 +148,9 @@
 #![doc(test(attr(deny(warnings), allow(dead_code))))]
 
 mod actors;
+mod child;
 pub mod config;
 mod error;
-mod handle;
 mod latch;
 mod messages;
 mod policy;
@@ -161,17 +161,17 @@ pub mod testkit;
 mod tree;
 
 pub use actors::{
-    fail, restart_fresh, MissedTicks, Periodic, PeriodicActor, SupervisedActor, SupervisorActor,
-    SupervisorBuilder, Tick, TickContext, TickNow, Work, WorkContext, WorkerActor,
+    MissedTicks, Periodic, PeriodicActor, SupervisorActor, SupervisorBuilder, Tick, TickContext,
+    TickNow, Work, WorkContext, WorkerActor,
 };
+pub use child::{fail, restart_fresh, ChildHandle, StartContext, SupervisedActor};
 pub use error::{BuildError, ConfigError, ControlError, SendError, StartError};
-pub use handle::ChildHandle;
 pub use messages::{
     EventKind, EventStream, Inspect, LifecycleEvent, RemoveChild, RestartChild, Shutdown,
     StartChild, Stop, StopChild, StopOutcome, StopReport, Subscribe, SubscribeRecipient,
 };
 pub use policy::{Backoff, Grace, RestartIntensity, RestartPolicy, Strategy};
-pub use spec::{AnyChildSpec, ChildSpec, StartContext};
+pub use spec::{AnyChildSpec, ChildSpec};
 pub use tree::{
     Failure, FailureKind, FailurePhase, NodeKind, NodePath, NodeSnapshot, NodeState, TaskStats,
     TreeSnapshot,
@@ -180,7 +180,7 @@ pub use tree::{
 /// Plumbing for [`supervised!`]; not part of the public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::handle::{
+    pub use crate::child::drain::{
         handle_drain_marker, handle_tracked, DrainMarker, Tracked, TrackedResponse,
     };
 }

@@ -20,10 +20,11 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
-use super::children::{ChildLink, Children};
+use super::children::Children;
 use super::{shutdown, OwnState, SupervisorActor};
+use crate::child::drain::ChildShared;
+use crate::child::link::ChildLink;
 use crate::error::{check_name, BuildError};
-use crate::handle::ChildShared;
 use crate::messages::events::Events;
 use crate::policy::{Backoff, Grace, IntensityWindow, RestartIntensity, RestartPolicy, Strategy};
 use crate::spec::AnyChildSpec;

@@ -3,14 +3,13 @@
 //!
 //! The per-child work (containing panics, restarting in place, waiting out a
 //! backoff, draining on stop) is done by each child's runner
-//! ([`crate::actors::runner`]); the supervisor owns the child table
+//! ([`crate::child`]); the supervisor owns the child table
 //! ([`children`]), the view of the tree, and the order of shutdown
 //! ([`shutdown`]).
 
 mod builder;
 pub(crate) mod children;
 mod nested;
-pub(crate) mod restart;
 pub(crate) mod shutdown;
 
 pub use builder::SupervisorBuilder;
@@ -28,7 +27,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
-use self::children::{ChildEnv, Children, Command, SupervisorScope};
+use self::children::Children;
+use crate::child::lifecycle::Notice;
+use crate::child::link::{self, ChildEnv, ChildNotice, Command, SupervisorScope};
 use crate::error::ControlError;
 use crate::error::{check_name, BuildError};
 use crate::messages::children::{RemoveChild, RestartChild, StartChild, StopChild};
@@ -135,11 +136,11 @@ pub struct SupervisorActor {
 #[derive(Debug)]
 pub(crate) struct OwnState {
     state: Cell<NodeState>,
-    link: Option<std::rc::Weak<children::ChildLink>>,
+    link: Option<std::rc::Weak<link::ChildLink>>,
 }
 
 impl OwnState {
-    fn new(link: Option<Rc<children::ChildLink>>) -> Self {
+    fn new(link: Option<Rc<link::ChildLink>>) -> Self {
         OwnState {
             state: Cell::new(NodeState::Starting),
             link: link.as_ref().map(Rc::downgrade),
@@ -147,7 +148,7 @@ impl OwnState {
     }
 
     /// Its link in its parent, while the parent keeps it.
-    pub(crate) fn link(&self) -> Option<Rc<children::ChildLink>> {
+    pub(crate) fn link(&self) -> Option<Rc<link::ChildLink>> {
         self.link.as_ref().and_then(std::rc::Weak::upgrade)
     }
 
@@ -174,26 +175,12 @@ impl OwnState {
     }
 }
 
-/// From a child's runner, under a strategy other than one-for-one: its
-/// incarnation ended and it waits, parked, for its siblings' restart.
+/// A child whose incarnation ended under a strategy other than one-for-one:
+/// it waits, parked, for its siblings' restart.
 #[derive(Debug)]
 pub(crate) struct ChildEnded {
     pub(crate) index: usize,
     pub(crate) delay: std::time::Duration,
-}
-
-impl actix::Message for ChildEnded {
-    type Result = ();
-}
-
-/// From a child's runner: a restart exceeded the restart intensity.
-#[derive(Debug)]
-pub(crate) struct GiveUp {
-    pub(crate) failure: Failure,
-}
-
-impl actix::Message for GiveUp {
-    type Result = ();
 }
 
 impl SupervisorActor {
@@ -252,7 +239,7 @@ impl SupervisorActor {
         self.child_scope
             .get_or_insert_with(|| {
                 Rc::new(SupervisorScope {
-                    supervisor: ctx.address().downgrade(),
+                    supervisor: ctx.address().recipient().downgrade(),
                     events: self.events.clone(),
                     intensity: self.intensity.clone(),
                     token: self.token.clone(),
@@ -305,7 +292,7 @@ impl Handler<Inspect> for SupervisorActor {
         let nested: Vec<_> = self
             .children
             .iter()
-            .map(|link| link.nested.as_deref().cloned())
+            .map(|link| nested::address_of(link))
             .collect();
         Box::pin(async move {
             for (child, nested) in root.children.iter_mut().zip(nested) {
@@ -456,13 +443,34 @@ impl SupervisorActor {
     }
 }
 
-impl Handler<ChildEnded> for SupervisorActor {
+impl Handler<ChildNotice> for SupervisorActor {
     type Result = ();
 
-    fn handle(&mut self, ended: ChildEnded, ctx: &mut Context<Self>) {
-        self.restarts.push_back(ended);
-        if self.restarts.len() == 1 {
-            self.run_next_restart(ctx);
+    fn handle(&mut self, notice: ChildNotice, ctx: &mut Context<Self>) {
+        match notice.notice {
+            Notice::Ended { delay } => {
+                self.restarts.push_back(ChildEnded {
+                    index: notice.index,
+                    delay,
+                });
+                if self.restarts.len() == 1 {
+                    self.run_next_restart(ctx);
+                }
+            }
+            Notice::GaveUp => {
+                let failure = self
+                    .children
+                    .get(notice.index)
+                    .and_then(|link| link.record.borrow().last_failure.as_deref().cloned())
+                    .unwrap_or_else(|| {
+                        Failure::new(
+                            crate::tree::FailureKind::Error,
+                            crate::tree::FailurePhase::Running,
+                            "a child exceeded the restart intensity".into(),
+                        )
+                    });
+                self.give_up(failure, ctx);
+            }
         }
     }
 }
@@ -600,15 +608,15 @@ impl Handler<RemoveChild> for SupervisorActor {
     }
 }
 
-impl Handler<GiveUp> for SupervisorActor {
-    type Result = ();
-
-    fn handle(&mut self, give_up: GiveUp, ctx: &mut Context<Self>) {
-        self.last_failure = Some(give_up.failure.clone());
+impl SupervisorActor {
+    /// One restart too many: a nested supervisor escalates to its parent; a
+    /// root stops its children and fails.
+    fn give_up(&mut self, failure: Failure, ctx: &mut Context<Self>) {
+        self.last_failure = Some(failure.clone());
         if self.as_child.is_some() {
-            self.escalate(give_up.failure, ctx);
+            self.escalate(failure, ctx);
         } else {
-            self.begin_shutdown(ShutdownCause::GiveUp(give_up.failure));
+            self.begin_shutdown(ShutdownCause::GiveUp(failure));
         }
     }
 }

@@ -20,9 +20,11 @@ use actix::fut::wrap_future;
 use actix::{ActorFutureExt, AsyncContext, Context, Handler, Message, ResponseFuture};
 
 use super::builder::{Place, SupervisorBuilder};
-use super::children::{Activity, ChildEnv, ChildLink, Command, NodeRecord};
-use super::restart::{Decision, End, RestartRules};
-use super::{ChildEnded, GiveUp, ShutdownCause, SupervisorActor};
+use super::{ShutdownCause, SupervisorActor};
+use crate::child::lifecycle::Notice;
+use crate::child::link::ChildNotice;
+use crate::child::link::{Activity, ChildEnv, ChildLink, Command, Nested, NodeRecord};
+use crate::child::restart::{Decision, End, RestartRules};
 use crate::error::BuildError;
 use crate::messages::events::EventKind;
 use crate::messages::stop::{Stop, StopReport};
@@ -67,7 +69,7 @@ impl ErasedSpec for SupervisorBuilder {
             NodeRecord::new(),
             NodeKind::Supervisor,
             builder.shared.clone(),
-            Some(builder.addr.clone()),
+            Some(Nested(Box::new(builder.addr.clone()))),
             &env,
         );
         link.record.borrow_mut().incarnation = 1;
@@ -86,6 +88,14 @@ impl ErasedSpec for SupervisorBuilder {
         actix_rt::spawn(relay(link.clone(), addr, env));
         link
     }
+}
+
+/// The address of the nested supervisor behind `link`, if it is one.
+pub(super) fn address_of(link: &ChildLink) -> Option<actix::Addr<SupervisorActor>> {
+    link.nested
+        .as_ref()
+        .and_then(|nested| nested.0.downcast_ref::<actix::Addr<SupervisorActor>>())
+        .cloned()
 }
 
 /// What the relay waits for.
@@ -255,8 +265,9 @@ impl SupervisorActor {
                 .allow(tokio::time::Instant::now())
         {
             if let Some(parent) = as_child.env.scope.supervisor.upgrade() {
-                parent.do_send(GiveUp {
-                    failure: failure.clone(),
+                parent.do_send(ChildNotice {
+                    index: as_child.env.index,
+                    notice: Notice::GaveUp,
                 });
             }
             decision = Decision::Finish;
@@ -293,7 +304,10 @@ impl SupervisorActor {
                     link.set_activity(Activity::Parked);
                 }
                 if let Some(parent) = parent.upgrade() {
-                    parent.do_send(ChildEnded { index, delay });
+                    parent.do_send(ChildNotice {
+                        index,
+                        notice: Notice::Ended { delay },
+                    });
                 }
             }));
         }
