@@ -172,3 +172,43 @@ async fn a_stopping_supervisor_refuses_new_children() {
         "{refused:?}"
     );
 }
+
+// Defect 8 (issue 13): `RestartChild` sent while a stop of that child was
+// under way answered `Ok(())`, and nothing restarted.
+#[actix_rt::test]
+async fn restarting_a_child_whose_stop_is_under_way_answers_an_error() {
+    tokio::time::pause();
+    let (log, mut events) = recorder();
+    let spec = tally_spec("tally", log).grace(actix_supervisor::Grace::Duration(
+        std::time::Duration::from_secs(60),
+    ));
+    let tally = spec.handle();
+    let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    within(tally.send(Bump)).await.unwrap();
+
+    let gate = Gate::new();
+    tally.do_send(Hold(1, gate.clone())).unwrap();
+    let stopping = tally.stop();
+    assert!(!tally.is_accepting());
+
+    // The supervisor takes the restart while the drain waits on the gate;
+    // it may answer at once or once the stop is over.
+    let restart = app.send(RestartChild::new("tally"));
+    tokio::pin!(restart);
+    let early = tokio::time::timeout(std::time::Duration::from_secs(1), &mut restart).await;
+    gate.open();
+    let restart = match early {
+        Ok(answer) => answer,
+        Err(_) => within(restart).await,
+    }
+    .unwrap();
+    let report = within(stopping).await;
+    assert!(
+        restart.is_err(),
+        "RestartChild answered {restart:?} while the child was stopping; its stop reported {report}"
+    );
+    assert!(report.is_drained(), "{report}");
+    let node = node(&app, "/app/tally").await;
+    assert_eq!(node.state, NodeState::Stopped, "{node:?}");
+    assert!(events.drain().contains(&TallyEvent::Released(1)));
+}

@@ -219,3 +219,91 @@ fn dropping_a_system_with_live_children_runs_no_hook_uncontained() {
         "no hook ran at teardown"
     );
 }
+
+/// Fails on `FailNow` with `fail()`, then keeps running once from
+/// `stopping()` for a cleanup that ends a minute later.
+struct Cleaner {
+    incarnation: u64,
+    cleaned: bool,
+}
+
+impl Actor for Cleaner {
+    type Context = Context<Self>;
+
+    fn stopping(&mut self, ctx: &mut Context<Self>) -> Running {
+        if self.cleaned {
+            return Running::Stop;
+        }
+        self.cleaned = true;
+        ctx.run_later(Duration::from_secs(60), |_, ctx| ctx.stop());
+        Running::Continue
+    }
+}
+
+actix_supervisor::supervised!(Cleaner);
+
+#[derive(Message)]
+#[rtype(result = "()")]
+struct FailNow;
+
+impl Handler<FailNow> for Cleaner {
+    type Result = ();
+    fn handle(&mut self, _: FailNow, ctx: &mut Context<Self>) {
+        actix_supervisor::fail(ctx, "lost its lease");
+    }
+}
+
+impl Handler<Get> for Cleaner {
+    type Result = MessageResult<Get>;
+    fn handle(&mut self, _: Get, _: &mut Context<Self>) -> Self::Result {
+        MessageResult((self.incarnation, 0))
+    }
+}
+
+// Defect 6 (issue 13): an error exit from `fail()` was lost when another
+// child on the same arbiter ended while the failing actor was still in its
+// `stopping()` cleanup: the child ended `Stopped` and was not restarted.
+#[actix_rt::test]
+async fn a_fail_whose_stopping_cleans_up_first_is_a_failure_whoever_ends_meanwhile() {
+    tokio::time::pause();
+    let made = std::sync::atomic::AtomicU64::new(0);
+    let cleaner = ChildSpec::new("cleaner", move || Cleaner {
+        incarnation: made.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1,
+        cleaned: false,
+    })
+    .restart(RestartPolicy::OnFailure);
+    let cleaner_handle = cleaner.handle();
+    let (log, _events) = recorder();
+    let sibling = probe_spec("sibling", log).restart(RestartPolicy::Never);
+    let sibling_handle = sibling.handle();
+    let app = SupervisorActor::builder("app")
+        .child(cleaner)
+        .child(sibling)
+        .start()
+        .unwrap();
+    within(cleaner_handle.started()).await.unwrap();
+    within(sibling_handle.started()).await.unwrap();
+
+    within(cleaner_handle.send(FailNow)).await.unwrap();
+    // While the cleaner cleans up, its sibling ends.
+    within(sibling_handle.send(StopNormally)).await.unwrap();
+    actix_supervisor::testkit::wait_for_node(&app, "/app/sibling", |n| n.state.is_terminal()).await;
+
+    let node = actix_supervisor::testkit::wait_for_node(&app, "/app/cleaner", |n| {
+        n.state.is_terminal() || n.incarnation >= 2
+    })
+    .timeout(Duration::from_secs(3600))
+    .describe("the cleaner's incarnation ended")
+    .await;
+    let failure = node
+        .last_failure
+        .clone()
+        .unwrap_or_else(|| panic!("the fail() was lost: {node:?}"));
+    assert_eq!(failure.message, "lost its lease");
+    assert_eq!(failure.kind, FailureKind::Error);
+    assert_eq!(
+        within(cleaner_handle.send(Get)).await.unwrap().0,
+        2,
+        "restarted under OnFailure"
+    );
+}
