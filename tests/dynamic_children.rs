@@ -212,3 +212,89 @@ async fn restarting_a_child_whose_stop_is_under_way_answers_an_error() {
     assert_eq!(node.state, NodeState::Stopped, "{node:?}");
     assert!(events.drain().contains(&TallyEvent::Released(1)));
 }
+
+// Attack (passes on the current code; guards the lifecycle rewrite):
+// `RemoveChild` sent while the child's own stop drains (blocked on
+// a gate), and a `StopChild` beside it: both answer once the child stopped,
+// with the same report as its handle's stop.
+#[actix_rt::test]
+async fn removing_and_stopping_a_child_whose_stop_is_under_way_answer_its_report() {
+    tokio::time::pause();
+    let (log, _events) = recorder();
+    let spec = tally_spec("tally", log).grace(actix_supervisor::Grace::Duration(
+        std::time::Duration::from_secs(60),
+    ));
+    let tally = spec.handle();
+    let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    within(tally.send(Bump)).await.unwrap();
+
+    let gate = Gate::new();
+    tally.do_send(Hold(1, gate.clone())).unwrap();
+    for _ in 0..3 {
+        tally.do_send(Bump).unwrap();
+    }
+    let stopping = tally.stop();
+    let stop_child = app.send(StopChild::new("tally"));
+    let remove = app.send(RemoveChild::new("tally"));
+    tokio::pin!(stop_child, remove);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), &mut stop_child).await;
+    gate.open();
+    let report = within(stopping).await;
+    assert!(report.is_drained(), "{report}");
+    assert_eq!(report.drained, 4, "{report}");
+    let by_stop_child = tokio::time::timeout(std::time::Duration::from_secs(600), stop_child)
+        .await
+        .expect("StopChild never answered")
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_stop_child, report);
+    let removed = tokio::time::timeout(std::time::Duration::from_secs(600), remove)
+        .await
+        .expect("RemoveChild never answered")
+        .unwrap()
+        .unwrap();
+    assert_eq!(removed, report);
+    let tree = within(app.send(Inspect)).await.unwrap();
+    assert!(tree.find("/app/tally").is_none(), "{tree}");
+}
+
+// Attack (passes on the current code; guards the lifecycle rewrite):
+// a `StopChild` in the turn between two incarnations (the crash's
+// `NoReply` just came back), sent from a task of the arbiter: the messages
+// accepted meanwhile are handled before its report.
+#[actix_rt::test]
+async fn a_stop_child_between_two_incarnations_drains_what_waits() {
+    tokio::time::pause();
+    let task = actix_rt::spawn(async {
+        let (log, mut events) = recorder();
+        let spec = probe_spec("probe", log).restart(actix_supervisor::RestartPolicy::OnFailure);
+        let probe = spec.handle();
+        let app = SupervisorActor::builder("app")
+            .intensity(unlimited())
+            .child(spec)
+            .start()
+            .unwrap();
+        within(probe.send(Inc)).await.unwrap();
+        assert!(within(probe.send(Panic("crash"))).await.is_err());
+        for n in 1..=5 {
+            probe.do_send(Record(n)).unwrap();
+        }
+        let report = within(app.send(StopChild::new("probe")))
+            .await
+            .unwrap()
+            .unwrap();
+        let handled: Vec<u32> = events
+            .drain()
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Handled { n, .. } => Some(n),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(handled, [1, 2, 3, 4, 5], "{report}");
+        assert!(report.is_drained(), "{report}");
+    });
+    if let Err(err) = task.await {
+        std::panic::resume_unwind(err.into_panic());
+    }
+}

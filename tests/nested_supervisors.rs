@@ -314,7 +314,8 @@ async fn a_nested_supervisor_shut_down_no_longer_shows_as_running() {
     }
 }
 
-// Found by attack: `Shutdown` sent to a nested supervisor; the handle of a
+// Attack (passes on the current code; guards the lifecycle rewrite):
+// `Shutdown` sent to a nested supervisor; the handle of a
 // child below it must still answer its stop and refuse new sends, as for
 // any child that will not run again (promise 18: whatever ended it).
 #[actix_rt::test]
@@ -344,4 +345,55 @@ async fn a_child_below_a_shut_down_nested_supervisor_answers_its_stop_and_refuse
         | Err(actix_supervisor::SendError::Stopping { .. }) => {}
         other => panic!("a send to a child that is gone was {other:?}"),
     }
+}
+
+// Attack (passes on the current code; guards the lifecycle rewrite):
+// `Shutdown` sent to a nested supervisor while its parent's `Stop`
+// already waits on it (a child below it drains, blocked on a gate): the
+// parent's stop still answers, and the shut-down subtree's end is published
+// as a `Stopped` event.
+#[actix_rt::test]
+async fn a_nested_supervisor_shut_down_during_its_parents_stop_lets_the_stop_answer() {
+    tokio::time::pause();
+    let (log, _events) = recorder();
+    let poller = tally_spec("poller", log);
+    let poller_handle = poller.handle();
+    let tenant = SupervisorActor::builder("tenant")
+        .restart(actix_supervisor::RestartPolicy::Never)
+        .child(poller);
+    let tenant_addr = tenant.address();
+    let app = SupervisorActor::builder("app")
+        .child(tenant)
+        .start()
+        .unwrap();
+    within(poller_handle.started()).await.unwrap();
+    let mut events = within(app.send(actix_supervisor::Subscribe::all()))
+        .await
+        .unwrap();
+    let gate = Gate::new();
+    poller_handle.do_send(Hold(1, gate.clone())).unwrap();
+
+    let stopping = app.send(Stop);
+    tokio::pin!(stopping);
+    let early = tokio::time::timeout(Duration::from_millis(10), &mut stopping).await;
+    assert!(early.is_err(), "the stop waits on the blocked poller");
+    let _ = within(tenant_addr.send(actix_supervisor::Shutdown)).await;
+    let report = tokio::time::timeout(Duration::from_secs(3600), stopping)
+        .await
+        .expect("the parent's Stop never answered after its nested supervisor was shut down")
+        .unwrap();
+    assert!(report.find("/app/tenant").is_some(), "{report}");
+
+    use futures_util::StreamExt as _;
+    let mut tenant_stopped = false;
+    while let Ok(Some(event)) = tokio::time::timeout(Duration::from_secs(1), events.next()).await {
+        if event.path.as_str() == "/app/tenant" && matches!(event.kind, EventKind::Stopped { .. }) {
+            tenant_stopped = true;
+        }
+    }
+    assert!(
+        tenant_stopped,
+        "the shut-down supervisor's end was never published"
+    );
+    drop(gate);
 }

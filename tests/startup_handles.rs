@@ -215,3 +215,27 @@ async fn a_handle_of_a_child_whose_tree_failed_to_build_answers_at_once() {
     assert!(built.is_err(), "an invalid name is refused at build");
     assert_never_started(tally).await;
 }
+
+// Attack (passes on the current code; guards the lifecycle rewrite):
+// a root supervisor sent `Shutdown` once its child runs: the
+// child's handle still answers its stop and refuses new sends.
+#[actix_rt::test]
+async fn a_child_of_a_shut_down_root_answers_its_stop_and_refuses_sends() {
+    tokio::time::pause();
+    let (log, _events) = recorder();
+    let spec = tally_spec("tally", log);
+    let tally = spec.handle();
+    let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    within(tally.started()).await.unwrap();
+    within(tally.send(Bump)).await.unwrap();
+
+    app.do_send(Shutdown);
+    let report = tokio::time::timeout(Duration::from_secs(3600), tally.stop())
+        .await
+        .expect("the stop of a child whose root was shut down never answered");
+    assert_eq!(report.path.as_str(), "/app/tally", "{report}");
+    assert!(
+        tally.do_send(Bump).is_err(),
+        "a send to a child that is gone"
+    );
+}

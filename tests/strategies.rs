@@ -295,7 +295,8 @@ async fn a_restart_drain_cut_short_never_ends_a_later_stop_early() {
     assert!(report.is_drained(), "{report}");
 }
 
-// Found by attack: a stop of a child while a one-for-all restart drains it
+// Attack (passes on the current code; guards the lifecycle rewrite):
+// a stop of a child while a one-for-all restart drains it
 // (its drain blocked on a gate): the stop answers once the drain is done,
 // every message accepted before it is handled, and the child is not
 // restarted afterwards.
