@@ -620,3 +620,111 @@ async fn requests_abandoned_on_other_threads_never_hold_a_stop_open() {
     assert!(report.is_drained(), "{report}");
     assert_eq!(report.undelivered, 0, "{report}");
 }
+
+// Attack (passes on the current code; guards the lifecycle rewrite):
+// another thread, with no actix system, sends through a clone of the handle
+// and then stops the child itself, awaiting the report on its own runtime:
+// the stop answers and every message it sent was handled.
+#[actix_rt::test]
+async fn a_stop_from_another_thread_answers_there_after_draining_its_sends() {
+    let (log, mut events) = recorder();
+    let spec = tally_spec("tally", log);
+    let tally = spec.handle();
+    let _app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    within(tally.started()).await.unwrap();
+
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    let remote = tally.clone();
+    std::thread::spawn(move || {
+        for _ in 0..1000 {
+            remote.do_send(Bump).unwrap();
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let report = runtime
+            .block_on(async { tokio::time::timeout(Duration::from_secs(10), remote.stop()).await });
+        let _ = answer.send(report);
+    });
+    let report = within(answered)
+        .await
+        .unwrap()
+        .expect("the stop awaited on another thread never answered");
+    assert!(report.is_drained(), "{report}");
+    assert_eq!(report.undelivered, 0, "{report}");
+    assert_eq!(events.drain(), [TallyEvent::Stopped(1000)], "{report}");
+}
+
+// Attack (passes on the current code; guards the lifecycle rewrite):
+// `Shutdown` (no drain) while accepted messages wait behind a busy handler:
+// the child's report counts them undelivered and does not say drained.
+#[actix_rt::test]
+async fn a_shutdown_reports_what_it_left_undone() {
+    tokio::time::pause();
+    let (log, _events) = recorder();
+    let spec = tally_spec("tally", log);
+    let tally = spec.handle();
+    let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    within(tally.send(Bump)).await.unwrap();
+    let gate = Gate::new();
+    tally.do_send(Hold(1, gate.clone())).unwrap();
+    for _ in 0..5 {
+        tally.do_send(Bump).unwrap();
+    }
+    let pending = tally.send(Bump);
+    app.do_send(actix_supervisor::Shutdown);
+    let report = tokio::time::timeout(Duration::from_secs(3600), tally.stop())
+        .await
+        .expect("the child's stop never answered after its supervisor's Shutdown");
+    assert!(!report.is_drained(), "{report}");
+    assert_eq!(report.undelivered, 6, "{report}");
+    let answer = tokio::time::timeout(Duration::from_secs(3600), pending)
+        .await
+        .expect("a request to a shut-down child never answered");
+    assert!(
+        matches!(answer, Err(SendError::NoReply { .. })),
+        "{answer:?}"
+    );
+    drop(gate);
+}
+
+// Defect 1 (issue 13). Found by attack: a request accepted while the child
+// waits out a backoff, abandoned by its caller, then a stop: the stop starts
+// the next incarnation to drain what waits, and must not wait for the
+// abandoned request.
+#[actix_rt::test]
+async fn a_request_abandoned_during_a_backoff_never_holds_a_stop_open() {
+    tokio::time::pause();
+    let (log, mut events) = recorder();
+    let spec = probe_spec("probe", log)
+        .restart(RestartPolicy::OnFailure)
+        .backoff(Backoff::new(
+            Duration::from_secs(10),
+            Duration::from_secs(10),
+        ))
+        .grace(actix_supervisor::Grace::Duration(Duration::from_secs(60)));
+    let probe = spec.handle();
+    let _app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    within(probe.send(Inc)).await.unwrap();
+    probe.do_send(FailWith("into the backoff".into())).unwrap();
+    probe.do_send(Record(1)).unwrap();
+    let abandoned = tokio::time::timeout(Duration::from_millis(10), probe.send(Inc)).await;
+    assert!(abandoned.is_err(), "the child waits out its backoff");
+    probe.do_send(Record(2)).unwrap();
+
+    let report = tokio::time::timeout(Duration::from_secs(1), probe.stop())
+        .await
+        .expect("the stop waited out its grace: an abandoned request holds it open");
+    let handled: Vec<u32> = events
+        .drain()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Handled { n, .. } => Some(n),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(handled, [1, 2], "{report}");
+    assert!(report.is_drained(), "{report}");
+    assert_eq!(report.undelivered, 0, "{report}");
+}
