@@ -298,3 +298,37 @@ async fn a_stop_child_between_two_incarnations_drains_what_waits() {
         std::panic::resume_unwind(err.into_panic());
     }
 }
+
+// Attack (passes on the current code; guards the lifecycle rewrite):
+// `RestartChild` for a child waiting out a backoff answers, and a fresh
+// incarnation handles what waited, without the rest of the backoff.
+#[actix_rt::test]
+async fn restarting_a_child_in_its_backoff_answers_and_starts_it() {
+    tokio::time::pause();
+    let (log, _events) = recorder();
+    let spec = probe_spec("probe", log)
+        .restart(actix_supervisor::RestartPolicy::OnFailure)
+        .backoff(actix_supervisor::Backoff::new(
+            std::time::Duration::from_secs(3600),
+            std::time::Duration::from_secs(3600),
+        ));
+    let probe = spec.handle();
+    let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    within(probe.send(Inc)).await.unwrap();
+    probe.do_send(FailWith("into the backoff".into())).unwrap();
+    let waiting = probe.send(Get);
+    let answer = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        app.send(RestartChild::new("probe")),
+    )
+    .await
+    .expect("RestartChild during a backoff never answered")
+    .unwrap();
+    let (incarnation, count) = tokio::time::timeout(std::time::Duration::from_secs(60), waiting)
+        .await
+        .expect("the restarted child did not start before the end of its backoff")
+        .unwrap();
+    assert_eq!(answer, Ok(()));
+    assert_eq!(incarnation, 2, "a fresh incarnation");
+    assert_eq!(count, 0, "fresh state");
+}

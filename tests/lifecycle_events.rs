@@ -264,3 +264,27 @@ async fn a_slow_recipient_is_told_it_lagged_and_never_buffers_without_bound() {
         events.len()
     );
 }
+
+// Attack (passes on the current code; guards the lifecycle rewrite): a
+// stream of events ends once its tree is gone (the root shut down and
+// every address to it dropped): its reader is never left waiting.
+#[actix_rt::test]
+async fn an_event_stream_ends_when_its_tree_is_gone() {
+    tokio::time::pause();
+    let (log, _events) = recorder();
+    let spec = probe_spec("probe", log);
+    let probe = spec.handle();
+    let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    within(probe.started()).await.unwrap();
+    let mut stream = within(app.send(Subscribe::all())).await.unwrap();
+    app.do_send(actix_supervisor::Shutdown);
+    drop(app);
+    let mut seen = Vec::new();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(3600), stream.next()).await {
+            Ok(Some(event)) => seen.push(summary(&event)),
+            Ok(None) => break,
+            Err(_) => panic!("the stream never ended after its tree was gone; seen {seen:?}"),
+        }
+    }
+}
