@@ -307,3 +307,90 @@ async fn a_fail_whose_stopping_cleans_up_first_is_a_failure_whoever_ends_meanwhi
         "restarted under OnFailure"
     );
 }
+
+/// Reports an error exit with `fail()` on `FailNow`; while `linger` is set,
+/// its `stopping()` keeps it running for ever.
+struct Lingerer {
+    linger: bool,
+}
+
+impl Actor for Lingerer {
+    type Context = Context<Self>;
+
+    fn stopping(&mut self, _: &mut Context<Self>) -> Running {
+        if self.linger {
+            Running::Continue
+        } else {
+            Running::Stop
+        }
+    }
+}
+
+actix_supervisor::supervised!(Lingerer);
+
+impl Handler<FailNow> for Lingerer {
+    type Result = ();
+    fn handle(&mut self, _: FailNow, ctx: &mut Context<Self>) {
+        actix_supervisor::fail(ctx, "the lingerer failed");
+    }
+}
+
+impl Handler<StopNormally> for Lingerer {
+    type Result = ();
+    fn handle(&mut self, _: StopNormally, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}
+
+// Attack (passes on the current code; guards the lifecycle rewrite):
+// a child that called `fail()` but never ended (its
+// `stopping()` kept it running) is removed, terminated at the end of its
+// grace; a new child of the same type then stops normally. The dead child's
+// error exit must not be charged to the new one (which is not restarted
+// after a normal stop under `OnFailure`, and has no failure).
+#[actix_rt::test]
+async fn a_dead_childs_fail_is_never_charged_to_a_later_child() {
+    tokio::time::pause();
+    let first = ChildSpec::new("first", || Lingerer { linger: true })
+        .restart(RestartPolicy::Never)
+        .grace(actix_supervisor::Grace::Duration(Duration::from_millis(
+            100,
+        )));
+    let first_handle = first.handle();
+    let app = SupervisorActor::builder("app")
+        .child(first)
+        .start()
+        .unwrap();
+    within(first_handle.started()).await.unwrap();
+    within(first_handle.send(FailNow)).await.unwrap();
+    let removed = within(app.send(actix_supervisor::RemoveChild::new("first")))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        removed.outcome,
+        actix_supervisor::StopOutcome::TimedOut,
+        "{removed}"
+    );
+
+    for round in 0..8 {
+        let name = format!("later-{round}");
+        let later = ChildSpec::new(name.clone(), || Lingerer { linger: false })
+            .restart(RestartPolicy::OnFailure);
+        let later_handle = later.handle();
+        within(app.send(actix_supervisor::StartChild::new(later)))
+            .await
+            .unwrap()
+            .unwrap();
+        within(later_handle.started()).await.unwrap();
+        within(later_handle.send(StopNormally)).await.unwrap();
+        let path = format!("/app/{name}");
+        let node = actix_supervisor::testkit::wait_for_node(&app, &path, |n| {
+            n.state.is_terminal() || n.incarnation >= 2
+        })
+        .timeout(Duration::from_secs(60))
+        .await;
+        assert_eq!(node.last_failure, None, "{node:?}");
+        assert_eq!(node.state, NodeState::Stopped, "{node:?}");
+    }
+}

@@ -239,3 +239,27 @@ async fn a_child_of_a_shut_down_root_answers_its_stop_and_refuses_sends() {
         "a send to a child that is gone"
     );
 }
+
+// Defect 3 (issue 13). Found by attack: a handle whose spec was given to a
+// builder that was dropped without being started.
+#[actix_rt::test]
+async fn a_handle_of_a_child_whose_tree_was_never_started_answers_at_once() {
+    tokio::time::pause();
+    let (log, _events) = recorder();
+    let spec = tally_spec("tally", log);
+    let tally = spec.handle();
+    drop(SupervisorActor::builder("app").child(spec));
+    assert_never_started(tally).await;
+}
+
+// Defect 3 (issue 13). Found by attack: a handle whose spec was dropped
+// without ever being given to a supervisor.
+#[actix_rt::test]
+async fn a_handle_of_a_spec_never_given_to_a_supervisor_answers_at_once() {
+    tokio::time::pause();
+    let (log, _events) = recorder();
+    let spec = tally_spec("tally", log);
+    let tally = spec.handle();
+    drop(spec);
+    assert_never_started(tally).await;
+}
