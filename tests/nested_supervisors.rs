@@ -397,3 +397,27 @@ async fn a_nested_supervisor_shut_down_during_its_parents_stop_lets_the_stop_ans
     );
     drop(gate);
 }
+
+// Defect 4 (issue 13). Found by attack: after `Shutdown` of a nested
+// supervisor, its parent's `StopChild` and `RemoveChild` for it answer too.
+#[actix_rt::test]
+async fn control_messages_about_a_shut_down_nested_supervisor_answer() {
+    tokio::time::pause();
+    let app = shut_down_a_nested_supervisor().await;
+    let stopped = tokio::time::timeout(
+        Duration::from_secs(3600),
+        app.send(StopChild::new("tenant")),
+    )
+    .await
+    .expect("StopChild of a shut-down nested supervisor never answered")
+    .unwrap();
+    assert!(stopped.is_ok(), "{stopped:?}");
+    let removed = tokio::time::timeout(
+        Duration::from_secs(3600),
+        app.send(RemoveChild::new("tenant")),
+    )
+    .await
+    .expect("RemoveChild of a shut-down nested supervisor never answered")
+    .unwrap();
+    assert!(removed.is_ok(), "{removed:?}");
+}
