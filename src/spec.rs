@@ -331,6 +331,14 @@ pub(crate) trait ErasedSpec: Send {
     fn assign_path(&self, path: NodePath);
     /// The path assigned by `assign_path`.
     fn assigned_path(&self) -> NodePath;
+    /// Whether this is a nested supervisor's spec.
+    fn is_supervisor(&self) -> bool {
+        false
+    }
+    /// The children of a nested supervisor's spec; none for an actor.
+    fn children(&self) -> &[AnyChildSpec] {
+        &[]
+    }
     /// Spawns the child's runner on the current arbiter.
     fn start(self: Box<Self>, env: ChildEnv) -> Rc<ChildLink>;
 }

@@ -207,6 +207,23 @@ fn a_tree_of_any_depth_is_built_or_refused_never_aborts() {
     );
 }
 
+/// The deepest tree allowed is built, inspected, printed and stopped on a
+/// thread with the default stack; one level more is refused with a typed
+/// error naming the first supervisor past the limit.
+#[test]
+fn the_deepest_tree_allowed_runs_and_one_level_more_is_refused() {
+    let limit = actix_supervisor::SupervisorBuilder::MAX_DEPTH;
+    let outcome = deep_tree_outcome(limit);
+    assert!(outcome.starts_with("built"), "{outcome}");
+    match nested(limit + 1).validate() {
+        Err(BuildError::TooDeep { path, limit: l }) => {
+            assert_eq!(l, limit);
+            assert_eq!(path.name(), format!("level{}", limit + 1));
+        }
+        other => panic!("expected TooDeep, got {other:?}"),
+    }
+}
+
 /// Validates a tree `depth` levels deep on a thread with the default stack
 /// and, if valid, starts, inspects, prints and stops it.
 fn deep_tree_outcome(depth: usize) -> String {

@@ -44,8 +44,13 @@ pub(crate) const GONE: u8 = 2;
 const STOPPING_BIT: u64 = 1 << 62;
 /// In [`ChildShared::state`]: the child will not run again.
 const GONE_BIT: u64 = 1 << 63;
-/// In [`ChildShared::state`]: the messages accepted through handles.
-const COUNT: u64 = STOPPING_BIT - 1;
+/// In [`ChildShared::state`]: one send between its count and its push into
+/// the mailbox (bits 40 to 61).
+const IN_FLIGHT_ONE: u64 = 1 << 40;
+const IN_FLIGHT: u64 = STOPPING_BIT - IN_FLIGHT_ONE;
+/// In [`ChildShared::state`]: the messages accepted through handles (bits 0
+/// to 39).
+const COUNT: u64 = IN_FLIGHT_ONE - 1;
 
 /// The status a state word holds.
 fn status_of(state: u64) -> u8 {
@@ -196,10 +201,16 @@ impl ChildShared {
     }
 
     /// Marks the child gone: from now on every handle refuses, and a message
-    /// dropped unhandled is undelivered. Returns the counts, read in the same
-    /// step for the accepted ones.
+    /// dropped unhandled is undelivered. Returns the counts, once every send
+    /// that was counted before has pushed its message or handed it back (a
+    /// few instructions on another thread: no send awaits in between).
     pub(crate) fn close(&self) -> Counts {
-        let accepted = self.state.fetch_or(GONE_BIT | STOPPING_BIT, SeqCst) & COUNT;
+        let mut state = self.state.fetch_or(GONE_BIT | STOPPING_BIT, SeqCst);
+        while state & IN_FLIGHT != 0 {
+            std::thread::yield_now();
+            state = self.state.load(SeqCst);
+        }
+        let accepted = state & COUNT;
         let cancelled = self.cancelled.load(SeqCst);
         let settled = self.settled.load(SeqCst);
         Counts {
@@ -259,7 +270,11 @@ impl ChildShared {
 
     /// Counts a message about to be queued, unless the child stopped
     /// accepting; the check and the count are one step. On `Err`, nothing
-    /// was counted.
+    /// was counted. On `Ok`, the send is in flight until [`pushed`] or
+    /// [`unaccept`].
+    ///
+    /// [`pushed`]: ChildShared::pushed
+    /// [`unaccept`]: ChildShared::unaccept
     #[inline]
     pub(crate) fn accept(&self) -> Result<(), u8> {
         let mut state = self.state.load(SeqCst);
@@ -269,7 +284,7 @@ impl ChildShared {
             }
             match self
                 .state
-                .compare_exchange_weak(state, state + 1, SeqCst, SeqCst)
+                .compare_exchange_weak(state, state + 1 + IN_FLIGHT_ONE, SeqCst, SeqCst)
             {
                 Ok(_) => return Ok(()),
                 Err(now) => state = now,
@@ -277,10 +292,17 @@ impl ChildShared {
         }
     }
 
+    /// The accepted message is in the mailbox (or held by its request's
+    /// future): the send is no longer in flight.
+    #[inline]
+    pub(crate) fn pushed(&self) {
+        self.state.fetch_sub(IN_FLIGHT_ONE, SeqCst);
+    }
+
     /// Takes back the count of a message that was not queued after all (it
     /// is handed back to its sender).
     pub(crate) fn unaccept(&self) {
-        self.state.fetch_sub(1, SeqCst);
+        self.state.fetch_sub(1 + IN_FLIGHT_ONE, SeqCst);
         // The runner may be waiting for the count to come down.
         self.wake_runner();
     }

@@ -170,10 +170,11 @@ impl<A: Actor> ChildHandle<A> {
         A::Context: ToEnvelope<A, Tracked<M>>,
     {
         let queued = match self.shared.accept() {
-            Ok(()) => Ok((
-                self.addr.send(Tracked::new(message, self.shared.clone())),
-                self.shared.clone(),
-            )),
+            Ok(()) => {
+                let reply = self.addr.send(Tracked::new(message, self.shared.clone()));
+                self.shared.pushed();
+                Ok((reply, self.shared.clone()))
+            }
             Err(status) => Err(self.refused(status, message)),
         };
         async move {
@@ -202,6 +203,7 @@ impl<A: Actor> ChildHandle<A> {
         }
         self.addr
             .do_send(Tracked::new(message, self.shared.clone()));
+        self.shared.pushed();
         Ok(())
     }
 
@@ -223,6 +225,7 @@ impl<A: Actor> ChildHandle<A> {
         }
         self.addr
             .try_send(Tracked::new(message, self.shared.clone()))
+            .map(|()| self.shared.pushed())
             .map_err(|err| {
                 self.shared.unaccept();
                 let path = self.path();

@@ -273,11 +273,52 @@ impl Actor for SupervisorActor {
         self.state.set(NodeState::Running);
     }
 
+    /// Whatever ended the supervisor (a `Stop` that finished, [`Kill`], its
+    /// system stopping), its children are killed, and, unless a stop
+    /// already publishes one, its end is published: the report (once every
+    /// child reported) reaches its parent's link and the `Stop`s waiting on
+    /// it, so nothing waits for a supervisor that is gone.
+    ///
+    /// [`Kill`]: crate::Shutdown
     fn stopped(&mut self, _: &mut Context<Self>) {
         for child in self.children.iter() {
             child.command(Command::Kill);
         }
         self.token.cancel();
+        if !self.is_ending() {
+            tracing::warn!(path = %self.path, "supervisor terminated; its children are killed");
+            self.state.set(NodeState::Stopped);
+            let children: Vec<_> = self
+                .children
+                .iter()
+                .map(|link| link.shared.report())
+                .collect();
+            let (path, state, report, events) = (
+                self.path.clone(),
+                self.state.clone(),
+                self.report.clone(),
+                self.events.clone(),
+            );
+            actix_rt::spawn(async move {
+                let children = futures_util::future::join_all(children).await;
+                let stopped = StopReport {
+                    path: path.clone(),
+                    outcome: StopOutcome::TimedOut,
+                    drained: children.iter().map(|r| r.drained).sum(),
+                    undelivered: children.iter().map(|r| r.undelivered).sum(),
+                    cancelled: children.iter().map(|r| r.cancelled).sum(),
+                    duration: std::time::Duration::ZERO,
+                    children,
+                };
+                match state.link() {
+                    Some(link) => link.shared.finish(stopped.clone()),
+                    None => events.emit(&path, 1, || EventKind::Stopped {
+                        report: stopped.clone(),
+                    }),
+                }
+                report.send_replace(Some(stopped));
+            });
+        }
         tracing::info!(path = %self.path, "supervisor stopped");
     }
 }
@@ -558,12 +599,22 @@ impl Handler<RestartChild> for SupervisorActor {
                 let path = link.path.clone();
                 Err(ControlError::ChildEnded { path })
             }
+            Some(link) if !link.shared.is_accepting() => {
+                let path = link.path.clone();
+                Err(ControlError::ChildStopping { path })
+            }
             Some(link) => Ok(link),
         };
         Box::pin(async move {
             let link = link?;
             link.command(Command::Restart);
             link.at_rest().await;
+            // A stop that came meanwhile wins: the child ends, it is not
+            // started again.
+            if !link.shared.is_accepting() {
+                let path = link.path.clone();
+                return Err(ControlError::ChildStopping { path });
+            }
             link.command(Command::Start);
             Ok(())
         })
@@ -636,12 +687,14 @@ impl Handler<SubscribeRecipient> for SupervisorActor {
         let subtree = subscribe.subtree.unwrap_or_else(|| self.path.clone());
         let mut events: EventStream = self.events.subscribe(subtree);
         let recipient = subscribe.recipient;
+        // Each event waits for room in the recipient's mailbox (`send`, not
+        // `do_send`): a slow recipient holds at most its mailbox's capacity,
+        // and past the event channel's bound it is told it lagged.
         actix_rt::spawn(async move {
             while let Some(event) = events.next().await {
-                if !recipient.connected() {
+                if recipient.send(event).await.is_err() {
                     break;
                 }
-                recipient.do_send(event);
             }
         });
     }

@@ -59,6 +59,14 @@ impl ErasedSpec for SupervisorBuilder {
         self.assign_paths(&path);
     }
 
+    fn is_supervisor(&self) -> bool {
+        true
+    }
+
+    fn children(&self) -> &[AnyChildSpec] {
+        &self.children
+    }
+
     fn assigned_path(&self) -> NodePath {
         self.shared.path()
     }
