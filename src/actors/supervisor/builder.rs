@@ -23,7 +23,8 @@ use tracing::Instrument as _;
 use super::children::Children;
 use super::{shutdown, OwnState, SupervisorActor};
 use crate::child::drain::ChildShared;
-use crate::child::link::ChildLink;
+use crate::child::link::{ChildEnv, ChildLink};
+use crate::child::restart::RestartRules;
 use crate::error::{check_name, BuildError};
 use crate::messages::events::Events;
 use crate::policy::{Backoff, Grace, IntensityWindow, RestartIntensity, RestartPolicy, Strategy};
@@ -64,6 +65,14 @@ impl fmt::Debug for SupervisorBuilder {
     }
 }
 
+/// A nested supervisor's place among its parent's children, and its restart
+/// rules as such a child.
+#[derive(Debug)]
+pub(crate) struct AsChild {
+    pub(super) env: ChildEnv,
+    pub(super) rules: RestartRules,
+}
+
 /// Where a supervisor is placed in its tree when it is built.
 pub(super) struct Place {
     pub(super) path: NodePath,
@@ -72,7 +81,7 @@ pub(super) struct Place {
     /// Its link in its parent, when it is a child.
     pub(super) link: Option<Rc<ChildLink>>,
     /// Its place among its parent's children, when it is a child.
-    pub(super) as_child: Option<super::nested::AsChild>,
+    pub(super) as_child: Option<AsChild>,
 }
 
 impl SupervisorBuilder {

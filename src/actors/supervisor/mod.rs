@@ -120,7 +120,7 @@ pub struct SupervisorActor {
     /// 1 for the first run; one more each time its subtree is restarted.
     incarnation: u64,
     /// Its place among its parent's children, when it is a child.
-    as_child: Option<nested::AsChild>,
+    as_child: Option<builder::AsChild>,
     /// What its children share, made when the first one starts.
     child_scope: Option<Rc<SupervisorScope>>,
     #[cfg(feature = "testkit")]

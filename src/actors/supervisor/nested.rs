@@ -19,7 +19,7 @@ use std::time::Duration;
 use actix::fut::wrap_future;
 use actix::{ActorFutureExt, AsyncContext, Context, Handler, Message, ResponseFuture};
 
-use super::builder::{Place, SupervisorBuilder};
+use super::builder::{AsChild, Place, SupervisorBuilder};
 use super::{ShutdownCause, SupervisorActor};
 use crate::child::lifecycle::Notice;
 use crate::child::link::ChildNotice;
@@ -194,14 +194,6 @@ impl Handler<StartChildren> for SupervisorActor {
     fn handle(&mut self, _: StartChildren, _: &mut Context<Self>) {
         self.start_children();
     }
-}
-
-/// A nested supervisor's place among its parent's children, and its restart
-/// rules as such a child.
-#[derive(Debug)]
-pub(crate) struct AsChild {
-    env: ChildEnv,
-    rules: RestartRules,
 }
 
 impl SupervisorActor {
