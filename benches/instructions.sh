@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# Instructions per request/response, supervised vs plain actix, and per
-# restart of a supervised child, counted by
-# callgrind (deterministic, unlike wall-clock time on a shared machine).
-# Usage: bash benches/instructions.sh [requests]   (needs valgrind)
+# Instructions per request/response, supervised vs plain actix; per restart
+# of a supervised child; per child spawned and per child stopped, supervised
+# vs plain actix. Counted by callgrind: deterministic, unlike wall-clock time
+# on a shared machine, so this script, not bench_report, judges the
+# request/response ratio.
+# Usage: bash benches/instructions.sh [requests] [children]   (needs valgrind)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 requests=${1:-100000}
+children=${2:-10000}
 cargo build --release --example bench_instructions >/dev/null 2>&1
 binary=target/release/examples/bench_instructions
 count() {
   BENCH_MODE=$1 BENCH_REQUESTS=$2 valgrind --tool=callgrind --callgrind-out-file=/dev/null \
     "$binary" 2>&1 | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
 }
+echo "commit $(git rev-parse --short=10 HEAD), $(date -u '+%Y-%m-%d %H:%M UTC'), $requests requests, $children children"
 raw=$(( $(count raw "$requests") - $(count raw 0) ))
 sup=$(( $(count supervised "$requests") - $(count supervised 0) ))
 echo "instructions per request/response: raw actix $(( raw / requests )), supervised $(( sup / requests ))"
@@ -21,3 +25,15 @@ for exit in error panic; do
   per=$(( ($(count "restart-$exit" "$restarts") - $(count "restart-$exit" 0)) / restarts ))
   echo "instructions per restart ($exit), with the round trip after it: $per"
 done
+declare -A spawned stopped
+for side in raw supervised; do
+  base=$(count "spawn-$side" 0)
+  spawn=$(count "spawn-$side" "$children")
+  stop=$(( $(count "stop-$side" "$children") - $(count "stop-$side" 0) ))
+  spawned[$side]=$(( (spawn - base) / children ))
+  stopped[$side]=$(( (stop - (spawn - base)) / children ))
+done
+echo "instructions per child spawned until started: raw actix ${spawned[raw]}, supervised ${spawned[supervised]}"
+python3 -c "print(f'spawn rate ratio supervised/raw, by instructions: {${spawned[raw]} / ${spawned[supervised]}:.3f}')"
+echo "instructions per child stopped: raw actix ${stopped[raw]}, supervised ${stopped[supervised]}"
+python3 -c "print(f'stop time ratio supervised/raw, by instructions: {${stopped[supervised]} / ${stopped[raw]}:.3f}')"

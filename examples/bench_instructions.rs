@@ -6,18 +6,30 @@
 //! `BENCH_MODE` is `raw` or `supervised`; `BENCH_REQUESTS` the number of
 //! requests (0 gives the baseline to subtract). `restart-error` and
 //! `restart-panic` count restarts instead, each with the round trip after
-//! it. The script
-//! `benches/instructions.sh` runs the four combinations and prints the ratio.
+//! it. `spawn-raw`, `spawn-supervised`, `stop-raw` and `stop-supervised`
+//! spawn `BENCH_REQUESTS` children until every `started` ran (and, for
+//! `stop-*`, stop them as `bench_report` does), then exit at once, so the
+//! runtime's teardown is not counted: a stop costs `stop-*` minus `spawn-*`.
+//! The script `benches/instructions.sh` runs the combinations and prints the
+//! counts per operation and the ratios.
 
 use actix::prelude::*;
 use actix_supervisor::prelude::*;
 
 #[path = "../benches/common/counter.rs"]
 mod counter;
+#[path = "../benches/common/scenarios.rs"]
+mod scenarios;
 use counter::{Boom, Counter, ErrorExit, Inc};
 
 fn main() {
     let mode = std::env::var("BENCH_MODE").unwrap_or_default();
+    if let Some((what, side)) = mode
+        .split_once('-')
+        .filter(|(w, _)| *w == "spawn" || *w == "stop")
+    {
+        return many(what == "stop", side == "raw");
+    }
     if let Some(exit) = mode.strip_prefix("restart-") {
         return restarts(exit == "panic");
     }
@@ -75,4 +87,24 @@ fn restarts(panic: bool) {
             addr.send(Inc).await.unwrap();
         }
     });
+}
+
+/// `BENCH_MODE=spawn-raw`, `spawn-supervised`, `stop-raw` or
+/// `stop-supervised`: `BENCH_REQUESTS` children spawned until every
+/// `started` ran, and stopped with `stop`; then the process exits without
+/// tearing the system down.
+fn many(stop: bool, raw: bool) {
+    let children: usize = std::env::var("BENCH_REQUESTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(10_000);
+    actix::System::new().block_on(async move {
+        match (stop, raw) {
+            (false, true) => std::mem::forget(scenarios::spawn_raw(children).await),
+            (false, false) => std::mem::forget(scenarios::spawn_ours(children).await),
+            (true, true) => drop(scenarios::stop_raw(children).await),
+            (true, false) => drop(scenarios::stop_ours(children).await),
+        }
+    });
+    std::process::exit(0);
 }
