@@ -166,6 +166,6 @@ fn main() {
         }
         COUNTING.store(false, Ordering::SeqCst);
         print_phase("stop (the report dropped)", children, false);
+        std::process::exit(0);
     });
-    std::process::exit(0);
 }

@@ -10,6 +10,9 @@
 //! spawn `BENCH_REQUESTS` children until every `started` ran (and, for
 //! `stop-*`, stop them as `bench_report` does), then exit at once, so the
 //! runtime's teardown is not counted: a stop costs `stop-*` minus `spawn-*`.
+//! `panic-floor` counts `BENCH_REQUESTS` panics caught by `catch_unwind`
+//! right around them, with the hook silenced: what any restart after a
+//! panic pays before the supervisor does anything.
 //! The script `benches/instructions.sh` runs the combinations and prints the
 //! counts per operation and the ratios.
 
@@ -29,6 +32,9 @@ fn main() {
         .filter(|(w, _)| *w == "spawn" || *w == "stop")
     {
         return many(what == "stop", side == "raw");
+    }
+    if mode == "panic-floor" {
+        return panic_floor();
     }
     if let Some(exit) = mode.strip_prefix("restart-") {
         return restarts(exit == "panic");
@@ -105,6 +111,25 @@ fn many(stop: bool, raw: bool) {
             (true, true) => drop(scenarios::stop_raw(children).await),
             (true, false) => drop(scenarios::stop_ours(children).await),
         }
+        // Inside the system, so that dropping every task is not counted.
+        std::process::exit(0);
     });
-    std::process::exit(0);
+}
+
+/// `BENCH_MODE=panic-floor`: `BENCH_REQUESTS` panics, each caught by a
+/// `catch_unwind` one frame away, the panic hook silenced.
+fn panic_floor() {
+    let panics: u64 = std::env::var("BENCH_REQUESTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(10_000);
+    std::panic::set_hook(Box::new(|_| {}));
+    for _ in 0..panics {
+        let caught = std::panic::catch_unwind(|| {
+            if std::hint::black_box(true) {
+                panic!("boom");
+            }
+        });
+        assert!(caught.is_err());
+    }
 }
