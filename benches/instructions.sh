@@ -25,6 +25,8 @@ for exit in error panic; do
   per=$(( ($(count "restart-$exit" "$restarts") - $(count "restart-$exit" 0)) / restarts ))
   echo "instructions per restart ($exit), with the round trip after it: $per"
 done
+actix=$(( ($(count restart-actix "$restarts") - $(count restart-actix 0)) / restarts ))
+echo "instructions per restart in place by actix::Supervisor after ctx.stop() (same value), with the round trip after it: $actix"
 floor=$(( ($(count panic-floor "$restarts") - $(count panic-floor 0)) / restarts ))
 echo "instructions per panic caught one frame away (the floor of a restart after a panic): $floor"
 declare -A spawned stopped

@@ -10,6 +10,9 @@
 //! spawn `BENCH_REQUESTS` children until every `started` ran (and, for
 //! `stop-*`, stop them as `bench_report` does), then exit at once, so the
 //! runtime's teardown is not counted: a stop costs `stop-*` minus `spawn-*`.
+//! `restart-actix` counts restarts in place by `actix::Supervisor` after
+//! `ctx.stop()` (same value, no policy), each with its round trip: the
+//! floor of a restart after an error exit.
 //! `panic-floor` counts `BENCH_REQUESTS` panics caught by `catch_unwind`
 //! right around them, with the hook silenced: what any restart after a
 //! panic pays before the supervisor does anything.
@@ -35,6 +38,9 @@ fn main() {
     }
     if mode == "panic-floor" {
         return panic_floor();
+    }
+    if mode == "restart-actix" {
+        return restarts_actix();
     }
     if let Some(exit) = mode.strip_prefix("restart-") {
         return restarts(exit == "panic");
@@ -132,4 +138,21 @@ fn panic_floor() {
         });
         assert!(caught.is_err());
     }
+}
+
+/// `BENCH_MODE=restart-actix`: `BENCH_REQUESTS` restarts in place by
+/// `actix::Supervisor`, each followed by a round trip.
+fn restarts_actix() {
+    let restarts: u64 = std::env::var("BENCH_REQUESTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(10_000);
+    actix::System::new().block_on(async move {
+        let addr = actix::Supervisor::start(|_| scenarios::RawRestarting::default());
+        addr.send(Inc).await.unwrap();
+        for _ in 0..restarts {
+            addr.do_send(ErrorExit);
+            addr.send(Inc).await.unwrap();
+        }
+    });
 }
