@@ -20,6 +20,9 @@ raw=$(( $(count raw "$requests") - $(count raw 0) ))
 sup=$(( $(count supervised "$requests") - $(count supervised 0) ))
 echo "instructions per request/response: raw actix $(( raw / requests )), supervised $(( sup / requests ))"
 python3 -c "print(f'throughput ratio supervised/raw, by instructions: {$raw / $sup:.3f}')"
+handle=$(( $(count supervised-handle "$requests") - $(count supervised-handle 0) ))
+echo "instructions per request/response through ChildHandle::send: $(( handle / requests ))"
+python3 -c "print(f'throughput ratio through the handle/raw, by instructions: {$raw / $handle:.3f}')"
 restarts=$(( requests / 20 ))
 for exit in error panic; do
   per=$(( ($(count "restart-$exit" "$restarts") - $(count "restart-$exit" 0)) / restarts ))

@@ -3,8 +3,9 @@
 //! unlike wall-clock time, instruction counts do not move with the machine's
 //! load.
 //!
-//! `BENCH_MODE` is `raw` or `supervised`; `BENCH_REQUESTS` the number of
-//! requests (0 gives the baseline to subtract). `restart-error` and
+//! `BENCH_MODE` is `raw`, `supervised` (through the child's `Addr`) or
+//! `supervised-handle` (through `ChildHandle::send`); `BENCH_REQUESTS` the
+//! number of requests (0 gives the baseline to subtract). `restart-error` and
 //! `restart-panic` count restarts instead, each with the round trip after
 //! it. `spawn-raw`, `spawn-supervised`, `stop-raw` and `stop-supervised`
 //! spawn `BENCH_REQUESTS` children until every `started` ran (and, for
@@ -44,6 +45,9 @@ fn main() {
     }
     if let Some(exit) = mode.strip_prefix("restart-") {
         return restarts(exit == "panic");
+    }
+    if mode == "supervised-handle" {
+        return through_handle();
     }
     let supervised = mode == "supervised";
     let requests: u64 = std::env::var("BENCH_REQUESTS")
@@ -153,6 +157,27 @@ fn restarts_actix() {
         for _ in 0..restarts {
             addr.do_send(ErrorExit);
             addr.send(Inc).await.unwrap();
+        }
+    });
+}
+
+/// `BENCH_MODE=supervised-handle`: `BENCH_REQUESTS` round trips through
+/// `ChildHandle::send`, which counts each message for the drain.
+fn through_handle() {
+    let requests: u64 = std::env::var("BENCH_REQUESTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(100_000);
+    actix::System::new().block_on(async move {
+        let spec = ChildSpec::new("counter", Counter::default);
+        let handle = spec.handle();
+        let _app = SupervisorActor::builder("bench")
+            .child(spec)
+            .start()
+            .unwrap();
+        handle.send(Inc).await.unwrap();
+        for _ in 0..requests {
+            handle.send(Inc).await.unwrap();
         }
     });
 }
