@@ -115,8 +115,10 @@ fn print_phase(phase: &str, children: usize, live: bool) {
             TALLY.live[i].load(Ordering::SeqCst),
         );
         total += l;
-        // Only classes that reach one allocation or one byte per child.
-        if c.unsigned_abs() as usize >= children || l.unsigned_abs() as usize >= children {
+        // Only classes that reach one allocation per child, or (for a
+        // phase whose live bytes are shown) one live byte per child.
+        if c.unsigned_abs() as usize >= children || (live && l.unsigned_abs() as usize >= children)
+        {
             let live = if live {
                 format!("{:.1}", per(l))
             } else {
