@@ -14,6 +14,9 @@
 //! `restart-actix` counts restarts in place by `actix::Supervisor` after
 //! `ctx.stop()` (same value, no policy), each with its round trip: the
 //! floor of a restart after an error exit.
+//! `spawn-floor` spawns `BENCH_REQUESTS` raw actors with what any
+//! supervised child needs besides (a name, one shared allocation, a table
+//! slot and a name index): the floor of a supervised spawn.
 //! `panic-floor` counts `BENCH_REQUESTS` panics caught by `catch_unwind`
 //! right around them, with the hook silenced: what any restart after a
 //! panic pays before the supervisor does anything.
@@ -31,6 +34,9 @@ use counter::{Boom, Counter, ErrorExit, Inc};
 
 fn main() {
     let mode = std::env::var("BENCH_MODE").unwrap_or_default();
+    if mode == "spawn-floor" {
+        return floor_spawn();
+    }
     if let Some((what, side)) = mode
         .split_once('-')
         .filter(|(w, _)| *w == "spawn" || *w == "stop")
@@ -179,5 +185,18 @@ fn through_handle() {
         for _ in 0..requests {
             handle.send(Inc).await.unwrap();
         }
+    });
+}
+
+/// `BENCH_MODE=spawn-floor`: the floor model of a supervised spawn
+/// (`scenarios::spawn_floor`); exits inside the system.
+fn floor_spawn() {
+    let children: usize = std::env::var("BENCH_REQUESTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(10_000);
+    actix::System::new().block_on(async move {
+        std::mem::forget(scenarios::spawn_floor(children).await);
+        std::process::exit(0);
     });
 }

@@ -310,3 +310,57 @@ pub fn resident_bytes() -> u64 {
         .unwrap_or(0);
     pages * 4096
 }
+
+/// What any supervised child needs at least, beside a raw actor: a name,
+/// one shared allocation (a state word, counts, a report slot, a waker)
+/// and a slot in a child table with a name index. Used to measure the floor
+/// of a supervised spawn (`bench_instructions`, `BENCH_MODE=spawn-floor`).
+#[derive(Default)]
+pub struct FloorShared {
+    state: std::cell::Cell<u32>,
+    accepted: std::cell::Cell<u64>,
+    handled: std::cell::Cell<u64>,
+    report: std::cell::RefCell<Option<Box<String>>>,
+    waker: std::cell::RefCell<Option<std::task::Waker>>,
+}
+
+/// A raw actor that marks its shared state started, as a runner would.
+pub struct FloorActor {
+    started: Arc<Countdown>,
+    shared: std::rc::Rc<FloorShared>,
+}
+
+impl Actor for FloorActor {
+    type Context = Context<Self>;
+    fn started(&mut self, _: &mut Context<Self>) {
+        self.shared.state.set(1);
+        self.started.hit();
+    }
+}
+
+/// The floor model of a supervised spawn: `n` raw actors, each with a
+/// `format!` name, one shared allocation and a table slot with a name
+/// index; waits until every `started` ran.
+pub async fn spawn_floor(n: usize) -> (Duration, Vec<Addr<FloorActor>>) {
+    let started = Countdown::new(n);
+    let began = Instant::now();
+    let mut table = Vec::new();
+    let mut index = std::collections::HashMap::new();
+    let mut addrs = Vec::new();
+    for i in 0..n {
+        let name = format!("c{i}");
+        let shared = std::rc::Rc::new(FloorShared::default());
+        index.insert(name.clone(), table.len());
+        table.push((name, shared.clone()));
+        addrs.push(
+            FloorActor {
+                started: started.clone(),
+                shared,
+            }
+            .start(),
+        );
+    }
+    started.wait().await;
+    std::mem::forget((table, index));
+    (began.elapsed(), addrs)
+}
