@@ -320,7 +320,7 @@ pub struct FloorShared {
     state: std::cell::Cell<u32>,
     accepted: std::cell::Cell<u64>,
     handled: std::cell::Cell<u64>,
-    report: std::cell::RefCell<Option<Box<String>>>,
+    report: std::cell::RefCell<Option<Box<[u64; 4]>>>,
     waker: std::cell::RefCell<Option<std::task::Waker>>,
 }
 
