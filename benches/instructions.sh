@@ -41,8 +41,9 @@ for side in raw supervised; do
   stopped[$side]=$(( (stop - (spawn - base)) / children ))
 done
 echo "instructions per child spawned until started: raw actix ${spawned[raw]}, supervised ${spawned[supervised]}"
-floor=$(( ($(count spawn-floor "$children") - $(count spawn-floor 0)) / children ))
-echo "instructions per child for the floor model (a raw actor, its name, one shared allocation, a table slot): $floor"
-python3 -c "print(f'spawn rate ratio supervised/raw, by instructions: {${spawned[raw]} / ${spawned[supervised]}:.3f}')"
 echo "instructions per child stopped: raw actix ${stopped[raw]}, supervised ${stopped[supervised]}"
+floor_spawn=$(( $(count spawn-floor "$children") - $(count spawn-floor 0) ))
+floor_stop=$(( $(count stop-floor "$children") - $(count stop-floor 0) - floor_spawn ))
+echo "instructions per child for the floor model (a raw actor, its name, one shared allocation, a table slot): spawn $(( floor_spawn / children )), stop $(( floor_stop / children ))"
+python3 -c "print(f'spawn rate ratio supervised/raw, by instructions: {${spawned[raw]} / ${spawned[supervised]}:.3f}')"
 python3 -c "print(f'stop time ratio supervised/raw, by instructions: {${stopped[supervised]} / ${stopped[raw]}:.3f}')"

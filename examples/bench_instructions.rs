@@ -16,7 +16,9 @@
 //! floor of a restart after an error exit.
 //! `spawn-floor` spawns `BENCH_REQUESTS` raw actors with what any
 //! supervised child needs besides (a name, one shared allocation, a table
-//! slot and a name index): the floor of a supervised spawn.
+//! slot and a name index): the floor of a supervised spawn. `stop-floor`
+//! also stops them with a drain marker each and a report written: a stop's
+//! floor is `stop-floor` minus `spawn-floor`.
 //! `panic-floor` counts `BENCH_REQUESTS` panics caught by `catch_unwind`
 //! right around them, with the hook silenced: what any restart after a
 //! panic pays before the supervisor does anything.
@@ -34,8 +36,8 @@ use counter::{Boom, Counter, ErrorExit, Inc};
 
 fn main() {
     let mode = std::env::var("BENCH_MODE").unwrap_or_default();
-    if mode == "spawn-floor" {
-        return floor_spawn();
+    if let Some(what) = mode.strip_suffix("-floor").filter(|w| *w != "panic") {
+        return floor(what == "stop");
     }
     if let Some((what, side)) = mode
         .split_once('-')
@@ -188,15 +190,20 @@ fn through_handle() {
     });
 }
 
-/// `BENCH_MODE=spawn-floor`: the floor model of a supervised spawn
-/// (`scenarios::spawn_floor`); exits inside the system.
-fn floor_spawn() {
+/// `BENCH_MODE=spawn-floor` or `stop-floor`: the floor models of a
+/// supervised spawn and stop (`scenarios::spawn_floor`, `stop_floor`);
+/// exits inside the system.
+fn floor(stop: bool) {
     let children: usize = std::env::var("BENCH_REQUESTS")
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(10_000);
     actix::System::new().block_on(async move {
-        std::mem::forget(scenarios::spawn_floor(children).await);
+        if stop {
+            scenarios::stop_floor(children).await;
+        } else {
+            std::mem::forget(scenarios::spawn_floor(children).await);
+        }
         std::process::exit(0);
     });
 }

@@ -324,9 +324,11 @@ pub struct FloorShared {
     waker: std::cell::RefCell<Option<std::task::Waker>>,
 }
 
-/// A raw actor that marks its shared state started, as a runner would.
+/// A raw actor that marks its shared state started, as a runner would, and
+/// on stop writes a report into it.
 pub struct FloorActor {
     started: Arc<Countdown>,
+    stopped: Arc<Countdown>,
     shared: std::rc::Rc<FloorShared>,
 }
 
@@ -336,13 +338,30 @@ impl Actor for FloorActor {
         self.shared.state.set(1);
         self.started.hit();
     }
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        self.shared.state.set(2);
+        *self.shared.report.borrow_mut() = Some(Box::new([self.shared.handled.get(); 4]));
+        self.stopped.hit();
+    }
+}
+
+/// The floor model's drain marker: the actor stops when it handles it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct FloorMarker;
+
+impl Handler<FloorMarker> for FloorActor {
+    type Result = ();
+    fn handle(&mut self, _: FloorMarker, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
 }
 
 /// The floor model of a supervised spawn: `n` raw actors, each with a
 /// `format!` name, one shared allocation and a table slot with a name
 /// index; waits until every `started` ran.
-pub async fn spawn_floor(n: usize) -> (Duration, Vec<Addr<FloorActor>>) {
-    let started = Countdown::new(n);
+pub async fn spawn_floor(n: usize) -> (Duration, Vec<Addr<FloorActor>>, Arc<Countdown>) {
+    let (started, stopped) = (Countdown::new(n), Countdown::new(n));
     let began = Instant::now();
     let mut table = Vec::new();
     let mut index = std::collections::HashMap::new();
@@ -355,6 +374,7 @@ pub async fn spawn_floor(n: usize) -> (Duration, Vec<Addr<FloorActor>>) {
         addrs.push(
             FloorActor {
                 started: started.clone(),
+                stopped: stopped.clone(),
                 shared,
             }
             .start(),
@@ -362,5 +382,20 @@ pub async fn spawn_floor(n: usize) -> (Duration, Vec<Addr<FloorActor>>) {
     }
     started.wait().await;
     std::mem::forget((table, index));
-    (began.elapsed(), addrs)
+    (began.elapsed(), addrs, stopped)
+}
+
+/// The floor model of a supervised stop: after [`spawn_floor`], a drain
+/// marker through each child's mailbox, `ctx.stop()` when it is handled, a
+/// report written into the shared state, every `Addr` dropped, until every
+/// `stopped` ran; returns the time of the stop only.
+pub async fn stop_floor(n: usize) -> Duration {
+    let (_, addrs, stopped) = spawn_floor(n).await;
+    let began = Instant::now();
+    for addr in &addrs {
+        addr.do_send(FloorMarker);
+    }
+    drop(addrs);
+    stopped.wait().await;
+    began.elapsed()
 }
