@@ -15,7 +15,7 @@
 //!   handled or cancelled; the startup handle is settled.
 //!
 //! `cargo test` explores depth 6 for every policy, delay and strategy; set
-//! `ACTIX_SUPERVISOR_LONG_RUN=1` for depth 8.
+//! `RELIABILITY_LONG=1` (the suite's long-run switch) for depth 8.
 
 use std::collections::{HashSet, VecDeque};
 
@@ -522,7 +522,7 @@ fn explore(
 // The check says how much it explored, as the issue asks.
 #[allow(clippy::print_stdout)]
 fn every_event_sequence_keeps_the_promises() {
-    let long = std::env::var_os("ACTIX_SUPERVISOR_LONG_RUN").is_some();
+    let long = std::env::var("RELIABILITY_LONG").is_ok_and(|v| v == "1");
     let depth = if long { 8 } else { 6 };
     let mut total = 0;
     let mut states = 0;
