@@ -166,9 +166,10 @@ pub use actors::{
 };
 pub use error::{BuildError, ConfigError, ControlError, SendError, StartError};
 pub use handle::ChildHandle;
+pub use messages::Shutdown;
 pub use messages::{
-    EventKind, EventStream, Inspect, LifecycleEvent, RemoveChild, RestartChild, Shutdown,
-    StartChild, Stop, StopChild, StopOutcome, StopReport, Subscribe, SubscribeRecipient,
+    EventKind, EventStream, Inspect, Kill, LifecycleEvent, RemoveChild, RestartChild, StartChild,
+    Stop, StopChild, StopOutcome, StopReport, Subscribe, SubscribeRecipient,
 };
 pub use policy::{Backoff, Grace, RestartIntensity, RestartPolicy, Strategy};
 pub use spec::{AnyChildSpec, ChildSpec, StartContext};
@@ -185,11 +186,36 @@ pub mod __private {
     };
 }
 
-/// The types most users need, for a glob import.
+/// Everything the README's examples use, for a glob import beside actix's
+/// own prelude.
+///
+/// Nothing here clashes with `actix::prelude::*` (actix's `SendError` and
+/// `Supervisor` keep their names; this crate's `SendError` stays at the
+/// crate root), so both globs can be imported together:
+///
+/// ```
+/// # #![allow(unused_imports)]
+/// use std::time::Duration;
+/// use actix::prelude::*;
+/// use actix_supervisor::prelude::*;
+///
+/// struct Sampler;
+/// impl Tick for Sampler {
+///     type Error = String;
+///     async fn tick(&mut self, _: &TickContext) -> Result<(), String> { Ok(()) }
+/// }
+///
+/// let tree = SupervisorActor::builder("app")
+///     .child(ChildSpec::periodic("sampler", Periodic::every(Duration::from_secs(1)), |_| Sampler));
+/// # drop(tree);
+/// ```
 pub mod prelude {
     pub use crate::{
-        fail, supervised, Backoff, ChildHandle, ChildSpec, Grace, Inspect, RestartPolicy, Stop,
-        StopReport, SupervisorActor, TreeSnapshot,
+        fail, supervised, Backoff, BuildError, ChildHandle, ChildSpec, ControlError, EventKind,
+        Grace, Inspect, Kill, LifecycleEvent, MissedTicks, NodeSnapshot, NodeState, Periodic,
+        RemoveChild, RestartChild, RestartIntensity, RestartPolicy, StartChild, StartError, Stop,
+        StopChild, StopOutcome, StopReport, Strategy, Subscribe, SupervisedActor, SupervisorActor,
+        SupervisorBuilder, Tick, TickContext, TreeSnapshot, Work, WorkContext,
     };
 }
 

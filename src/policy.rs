@@ -451,6 +451,22 @@ impl Default for Grace {
     }
 }
 
+impl From<Duration> for Grace {
+    /// A grace of at most `duration`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actix_supervisor::Grace;
+    ///
+    /// assert_eq!(Grace::from(Duration::from_secs(2)), Grace::Duration(Duration::from_secs(2)));
+    /// let grace: Grace = Duration::from_millis(100).into();
+    /// assert_eq!(grace, Grace::Duration(Duration::from_millis(100)));
+    /// ```
+    fn from(duration: Duration) -> Self {
+        Grace::Duration(duration)
+    }
+}
+
 impl Serialize for Grace {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {

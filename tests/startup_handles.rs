@@ -9,9 +9,7 @@ mod common;
 use std::time::Duration;
 
 use actix::prelude::*;
-use actix_supervisor::{
-    ChildSpec, FailureKind, FailurePhase, Shutdown, StartError, SupervisorActor,
-};
+use actix_supervisor::{ChildSpec, FailureKind, FailurePhase, Kill, StartError, SupervisorActor};
 use common::*;
 
 #[actix_rt::test]
@@ -108,7 +106,7 @@ async fn a_supervisor_gone_before_the_child_started_resolves_to_supervisor_gone(
     let probe = spec.handle();
     let app = SupervisorActor::builder("app").child(spec).start().unwrap();
     // Handled in the supervisor's first poll, before the child's runner ran.
-    app.do_send(Shutdown);
+    app.do_send(Kill);
 
     assert_eq!(
         within(probe.started()).await.unwrap_err(),

@@ -26,8 +26,49 @@ pub use stop::{Stop, StopOutcome, StopReport};
 
 use actix::Message;
 
-/// Terminates a supervisor and all its children at once, without draining:
-/// every pending and later `send()` to them fails.
+/// Kills a supervisor and all its children at once, without draining: every
+/// pending and later `send()` to them fails.
+///
+/// This is the emergency brake, not the way to stop: [`Stop`] drains every
+/// mailbox first and answers with a [`StopReport`]. `Kill` answers `()` once
+/// the supervisor has terminated its children; nothing they had queued is
+/// handled.
+///
+/// # Examples
+///
+/// ```
+/// use actix::prelude::*;
+/// use actix_supervisor::prelude::*;
+///
+/// #[derive(Default)]
+/// struct Idle;
+/// impl Actor for Idle { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Idle);
+///
+/// # actix::System::new().block_on(async {
+/// let app = SupervisorActor::builder("app")
+///     .child(ChildSpec::new("idle", Idle::default))
+///     .start()?;
+/// app.send(Kill).await?;
+/// assert!(app.send(Inspect).await.is_err(), "the supervisor is gone");
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "()")]
-pub struct Shutdown;
+pub struct Kill;
+
+// The old name of `Kill`, kept so that code written against it still
+// builds. It is not `#[deprecated]` yet: with `-D warnings`, the benches and
+// examples that still say `Shutdown` would stop building. Mark both items
+// deprecated once every caller in the repository says `Kill`.
+
+/// The old name of [`Kill`], which read as the graceful stop it is not.
+/// Write `Kill`.
+pub type Shutdown = Kill;
+
+/// The old name of [`Kill`] as a value (`addr.do_send(Shutdown)`). Write
+/// `Kill`.
+#[doc(hidden)]
+#[allow(non_upper_case_globals)]
+pub const Shutdown: Kill = Kill;

@@ -24,7 +24,7 @@ use super::error::{StressError, StressFailure};
 use super::live::{live_actors, settle_live_actors};
 use crate::actors::{SupervisorActor, SupervisorBuilder};
 use crate::error::ControlError;
-use crate::messages::{Inspect, RemoveChild, Shutdown, StartChild, Stop, StopChild, StopReport};
+use crate::messages::{Inspect, Kill, RemoveChild, StartChild, Stop, StopChild, StopReport};
 use crate::policy::RestartIntensity;
 use crate::spec::AnyChildSpec;
 use crate::tree::TreeSnapshot;
@@ -354,7 +354,7 @@ impl<'a> Stress<'a> {
             Ok(replies) => Ok(replies),
             Err(_elapsed) => {
                 let look = tokio::time::timeout(LAST_LOOK, root.send(Inspect)).await;
-                root.do_send(Shutdown);
+                root.do_send(Kill);
                 Err(StressFailure::Hung {
                     after: self.cycle_timeout,
                     snapshot: look.ok().and_then(Result::ok).map(Box::new),
