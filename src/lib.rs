@@ -81,6 +81,31 @@
 //! - With the `testkit` feature, `testkit` helps tests wait on the tree
 //!   without sleeps.
 //!
+//! # Control messages
+//!
+//! Every control message is an actix [`Message`](actix::Message) sent to a
+//! supervisor's `Addr<SupervisorActor>`; each one answers, whatever state the
+//! supervisor is in.
+//!
+//! | message | reply | answers when |
+//! |---------|-------|--------------|
+//! | [`Inspect`] | [`TreeSnapshot`] of the subtree | at once |
+//! | [`Stop`] | [`StopReport`] of the subtree | every node drained, timed out or failed; a second `Stop` gets the same report |
+//! | [`Kill`] | `()` | the supervisor terminated its children at once, without draining |
+//! | [`Subscribe`] | [`EventStream`] of the subtree's [`LifecycleEvent`]s | at once; events follow in the order they happened |
+//! | [`SubscribeRecipient`] | `()` | at once; events go to the recipient |
+//! | [`StartChild`] | `Result<(), ControlError>` | the child is added and starting (its [`ChildHandle::started`] tells when it runs) |
+//! | [`StopChild`] | `Result<StopReport, ControlError>` | that child stopped (its slot stays, `Stopped`) |
+//! | [`RestartChild`] | `Result<(), ControlError>` | its mailbox drained and its next incarnation is starting |
+//! | [`RemoveChild`] | `Result<StopReport, ControlError>` | it stopped and left the table |
+//!
+//! One child is reached through its [`ChildHandle`]: [`send`](ChildHandle::send),
+//! [`do_send`](ChildHandle::do_send) and [`try_send`](ChildHandle::try_send)
+//! as on an `Addr`, but refused with the message handed back once a stop
+//! began; [`stop`](ChildHandle::stop) for a graceful stop of that child
+//! alone; [`started`](ChildHandle::started) for the outcome of its first
+//! start.
+//!
 //! # Lifecycle
 //!
 //! Every node is in exactly one [`NodeState`]:

@@ -31,6 +31,36 @@ use serde::{Deserialize, Serialize};
 ///   a replication receiver that ends when its source is dropped.
 /// - `Always`: loops that must run as long as the application does, such as a
 ///   metrics sampler.
+///
+/// # Examples
+///
+/// A one-shot job under `Never` fails once and is not started again:
+///
+/// ```
+/// use actix::prelude::*;
+/// use actix_supervisor::prelude::*;
+///
+/// #[derive(Default)]
+/// struct Migration;
+/// impl Actor for Migration {
+///     type Context = Context<Self>;
+///     fn started(&mut self, ctx: &mut Context<Self>) {
+///         actix_supervisor::fail(ctx, "the schema is locked");
+///     }
+/// }
+/// actix_supervisor::supervised!(Migration);
+///
+/// # actix::System::new().block_on(async {
+/// let spec = ChildSpec::new("migration", Migration::default).restart(RestartPolicy::Never);
+/// let migration = spec.handle();
+/// let app = SupervisorActor::builder("app").child(spec).start()?;
+///
+/// assert!(migration.started().await.is_err()); // its start failed
+/// let node = app.send(Inspect).await?.find("/app/migration").unwrap().clone();
+/// assert_eq!((node.state, node.restart_count), (NodeState::Failed, 0));
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -313,6 +343,33 @@ impl BackoffState {
 /// refusing new messages: those wait for the next incarnation), in reverse
 /// start order; then the failed child (after its backoff) and the siblings
 /// start again, in start order.
+///
+/// | strategy     | restarted with the child that ended                  | for |
+/// |--------------|------------------------------------------------------|-----|
+/// | `OneForOne`  | nobody                                               | independent children |
+/// | `OneForAll`  | every sibling                                        | children that share state and cannot run apart |
+/// | `RestForOne` | the siblings started after it                        | pipelines: a receiver, then what consumes it |
+///
+/// # Examples
+///
+/// ```
+/// use actix::prelude::*;
+/// use actix_supervisor::prelude::*;
+///
+/// #[derive(Default)]
+/// struct Stage;
+/// impl Actor for Stage { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Stage);
+///
+/// // When `source` restarts, `parser` and `sink` (started after it) restart
+/// // too, in order; when `sink` restarts, it restarts alone.
+/// let pipeline = SupervisorActor::builder("pipeline")
+///     .strategy(Strategy::RestForOne)
+///     .child(ChildSpec::new("source", Stage::default))
+///     .child(ChildSpec::new("parser", Stage::default))
+///     .child(ChildSpec::new("sink", Stage::default));
+/// # drop(pipeline);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]

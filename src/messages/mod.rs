@@ -1,18 +1,16 @@
 //! The control messages a supervisor answers, and their replies.
 //!
-//! | message     | sent to            | reply          |
-//! |-------------|--------------------|----------------|
-//! | [`Inspect`] | a supervisor       | [`TreeSnapshot`](crate::TreeSnapshot) of its subtree |
-//! | [`Stop`]    | a supervisor       | [`StopReport`] of its subtree, once every node drained or timed out |
-//! | [`Subscribe`] | a supervisor     | [`EventStream`] of its subtree's lifecycle events |
-//! | [`StartChild`] | a supervisor    | `Result<(), ControlError>` once the child is added and starting |
-//! | [`StopChild`] | a supervisor     | `Result<StopReport, ControlError>` once that child stopped |
-//! | [`RestartChild`] | a supervisor  | `Result<(), ControlError>` once its next incarnation is starting |
-//! | [`RemoveChild`] | a supervisor   | `Result<StopReport, ControlError>` once it stopped and left the table |
+//! The table of messages, what each answers and when, is in the crate's
+//! documentation (section "Control messages"), where rustdoc shows it; this
+//! module is private and its items are re-exported at the crate root.
 //!
-//! [`ControlError`]: crate::ControlError
-//! | [`SubscribeRecipient`] | a supervisor | `()`; the events go to the recipient |
-//! | [`Shutdown`]| a supervisor       | `()`: terminates it and its children at once |
+//! | message | file |
+//! |---------|------|
+//! | `Inspect` | `inspect.rs` |
+//! | `Stop`, `StopReport`, `StopOutcome` | `stop.rs` |
+//! | `Subscribe`, `SubscribeRecipient`, `LifecycleEvent` | `events.rs` |
+//! | `StartChild`, `StopChild`, `RestartChild`, `RemoveChild` | `children.rs` |
+//! | `Kill` | here |
 
 pub(crate) mod children;
 pub(crate) mod events;
