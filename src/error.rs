@@ -42,7 +42,8 @@ pub enum BuildError {
         /// What is wrong with it.
         reason: String,
     },
-    /// A child's name is empty or contains `/`.
+    /// A child's name is empty, contains `/`, or contains a control
+    /// character.
     #[error("{parent}: invalid child name {name:?}: {reason}")]
     InvalidName {
         /// The supervisor the child was given to.
@@ -83,12 +84,19 @@ impl BuildError {
     }
 }
 
-/// Checks a node name: non-empty, no `/`.
+/// Checks a node name: non-empty, no `/`, no control characters.
+///
+/// A control character would let a name forge output: a newline in a name
+/// writes an extra line into the tree's outline and into every log line that
+/// carries the node's path.
 pub(crate) fn check_name(parent: &NodePath, name: &str) -> Result<(), BuildError> {
     let reason = if name.is_empty() {
         "a name cannot be empty"
     } else if name.contains('/') {
         "a name cannot contain `/`, which separates the names in a path"
+    } else if name.chars().any(char::is_control) {
+        "a name cannot contain control characters (a newline, a tab, an escape, ...), \
+         which would forge lines in the tree's outline and in logs"
     } else {
         return Ok(());
     };
@@ -370,5 +378,53 @@ impl From<BuildError> for ConfigError {
                 format!("dependency cycle: {}", cycle.join(" -> ")),
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reason_for(name: &str) -> Option<&'static str> {
+        match check_name(&NodePath::root("app"), name) {
+            Ok(()) => None,
+            Err(BuildError::InvalidName { reason, .. }) => Some(reason),
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_name_with_a_control_character_is_refused() {
+        for name in [
+            "two\nlines",
+            "tab\there",
+            "esc\u{1b}[31m",
+            "nul\0",
+            "del\u{7f}",
+            "\u{85}",
+        ] {
+            let reason = reason_for(name).unwrap_or_else(|| panic!("{name:?} accepted"));
+            assert!(reason.contains("control characters"), "{name:?}: {reason}");
+        }
+    }
+
+    #[test]
+    fn ordinary_names_are_accepted() {
+        for name in [
+            "walreceiver",
+            "timeline-7",
+            "poller_2",
+            "émetteur",
+            "a b",
+            "名前",
+        ] {
+            assert_eq!(reason_for(name), None, "{name:?}");
+        }
+    }
+
+    #[test]
+    fn an_empty_name_and_a_slash_are_refused() {
+        assert!(reason_for("").is_some());
+        assert!(reason_for("a/b").is_some());
     }
 }

@@ -142,8 +142,73 @@ pub struct Backoff {
     #[serde(with = "humantime_serde", default = "default_stable_after")]
     pub stable_after: Duration,
     /// Seed for the jitter; `None` seeds from the operating system.
-    #[serde(default)]
+    ///
+    /// Written as an integer, or, above `i64::MAX` (the largest integer TOML
+    /// can hold), as a string of digits, so every seed reads back from both
+    /// TOML and JSON.
+    #[serde(default, with = "seed_serde")]
     pub seed: Option<u64>,
+}
+
+/// A seed in text: an integer up to `i64::MAX`, a string of digits above it
+/// (TOML's integers are 64-bit signed). Either form is read back.
+mod seed_serde {
+    use serde::de::{self, Visitor};
+    use serde::{Deserializer, Serializer};
+    use std::fmt;
+
+    pub(super) fn serialize<S: Serializer>(seed: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+        match seed {
+            None => s.serialize_none(),
+            Some(seed) if *seed <= i64::MAX as u64 => s.serialize_some(seed),
+            Some(seed) => s.serialize_some(&seed.to_string()),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        d.deserialize_option(SeedVisitor)
+    }
+
+    struct SeedVisitor;
+
+    const EXPECTED: &str = "a seed: a whole number from 0 to 18446744073709551615 (above \
+                            9223372036854775807, written as a string for TOML)";
+
+    impl<'de> Visitor<'de> for SeedVisitor {
+        type Value = Option<u64>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(EXPECTED)
+        }
+
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(SeedVisitor)
+        }
+
+        fn visit_u64<E: de::Error>(self, seed: u64) -> Result<Self::Value, E> {
+            Ok(Some(seed))
+        }
+
+        fn visit_i64<E: de::Error>(self, seed: i64) -> Result<Self::Value, E> {
+            u64::try_from(seed)
+                .map(Some)
+                .map_err(|_| E::invalid_value(de::Unexpected::Signed(seed), &EXPECTED))
+        }
+
+        fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+            text.parse::<u64>()
+                .map(Some)
+                .map_err(|_| E::invalid_value(de::Unexpected::Str(text), &EXPECTED))
+        }
+    }
 }
 
 fn default_multiplier() -> f64 {
@@ -698,6 +763,33 @@ mod tests {
             serde_json::to_string(&Grace::Duration(ms(1500))).unwrap(),
             "\"1s 500ms\""
         );
+    }
+
+    #[test]
+    fn every_seed_reads_back_from_json() {
+        for seed in [0, 7, i64::MAX as u64, i64::MAX as u64 + 1, u64::MAX] {
+            let backoff = Backoff::new(ms(1), ms(10)).seed(seed);
+            let text = serde_json::to_string(&backoff).unwrap();
+            let back: Backoff = serde_json::from_str(&text).unwrap();
+            assert_eq!(back.seed, Some(seed), "{text}");
+        }
+        let none: Backoff = serde_json::from_str(r#"{"initial": "1ms", "max": "1s"}"#).unwrap();
+        assert_eq!(none.seed, None);
+        let null: Backoff =
+            serde_json::from_str(r#"{"initial": "1ms", "max": "1s", "seed": null}"#).unwrap();
+        assert_eq!(null.seed, None);
+    }
+
+    #[test]
+    fn a_negative_or_non_numeric_seed_is_refused_with_what_a_seed_is() {
+        for seed in ["-1", "\"soon\"", "1.5"] {
+            let text = format!(r#"{{"initial": "1ms", "max": "1s", "seed": {seed}}}"#);
+            let err = serde_json::from_str::<Backoff>(&text).unwrap_err();
+            assert!(
+                err.to_string().contains("a seed: a whole number"),
+                "{seed}: {err}"
+            );
+        }
     }
 
     fn valid_backoff() -> impl PropStrategy<Value = Backoff> {
