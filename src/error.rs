@@ -248,6 +248,7 @@ pub enum ControlError {
     InvalidSpec(#[from] BuildError),
 }
 
+#[cfg(feature = "config")]
 /// A configuration file or text that cannot become a tree: refused before
 /// anything starts.
 ///
@@ -314,6 +315,7 @@ pub enum ConfigError {
     },
 }
 
+#[cfg(feature = "config")]
 impl ConfigError {
     /// The node an [`InvalidField`](ConfigError::InvalidField) error is
     /// about.
@@ -346,6 +348,7 @@ impl ConfigError {
     }
 }
 
+#[cfg(feature = "config")]
 impl From<BuildError> for ConfigError {
     /// Names the node and the field of a tree's build error.
     fn from(error: BuildError) -> Self {

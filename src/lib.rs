@@ -173,12 +173,14 @@
 #![doc(test(attr(deny(warnings), allow(dead_code))))]
 
 mod actors;
+#[cfg(feature = "config")]
 pub mod config;
 mod error;
 mod handle;
 mod latch;
 mod messages;
 mod policy;
+mod rng;
 mod spec;
 pub mod system;
 #[cfg(feature = "testkit")]
@@ -189,7 +191,9 @@ pub use actors::{
     fail, restart_fresh, MissedTicks, Periodic, PeriodicActor, SupervisedActor, SupervisorActor,
     SupervisorBuilder, Tick, TickContext, TickNow, Work, WorkContext, WorkerActor,
 };
-pub use error::{BuildError, ConfigError, ControlError, SendError, StartError};
+#[cfg(feature = "config")]
+pub use error::ConfigError;
+pub use error::{BuildError, ControlError, SendError, StartError};
 pub use handle::ChildHandle;
 pub use messages::Shutdown;
 pub use messages::{

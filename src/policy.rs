@@ -7,9 +7,9 @@
 
 use std::time::Duration;
 
-use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
+
+use crate::rng::SplitMix64;
 
 /// Whether a child is started again after an incarnation ends.
 ///
@@ -366,20 +366,14 @@ pub(crate) fn next_attempt(previous: u32, ran_for: Duration, stable_after: Durat
 #[derive(Debug)]
 pub(crate) struct BackoffState {
     attempt: u32,
-    rng: Option<Box<SmallRng>>,
-}
-
-/// A jitter source seeded from the thread's generator: no system call per
-/// child.
-fn fresh_rng() -> Box<SmallRng> {
-    Box::new(SmallRng::from_rng(rand::thread_rng()).unwrap_or_else(|_| SmallRng::seed_from_u64(0)))
+    rng: Option<SplitMix64>,
 }
 
 impl BackoffState {
     pub(crate) fn new(backoff: Option<&Backoff>) -> Self {
         let rng = backoff.map(|b| match b.seed {
-            Some(seed) => Box::new(SmallRng::seed_from_u64(seed)),
-            None => fresh_rng(),
+            Some(seed) => SplitMix64::seeded(seed),
+            None => SplitMix64::from_entropy(),
         });
         BackoffState { attempt: 0, rng }
     }
@@ -394,8 +388,8 @@ impl BackoffState {
             }
             Some(backoff) => {
                 self.attempt = next_attempt(self.attempt, ran_for, backoff.stable_after);
-                let rng = self.rng.get_or_insert_with(fresh_rng);
-                let unit = rng.gen::<f64>();
+                let rng = self.rng.get_or_insert_with(SplitMix64::from_entropy);
+                let unit = rng.unit_f64();
                 (self.attempt, backoff.delay(self.attempt, unit))
             }
         }
@@ -832,9 +826,9 @@ mod tests {
         ) {
             let b = b.seed(seed);
             let mut state = BackoffState::new(Some(&b));
-            let mut rng = SmallRng::seed_from_u64(seed);
+            let mut rng = SplitMix64::seeded(seed);
             for attempt in 1..=5u32 {
-                let expected = b.delay(attempt, rng.gen::<f64>());
+                let expected = b.delay(attempt, rng.unit_f64());
                 prop_assert_eq!(state.next(Some(&b), ms(0)), (attempt, expected));
             }
         }
