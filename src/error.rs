@@ -112,6 +112,40 @@ pub(crate) fn check_name(parent: &NodePath, name: &str) -> Result<(), BuildError
 ///
 /// When the message was never accepted, it is handed back
 /// ([`into_message`](SendError::into_message)).
+///
+/// # Examples
+///
+/// ```
+/// use actix::prelude::*;
+/// use actix_supervisor::prelude::*;
+/// use actix_supervisor::SendError;
+///
+/// #[derive(Default)]
+/// struct Store;
+/// impl Actor for Store { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Store);
+///
+/// #[derive(Message, Debug, PartialEq)]
+/// #[rtype(result = "()")]
+/// struct Put(u32);
+/// impl Handler<Put> for Store {
+///     type Result = ();
+///     fn handle(&mut self, _: Put, _: &mut Context<Self>) {}
+/// }
+///
+/// # actix::System::new().block_on(async {
+/// let spec = ChildSpec::new("store", Store::default);
+/// let store = spec.handle();
+/// let app = SupervisorActor::builder("app").child(spec).start()?;
+/// app.send(Stop).await?;
+///
+/// let err = store.send(Put(7)).await.unwrap_err();
+/// assert!(matches!(err, SendError::Stopping { .. } | SendError::Gone { .. }));
+/// assert_eq!(err.path().as_str(), "/app/store");
+/// assert_eq!(err.into_message(), Some(Put(7))); // never accepted: handed back
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Error)]
 #[non_exhaustive]
 pub enum SendError<M> {
@@ -186,6 +220,34 @@ impl<M> std::fmt::Debug for SendError<M> {
 
 /// Why a child's first start did not succeed; see
 /// [`ChildHandle::started`](crate::ChildHandle::started).
+///
+/// # Examples
+///
+/// ```
+/// use actix::prelude::*;
+/// use actix_supervisor::prelude::*;
+///
+/// struct Client;
+/// impl Actor for Client { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Client);
+///
+/// # actix::System::new().block_on(async {
+/// # std::panic::set_hook(Box::new(|_| {})); // keep the example's output quiet
+/// let spec = ChildSpec::new("client", || -> Client { panic!("no such host") })
+///     .restart(RestartPolicy::Never);
+/// let client = spec.handle();
+/// let _app = SupervisorActor::builder("app").child(spec).start()?;
+///
+/// match client.started().await {
+///     Err(StartError::StartFailed { path, reason }) => {
+///         assert_eq!(path.as_str(), "/app/client");
+///         assert!(reason.to_string().contains("no such host"));
+///     }
+///     other => panic!("unexpected {other:?}"),
+/// }
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum StartError {
@@ -209,6 +271,33 @@ pub enum StartError {
 /// Why a control message to a supervisor ([`StartChild`](crate::StartChild),
 /// [`StopChild`](crate::StopChild), [`RestartChild`](crate::RestartChild),
 /// [`RemoveChild`](crate::RemoveChild)) was refused.
+///
+/// # Examples
+///
+/// ```
+/// use actix::prelude::*;
+/// use actix_supervisor::prelude::*;
+///
+/// #[derive(Default)]
+/// struct Job;
+/// impl Actor for Job { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Job);
+///
+/// # actix::System::new().block_on(async {
+/// let app = SupervisorActor::builder("app")
+///     .child(ChildSpec::new("store", Job::default))
+///     .child(ChildSpec::new("reader", Job::default).depends_on("store"))
+///     .start()?;
+///
+/// match app.send(RemoveChild::new("store")).await? {
+///     Err(ControlError::HasDependents { dependents, .. }) => assert_eq!(dependents, ["reader"]),
+///     other => panic!("unexpected {other:?}"),
+/// }
+/// let duplicate = app.send(StartChild::new(ChildSpec::new("store", Job::default))).await?;
+/// assert!(matches!(duplicate, Err(ControlError::InvalidSpec(BuildError::DuplicateName { .. }))));
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum ControlError {

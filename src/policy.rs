@@ -550,7 +550,27 @@ impl IntensityWindow {
 
 /// How long a node may take to stop before it is terminated.
 ///
-/// Written in configuration as a duration (`"5s"`) or as `"infinity"`.
+/// Written in configuration as a duration (`"5s"`) or as `"infinity"`. The
+/// default is 5 s. A `Duration` converts into a grace.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actix::prelude::*;
+/// use actix_supervisor::prelude::*;
+///
+/// #[derive(Default)]
+/// struct Flusher;
+/// impl Actor for Flusher { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Flusher);
+///
+/// let tree = SupervisorActor::builder("app")
+///     .grace(Grace::Infinity) // the children's graces bound it
+///     .child(ChildSpec::new("flusher", Flusher::default).grace(Duration::from_secs(2).into()));
+/// # drop(tree);
+/// assert_eq!(Grace::default(), Grace::from(Duration::from_secs(5)));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Grace {
