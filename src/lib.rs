@@ -158,6 +158,16 @@
 //! - The child will not run again (policy, or its supervisor is gone): every
 //!   queued and later `send()` fails at once with `MailboxError::Closed`.
 //!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---------|---------|--------------|
+//! | `config` | on | [`config`]: trees read from TOML or JSON (pulls in `toml`, `serde_json`, `serde_path_to_error`) |
+//! | `testkit` | off | `testkit`: waiting on the tree without sleeps, event recording, start/stop stress, paused time |
+//!
+//! [`prelude`] holds everything the examples use; import it beside
+//! `actix::prelude::*`.
+//!
 //! # Panics and failures
 //!
 //! A panic in a factory, `started`, a handler, a spawned future, `stopping`,
