@@ -372,7 +372,11 @@ pub enum ConfigError {
     Syntax {
         /// `"TOML"` or `"JSON"`.
         format: &'static str,
-        /// The parser's message, with the line and column.
+        /// The parser's message, with the line and column. For a file that
+        /// nests deeper than the parser allows, the position where the limit
+        /// was met (for TOML table headers, the line of the deepest header;
+        /// see the [`config`](crate::config) module, "How deep a file may
+        /// nest").
         message: String,
     },
     /// A node's field is missing, unknown, of the wrong type, or has a value
