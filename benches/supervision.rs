@@ -152,7 +152,7 @@ fn spawn(c: &mut Criterion) {
                     for addr in &addrs {
                         addr.send(Inc).await.unwrap();
                     }
-                    app.do_send(actix_supervisor::Shutdown);
+                    app.do_send(actix_supervisor::Kill);
                 }
             })
         })

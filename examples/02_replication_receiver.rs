@@ -36,10 +36,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use actix_supervisor::prelude::*;
-use actix_supervisor::{
-    NodeState, StartContext, StartError, StopChild, SupervisorBuilder, Work, WorkContext,
-    WorkerActor,
-};
+use actix_supervisor::{StartContext, WorkerActor};
 use tokio::sync::{oneshot, watch};
 use tokio_util::sync::CancellationToken;
 

@@ -37,7 +37,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use actix_supervisor::prelude::*;
-use actix_supervisor::{EventKind, SendError, Subscribe, Work, WorkContext};
+use actix_supervisor::SendError;
 use futures_util::StreamExt;
 use tokio::sync::{mpsc, watch};
 

@@ -25,10 +25,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use actix_supervisor::prelude::*;
-use actix_supervisor::{
-    EventKind, FailurePhase, LifecycleEvent, NodePath, NodeState, StartChild, StartError,
-    StopOutcome, Subscribe, Work, WorkContext,
-};
+use actix_supervisor::{FailurePhase, NodePath};
 use futures_util::StreamExt;
 
 /// Copies a table in batches; its fourth batch holds a row it cannot read.

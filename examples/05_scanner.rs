@@ -27,7 +27,7 @@ use std::error::Error;
 use std::time::Duration;
 
 use actix_supervisor::prelude::*;
-use actix_supervisor::{NodeState, Periodic, PeriodicActor, StopOutcome, Tick, TickContext};
+use actix_supervisor::PeriodicActor;
 use tokio::sync::watch;
 
 /// How far a reconciler got, published as each tick begins (when the

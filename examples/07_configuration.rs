@@ -20,7 +20,6 @@ use std::sync::{Arc, OnceLock};
 use actix::prelude::*;
 use actix_supervisor::config::{Registry, TreeConfig};
 use actix_supervisor::prelude::*;
-use actix_supervisor::{Tick, TickContext};
 
 /// Keeps records; tells `full` once it holds `target` of them.
 struct Store {

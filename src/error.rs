@@ -42,7 +42,8 @@ pub enum BuildError {
         /// What is wrong with it.
         reason: String,
     },
-    /// A child's name is empty or contains `/`.
+    /// A child's name is empty, contains `/`, or contains a control
+    /// character.
     #[error("{parent}: invalid child name {name:?}: {reason}")]
     InvalidName {
         /// The supervisor the child was given to.
@@ -93,12 +94,19 @@ impl BuildError {
     }
 }
 
-/// Checks a node name: non-empty, no `/`.
+/// Checks a node name: non-empty, no `/`, no control characters.
+///
+/// A control character would let a name forge output: a newline in a name
+/// writes an extra line into the tree's outline and into every log line that
+/// carries the node's path.
 pub(crate) fn check_name(parent: &NodePath, name: &str) -> Result<(), BuildError> {
     let reason = if name.is_empty() {
         "a name cannot be empty"
     } else if name.contains('/') {
         "a name cannot contain `/`, which separates the names in a path"
+    } else if name.chars().any(char::is_control) {
+        "a name cannot contain control characters (a newline, a tab, an escape, ...), \
+         which would forge lines in the tree's outline and in logs"
     } else {
         return Ok(());
     };
@@ -114,6 +122,40 @@ pub(crate) fn check_name(parent: &NodePath, name: &str) -> Result<(), BuildError
 ///
 /// When the message was never accepted, it is handed back
 /// ([`into_message`](SendError::into_message)).
+///
+/// # Examples
+///
+/// ```
+/// use actix::prelude::*;
+/// use actix_supervisor::prelude::*;
+/// use actix_supervisor::SendError;
+///
+/// #[derive(Default)]
+/// struct Store;
+/// impl Actor for Store { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Store);
+///
+/// #[derive(Message, Debug, PartialEq)]
+/// #[rtype(result = "()")]
+/// struct Put(u32);
+/// impl Handler<Put> for Store {
+///     type Result = ();
+///     fn handle(&mut self, _: Put, _: &mut Context<Self>) {}
+/// }
+///
+/// # actix::System::new().block_on(async {
+/// let spec = ChildSpec::new("store", Store::default);
+/// let store = spec.handle();
+/// let app = SupervisorActor::builder("app").child(spec).start()?;
+/// app.send(Stop).await?;
+///
+/// let err = store.send(Put(7)).await.unwrap_err();
+/// assert!(matches!(err, SendError::Stopping { .. } | SendError::Gone { .. }));
+/// assert_eq!(err.path().as_str(), "/app/store");
+/// assert_eq!(err.into_message(), Some(Put(7))); // never accepted: handed back
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Error)]
 #[non_exhaustive]
 pub enum SendError<M> {
@@ -188,6 +230,34 @@ impl<M> std::fmt::Debug for SendError<M> {
 
 /// Why a child's first start did not succeed; see
 /// [`ChildHandle::started`](crate::ChildHandle::started).
+///
+/// # Examples
+///
+/// ```
+/// use actix::prelude::*;
+/// use actix_supervisor::prelude::*;
+///
+/// struct Client;
+/// impl Actor for Client { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Client);
+///
+/// # actix::System::new().block_on(async {
+/// # std::panic::set_hook(Box::new(|_| {})); // keep the example's output quiet
+/// let spec = ChildSpec::new("client", || -> Client { panic!("no such host") })
+///     .restart(RestartPolicy::Never);
+/// let client = spec.handle();
+/// let _app = SupervisorActor::builder("app").child(spec).start()?;
+///
+/// match client.started().await {
+///     Err(StartError::StartFailed { path, reason }) => {
+///         assert_eq!(path.as_str(), "/app/client");
+///         assert!(reason.to_string().contains("no such host"));
+///     }
+///     other => panic!("unexpected {other:?}"),
+/// }
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum StartError {
@@ -211,6 +281,33 @@ pub enum StartError {
 /// Why a control message to a supervisor ([`StartChild`](crate::StartChild),
 /// [`StopChild`](crate::StopChild), [`RestartChild`](crate::RestartChild),
 /// [`RemoveChild`](crate::RemoveChild)) was refused.
+///
+/// # Examples
+///
+/// ```
+/// use actix::prelude::*;
+/// use actix_supervisor::prelude::*;
+///
+/// #[derive(Default)]
+/// struct Job;
+/// impl Actor for Job { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Job);
+///
+/// # actix::System::new().block_on(async {
+/// let app = SupervisorActor::builder("app")
+///     .child(ChildSpec::new("store", Job::default))
+///     .child(ChildSpec::new("reader", Job::default).depends_on("store"))
+///     .start()?;
+///
+/// match app.send(RemoveChild::new("store")).await? {
+///     Err(ControlError::HasDependents { dependents, .. }) => assert_eq!(dependents, ["reader"]),
+///     other => panic!("unexpected {other:?}"),
+/// }
+/// let duplicate = app.send(StartChild::new(ChildSpec::new("store", Job::default))).await?;
+/// assert!(matches!(duplicate, Err(ControlError::InvalidSpec(BuildError::DuplicateName { .. }))));
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum ControlError {
@@ -256,6 +353,7 @@ pub enum ControlError {
     InvalidSpec(#[from] BuildError),
 }
 
+#[cfg(feature = "config")]
 /// A configuration file or text that cannot become a tree: refused before
 /// anything starts.
 ///
@@ -290,7 +388,11 @@ pub enum ConfigError {
     Syntax {
         /// `"TOML"` or `"JSON"`.
         format: &'static str,
-        /// The parser's message, with the line and column.
+        /// The parser's message, with the line and column. For a file that
+        /// nests deeper than the parser allows, the position where the limit
+        /// was met (for TOML table headers, the line of the deepest header;
+        /// see the [`config`](crate::config) module, "How deep a file may
+        /// nest").
         message: String,
     },
     /// A node's field is missing, unknown, of the wrong type, or has a value
@@ -322,6 +424,7 @@ pub enum ConfigError {
     },
 }
 
+#[cfg(feature = "config")]
 impl ConfigError {
     /// The node an [`InvalidField`](ConfigError::InvalidField) error is
     /// about.
@@ -354,6 +457,7 @@ impl ConfigError {
     }
 }
 
+#[cfg(feature = "config")]
 impl From<BuildError> for ConfigError {
     /// Names the node and the field of a tree's build error.
     fn from(error: BuildError) -> Self {
@@ -391,5 +495,53 @@ impl From<BuildError> for ConfigError {
                 format!("dependency cycle: {}", cycle.join(" -> ")),
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reason_for(name: &str) -> Option<&'static str> {
+        match check_name(&NodePath::root("app"), name) {
+            Ok(()) => None,
+            Err(BuildError::InvalidName { reason, .. }) => Some(reason),
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_name_with_a_control_character_is_refused() {
+        for name in [
+            "two\nlines",
+            "tab\there",
+            "esc\u{1b}[31m",
+            "nul\0",
+            "del\u{7f}",
+            "\u{85}",
+        ] {
+            let reason = reason_for(name).unwrap_or_else(|| panic!("{name:?} accepted"));
+            assert!(reason.contains("control characters"), "{name:?}: {reason}");
+        }
+    }
+
+    #[test]
+    fn ordinary_names_are_accepted() {
+        for name in [
+            "walreceiver",
+            "timeline-7",
+            "poller_2",
+            "émetteur",
+            "a b",
+            "名前",
+        ] {
+            assert_eq!(reason_for(name), None, "{name:?}");
+        }
+    }
+
+    #[test]
+    fn an_empty_name_and_a_slash_are_refused() {
+        assert!(reason_for("").is_some());
+        assert!(reason_for("a/b").is_some());
     }
 }

@@ -81,6 +81,31 @@
 //! - With the `testkit` feature, `testkit` helps tests wait on the tree
 //!   without sleeps.
 //!
+//! # Control messages
+//!
+//! Every control message is an actix [`Message`](actix::Message) sent to a
+//! supervisor's `Addr<SupervisorActor>`; each one answers, whatever state the
+//! supervisor is in.
+//!
+//! | message | reply | answers when |
+//! |---------|-------|--------------|
+//! | [`Inspect`] | [`TreeSnapshot`] of the subtree | at once |
+//! | [`Stop`] | [`StopReport`] of the subtree | every node drained, timed out or failed; a second `Stop` gets the same report |
+//! | [`Kill`] | `()` | the supervisor terminated its children at once, without draining |
+//! | [`Subscribe`] | [`EventStream`] of the subtree's [`LifecycleEvent`]s | at once; events follow in the order they happened |
+//! | [`SubscribeRecipient`] | `()` | at once; events go to the recipient |
+//! | [`StartChild`] | `Result<(), ControlError>` | the child is added and starting (its [`ChildHandle::started`] tells when it runs) |
+//! | [`StopChild`] | `Result<StopReport, ControlError>` | that child stopped (its slot stays, `Stopped`) |
+//! | [`RestartChild`] | `Result<(), ControlError>` | its mailbox drained and its next incarnation is starting |
+//! | [`RemoveChild`] | `Result<StopReport, ControlError>` | it stopped and left the table |
+//!
+//! One child is reached through its [`ChildHandle`]: [`send`](ChildHandle::send),
+//! [`do_send`](ChildHandle::do_send) and [`try_send`](ChildHandle::try_send)
+//! as on an `Addr`, but refused with the message handed back once a stop
+//! began; [`stop`](ChildHandle::stop) for a graceful stop of that child
+//! alone; [`started`](ChildHandle::started) for the outcome of its first
+//! start.
+//!
 //! # Lifecycle
 //!
 //! Every node is in exactly one [`NodeState`]:
@@ -126,12 +151,26 @@
 //! - Its handler panics: the message is dropped during the unwind; a `send()`
 //!   caller gets [`MailboxError::Closed`](actix::MailboxError::Closed).
 //! - Queued when a stop begins: handled before the child stops, within its
-//!   grace; past the grace, counted as undelivered in the [`StopReport`] and
-//!   its `send()` caller gets an error.
+//!   grace, in whatever phase the child is: between two incarnations, in a
+//!   backoff or parked for a strategy restart, the next incarnation starts at
+//!   once to drain it. Past the grace, counted as undelivered in the
+//!   [`StopReport`] and its `send()` caller gets an error.
+//! - Its requester drops the `send` future before it is handled: skipped,
+//!   counted as cancelled in the [`StopReport`]; it never holds a stop open.
 //! - Sent through a [`ChildHandle`] once a stop began: refused with
 //!   [`SendError::Stopping`] (or `Gone`), and the message handed back.
 //! - The child will not run again (policy, or its supervisor is gone): every
 //!   queued and later `send()` fails at once with `MailboxError::Closed`.
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---------|---------|--------------|
+//! | `config` | on | [`config`]: trees read from TOML or JSON (pulls in `toml`, `serde_json`, `serde_path_to_error`) |
+//! | `testkit` | off | `testkit`: waiting on the tree without sleeps, event recording, start/stop stress, paused time |
+//!
+//! [`prelude`] holds everything the examples use; import it beside
+//! `actix::prelude::*`.
 //!
 //! # Panics and failures
 //!
@@ -149,11 +188,13 @@
 
 mod actors;
 mod child;
+#[cfg(feature = "config")]
 pub mod config;
 mod error;
 mod latch;
 mod messages;
 mod policy;
+mod rng;
 mod spec;
 pub mod system;
 #[cfg(feature = "testkit")]
@@ -165,10 +206,14 @@ pub use actors::{
     TickNow, Work, WorkContext, WorkerActor,
 };
 pub use child::{fail, restart_fresh, ChildHandle, StartContext, SupervisedActor};
-pub use error::{BuildError, ConfigError, ControlError, SendError, StartError};
+#[cfg(feature = "config")]
+pub use error::ConfigError;
+pub use error::{BuildError, ControlError, SendError, StartError};
+#[allow(deprecated)]
+pub use messages::Shutdown;
 pub use messages::{
-    EventKind, EventStream, Inspect, LifecycleEvent, RemoveChild, RestartChild, Shutdown,
-    StartChild, Stop, StopChild, StopOutcome, StopReport, Subscribe, SubscribeRecipient,
+    EventKind, EventStream, Inspect, Kill, LifecycleEvent, RemoveChild, RestartChild, StartChild,
+    Stop, StopChild, StopOutcome, StopReport, Subscribe, SubscribeRecipient,
 };
 pub use policy::{Backoff, Grace, RestartIntensity, RestartPolicy, Strategy};
 pub use spec::{AnyChildSpec, ChildSpec};
@@ -185,11 +230,36 @@ pub mod __private {
     };
 }
 
-/// The types most users need, for a glob import.
+/// Everything the README's examples use, for a glob import beside actix's
+/// own prelude.
+///
+/// Nothing here clashes with `actix::prelude::*` (actix's `SendError` and
+/// `Supervisor` keep their names; this crate's `SendError` stays at the
+/// crate root), so both globs can be imported together:
+///
+/// ```
+/// # #![allow(unused_imports)]
+/// use std::time::Duration;
+/// use actix::prelude::*;
+/// use actix_supervisor::prelude::*;
+///
+/// struct Sampler;
+/// impl Tick for Sampler {
+///     type Error = String;
+///     async fn tick(&mut self, _: &TickContext) -> Result<(), String> { Ok(()) }
+/// }
+///
+/// let tree = SupervisorActor::builder("app")
+///     .child(ChildSpec::periodic("sampler", Periodic::every(Duration::from_secs(1)), |_| Sampler));
+/// # drop(tree);
+/// ```
 pub mod prelude {
     pub use crate::{
-        fail, supervised, Backoff, ChildHandle, ChildSpec, Grace, Inspect, RestartPolicy, Stop,
-        StopReport, SupervisorActor, TreeSnapshot,
+        fail, supervised, Backoff, BuildError, ChildHandle, ChildSpec, ControlError, EventKind,
+        Grace, Inspect, Kill, LifecycleEvent, MissedTicks, NodeSnapshot, NodeState, Periodic,
+        RemoveChild, RestartChild, RestartIntensity, RestartPolicy, StartChild, StartError, Stop,
+        StopChild, StopOutcome, StopReport, Strategy, Subscribe, SupervisedActor, SupervisorActor,
+        SupervisorBuilder, Tick, TickContext, TreeSnapshot, Work, WorkContext,
     };
 }
 

@@ -7,9 +7,9 @@
 
 use std::time::Duration;
 
-use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
+
+use crate::rng::SplitMix64;
 
 /// Whether a child is started again after an incarnation ends.
 ///
@@ -31,6 +31,36 @@ use serde::{Deserialize, Serialize};
 ///   a replication receiver that ends when its source is dropped.
 /// - `Always`: loops that must run as long as the application does, such as a
 ///   metrics sampler.
+///
+/// # Examples
+///
+/// A one-shot job under `Never` fails once and is not started again:
+///
+/// ```
+/// use actix::prelude::*;
+/// use actix_supervisor::prelude::*;
+///
+/// #[derive(Default)]
+/// struct Migration;
+/// impl Actor for Migration {
+///     type Context = Context<Self>;
+///     fn started(&mut self, ctx: &mut Context<Self>) {
+///         actix_supervisor::fail(ctx, "the schema is locked");
+///     }
+/// }
+/// actix_supervisor::supervised!(Migration);
+///
+/// # actix::System::new().block_on(async {
+/// let spec = ChildSpec::new("migration", Migration::default).restart(RestartPolicy::Never);
+/// let migration = spec.handle();
+/// let app = SupervisorActor::builder("app").child(spec).start()?;
+///
+/// assert!(migration.started().await.is_err()); // its start failed
+/// let node = app.send(Inspect).await?.find("/app/migration").unwrap().clone();
+/// assert_eq!((node.state, node.restart_count), (NodeState::Failed, 0));
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -112,8 +142,73 @@ pub struct Backoff {
     #[serde(with = "humantime_serde", default = "default_stable_after")]
     pub stable_after: Duration,
     /// Seed for the jitter; `None` seeds from the operating system.
-    #[serde(default)]
+    ///
+    /// Written as an integer, or, above `i64::MAX` (the largest integer TOML
+    /// can hold), as a string of digits, so every seed reads back from both
+    /// TOML and JSON.
+    #[serde(default, with = "seed_serde")]
     pub seed: Option<u64>,
+}
+
+/// A seed in text: an integer up to `i64::MAX`, a string of digits above it
+/// (TOML's integers are 64-bit signed). Either form is read back.
+mod seed_serde {
+    use serde::de::{self, Visitor};
+    use serde::{Deserializer, Serializer};
+    use std::fmt;
+
+    pub(super) fn serialize<S: Serializer>(seed: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+        match seed {
+            None => s.serialize_none(),
+            Some(seed) if *seed <= i64::MAX as u64 => s.serialize_some(seed),
+            Some(seed) => s.serialize_some(&seed.to_string()),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        d.deserialize_option(SeedVisitor)
+    }
+
+    struct SeedVisitor;
+
+    const EXPECTED: &str = "a seed: a whole number from 0 to 18446744073709551615 (above \
+                            9223372036854775807, written as a string for TOML)";
+
+    impl<'de> Visitor<'de> for SeedVisitor {
+        type Value = Option<u64>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(EXPECTED)
+        }
+
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(SeedVisitor)
+        }
+
+        fn visit_u64<E: de::Error>(self, seed: u64) -> Result<Self::Value, E> {
+            Ok(Some(seed))
+        }
+
+        fn visit_i64<E: de::Error>(self, seed: i64) -> Result<Self::Value, E> {
+            u64::try_from(seed)
+                .map(Some)
+                .map_err(|_| E::invalid_value(de::Unexpected::Signed(seed), &EXPECTED))
+        }
+
+        fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+            text.parse::<u64>()
+                .map(Some)
+                .map_err(|_| E::invalid_value(de::Unexpected::Str(text), &EXPECTED))
+        }
+    }
 }
 
 fn default_multiplier() -> f64 {
@@ -271,20 +366,14 @@ pub(crate) fn next_attempt(previous: u32, ran_for: Duration, stable_after: Durat
 #[derive(Debug)]
 pub(crate) struct BackoffState {
     attempt: u32,
-    rng: Option<Box<SmallRng>>,
-}
-
-/// A jitter source seeded from the thread's generator: no system call per
-/// child.
-fn fresh_rng() -> Box<SmallRng> {
-    Box::new(SmallRng::from_rng(rand::thread_rng()).unwrap_or_else(|_| SmallRng::seed_from_u64(0)))
+    rng: Option<SplitMix64>,
 }
 
 impl BackoffState {
     pub(crate) fn new(backoff: Option<&Backoff>) -> Self {
         let rng = backoff.map(|b| match b.seed {
-            Some(seed) => Box::new(SmallRng::seed_from_u64(seed)),
-            None => fresh_rng(),
+            Some(seed) => SplitMix64::seeded(seed),
+            None => SplitMix64::from_entropy(),
         });
         BackoffState { attempt: 0, rng }
     }
@@ -299,8 +388,8 @@ impl BackoffState {
             }
             Some(backoff) => {
                 self.attempt = next_attempt(self.attempt, ran_for, backoff.stable_after);
-                let rng = self.rng.get_or_insert_with(fresh_rng);
-                let unit = rng.gen::<f64>();
+                let rng = self.rng.get_or_insert_with(SplitMix64::from_entropy);
+                let unit = rng.unit_f64();
                 (self.attempt, backoff.delay(self.attempt, unit))
             }
         }
@@ -313,6 +402,33 @@ impl BackoffState {
 /// refusing new messages: those wait for the next incarnation), in reverse
 /// start order; then the failed child (after its backoff) and the siblings
 /// start again, in start order.
+///
+/// | strategy     | restarted with the child that ended                  | for |
+/// |--------------|------------------------------------------------------|-----|
+/// | `OneForOne`  | nobody                                               | independent children |
+/// | `OneForAll`  | every sibling                                        | children that share state and cannot run apart |
+/// | `RestForOne` | the siblings started after it                        | pipelines: a receiver, then what consumes it |
+///
+/// # Examples
+///
+/// ```
+/// use actix::prelude::*;
+/// use actix_supervisor::prelude::*;
+///
+/// #[derive(Default)]
+/// struct Stage;
+/// impl Actor for Stage { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Stage);
+///
+/// // When `source` restarts, `parser` and `sink` (started after it) restart
+/// // too, in order; when `sink` restarts, it restarts alone.
+/// let pipeline = SupervisorActor::builder("pipeline")
+///     .strategy(Strategy::RestForOne)
+///     .child(ChildSpec::new("source", Stage::default))
+///     .child(ChildSpec::new("parser", Stage::default))
+///     .child(ChildSpec::new("sink", Stage::default));
+/// # drop(pipeline);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -434,7 +550,27 @@ impl IntensityWindow {
 
 /// How long a node may take to stop before it is terminated.
 ///
-/// Written in configuration as a duration (`"5s"`) or as `"infinity"`.
+/// Written in configuration as a duration (`"5s"`) or as `"infinity"`. The
+/// default is 5 s. A `Duration` converts into a grace.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actix::prelude::*;
+/// use actix_supervisor::prelude::*;
+///
+/// #[derive(Default)]
+/// struct Flusher;
+/// impl Actor for Flusher { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Flusher);
+///
+/// let tree = SupervisorActor::builder("app")
+///     .grace(Grace::Infinity) // the children's graces bound it
+///     .child(ChildSpec::new("flusher", Flusher::default).grace(Duration::from_secs(2).into()));
+/// # drop(tree);
+/// assert_eq!(Grace::default(), Grace::from(Duration::from_secs(5)));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Grace {
@@ -448,6 +584,22 @@ pub enum Grace {
 impl Default for Grace {
     fn default() -> Self {
         Grace::Duration(Duration::from_secs(5))
+    }
+}
+
+impl From<Duration> for Grace {
+    /// A grace of at most `duration`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actix_supervisor::Grace;
+    ///
+    /// assert_eq!(Grace::from(Duration::from_secs(2)), Grace::Duration(Duration::from_secs(2)));
+    /// let grace: Grace = Duration::from_millis(100).into();
+    /// assert_eq!(grace, Grace::Duration(Duration::from_millis(100)));
+    /// ```
+    fn from(duration: Duration) -> Self {
+        Grace::Duration(duration)
     }
 }
 
@@ -627,6 +779,33 @@ mod tests {
         );
     }
 
+    #[test]
+    fn every_seed_reads_back_from_json() {
+        for seed in [0, 7, i64::MAX as u64, i64::MAX as u64 + 1, u64::MAX] {
+            let backoff = Backoff::new(ms(1), ms(10)).seed(seed);
+            let text = serde_json::to_string(&backoff).unwrap();
+            let back: Backoff = serde_json::from_str(&text).unwrap();
+            assert_eq!(back.seed, Some(seed), "{text}");
+        }
+        let none: Backoff = serde_json::from_str(r#"{"initial": "1ms", "max": "1s"}"#).unwrap();
+        assert_eq!(none.seed, None);
+        let null: Backoff =
+            serde_json::from_str(r#"{"initial": "1ms", "max": "1s", "seed": null}"#).unwrap();
+        assert_eq!(null.seed, None);
+    }
+
+    #[test]
+    fn a_negative_or_non_numeric_seed_is_refused_with_what_a_seed_is() {
+        for seed in ["-1", "\"soon\"", "1.5"] {
+            let text = format!(r#"{{"initial": "1ms", "max": "1s", "seed": {seed}}}"#);
+            let err = serde_json::from_str::<Backoff>(&text).unwrap_err();
+            assert!(
+                err.to_string().contains("a seed: a whole number"),
+                "{seed}: {err}"
+            );
+        }
+    }
+
     fn valid_backoff() -> impl PropStrategy<Value = Backoff> {
         (1u64..10_000, 0u64..100_000, 1.0f64..10.0, 0.0f64..=1.0).prop_map(
             |(initial, extra, multiplier, jitter)| {
@@ -667,9 +846,9 @@ mod tests {
         ) {
             let b = b.seed(seed);
             let mut state = BackoffState::new(Some(&b));
-            let mut rng = SmallRng::seed_from_u64(seed);
+            let mut rng = SplitMix64::seeded(seed);
             for attempt in 1..=5u32 {
-                let expected = b.delay(attempt, rng.gen::<f64>());
+                let expected = b.delay(attempt, rng.unit_f64());
                 prop_assert_eq!(state.next(Some(&b), ms(0)), (attempt, expected));
             }
         }

@@ -277,7 +277,7 @@ async fn an_event_stream_ends_when_its_tree_is_gone() {
     let app = SupervisorActor::builder("app").child(spec).start().unwrap();
     within(probe.started()).await.unwrap();
     let mut stream = within(app.send(Subscribe::all())).await.unwrap();
-    app.do_send(actix_supervisor::Shutdown);
+    app.do_send(actix_supervisor::Kill);
     drop(app);
     let mut seen = Vec::new();
     loop {

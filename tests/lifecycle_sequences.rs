@@ -220,8 +220,7 @@ fn run(policy: RestartPolicy, ops: &[Op]) -> Result<(), String> {
                 }
                 Op::KillTree => {
                     killed = true;
-                    #[allow(deprecated)]
-                    app.do_send(actix_supervisor::Shutdown);
+                    app.do_send(actix_supervisor::Kill);
                 }
                 Op::RestartChild => {
                     let restart = app.send(RestartChild::new("subject"));

@@ -261,7 +261,7 @@ async fn a_removed_nested_supervisor_is_dropped_with_its_subtree() {
 }
 
 /// `app` → `tenant` (never restarted) → `worker`; `tenant` is sent
-/// `Shutdown`, the message that terminates a supervisor without draining.
+/// `Kill`, the message that terminates a supervisor without draining.
 async fn shut_down_a_nested_supervisor() -> Addr<SupervisorActor> {
     let (log, _events) = recorder();
     let worker = probe_spec("worker", log);
@@ -276,11 +276,11 @@ async fn shut_down_a_nested_supervisor() -> Addr<SupervisorActor> {
         .unwrap();
     within(worker_handle.started()).await.unwrap();
 
-    let _ = within(tenant_addr.send(actix_supervisor::Shutdown)).await;
+    let _ = within(tenant_addr.send(actix_supervisor::Kill)).await;
     app
 }
 
-// Defect 4 (issue 13): `Shutdown` sent to a nested supervisor made its
+// Defect 4 (issue 13): `Kill` sent to a nested supervisor made its
 // parent's `Stop` hang for ever, past the parent's grace.
 #[actix_rt::test]
 async fn a_nested_supervisor_shut_down_never_holds_its_parents_stop_open() {
@@ -293,7 +293,7 @@ async fn a_nested_supervisor_shut_down_never_holds_its_parents_stop_open() {
     assert!(report.find("/app/tenant").is_some(), "{report}");
 }
 
-// Defect 4 (issue 13): after `Shutdown`, `Inspect` kept showing the dead
+// Defect 4 (issue 13): after `Kill`, `Inspect` kept showing the dead
 // subtree as `Running`.
 #[actix_rt::test]
 async fn a_nested_supervisor_shut_down_no_longer_shows_as_running() {
@@ -315,7 +315,7 @@ async fn a_nested_supervisor_shut_down_no_longer_shows_as_running() {
 }
 
 // Attack (passes on the current code; guards the lifecycle rewrite):
-// `Shutdown` sent to a nested supervisor; the handle of a
+// `Kill` sent to a nested supervisor; the handle of a
 // child below it must still answer its stop and refuse new sends, as for
 // any child that will not run again (promise 18: whatever ended it).
 #[actix_rt::test]
@@ -335,7 +335,7 @@ async fn a_child_below_a_shut_down_nested_supervisor_answers_its_stop_and_refuse
     within(worker_handle.started()).await.unwrap();
     within(worker_handle.send(Inc)).await.unwrap();
 
-    let _ = within(tenant_addr.send(actix_supervisor::Shutdown)).await;
+    let _ = within(tenant_addr.send(actix_supervisor::Kill)).await;
     let report = tokio::time::timeout(Duration::from_secs(3600), worker_handle.stop())
         .await
         .expect("the stop of a child below a shut-down supervisor never answered");
@@ -348,7 +348,7 @@ async fn a_child_below_a_shut_down_nested_supervisor_answers_its_stop_and_refuse
 }
 
 // Attack (passes on the current code; guards the lifecycle rewrite):
-// `Shutdown` sent to a nested supervisor while its parent's `Stop`
+// `Kill` sent to a nested supervisor while its parent's `Stop`
 // already waits on it (a child below it drains, blocked on a gate): the
 // parent's stop still answers, and the shut-down subtree's end is published
 // as a `Stopped` event.
@@ -377,7 +377,7 @@ async fn a_nested_supervisor_shut_down_during_its_parents_stop_lets_the_stop_ans
     tokio::pin!(stopping);
     let early = tokio::time::timeout(Duration::from_millis(10), &mut stopping).await;
     assert!(early.is_err(), "the stop waits on the blocked poller");
-    let _ = within(tenant_addr.send(actix_supervisor::Shutdown)).await;
+    let _ = within(tenant_addr.send(actix_supervisor::Kill)).await;
     let report = tokio::time::timeout(Duration::from_secs(3600), stopping)
         .await
         .expect("the parent's Stop never answered after its nested supervisor was shut down")
@@ -398,7 +398,7 @@ async fn a_nested_supervisor_shut_down_during_its_parents_stop_lets_the_stop_ans
     drop(gate);
 }
 
-// Defect 4 (issue 13). Found by attack: after `Shutdown` of a nested
+// Defect 4 (issue 13). Found by attack: after `Kill` of a nested
 // supervisor, its parent's `StopChild` and `RemoveChild` for it answer too.
 #[actix_rt::test]
 async fn control_messages_about_a_shut_down_nested_supervisor_answer() {

@@ -779,7 +779,7 @@ impl Handler<Jam> for Sink {
 }
 
 // Found by attack: jammed children with full mailboxes are killed (their root sent
-// `Shutdown`) while other threads keep trying `try_send`, which counts a
+// `Kill`) while other threads keep trying `try_send`, which counts a
 // message, finds the mailbox full and takes the count back. A message
 // handed back as `Full` (or `Gone`) must not also be reported undelivered:
 // accepted = handled + undelivered, for every child.
@@ -838,7 +838,7 @@ fn a_kill_while_other_threads_try_sends_on_full_mailboxes_accounts_for_every_mes
             for _ in 0..SENDERS {
                 within(under_way.recv()).await.unwrap();
             }
-            app.do_send(actix_supervisor::Shutdown);
+            app.do_send(actix_supervisor::Kill);
             let mut reports = Vec::new();
             for (sink, _, _) in sinks.iter() {
                 reports.push(within(sink.stop()).await);

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use actix::prelude::*;
 use actix_supervisor::{
-    ChildSpec, FailureKind, FailurePhase, NodeState, RestartPolicy, Shutdown, SupervisorActor,
+    ChildSpec, FailureKind, FailurePhase, Kill, NodeState, RestartPolicy, SupervisorActor,
 };
 use common::*;
 
@@ -54,7 +54,7 @@ async fn a_child_whose_supervisor_is_gone_fails_sends_at_once() {
     let app = SupervisorActor::builder("app").child(spec).start().unwrap();
     within(addr.send(Inc)).await.unwrap();
 
-    within(app.send(Shutdown)).await.unwrap();
+    within(app.send(Kill)).await.unwrap();
     assert_eq!(
         within(addr.send(Get)).await.unwrap_err(),
         MailboxError::Closed

@@ -9,9 +9,7 @@ mod common;
 use std::time::Duration;
 
 use actix::prelude::*;
-use actix_supervisor::{
-    ChildSpec, FailureKind, FailurePhase, Shutdown, StartError, SupervisorActor,
-};
+use actix_supervisor::{ChildSpec, FailureKind, FailurePhase, Kill, StartError, SupervisorActor};
 use common::*;
 
 #[actix_rt::test]
@@ -108,7 +106,7 @@ async fn a_supervisor_gone_before_the_child_started_resolves_to_supervisor_gone(
     let probe = spec.handle();
     let app = SupervisorActor::builder("app").child(spec).start().unwrap();
     // Handled in the supervisor's first poll, before the child's runner ran.
-    app.do_send(Shutdown);
+    app.do_send(Kill);
 
     assert_eq!(
         within(probe.started()).await.unwrap_err(),
@@ -217,7 +215,7 @@ async fn a_handle_of_a_child_whose_tree_failed_to_build_answers_at_once() {
 }
 
 // Attack (passes on the current code; guards the lifecycle rewrite):
-// a root supervisor sent `Shutdown` once its child runs: the
+// a root supervisor sent `Kill` once its child runs: the
 // child's handle still answers its stop and refuses new sends.
 #[actix_rt::test]
 async fn a_child_of_a_shut_down_root_answers_its_stop_and_refuses_sends() {
@@ -229,7 +227,7 @@ async fn a_child_of_a_shut_down_root_answers_its_stop_and_refuses_sends() {
     within(tally.started()).await.unwrap();
     within(tally.send(Bump)).await.unwrap();
 
-    app.do_send(Shutdown);
+    app.do_send(Kill);
     let report = tokio::time::timeout(Duration::from_secs(3600), tally.stop())
         .await
         .expect("the stop of a child whose root was shut down never answered");

@@ -465,7 +465,7 @@ async fn a_stop_right_after_a_restart_child_drains_what_waits() {
 }
 
 // Defect 2 (issue 13): the same window, closed by the supervisor's
-// `Shutdown` (no drain): the child's stop answers, and every accepted
+// `Kill` (no drain): the child's stop answers, and every accepted
 // message is either handled or reported undelivered, never `Drained` with
 // work lost.
 #[actix_rt::test]
@@ -482,10 +482,10 @@ async fn a_shutdown_between_two_incarnations_accounts_for_what_waits() {
         for n in 1..=5 {
             probe.do_send(Record(n)).unwrap();
         }
-        app.do_send(actix_supervisor::Shutdown);
+        app.do_send(actix_supervisor::Kill);
         let report = tokio::time::timeout(Duration::from_secs(600), probe.stop())
             .await
-            .expect("the child's stop never answered after its supervisor's Shutdown");
+            .expect("the child's stop never answered after its supervisor's Kill");
 
         let done = handled(events.drain()).len() as u64;
         assert_eq!(
@@ -673,7 +673,7 @@ async fn a_stop_from_another_thread_answers_there_after_draining_its_sends() {
 }
 
 // Attack (passes on the current code; guards the lifecycle rewrite):
-// `Shutdown` (no drain) while accepted messages wait behind a busy handler:
+// `Kill` (no drain) while accepted messages wait behind a busy handler:
 // the child's report counts them undelivered and does not say drained.
 #[actix_rt::test]
 async fn a_shutdown_reports_what_it_left_undone() {
@@ -689,10 +689,10 @@ async fn a_shutdown_reports_what_it_left_undone() {
         tally.do_send(Bump).unwrap();
     }
     let pending = tally.send(Bump);
-    app.do_send(actix_supervisor::Shutdown);
+    app.do_send(actix_supervisor::Kill);
     let report = tokio::time::timeout(Duration::from_secs(3600), tally.stop())
         .await
-        .expect("the child's stop never answered after its supervisor's Shutdown");
+        .expect("the child's stop never answered after its supervisor's Kill");
     assert!(!report.is_drained(), "{report}");
     assert_eq!(report.undelivered, 6, "{report}");
     let answer = tokio::time::timeout(Duration::from_secs(3600), pending)

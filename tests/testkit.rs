@@ -15,8 +15,8 @@ use actix_supervisor::testkit::{
     self, EventRecorder, EventWaitError, StressFailure, WaitError, TIMER_SLACK,
 };
 use actix_supervisor::{
-    Backoff, ChildHandle, ChildSpec, EventKind, Grace, NodeSnapshot, NodeState, RestartIntensity,
-    Shutdown, StartChild, Stop, Strategy, SupervisorActor, SupervisorBuilder,
+    Backoff, ChildHandle, ChildSpec, EventKind, Grace, Kill, NodeSnapshot, NodeState,
+    RestartIntensity, StartChild, Stop, Strategy, SupervisorActor, SupervisorBuilder,
 };
 use common::*;
 use tokio::time::Instant;
@@ -151,7 +151,7 @@ async fn a_wait_for_a_node_that_is_not_in_the_tree_says_so() {
 async fn a_wait_on_a_supervisor_that_is_gone_fails_at_once() {
     tokio::time::pause();
     let app = SupervisorActor::builder("app").start().unwrap();
-    within(app.send(Shutdown)).await.unwrap();
+    within(app.send(Kill)).await.unwrap();
 
     let began = Instant::now();
     let err = testkit::wait_until(&app, |_| true)

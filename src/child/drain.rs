@@ -150,13 +150,6 @@ impl ChildShared {
         status_of(self.state.load(SeqCst)) == ACCEPTING
     }
 
-    /// Whether the child accepts messages and has settled every one its
-    /// handles accepted: two atomic loads.
-    #[inline]
-    pub(crate) fn is_idle(&self) -> bool {
-        self.state.load(SeqCst) == self.settled.load(SeqCst)
-    }
-
     /// Whether every accepted message is settled.
     pub(crate) fn is_settled(&self) -> bool {
         self.state.load(SeqCst) & COUNT == self.settled.load(SeqCst)

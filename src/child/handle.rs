@@ -246,9 +246,46 @@ impl<A: Actor> ChildHandle<A> {
     ///
     /// The child takes no new messages from handles from now on, handles
     /// every message already in its mailbox, then runs `stopping` and
-    /// `stopped`; past its grace it is terminated (`TimedOut`). It is not
-    /// restarted, whatever its policy. Calling `stop` again, from anywhere,
-    /// waits for the same end and returns the same report.
+    /// `stopped`; past its grace it is terminated (`TimedOut`). Between two
+    /// incarnations (right after a failure, in a backoff, parked for a
+    /// strategy restart) the next incarnation starts at once, only to drain
+    /// what waits; after the stop the child is not restarted, whatever its
+    /// policy. Calling `stop` again, from anywhere, waits for the same end
+    /// and returns the same report. A child that never started (its spec was
+    /// dropped) answers at once, `StopOutcome::NotStarted`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actix::prelude::*;
+    /// use actix_supervisor::{ChildSpec, StopOutcome, SupervisorActor};
+    ///
+    /// #[derive(Default)]
+    /// struct Worker;
+    /// impl Actor for Worker { type Context = Context<Self>; }
+    /// actix_supervisor::supervised!(Worker);
+    ///
+    /// #[derive(Message)]
+    /// #[rtype(result = "()")]
+    /// struct Job;
+    /// impl Handler<Job> for Worker {
+    ///     type Result = ();
+    ///     fn handle(&mut self, _: Job, _: &mut Context<Self>) {}
+    /// }
+    ///
+    /// # actix::System::new().block_on(async {
+    /// let spec = ChildSpec::new("worker", Worker::default);
+    /// let worker = spec.handle();
+    /// let _app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    /// for _ in 0..10 {
+    ///     worker.do_send(Job).unwrap();
+    /// }
+    /// let report = worker.stop().await;
+    /// assert_eq!(report.outcome, StopOutcome::Drained);
+    /// assert_eq!(report.drained, 10); // every job queued before the stop
+    /// assert_eq!(worker.stop().await, report); // the same answer again
+    /// # });
+    /// ```
     pub fn stop(&self) -> impl Future<Output = StopReport> + 'static
     where
         A: Handler<DrainMarker>,

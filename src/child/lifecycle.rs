@@ -51,10 +51,9 @@
 
 use std::time::Duration;
 
-use crate::messages::events::EventKind;
 use crate::tree::{Failure, FailurePhase, NodeState};
 
-use super::restart::End;
+use super::restart::{End, Exit};
 
 /// Where one child is in its life, with the data each state needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -179,10 +178,11 @@ pub(crate) enum Action {
     Build,
     /// Keep the failure as the node's last one.
     RecordFailure(Failure),
-    /// The child's first start attempt is over (`None`: it started).
-    SettleStart(Option<Failure>),
+    /// The child's first start attempt is over: it started, or it failed
+    /// (the failure is the node's last one).
+    SettleStart { failed: bool },
     /// Publish a lifecycle event.
-    Emit(EventKind),
+    Emit(Emit),
     /// Handles refuse new work from now on.
     Refuse,
     /// Start the grace of a stop or a strategy drain.
@@ -195,7 +195,7 @@ pub(crate) enum Action {
     /// End the incarnation now without its hooks; keep the mailbox.
     Terminate,
     /// Ask the restart rules; answer with `Verdict`.
-    Decide(End),
+    Decide(Exit),
     /// Wait this long before the next incarnation; answer with
     /// `BackoffOver`.
     ArmBackoff(Duration),
@@ -204,6 +204,19 @@ pub(crate) enum Action {
     /// End the child for good: drop its context, close its handles,
     /// publish its report.
     Finish(Ending),
+}
+
+/// A lifecycle event to publish; the runner builds it (only for a
+/// listener) from the node's record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Emit {
+    Started,
+    /// The incarnation failed: the node's last failure.
+    Failed,
+    Restarting {
+        attempt: u32,
+        delay: Duration,
+    },
 }
 
 /// The actions of one step: at most a handful.
@@ -401,8 +414,8 @@ impl Lifecycle {
                 match event {
                     Event::StartOver if starting => {
                         self.state = State::Running { drain };
-                        out.push(Action::SettleStart(None));
-                        out.push(Action::Emit(EventKind::Started));
+                        out.push(Action::SettleStart { failed: false });
+                        out.push(Action::Emit(Emit::Started));
                     }
                     Event::MarkerReached(id) => {
                         if let Some(mut d) = drain.filter(|d| d.id == id) {
@@ -535,16 +548,23 @@ impl Lifecycle {
     fn park_for_restart(&mut self, out: &mut Actions) {
         let (attempt, delay) = (1, Duration::ZERO);
         self.state = State::Parked { attempt, delay };
-        out.push(Action::Emit(EventKind::Restarting { attempt, delay }));
+        out.push(Action::Emit(Emit::Restarting { attempt, delay }));
     }
 
     /// The incarnation ended (or could not be built) with `end`, during the
     /// stop of `Pending { stop }` or with `drain` under way.
     fn ended(&mut self, end: End, stop: bool, drain: Option<Drain>, out: &mut Actions) {
-        let failure = end.failure().cloned();
+        let exit = end.exit();
+        let failure = end.into_failure();
         let failed = failure.is_some();
-        if let Some(failure) = &failure {
-            out.push(Action::RecordFailure(failure.clone()));
+        let start_failed = failure.as_ref().is_some_and(|f| {
+            matches!(
+                f.phase,
+                FailurePhase::Factory | FailurePhase::Restarting | FailurePhase::Starting
+            )
+        });
+        if let Some(failure) = failure {
+            out.push(Action::RecordFailure(failure));
         }
         match drain {
             Some(d) if d.for_restart && d.then_stop => {
@@ -560,14 +580,11 @@ impl Lifecycle {
             Some(d) if d.for_restart => return self.park_for_restart(out),
             _ => {}
         }
-        if let Some(failure) = failure {
-            if matches!(
-                failure.phase,
-                FailurePhase::Factory | FailurePhase::Restarting | FailurePhase::Starting
-            ) {
-                out.push(Action::SettleStart(Some(failure.clone())));
-            }
-            out.push(Action::Emit(EventKind::Failed { failure }));
+        if start_failed {
+            out.push(Action::SettleStart { failed: true });
+        }
+        if failed {
+            out.push(Action::Emit(Emit::Failed));
         }
         if drain.is_some_and(|d| d.context_stopped) {
             // The drain was over and the context stopped: the stop is done.
@@ -581,7 +598,7 @@ impl Lifecycle {
         }
         let stop = stop || drain.is_some();
         self.state = State::Deciding { stop, failed };
-        out.push(Action::Decide(end));
+        out.push(Action::Decide(exit));
     }
 
     fn decided(&mut self, verdict: Verdict, stop: bool, failed: bool, out: &mut Actions) {
@@ -608,7 +625,7 @@ impl Lifecycle {
                 delay,
                 alone,
             } => {
-                out.push(Action::Emit(EventKind::Restarting { attempt, delay }));
+                out.push(Action::Emit(Emit::Restarting { attempt, delay }));
                 if !alone {
                     self.state = State::Parked { attempt, delay };
                     out.push(Action::Tell(Notice::Ended { delay }));

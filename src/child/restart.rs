@@ -19,12 +19,32 @@ pub(crate) enum End {
 }
 
 impl End {
-    pub(crate) fn failure(&self) -> Option<&Failure> {
+    /// How it ended, without the failure's details.
+    pub(crate) fn exit(&self) -> Exit {
+        match self {
+            End::Normal => Exit::Normal,
+            End::Failed(_) => Exit::Failed,
+            End::Fatal(_) => Exit::Fatal,
+        }
+    }
+
+    /// The failure, if it was one.
+    pub(crate) fn into_failure(self) -> Option<Failure> {
         match self {
             End::Normal => None,
             End::Failed(f) | End::Fatal(f) => Some(f),
         }
     }
+}
+
+/// How an incarnation ended, without the failure's details: what the
+/// restart rules look at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Exit {
+    Normal,
+    Failed,
+    /// A failure another incarnation cannot fix.
+    Fatal,
 }
 
 /// The decision for a child whose incarnation ended.
@@ -54,13 +74,13 @@ impl RestartRules {
         }
     }
 
-    /// Decides what follows an incarnation that ended with `end` after
+    /// Decides what follows an incarnation that ended as `exit` after
     /// running for `ran_for`.
-    pub(crate) fn decide(&mut self, end: &End, ran_for: Duration) -> Decision {
-        let kind = match end {
-            End::Normal => EndKind::Normal,
-            End::Failed(_) => EndKind::Failure,
-            End::Fatal(_) => return Decision::Finish,
+    pub(crate) fn decide(&mut self, exit: Exit, ran_for: Duration) -> Decision {
+        let kind = match exit {
+            Exit::Normal => EndKind::Normal,
+            Exit::Failed => EndKind::Failure,
+            Exit::Fatal => return Decision::Finish,
         };
         if !self.policy.restarts(kind) {
             return Decision::Finish;
@@ -88,7 +108,7 @@ mod tests {
         let mut rules = RestartRules::new(RestartPolicy::OnFailure, None);
         for attempt in 1..=3 {
             assert_eq!(
-                rules.decide(&failed(), Duration::ZERO),
+                rules.decide(failed().exit(), Duration::ZERO),
                 Decision::Restart {
                     attempt,
                     delay: Duration::ZERO
@@ -107,10 +127,13 @@ mod tests {
             Decision::Restart { delay, .. } => delay.as_millis(),
             Decision::Finish => panic!("expected a restart"),
         };
-        assert_eq!(delay(rules.decide(&failed(), Duration::ZERO)), 10);
-        assert_eq!(delay(rules.decide(&failed(), Duration::ZERO)), 20);
-        assert_eq!(delay(rules.decide(&End::Normal, Duration::ZERO)), 40);
-        assert_eq!(delay(rules.decide(&failed(), Duration::from_secs(5))), 10);
+        assert_eq!(delay(rules.decide(failed().exit(), Duration::ZERO)), 10);
+        assert_eq!(delay(rules.decide(failed().exit(), Duration::ZERO)), 20);
+        assert_eq!(delay(rules.decide(Exit::Normal, Duration::ZERO)), 40);
+        assert_eq!(
+            delay(rules.decide(failed().exit(), Duration::from_secs(5))),
+            10
+        );
     }
 
     #[test]
@@ -121,14 +144,14 @@ mod tests {
             "x".into(),
         ));
         let mut rules = RestartRules::new(RestartPolicy::Always, None);
-        assert_eq!(rules.decide(&fatal, Duration::ZERO), Decision::Finish);
+        assert_eq!(rules.decide(fatal.exit(), Duration::ZERO), Decision::Finish);
     }
 
     #[test]
     fn policies_map_ends_to_decisions() {
         let restarts = |policy, end: &End| {
             matches!(
-                RestartRules::new(policy, None).decide(end, Duration::ZERO),
+                RestartRules::new(policy, None).decide(end.exit(), Duration::ZERO),
                 Decision::Restart { .. }
             )
         };

@@ -80,9 +80,9 @@ use actix::{Actor, ActorContext, Addr, AsyncContext, Context};
 use tokio::time::{Instant, Sleep};
 
 use super::drain::{ChildShared, DrainMarker, Startup};
-use super::lifecycle::{Action, Ending, Event, Lifecycle, Notice, State, Verdict};
+use super::lifecycle::{Action, Emit, Ending, Event, Lifecycle, Notice, State, Verdict};
 use super::link::{Activity, ChildEnv, ChildLink, ChildNotice, Command, NodeRecord};
-use super::restart::{Decision, End};
+use super::restart::{Decision, End, Exit};
 use super::signals::{self, Reported};
 use super::start::{Factory, Parts, StartContext};
 use super::supervised::{SupervisedActor, FRESH};
@@ -262,18 +262,19 @@ impl<A: SupervisedActor> Future for Runner<A> {
         let core = &mut *this.core;
         core.shared
             .register_runner(&mut core.known_waker, cx.waker());
-        // The message path: a running child, no drain, no command, every
-        // message its handles accepted settled. Nothing to do but poll it.
-        if core.lifecycle.is_running_freely() && !this.link.has_command() && core.shared.is_idle() {
+        // The message path: a running child, no drain, no command. Nothing
+        // to do but poll it.
+        if core.lifecycle.is_running_freely() && !this.link.has_command() {
             if let ChildContext::Built(context) = &mut this.context {
                 let outer = signals::enter();
                 let polled = catch_unwind(AssertUnwindSafe(|| Pin::new(&mut *context).poll(cx)));
                 let reported = signals::leave(outer);
-                // Still idle and nothing reported: the poll handled no
-                // handle message, reached no marker and ended nothing.
+                // Nothing reported, and no stop asked for through a handle:
+                // the poll reached no marker, ended nothing, and there is
+                // nothing more to do (messages settle themselves).
                 if matches!(polled, Ok(Poll::Pending))
                     && reported.is_empty()
-                    && this.core.shared.is_idle()
+                    && this.core.shared.is_accepting()
                 {
                     return Poll::Pending;
                 }
@@ -405,27 +406,40 @@ impl<A: SupervisedActor> Runner<A> {
                 );
                 self.link.record.borrow_mut().last_failure = Some(Box::new(failure));
             }
-            Action::SettleStart(None) => {
+            Action::SettleStart { failed: false } => {
                 tracing::debug!("child started");
                 self.core.shared.settle_startup(Startup::Started);
             }
-            Action::SettleStart(Some(failure)) => {
-                self.core
-                    .shared
-                    .settle_startup(Startup::Failed(Box::new(failure)));
-            }
-            Action::Emit(kind) => {
-                if let EventKind::Restarting { attempt, delay } = &kind {
-                    let incarnation = self.link.record.borrow().incarnation;
-                    tracing::warn!(
-                        path = %self.link.path,
-                        incarnation,
-                        attempt,
-                        delay = ?delay,
-                        "restarting child"
-                    );
+            Action::SettleStart { failed: true } => {
+                if let Some(failure) = self.link.record.borrow().last_failure.as_deref() {
+                    self.core
+                        .shared
+                        .settle_startup(Startup::Failed(Box::new(failure.clone())));
                 }
-                self.emit(|| kind);
+            }
+            Action::Emit(Emit::Started) => self.emit(|| EventKind::Started),
+            Action::Emit(Emit::Failed) => {
+                let link = &self.link;
+                self.emit(|| EventKind::Failed {
+                    failure: link
+                        .record
+                        .borrow()
+                        .last_failure
+                        .as_deref()
+                        .cloned()
+                        .expect("a failure is recorded before it is published"),
+                });
+            }
+            Action::Emit(Emit::Restarting { attempt, delay }) => {
+                let incarnation = self.link.record.borrow().incarnation;
+                tracing::warn!(
+                    path = %self.link.path,
+                    incarnation,
+                    attempt,
+                    delay = ?delay,
+                    "restarting child"
+                );
+                self.emit(|| EventKind::Restarting { attempt, delay });
             }
             Action::Refuse => {
                 if self.core.shared.begin_stopping() {
@@ -465,7 +479,7 @@ impl<A: SupervisedActor> Runner<A> {
                 self.link.token.cancel();
                 self.link.record.borrow_mut().started_at = None;
             }
-            Action::Decide(end) => return Next::Event(Event::Verdict(self.decide(&end))),
+            Action::Decide(exit) => return Next::Event(Event::Verdict(self.decide(exit))),
             Action::ArmBackoff(delay) => {
                 self.core.rare_mut().backoff = Some(Box::pin(tokio::time::sleep(delay)));
             }
@@ -599,7 +613,7 @@ impl<A: SupervisedActor> Runner<A> {
     /// Asks the restart rules, and the supervisor's intensity, what follows
     /// the end of the incarnation.
     #[cold]
-    fn decide(&mut self, end: &End) -> Verdict {
+    fn decide(&mut self, exit: Exit) -> Verdict {
         let ran_for = self
             .link
             .record
@@ -607,12 +621,12 @@ impl<A: SupervisedActor> Runner<A> {
             .started_at
             .take()
             .map_or(Duration::ZERO, |t| t.elapsed());
-        match self.link.rules.borrow_mut().decide(end, ran_for) {
+        match self.link.rules.borrow_mut().decide(exit, ran_for) {
             Decision::Finish => Verdict::Finish,
             Decision::Restart { .. }
                 if !self.link.scope.intensity.borrow_mut().allow(Instant::now()) =>
             {
-                if end.failure().is_none() {
+                if exit == Exit::Normal {
                     // The node's last failure says why it gave up.
                     self.link.record.borrow_mut().last_failure = Some(Box::new(Failure::new(
                         FailureKind::Error,

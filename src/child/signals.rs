@@ -10,7 +10,7 @@
 //! to no other: another child's poll can neither take it nor throw it away,
 //! and nothing is left over for the next poll on the thread.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 use actix::{Actor, ActorContext, Context};
 
@@ -26,12 +26,6 @@ pub(crate) struct Reported {
 }
 
 impl Reported {
-    const NOTHING: Reported = Reported {
-        failure: None,
-        marker: None,
-        start_over: false,
-    };
-
     /// Whether nothing was reported.
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
@@ -39,45 +33,72 @@ impl Reported {
     }
 }
 
+// The scope of the poll under way, as one word, so that opening and closing
+// it costs two thread-local stores on the message path: the marker's number
+// (low 32 bits), whether a marker was reached, the start is over, `fail`
+// was called. The reason given to `fail` waits in `REASON`.
+const MARKER: u64 = 1 << 32;
+const START_OVER: u64 = 1 << 33;
+const FAILED: u64 = 1 << 34;
+
 thread_local! {
     /// The scope of the poll under way on this thread.
-    static SCOPE: Cell<Reported> = const { Cell::new(Reported::NOTHING) };
+    static SCOPE: Cell<u64> = const { Cell::new(0) };
+    /// The reason of the `fail` reported in the scope under way.
+    static REASON: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
 /// The scope that was open before [`enter`], to give back to [`leave`].
 #[derive(Debug)]
 #[must_use = "a scope entered must be left"]
-pub(crate) struct Outer(Reported);
+pub(crate) struct Outer {
+    word: u64,
+    reason: Option<String>,
+}
 
 /// Opens a fresh scope for one poll of a child's context.
 #[inline]
 pub(crate) fn enter() -> Outer {
-    Outer(SCOPE.with(|scope| scope.replace(Reported::NOTHING)))
+    let word = SCOPE.with(|scope| scope.replace(0));
+    let reason = if word & FAILED != 0 {
+        REASON.with(|reason| reason.borrow_mut().take())
+    } else {
+        None
+    };
+    Outer { word, reason }
 }
 
 /// Closes the scope opened by [`enter`]: returns what the poll reported and
 /// restores the scope that was open before.
 #[inline]
 pub(crate) fn leave(outer: Outer) -> Reported {
-    SCOPE.with(|scope| scope.replace(outer.0))
-}
-
-fn report(update: impl FnOnce(&mut Reported)) {
-    SCOPE.with(|scope| {
-        let mut reported = scope.take();
-        update(&mut reported);
-        scope.set(reported);
-    });
+    let word = SCOPE.with(|scope| scope.replace(outer.word));
+    if word == 0 && outer.reason.is_none() {
+        return Reported::default();
+    }
+    let failure = if word & FAILED != 0 {
+        REASON.with(|reason| reason.borrow_mut().take())
+    } else {
+        None
+    };
+    if let Some(outer) = outer.reason {
+        REASON.with(|reason| *reason.borrow_mut() = Some(outer));
+    }
+    Reported {
+        failure,
+        marker: (word & MARKER != 0).then_some(word as u32),
+        start_over: word & START_OVER != 0,
+    }
 }
 
 /// Reports that the drain marker numbered `id` was handled.
 pub(crate) fn marker_reached(id: u32) {
-    report(|r| r.marker = Some(id));
+    SCOPE.with(|scope| scope.set((scope.get() & !(MARKER - 1)) | MARKER | u64::from(id)));
 }
 
 /// Reports that the start barrier was reached.
 pub(crate) fn start_over() {
-    report(|r| r.start_over = true);
+    SCOPE.with(|scope| scope.set(scope.get() | START_OVER));
 }
 
 /// Ends the current incarnation as a failure (an "error exit"): the restart
@@ -111,7 +132,8 @@ where
     A: Actor<Context = Context<A>>,
 {
     let reason = reason.to_string();
-    report(|r| r.failure = Some(reason));
+    REASON.with(|slot| *slot.borrow_mut() = Some(reason));
+    SCOPE.with(|scope| scope.set(scope.get() | FAILED));
     ctx.stop();
 }
 

@@ -51,7 +51,13 @@ pub fn restart_fresh<A: 'static>(actor: &mut A) {
 /// restarts install fresh state and whose mailbox can be drained.
 ///
 /// Implemented by [`supervised!`](crate::supervised); you do not implement it
-/// by hand.
+/// by hand. Forgetting that line is a compile error that names it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be supervised: write `actix_supervisor::supervised!({Self});` after its `impl Actor`",
+    label = "`{Self}` needs `actix_supervisor::supervised!({Self});`",
+    note = "`supervised!` makes each restart install the factory's fresh value and lets a stop drain the mailbox",
+    note = "the actor's context must be `Context<Self>`"
+)]
 pub trait SupervisedActor:
     Actor<Context = Context<Self>> + Supervised + Handler<DrainMarker>
 {

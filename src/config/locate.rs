@@ -17,7 +17,7 @@ use crate::error::ConfigError;
 /// any error.
 pub(super) fn deserialize(value: Value) -> Result<TreeConfig, ConfigError> {
     serde_path_to_error::deserialize(&value).map_err(|error| {
-        let reason = error.inner().to_string();
+        let reason = not_finite(error.inner().to_string());
         let (node, mut field) = locate(&value, error.path());
         match named_field(&reason) {
             Some(name) if field.rsplit('.').next() != Some(name) => push_key(&mut field, name),
@@ -28,6 +28,19 @@ pub(super) fn deserialize(value: Value) -> Result<TreeConfig, ConfigError> {
         }
         ConfigError::invalid(node, field, reason)
     })
+}
+
+/// serde's "invalid type: string "NaN", expected f64" for a TOML `nan`,
+/// `inf` or `-inf` (carried as text, see [`from_toml`]), said plainly:
+/// "nan is not a finite number (expected f64)". Other reasons are kept.
+fn not_finite(reason: String) -> String {
+    for (text, spelled) in [("NaN", "nan"), ("inf", "inf"), ("-inf", "-inf")] {
+        let prefix = format!("invalid type: string \"{text}\", expected ");
+        if let Some(expected) = reason.strip_prefix(&prefix) {
+            return format!("{spelled} is not a finite number (expected {expected})");
+        }
+    }
+    reason
 }
 
 /// The same document as JSON, on which errors are located. TOML's values
@@ -83,9 +96,9 @@ fn locate(root: &Value, path: &serde_path_to_error::Path) -> (String, String) {
 }
 
 fn name_of(node: &Value) -> Option<&str> {
-    node.get("name")?
-        .as_str()
-        .filter(|name| !name.is_empty() && !name.contains('/'))
+    node.get("name")?.as_str().filter(|name| {
+        !name.is_empty() && !name.contains('/') && !name.chars().any(char::is_control)
+    })
 }
 
 fn push_key(field: &mut String, key: &str) {
@@ -134,6 +147,48 @@ mod tests {
         assert_eq!(
             error_of(json),
             ("/app/children[0]".to_string(), "name".to_string())
+        );
+    }
+
+    #[test]
+    fn a_toml_nan_is_reported_as_not_a_finite_number() {
+        for (toml, spelled) in [
+            ("nan", "nan"),
+            ("inf", "inf"),
+            ("-inf", "-inf"),
+            ("+inf", "inf"),
+        ] {
+            let text = format!(
+                "name = \"app\"\n[[children]]\nname = \"a\"\nfactory = \"x\"\n\
+                 backoff = {{ initial = \"1s\", max = \"2s\", multiplier = {toml} }}\n"
+            );
+            let value = from_toml(toml::from_str(&text).unwrap());
+            match deserialize(value).unwrap_err() {
+                ConfigError::InvalidField {
+                    node,
+                    field,
+                    reason,
+                } => {
+                    assert_eq!(
+                        (node.as_str(), field.as_str()),
+                        ("/app/a", "backoff.multiplier")
+                    );
+                    assert!(
+                        reason.starts_with(&format!("{spelled} is not a finite number")),
+                        "{toml}: {reason}"
+                    );
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_node_named_with_a_control_character_is_named_by_its_place() {
+        let json = r#"{"name": "app", "children": [{"name": "a\nb", "factory": "x", "grace": 3}]}"#;
+        assert_eq!(
+            error_of(json),
+            ("/app/children[0]".to_string(), "grace".to_string())
         );
     }
 

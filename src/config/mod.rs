@@ -42,6 +42,21 @@
 //! whose `max` is below its `initial`, an intensity period of zero), duplicate
 //! names, unknown or cyclic dependencies, unknown factories.
 //!
+//! # How deep a file may nest
+//!
+//! The parsers bound their recursion, so a tree read from text has a depth
+//! limit (a tree built in code has none):
+//!
+//! | written as | levels of nodes below the root |
+//! |------------|--------------------------------|
+//! | TOML `[[children.children...]]` table headers | 80 |
+//! | TOML inline tables, `children = [{ ..., children = [...] }]` | 40 |
+//! | JSON | 63 |
+//!
+//! A deeper file is refused with [`ConfigError::Syntax`], with the line and
+//! column where the limit was reached (for table headers, the line of the
+//! deepest header).
+//!
 //! The file format lives in [`TreeConfig`] and [`NodeConfig`]; how a serde
 //! error is traced back to a node is in `locate.rs`; the registry in
 //! `registry.rs`; turning a checked config into builders in `build.rs`.
@@ -178,10 +193,13 @@ impl TreeConfig {
     /// column), [`ConfigError::InvalidField`] naming the node and the field
     /// for anything that does not fit the format. Values are checked by
     /// [`validate`](TreeConfig::validate) and [`build`](TreeConfig::build).
+    ///
+    /// A file that nests deeper than the parser allows (see the module's
+    /// "How deep a file may nest") is a syntax error too.
     pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
         let value: toml::Value = toml::from_str(text).map_err(|e| ConfigError::Syntax {
             format: "TOML",
-            message: e.to_string().trim_end().to_string(),
+            message: toml_syntax_message(text, &e),
         })?;
         locate::deserialize(locate::from_toml(value))
     }
@@ -190,7 +208,8 @@ impl TreeConfig {
     ///
     /// # Errors
     ///
-    /// As [`from_toml_str`](TreeConfig::from_toml_str), for JSON.
+    /// As [`from_toml_str`](TreeConfig::from_toml_str), for JSON (whose
+    /// nesting limit is 63 levels of nodes below the root).
     pub fn from_json_str(text: &str) -> Result<Self, ConfigError> {
         let value: serde_json::Value =
             serde_json::from_str(text).map_err(|e| ConfigError::Syntax {
@@ -257,5 +276,124 @@ impl TreeConfig {
     /// needs a `periodic` schedule; others must not have one).
     pub fn build(&self, registry: &mut Registry) -> Result<SupervisorBuilder, ConfigError> {
         build::build(&self.root, registry)
+    }
+}
+
+/// The most levels of `[[children]]` table headers below the root that the
+/// TOML parser reads (its recursion limit, reached at 81).
+const TOML_MAX_HEADER_DEPTH: usize = 80;
+
+/// The TOML parser's message, with the line and column. Its nesting limit on
+/// table headers ("recursion limit") comes without a position; the position
+/// given then is that of the deepest table header, where the limit is met.
+fn toml_syntax_message(text: &str, error: &toml::de::Error) -> String {
+    let message = error.to_string().trim_end().to_string();
+    if error.span().is_some() {
+        return message;
+    }
+    match deepest_header(text) {
+        Some((line, depth)) if depth > TOML_MAX_HEADER_DEPTH => format!(
+            "{message} at line {line}, column 1: this table header nests {depth} levels deep; \
+             a TOML file nests at most {TOML_MAX_HEADER_DEPTH} levels of `[[children]]` below the root"
+        ),
+        _ => message,
+    }
+}
+
+/// The first table header (`[a.b]` or `[[a.b]]`) with the most dotted keys:
+/// its line (from 1) and its number of keys. Keys are split on every `.`,
+/// quoted or not: good enough to point at the line.
+fn deepest_header(text: &str) -> Option<(usize, usize)> {
+    let mut deepest: Option<(usize, usize)> = None;
+    for (index, line) in text.lines().enumerate() {
+        let line = line.trim_start();
+        if !line.starts_with('[') {
+            continue;
+        }
+        let key = line.trim_start_matches('[');
+        let key = key.split(']').next().unwrap_or(key);
+        let depth = key.split('.').count();
+        if deepest.is_none_or(|(_, most)| depth > most) {
+            deepest = Some((index + 1, depth));
+        }
+    }
+    deepest
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A TOML tree whose deepest node is `depth` levels below the root,
+    /// written with table headers.
+    fn nested_tables(depth: usize) -> String {
+        let mut text = String::from("name = \"app\"\n");
+        let mut key = String::from("children");
+        for level in 1..=depth {
+            text.push_str(&format!("\n[[{key}]]\nname = \"n{level}\"\n"));
+            key.push_str(".children");
+        }
+        text
+    }
+
+    fn nested_json(depth: usize) -> String {
+        let mut inner = String::from(r#"{"name": "leaf", "factory": "x"}"#);
+        for level in 1..depth {
+            inner = format!(r#"{{"name": "n{level}", "children": [{inner}]}}"#);
+        }
+        format!(r#"{{"name": "app", "children": [{inner}]}}"#)
+    }
+
+    fn nested_inline(depth: usize) -> String {
+        let mut inner = String::from(r#"{ name = "leaf", factory = "x" }"#);
+        for level in 1..depth {
+            inner = format!(r#"{{ name = "n{level}", children = [{inner}] }}"#);
+        }
+        format!("name = \"app\"\nchildren = [{inner}]\n")
+    }
+
+    #[test]
+    fn toml_table_headers_nest_80_levels_and_the_81st_is_refused_with_its_line() {
+        assert!(TreeConfig::from_toml_str(&nested_tables(80)).is_ok());
+        let text = nested_tables(81);
+        let line = text
+            .lines()
+            .position(|l| l.matches('.').count() == 80)
+            .unwrap()
+            + 1;
+        match TreeConfig::from_toml_str(&text).unwrap_err() {
+            ConfigError::Syntax { format, message } => {
+                assert_eq!(format, "TOML");
+                assert!(
+                    message.contains(&format!("at line {line}, column 1")),
+                    "{message}"
+                );
+                assert!(message.contains("at most 80 levels"), "{message}");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn json_nests_63_levels_and_the_64th_is_refused_with_its_position() {
+        assert!(TreeConfig::from_json_str(&nested_json(63)).is_ok());
+        match TreeConfig::from_json_str(&nested_json(64)).unwrap_err() {
+            ConfigError::Syntax { format, message } => {
+                assert_eq!(format, "JSON");
+                assert!(message.contains("line 1 column"), "{message}");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn toml_inline_tables_nest_40_levels_and_the_41st_is_refused_with_its_position() {
+        assert!(TreeConfig::from_toml_str(&nested_inline(40)).is_ok());
+        match TreeConfig::from_toml_str(&nested_inline(41)).unwrap_err() {
+            ConfigError::Syntax { message, .. } => {
+                assert!(message.contains("line 2, column"), "{message}");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
     }
 }

@@ -59,6 +59,32 @@ impl Message for StartChild {
 /// # Errors
 ///
 /// [`ControlError::UnknownChild`].
+///
+/// # Examples
+///
+/// ```
+/// use actix::prelude::*;
+/// use actix_supervisor::prelude::*;
+///
+/// #[derive(Default)]
+/// struct Job;
+/// impl Actor for Job { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Job);
+///
+/// # actix::System::new().block_on(async {
+/// let app = SupervisorActor::builder("app")
+///     .child(ChildSpec::new("job", Job::default))
+///     .start()?;
+/// let report = app.send(StopChild::new("job")).await??;
+/// assert_eq!(report.path.as_str(), "/app/job");
+/// let tree = app.send(Inspect).await?;
+/// assert_eq!(tree.find("/app/job").unwrap().state, NodeState::Stopped);
+///
+/// let unknown = app.send(StopChild::new("nobody")).await?;
+/// assert!(matches!(unknown, Err(ControlError::UnknownChild { .. })));
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone)]
 pub struct StopChild(pub(crate) String);
 
@@ -81,6 +107,28 @@ impl Message for StopChild {
 ///
 /// [`ControlError::UnknownChild`], [`ControlError::ChildEnded`] for a child
 /// that ended for good, [`ControlError::SupervisorStopping`].
+///
+/// # Examples
+///
+/// ```
+/// use actix::prelude::*;
+/// use actix_supervisor::prelude::*;
+///
+/// #[derive(Default)]
+/// struct Job;
+/// impl Actor for Job { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Job);
+///
+/// # actix::System::new().block_on(async {
+/// let app = SupervisorActor::builder("app")
+///     .child(ChildSpec::new("job", Job::default))
+///     .start()?;
+/// app.send(RestartChild::new("job")).await??;
+/// let tree = app.send(Inspect).await?;
+/// assert_eq!(tree.find("/app/job").unwrap().incarnation, 2);
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone)]
 pub struct RestartChild(pub(crate) String);
 
@@ -102,6 +150,30 @@ impl Message for RestartChild {
 ///
 /// [`ControlError::UnknownChild`]; [`ControlError::HasDependents`] when other
 /// children depend on it.
+///
+/// # Examples
+///
+/// ```
+/// use actix::prelude::*;
+/// use actix_supervisor::prelude::*;
+///
+/// #[derive(Default)]
+/// struct Job;
+/// impl Actor for Job { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Job);
+///
+/// # actix::System::new().block_on(async {
+/// let app = SupervisorActor::builder("app")
+///     .child(ChildSpec::new("job", Job::default))
+///     .start()?;
+/// let report = app.send(RemoveChild::new("job")).await??;
+/// assert!(report.is_drained());
+/// assert!(app.send(Inspect).await?.find("/app/job").is_none());
+/// // The name is free again.
+/// app.send(StartChild::new(ChildSpec::new("job", Job::default))).await??;
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone)]
 pub struct RemoveChild(pub(crate) String);
 

@@ -17,6 +17,7 @@ use actix::{Message, Recipient};
 use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
+use tokio::time::Instant;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::BroadcastStream;
 
@@ -37,8 +38,14 @@ pub struct LifecycleEvent {
     pub incarnation: u64,
     /// What happened.
     pub kind: EventKind,
-    /// When.
+    /// When, on the wall clock: for logs and people.
     pub at: SystemTime,
+    /// When, on tokio's monotonic clock: the time since the tree's root was
+    /// started. Under paused time it follows the paused clock, so a test can
+    /// assert the gap between two events exactly; `at` cannot be trusted for
+    /// that (the wall clock does not pause, and it may step).
+    #[serde(with = "humantime_serde", default)]
+    pub since_start: Duration,
 }
 
 impl Message for LifecycleEvent {
@@ -96,32 +103,42 @@ pub enum EventKind {
     },
 }
 
-/// The sending side of a tree's events.
+/// The sending side of a tree's events, and the moment the tree started,
+/// from which events' [`since_start`](LifecycleEvent::since_start) is
+/// measured.
 #[derive(Debug, Clone)]
-pub(crate) struct Events(broadcast::Sender<LifecycleEvent>);
+pub(crate) struct Events {
+    sender: broadcast::Sender<LifecycleEvent>,
+    started: Instant,
+}
 
 impl Events {
     pub(crate) fn new() -> Self {
-        Events(broadcast::Sender::new(EVENT_CAPACITY))
+        Events {
+            sender: broadcast::Sender::new(EVENT_CAPACITY),
+            started: Instant::now(),
+        }
     }
 
     /// Sends an event, built only if someone listens.
     pub(crate) fn emit(&self, path: &NodePath, incarnation: u64, kind: impl FnOnce() -> EventKind) {
-        if self.0.receiver_count() == 0 {
+        if self.sender.receiver_count() == 0 {
             return;
         }
-        let _ = self.0.send(LifecycleEvent {
+        let _ = self.sender.send(LifecycleEvent {
             path: path.clone(),
             incarnation,
             kind: kind(),
             at: SystemTime::now(),
+            since_start: self.started.elapsed(),
         });
     }
 
     pub(crate) fn subscribe(&self, subtree: NodePath) -> EventStream {
         EventStream {
             subtree,
-            events: BroadcastStream::new(self.0.subscribe()),
+            events: BroadcastStream::new(self.sender.subscribe()),
+            started: self.started,
         }
     }
 }
@@ -218,6 +235,7 @@ impl Message for SubscribeRecipient {
 pub struct EventStream {
     subtree: NodePath,
     events: BroadcastStream<LifecycleEvent>,
+    started: Instant,
 }
 
 impl Stream for EventStream {
@@ -237,6 +255,7 @@ impl Stream for EventStream {
                         incarnation: 0,
                         kind: EventKind::Lagged { missed },
                         at: SystemTime::now(),
+                        since_start: self.started.elapsed(),
                     }));
                 }
                 Poll::Ready(None) => return Poll::Ready(None),

@@ -1,18 +1,16 @@
 //! The control messages a supervisor answers, and their replies.
 //!
-//! | message     | sent to            | reply          |
-//! |-------------|--------------------|----------------|
-//! | [`Inspect`] | a supervisor       | [`TreeSnapshot`](crate::TreeSnapshot) of its subtree |
-//! | [`Stop`]    | a supervisor       | [`StopReport`] of its subtree, once every node drained or timed out |
-//! | [`Subscribe`] | a supervisor     | [`EventStream`] of its subtree's lifecycle events |
-//! | [`StartChild`] | a supervisor    | `Result<(), ControlError>` once the child is added and starting |
-//! | [`StopChild`] | a supervisor     | `Result<StopReport, ControlError>` once that child stopped |
-//! | [`RestartChild`] | a supervisor  | `Result<(), ControlError>` once its next incarnation is starting |
-//! | [`RemoveChild`] | a supervisor   | `Result<StopReport, ControlError>` once it stopped and left the table |
+//! The table of messages, what each answers and when, is in the crate's
+//! documentation (section "Control messages"), where rustdoc shows it; this
+//! module is private and its items are re-exported at the crate root.
 //!
-//! [`ControlError`]: crate::ControlError
-//! | [`SubscribeRecipient`] | a supervisor | `()`; the events go to the recipient |
-//! | [`Shutdown`]| a supervisor       | `()`: terminates it and its children at once |
+//! | message | file |
+//! |---------|------|
+//! | `Inspect` | `inspect.rs` |
+//! | `Stop`, `StopReport`, `StopOutcome` | `stop.rs` |
+//! | `Subscribe`, `SubscribeRecipient`, `LifecycleEvent` | `events.rs` |
+//! | `StartChild`, `StopChild`, `RestartChild`, `RemoveChild` | `children.rs` |
+//! | `Kill` | here |
 
 pub(crate) mod children;
 pub(crate) mod events;
@@ -26,8 +24,49 @@ pub use stop::{Stop, StopOutcome, StopReport};
 
 use actix::Message;
 
-/// Terminates a supervisor and all its children at once, without draining:
-/// every pending and later `send()` to them fails.
+/// Kills a supervisor and all its children at once, without draining: every
+/// pending and later `send()` to them fails.
+///
+/// This is the emergency brake, not the way to stop: [`Stop`] drains every
+/// mailbox first and answers with a [`StopReport`]. `Kill` answers `()` once
+/// the supervisor has terminated its children; nothing they had queued is
+/// handled.
+///
+/// # Examples
+///
+/// ```
+/// use actix::prelude::*;
+/// use actix_supervisor::prelude::*;
+///
+/// #[derive(Default)]
+/// struct Idle;
+/// impl Actor for Idle { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Idle);
+///
+/// # actix::System::new().block_on(async {
+/// let app = SupervisorActor::builder("app")
+///     .child(ChildSpec::new("idle", Idle::default))
+///     .start()?;
+/// app.send(Kill).await?;
+/// assert!(app.send(Inspect).await.is_err(), "the supervisor is gone");
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "()")]
-pub struct Shutdown;
+pub struct Kill;
+
+// The old name of `Kill`, kept (deprecated) so that code written against it
+// still builds.
+
+/// The old name of [`Kill`], which read as the graceful stop it is not.
+/// Write `Kill`.
+#[deprecated(note = "renamed `Kill`: it terminates at once, without draining")]
+pub type Shutdown = Kill;
+
+/// The old name of [`Kill`] as a value (`addr.do_send(Shutdown)`). Write
+/// `Kill`.
+#[doc(hidden)]
+#[allow(non_upper_case_globals)]
+#[deprecated(note = "renamed `Kill`: it terminates at once, without draining")]
+pub const Shutdown: Kill = Kill;

@@ -25,6 +25,17 @@
 //! message that shows the tree or the events; each has a `try_` form that
 //! returns the error instead.
 //!
+//! # Paused time and real I/O
+//!
+//! The clock jumps as soon as no task of the runtime can run, and tokio
+//! cannot see work happening outside it. While a test waits on real I/O (a
+//! socket, a file, a child process, a reply from another thread or another
+//! runtime), nothing in the runtime can run, so the clock jumps to the next
+//! timer at once: a `wait_until` or a `timeout` around that wait expires
+//! immediately, whatever its length. Run such tests in real time (a plain
+//! `#[actix_rt::test]` without `tokio::time::pause()`), or pause the clock
+//! only after the I/O is done.
+//!
 //! # Examples
 //!
 //! A plain `#[test]` whose body runs in an actix system under paused time:

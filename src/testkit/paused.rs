@@ -7,6 +7,9 @@
 //! behaviour are fast and deterministic. actix-rt runs a current-thread
 //! tokio runtime, so actix timers (`run_interval`, `run_later`) follow the
 //! paused clock too.
+//!
+//! Its limit with real I/O is documented in the `testkit` module ("Paused
+//! time and real I/O").
 
 use std::future::Future;
 use std::time::Duration;
@@ -24,7 +27,10 @@ pub const TIMER_SLACK: Duration = Duration::from_millis(2);
 /// paused from the start, and returns its output.
 ///
 /// Use it from a plain `#[test]`; inside an `#[actix_rt::test]`, call
-/// `tokio::time::pause()` first thing instead.
+/// `tokio::time::pause()` first thing instead. Not for tests that wait on
+/// real I/O: the paused clock jumps ahead while they wait, so their timeouts
+/// expire at once (see the [`testkit`](crate::testkit) module, "Paused time and real
+/// I/O").
 ///
 /// # Examples
 ///

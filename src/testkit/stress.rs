@@ -16,16 +16,15 @@ use std::time::Duration;
 
 use actix::{Addr, MailboxError};
 use futures_util::future::{join_all, LocalBoxFuture};
-use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
 use tokio::time::Instant;
 
 use super::error::{StressError, StressFailure};
 use super::live::{live_actors, settle_live_actors};
 use crate::actors::{SupervisorActor, SupervisorBuilder};
 use crate::error::ControlError;
-use crate::messages::{Inspect, RemoveChild, Shutdown, StartChild, Stop, StopChild, StopReport};
+use crate::messages::{Inspect, Kill, RemoveChild, StartChild, Stop, StopChild, StopReport};
 use crate::policy::RestartIntensity;
+use crate::rng::SplitMix64;
 use crate::spec::AnyChildSpec;
 use crate::tree::TreeSnapshot;
 
@@ -217,7 +216,7 @@ impl<'a> Stress<'a> {
     ///
     /// When called outside a running actix system.
     pub async fn try_run(mut self) -> Result<StressReport, StressError> {
-        let mut rng = SmallRng::seed_from_u64(self.seed);
+        let mut rng = SplitMix64::seeded(self.seed);
         let baseline = live_actors();
         let host = match self.subject {
             Subject::Tree(_) => None,
@@ -273,15 +272,15 @@ impl<'a> Stress<'a> {
     }
 
     /// The moments of one cycle's stops.
-    fn plan(&self, rng: &mut SmallRng) -> Vec<Moment> {
-        let stops = rng.gen_range(1..=self.max_stops);
+    fn plan(&self, rng: &mut SplitMix64) -> Vec<Moment> {
+        let stops = rng.in_range(1, self.max_stops as u64);
         (0..stops)
             .map(|_| Moment {
-                turns: rng.gen_range(0..=MAX_TURNS),
-                delay: if rng.gen_bool(0.5) || self.max_delay.is_zero() {
+                turns: rng.in_range(0, u64::from(MAX_TURNS)) as u32,
+                delay: if rng.coin() || self.max_delay.is_zero() {
                     Duration::ZERO
                 } else {
-                    rng.gen_range(Duration::ZERO..=self.max_delay)
+                    rng.duration_up_to(self.max_delay)
                 },
             })
             .collect()
@@ -354,7 +353,7 @@ impl<'a> Stress<'a> {
             Ok(replies) => Ok(replies),
             Err(_elapsed) => {
                 let look = tokio::time::timeout(LAST_LOOK, root.send(Inspect)).await;
-                root.do_send(Shutdown);
+                root.do_send(Kill);
                 Err(StressFailure::Hung {
                     after: self.cycle_timeout,
                     snapshot: look.ok().and_then(Result::ok).map(Box::new),

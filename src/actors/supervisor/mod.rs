@@ -53,10 +53,10 @@ use std::cell::RefCell;
 /// A supervisor runs until it is stopped, even when nobody holds its
 /// address. After a `Stop`, it stays inspectable (its state `Stopped`) and
 /// answers later `Stop`s with the same report, until every address to it is
-/// dropped. If it ends otherwise ([`Shutdown`], or its system stopping), its
+/// dropped. If it ends otherwise ([`Kill`], or its system stopping), its
 /// children are terminated at once.
 ///
-/// [`Shutdown`]: crate::Shutdown
+/// [`Kill`]: crate::Kill
 ///
 /// # Examples
 ///
@@ -279,7 +279,7 @@ impl Actor for SupervisorActor {
     /// child reported) reaches its parent's link and the `Stop`s waiting on
     /// it, so nothing waits for a supervisor that is gone.
     ///
-    /// [`Kill`]: crate::Shutdown
+    /// [`Kill`]: crate::Kill
     fn stopped(&mut self, _: &mut Context<Self>) {
         for child in self.children.iter() {
             child.command(Command::Kill);
@@ -701,10 +701,10 @@ impl Handler<SubscribeRecipient> for SupervisorActor {
 }
 
 /// Terminates the supervisor and its children at once.
-impl Handler<crate::messages::Shutdown> for SupervisorActor {
+impl Handler<crate::messages::Kill> for SupervisorActor {
     type Result = ();
 
-    fn handle(&mut self, _: crate::messages::Shutdown, ctx: &mut Context<Self>) {
+    fn handle(&mut self, _: crate::messages::Kill, ctx: &mut Context<Self>) {
         ctx.stop();
     }
 }

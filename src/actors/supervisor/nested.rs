@@ -6,7 +6,7 @@
 //! code is the library's, it keeps no user state, and its children's runners
 //! already keep their mailboxes across restarts. So the parent's link to it
 //! is served by a small relay task: `Stop` and `Kill` become `Stop` (and
-//! `Shutdown`) messages; a strategy `Restart` parks every child of the
+//! `Kill`) messages; a strategy `Restart` parks every child of the
 //! subtree (drained, mailboxes kept), and `Start` starts them again, as a new
 //! incarnation of the subtree. When the nested supervisor ends, the relay
 //! publishes its report to the parent.
@@ -24,11 +24,11 @@ use super::{ShutdownCause, SupervisorActor};
 use crate::child::lifecycle::Notice;
 use crate::child::link::ChildNotice;
 use crate::child::link::{Activity, ChildEnv, ChildLink, Command, Nested, NodeRecord};
-use crate::child::restart::{Decision, End, RestartRules};
+use crate::child::restart::{Decision, Exit, RestartRules};
 use crate::error::BuildError;
 use crate::messages::events::EventKind;
 use crate::messages::stop::{Stop, StopReport};
-use crate::messages::Shutdown;
+use crate::messages::Kill;
 use crate::policy::Strategy;
 use crate::spec::{self, AnyChildSpec, ErasedSpec, SpecCommon};
 use crate::tree::{Failure, NodeKind, NodePath, NodeState};
@@ -140,7 +140,7 @@ async fn relay(link: Rc<ChildLink>, addr: actix::Addr<SupervisorActor>, env: Chi
                 // A stop in progress (or begun now) finishes with its
                 // children killed, and publishes its report.
                 addr.do_send(Stop);
-                addr.do_send(Shutdown);
+                addr.do_send(Kill);
             }
             Next::Command(Command::Restart) => {
                 if addr.send(ParkChildren).await.is_ok() {
@@ -253,9 +253,7 @@ impl SupervisorActor {
                 failure: failure.clone(),
             });
         let ran_for = self.started_at.elapsed();
-        let mut decision = as_child
-            .rules
-            .decide(&End::Failed(failure.clone()), ran_for);
+        let mut decision = as_child.rules.decide(Exit::Failed, ran_for);
         if matches!(decision, Decision::Restart { .. })
             && !as_child
                 .env

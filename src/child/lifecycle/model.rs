@@ -20,6 +20,7 @@
 use std::collections::{HashSet, VecDeque};
 
 use super::*;
+use crate::child::restart::Exit;
 use crate::tree::FailureKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -308,8 +309,8 @@ impl Model {
                     };
                     self.apply(next, config)?;
                 }
-                Action::SettleStart(failure) => {
-                    self.startup.get_or_insert(failure.is_none());
+                Action::SettleStart { failed } => {
+                    self.startup.get_or_insert(!failed);
                 }
                 Action::Refuse => self.refusing = true,
                 Action::ArmGrace => self.grace_armed = true,
@@ -336,13 +337,14 @@ impl Model {
                     self.ctx = Ctx::Stopping;
                 }
                 Action::Terminate => self.ctx = Ctx::None,
-                Action::Decide(end) => {
-                    let failed = end.failure().is_some();
-                    let restarts = match config.policy {
-                        Policy::Never => false,
-                        Policy::OnFailure => failed,
-                        Policy::Always => true,
-                    };
+                Action::Decide(exit) => {
+                    let failed = exit != Exit::Normal;
+                    let restarts = exit != Exit::Fatal
+                        && match config.policy {
+                            Policy::Never => false,
+                            Policy::OnFailure => failed,
+                            Policy::Always => true,
+                        };
                     let verdict = if !restarts {
                         Verdict::Finish
                     } else if self.intensity_left == 0 {
