@@ -390,7 +390,7 @@ impl Lifecycle {
                         out.push(Action::QueueMarker(drain.id));
                     }
                 }
-                Event::Ended(end) => self.ended(end, stop, None, &mut out),
+                Event::Ended(end) => self.ended(end, stop, None, false, &mut out),
                 Event::Stop if !stop => {
                     self.state = State::Pending {
                         attempt,
@@ -433,7 +433,7 @@ impl Lifecycle {
                             }
                         }
                     }
-                    Event::Ended(end) => self.ended(end, false, drain, &mut out),
+                    Event::Ended(end) => self.ended(end, false, drain, !starting, &mut out),
                     Event::Stop => match drain {
                         None => {
                             let d = self.new_drain(false);
@@ -552,8 +552,16 @@ impl Lifecycle {
     }
 
     /// The incarnation ended (or could not be built) with `end`, during the
-    /// stop of `Pending { stop }` or with `drain` under way.
-    fn ended(&mut self, end: End, stop: bool, drain: Option<Drain>, out: &mut Actions) {
+    /// stop of `Pending { stop }` or with `drain` under way; `started` if its
+    /// start was over.
+    fn ended(
+        &mut self,
+        end: End,
+        stop: bool,
+        drain: Option<Drain>,
+        started: bool,
+        out: &mut Actions,
+    ) {
         let exit = end.exit();
         let failure = end.into_failure();
         let failed = failure.is_some();
@@ -586,8 +594,12 @@ impl Lifecycle {
         if failed {
             out.push(Action::Emit(Emit::Failed));
         }
-        if drain.is_some_and(|d| d.context_stopped) {
+        let stop = stop || drain.is_some();
+        if drain.is_some_and(|d| d.context_stopped) || (stop && !started) {
             // The drain was over and the context stopped: the stop is done.
+            // Or an incarnation that was to drain could not start: what
+            // waits cannot be handled, and starting yet another would only
+            // fail again (a storm no grace bounds).
             self.state = State::Done { failed };
             out.push(Action::Finish(if failed {
                 Ending::Failed
@@ -596,7 +608,6 @@ impl Lifecycle {
             }));
             return;
         }
-        let stop = stop || drain.is_some();
         self.state = State::Deciding { stop, failed };
         out.push(Action::Decide(exit));
     }

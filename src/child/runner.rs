@@ -296,6 +296,11 @@ impl<A: SupervisedActor> Future for Runner<A> {
         loop {
             let before = this.core.lifecycle;
             match before.state() {
+                // A stop's next incarnation: its grace bounds it too (an
+                // incarnation that starts and ends again and again).
+                State::Pending { stop: true, .. } if this.grace_over(cx) => {
+                    this.apply(Event::GraceOver);
+                }
                 State::Pending { .. } => {
                     if this.apply(Event::Turn) {
                         cx.waker().wake_by_ref();
