@@ -744,3 +744,379 @@ async fn a_request_abandoned_during_a_backoff_never_holds_a_stop_open() {
     assert!(report.is_drained(), "{report}");
     assert_eq!(report.undelivered, 0, "{report}");
 }
+
+/// How a [`Fragile`] incarnation after the first one fails its start.
+#[derive(Clone, Copy, Debug)]
+enum StartFault {
+    /// `started` panics.
+    Panic,
+    /// `started` calls [`actix_supervisor::fail`].
+    Fail,
+}
+
+/// Records the `Record`s it handles; every incarnation after the first one
+/// fails its start as its `fault` says.
+struct Fragile {
+    incarnation: u64,
+    fault: Option<StartFault>,
+    log: Recorder<u32>,
+}
+
+impl actix::Actor for Fragile {
+    type Context = actix::Context<Self>;
+
+    fn started(&mut self, ctx: &mut actix::Context<Self>) {
+        if self.incarnation >= 2 {
+            match self.fault {
+                Some(StartFault::Panic) => panic!("started panics on the drain incarnation"),
+                Some(StartFault::Fail) => {
+                    actix_supervisor::fail(ctx, "started fails on the drain incarnation")
+                }
+                None => {}
+            }
+        }
+    }
+}
+
+actix_supervisor::supervised!(Fragile);
+
+impl actix::Handler<Record> for Fragile {
+    type Result = ();
+    fn handle(&mut self, msg: Record, _: &mut actix::Context<Self>) {
+        self.log.record(msg.0);
+    }
+}
+
+impl actix::Handler<Panic> for Fragile {
+    type Result = ();
+    fn handle(&mut self, msg: Panic, _: &mut actix::Context<Self>) {
+        panic!("{}", msg.0);
+    }
+}
+
+/// How a [`Fragile`] spec's factory behaves after its first call.
+#[derive(Clone, Copy, Debug)]
+enum Build {
+    Ok(Option<StartFault>),
+    Panic,
+    Err,
+}
+
+fn fragile_spec(build: Build, log: Recorder<u32>) -> actix_supervisor::ChildSpec<Fragile> {
+    let made = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    actix_supervisor::ChildSpec::try_new("fragile", move || {
+        let incarnation = made.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        let fault = match build {
+            Build::Ok(fault) => fault,
+            Build::Panic if incarnation >= 2 => {
+                panic!("the factory panics on the drain incarnation")
+            }
+            Build::Err if incarnation >= 2 => {
+                return Err("the factory fails on the drain incarnation")
+            }
+            _ => None,
+        };
+        Ok(Fragile {
+            incarnation,
+            fault,
+            log: log.clone(),
+        })
+    })
+    .restart(RestartPolicy::OnFailure)
+    .backoff(Backoff::new(
+        Duration::from_secs(3600),
+        Duration::from_secs(3600),
+    ))
+    .grace(actix_supervisor::Grace::Duration(Duration::from_millis(
+        300,
+    )))
+}
+
+/// Starts `build`'s child, crashes it into an hour of backoff, queues three
+/// `Record`s through its handle and stops it: the stop starts the drain
+/// incarnation at once, and that incarnation cannot start. Real time: a
+/// library that retried the drain incarnation in a loop would keep paused
+/// time from ever moving.
+async fn stop_when_the_drain_incarnation_cannot_start(
+    build: Build,
+    intensity: actix_supervisor::RestartIntensity,
+) {
+    let (log, mut handled) = recorder();
+    let spec = fragile_spec(build, log);
+    let fragile = spec.handle();
+    let app = SupervisorActor::builder("app")
+        .intensity(intensity)
+        .child(spec)
+        .start()
+        .unwrap();
+    within(fragile.started()).await.unwrap();
+    assert!(within(fragile.send(Panic("into the backoff")))
+        .await
+        .is_err());
+    assert!(matches!(
+        node(&app, "/app/fragile").await.state,
+        NodeState::Restarting { .. }
+    ));
+    for n in 1..=3 {
+        fragile.do_send(Record(n)).unwrap();
+    }
+    let waiting = fragile.send(Record(4));
+
+    let report = tokio::time::timeout(Duration::from_secs(10), fragile.stop())
+        .await
+        .unwrap_or_else(|_| {
+            panic!("{build:?}: the stop never answered when its drain incarnation could not start")
+        });
+    let answer = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .unwrap_or_else(|_| panic!("{build:?}: a request waiting for the drain hangs"));
+    assert!(
+        matches!(answer, Err(SendError::NoReply { .. })),
+        "{build:?}: {answer:?}"
+    );
+    let done = handled.drain();
+    assert!(
+        done.is_empty(),
+        "{build:?}: nothing could be handled: {done:?}"
+    );
+    assert_eq!(
+        report.undelivered, 4,
+        "{build:?}: the four accepted messages are undelivered: {report}"
+    );
+    assert!(!report.is_drained(), "{build:?}: work was lost: {report}");
+    assert_eq!(
+        within(fragile.stop()).await,
+        report,
+        "{build:?}: a second stop gets the same report"
+    );
+    let state = node(&app, "/app/fragile").await.state;
+    assert!(
+        matches!(state, NodeState::Stopped | NodeState::Failed),
+        "{build:?}: {state:?}"
+    );
+}
+
+// Found by attack: a stop during a backoff starts the drain incarnation at
+// once; that incarnation's factory panics, under a restart intensity that
+// never trips. The stop must answer (by its grace, 300 ms, at the latest)
+// with the waiting messages undelivered.
+#[actix_rt::test]
+async fn a_stop_whose_drain_incarnation_s_factory_panics_answers_by_its_grace() {
+    stop_when_the_drain_incarnation_cannot_start(Build::Panic, unlimited()).await;
+}
+
+// Found by attack: the same, the drain incarnation's factory returning an
+// error.
+#[actix_rt::test]
+async fn a_stop_whose_drain_incarnation_s_factory_fails_answers_by_its_grace() {
+    stop_when_the_drain_incarnation_cannot_start(Build::Err, unlimited()).await;
+}
+
+// Found by attack: the same, the drain incarnation's `started` panicking.
+#[actix_rt::test]
+async fn a_stop_whose_drain_incarnation_panics_in_started_answers_by_its_grace() {
+    stop_when_the_drain_incarnation_cannot_start(Build::Ok(Some(StartFault::Panic)), unlimited())
+        .await;
+}
+
+// Found by attack: the same, the drain incarnation's `started` calling
+// `fail`.
+#[actix_rt::test]
+async fn a_stop_whose_drain_incarnation_fails_in_started_answers_by_its_grace() {
+    stop_when_the_drain_incarnation_cannot_start(Build::Ok(Some(StartFault::Fail)), unlimited())
+        .await;
+}
+
+// Attack (passes): the same four, with the default restart intensity (the supervisor
+// gives up on the child while its stop waits for the drain).
+#[actix_rt::test]
+async fn a_stop_whose_drain_incarnation_cannot_start_answers_under_the_default_intensity() {
+    for build in [
+        Build::Panic,
+        Build::Err,
+        Build::Ok(Some(StartFault::Panic)),
+        Build::Ok(Some(StartFault::Fail)),
+    ] {
+        stop_when_the_drain_incarnation_cannot_start(
+            build,
+            actix_supervisor::RestartIntensity::default(),
+        )
+        .await;
+    }
+}
+
+/// Queues `Record(1)`, `Record(2)`, `StopNormally`, then `Record(3..=5)`
+/// (the last as a request) and stops the child in the same turn, so the
+/// drain meets the child's own `ctx.stop()` half-way.
+async fn a_child_stopping_itself_mid_drain(policy: RestartPolicy) {
+    let (log, mut events) = recorder();
+    let spec = probe_spec("probe", log)
+        .restart(policy)
+        .grace(actix_supervisor::Grace::Duration(Duration::from_secs(60)));
+    let probe = spec.handle();
+    let app = SupervisorActor::builder("app")
+        .intensity(unlimited())
+        .child(spec)
+        .start()
+        .unwrap();
+    within(probe.started()).await.unwrap();
+    probe.do_send(Record(1)).unwrap();
+    probe.do_send(Record(2)).unwrap();
+    probe.do_send(StopNormally).unwrap();
+    probe.do_send(Record(3)).unwrap();
+    probe.do_send(Record(4)).unwrap();
+    let last = probe.send(Record(5));
+    let report = tokio::time::timeout(Duration::from_secs(600), probe.stop())
+        .await
+        .unwrap_or_else(|_| panic!("{policy:?}: the stop never answered"));
+    let answer = tokio::time::timeout(Duration::from_secs(600), last)
+        .await
+        .unwrap_or_else(|_| panic!("{policy:?}: the last request never answered"));
+    let seen = events.drain();
+    let done = handled(seen.clone());
+    // Six messages were accepted through the handle: the three handled
+    // before the child stopped itself, then three more.
+    assert_eq!(
+        report.drained + report.undelivered + report.cancelled,
+        6,
+        "{policy:?}: every accepted message is handled, cancelled or undelivered: {report}\n{seen:?}"
+    );
+    assert_eq!(
+        done.len() as u64,
+        report.drained - 1,
+        "{policy:?}: `drained` counts what was handled (and StopNormally): {report}\n{seen:?}"
+    );
+    if matches!(policy, RestartPolicy::Always) {
+        // Its policy restarts it: the stop is kept, and the next
+        // incarnation drains what still waits.
+        assert_eq!(done, [1, 2, 3, 4, 5], "{policy:?}: {report}\n{seen:?}");
+        assert!(answer.is_ok(), "{policy:?}: {answer:?}");
+        assert!(report.is_drained(), "{policy:?}: {report}");
+    } else {
+        assert_eq!(done, [1, 2], "{policy:?}: {report}\n{seen:?}");
+        assert_eq!(report.undelivered, 3, "{policy:?}: {report}");
+        assert_eq!(
+            report.outcome,
+            StopOutcome::Incomplete,
+            "{policy:?}: {report}"
+        );
+        assert!(
+            matches!(answer, Err(SendError::NoReply { .. })),
+            "{policy:?}: {answer:?}"
+        );
+    }
+    assert_eq!(node(&app, "/app/probe").await.state, NodeState::Stopped);
+}
+
+// Attack: a child that calls `ctx.stop()` itself half-way through a
+// stop's drain, under each policy.
+#[actix_rt::test]
+async fn a_child_stopping_itself_mid_drain_accounts_for_the_rest_under_every_policy() {
+    tokio::time::pause();
+    for policy in [
+        RestartPolicy::Never,
+        RestartPolicy::OnFailure,
+        RestartPolicy::Always,
+    ] {
+        a_child_stopping_itself_mid_drain(policy).await;
+    }
+}
+
+// Attack: a request abandoned (by `timeout`) while the child's `started`
+// still waits, then a stop: the report counts it cancelled, the others
+// drained, none undelivered.
+#[actix_rt::test]
+async fn a_request_abandoned_during_a_slow_start_is_counted_cancelled() {
+    tokio::time::pause();
+    let gate = Gate::new();
+    let (log, mut stopped) = recorder();
+    let spec = {
+        let gate = gate.clone();
+        actix_supervisor::ChildSpec::new("slow", move || SlowStart {
+            gate: gate.clone(),
+            count: 0,
+            log: log.clone(),
+        })
+        .grace(actix_supervisor::Grace::Duration(Duration::from_secs(60)))
+    };
+    let slow = spec.handle();
+    let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    assert_eq!(node(&app, "/app/slow").await.state, NodeState::Starting);
+    slow.do_send(Bump).unwrap();
+    let abandoned = tokio::time::timeout(Duration::from_millis(10), slow.send(Bump)).await;
+    assert!(abandoned.is_err(), "the child was still starting");
+    slow.do_send(Bump).unwrap();
+    let stopping = slow.stop();
+    assert_eq!(node(&app, "/app/slow").await.state, NodeState::Stopping);
+    gate.open();
+    let report = tokio::time::timeout(Duration::from_secs(600), stopping)
+        .await
+        .expect("the stop never answered");
+    assert_eq!(stopped.drain(), [2], "{report}");
+    assert_eq!(
+        (report.drained, report.cancelled, report.undelivered),
+        (2, 1, 0),
+        "{report}"
+    );
+    assert!(report.is_drained(), "{report}");
+}
+
+// Attack: requests abandoned after the stop began, while the drain waits
+// on a gate: they are cancelled, hold nothing open, and the report counts
+// them.
+#[actix_rt::test]
+async fn requests_abandoned_during_a_drain_are_counted_cancelled() {
+    tokio::time::pause();
+    let (log, mut events) = recorder();
+    let spec =
+        tally_spec("tally", log).grace(actix_supervisor::Grace::Duration(Duration::from_secs(60)));
+    let tally = spec.handle();
+    let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    within(tally.send(Bump)).await.unwrap();
+    let gate = Gate::new();
+    tally.do_send(Hold(1, gate.clone())).unwrap();
+    let requests: Vec<_> = (0..3).map(|_| tally.send(Bump)).collect();
+    tally.do_send(Bump).unwrap();
+    let stopping = tally.stop();
+    assert_eq!(node(&app, "/app/tally").await.state, NodeState::Stopping);
+    drop(requests);
+    gate.open();
+    let report = tokio::time::timeout(Duration::from_secs(1), stopping)
+        .await
+        .expect("the stop waited for requests abandoned during its drain");
+    assert_eq!(
+        events.drain(),
+        [TallyEvent::Released(1), TallyEvent::Stopped(2)],
+        "{report}"
+    );
+    assert_eq!(
+        (report.drained, report.cancelled, report.undelivered),
+        (2, 3, 0),
+        "{report}"
+    );
+    assert!(report.is_drained(), "{report}");
+}
+
+// Attack: a stop during a backoff with a request abandoned while the child
+// waited: the drain incarnation handles the rest; the report counts it
+// cancelled, the rest drained, and while the drain incarnation runs the
+// node shows `Stopping`.
+#[actix_rt::test]
+async fn a_stop_during_a_backoff_counts_an_abandoned_request_as_cancelled() {
+    tokio::time::pause();
+    let (_app, probe, mut events) = probe_in_backoff().await;
+    probe.do_send(Record(1)).unwrap();
+    let abandoned = tokio::time::timeout(Duration::from_millis(10), probe.send(Inc)).await;
+    assert!(abandoned.is_err(), "the child waits out its backoff");
+    probe.do_send(Record(2)).unwrap();
+    let report = tokio::time::timeout(Duration::from_secs(1), probe.stop())
+        .await
+        .expect("the stop waited out its backoff or grace");
+    assert_eq!(handled(events.drain()), [1, 2], "{report}");
+    assert_eq!(
+        (report.drained, report.cancelled, report.undelivered),
+        (2, 1, 0),
+        "{report}"
+    );
+    assert!(report.is_drained(), "{report}");
+}
