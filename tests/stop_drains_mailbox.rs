@@ -1008,7 +1008,7 @@ async fn a_child_stopping_itself_mid_drain(policy: RestartPolicy) {
     assert_eq!(node(&app, "/app/probe").await.state, NodeState::Stopped);
 }
 
-// Attack: a child that calls `ctx.stop()` itself half-way through a
+// Attack (passes): a child that calls `ctx.stop()` itself half-way through a
 // stop's drain, under each policy.
 #[actix_rt::test]
 async fn a_child_stopping_itself_mid_drain_accounts_for_the_rest_under_every_policy() {
@@ -1022,7 +1022,7 @@ async fn a_child_stopping_itself_mid_drain_accounts_for_the_rest_under_every_pol
     }
 }
 
-// Attack: a request abandoned (by `timeout`) while the child's `started`
+// Attack (passes): a request abandoned (by `timeout`) while the child's `started`
 // still waits, then a stop: the report counts it cancelled, the others
 // drained, none undelivered.
 #[actix_rt::test]
@@ -1061,7 +1061,7 @@ async fn a_request_abandoned_during_a_slow_start_is_counted_cancelled() {
     assert!(report.is_drained(), "{report}");
 }
 
-// Attack: requests abandoned after the stop began, while the drain waits
+// Attack (passes): requests abandoned after the stop began, while the drain waits
 // on a gate: they are cancelled, hold nothing open, and the report counts
 // them.
 #[actix_rt::test]
@@ -1097,7 +1097,7 @@ async fn requests_abandoned_during_a_drain_are_counted_cancelled() {
     assert!(report.is_drained(), "{report}");
 }
 
-// Attack: a stop during a backoff with a request abandoned while the child
+// Attack (passes): a stop during a backoff with a request abandoned while the child
 // waited: the drain incarnation handles the rest; the report counts it
 // cancelled, the rest drained, and while the drain incarnation runs the
 // node shows `Stopping`.
@@ -1119,4 +1119,105 @@ async fn a_stop_during_a_backoff_counts_an_abandoned_request_as_cancelled() {
         "{report}"
     );
     assert!(report.is_drained(), "{report}");
+}
+
+/// Queues `Record(1)`, a `Panic`, `Record(2)`, `Record(3)` (the last as a
+/// request) and stops the probe in the same turn: its incarnation fails
+/// half-way through the stop's drain.
+async fn a_panic_mid_drain(policy: RestartPolicy) {
+    let (log, mut events) = recorder();
+    let spec = probe_spec("probe", log)
+        .restart(policy)
+        .backoff(Backoff::new(
+            Duration::from_secs(3600),
+            Duration::from_secs(3600),
+        ))
+        .grace(actix_supervisor::Grace::Duration(Duration::from_secs(60)));
+    let probe = spec.handle();
+    let app = SupervisorActor::builder("app")
+        .intensity(unlimited())
+        .child(spec)
+        .start()
+        .unwrap();
+    within(probe.started()).await.unwrap();
+    probe.do_send(Record(1)).unwrap();
+    probe.do_send(Panic("mid-drain")).unwrap();
+    probe.do_send(Record(2)).unwrap();
+    let last = probe.send(Record(3));
+    let report = tokio::time::timeout(Duration::from_secs(1), probe.stop())
+        .await
+        .unwrap_or_else(|_| panic!("{policy:?}: the stop waited out the backoff or its grace"));
+    let answer = tokio::time::timeout(Duration::from_secs(1), last)
+        .await
+        .unwrap_or_else(|_| panic!("{policy:?}: the last request never answered"));
+    let done = handled(events.drain());
+    assert_eq!(
+        report.drained + report.undelivered + report.cancelled,
+        4,
+        "{policy:?}: every accepted message is handled, cancelled or undelivered: {report}"
+    );
+    if matches!(policy, RestartPolicy::Never) {
+        assert_eq!(done, [1], "{policy:?}: {report}");
+        assert_eq!(report.undelivered, 2, "{policy:?}: {report}");
+        assert!(!report.is_drained(), "{policy:?}: {report}");
+        assert!(
+            matches!(answer, Err(SendError::NoReply { .. })),
+            "{policy:?}: {answer:?}"
+        );
+    } else {
+        // The stop is kept: the next incarnation, started at once without
+        // the backoff, drains what still waits.
+        assert_eq!(done, [1, 2, 3], "{policy:?}: {report}");
+        assert_eq!(report.undelivered, 0, "{policy:?}: {report}");
+        assert!(answer.is_ok(), "{policy:?}: {answer:?}");
+    }
+    let state = node(&app, "/app/probe").await.state;
+    assert!(
+        matches!(state, NodeState::Stopped | NodeState::Failed),
+        "{policy:?}: {state:?}"
+    );
+    assert!(matches!(
+        probe.do_send(Record(9)),
+        Err(SendError::Gone { .. })
+    ));
+}
+
+// Attack (passes): a handler panics half-way through a stop's drain, under
+// each policy, with an hour of backoff configured.
+#[actix_rt::test]
+async fn a_panic_mid_drain_is_followed_by_a_drain_incarnation_without_backoff() {
+    tokio::time::pause();
+    for policy in [
+        RestartPolicy::Never,
+        RestartPolicy::OnFailure,
+        RestartPolicy::Always,
+    ] {
+        a_panic_mid_drain(policy).await;
+    }
+}
+
+// Found by attack: a stop of a running child; a handler panics half-way
+// through the drain, and every later incarnation's factory panics (under a
+// restart intensity that never trips). The stop must answer by its grace
+// (300 ms) with what waits undelivered.
+#[actix_rt::test]
+async fn a_stop_whose_drain_is_cut_by_a_panic_and_whose_factory_then_fails_answers_by_its_grace() {
+    let (log, mut handled) = recorder();
+    let spec = fragile_spec(Build::Panic, log);
+    let fragile = spec.handle();
+    let _app = SupervisorActor::builder("app")
+        .intensity(unlimited())
+        .child(spec)
+        .start()
+        .unwrap();
+    within(fragile.started()).await.unwrap();
+    fragile.do_send(Record(1)).unwrap();
+    fragile.do_send(Panic("mid-drain")).unwrap();
+    fragile.do_send(Record(2)).unwrap();
+    let report = tokio::time::timeout(Duration::from_secs(10), fragile.stop())
+        .await
+        .expect("the stop never answered: its drain incarnations fail forever");
+    assert_eq!(handled.drain(), [1], "{report}");
+    assert_eq!(report.undelivered, 1, "{report}");
+    assert!(!report.is_drained(), "{report}");
 }
