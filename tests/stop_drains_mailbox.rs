@@ -1221,3 +1221,116 @@ async fn a_stop_whose_drain_is_cut_by_a_panic_and_whose_factory_then_fails_answe
     assert_eq!(report.undelivered, 1, "{report}");
     assert!(!report.is_drained(), "{report}");
 }
+
+/// Every incarnation after the first waits in `started` (with `ctx.wait`)
+/// on a gate; records the `Record`s it handles.
+struct GatedRestart {
+    incarnation: u64,
+    gate: Gate,
+    log: Recorder<u32>,
+}
+
+impl actix::Actor for GatedRestart {
+    type Context = actix::Context<Self>;
+
+    fn started(&mut self, ctx: &mut actix::Context<Self>) {
+        use actix::AsyncContext as _;
+        if self.incarnation >= 2 {
+            ctx.wait(actix::fut::wrap_future(self.gate.passed()));
+        }
+    }
+}
+
+actix_supervisor::supervised!(GatedRestart);
+
+impl actix::Handler<Record> for GatedRestart {
+    type Result = ();
+    fn handle(&mut self, msg: Record, _: &mut actix::Context<Self>) {
+        self.log.record(msg.0);
+    }
+}
+
+impl actix::Handler<Panic> for GatedRestart {
+    type Result = ();
+    fn handle(&mut self, msg: Panic, _: &mut actix::Context<Self>) {
+        panic!("{}", msg.0);
+    }
+}
+
+/// A `GatedRestart` in `/app` (grace 60 s) crashed into an hour of
+/// backoff, with `Record(1..=3)` accepted through its handle.
+async fn gated_in_backoff(
+    gate: &Gate,
+) -> (
+    Addr<SupervisorActor>,
+    ChildHandle<GatedRestart>,
+    Records<u32>,
+) {
+    let (log, handled) = recorder();
+    let made = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let factory_gate = gate.clone();
+    let spec = actix_supervisor::ChildSpec::new("gated", move || GatedRestart {
+        incarnation: made.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1,
+        gate: factory_gate.clone(),
+        log: log.clone(),
+    })
+    .backoff(Backoff::new(
+        Duration::from_secs(3600),
+        Duration::from_secs(3600),
+    ))
+    .grace(actix_supervisor::Grace::Duration(Duration::from_secs(60)));
+    let gated = spec.handle();
+    let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    within(gated.started()).await.unwrap();
+    assert!(within(gated.send(Panic("into the backoff"))).await.is_err());
+    for n in 1..=3 {
+        gated.do_send(Record(n)).unwrap();
+    }
+    (app, gated, handled)
+}
+
+// Attack (passes): a stop during a backoff starts the drain incarnation,
+// whose `started` then waits for ever: the stop answers at its grace,
+// `TimedOut`, with the three waiting messages undelivered, and the node
+// shows `Stopping` meanwhile.
+#[actix_rt::test]
+async fn a_stop_whose_drain_incarnation_never_finishes_starting_answers_at_the_grace() {
+    tokio::time::pause();
+    let gate = Gate::new();
+    let (app, gated, mut handled) = gated_in_backoff(&gate).await;
+    let mut stopping = Box::pin(gated.stop());
+    assert!(tokio::time::timeout(Duration::from_secs(1), &mut stopping)
+        .await
+        .is_err());
+    assert_eq!(node(&app, "/app/gated").await.state, NodeState::Stopping);
+    let report = tokio::time::timeout(Duration::from_secs(600), stopping)
+        .await
+        .expect("the stop never answered");
+    assert_eq!(report.outcome, StopOutcome::TimedOut, "{report}");
+    assert_eq!(report.undelivered, 3, "{report}");
+    assert!(handled.drain().is_empty());
+    assert_eq!(node(&app, "/app/gated").await.state, NodeState::Stopped);
+}
+
+// Attack (passes): the supervisor's `Shutdown` while a stop's drain
+// incarnation still starts (its `started` waits on a gate): the stop
+// answers, the three waiting messages are undelivered, and a second stop
+// gets the same report.
+#[actix_rt::test]
+async fn a_shutdown_racing_a_stop_s_drain_incarnation_answers_the_stop() {
+    tokio::time::pause();
+    let gate = Gate::new();
+    let (app, gated, mut handled) = gated_in_backoff(&gate).await;
+    let mut stopping = Box::pin(gated.stop());
+    assert!(tokio::time::timeout(Duration::from_secs(1), &mut stopping)
+        .await
+        .is_err());
+    app.do_send(actix_supervisor::Shutdown);
+    let report = tokio::time::timeout(Duration::from_secs(1), stopping)
+        .await
+        .expect("the stop never answered after Shutdown");
+    assert!(!report.is_drained(), "{report}");
+    assert_eq!(report.undelivered, 3, "{report}");
+    assert!(handled.drain().is_empty());
+    assert_eq!(within(gated.stop()).await, report);
+}
