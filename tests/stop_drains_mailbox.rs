@@ -1334,3 +1334,57 @@ async fn a_shutdown_racing_a_stop_s_drain_incarnation_answers_the_stop() {
     assert!(handled.drain().is_empty());
     assert_eq!(within(gated.stop()).await, report);
 }
+
+/// Calls `fail` from `stopping`; counts its incarnations.
+struct FailsWhenStopping {
+    started: Recorder<()>,
+}
+
+impl actix::Actor for FailsWhenStopping {
+    type Context = actix::Context<Self>;
+
+    fn started(&mut self, _: &mut actix::Context<Self>) {
+        self.started.record(());
+    }
+
+    fn stopping(&mut self, ctx: &mut actix::Context<Self>) -> actix::Running {
+        actix_supervisor::fail(ctx, "fails in stopping");
+        actix::Running::Stop
+    }
+}
+
+actix_supervisor::supervised!(FailsWhenStopping);
+
+// Attack (passes): `fail` called from `stopping` during a stop, under `Always` and
+// a restart intensity that never trips: the stop answers `Failed` by its
+// grace at the latest, and the child is not started again. Real time: a
+// restart loop would keep paused time from moving.
+#[actix_rt::test]
+async fn fail_from_stopping_during_a_stop_ends_the_child_as_failed() {
+    let (started, mut starts) = recorder();
+    let spec = actix_supervisor::ChildSpec::new("failing", move || FailsWhenStopping {
+        started: started.clone(),
+    })
+    .restart(RestartPolicy::Always)
+    .grace(actix_supervisor::Grace::Duration(Duration::from_millis(
+        300,
+    )));
+    let child = spec.handle();
+    let app = SupervisorActor::builder("app")
+        .intensity(unlimited())
+        .child(spec)
+        .start()
+        .unwrap();
+    within(child.started()).await.unwrap();
+    let report = tokio::time::timeout(Duration::from_secs(10), child.stop())
+        .await
+        .expect("the stop never answered");
+    assert!(matches!(report.outcome, StopOutcome::Failed(_)), "{report}");
+    assert_eq!(
+        starts.drain().len(),
+        1,
+        "started again during the stop: {report}"
+    );
+    let state = node(&app, "/app/failing").await.state;
+    assert!(state.is_terminal(), "{state:?}");
+}
