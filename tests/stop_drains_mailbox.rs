@@ -752,6 +752,8 @@ enum StartFault {
     Panic,
     /// `started` calls [`actix_supervisor::fail`].
     Fail,
+    /// `started` calls `ctx.stop()` (a normal exit).
+    StopItself,
 }
 
 /// Records the `Record`s it handles; every incarnation after the first one
@@ -771,6 +773,10 @@ impl actix::Actor for Fragile {
                 Some(StartFault::Panic) => panic!("started panics on the drain incarnation"),
                 Some(StartFault::Fail) => {
                     actix_supervisor::fail(ctx, "started fails on the drain incarnation")
+                }
+                Some(StartFault::StopItself) => {
+                    use actix::ActorContext as _;
+                    ctx.stop()
                 }
                 None => {}
             }
@@ -1387,4 +1393,63 @@ async fn fail_from_stopping_during_a_stop_ends_the_child_as_failed() {
     );
     let state = node(&app, "/app/failing").await.state;
     assert!(state.is_terminal(), "{state:?}");
+}
+
+// Found by attack: under `Always`, a stop during a backoff starts the drain
+// incarnation, which stops itself normally in `started`; its policy
+// restarts it, and so on. The stop must answer by its grace (300 ms) at
+// the latest, with the four waiting messages undelivered. Real time: a
+// restart loop would keep paused time from moving.
+#[actix_rt::test]
+async fn a_stop_whose_drain_incarnation_stops_itself_under_always_answers_by_its_grace() {
+    let (log, mut handled) = recorder();
+    let spec =
+        fragile_spec(Build::Ok(Some(StartFault::StopItself)), log).restart(RestartPolicy::Always);
+    let fragile = spec.handle();
+    let _app = SupervisorActor::builder("app")
+        .intensity(unlimited())
+        .child(spec)
+        .start()
+        .unwrap();
+    within(fragile.started()).await.unwrap();
+    assert!(within(fragile.send(Panic("into the backoff")))
+        .await
+        .is_err());
+    for n in 1..=4 {
+        fragile.do_send(Record(n)).unwrap();
+    }
+    let report = tokio::time::timeout(Duration::from_secs(10), fragile.stop())
+        .await
+        .expect("the stop never answered: the drain incarnation is restarted again and again");
+    assert!(handled.drain().is_empty(), "{report}");
+    assert_eq!(report.undelivered, 4, "{report}");
+    assert!(!report.is_drained(), "{report}");
+}
+
+// Attack (passes): the same under `OnFailure`: the drain incarnation's
+// normal exit ends the child; the stop answers `Incomplete` with the four
+// waiting messages undelivered.
+#[actix_rt::test]
+async fn a_stop_whose_drain_incarnation_stops_itself_answers_incomplete() {
+    let (log, mut handled) = recorder();
+    let spec = fragile_spec(Build::Ok(Some(StartFault::StopItself)), log);
+    let fragile = spec.handle();
+    let _app = SupervisorActor::builder("app")
+        .intensity(unlimited())
+        .child(spec)
+        .start()
+        .unwrap();
+    within(fragile.started()).await.unwrap();
+    assert!(within(fragile.send(Panic("into the backoff")))
+        .await
+        .is_err());
+    for n in 1..=4 {
+        fragile.do_send(Record(n)).unwrap();
+    }
+    let report = tokio::time::timeout(Duration::from_secs(10), fragile.stop())
+        .await
+        .expect("the stop never answered");
+    assert!(handled.drain().is_empty(), "{report}");
+    assert_eq!(report.undelivered, 4, "{report}");
+    assert_eq!(report.outcome, StopOutcome::Incomplete, "{report}");
 }
