@@ -515,3 +515,60 @@ async fn a_supervisor_stop_during_a_one_for_all_backoff_drains_what_waits_for_ev
     }
     assert!(report.is_drained(), "{report}");
 }
+
+// Found by attack: a sibling parked for a one-for-all restart (the failed
+// child waits out an hour of backoff) is stopped with messages waiting;
+// its factory panics from its second incarnation on, under a restart
+// intensity that never trips. The stop must answer by its grace (300 ms) at
+// the latest, with the waiting messages undelivered. Real time: a restart
+// loop would keep paused time from moving.
+#[actix_rt::test]
+async fn a_stop_of_a_parked_sibling_whose_factory_then_fails_answers_by_its_grace() {
+    let (log, mut events) = recorder();
+    let made = std::sync::Arc::new(AtomicU64::new(0));
+    let first_log = log.clone();
+    let first = ChildSpec::new("first", move || {
+        let incarnation = made.fetch_add(1, Ordering::SeqCst) + 1;
+        if incarnation >= 2 {
+            panic!("the factory panics from the second incarnation on");
+        }
+        Probe {
+            incarnation,
+            count: 0,
+            log: first_log.clone(),
+        }
+    })
+    .grace(actix_supervisor::Grace::Duration(Duration::from_millis(
+        300,
+    )));
+    let second = probe_spec("second", log)
+        .backoff(actix_supervisor::Backoff::new(secs(3600), secs(3600)).jitter(0.0));
+    let (first_handle, second_handle) = (first.handle(), second.handle());
+    let app = SupervisorActor::builder("app")
+        .strategy(Strategy::OneForAll)
+        .intensity(unlimited())
+        .child(first)
+        .child(second)
+        .start()
+        .unwrap();
+    within(first_handle.started()).await.unwrap();
+    within(second_handle.started()).await.unwrap();
+    assert!(within(second_handle.send(Panic("second failed")))
+        .await
+        .is_err());
+    testkit::wait_for_node(&app, "/app/first", |n| {
+        matches!(n.state, NodeState::Restarting { .. })
+    })
+    .timeout(secs(60))
+    .describe("first parked for the one-for-all restart")
+    .await;
+    for n in 1..=3 {
+        first_handle.do_send(Record(n)).unwrap();
+    }
+    let report = tokio::time::timeout(secs(10), first_handle.stop())
+        .await
+        .expect("the stop never answered: the drain incarnation's factory fails again and again");
+    assert_eq!(handled_by(events.drain(), 2), Vec::<u32>::new(), "{report}");
+    assert_eq!(report.undelivered, 3, "{report}");
+    assert!(!report.is_drained(), "{report}");
+}
