@@ -1453,3 +1453,34 @@ async fn a_stop_whose_drain_incarnation_stops_itself_answers_incomplete() {
     assert_eq!(report.undelivered, 4, "{report}");
     assert_eq!(report.outcome, StopOutcome::Incomplete, "{report}");
 }
+
+// Attack (passes): the same stuck stop (the drain incarnation's factory
+// panics again and again under an intensity that never trips), then the
+// supervisor's `Shutdown`: a kill ends every live state at once, so the
+// stop answers then, with the waiting messages undelivered.
+#[actix_rt::test]
+async fn a_shutdown_ends_a_stop_whose_drain_incarnations_keep_failing() {
+    let (log, _handled) = recorder();
+    let spec = fragile_spec(Build::Panic, log);
+    let fragile = spec.handle();
+    let app = SupervisorActor::builder("app")
+        .intensity(unlimited())
+        .child(spec)
+        .start()
+        .unwrap();
+    within(fragile.started()).await.unwrap();
+    assert!(within(fragile.send(Panic("into the backoff")))
+        .await
+        .is_err());
+    for n in 1..=3 {
+        fragile.do_send(Record(n)).unwrap();
+    }
+    let mut stopping = Box::pin(fragile.stop());
+    let _ = tokio::time::timeout(Duration::from_millis(50), &mut stopping).await;
+    app.do_send(actix_supervisor::Shutdown);
+    let report = tokio::time::timeout(Duration::from_secs(10), stopping)
+        .await
+        .expect("the child's stop never answered, even after its supervisor's Shutdown");
+    assert_eq!(report.undelivered, 3, "{report}");
+    assert!(!report.is_drained(), "{report}");
+}
