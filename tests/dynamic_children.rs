@@ -332,3 +332,104 @@ async fn restarting_a_child_in_its_backoff_answers_and_starts_it() {
     assert_eq!(incarnation, 2, "a fresh incarnation");
     assert_eq!(count, 0, "fresh state");
 }
+
+// Attack (passes): `RemoveChild` while the child waits out an hour of backoff with
+// messages accepted through its handle: the remove answers at once (not
+// after the backoff) with the child's report, and the report accounts for
+// every waiting message (a stop in any phase drains what waits).
+#[actix_rt::test]
+async fn removing_a_child_in_its_backoff_drains_what_waits_and_answers() {
+    tokio::time::pause();
+    let (log, mut events) = recorder();
+    let spec = probe_spec("probe", log).backoff(actix_supervisor::Backoff::new(
+        std::time::Duration::from_secs(3600),
+        std::time::Duration::from_secs(3600),
+    ));
+    let probe = spec.handle();
+    let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    within(probe.started()).await.unwrap();
+    assert!(within(probe.send(Panic("into the backoff"))).await.is_err());
+    for n in 1..=3 {
+        probe.do_send(Record(n)).unwrap();
+    }
+    let removed = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        app.send(RemoveChild::new("probe")),
+    )
+    .await
+    .expect("RemoveChild waited out the backoff")
+    .unwrap()
+    .expect("the child is removed");
+    let seen: Vec<u32> = events
+        .drain()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Handled { n, .. } => Some(n),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(seen, [1, 2, 3], "{removed}");
+    assert_eq!((removed.drained, removed.undelivered), (3, 0), "{removed}");
+    assert!(removed.is_drained(), "{removed}");
+    assert_eq!(within(probe.stop()).await, removed);
+    let tree = within(app.send(actix_supervisor::Inspect)).await.unwrap();
+    assert!(tree.find("/app/probe").is_none(), "{tree}");
+}
+
+// Attack (passes): `StopChild` and `RestartChild` sent in the same turn, in both
+// orders, with messages waiting: the stop wins (the restart answers
+// `ChildStopping`, or restarts first and the stop then ends the new
+// incarnation); either way the stop's report is final and accounts for
+// every waiting message.
+#[actix_rt::test]
+async fn restart_child_racing_stop_child_leaves_the_child_stopped_with_nothing_lost() {
+    tokio::time::pause();
+    for restart_first in [false, true] {
+        let (log, mut events) = recorder();
+        let spec = probe_spec("probe", log)
+            .restart(actix_supervisor::RestartPolicy::Always)
+            .grace(actix_supervisor::Grace::Duration(
+                std::time::Duration::from_secs(60),
+            ));
+        let probe = spec.handle();
+        let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+        within(probe.started()).await.unwrap();
+        for n in 1..=3 {
+            probe.do_send(Record(n)).unwrap();
+        }
+        let (stop, restart) = if restart_first {
+            let restart = app.send(RestartChild::new("probe"));
+            (app.send(StopChild::new("probe")), restart)
+        } else {
+            let stop = app.send(StopChild::new("probe"));
+            (stop, app.send(RestartChild::new("probe")))
+        };
+        let (stop, restart) = within(async { tokio::join!(stop, restart) }).await;
+        let report = stop.unwrap().expect("StopChild answers the report");
+        let restart = restart.unwrap();
+        if !restart_first {
+            assert!(
+                matches!(restart, Err(ControlError::ChildStopping { .. })),
+                "{restart:?}"
+            );
+        }
+        let seen: Vec<u32> = events
+            .drain()
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Handled { n, .. } => Some(n),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(seen, [1, 2, 3], "restart first: {restart_first}: {report}");
+        assert_eq!(report.undelivered, 0, "{report}");
+        assert!(report.is_drained(), "{report}");
+        assert_eq!(within(probe.stop()).await, report);
+        let child = node(&app, "/app/probe").await;
+        assert_eq!(child.state, NodeState::Stopped, "{child:?}");
+        assert!(matches!(
+            probe.do_send(Record(9)),
+            Err(actix_supervisor::SendError::Gone { .. })
+        ));
+    }
+}

@@ -288,3 +288,68 @@ async fn an_event_stream_ends_when_its_tree_is_gone() {
         }
     }
 }
+
+// Attack (passes): a stop during a backoff, with messages waiting: the drain
+// incarnation's start and the end are published in order (`Failed`,
+// `Restarting`, then `Started` for incarnation 2, then `Stopped` once),
+// and the `Stopped` event carries the report the stop answered.
+#[actix_rt::test]
+async fn a_stop_during_a_backoff_publishes_the_drain_incarnation_and_the_same_report() {
+    tokio::time::pause();
+    let (log, _events) = recorder();
+    let spec = probe_spec("probe", log).backoff(actix_supervisor::Backoff::new(
+        std::time::Duration::from_secs(3600),
+        std::time::Duration::from_secs(3600),
+    ));
+    let probe = spec.handle();
+    let app = actix_supervisor::SupervisorActor::builder("app")
+        .child(spec)
+        .start()
+        .unwrap();
+    let events = actix_supervisor::testkit::EventRecorder::start(&app)
+        .await
+        .unwrap();
+    within(probe.started()).await.unwrap();
+    assert!(within(probe.send(Panic("into the backoff"))).await.is_err());
+    for n in 1..=3 {
+        probe.do_send(Record(n)).unwrap();
+    }
+    let report = within(probe.stop()).await;
+    let stopped = events
+        .wait_for(|e| {
+            e.path.as_str() == "/app/probe"
+                && matches!(e.kind, actix_supervisor::EventKind::Stopped { .. })
+        })
+        .await;
+    match &stopped.kind {
+        actix_supervisor::EventKind::Stopped { report: published } => {
+            assert_eq!(published.clone(), report)
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(stopped.incarnation, 2, "{stopped:?}");
+    let kinds: Vec<String> = events
+        .events()
+        .into_iter()
+        .filter(|e| e.path.as_str() == "/app/probe")
+        .map(|e| {
+            let kind = format!("{:?}", e.kind);
+            format!(
+                "{}#{}",
+                kind.split([' ', '{']).next().unwrap(),
+                e.incarnation
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "Started#1",
+            "Failed#1",
+            "Restarting#1",
+            "Started#2",
+            "Stopped#2"
+        ],
+        "{report}"
+    );
+}

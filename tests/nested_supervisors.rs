@@ -421,3 +421,91 @@ async fn control_messages_about_a_shut_down_nested_supervisor_answer() {
     .unwrap();
     assert!(removed.is_ok(), "{removed:?}");
 }
+
+/// `/app/inner/probe`, crashed into an hour of backoff, with `Record(1..=3)`
+/// accepted through its handle.
+async fn nested_probe_in_backoff() -> (
+    Addr<SupervisorActor>,
+    Addr<SupervisorActor>,
+    ChildHandle<Probe>,
+    Records<Event>,
+) {
+    let (log, events) = recorder();
+    let made = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let probe = ChildSpec::new("probe", move || Probe {
+        incarnation: made.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1,
+        count: 0,
+        log: log.clone(),
+    })
+    .backoff(Backoff::new(
+        Duration::from_secs(3600),
+        Duration::from_secs(3600),
+    ));
+    let handle = probe.handle();
+    let inner = SupervisorActor::builder("inner").child(probe);
+    let inner_addr = inner.address();
+    let app = SupervisorActor::builder("app")
+        .child(inner)
+        .start()
+        .unwrap();
+    within(handle.started()).await.unwrap();
+    assert!(within(handle.send(Panic("into the backoff")))
+        .await
+        .is_err());
+    for n in 1..=3 {
+        handle.do_send(Record(n)).unwrap();
+    }
+    (app, inner_addr, handle, events)
+}
+
+fn handled_records(events: Vec<Event>) -> Vec<u32> {
+    events
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Handled { n, .. } => Some(n),
+            _ => None,
+        })
+        .collect()
+}
+
+// Attack (passes): the root is stopped while a child two levels down waits
+// out an hour of backoff with messages accepted: the root's stop drains
+// them at once, and its report shows them drained at that node.
+#[actix_rt::test]
+async fn a_root_stop_drains_what_waits_for_a_nested_child_in_its_backoff() {
+    tokio::time::pause();
+    let (app, _inner, probe, mut events) = nested_probe_in_backoff().await;
+    let report = tokio::time::timeout(Duration::from_secs(1), app.send(Stop))
+        .await
+        .expect("the root's stop waited out a nested backoff")
+        .unwrap();
+    assert_eq!(handled_records(events.drain()), [1, 2, 3], "{report}");
+    let child = report.find("/app/inner/probe").expect("the nested report");
+    assert_eq!((child.drained, child.undelivered), (3, 0), "{report}");
+    assert!(report.is_drained(), "{report}");
+    assert_eq!(within(probe.stop()).await, *child);
+}
+
+// Attack (passes): the nested supervisor is shut down (no drain) while its
+// child waits out a backoff with messages accepted: the child's stop
+// answers with them undelivered, the root's stop answers, and nothing is
+// reported drained that was not.
+#[actix_rt::test]
+async fn a_nested_supervisor_shut_down_mid_backoff_reports_its_child_s_waiting_messages() {
+    tokio::time::pause();
+    let (app, inner, probe, mut events) = nested_probe_in_backoff().await;
+    inner.do_send(actix_supervisor::Shutdown);
+    let report = tokio::time::timeout(Duration::from_secs(60), probe.stop())
+        .await
+        .expect("the child's stop never answered after its supervisor's Shutdown");
+    let done = handled_records(events.drain()).len() as u64;
+    assert_eq!(done + report.undelivered, 3, "{report}");
+    if done < 3 {
+        assert!(!report.is_drained(), "{report}");
+    }
+    let root = tokio::time::timeout(Duration::from_secs(60), app.send(Stop))
+        .await
+        .expect("the root's stop never answered")
+        .unwrap();
+    assert!(!root.is_drained() || done == 3, "{root}");
+}

@@ -364,3 +364,68 @@ async fn tick_now_runs_a_tick_out_of_schedule() {
         "not the hourly schedule"
     );
 }
+
+// Attack (passes): a periodic child stopped while it waits out an hour of backoff
+// (its first tick panicked): the stop answers at once, drained, and starts
+// no tick (a stop takes no new work, and nothing waits to be drained).
+#[actix_rt::test]
+async fn a_stop_during_a_periodic_child_s_backoff_answers_at_once_and_starts_no_tick() {
+    tokio::time::pause();
+    let (spec, mut starts) = scripted(Periodic::every(ms(100)), |n| {
+        if n == 1 {
+            Step::Panic
+        } else {
+            Step::Succeed
+        }
+    });
+    let spec = spec.backoff(actix_supervisor::Backoff::new(
+        Duration::from_secs(3600),
+        Duration::from_secs(3600),
+    ));
+    let ticker = spec.handle();
+    let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    assert_eq!(starts.next().await.0, 1);
+    actix_supervisor::testkit::wait_for_node(&app, "/app/ticker", |n| {
+        matches!(n.state, NodeState::Restarting { .. })
+    })
+    .timeout(Duration::from_secs(60))
+    .describe("the ticker waits out its backoff")
+    .await;
+
+    let report = tokio::time::timeout(Duration::from_secs(1), ticker.stop())
+        .await
+        .expect("the stop waited out the backoff");
+    assert_eq!(report.outcome, StopOutcome::Drained, "{report}");
+    assert_eq!(
+        starts.drain(),
+        [],
+        "a tick started during the stop: {report}"
+    );
+    assert_eq!(node(&app, "/app/ticker").await.state, NodeState::Stopped);
+}
+
+// Attack (passes): a periodic child stopped mid-tick, the tick then failing (an
+// error, not a panic): the stop waits for the tick, answers, and the child
+// is not restarted.
+#[actix_rt::test]
+async fn a_tick_failing_after_a_stop_began_ends_the_child_for_good() {
+    tokio::time::pause();
+    let (spec, mut starts) = scripted(Periodic::every(ms(100)).failure_limit(1), |n| {
+        if n == 1 {
+            Step::Take(ms(1000))
+        } else {
+            Step::Fail("later tick")
+        }
+    });
+    let spec = spec.restart(actix_supervisor::RestartPolicy::Always);
+    let ticker = spec.handle();
+    let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    starts.next().await;
+    let report = tokio::time::timeout(Duration::from_secs(600), ticker.stop())
+        .await
+        .expect("the stop never answered");
+    assert_eq!(report.outcome, StopOutcome::Drained, "{report}");
+    assert_eq!(starts.drain(), [], "no tick started after the stop");
+    let child = node(&app, "/app/ticker").await;
+    assert_eq!((child.state, child.incarnation), (NodeState::Stopped, 1));
+}

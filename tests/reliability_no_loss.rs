@@ -862,3 +862,84 @@ fn a_kill_while_other_threads_try_sends_on_full_mailboxes_accounts_for_every_mes
     }
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
 }
+
+// Attack (passes): children fail into an hour of backoff while handles on
+// other threads keep sending, then each is stopped (its drain incarnation
+// starts at once): every message a handle accepted is handled, cancelled
+// or reported undelivered, and every report drains.
+#[test]
+fn stops_during_backoffs_while_other_threads_send_account_for_every_message() {
+    const CHILDREN: usize = 50;
+    const SENDERS: usize = 3;
+    let rounds = if long_run() { 20 } else { 3 };
+    let mut mismatches = Vec::new();
+    for round in 0..rounds {
+        actix::System::new().block_on(async {
+            let (mut builder, mut sinks) = (
+                SupervisorActor::builder("app").intensity(unlimited()),
+                Vec::new(),
+            );
+            for i in 0..CHILDREN {
+                let handled = Arc::new(AtomicU64::new(0));
+                let counted = handled.clone();
+                let spec = ChildSpec::new(format!("sink-{i}"), move || Sink {
+                    handled: counted.clone(),
+                })
+                .restart(RestartPolicy::OnFailure)
+                .backoff(actix_supervisor::Backoff::new(
+                    Duration::from_secs(3600),
+                    Duration::from_secs(3600),
+                ));
+                sinks.push((spec.handle(), handled, Arc::new(AtomicU64::new(0))));
+                builder = builder.child(spec);
+            }
+            let _app = builder.start().unwrap();
+            for (sink, _, _) in &sinks {
+                within(sink.started()).await.unwrap();
+            }
+            let sinks = Arc::new(sinks);
+            let done = Arc::new(AtomicBool::new(false));
+            let senders: Vec<_> = (0..SENDERS)
+                .map(|first| {
+                    let (sinks, done) = (sinks.clone(), done.clone());
+                    std::thread::spawn(move || {
+                        let mut i = first;
+                        while !done.load(SeqCst) {
+                            i = (i + 7) % CHILDREN;
+                            let (sink, _, accepted) = &sinks[i];
+                            if sink.do_send(Count).is_ok() {
+                                accepted.fetch_add(1, SeqCst);
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for (sink, _, _) in sinks.iter() {
+                sink.addr().do_send(Die);
+            }
+            let mut reports = Vec::new();
+            for (sink, _, _) in sinks.iter() {
+                let report = tokio::time::timeout(Duration::from_secs(30), sink.stop())
+                    .await
+                    .expect("a stop during a backoff never answered");
+                reports.push(report);
+            }
+            done.store(true, SeqCst);
+            for sender in senders {
+                sender.join().unwrap();
+            }
+            for ((_, handled, accepted), report) in sinks.iter().zip(&reports) {
+                let (accepted, handled) = (accepted.load(SeqCst), handled.load(SeqCst));
+                if accepted != handled + report.undelivered + report.cancelled
+                    || !report.is_drained()
+                {
+                    mismatches.push(format!(
+                        "round {round}, {}: accepted {accepted}, handled {handled}, report {report}",
+                        report.path
+                    ));
+                }
+            }
+        });
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}

@@ -744,3 +744,743 @@ async fn a_request_abandoned_during_a_backoff_never_holds_a_stop_open() {
     assert!(report.is_drained(), "{report}");
     assert_eq!(report.undelivered, 0, "{report}");
 }
+
+/// How a [`Fragile`] incarnation after the first one fails its start.
+#[derive(Clone, Copy, Debug)]
+enum StartFault {
+    /// `started` panics.
+    Panic,
+    /// `started` calls [`actix_supervisor::fail`].
+    Fail,
+    /// `started` calls `ctx.stop()` (a normal exit).
+    StopItself,
+}
+
+/// Records the `Record`s it handles; every incarnation after the first one
+/// fails its start as its `fault` says.
+struct Fragile {
+    incarnation: u64,
+    fault: Option<StartFault>,
+    log: Recorder<u32>,
+}
+
+impl actix::Actor for Fragile {
+    type Context = actix::Context<Self>;
+
+    fn started(&mut self, ctx: &mut actix::Context<Self>) {
+        if self.incarnation >= 2 {
+            match self.fault {
+                Some(StartFault::Panic) => panic!("started panics on the drain incarnation"),
+                Some(StartFault::Fail) => {
+                    actix_supervisor::fail(ctx, "started fails on the drain incarnation")
+                }
+                Some(StartFault::StopItself) => {
+                    use actix::ActorContext as _;
+                    ctx.stop()
+                }
+                None => {}
+            }
+        }
+    }
+}
+
+actix_supervisor::supervised!(Fragile);
+
+impl actix::Handler<Record> for Fragile {
+    type Result = ();
+    fn handle(&mut self, msg: Record, _: &mut actix::Context<Self>) {
+        self.log.record(msg.0);
+    }
+}
+
+impl actix::Handler<Panic> for Fragile {
+    type Result = ();
+    fn handle(&mut self, msg: Panic, _: &mut actix::Context<Self>) {
+        panic!("{}", msg.0);
+    }
+}
+
+/// How a [`Fragile`] spec's factory behaves after its first call.
+#[derive(Clone, Copy, Debug)]
+enum Build {
+    Ok(Option<StartFault>),
+    Panic,
+    Err,
+}
+
+fn fragile_spec(build: Build, log: Recorder<u32>) -> actix_supervisor::ChildSpec<Fragile> {
+    let made = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    actix_supervisor::ChildSpec::try_new("fragile", move || {
+        let incarnation = made.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        let fault = match build {
+            Build::Ok(fault) => fault,
+            Build::Panic if incarnation >= 2 => {
+                panic!("the factory panics on the drain incarnation")
+            }
+            Build::Err if incarnation >= 2 => {
+                return Err("the factory fails on the drain incarnation")
+            }
+            _ => None,
+        };
+        Ok(Fragile {
+            incarnation,
+            fault,
+            log: log.clone(),
+        })
+    })
+    .restart(RestartPolicy::OnFailure)
+    .backoff(Backoff::new(
+        Duration::from_secs(3600),
+        Duration::from_secs(3600),
+    ))
+    .grace(actix_supervisor::Grace::Duration(Duration::from_millis(
+        300,
+    )))
+}
+
+/// Starts `build`'s child, crashes it into an hour of backoff, queues three
+/// `Record`s through its handle and stops it: the stop starts the drain
+/// incarnation at once, and that incarnation cannot start. Real time: a
+/// library that retried the drain incarnation in a loop would keep paused
+/// time from ever moving.
+async fn stop_when_the_drain_incarnation_cannot_start(
+    build: Build,
+    intensity: actix_supervisor::RestartIntensity,
+) {
+    let (log, mut handled) = recorder();
+    let spec = fragile_spec(build, log);
+    let fragile = spec.handle();
+    let app = SupervisorActor::builder("app")
+        .intensity(intensity)
+        .child(spec)
+        .start()
+        .unwrap();
+    within(fragile.started()).await.unwrap();
+    assert!(within(fragile.send(Panic("into the backoff")))
+        .await
+        .is_err());
+    assert!(matches!(
+        node(&app, "/app/fragile").await.state,
+        NodeState::Restarting { .. }
+    ));
+    for n in 1..=3 {
+        fragile.do_send(Record(n)).unwrap();
+    }
+    let waiting = fragile.send(Record(4));
+
+    let report = tokio::time::timeout(Duration::from_secs(10), fragile.stop())
+        .await
+        .unwrap_or_else(|_| {
+            panic!("{build:?}: the stop never answered when its drain incarnation could not start")
+        });
+    let answer = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .unwrap_or_else(|_| panic!("{build:?}: a request waiting for the drain hangs"));
+    assert!(
+        matches!(answer, Err(SendError::NoReply { .. })),
+        "{build:?}: {answer:?}"
+    );
+    let done = handled.drain();
+    assert!(
+        done.is_empty(),
+        "{build:?}: nothing could be handled: {done:?}"
+    );
+    assert_eq!(
+        report.undelivered, 4,
+        "{build:?}: the four accepted messages are undelivered: {report}"
+    );
+    assert!(!report.is_drained(), "{build:?}: work was lost: {report}");
+    assert_eq!(
+        within(fragile.stop()).await,
+        report,
+        "{build:?}: a second stop gets the same report"
+    );
+    let state = node(&app, "/app/fragile").await.state;
+    assert!(
+        matches!(state, NodeState::Stopped | NodeState::Failed),
+        "{build:?}: {state:?}"
+    );
+}
+
+// Found by attack: a stop during a backoff starts the drain incarnation at
+// once; that incarnation's factory panics, under a restart intensity that
+// never trips. The stop must answer (by its grace, 300 ms, at the latest)
+// with the waiting messages undelivered.
+#[actix_rt::test]
+async fn a_stop_whose_drain_incarnation_s_factory_panics_answers_by_its_grace() {
+    stop_when_the_drain_incarnation_cannot_start(Build::Panic, unlimited()).await;
+}
+
+// Found by attack: the same, the drain incarnation's factory returning an
+// error.
+#[actix_rt::test]
+async fn a_stop_whose_drain_incarnation_s_factory_fails_answers_by_its_grace() {
+    stop_when_the_drain_incarnation_cannot_start(Build::Err, unlimited()).await;
+}
+
+// Found by attack: the same, the drain incarnation's `started` panicking.
+#[actix_rt::test]
+async fn a_stop_whose_drain_incarnation_panics_in_started_answers_by_its_grace() {
+    stop_when_the_drain_incarnation_cannot_start(Build::Ok(Some(StartFault::Panic)), unlimited())
+        .await;
+}
+
+// Found by attack: the same, the drain incarnation's `started` calling
+// `fail`.
+#[actix_rt::test]
+async fn a_stop_whose_drain_incarnation_fails_in_started_answers_by_its_grace() {
+    stop_when_the_drain_incarnation_cannot_start(Build::Ok(Some(StartFault::Fail)), unlimited())
+        .await;
+}
+
+// Attack (passes): the same four, with the default restart intensity (the supervisor
+// gives up on the child while its stop waits for the drain).
+#[actix_rt::test]
+async fn a_stop_whose_drain_incarnation_cannot_start_answers_under_the_default_intensity() {
+    for build in [
+        Build::Panic,
+        Build::Err,
+        Build::Ok(Some(StartFault::Panic)),
+        Build::Ok(Some(StartFault::Fail)),
+    ] {
+        stop_when_the_drain_incarnation_cannot_start(
+            build,
+            actix_supervisor::RestartIntensity::default(),
+        )
+        .await;
+    }
+}
+
+/// Queues `Record(1)`, `Record(2)`, `StopNormally`, then `Record(3..=5)`
+/// (the last as a request) and stops the child in the same turn, so the
+/// drain meets the child's own `ctx.stop()` half-way.
+async fn a_child_stopping_itself_mid_drain(policy: RestartPolicy) {
+    let (log, mut events) = recorder();
+    let spec = probe_spec("probe", log)
+        .restart(policy)
+        .grace(actix_supervisor::Grace::Duration(Duration::from_secs(60)));
+    let probe = spec.handle();
+    let app = SupervisorActor::builder("app")
+        .intensity(unlimited())
+        .child(spec)
+        .start()
+        .unwrap();
+    within(probe.started()).await.unwrap();
+    probe.do_send(Record(1)).unwrap();
+    probe.do_send(Record(2)).unwrap();
+    probe.do_send(StopNormally).unwrap();
+    probe.do_send(Record(3)).unwrap();
+    probe.do_send(Record(4)).unwrap();
+    let last = probe.send(Record(5));
+    let report = tokio::time::timeout(Duration::from_secs(600), probe.stop())
+        .await
+        .unwrap_or_else(|_| panic!("{policy:?}: the stop never answered"));
+    let answer = tokio::time::timeout(Duration::from_secs(600), last)
+        .await
+        .unwrap_or_else(|_| panic!("{policy:?}: the last request never answered"));
+    let seen = events.drain();
+    let done = handled(seen.clone());
+    // Six messages were accepted through the handle: the three handled
+    // before the child stopped itself, then three more.
+    assert_eq!(
+        report.drained + report.undelivered + report.cancelled,
+        6,
+        "{policy:?}: every accepted message is handled, cancelled or undelivered: {report}\n{seen:?}"
+    );
+    assert_eq!(
+        done.len() as u64,
+        report.drained - 1,
+        "{policy:?}: `drained` counts what was handled (and StopNormally): {report}\n{seen:?}"
+    );
+    if matches!(policy, RestartPolicy::Always) {
+        // Its policy restarts it: the stop is kept, and the next
+        // incarnation drains what still waits.
+        assert_eq!(done, [1, 2, 3, 4, 5], "{policy:?}: {report}\n{seen:?}");
+        assert!(answer.is_ok(), "{policy:?}: {answer:?}");
+        assert!(report.is_drained(), "{policy:?}: {report}");
+    } else {
+        assert_eq!(done, [1, 2], "{policy:?}: {report}\n{seen:?}");
+        assert_eq!(report.undelivered, 3, "{policy:?}: {report}");
+        assert_eq!(
+            report.outcome,
+            StopOutcome::Incomplete,
+            "{policy:?}: {report}"
+        );
+        assert!(
+            matches!(answer, Err(SendError::NoReply { .. })),
+            "{policy:?}: {answer:?}"
+        );
+    }
+    assert_eq!(node(&app, "/app/probe").await.state, NodeState::Stopped);
+}
+
+// Attack (passes): a child that calls `ctx.stop()` itself half-way through a
+// stop's drain, under each policy.
+#[actix_rt::test]
+async fn a_child_stopping_itself_mid_drain_accounts_for_the_rest_under_every_policy() {
+    tokio::time::pause();
+    for policy in [
+        RestartPolicy::Never,
+        RestartPolicy::OnFailure,
+        RestartPolicy::Always,
+    ] {
+        a_child_stopping_itself_mid_drain(policy).await;
+    }
+}
+
+// Attack (passes): a request abandoned (by `timeout`) while the child's `started`
+// still waits, then a stop: the report counts it cancelled, the others
+// drained, none undelivered.
+#[actix_rt::test]
+async fn a_request_abandoned_during_a_slow_start_is_counted_cancelled() {
+    tokio::time::pause();
+    let gate = Gate::new();
+    let (log, mut stopped) = recorder();
+    let spec = {
+        let gate = gate.clone();
+        actix_supervisor::ChildSpec::new("slow", move || SlowStart {
+            gate: gate.clone(),
+            count: 0,
+            log: log.clone(),
+        })
+        .grace(actix_supervisor::Grace::Duration(Duration::from_secs(60)))
+    };
+    let slow = spec.handle();
+    let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    assert_eq!(node(&app, "/app/slow").await.state, NodeState::Starting);
+    slow.do_send(Bump).unwrap();
+    let abandoned = tokio::time::timeout(Duration::from_millis(10), slow.send(Bump)).await;
+    assert!(abandoned.is_err(), "the child was still starting");
+    slow.do_send(Bump).unwrap();
+    let stopping = slow.stop();
+    assert_eq!(node(&app, "/app/slow").await.state, NodeState::Stopping);
+    gate.open();
+    let report = tokio::time::timeout(Duration::from_secs(600), stopping)
+        .await
+        .expect("the stop never answered");
+    assert_eq!(stopped.drain(), [2], "{report}");
+    assert_eq!(
+        (report.drained, report.cancelled, report.undelivered),
+        (2, 1, 0),
+        "{report}"
+    );
+    assert!(report.is_drained(), "{report}");
+}
+
+// Attack (passes): requests abandoned after the stop began, while the drain waits
+// on a gate: they are cancelled, hold nothing open, and the report counts
+// them.
+#[actix_rt::test]
+async fn requests_abandoned_during_a_drain_are_counted_cancelled() {
+    tokio::time::pause();
+    let (log, mut events) = recorder();
+    let spec =
+        tally_spec("tally", log).grace(actix_supervisor::Grace::Duration(Duration::from_secs(60)));
+    let tally = spec.handle();
+    let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    within(tally.send(Bump)).await.unwrap();
+    let gate = Gate::new();
+    tally.do_send(Hold(1, gate.clone())).unwrap();
+    let requests: Vec<_> = (0..3).map(|_| tally.send(Bump)).collect();
+    tally.do_send(Bump).unwrap();
+    let stopping = tally.stop();
+    assert_eq!(node(&app, "/app/tally").await.state, NodeState::Stopping);
+    drop(requests);
+    gate.open();
+    let report = tokio::time::timeout(Duration::from_secs(1), stopping)
+        .await
+        .expect("the stop waited for requests abandoned during its drain");
+    assert_eq!(
+        events.drain(),
+        [TallyEvent::Released(1), TallyEvent::Stopped(2)],
+        "{report}"
+    );
+    assert_eq!(
+        (report.drained, report.cancelled, report.undelivered),
+        (2, 3, 0),
+        "{report}"
+    );
+    assert!(report.is_drained(), "{report}");
+}
+
+// Attack (passes): a stop during a backoff with a request abandoned while the child
+// waited: the drain incarnation handles the rest; the report counts it
+// cancelled, the rest drained, and while the drain incarnation runs the
+// node shows `Stopping`.
+#[actix_rt::test]
+async fn a_stop_during_a_backoff_counts_an_abandoned_request_as_cancelled() {
+    tokio::time::pause();
+    let (_app, probe, mut events) = probe_in_backoff().await;
+    probe.do_send(Record(1)).unwrap();
+    let abandoned = tokio::time::timeout(Duration::from_millis(10), probe.send(Inc)).await;
+    assert!(abandoned.is_err(), "the child waits out its backoff");
+    probe.do_send(Record(2)).unwrap();
+    let report = tokio::time::timeout(Duration::from_secs(1), probe.stop())
+        .await
+        .expect("the stop waited out its backoff or grace");
+    assert_eq!(handled(events.drain()), [1, 2], "{report}");
+    assert_eq!(
+        (report.drained, report.cancelled, report.undelivered),
+        (2, 1, 0),
+        "{report}"
+    );
+    assert!(report.is_drained(), "{report}");
+}
+
+/// Queues `Record(1)`, a `Panic`, `Record(2)`, `Record(3)` (the last as a
+/// request) and stops the probe in the same turn: its incarnation fails
+/// half-way through the stop's drain.
+async fn a_panic_mid_drain(policy: RestartPolicy) {
+    let (log, mut events) = recorder();
+    let spec = probe_spec("probe", log)
+        .restart(policy)
+        .backoff(Backoff::new(
+            Duration::from_secs(3600),
+            Duration::from_secs(3600),
+        ))
+        .grace(actix_supervisor::Grace::Duration(Duration::from_secs(60)));
+    let probe = spec.handle();
+    let app = SupervisorActor::builder("app")
+        .intensity(unlimited())
+        .child(spec)
+        .start()
+        .unwrap();
+    within(probe.started()).await.unwrap();
+    probe.do_send(Record(1)).unwrap();
+    probe.do_send(Panic("mid-drain")).unwrap();
+    probe.do_send(Record(2)).unwrap();
+    let last = probe.send(Record(3));
+    let report = tokio::time::timeout(Duration::from_secs(1), probe.stop())
+        .await
+        .unwrap_or_else(|_| panic!("{policy:?}: the stop waited out the backoff or its grace"));
+    let answer = tokio::time::timeout(Duration::from_secs(1), last)
+        .await
+        .unwrap_or_else(|_| panic!("{policy:?}: the last request never answered"));
+    let done = handled(events.drain());
+    assert_eq!(
+        report.drained + report.undelivered + report.cancelled,
+        4,
+        "{policy:?}: every accepted message is handled, cancelled or undelivered: {report}"
+    );
+    if matches!(policy, RestartPolicy::Never) {
+        assert_eq!(done, [1], "{policy:?}: {report}");
+        assert_eq!(report.undelivered, 2, "{policy:?}: {report}");
+        assert!(!report.is_drained(), "{policy:?}: {report}");
+        assert!(
+            matches!(answer, Err(SendError::NoReply { .. })),
+            "{policy:?}: {answer:?}"
+        );
+    } else {
+        // The stop is kept: the next incarnation, started at once without
+        // the backoff, drains what still waits.
+        assert_eq!(done, [1, 2, 3], "{policy:?}: {report}");
+        assert_eq!(report.undelivered, 0, "{policy:?}: {report}");
+        assert!(answer.is_ok(), "{policy:?}: {answer:?}");
+    }
+    let state = node(&app, "/app/probe").await.state;
+    assert!(
+        matches!(state, NodeState::Stopped | NodeState::Failed),
+        "{policy:?}: {state:?}"
+    );
+    assert!(matches!(
+        probe.do_send(Record(9)),
+        Err(SendError::Gone { .. })
+    ));
+}
+
+// Attack (passes): a handler panics half-way through a stop's drain, under
+// each policy, with an hour of backoff configured.
+#[actix_rt::test]
+async fn a_panic_mid_drain_is_followed_by_a_drain_incarnation_without_backoff() {
+    tokio::time::pause();
+    for policy in [
+        RestartPolicy::Never,
+        RestartPolicy::OnFailure,
+        RestartPolicy::Always,
+    ] {
+        a_panic_mid_drain(policy).await;
+    }
+}
+
+// Found by attack: a stop of a running child; a handler panics half-way
+// through the drain, and every later incarnation's factory panics (under a
+// restart intensity that never trips). The stop must answer by its grace
+// (300 ms) with what waits undelivered.
+#[actix_rt::test]
+async fn a_stop_whose_drain_is_cut_by_a_panic_and_whose_factory_then_fails_answers_by_its_grace() {
+    let (log, mut handled) = recorder();
+    let spec = fragile_spec(Build::Panic, log);
+    let fragile = spec.handle();
+    let _app = SupervisorActor::builder("app")
+        .intensity(unlimited())
+        .child(spec)
+        .start()
+        .unwrap();
+    within(fragile.started()).await.unwrap();
+    fragile.do_send(Record(1)).unwrap();
+    fragile.do_send(Panic("mid-drain")).unwrap();
+    fragile.do_send(Record(2)).unwrap();
+    let report = tokio::time::timeout(Duration::from_secs(10), fragile.stop())
+        .await
+        .expect("the stop never answered: its drain incarnations fail forever");
+    assert_eq!(handled.drain(), [1], "{report}");
+    assert_eq!(report.undelivered, 1, "{report}");
+    assert!(!report.is_drained(), "{report}");
+}
+
+/// Every incarnation after the first waits in `started` (with `ctx.wait`)
+/// on a gate; records the `Record`s it handles.
+struct GatedRestart {
+    incarnation: u64,
+    gate: Gate,
+    log: Recorder<u32>,
+}
+
+impl actix::Actor for GatedRestart {
+    type Context = actix::Context<Self>;
+
+    fn started(&mut self, ctx: &mut actix::Context<Self>) {
+        use actix::AsyncContext as _;
+        if self.incarnation >= 2 {
+            ctx.wait(actix::fut::wrap_future(self.gate.passed()));
+        }
+    }
+}
+
+actix_supervisor::supervised!(GatedRestart);
+
+impl actix::Handler<Record> for GatedRestart {
+    type Result = ();
+    fn handle(&mut self, msg: Record, _: &mut actix::Context<Self>) {
+        self.log.record(msg.0);
+    }
+}
+
+impl actix::Handler<Panic> for GatedRestart {
+    type Result = ();
+    fn handle(&mut self, msg: Panic, _: &mut actix::Context<Self>) {
+        panic!("{}", msg.0);
+    }
+}
+
+/// A `GatedRestart` in `/app` (grace 60 s) crashed into an hour of
+/// backoff, with `Record(1..=3)` accepted through its handle.
+async fn gated_in_backoff(
+    gate: &Gate,
+) -> (
+    Addr<SupervisorActor>,
+    ChildHandle<GatedRestart>,
+    Records<u32>,
+) {
+    let (log, handled) = recorder();
+    let made = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let factory_gate = gate.clone();
+    let spec = actix_supervisor::ChildSpec::new("gated", move || GatedRestart {
+        incarnation: made.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1,
+        gate: factory_gate.clone(),
+        log: log.clone(),
+    })
+    .backoff(Backoff::new(
+        Duration::from_secs(3600),
+        Duration::from_secs(3600),
+    ))
+    .grace(actix_supervisor::Grace::Duration(Duration::from_secs(60)));
+    let gated = spec.handle();
+    let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    within(gated.started()).await.unwrap();
+    assert!(within(gated.send(Panic("into the backoff"))).await.is_err());
+    for n in 1..=3 {
+        gated.do_send(Record(n)).unwrap();
+    }
+    (app, gated, handled)
+}
+
+// Attack (passes): a stop during a backoff starts the drain incarnation,
+// whose `started` then waits for ever: the stop answers at its grace,
+// `TimedOut`, with the three waiting messages undelivered, and the node
+// shows `Stopping` meanwhile.
+#[actix_rt::test]
+async fn a_stop_whose_drain_incarnation_never_finishes_starting_answers_at_the_grace() {
+    tokio::time::pause();
+    let gate = Gate::new();
+    let (app, gated, mut handled) = gated_in_backoff(&gate).await;
+    let mut stopping = Box::pin(gated.stop());
+    assert!(tokio::time::timeout(Duration::from_secs(1), &mut stopping)
+        .await
+        .is_err());
+    assert_eq!(node(&app, "/app/gated").await.state, NodeState::Stopping);
+    let report = tokio::time::timeout(Duration::from_secs(600), stopping)
+        .await
+        .expect("the stop never answered");
+    assert_eq!(report.outcome, StopOutcome::TimedOut, "{report}");
+    assert_eq!(report.undelivered, 3, "{report}");
+    assert!(handled.drain().is_empty());
+    assert_eq!(node(&app, "/app/gated").await.state, NodeState::Stopped);
+}
+
+// Attack (passes): the supervisor's `Shutdown` while a stop's drain
+// incarnation still starts (its `started` waits on a gate): the stop
+// answers, the three waiting messages are undelivered, and a second stop
+// gets the same report.
+#[actix_rt::test]
+async fn a_shutdown_racing_a_stop_s_drain_incarnation_answers_the_stop() {
+    tokio::time::pause();
+    let gate = Gate::new();
+    let (app, gated, mut handled) = gated_in_backoff(&gate).await;
+    let mut stopping = Box::pin(gated.stop());
+    assert!(tokio::time::timeout(Duration::from_secs(1), &mut stopping)
+        .await
+        .is_err());
+    app.do_send(actix_supervisor::Shutdown);
+    let report = tokio::time::timeout(Duration::from_secs(1), stopping)
+        .await
+        .expect("the stop never answered after Shutdown");
+    assert!(!report.is_drained(), "{report}");
+    assert_eq!(report.undelivered, 3, "{report}");
+    assert!(handled.drain().is_empty());
+    assert_eq!(within(gated.stop()).await, report);
+}
+
+/// Calls `fail` from `stopping`; counts its incarnations.
+struct FailsWhenStopping {
+    started: Recorder<()>,
+}
+
+impl actix::Actor for FailsWhenStopping {
+    type Context = actix::Context<Self>;
+
+    fn started(&mut self, _: &mut actix::Context<Self>) {
+        self.started.record(());
+    }
+
+    fn stopping(&mut self, ctx: &mut actix::Context<Self>) -> actix::Running {
+        actix_supervisor::fail(ctx, "fails in stopping");
+        actix::Running::Stop
+    }
+}
+
+actix_supervisor::supervised!(FailsWhenStopping);
+
+// Attack (passes): `fail` called from `stopping` during a stop, under `Always` and
+// a restart intensity that never trips: the stop answers `Failed` by its
+// grace at the latest, and the child is not started again. Real time: a
+// restart loop would keep paused time from moving.
+#[actix_rt::test]
+async fn fail_from_stopping_during_a_stop_ends_the_child_as_failed() {
+    let (started, mut starts) = recorder();
+    let spec = actix_supervisor::ChildSpec::new("failing", move || FailsWhenStopping {
+        started: started.clone(),
+    })
+    .restart(RestartPolicy::Always)
+    .grace(actix_supervisor::Grace::Duration(Duration::from_millis(
+        300,
+    )));
+    let child = spec.handle();
+    let app = SupervisorActor::builder("app")
+        .intensity(unlimited())
+        .child(spec)
+        .start()
+        .unwrap();
+    within(child.started()).await.unwrap();
+    let report = tokio::time::timeout(Duration::from_secs(10), child.stop())
+        .await
+        .expect("the stop never answered");
+    assert!(matches!(report.outcome, StopOutcome::Failed(_)), "{report}");
+    assert_eq!(
+        starts.drain().len(),
+        1,
+        "started again during the stop: {report}"
+    );
+    let state = node(&app, "/app/failing").await.state;
+    assert!(state.is_terminal(), "{state:?}");
+}
+
+// Found by attack: under `Always`, a stop during a backoff starts the drain
+// incarnation, which stops itself normally in `started`; its policy
+// restarts it, and so on. The stop must answer by its grace (300 ms) at
+// the latest, with the four waiting messages undelivered. Real time: a
+// restart loop would keep paused time from moving.
+#[actix_rt::test]
+async fn a_stop_whose_drain_incarnation_stops_itself_under_always_answers_by_its_grace() {
+    let (log, mut handled) = recorder();
+    let spec =
+        fragile_spec(Build::Ok(Some(StartFault::StopItself)), log).restart(RestartPolicy::Always);
+    let fragile = spec.handle();
+    let _app = SupervisorActor::builder("app")
+        .intensity(unlimited())
+        .child(spec)
+        .start()
+        .unwrap();
+    within(fragile.started()).await.unwrap();
+    assert!(within(fragile.send(Panic("into the backoff")))
+        .await
+        .is_err());
+    for n in 1..=4 {
+        fragile.do_send(Record(n)).unwrap();
+    }
+    let report = tokio::time::timeout(Duration::from_secs(10), fragile.stop())
+        .await
+        .expect("the stop never answered: the drain incarnation is restarted again and again");
+    assert!(handled.drain().is_empty(), "{report}");
+    assert_eq!(report.undelivered, 4, "{report}");
+    assert!(!report.is_drained(), "{report}");
+}
+
+// Attack (passes): the same under `OnFailure`: the drain incarnation's
+// normal exit ends the child; the stop answers `Incomplete` with the four
+// waiting messages undelivered.
+#[actix_rt::test]
+async fn a_stop_whose_drain_incarnation_stops_itself_answers_incomplete() {
+    let (log, mut handled) = recorder();
+    let spec = fragile_spec(Build::Ok(Some(StartFault::StopItself)), log);
+    let fragile = spec.handle();
+    let _app = SupervisorActor::builder("app")
+        .intensity(unlimited())
+        .child(spec)
+        .start()
+        .unwrap();
+    within(fragile.started()).await.unwrap();
+    assert!(within(fragile.send(Panic("into the backoff")))
+        .await
+        .is_err());
+    for n in 1..=4 {
+        fragile.do_send(Record(n)).unwrap();
+    }
+    let report = tokio::time::timeout(Duration::from_secs(10), fragile.stop())
+        .await
+        .expect("the stop never answered");
+    assert!(handled.drain().is_empty(), "{report}");
+    assert_eq!(report.undelivered, 4, "{report}");
+    assert_eq!(report.outcome, StopOutcome::Incomplete, "{report}");
+}
+
+// Attack (passes): the same stuck stop (the drain incarnation's factory
+// panics again and again under an intensity that never trips), then the
+// supervisor's `Shutdown`: a kill ends every live state at once, so the
+// stop answers then, with the waiting messages undelivered.
+#[actix_rt::test]
+async fn a_shutdown_ends_a_stop_whose_drain_incarnations_keep_failing() {
+    let (log, _handled) = recorder();
+    let spec = fragile_spec(Build::Panic, log);
+    let fragile = spec.handle();
+    let app = SupervisorActor::builder("app")
+        .intensity(unlimited())
+        .child(spec)
+        .start()
+        .unwrap();
+    within(fragile.started()).await.unwrap();
+    assert!(within(fragile.send(Panic("into the backoff")))
+        .await
+        .is_err());
+    for n in 1..=3 {
+        fragile.do_send(Record(n)).unwrap();
+    }
+    let mut stopping = Box::pin(fragile.stop());
+    let _ = tokio::time::timeout(Duration::from_millis(50), &mut stopping).await;
+    app.do_send(actix_supervisor::Shutdown);
+    let report = tokio::time::timeout(Duration::from_secs(10), stopping)
+        .await
+        .expect("the child's stop never answered, even after its supervisor's Shutdown");
+    assert_eq!(report.undelivered, 3, "{report}");
+    assert!(!report.is_drained(), "{report}");
+}

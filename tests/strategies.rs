@@ -356,3 +356,219 @@ async fn a_stop_during_a_strategy_restart_drain_answers_and_is_final() {
         "not restarted after its stop: {node:?}"
     );
 }
+
+/// `first` and `second` (an hour of backoff) under `strategy`; `second`
+/// has just failed, so the restart waits out its backoff. Returns the
+/// supervisor, both handles and the probes' log.
+async fn strategy_restart_in_backoff(
+    strategy: Strategy,
+) -> (
+    Addr<SupervisorActor>,
+    ChildHandle<Probe>,
+    ChildHandle<Probe>,
+    Records<Event>,
+) {
+    let (log, events) = recorder();
+    let first = probe_spec("first", log.clone());
+    let second = probe_spec("second", log)
+        .backoff(actix_supervisor::Backoff::new(secs(3600), secs(3600)).jitter(0.0));
+    let (first_handle, second_handle) = (first.handle(), second.handle());
+    let app = SupervisorActor::builder("app")
+        .strategy(strategy)
+        .intensity(unlimited())
+        .child(first)
+        .child(second)
+        .start()
+        .unwrap();
+    within(first_handle.started()).await.unwrap();
+    within(second_handle.started()).await.unwrap();
+    assert!(within(second_handle.send(Panic("second failed")))
+        .await
+        .is_err());
+    (app, first_handle, second_handle, events)
+}
+
+fn handled_by(events: Vec<Event>, incarnation: u64) -> Vec<u32> {
+    events
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Handled { incarnation: i, n } if i == incarnation => Some(n),
+            _ => None,
+        })
+        .collect()
+}
+
+// Attack (passes): a sibling parked for a one-for-all restart (it waits for the
+// failed child's hour of backoff), with messages accepted through its
+// handle, is stopped: its stop drains them at once (not after the
+// backoff), and the strategy restart that follows does not bring it back.
+#[actix_rt::test]
+async fn a_stop_of_a_sibling_parked_for_a_one_for_all_restart_drains_at_once_and_is_final() {
+    tokio::time::pause();
+    let (app, first, second, mut events) = strategy_restart_in_backoff(Strategy::OneForAll).await;
+    testkit::wait_for_node(&app, "/app/first", |n| {
+        matches!(n.state, NodeState::Restarting { .. })
+    })
+    .timeout(secs(60))
+    .describe("first parked for the one-for-all restart")
+    .await;
+    for n in 1..=3 {
+        first.do_send(Record(n)).unwrap();
+    }
+    let report = tokio::time::timeout(secs(1), first.stop())
+        .await
+        .expect("the stop of a parked sibling waited out the failed child's backoff");
+    assert_eq!(handled_by(events.drain(), 2), [1, 2, 3], "{report}");
+    assert_eq!((report.drained, report.undelivered), (3, 0), "{report}");
+    assert!(report.is_drained(), "{report}");
+
+    // The strategy restart goes on for `second` alone.
+    let restarted = tokio::time::timeout(secs(7200), second.send(Inc))
+        .await
+        .expect("second never restarted after its backoff");
+    assert_eq!(restarted.unwrap(), 1);
+    let node = node(&app, "/app/first").await;
+    assert_eq!(node.state, NodeState::Stopped, "{node:?}");
+    assert_eq!(
+        node.incarnation, 2,
+        "not restarted after its stop: {node:?}"
+    );
+    assert!(matches!(
+        first.do_send(Record(9)),
+        Err(actix_supervisor::SendError::Gone { .. })
+    ));
+}
+
+// Attack (passes): under rest-for-one, the failed child is stopped during its
+// backoff while the sibling started after it waits, parked, with a message
+// accepted through its handle. The stop answers at once; the parked
+// sibling is not left parked for ever: it runs again and handles what
+// waited for it.
+#[actix_rt::test]
+async fn stopping_the_failed_child_of_a_rest_for_one_restart_does_not_strand_its_parked_siblings() {
+    tokio::time::pause();
+    let (log, mut events) = recorder();
+    let failing = probe_spec("failing", log.clone())
+        .backoff(actix_supervisor::Backoff::new(secs(3600), secs(3600)).jitter(0.0));
+    let after = probe_spec("after", log);
+    let (failing_handle, after_handle) = (failing.handle(), after.handle());
+    let app = SupervisorActor::builder("app")
+        .strategy(Strategy::RestForOne)
+        .intensity(unlimited())
+        .child(failing)
+        .child(after)
+        .start()
+        .unwrap();
+    within(failing_handle.started()).await.unwrap();
+    within(after_handle.started()).await.unwrap();
+    assert!(within(failing_handle.send(Panic("failing failed")))
+        .await
+        .is_err());
+    testkit::wait_for_node(&app, "/app/after", |n| {
+        matches!(n.state, NodeState::Restarting { .. })
+    })
+    .timeout(secs(60))
+    .describe("after parked for the rest-for-one restart")
+    .await;
+    after_handle.do_send(Record(1)).unwrap();
+
+    let report = tokio::time::timeout(secs(1), failing_handle.stop())
+        .await
+        .expect("the stop of the failed child waited out its backoff");
+    assert!(report.is_drained(), "{report}");
+    let answer = tokio::time::timeout(secs(7200), after_handle.send(Get))
+        .await
+        .expect("the sibling parked for the rest-for-one restart was stranded: it never ran again");
+    let (incarnation, _) = answer.unwrap();
+    assert_eq!(incarnation, 2);
+    assert_eq!(handled_by(events.drain(), 2), [1]);
+    let state = node(&app, "/app/after").await.state;
+    assert_eq!(state, NodeState::Running);
+}
+
+// Attack (passes): the supervisor is stopped while a one-for-all restart waits out
+// the failed child's backoff and both children have messages waiting
+// (through their handles): the supervisor's stop drains them all at once
+// and reports them.
+#[actix_rt::test]
+async fn a_supervisor_stop_during_a_one_for_all_backoff_drains_what_waits_for_every_child() {
+    tokio::time::pause();
+    let (app, first, second, mut events) = strategy_restart_in_backoff(Strategy::OneForAll).await;
+    testkit::wait_for_node(&app, "/app/first", |n| {
+        matches!(n.state, NodeState::Restarting { .. })
+    })
+    .timeout(secs(60))
+    .describe("first parked for the one-for-all restart")
+    .await;
+    first.do_send(Record(1)).unwrap();
+    second.do_send(Record(2)).unwrap();
+    let report = tokio::time::timeout(secs(1), app.send(actix_supervisor::Stop))
+        .await
+        .expect("the supervisor's stop waited out the backoff")
+        .unwrap();
+    let mut done = handled_by(events.drain(), 2);
+    done.sort();
+    assert_eq!(done, [1, 2], "{report}");
+    for path in ["/app/first", "/app/second"] {
+        let child = report.find(path).unwrap();
+        assert_eq!((child.drained, child.undelivered), (1, 0), "{report}");
+    }
+    assert!(report.is_drained(), "{report}");
+}
+
+// Found by attack: a sibling parked for a one-for-all restart (the failed
+// child waits out an hour of backoff) is stopped with messages waiting;
+// its factory panics from its second incarnation on, under a restart
+// intensity that never trips. The stop must answer by its grace (300 ms) at
+// the latest, with the waiting messages undelivered. Real time: a restart
+// loop would keep paused time from moving.
+#[actix_rt::test]
+async fn a_stop_of_a_parked_sibling_whose_factory_then_fails_answers_by_its_grace() {
+    let (log, mut events) = recorder();
+    let made = std::sync::Arc::new(AtomicU64::new(0));
+    let first_log = log.clone();
+    let first = ChildSpec::new("first", move || {
+        let incarnation = made.fetch_add(1, Ordering::SeqCst) + 1;
+        if incarnation >= 2 {
+            panic!("the factory panics from the second incarnation on");
+        }
+        Probe {
+            incarnation,
+            count: 0,
+            log: first_log.clone(),
+        }
+    })
+    .grace(actix_supervisor::Grace::Duration(Duration::from_millis(
+        300,
+    )));
+    let second = probe_spec("second", log)
+        .backoff(actix_supervisor::Backoff::new(secs(3600), secs(3600)).jitter(0.0));
+    let (first_handle, second_handle) = (first.handle(), second.handle());
+    let app = SupervisorActor::builder("app")
+        .strategy(Strategy::OneForAll)
+        .intensity(unlimited())
+        .child(first)
+        .child(second)
+        .start()
+        .unwrap();
+    within(first_handle.started()).await.unwrap();
+    within(second_handle.started()).await.unwrap();
+    assert!(within(second_handle.send(Panic("second failed")))
+        .await
+        .is_err());
+    testkit::wait_for_node(&app, "/app/first", |n| {
+        matches!(n.state, NodeState::Restarting { .. })
+    })
+    .timeout(secs(60))
+    .describe("first parked for the one-for-all restart")
+    .await;
+    for n in 1..=3 {
+        first_handle.do_send(Record(n)).unwrap();
+    }
+    let report = tokio::time::timeout(secs(10), first_handle.stop())
+        .await
+        .expect("the stop never answered: the drain incarnation's factory fails again and again");
+    assert_eq!(handled_by(events.drain(), 2), Vec::<u32>::new(), "{report}");
+    assert_eq!(report.undelivered, 3, "{report}");
+    assert!(!report.is_drained(), "{report}");
+}

@@ -185,3 +185,73 @@ async fn stopping_the_supervisor_cancels_the_loop_through_its_token() {
     assert!(report.is_drained(), "{report}");
     assert_eq!(log.drain(), ["cancelled", "returned"]);
 }
+
+// Attack (passes): a worker stopped while it waits out an hour of backoff (its loop
+// returned an error): the stop answers at once and drained, not after the
+// backoff and not at its grace (a loop started for the stop's drain must
+// see its token cancelled).
+#[actix_rt::test]
+async fn a_stop_during_a_worker_s_backoff_answers_at_once() {
+    tokio::time::pause();
+    let (spec, mut records) = looper(Behaviour::Exit(Err("first run failed")));
+    let spec = spec
+        .restart(RestartPolicy::OnFailure)
+        .backoff(actix_supervisor::Backoff::new(
+            Duration::from_secs(3600),
+            Duration::from_secs(3600),
+        ));
+    let worker = spec.handle();
+    let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    assert_eq!(records.next().await, "run #1");
+    actix_supervisor::testkit::wait_for_node(&app, "/app/looper", |n| {
+        matches!(n.state, NodeState::Restarting { .. })
+    })
+    .timeout(Duration::from_secs(60))
+    .describe("the worker waits out its backoff")
+    .await;
+    let began = Instant::now();
+    let report = tokio::time::timeout(Duration::from_secs(60), worker.stop())
+        .await
+        .expect("the stop waited out the backoff");
+    assert_eq!(report.outcome, StopOutcome::Drained, "{report}");
+    assert!(
+        began.elapsed() < Duration::from_secs(1),
+        "the stop took {:?}: {report}",
+        began.elapsed()
+    );
+    assert_eq!(node(&app, "/app/looper").await.state, NodeState::Stopped);
+    let _ = records.drain();
+}
+
+// Found by attack: a worker under `Always` whose loop panics when its token
+// is cancelled, stopped: each incarnation started to go on with the stop's
+// drain panics again at once. The stop must answer by its grace (300 ms)
+// at the latest, not drained, and the child stay ended. Real time: the
+// restarts keep paused time from moving.
+#[actix_rt::test]
+async fn a_worker_panicking_on_cancellation_under_always_answers_its_stop_by_its_grace() {
+    struct PanicsOnCancel;
+    impl Work for PanicsOnCancel {
+        type Error = String;
+        async fn run(&mut self, cx: WorkContext) -> Result<(), String> {
+            cx.token().cancelled().await;
+            panic!("the loop panicked on cancellation");
+        }
+    }
+    let spec = ChildSpec::worker("looper", |_| PanicsOnCancel)
+        .restart(RestartPolicy::Always)
+        .grace(Grace::Duration(Duration::from_millis(300)));
+    let worker = spec.handle();
+    let app = SupervisorActor::builder("app")
+        .intensity(unlimited())
+        .child(spec)
+        .start()
+        .unwrap();
+    within(worker.started()).await.unwrap();
+    let report = tokio::time::timeout(Duration::from_secs(10), worker.stop())
+        .await
+        .expect("the stop never answered: the worker is restarted again and again");
+    assert!(!report.is_drained(), "{report}");
+    let child = node(&app, "/app/looper").await;
+    assert!(child.state.is_terminal(), "{child:?}");
+}
