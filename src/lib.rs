@@ -153,12 +153,16 @@ mod error;
 mod handle;
 mod latch;
 mod messages;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 mod policy;
 mod spec;
 pub mod system;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 mod tree;
+#[cfg(feature = "web")]
+pub mod web;
 
 pub use actors::{
     fail, restart_fresh, MissedTicks, Periodic, PeriodicActor, SupervisedActor, SupervisorActor,
@@ -170,6 +174,7 @@ pub use messages::{
     EventKind, EventStream, Inspect, LifecycleEvent, RemoveChild, RestartChild, Shutdown,
     StartChild, Stop, StopChild, StopOutcome, StopReport, Subscribe, SubscribeRecipient,
 };
+pub use messages::{PathError, RemoveChildAt, RestartChildAt, StopChildAt, SupervisorAt};
 pub use policy::{Backoff, Grace, RestartIntensity, RestartPolicy, Strategy};
 pub use spec::{AnyChildSpec, ChildSpec, StartContext};
 pub use tree::{

@@ -14,11 +14,13 @@
 //! | [`SubscribeRecipient`] | a supervisor | `()`; the events go to the recipient |
 //! | [`Shutdown`]| a supervisor       | `()`: terminates it and its children at once |
 
+pub(crate) mod by_path;
 pub(crate) mod children;
 pub(crate) mod events;
 pub(crate) mod inspect;
 pub(crate) mod stop;
 
+pub use by_path::{PathError, RemoveChildAt, RestartChildAt, StopChildAt, SupervisorAt};
 pub use children::{RemoveChild, RestartChild, StartChild, StopChild};
 pub use events::{EventKind, EventStream, LifecycleEvent, Subscribe, SubscribeRecipient};
 pub use inspect::Inspect;
