@@ -26,6 +26,10 @@
 //! | `actix_supervisor_worker_run_seconds` | histogram | `path`, `outcome` (`ok`, `error`) | each run of a worker's loop |
 //! | `actix_supervisor_events_lagged_total` | counter | none | events [`track`] missed because it fell behind |
 //!
+//! The `actix_supervisor_nodes` gauge has no tree label: it shows the last
+//! snapshot recorded, so track one tree per process (the usual case: one
+//! root per service).
+//!
 //! # Label cardinality
 //!
 //! Labels hold node paths, states and fixed words, never message contents
