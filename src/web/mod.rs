@@ -299,6 +299,19 @@ impl Endpoints {
         }
     }
 
+    /// Makes readiness follow the stop of `supervision`, for endpoints made
+    /// with [`for_root`](Endpoints::for_root) before the tree's
+    /// [`Supervision`] existed (e.g. a server that runs inside the tree it
+    /// serves): once a stop of `supervision` begins, `/readyz` answers 503.
+    /// Must be called on an actix system (it spawns a small task).
+    pub fn follow(&self, supervision: &Supervision) {
+        let (begun, own) = (supervision.stop_begun(), self.state.stopping.clone());
+        actix_rt::spawn(async move {
+            begun.await;
+            own.cancel();
+        });
+    }
+
     /// How many event-stream clients are being served now.
     pub fn event_clients(&self) -> usize {
         self.state
