@@ -377,6 +377,11 @@ struct AppState {
     audit: mpsc::UnboundedSender<String>,
 }
 
+/// The whole tree's grace: a stop ends within it. The Kubernetes manifest
+/// (`examples/kubernetes/deployment.yaml`) gives the pod this plus its
+/// `preStop` delay plus a margin as `terminationGracePeriodSeconds`.
+pub const TREE_GRACE_SECS: u64 = 30;
+
 /// How long the server waits for requests in flight when it stops; the
 /// `http` child's grace is longer.
 const HTTP_SHUTDOWN_TIMEOUT_SECS: u64 = 5;
@@ -521,7 +526,8 @@ pub fn start(config: &Config) -> Result<RatesService, StartupError> {
     let cache_handle = cache.handle();
     let ingest = ingest_supervisor(config, &upstream, &cache_handle, &refreshes);
     let (audit_queue, auditor) = auditor_spec(&audit);
-    let app = SupervisorActor::builder("app").grace(Grace::Duration(Duration::from_secs(30)));
+    let app = SupervisorActor::builder("app")
+        .grace(Grace::Duration(Duration::from_secs(TREE_GRACE_SECS)));
     let state = web::Data::new(AppState {
         cache: cache_handle,
         audit: audit_queue,
