@@ -54,8 +54,9 @@
 //! The control endpoints are off by default: they answer `404`. Turn them on
 //! with [`WebConfig::enable_control`], which refuses an empty or short token.
 //! Then every control request needs `Authorization: Bearer <token>`,
-//! compared in constant time (`401` otherwise). The path in the URL is the
-//! node's path without its leading `/`, e.g. `POST
+//! compared in constant time (only its length can show through the
+//! timing; use a long random token) and answered `401` otherwise. The path
+//! in the URL is the node's path without its leading `/`, e.g. `POST
 //! /supervision/restart/app/ingest/refresher`, percent-encoded where needed.
 //!
 //! | status | when |
