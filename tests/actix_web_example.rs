@@ -312,3 +312,27 @@ fn configuration_defaults_to_loopback_8080_with_control_off_and_reads_app_vars()
     let bad = Config::from_vars(|name| (name == "APP_BIND").then(|| "everywhere".to_string()));
     assert!(bad.unwrap_err().to_string().contains("APP_BIND"));
 }
+
+#[actix_rt::test]
+async fn bad_control_paths_over_real_http_get_a_clear_status_and_body() {
+    let service = start(&Config::local_with_control(TOKEN)).unwrap();
+    let client = awc::Client::default();
+    let long = format!("/supervision/stop/app/{}", "x".repeat(5000));
+    for (path, status) in [
+        ("/supervision/stop/app/%FF%FE", 400),
+        ("/supervision/stop/app/ingest/../cache", 400),
+        ("/supervision/stop/app//cache", 400),
+        (long.as_str(), 400),
+        ("/supervision/restart/app/nope/deeper", 404),
+    ] {
+        let answer = post(&client, &service, path, Some(TOKEN)).await;
+        let shown = &path[..path.len().min(60)];
+        assert_eq!(answer.status, status, "{shown}: {}", answer.body);
+        assert!(answer.body["error"].is_string(), "{shown}: {}", answer.body);
+    }
+    let tree = snapshot(&client, &service).await;
+    assert!(tree
+        .nodes()
+        .all(|n| n.state == NodeState::Running && n.incarnation == 1));
+    shut_down(service).await;
+}
