@@ -809,9 +809,10 @@ async fn serve_until_signal() -> Result<ExitCode, Box<dyn std::error::Error>> {
         service.addr(),
         if config.enable_control { "on" } else { "off" }
     );
-    let report = service.run_until_shutdown().await?;
+    // 0 drained, 1 not, 3 if the root gave up on its own (see system::run).
+    let (report, code) = service.supervision.run_until_exit().await?;
     println!("stopped:\n{report}");
-    Ok(actix_supervisor::system::exit_code(&report))
+    Ok(code)
 }
 
 /// Calls the service's endpoints, prints each answer, and collects the

@@ -180,6 +180,29 @@ impl Supervision {
         self.run_until_end().await.map(|(report, _)| report)
     }
 
+    /// As [`run_until_shutdown`](Supervision::run_until_shutdown), then the
+    /// exit status [`run`] would return for it (see the
+    /// [module docs](self#exit-status-of-run)), with the report: for a
+    /// program that runs its tree beside an actix-web server, e.g.
+    /// `examples/06_actix_web.rs`.
+    ///
+    /// # Errors
+    ///
+    /// When the root supervisor is gone.
+    ///
+    /// # Panics
+    ///
+    /// When the signal handlers cannot be installed (no tokio signal driver).
+    pub async fn run_until_exit(self) -> Result<(StopReport, ExitCode), MailboxError> {
+        let (report, gave_up) = self.run_until_end().await?;
+        let code = if gave_up {
+            ExitCode::from(GAVE_UP)
+        } else {
+            exit_code(&report)
+        };
+        Ok((report, code))
+    }
+
     /// As `run_until_shutdown`, also saying whether the root gave up on its
     /// own (`true`) rather than being asked to stop.
     async fn run_until_end(self) -> Result<(StopReport, bool), MailboxError> {
@@ -316,9 +339,8 @@ pub fn run(root: SupervisorBuilder, grace: Duration) -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        match supervision.run_until_end().await {
-            Ok((_, true)) => ExitCode::from(GAVE_UP),
-            Ok((report, false)) => exit_code(&report),
+        match supervision.run_until_exit().await {
+            Ok((_, code)) => code,
             Err(err) => {
                 tracing::error!(%err, "the root supervisor is gone");
                 ExitCode::FAILURE

@@ -90,3 +90,15 @@ async fn a_stop_marks_the_supervision_stopping_for_every_clone() {
         .await
         .expect("already begun");
 }
+
+#[actix_rt::test]
+async fn run_until_exit_answers_status_3_with_the_report_when_the_root_gives_up() {
+    let supervision = Supervision::start(doomed()).unwrap();
+    let (report, code) =
+        tokio::time::timeout(Duration::from_secs(10), supervision.run_until_exit())
+            .await
+            .expect("returns without a signal")
+            .unwrap();
+    assert_eq!(code, ExitCode::from(3));
+    assert!(matches!(report.outcome, StopOutcome::Failed(_)));
+}
