@@ -214,6 +214,20 @@ fn phase_label(phase: FailurePhase) -> &'static str {
 /// # Errors
 ///
 /// When a global recorder is already installed.
+///
+/// # Examples
+///
+/// ```
+/// use actix_supervisor::{metrics, SupervisorActor};
+///
+/// # actix::System::new().block_on(async {
+/// let prometheus = metrics::install_prometheus()?;
+/// let app = SupervisorActor::builder("app").start()?;
+/// metrics::track(&app).await?;
+/// assert!(prometheus.render().contains("actix_supervisor_nodes"));
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 pub fn install_prometheus(
 ) -> Result<metrics_exporter_prometheus::PrometheusHandle, metrics_exporter_prometheus::BuildError>
 {

@@ -104,6 +104,21 @@ impl Supervision {
     /// Wraps a root supervisor started by other means, so that it can be
     /// run, stopped and served (`web`) like one started by
     /// [`start`](Supervision::start).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actix_supervisor::{system::Supervision, SupervisorActor};
+    ///
+    /// # actix::System::new().block_on(async {
+    /// let root = SupervisorActor::builder("app").start()?;
+    /// let supervision = Supervision::from_root(root);
+    /// assert!(!supervision.is_stopping());
+    /// supervision.stop().await?;
+    /// assert!(supervision.is_stopping());
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn from_root(root: Addr<SupervisorActor>) -> Self {
         Supervision {
             root,
@@ -185,6 +200,26 @@ impl Supervision {
     /// [module docs](self#exit-status-of-run)), with the report: for a
     /// program that runs its tree beside an actix-web server, e.g.
     /// `examples/06_actix_web.rs`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::process::ExitCode;
+    /// use actix_supervisor::{system::Supervision, SupervisorActor};
+    ///
+    /// #[actix_web::main]
+    /// async fn main() -> ExitCode {
+    ///     let supervision = Supervision::start(SupervisorActor::builder("app")).unwrap();
+    ///     // ... start the HTTP server ...
+    ///     match supervision.run_until_exit().await {
+    ///         Ok((report, code)) => {
+    ///             tracing::info!(%report, "stopped");
+    ///             code
+    ///         }
+    ///         Err(_) => ExitCode::FAILURE,
+    ///     }
+    /// }
+    /// ```
     ///
     /// # Errors
     ///

@@ -19,6 +19,22 @@ use crate::messages::stop::StopReport;
 use crate::tree::NodePath;
 
 /// Why a message addressed by path was refused.
+///
+/// # Examples
+///
+/// ```
+/// use actix_supervisor::{NodePath, PathError, StopChildAt, SupervisorActor};
+///
+/// # actix::System::new().block_on(async {
+/// let app = SupervisorActor::builder("app").start()?;
+/// let missing = NodePath::parse("/app/nothing")?;
+/// let refused = app.send(StopChildAt::new(missing.clone())).await?;
+/// assert_eq!(refused.unwrap_err(), PathError::Unknown { path: missing });
+/// let root = app.send(StopChildAt::new(NodePath::parse("/app")?)).await?;
+/// assert!(matches!(root, Err(PathError::Protected { .. })));
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum PathError {
@@ -171,6 +187,26 @@ impl Message for RestartChildAt {
 /// [`PathError::Unknown`], [`PathError::Protected`], and
 /// [`PathError::Control`] with [`ControlError::HasDependents`] when siblings
 /// depend on it.
+///
+/// # Examples
+///
+/// ```
+/// use actix::prelude::*;
+/// use actix_supervisor::{ChildSpec, Inspect, NodePath, RemoveChildAt, SupervisorActor};
+///
+/// #[derive(Default)]
+/// struct Job;
+/// impl Actor for Job { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Job);
+///
+/// # actix::System::new().block_on(async {
+/// let pool = SupervisorActor::builder("pool").child(ChildSpec::new("job-1", Job::default));
+/// let app = SupervisorActor::builder("app").child(pool).start()?;
+/// app.send(RemoveChildAt::new(NodePath::parse("/app/pool/job-1")?)).await??;
+/// assert!(app.send(Inspect).await?.find("/app/pool/job-1").is_none());
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone)]
 pub struct RemoveChildAt(pub(crate) NodePath);
 

@@ -305,6 +305,23 @@ impl Endpoints {
     /// [`Supervision`] existed (e.g. a server that runs inside the tree it
     /// serves): once a stop of `supervision` begins, `/readyz` answers 503.
     /// Must be called on an actix system (it spawns a small task).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actix_supervisor::system::Supervision;
+    /// use actix_supervisor::web::{Endpoints, WebConfig};
+    /// use actix_supervisor::SupervisorActor;
+    ///
+    /// # actix_web::rt::System::new().block_on(async {
+    /// let tree = SupervisorActor::builder("app");
+    /// // Made before the tree starts, e.g. for the server that runs in it.
+    /// let endpoints = Endpoints::for_root(tree.address(), WebConfig::default());
+    /// let supervision = Supervision::start(tree)?;
+    /// endpoints.follow(&supervision);
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn follow(&self, supervision: &Supervision) {
         let (begun, own) = (supervision.stop_begun(), self.state.stopping.clone());
         actix_rt::spawn(async move {
