@@ -68,6 +68,16 @@ pub enum BuildError {
         /// The name used twice.
         name: String,
     },
+    /// Supervisors are nested deeper than the library allows
+    /// ([`SupervisorBuilder::MAX_DEPTH`](crate::SupervisorBuilder::MAX_DEPTH)
+    /// levels below the root).
+    #[error("{path}: supervisors nested deeper than {limit} levels")]
+    TooDeep {
+        /// The first supervisor past the limit.
+        path: NodePath,
+        /// The deepest nesting allowed.
+        limit: usize,
+    },
 }
 
 impl BuildError {
@@ -75,7 +85,7 @@ impl BuildError {
     /// given the bad name).
     pub fn path(&self) -> &NodePath {
         match self {
-            BuildError::InvalidField { path, .. } => path,
+            BuildError::InvalidField { path, .. } | BuildError::TooDeep { path, .. } => path,
             BuildError::InvalidName { parent, .. }
             | BuildError::DuplicateName { parent, .. }
             | BuildError::DependencyCycle { parent, .. } => parent,
@@ -225,6 +235,12 @@ pub enum ControlError {
         /// The child.
         path: NodePath,
     },
+    /// A stop of the child is under way: it will end, not restart.
+    #[error("{path}: the child is stopping and cannot be restarted")]
+    ChildStopping {
+        /// The child.
+        path: NodePath,
+    },
     /// Other children depend on the one to remove.
     #[error("{parent}: {name:?} is needed by {dependents:?}")]
     HasDependents {
@@ -360,6 +376,11 @@ impl From<BuildError> for ConfigError {
                 parent.join(&name).as_str(),
                 "name",
                 format!("another child of {parent} is named {name:?}"),
+            ),
+            BuildError::TooDeep { path, limit } => ConfigError::invalid(
+                path.as_str(),
+                "children",
+                format!("supervisors nested deeper than {limit} levels"),
             ),
             BuildError::DependencyCycle { parent, cycle } => ConfigError::invalid(
                 cycle.first().map_or_else(

@@ -148,9 +148,9 @@
 #![doc(test(attr(deny(warnings), allow(dead_code))))]
 
 mod actors;
+mod child;
 pub mod config;
 mod error;
-mod handle;
 mod latch;
 mod messages;
 #[cfg(feature = "metrics")]
@@ -165,18 +165,18 @@ mod tree;
 pub mod web;
 
 pub use actors::{
-    fail, restart_fresh, MissedTicks, Periodic, PeriodicActor, SupervisedActor, SupervisorActor,
-    SupervisorBuilder, Tick, TickContext, TickNow, Work, WorkContext, WorkerActor,
+    MissedTicks, Periodic, PeriodicActor, SupervisorActor, SupervisorBuilder, Tick, TickContext,
+    TickNow, Work, WorkContext, WorkerActor,
 };
+pub use child::{fail, restart_fresh, ChildHandle, StartContext, SupervisedActor};
 pub use error::{BuildError, ConfigError, ControlError, SendError, StartError};
-pub use handle::ChildHandle;
 pub use messages::{
     EventKind, EventStream, Inspect, LifecycleEvent, RemoveChild, RestartChild, Shutdown,
     StartChild, Stop, StopChild, StopOutcome, StopReport, Subscribe, SubscribeRecipient,
 };
 pub use messages::{PathError, RemoveChildAt, RestartChildAt, StopChildAt, SupervisorAt};
 pub use policy::{Backoff, Grace, RestartIntensity, RestartPolicy, Strategy};
-pub use spec::{AnyChildSpec, ChildSpec, StartContext};
+pub use spec::{AnyChildSpec, ChildSpec};
 pub use tree::{
     Failure, FailureKind, FailurePhase, NodeKind, NodePath, NodeSnapshot, NodeState, TaskStats,
     TreeSnapshot,
@@ -185,7 +185,7 @@ pub use tree::{
 /// Plumbing for [`supervised!`]; not part of the public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::handle::{
+    pub use crate::child::drain::{
         handle_drain_marker, handle_tracked, DrainMarker, Tracked, TrackedResponse,
     };
 }

@@ -17,10 +17,11 @@
 //! | `actix_supervisor_restarts_total` | counter | `path` | restarts decided (immediate or after a backoff) |
 //! | `actix_supervisor_failures_total` | counter | `path`, `kind` (`panic`, `error`), `phase` (`factory`, `restarting`, `starting`, `running`) | failed incarnations |
 //! | `actix_supervisor_gave_up_total` | counter | `path` | supervisors that exceeded their restart intensity (escalated or gave up) |
-//! | `actix_supervisor_stops_total` | counter | `path`, `outcome` (`drained`, `timed_out`, `failed`) | nodes that ended for good |
+//! | `actix_supervisor_stops_total` | counter | `path`, `outcome` (`drained`, `incomplete`, `not_started`, `timed_out`, `failed`) | nodes that ended for good |
 //! | `actix_supervisor_stop_duration_seconds` | histogram | `path` | from the stop request to the end, per node |
 //! | `actix_supervisor_drained_messages_total` | counter | `path` | messages handled during a stop (leaf nodes; a supervisor's report adds its children's) |
 //! | `actix_supervisor_undelivered_messages_total` | counter | `path` | messages accepted but never handled |
+//! | `actix_supervisor_cancelled_messages_total` | counter | `path` | messages whose requester gave up before they were handled |
 //! | `actix_supervisor_nodes` | gauge | `state` (`starting`, `running`, `restarting`, `stopping`, `stopped`, `failed`) | nodes per state, at the last snapshot |
 //! | `actix_supervisor_tick_duration_seconds` | histogram | `path`, `outcome` (`ok`, `error`) | each tick of a periodic child |
 //! | `actix_supervisor_worker_run_seconds` | histogram | `path`, `outcome` (`ok`, `error`) | each run of a worker's loop |
@@ -76,6 +77,8 @@ pub const STOP_DURATION: &str = "actix_supervisor_stop_duration_seconds";
 pub const DRAINED: &str = "actix_supervisor_drained_messages_total";
 /// `actix_supervisor_undelivered_messages_total`.
 pub const UNDELIVERED: &str = "actix_supervisor_undelivered_messages_total";
+/// `actix_supervisor_cancelled_messages_total`.
+pub const CANCELLED: &str = "actix_supervisor_cancelled_messages_total";
 /// `actix_supervisor_nodes`.
 pub const NODES: &str = "actix_supervisor_nodes";
 /// `actix_supervisor_tick_duration_seconds`.
@@ -146,6 +149,8 @@ pub fn record_event(event: &LifecycleEvent) {
         EventKind::Stopped { report } => {
             let outcome = match report.outcome {
                 StopOutcome::Drained => "drained",
+                StopOutcome::Incomplete => "incomplete",
+                StopOutcome::NotStarted => "not_started",
                 StopOutcome::TimedOut => "timed_out",
                 StopOutcome::Failed(_) => "failed",
             };
@@ -154,6 +159,7 @@ pub fn record_event(event: &LifecycleEvent) {
             if report.children.is_empty() {
                 ::metrics::counter!(DRAINED, "path" => path()).increment(report.drained);
                 ::metrics::counter!(UNDELIVERED, "path" => path()).increment(report.undelivered);
+                ::metrics::counter!(CANCELLED, "path" => path()).increment(report.cancelled);
             }
         }
         EventKind::Lagged { missed } => ::metrics::counter!(EVENTS_LAGGED).increment(*missed),

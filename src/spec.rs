@@ -10,23 +10,22 @@
 //! type-erased [`AnyChildSpec`] when it is given to a supervisor.
 
 use std::fmt;
-use std::time::Duration;
-
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::dev::channel::{self, AddressReceiver};
 use actix::{Actor, Addr, Context};
 
-use crate::actors::runner::{self, Factory, RunnerState};
-use crate::actors::supervisor::children::{ChildEnv, ChildLink};
-use crate::actors::SupervisedActor;
+use crate::child::drain::ChildShared;
+use crate::child::link::{ChildEnv, ChildLink};
+use crate::child::start::{Factory, Parts};
+pub(crate) use crate::child::StartContext;
+use crate::child::{runner, ChildHandle, SupervisedActor};
 use crate::error::BuildError;
-use crate::handle::{ChildHandle, ChildShared, Startup};
 use crate::policy::FieldError;
 use crate::policy::{Backoff, Grace, RestartPolicy};
 use crate::tree::{NodeKind, NodePath, TaskStats};
-use tokio_util::sync::CancellationToken;
 
 /// The mailbox capacity actix gives a new context: `send()` callers wait once
 /// this many messages are queued (`do_send` ignores it).
@@ -58,20 +57,19 @@ const MAILBOX_CAPACITY: usize = 16;
 /// # drop(addr);
 /// ```
 //
-// A spec is boxed when it is given to a supervisor, and its runner keeps the
-// box for the child's whole life: its size is memory held per child, so what
-// most specs lack lives in `extras`.
+// A spec describes a child and holds its identity (its mailbox and what its
+// handles share); when the child starts, the spec's parts go to its runner
+// and the spec itself is dropped.
 pub struct ChildSpec<A: Actor<Context = Context<A>>> {
-    pub(crate) factory: Factory<A>,
+    factory: Factory<A>,
     restart: RestartPolicy,
     grace: Grace,
     extras: Option<Box<SpecExtras>>,
-    pub(crate) addr: Addr<A>,
-    /// Taken by the runner when the child starts.
-    pub(crate) receiver: Option<AddressReceiver<A>>,
-    pub(crate) shared: Arc<ChildShared>,
-    /// Used by the runner, which keeps the spec once it started the child.
-    pub(crate) run: RunnerState,
+    addr: Addr<A>,
+    /// Taken when the child starts; still here when the spec is dropped
+    /// unstarted.
+    receiver: Option<AddressReceiver<A>>,
+    shared: Arc<ChildShared>,
     pub(crate) kind: NodeKind,
 }
 
@@ -89,10 +87,14 @@ struct SpecExtras {
 }
 
 impl<A: Actor<Context = Context<A>>> Drop for ChildSpec<A> {
-    /// A spec dropped before its child's first start attempt was settled
-    /// (it was never started, or its runner ended first) settles it as gone.
+    /// A spec dropped without its child ever starting (its `StartChild` was
+    /// refused, its tree failed to build) ends the child at once: its
+    /// handles refuse, its startup handle and its stop answer, and what its
+    /// handles accepted meanwhile is reported undelivered.
     fn drop(&mut self) {
-        self.shared.settle_startup(Startup::Gone);
+        if self.receiver.is_some() {
+            self.shared.finish_unstarted();
+        }
     }
 }
 
@@ -184,7 +186,6 @@ impl<A: SupervisedActor> ChildSpec<A> {
             grace: Grace::default(),
             addr: Addr::new(sender),
             receiver: Some(receiver),
-            run: RunnerState::default(),
             kind: NodeKind::Actor,
             extras: None,
         }
@@ -243,48 +244,25 @@ impl<A: SupervisedActor> ChildSpec<A> {
         self.extras_mut().stats = Some(stats);
     }
 
-    /// Takes the statistics, for the node's record.
-    pub(crate) fn take_stats(&mut self) -> Option<Arc<std::sync::Mutex<TaskStats>>> {
-        self.extras.as_mut().and_then(|extras| extras.stats.take())
+    /// What the child's runner is started with; the spec is left empty.
+    fn take_parts(&mut self) -> Parts<A> {
+        Parts {
+            factory: std::mem::replace(
+                &mut self.factory,
+                Box::new(|_: &StartContext| Err("started already".to_string())),
+            ),
+            addr: self.addr.clone(),
+            receiver: self.receiver.take().expect("a spec is started once"),
+            shared: self.shared.clone(),
+            kind: self.kind,
+            stats: self.extras.as_mut().and_then(|extras| extras.stats.take()),
+        }
     }
 
     /// Records a field of the kind's configuration that cannot be used; the
     /// tree refuses to build with it.
     pub(crate) fn set_config_error(&mut self, error: FieldError) {
         self.extras_mut().config_error = Some(error);
-    }
-}
-
-/// What a factory is told about the incarnation it builds.
-#[derive(Debug, Clone)]
-pub struct StartContext {
-    pub(crate) path: NodePath,
-    pub(crate) incarnation: u64,
-    /// The supervisor's token, parent of this incarnation's.
-    pub(crate) parent_token: CancellationToken,
-    /// This incarnation's token, made the first time it is asked for: a
-    /// child that never asks costs no token.
-    pub(crate) token: std::cell::OnceCell<CancellationToken>,
-}
-
-impl StartContext {
-    /// The child's path.
-    pub fn path(&self) -> &NodePath {
-        &self.path
-    }
-
-    /// Which incarnation this is: 1 for the first start.
-    pub fn incarnation(&self) -> u64 {
-        self.incarnation
-    }
-
-    /// A token cancelled as soon as a stop (or a strategy restart) of this
-    /// incarnation begins, and when it ends at the latest: tasks it spawned
-    /// can wind down while its mailbox drains. A child of the supervisor's
-    /// token, so cancelling a subtree cancels everything under it and
-    /// nothing else.
-    pub fn token(&self) -> &CancellationToken {
-        self.token.get_or_init(|| self.parent_token.child_token())
     }
 }
 
@@ -353,6 +331,14 @@ pub(crate) trait ErasedSpec: Send {
     fn assign_path(&self, path: NodePath);
     /// The path assigned by `assign_path`.
     fn assigned_path(&self) -> NodePath;
+    /// Whether this is a nested supervisor's spec.
+    fn is_supervisor(&self) -> bool {
+        false
+    }
+    /// The children of a nested supervisor's spec; none for an actor.
+    fn children(&self) -> &[AnyChildSpec] {
+        &[]
+    }
     /// Spawns the child's runner on the current arbiter.
     fn start(self: Box<Self>, env: ChildEnv) -> Rc<ChildLink>;
 }
@@ -387,8 +373,10 @@ impl<A: SupervisedActor> ErasedSpec for ChildSpec<A> {
         self.shared.path()
     }
 
-    fn start(self: Box<Self>, env: ChildEnv) -> Rc<ChildLink> {
-        runner::spawn(env, self)
+    fn start(mut self: Box<Self>, env: ChildEnv) -> Rc<ChildLink> {
+        let parts = self.take_parts();
+        drop(self);
+        runner::spawn(env, parts)
     }
 }
 

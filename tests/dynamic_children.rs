@@ -172,3 +172,163 @@ async fn a_stopping_supervisor_refuses_new_children() {
         "{refused:?}"
     );
 }
+
+// Defect 8 (issue 13): `RestartChild` sent while a stop of that child was
+// under way answered `Ok(())`, and nothing restarted.
+#[actix_rt::test]
+async fn restarting_a_child_whose_stop_is_under_way_answers_an_error() {
+    tokio::time::pause();
+    let (log, mut events) = recorder();
+    let spec = tally_spec("tally", log).grace(actix_supervisor::Grace::Duration(
+        std::time::Duration::from_secs(60),
+    ));
+    let tally = spec.handle();
+    let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    within(tally.send(Bump)).await.unwrap();
+
+    let gate = Gate::new();
+    tally.do_send(Hold(1, gate.clone())).unwrap();
+    let stopping = tally.stop();
+    assert!(!tally.is_accepting());
+
+    // The supervisor takes the restart while the drain waits on the gate;
+    // it may answer at once or once the stop is over.
+    let restart = app.send(RestartChild::new("tally"));
+    tokio::pin!(restart);
+    let early = tokio::time::timeout(std::time::Duration::from_secs(1), &mut restart).await;
+    gate.open();
+    let restart = match early {
+        Ok(answer) => answer,
+        Err(_) => within(restart).await,
+    }
+    .unwrap();
+    let report = within(stopping).await;
+    assert!(
+        restart.is_err(),
+        "RestartChild answered {restart:?} while the child was stopping; its stop reported {report}"
+    );
+    assert!(report.is_drained(), "{report}");
+    let node = node(&app, "/app/tally").await;
+    assert_eq!(node.state, NodeState::Stopped, "{node:?}");
+    assert!(events.drain().contains(&TallyEvent::Released(1)));
+}
+
+// Attack (passes on the current code; guards the lifecycle rewrite):
+// `RemoveChild` sent while the child's own stop drains (blocked on
+// a gate), and a `StopChild` beside it: both answer once the child stopped,
+// with the same report as its handle's stop.
+#[actix_rt::test]
+async fn removing_and_stopping_a_child_whose_stop_is_under_way_answer_its_report() {
+    tokio::time::pause();
+    let (log, _events) = recorder();
+    let spec = tally_spec("tally", log).grace(actix_supervisor::Grace::Duration(
+        std::time::Duration::from_secs(60),
+    ));
+    let tally = spec.handle();
+    let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    within(tally.send(Bump)).await.unwrap();
+
+    let gate = Gate::new();
+    tally.do_send(Hold(1, gate.clone())).unwrap();
+    for _ in 0..3 {
+        tally.do_send(Bump).unwrap();
+    }
+    let stopping = tally.stop();
+    let stop_child = app.send(StopChild::new("tally"));
+    let remove = app.send(RemoveChild::new("tally"));
+    tokio::pin!(stop_child, remove);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), &mut stop_child).await;
+    gate.open();
+    let report = within(stopping).await;
+    assert!(report.is_drained(), "{report}");
+    assert_eq!(report.drained, 4, "{report}");
+    let by_stop_child = tokio::time::timeout(std::time::Duration::from_secs(600), stop_child)
+        .await
+        .expect("StopChild never answered")
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_stop_child, report);
+    let removed = tokio::time::timeout(std::time::Duration::from_secs(600), remove)
+        .await
+        .expect("RemoveChild never answered")
+        .unwrap()
+        .unwrap();
+    assert_eq!(removed, report);
+    let tree = within(app.send(Inspect)).await.unwrap();
+    assert!(tree.find("/app/tally").is_none(), "{tree}");
+}
+
+// Attack (passes on the current code; guards the lifecycle rewrite):
+// a `StopChild` in the turn between two incarnations (the crash's
+// `NoReply` just came back), sent from a task of the arbiter: the messages
+// accepted meanwhile are handled before its report.
+#[actix_rt::test]
+async fn a_stop_child_between_two_incarnations_drains_what_waits() {
+    tokio::time::pause();
+    let task = actix_rt::spawn(async {
+        let (log, mut events) = recorder();
+        let spec = probe_spec("probe", log).restart(actix_supervisor::RestartPolicy::OnFailure);
+        let probe = spec.handle();
+        let app = SupervisorActor::builder("app")
+            .intensity(unlimited())
+            .child(spec)
+            .start()
+            .unwrap();
+        within(probe.send(Inc)).await.unwrap();
+        assert!(within(probe.send(Panic("crash"))).await.is_err());
+        for n in 1..=5 {
+            probe.do_send(Record(n)).unwrap();
+        }
+        let report = within(app.send(StopChild::new("probe")))
+            .await
+            .unwrap()
+            .unwrap();
+        let handled: Vec<u32> = events
+            .drain()
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Handled { n, .. } => Some(n),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(handled, [1, 2, 3, 4, 5], "{report}");
+        assert!(report.is_drained(), "{report}");
+    });
+    if let Err(err) = task.await {
+        std::panic::resume_unwind(err.into_panic());
+    }
+}
+
+// Attack (passes on the current code; guards the lifecycle rewrite):
+// `RestartChild` for a child waiting out a backoff answers, and a fresh
+// incarnation handles what waited, without the rest of the backoff.
+#[actix_rt::test]
+async fn restarting_a_child_in_its_backoff_answers_and_starts_it() {
+    tokio::time::pause();
+    let (log, _events) = recorder();
+    let spec = probe_spec("probe", log)
+        .restart(actix_supervisor::RestartPolicy::OnFailure)
+        .backoff(actix_supervisor::Backoff::new(
+            std::time::Duration::from_secs(3600),
+            std::time::Duration::from_secs(3600),
+        ));
+    let probe = spec.handle();
+    let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    within(probe.send(Inc)).await.unwrap();
+    probe.do_send(FailWith("into the backoff".into())).unwrap();
+    let waiting = probe.send(Get);
+    let answer = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        app.send(RestartChild::new("probe")),
+    )
+    .await
+    .expect("RestartChild during a backoff never answered")
+    .unwrap();
+    let (incarnation, count) = tokio::time::timeout(std::time::Duration::from_secs(60), waiting)
+        .await
+        .expect("the restarted child did not start before the end of its backoff")
+        .unwrap();
+    assert_eq!(answer, Ok(()));
+    assert_eq!(incarnation, 2, "a fresh incarnation");
+    assert_eq!(count, 0, "fresh state");
+}

@@ -219,3 +219,178 @@ fn dropping_a_system_with_live_children_runs_no_hook_uncontained() {
         "no hook ran at teardown"
     );
 }
+
+/// Fails on `FailNow` with `fail()`, then keeps running once from
+/// `stopping()` for a cleanup that ends a minute later.
+struct Cleaner {
+    incarnation: u64,
+    cleaned: bool,
+}
+
+impl Actor for Cleaner {
+    type Context = Context<Self>;
+
+    fn stopping(&mut self, ctx: &mut Context<Self>) -> Running {
+        if self.cleaned {
+            return Running::Stop;
+        }
+        self.cleaned = true;
+        ctx.run_later(Duration::from_secs(60), |_, ctx| ctx.stop());
+        Running::Continue
+    }
+}
+
+actix_supervisor::supervised!(Cleaner);
+
+#[derive(Message)]
+#[rtype(result = "()")]
+struct FailNow;
+
+impl Handler<FailNow> for Cleaner {
+    type Result = ();
+    fn handle(&mut self, _: FailNow, ctx: &mut Context<Self>) {
+        actix_supervisor::fail(ctx, "lost its lease");
+    }
+}
+
+impl Handler<Get> for Cleaner {
+    type Result = MessageResult<Get>;
+    fn handle(&mut self, _: Get, _: &mut Context<Self>) -> Self::Result {
+        MessageResult((self.incarnation, 0))
+    }
+}
+
+// Defect 6 (issue 13): an error exit from `fail()` was lost when another
+// child on the same arbiter ended while the failing actor was still in its
+// `stopping()` cleanup: the child ended `Stopped` and was not restarted.
+#[actix_rt::test]
+async fn a_fail_whose_stopping_cleans_up_first_is_a_failure_whoever_ends_meanwhile() {
+    tokio::time::pause();
+    let made = std::sync::atomic::AtomicU64::new(0);
+    let cleaner = ChildSpec::new("cleaner", move || Cleaner {
+        incarnation: made.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1,
+        cleaned: false,
+    })
+    .restart(RestartPolicy::OnFailure);
+    let cleaner_handle = cleaner.handle();
+    let (log, _events) = recorder();
+    let sibling = probe_spec("sibling", log).restart(RestartPolicy::Never);
+    let sibling_handle = sibling.handle();
+    let app = SupervisorActor::builder("app")
+        .child(cleaner)
+        .child(sibling)
+        .start()
+        .unwrap();
+    within(cleaner_handle.started()).await.unwrap();
+    within(sibling_handle.started()).await.unwrap();
+
+    within(cleaner_handle.send(FailNow)).await.unwrap();
+    // While the cleaner cleans up, its sibling ends.
+    within(sibling_handle.send(StopNormally)).await.unwrap();
+    actix_supervisor::testkit::wait_for_node(&app, "/app/sibling", |n| n.state.is_terminal()).await;
+
+    let node = actix_supervisor::testkit::wait_for_node(&app, "/app/cleaner", |n| {
+        n.state.is_terminal() || n.incarnation >= 2
+    })
+    .timeout(Duration::from_secs(3600))
+    .describe("the cleaner's incarnation ended")
+    .await;
+    let failure = node
+        .last_failure
+        .clone()
+        .unwrap_or_else(|| panic!("the fail() was lost: {node:?}"));
+    assert_eq!(failure.message, "lost its lease");
+    assert_eq!(failure.kind, FailureKind::Error);
+    assert_eq!(
+        within(cleaner_handle.send(Get)).await.unwrap().0,
+        2,
+        "restarted under OnFailure"
+    );
+}
+
+/// Reports an error exit with `fail()` on `FailNow`; while `linger` is set,
+/// its `stopping()` keeps it running for ever.
+struct Lingerer {
+    linger: bool,
+}
+
+impl Actor for Lingerer {
+    type Context = Context<Self>;
+
+    fn stopping(&mut self, _: &mut Context<Self>) -> Running {
+        if self.linger {
+            Running::Continue
+        } else {
+            Running::Stop
+        }
+    }
+}
+
+actix_supervisor::supervised!(Lingerer);
+
+impl Handler<FailNow> for Lingerer {
+    type Result = ();
+    fn handle(&mut self, _: FailNow, ctx: &mut Context<Self>) {
+        actix_supervisor::fail(ctx, "the lingerer failed");
+    }
+}
+
+impl Handler<StopNormally> for Lingerer {
+    type Result = ();
+    fn handle(&mut self, _: StopNormally, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}
+
+// Attack (passes on the current code; guards the lifecycle rewrite):
+// a child that called `fail()` but never ended (its
+// `stopping()` kept it running) is removed, terminated at the end of its
+// grace; a new child of the same type then stops normally. The dead child's
+// error exit must not be charged to the new one (which is not restarted
+// after a normal stop under `OnFailure`, and has no failure).
+#[actix_rt::test]
+async fn a_dead_childs_fail_is_never_charged_to_a_later_child() {
+    tokio::time::pause();
+    let first = ChildSpec::new("first", || Lingerer { linger: true })
+        .restart(RestartPolicy::Never)
+        .grace(actix_supervisor::Grace::Duration(Duration::from_millis(
+            100,
+        )));
+    let first_handle = first.handle();
+    let app = SupervisorActor::builder("app")
+        .child(first)
+        .start()
+        .unwrap();
+    within(first_handle.started()).await.unwrap();
+    within(first_handle.send(FailNow)).await.unwrap();
+    let removed = within(app.send(actix_supervisor::RemoveChild::new("first")))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        removed.outcome,
+        actix_supervisor::StopOutcome::TimedOut,
+        "{removed}"
+    );
+
+    for round in 0..8 {
+        let name = format!("later-{round}");
+        let later = ChildSpec::new(name.clone(), || Lingerer { linger: false })
+            .restart(RestartPolicy::OnFailure);
+        let later_handle = later.handle();
+        within(app.send(actix_supervisor::StartChild::new(later)))
+            .await
+            .unwrap()
+            .unwrap();
+        within(later_handle.started()).await.unwrap();
+        within(later_handle.send(StopNormally)).await.unwrap();
+        let path = format!("/app/{name}");
+        let node = actix_supervisor::testkit::wait_for_node(&app, &path, |n| {
+            n.state.is_terminal() || n.incarnation >= 2
+        })
+        .timeout(Duration::from_secs(60))
+        .await;
+        assert_eq!(node.last_failure, None, "{node:?}");
+        assert_eq!(node.state, NodeState::Stopped, "{node:?}");
+    }
+}

@@ -184,3 +184,80 @@ fn an_intensity_without_a_period_is_refused() {
         "{err:?}"
     );
 }
+
+/// A chain of `depth` nested supervisors with an idle child at the bottom.
+fn nested(depth: usize) -> actix_supervisor::SupervisorBuilder {
+    let mut tree = SupervisorActor::builder(format!("level{depth}")).child(idle("leaf"));
+    for level in (0..depth).rev() {
+        tree = SupervisorActor::builder(format!("level{level}")).child(tree);
+    }
+    tree
+}
+
+// Defect 9 (issue 13): a very deep tree aborted the process with a stack
+// overflow (about 900 levels in a debug test thread): validation recursed.
+// Run on a thread with the default 2 MiB test stack, so an overflow shows
+// as a crash of this test binary.
+#[test]
+fn a_tree_of_any_depth_is_built_or_refused_never_aborts() {
+    let outcome = deep_tree_outcome(2_000);
+    assert!(
+        outcome.starts_with("refused") || outcome.starts_with("built"),
+        "{outcome}"
+    );
+}
+
+/// The deepest tree allowed is built, inspected, printed and stopped on a
+/// thread with the default stack; one level more is refused with a typed
+/// error naming the first supervisor past the limit.
+#[test]
+fn the_deepest_tree_allowed_runs_and_one_level_more_is_refused() {
+    let limit = actix_supervisor::SupervisorBuilder::MAX_DEPTH;
+    let outcome = deep_tree_outcome(limit);
+    assert!(outcome.starts_with("built"), "{outcome}");
+    match nested(limit + 1).validate() {
+        Err(BuildError::TooDeep { path, limit: l }) => {
+            assert_eq!(l, limit);
+            assert_eq!(path.name(), format!("level{}", limit + 1));
+        }
+        other => panic!("expected TooDeep, got {other:?}"),
+    }
+}
+
+/// Validates a tree `depth` levels deep on a thread with the default stack
+/// and, if valid, starts, inspects, prints and stops it.
+fn deep_tree_outcome(depth: usize) -> String {
+    std::thread::spawn(move || {
+        let tree = nested(depth);
+        let validated = tree.validate();
+        if let Err(err) = &validated {
+            // Refused with a typed error: so is its start.
+            let refused = refused(tree);
+            return format!("refused: {err} / {refused}");
+        }
+        let system = actix::System::new();
+        let answered = system.block_on(async move {
+            let root = tree.start().expect("validate said it builds");
+            // What users do with a tree: inspect it and print it.
+            let snapshot = tokio::time::timeout(
+                Duration::from_secs(120),
+                root.send(actix_supervisor::Inspect),
+            )
+            .await
+            .expect("the deep tree's Inspect never answered")
+            .expect("the root answers");
+            assert!(format!("{snapshot}").contains("leaf"));
+            drop(snapshot);
+            let report =
+                tokio::time::timeout(Duration::from_secs(120), root.send(actix_supervisor::Stop))
+                    .await
+                    .expect("the deep tree's Stop never answered")
+                    .expect("the root answers");
+            assert!(format!("{report}").contains("leaf"));
+            report.iter().count()
+        });
+        format!("built and stopped, {answered} reports")
+    })
+    .join()
+    .expect("the validation thread panicked")
+}

@@ -181,3 +181,110 @@ async fn a_root_that_stops_says_so_with_its_report() {
         }
     }
 }
+
+/// A recipient that, at its first event, waits on a gate before it reads
+/// on; then records every event.
+struct SlowReader {
+    gate: Option<Gate>,
+    seen: Recorder<LifecycleEvent>,
+}
+
+impl Actor for SlowReader {
+    type Context = Context<Self>;
+}
+
+impl Handler<LifecycleEvent> for SlowReader {
+    type Result = ();
+    fn handle(&mut self, event: LifecycleEvent, ctx: &mut Context<Self>) {
+        self.seen.record(event);
+        if let Some(gate) = self.gate.take() {
+            ctx.wait(actix::fut::wrap_future(gate.passed()));
+        }
+    }
+}
+
+// Defect 7 (issue 13): a slow `SubscribeRecipient` was never lagged: its
+// actix mailbox grew without bound (6,000 events queued, no `Lagged`).
+#[actix_rt::test]
+async fn a_slow_recipient_is_told_it_lagged_and_never_buffers_without_bound() {
+    tokio::time::pause();
+    let (log, _events) = recorder();
+    let spec = probe_spec("probe", log);
+    let probe = spec.handle();
+    let app = SupervisorActor::builder("app")
+        .intensity(unlimited())
+        .child(spec)
+        .start()
+        .unwrap();
+    within(probe.started()).await.unwrap();
+    let gate = Gate::new();
+    let (seen, mut received) = recorder();
+    let reader = SlowReader {
+        gate: Some(gate.clone()),
+        seen,
+    }
+    .start();
+    within(app.send(SubscribeRecipient::all(reader.recipient())))
+        .await
+        .unwrap();
+
+    // Three events per restart: six thousand events while the reader waits.
+    for _ in 0..2000 {
+        within(probe.send(FailWith("again".into()))).await.unwrap();
+    }
+    assert_eq!(within(probe.send(Get)).await.unwrap().0, 2001);
+    let report = within(app.send(actix_supervisor::Stop)).await.unwrap();
+    assert!(report.is_drained(), "{report}");
+
+    gate.open();
+    let mut events = Vec::new();
+    loop {
+        let event = received.next().await;
+        let last = event.path.as_str() == "/app" && matches!(event.kind, EventKind::Stopped { .. });
+        events.push(event);
+        if last {
+            break;
+        }
+    }
+    let lagged: u64 = events
+        .iter()
+        .filter_map(|e| match e.kind {
+            EventKind::Lagged { missed } => Some(missed),
+            _ => None,
+        })
+        .sum();
+    assert!(
+        lagged > 0,
+        "no Lagged event among the {} events the slow reader received",
+        events.len()
+    );
+    assert!(
+        events.len() <= 1024 + 16 + 64,
+        "the slow reader received {} events: they were buffered without bound",
+        events.len()
+    );
+}
+
+// Attack (passes on the current code; guards the lifecycle rewrite): a
+// stream of events ends once its tree is gone (the root shut down and
+// every address to it dropped): its reader is never left waiting.
+#[actix_rt::test]
+async fn an_event_stream_ends_when_its_tree_is_gone() {
+    tokio::time::pause();
+    let (log, _events) = recorder();
+    let spec = probe_spec("probe", log);
+    let probe = spec.handle();
+    let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    within(probe.started()).await.unwrap();
+    let mut stream = within(app.send(Subscribe::all())).await.unwrap();
+    app.do_send(actix_supervisor::Shutdown);
+    drop(app);
+    let mut seen = Vec::new();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(3600), stream.next()).await {
+            Ok(Some(event)) => seen.push(summary(&event)),
+            Ok(None) => break,
+            Err(_) => panic!("the stream never ended after its tree was gone; seen {seen:?}"),
+        }
+    }
+}

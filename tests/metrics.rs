@@ -162,6 +162,7 @@ async fn a_tracked_tree_emits_the_documented_metrics() {
     assert_eq!(histogram_len(m::STOP_DURATION, &flaky), 1);
     assert_eq!(counter(m::DRAINED, &flaky), Some(0));
     assert_eq!(counter(m::UNDELIVERED, &flaky), Some(0));
+    assert_eq!(counter(m::CANCELLED, &flaky), Some(0));
     assert!(
         histogram_len(
             m::TICK_DURATION,
@@ -250,6 +251,7 @@ fn every_documented_name_is_prefixed_and_unique() {
         m::STOP_DURATION,
         m::DRAINED,
         m::UNDELIVERED,
+        m::CANCELLED,
         m::NODES,
         m::TICK_DURATION,
         m::WORKER_RUN,

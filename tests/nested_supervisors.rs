@@ -259,3 +259,165 @@ async fn a_removed_nested_supervisor_is_dropped_with_its_subtree() {
     // alive through its link in the root.
     testkit::settle_live_actors(before + 1).await.unwrap();
 }
+
+/// `app` → `tenant` (never restarted) → `worker`; `tenant` is sent
+/// `Shutdown`, the message that terminates a supervisor without draining.
+async fn shut_down_a_nested_supervisor() -> Addr<SupervisorActor> {
+    let (log, _events) = recorder();
+    let worker = probe_spec("worker", log);
+    let worker_handle = worker.handle();
+    let tenant = SupervisorActor::builder("tenant")
+        .restart(actix_supervisor::RestartPolicy::Never)
+        .child(worker);
+    let tenant_addr = tenant.address();
+    let app = SupervisorActor::builder("app")
+        .child(tenant)
+        .start()
+        .unwrap();
+    within(worker_handle.started()).await.unwrap();
+
+    let _ = within(tenant_addr.send(actix_supervisor::Shutdown)).await;
+    app
+}
+
+// Defect 4 (issue 13): `Shutdown` sent to a nested supervisor made its
+// parent's `Stop` hang for ever, past the parent's grace.
+#[actix_rt::test]
+async fn a_nested_supervisor_shut_down_never_holds_its_parents_stop_open() {
+    tokio::time::pause();
+    let app = shut_down_a_nested_supervisor().await;
+    let report = tokio::time::timeout(Duration::from_secs(3600), app.send(Stop))
+        .await
+        .expect("the parent's Stop never answered after its nested supervisor was shut down")
+        .unwrap();
+    assert!(report.find("/app/tenant").is_some(), "{report}");
+}
+
+// Defect 4 (issue 13): after `Shutdown`, `Inspect` kept showing the dead
+// subtree as `Running`.
+#[actix_rt::test]
+async fn a_nested_supervisor_shut_down_no_longer_shows_as_running() {
+    tokio::time::pause();
+    let app = shut_down_a_nested_supervisor().await;
+    let tenant = testkit::wait_for_node(&app, "/app/tenant", |n| n.state.is_terminal())
+        .timeout(Duration::from_secs(60))
+        .describe("the shut-down nested supervisor shows as ended")
+        .await;
+    assert_ne!(tenant.state, NodeState::Running);
+    for node in tenant.iter() {
+        assert_ne!(
+            node.state,
+            NodeState::Running,
+            "{} still Running",
+            node.path
+        );
+    }
+}
+
+// Attack (passes on the current code; guards the lifecycle rewrite):
+// `Shutdown` sent to a nested supervisor; the handle of a
+// child below it must still answer its stop and refuse new sends, as for
+// any child that will not run again (promise 18: whatever ended it).
+#[actix_rt::test]
+async fn a_child_below_a_shut_down_nested_supervisor_answers_its_stop_and_refuses_sends() {
+    tokio::time::pause();
+    let (log, _events) = recorder();
+    let worker = probe_spec("worker", log);
+    let worker_handle = worker.handle();
+    let tenant = SupervisorActor::builder("tenant")
+        .restart(actix_supervisor::RestartPolicy::Never)
+        .child(worker);
+    let tenant_addr = tenant.address();
+    let _app = SupervisorActor::builder("app")
+        .child(tenant)
+        .start()
+        .unwrap();
+    within(worker_handle.started()).await.unwrap();
+    within(worker_handle.send(Inc)).await.unwrap();
+
+    let _ = within(tenant_addr.send(actix_supervisor::Shutdown)).await;
+    let report = tokio::time::timeout(Duration::from_secs(3600), worker_handle.stop())
+        .await
+        .expect("the stop of a child below a shut-down supervisor never answered");
+    assert_eq!(report.path.as_str(), "/app/tenant/worker", "{report}");
+    match worker_handle.do_send(Inc) {
+        Err(actix_supervisor::SendError::Gone { .. })
+        | Err(actix_supervisor::SendError::Stopping { .. }) => {}
+        other => panic!("a send to a child that is gone was {other:?}"),
+    }
+}
+
+// Attack (passes on the current code; guards the lifecycle rewrite):
+// `Shutdown` sent to a nested supervisor while its parent's `Stop`
+// already waits on it (a child below it drains, blocked on a gate): the
+// parent's stop still answers, and the shut-down subtree's end is published
+// as a `Stopped` event.
+#[actix_rt::test]
+async fn a_nested_supervisor_shut_down_during_its_parents_stop_lets_the_stop_answer() {
+    tokio::time::pause();
+    let (log, _events) = recorder();
+    let poller = tally_spec("poller", log);
+    let poller_handle = poller.handle();
+    let tenant = SupervisorActor::builder("tenant")
+        .restart(actix_supervisor::RestartPolicy::Never)
+        .child(poller);
+    let tenant_addr = tenant.address();
+    let app = SupervisorActor::builder("app")
+        .child(tenant)
+        .start()
+        .unwrap();
+    within(poller_handle.started()).await.unwrap();
+    let mut events = within(app.send(actix_supervisor::Subscribe::all()))
+        .await
+        .unwrap();
+    let gate = Gate::new();
+    poller_handle.do_send(Hold(1, gate.clone())).unwrap();
+
+    let stopping = app.send(Stop);
+    tokio::pin!(stopping);
+    let early = tokio::time::timeout(Duration::from_millis(10), &mut stopping).await;
+    assert!(early.is_err(), "the stop waits on the blocked poller");
+    let _ = within(tenant_addr.send(actix_supervisor::Shutdown)).await;
+    let report = tokio::time::timeout(Duration::from_secs(3600), stopping)
+        .await
+        .expect("the parent's Stop never answered after its nested supervisor was shut down")
+        .unwrap();
+    assert!(report.find("/app/tenant").is_some(), "{report}");
+
+    use futures_util::StreamExt as _;
+    let mut tenant_stopped = false;
+    while let Ok(Some(event)) = tokio::time::timeout(Duration::from_secs(1), events.next()).await {
+        if event.path.as_str() == "/app/tenant" && matches!(event.kind, EventKind::Stopped { .. }) {
+            tenant_stopped = true;
+        }
+    }
+    assert!(
+        tenant_stopped,
+        "the shut-down supervisor's end was never published"
+    );
+    drop(gate);
+}
+
+// Defect 4 (issue 13). Found by attack: after `Shutdown` of a nested
+// supervisor, its parent's `StopChild` and `RemoveChild` for it answer too.
+#[actix_rt::test]
+async fn control_messages_about_a_shut_down_nested_supervisor_answer() {
+    tokio::time::pause();
+    let app = shut_down_a_nested_supervisor().await;
+    let stopped = tokio::time::timeout(
+        Duration::from_secs(3600),
+        app.send(StopChild::new("tenant")),
+    )
+    .await
+    .expect("StopChild of a shut-down nested supervisor never answered")
+    .unwrap();
+    assert!(stopped.is_ok(), "{stopped:?}");
+    let removed = tokio::time::timeout(
+        Duration::from_secs(3600),
+        app.send(RemoveChild::new("tenant")),
+    )
+    .await
+    .expect("RemoveChild of a shut-down nested supervisor never answered")
+    .unwrap();
+    assert!(removed.is_ok(), "{removed:?}");
+}

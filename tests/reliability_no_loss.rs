@@ -764,3 +764,101 @@ fn children_ending_for_good_while_other_threads_send_account_for_every_message()
     }
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
 }
+
+/// Holds its child's context (with `ctx.wait`) until the gate opens.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Jam(Gate);
+
+impl Handler<Jam> for Sink {
+    type Result = ();
+    fn handle(&mut self, jam: Jam, ctx: &mut Context<Self>) {
+        self.handled.fetch_add(1, SeqCst);
+        ctx.wait(actix::fut::wrap_future(jam.0.passed()));
+    }
+}
+
+// Found by attack: jammed children with full mailboxes are killed (their root sent
+// `Shutdown`) while other threads keep trying `try_send`, which counts a
+// message, finds the mailbox full and takes the count back. A message
+// handed back as `Full` (or `Gone`) must not also be reported undelivered:
+// accepted = handled + undelivered, for every child.
+#[test]
+fn a_kill_while_other_threads_try_sends_on_full_mailboxes_accounts_for_every_message() {
+    const CHILDREN: usize = 200;
+    const SENDERS: usize = 2;
+    let rounds = if long_run() { 200 } else { 20 };
+    let mut mismatches = Vec::new();
+    for round in 0..rounds {
+        actix::System::new().block_on(async {
+            let (mut builder, mut sinks) = (SupervisorActor::builder("app"), Vec::new());
+            for i in 0..CHILDREN {
+                let handled = Arc::new(AtomicU64::new(0));
+                let counted = handled.clone();
+                let spec = ChildSpec::new(format!("sink-{i}"), move || Sink {
+                    handled: counted.clone(),
+                })
+                .restart(RestartPolicy::Never);
+                sinks.push((spec.handle(), handled, Arc::new(AtomicU64::new(0))));
+                builder = builder.child(spec);
+            }
+            let app = builder.start().unwrap();
+            let (going, mut under_way) = tokio::sync::mpsc::unbounded_channel::<()>();
+            let gate = Gate::new();
+            for (sink, _, accepted) in &sinks {
+                within(sink.started()).await.unwrap();
+                sink.do_send(Jam(gate.clone())).unwrap();
+                for _ in 0..16 {
+                    sink.do_send(Count).unwrap();
+                }
+                accepted.fetch_add(17, SeqCst);
+            }
+            let sinks = Arc::new(sinks);
+            let done = Arc::new(AtomicBool::new(false));
+            let senders: Vec<_> = (0..SENDERS)
+                .map(|first| {
+                    let (sinks, done, going) = (sinks.clone(), done.clone(), going.clone());
+                    std::thread::spawn(move || {
+                        let (mut i, mut tries) = (first, 0u64);
+                        while !done.load(SeqCst) {
+                            i = (i + 7) % CHILDREN;
+                            let (sink, _, accepted) = &sinks[i];
+                            if sink.try_send(Count).is_ok() {
+                                accepted.fetch_add(1, SeqCst);
+                            }
+                            tries += 1;
+                            if tries == 1000 {
+                                let _ = going.send(());
+                            }
+                        }
+                    })
+                })
+                .collect();
+            // Once every sender is under way.
+            for _ in 0..SENDERS {
+                within(under_way.recv()).await.unwrap();
+            }
+            app.do_send(actix_supervisor::Shutdown);
+            let mut reports = Vec::new();
+            for (sink, _, _) in sinks.iter() {
+                reports.push(within(sink.stop()).await);
+            }
+            done.store(true, SeqCst);
+            for sender in senders {
+                sender.join().unwrap();
+            }
+            for ((_, handled, accepted), report) in sinks.iter().zip(&reports) {
+                let (accepted, handled) = (accepted.load(SeqCst), handled.load(SeqCst));
+                if accepted != handled + report.undelivered {
+                    mismatches.push(format!(
+                        "round {round}, {}: accepted {accepted}, handled {handled}, \
+                         reported undelivered {}",
+                        report.path, report.undelivered
+                    ));
+                }
+            }
+            drop(gate);
+        });
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}

@@ -220,3 +220,139 @@ async fn a_stop_during_a_strategy_restart_s_backoff_ends_it_and_frees_the_superv
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
+
+// Defect 5 (issue 13): a one-for-all restart drain cut short by the grace
+// left its drain marker in the mailbox; a later stop was credited with it
+// early and dropped the messages sent through the raw `Addr` while the
+// report said `Drained`.
+#[actix_rt::test]
+async fn a_restart_drain_cut_short_never_ends_a_later_stop_early() {
+    tokio::time::pause();
+    let (tally_log, mut tally_events) = recorder();
+    let (probe_log, _probe_events) = recorder();
+    let tally = tally_spec("tally", tally_log)
+        .grace(actix_supervisor::Grace::Duration(Duration::from_secs(1)));
+    let (tally_handle, raw) = (tally.handle(), tally.address());
+    let crashy = probe_spec("crashy", probe_log);
+    let crashy_handle = crashy.handle();
+    let app = SupervisorActor::builder("app")
+        .strategy(Strategy::OneForAll)
+        .intensity(unlimited())
+        .child(tally)
+        .child(crashy)
+        .start()
+        .unwrap();
+    within(tally_handle.started()).await.unwrap();
+    within(crashy_handle.started()).await.unwrap();
+
+    // The first incarnation blocks for good; the second will block on
+    // `second`, with the first drain's marker queued behind it.
+    let (first, second, third) = (Gate::new(), Gate::new(), Gate::new());
+    raw.do_send(Hold(1, first.clone()));
+    raw.do_send(Hold(2, second.clone()));
+    let _ = within(crashy_handle.send(Panic("one for all"))).await;
+
+    // The restart drain of `tally` times out; its next incarnation runs and
+    // waits on `second`.
+    testkit::wait_for_node(&app, "/app/tally", |n| {
+        n.incarnation >= 2 && n.state == NodeState::Running
+    })
+    .timeout(Duration::from_secs(60))
+    .describe("tally restarted after its drain timed out")
+    .await;
+
+    // Behind the old marker: a message that waits on `third`, then five.
+    raw.do_send(Hold(3, third.clone()));
+    for _ in 0..5 {
+        raw.do_send(Bump);
+    }
+    let stopping = tally_handle.stop();
+    tokio::pin!(stopping);
+    second.open();
+    // The old marker is reached now, with `Hold(3)` and the five behind it.
+    let early = tokio::time::timeout(Duration::from_millis(10), &mut stopping).await;
+    third.open();
+    let report = match early {
+        Ok(report) => report,
+        Err(_) => tokio::time::timeout(Duration::from_secs(60), stopping)
+            .await
+            .expect("the stop never answered"),
+    };
+
+    let events = tally_events.drain();
+    let last_stopped = events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            TallyEvent::Stopped(n) => Some(*n),
+            _ => None,
+        })
+        .expect("`stopped` ran");
+    assert_eq!(
+        last_stopped, 5,
+        "every Bump sent before the stop was handled before it answered: {report}; {events:?}"
+    );
+    assert!(report.is_drained(), "{report}");
+}
+
+// Attack (passes on the current code; guards the lifecycle rewrite):
+// a stop of a child while a one-for-all restart drains it
+// (its drain blocked on a gate): the stop answers once the drain is done,
+// every message accepted before it is handled, and the child is not
+// restarted afterwards.
+#[actix_rt::test]
+async fn a_stop_during_a_strategy_restart_drain_answers_and_is_final() {
+    tokio::time::pause();
+    let (tally_log, mut tally_events) = recorder();
+    let (probe_log, _probe_events) = recorder();
+    let tally = tally_spec("tally", tally_log)
+        .grace(actix_supervisor::Grace::Duration(Duration::from_secs(60)));
+    let tally_handle = tally.handle();
+    let crashy = probe_spec("crashy", probe_log);
+    let crashy_handle = crashy.handle();
+    let app = SupervisorActor::builder("app")
+        .strategy(Strategy::OneForAll)
+        .intensity(unlimited())
+        .child(tally)
+        .child(crashy)
+        .start()
+        .unwrap();
+    within(tally_handle.started()).await.unwrap();
+    within(crashy_handle.started()).await.unwrap();
+
+    let gate = Gate::new();
+    tally_handle.do_send(Hold(1, gate.clone())).unwrap();
+    for _ in 0..5 {
+        tally_handle.do_send(Bump).unwrap();
+    }
+    let _ = within(crashy_handle.send(Panic("one for all"))).await;
+    testkit::wait_for_node(&app, "/app/tally", |n| n.state == NodeState::Stopping)
+        .timeout(Duration::from_secs(10))
+        .describe("tally drains for the one-for-all restart")
+        .await;
+
+    let stopping = tally_handle.stop();
+    gate.open();
+    let report = tokio::time::timeout(Duration::from_secs(600), stopping)
+        .await
+        .expect("the stop during a restart drain never answered");
+    assert!(report.is_drained(), "{report}");
+    let counts: Vec<u64> = tally_events
+        .drain()
+        .into_iter()
+        .filter_map(|e| match e {
+            TallyEvent::Stopped(n) => Some(n),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(counts.last(), Some(&5), "every Bump handled: {counts:?}");
+    let node = testkit::wait_for_node(&app, "/app/tally", |n| n.state.is_terminal())
+        .timeout(Duration::from_secs(60))
+        .describe("tally ends for good")
+        .await;
+    assert_eq!(node.state, NodeState::Stopped, "{node:?}");
+    assert_eq!(
+        node.incarnation, 1,
+        "not restarted after its stop: {node:?}"
+    );
+}

@@ -1,9 +1,8 @@
-//! The actors of the library: [`SupervisorActor`] and the runner that each
-//! supervised child lives in.
+//! The actors of the library: [`SupervisorActor`] and the two ready kinds of
+//! child, periodic and worker.
 //!
-//! A supervised child is a plain actix actor with `Context<Self>` that
-//! implements [`SupervisedActor`]. One line, [`supervised!`](crate::supervised),
-//! writes what that takes:
+//! Any actix actor with `Context<Self>` can be a child once one line,
+//! [`supervised!`](crate::supervised), made it supervisable:
 //!
 //! ```
 //! use actix::prelude::*;
@@ -15,120 +14,11 @@
 //! ```
 
 pub(crate) mod periodic;
-pub(crate) mod runner;
 pub(crate) mod supervisor;
 pub(crate) mod worker;
 
-use actix::{Actor, Context, Handler, Supervised};
-
 pub use periodic::{MissedTicks, Periodic, PeriodicActor, Tick, TickContext, TickNow};
-pub use runner::{fail, restart_fresh};
 pub use supervisor::{SupervisorActor, SupervisorBuilder};
 pub use worker::{Work, WorkContext, WorkerActor};
 
-use crate::handle::DrainMarker;
-
-/// An actor that can be supervised: an actix actor with `Context<Self>` whose
-/// restarts install fresh state and whose mailbox can be drained.
-///
-/// Implemented by [`supervised!`](crate::supervised); you do not implement it
-/// by hand.
-pub trait SupervisedActor:
-    Actor<Context = Context<Self>> + Supervised + Handler<DrainMarker>
-{
-}
-
-impl<A> SupervisedActor for A where
-    A: Actor<Context = Context<A>> + Supervised + Handler<DrainMarker>
-{
-}
-
-/// Makes an actor supervisable: each restart installs the fresh value its
-/// spec's factory built, a stop can drain its mailbox, and messages sent
-/// through its [`ChildHandle`](crate::ChildHandle) are counted.
-///
-/// It implements [`actix::Supervised`] (calling [`restart_fresh`]) and two
-/// handlers for the library's internal messages. For a generic actor, give
-/// its generic parameters in brackets after `impl`, and its bounds in
-/// brackets after `where`.
-///
-/// # Examples
-///
-/// ```
-/// use actix::prelude::*;
-///
-/// struct Scanner;
-/// impl Actor for Scanner { type Context = Context<Self>; }
-/// actix_supervisor::supervised!(Scanner);
-///
-/// struct Cache<T> { entries: Vec<T> }
-/// impl<T: Unpin + 'static> Actor for Cache<T> { type Context = Context<Self>; }
-/// actix_supervisor::supervised!(impl[T] Cache<T> where [T: Unpin + 'static]);
-/// ```
-///
-/// With `custom_restarting`, it leaves `Supervised` to you, for an actor that
-/// carries something across restarts on purpose. Your `restarting` must still
-/// call [`restart_fresh`]; a restart that does not is refused and the child
-/// is given up with an error saying so.
-///
-/// ```
-/// use actix::prelude::*;
-///
-/// struct Receiver { connection_pool: Option<Vec<String>>, position: u64 }
-/// impl Actor for Receiver { type Context = Context<Self>; }
-/// impl Supervised for Receiver {
-///     fn restarting(&mut self, _: &mut Context<Self>) {
-///         let pool = self.connection_pool.take(); // kept across restarts
-///         actix_supervisor::restart_fresh(self);  // everything else is fresh
-///         self.connection_pool = pool;
-///     }
-/// }
-/// actix_supervisor::supervised!(Receiver, custom_restarting);
-/// ```
-#[macro_export]
-macro_rules! supervised {
-    (impl [$($generics:tt)*] $actor:ty $(where [$($bounds:tt)*])?, custom_restarting) => {
-        impl<$($generics)*> ::actix::Handler<$crate::__private::DrainMarker> for $actor
-        $(where $($bounds)*)?
-        {
-            type Result = ();
-            fn handle(
-                &mut self,
-                _: $crate::__private::DrainMarker,
-                _: &mut <Self as ::actix::Actor>::Context,
-            ) {
-                $crate::__private::handle_drain_marker();
-            }
-        }
-
-        impl<__M, $($generics)*> ::actix::Handler<$crate::__private::Tracked<__M>> for $actor
-        where
-            __M: ::actix::Message,
-            $actor: ::actix::Handler<__M>,
-            $($($bounds)*)?
-        {
-            type Result = $crate::__private::TrackedResponse<<$actor as ::actix::Handler<__M>>::Result>;
-            fn handle(
-                &mut self,
-                message: $crate::__private::Tracked<__M>,
-                ctx: &mut <Self as ::actix::Actor>::Context,
-            ) -> Self::Result {
-                $crate::__private::handle_tracked(self, message, ctx)
-            }
-        }
-    };
-    (impl [$($generics:tt)*] $actor:ty $(where [$($bounds:tt)*])?) => {
-        impl<$($generics)*> ::actix::Supervised for $actor $(where $($bounds)*)? {
-            fn restarting(&mut self, _: &mut <Self as ::actix::Actor>::Context) {
-                $crate::restart_fresh(self);
-            }
-        }
-        $crate::supervised!(impl [$($generics)*] $actor $(where [$($bounds)*])?, custom_restarting);
-    };
-    ($actor:ty, custom_restarting) => {
-        $crate::supervised!(impl [] $actor, custom_restarting);
-    };
-    ($actor:ty) => {
-        $crate::supervised!(impl [] $actor);
-    };
-}
+pub(crate) use crate::child::SupervisedActor;

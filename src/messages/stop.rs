@@ -35,6 +35,14 @@ impl Message for Stop {
 pub enum StopOutcome {
     /// Everything accepted before the stop was handled.
     Drained,
+    /// The node ended (its last incarnation stopped on its own, and its
+    /// policy does not restart it) with accepted messages left unhandled:
+    /// see [`StopReport::undelivered`].
+    Incomplete,
+    /// The child never started: its spec was dropped (its `StartChild` was
+    /// refused, or its tree failed to build). What its handles accepted is
+    /// undelivered.
+    NotStarted,
     /// The grace ran out; the node was terminated with work left undone.
     TimedOut,
     /// User code failed while stopping (or the node had already given up
@@ -61,6 +69,14 @@ pub struct StopReport {
     /// Messages accepted that will never be handled (left in the mailbox when
     /// the grace ran out, or queued when the node had already ended).
     pub undelivered: u64,
+    /// Messages accepted whose requester gave up (dropped its `send` future)
+    /// before they were handled, over the node's whole life: they were not
+    /// handled, and they held no stop open.
+    ///
+    /// For a child, every message its handles accepted is counted exactly
+    /// once: handled, cancelled here, or undelivered.
+    #[serde(default)]
+    pub cancelled: u64,
     /// From the stop request to the end.
     #[serde(with = "humantime_serde")]
     pub duration: Duration,
@@ -92,6 +108,8 @@ impl StopReport {
     fn write_outline(&self, f: &mut fmt::Formatter<'_>, depth: usize) -> fmt::Result {
         let outcome = match &self.outcome {
             StopOutcome::Drained => "drained".to_string(),
+            StopOutcome::Incomplete => "ended with work left".to_string(),
+            StopOutcome::NotStarted => "never started".to_string(),
             StopOutcome::TimedOut => "timed out".to_string(),
             StopOutcome::Failed(failure) => format!("failed ({failure})"),
         };

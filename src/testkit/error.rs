@@ -12,7 +12,7 @@ use crate::error::{BuildError, ControlError};
 use crate::messages::{LifecycleEvent, StopReport};
 use crate::tree::TreeSnapshot;
 
-use super::recorder::EventLine;
+use super::event_line::EventLine;
 
 /// A wait on a tree ([`wait_until`](super::wait_until),
 /// [`wait_for_node`](super::wait_for_node)) that ended without the

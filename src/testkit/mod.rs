@@ -55,6 +55,7 @@
 //! ```
 
 mod error;
+mod event_line;
 mod live;
 mod paused;
 mod recorder;

@@ -25,6 +25,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use super::error::EventWaitError;
+use super::event_line::kind_label;
 use super::wait::DEFAULT_TIMEOUT;
 use crate::actors::SupervisorActor;
 use crate::messages::{EventKind, EventStream, LifecycleEvent, Subscribe};
@@ -377,45 +378,5 @@ impl<'a> IntoFuture for WaitForEvent<'a> {
                 Err(err) => panic!("{err}"),
             }
         })
-    }
-}
-
-/// The name of an event's kind, as in JSON.
-pub(crate) fn kind_label(kind: &EventKind) -> &'static str {
-    match kind {
-        EventKind::Started => "started",
-        EventKind::Failed { .. } => "failed",
-        EventKind::Restarting { .. } => "restarting",
-        EventKind::Stopped { .. } => "stopped",
-        EventKind::GaveUp { .. } => "gave_up",
-        EventKind::Escalated { .. } => "escalated",
-        EventKind::Lagged { .. } => "lagged",
-    }
-}
-
-/// One event on one line: `/app/probe #2 failed: panic in running: boom`.
-pub(crate) struct EventLine<'a>(pub(crate) &'a LifecycleEvent);
-
-impl fmt::Display for EventLine<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let event = self.0;
-        write!(
-            f,
-            "{} #{} {}",
-            event.path,
-            event.incarnation,
-            kind_label(&event.kind)
-        )?;
-        match &event.kind {
-            EventKind::Failed { failure }
-            | EventKind::GaveUp { failure }
-            | EventKind::Escalated { failure } => write!(f, ": {failure}"),
-            EventKind::Restarting { attempt, delay } => {
-                write!(f, " (attempt {attempt}, in {delay:?})")
-            }
-            EventKind::Stopped { report } => write!(f, ": {:?}", report.outcome),
-            EventKind::Lagged { missed } => write!(f, ": {missed} missed"),
-            _ => Ok(()),
-        }
     }
 }

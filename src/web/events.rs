@@ -70,12 +70,14 @@ pub(crate) fn event_json(event: &LifecycleEvent) -> Value {
     value
 }
 
-/// A stop report as JSON: `path`, `outcome` (`drained`, `timed_out`,
-/// `failed`), `failure` (for `failed`, else null), `drained`,
-/// `undelivered`, `duration_ms`, `duration`, `children`.
+/// A stop report as JSON: `path`, `outcome` (`drained`, `incomplete`,
+/// `not_started`, `timed_out`, `failed`), `failure` (for `failed`, else null), `drained`,
+/// `undelivered`, `cancelled`, `duration_ms`, `duration`, `children`.
 pub(crate) fn report_json(report: &StopReport) -> Value {
     let (outcome, failure) = match &report.outcome {
         StopOutcome::Drained => ("drained", Value::Null),
+        StopOutcome::Incomplete => ("incomplete", Value::Null),
+        StopOutcome::NotStarted => ("not_started", Value::Null),
         StopOutcome::TimedOut => ("timed_out", Value::Null),
         StopOutcome::Failed(failure) => ("failed", json!(failure)),
     };
@@ -85,6 +87,7 @@ pub(crate) fn report_json(report: &StopReport) -> Value {
         "failure": failure,
         "drained": report.drained,
         "undelivered": report.undelivered,
+        "cancelled": report.cancelled,
         "duration_ms": millis(report.duration),
         "duration": humantime::format_duration(report.duration).to_string(),
         "children": report.children.iter().map(report_json).collect::<Vec<_>>(),

@@ -20,10 +20,12 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
-use super::children::{ChildLink, Children};
+use super::children::Children;
 use super::{shutdown, OwnState, SupervisorActor};
+use crate::child::drain::ChildShared;
+use crate::child::link::{ChildEnv, ChildLink};
+use crate::child::restart::RestartRules;
 use crate::error::{check_name, BuildError};
-use crate::handle::ChildShared;
 use crate::messages::events::Events;
 use crate::policy::{Backoff, Grace, IntensityWindow, RestartIntensity, RestartPolicy, Strategy};
 use crate::spec::AnyChildSpec;
@@ -63,6 +65,14 @@ impl fmt::Debug for SupervisorBuilder {
     }
 }
 
+/// A nested supervisor's place among its parent's children, and its restart
+/// rules as such a child.
+#[derive(Debug)]
+pub(crate) struct AsChild {
+    pub(super) env: ChildEnv,
+    pub(super) rules: RestartRules,
+}
+
 /// Where a supervisor is placed in its tree when it is built.
 pub(super) struct Place {
     pub(super) path: NodePath,
@@ -71,10 +81,16 @@ pub(super) struct Place {
     /// Its link in its parent, when it is a child.
     pub(super) link: Option<Rc<ChildLink>>,
     /// Its place among its parent's children, when it is a child.
-    pub(super) as_child: Option<super::nested::AsChild>,
+    pub(super) as_child: Option<AsChild>,
 }
 
 impl SupervisorBuilder {
+    /// How deep supervisors may nest: a child supervisor of the root is at
+    /// level 1. A deeper tree is refused with [`BuildError::TooDeep`]
+    /// (when built, or when given to `StartChild`), never an overflowed
+    /// stack.
+    pub const MAX_DEPTH: usize = 64;
+
     pub(super) fn new(name: String) -> Self {
         let (sender, receiver) = channel::channel(16);
         SupervisorBuilder {
@@ -218,9 +234,33 @@ impl SupervisorBuilder {
         Ok(path)
     }
 
+    /// Refuses a subtree whose supervisors, placed at `path`, would nest
+    /// deeper than [`MAX_DEPTH`](Self::MAX_DEPTH); checked without
+    /// recursion, so no depth can overflow the stack.
+    fn check_depth(&self, path: &NodePath) -> Result<(), BuildError> {
+        // The root is level 0.
+        let depth = path.as_str().matches('/').count().saturating_sub(1);
+        let mut stack: Vec<(&[AnyChildSpec], usize, NodePath)> =
+            vec![(&self.children, depth, path.clone())];
+        while let Some((children, depth, parent)) = stack.pop() {
+            for child in children.iter().filter(|child| child.0.is_supervisor()) {
+                let path = parent.join(child.name());
+                if depth + 1 > Self::MAX_DEPTH {
+                    return Err(BuildError::TooDeep {
+                        path,
+                        limit: Self::MAX_DEPTH,
+                    });
+                }
+                stack.push((child.0.children(), depth + 1, path));
+            }
+        }
+        Ok(())
+    }
+
     /// Checks the supervisor's own fields and, recursively, its children, as
     /// if it sat at `path`.
     pub(crate) fn validate_at(&self, path: &NodePath) -> Result<(), BuildError> {
+        self.check_depth(path)?;
         let field = |field: &'static str, reason: String| BuildError::InvalidField {
             path: path.clone(),
             field,

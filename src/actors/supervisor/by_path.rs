@@ -12,8 +12,9 @@ use std::rc::Rc;
 
 use actix::{ActorFutureExt, Addr, AsyncContext, Context, Handler, ResponseActFuture};
 
-use super::children::ChildLink;
+use super::nested;
 use super::SupervisorActor;
+use crate::child::link::ChildLink;
 use crate::messages::by_path::{
     PathError, RemoveChildAt, RestartChildAt, StopChildAt, SupervisorAt,
 };
@@ -51,8 +52,8 @@ impl SupervisorActor {
         match self.children.find(name) {
             None => Route::Unknown,
             Some((_, link)) if !deeper => Route::Child(link.clone()),
-            Some((_, link)) => match &link.nested {
-                Some(addr) => Route::Via((**addr).clone()),
+            Some((_, link)) => match nested::address_of(link) {
+                Some(addr) => Route::Via(addr),
                 None => Route::Unknown,
             },
         }
@@ -183,8 +184,8 @@ impl Handler<SupervisorAt> for SupervisorActor {
             Route::Here => ready(Ok(ctx.address())),
             Route::Unknown => ready(Err(PathError::Unknown { path })),
             Route::Via(via) => Box::pin(forward(via, message).map(|answer, _, _| answer?)),
-            Route::Child(link) => match &link.nested {
-                Some(addr) => ready(Ok((**addr).clone())),
+            Route::Child(link) => match nested::address_of(&link) {
+                Some(addr) => ready(Ok(addr)),
                 None => ready(Err(PathError::Unknown { path })),
             },
         }

@@ -3,7 +3,7 @@
 //!
 //! The per-child work (containing panics, restarting in place, waiting out a
 //! backoff, draining on stop) is done by each child's runner
-//! ([`crate::actors::runner`]); the supervisor owns the child table
+//! ([`crate::child`]); the supervisor owns the child table
 //! ([`children`]), the view of the tree, and the order of shutdown
 //! ([`shutdown`]).
 
@@ -11,7 +11,6 @@ mod builder;
 mod by_path;
 pub(crate) mod children;
 mod nested;
-pub(crate) mod restart;
 pub(crate) mod shutdown;
 
 pub use builder::SupervisorBuilder;
@@ -29,7 +28,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
-use self::children::{ChildEnv, Children, Command, SupervisorScope};
+use self::children::Children;
+use crate::child::lifecycle::Notice;
+use crate::child::link::{self, ChildEnv, ChildNotice, Command, SupervisorScope};
 use crate::error::ControlError;
 use crate::error::{check_name, BuildError};
 use crate::messages::children::{RemoveChild, RestartChild, StartChild, StopChild};
@@ -120,7 +121,7 @@ pub struct SupervisorActor {
     /// 1 for the first run; one more each time its subtree is restarted.
     incarnation: u64,
     /// Its place among its parent's children, when it is a child.
-    as_child: Option<nested::AsChild>,
+    as_child: Option<builder::AsChild>,
     /// What its children share, made when the first one starts.
     child_scope: Option<Rc<SupervisorScope>>,
     #[cfg(feature = "testkit")]
@@ -136,11 +137,11 @@ pub struct SupervisorActor {
 #[derive(Debug)]
 pub(crate) struct OwnState {
     state: Cell<NodeState>,
-    link: Option<std::rc::Weak<children::ChildLink>>,
+    link: Option<std::rc::Weak<link::ChildLink>>,
 }
 
 impl OwnState {
-    fn new(link: Option<Rc<children::ChildLink>>) -> Self {
+    fn new(link: Option<Rc<link::ChildLink>>) -> Self {
         OwnState {
             state: Cell::new(NodeState::Starting),
             link: link.as_ref().map(Rc::downgrade),
@@ -148,7 +149,7 @@ impl OwnState {
     }
 
     /// Its link in its parent, while the parent keeps it.
-    pub(crate) fn link(&self) -> Option<Rc<children::ChildLink>> {
+    pub(crate) fn link(&self) -> Option<Rc<link::ChildLink>> {
         self.link.as_ref().and_then(std::rc::Weak::upgrade)
     }
 
@@ -175,26 +176,12 @@ impl OwnState {
     }
 }
 
-/// From a child's runner, under a strategy other than one-for-one: its
-/// incarnation ended and it waits, parked, for its siblings' restart.
+/// A child whose incarnation ended under a strategy other than one-for-one:
+/// it waits, parked, for its siblings' restart.
 #[derive(Debug)]
 pub(crate) struct ChildEnded {
     pub(crate) index: usize,
     pub(crate) delay: std::time::Duration,
-}
-
-impl actix::Message for ChildEnded {
-    type Result = ();
-}
-
-/// From a child's runner: a restart exceeded the restart intensity.
-#[derive(Debug)]
-pub(crate) struct GiveUp {
-    pub(crate) failure: Failure,
-}
-
-impl actix::Message for GiveUp {
-    type Result = ();
 }
 
 impl SupervisorActor {
@@ -253,7 +240,7 @@ impl SupervisorActor {
         self.child_scope
             .get_or_insert_with(|| {
                 Rc::new(SupervisorScope {
-                    supervisor: ctx.address().downgrade(),
+                    supervisor: ctx.address().recipient().downgrade(),
                     events: self.events.clone(),
                     intensity: self.intensity.clone(),
                     token: self.token.clone(),
@@ -287,11 +274,52 @@ impl Actor for SupervisorActor {
         self.state.set(NodeState::Running);
     }
 
+    /// Whatever ended the supervisor (a `Stop` that finished, [`Kill`], its
+    /// system stopping), its children are killed, and, unless a stop
+    /// already publishes one, its end is published: the report (once every
+    /// child reported) reaches its parent's link and the `Stop`s waiting on
+    /// it, so nothing waits for a supervisor that is gone.
+    ///
+    /// [`Kill`]: crate::Shutdown
     fn stopped(&mut self, _: &mut Context<Self>) {
         for child in self.children.iter() {
             child.command(Command::Kill);
         }
         self.token.cancel();
+        if !self.is_ending() {
+            tracing::warn!(path = %self.path, "supervisor terminated; its children are killed");
+            self.state.set(NodeState::Stopped);
+            let children: Vec<_> = self
+                .children
+                .iter()
+                .map(|link| link.shared.report())
+                .collect();
+            let (path, state, report, events) = (
+                self.path.clone(),
+                self.state.clone(),
+                self.report.clone(),
+                self.events.clone(),
+            );
+            actix_rt::spawn(async move {
+                let children = futures_util::future::join_all(children).await;
+                let stopped = StopReport {
+                    path: path.clone(),
+                    outcome: StopOutcome::TimedOut,
+                    drained: children.iter().map(|r| r.drained).sum(),
+                    undelivered: children.iter().map(|r| r.undelivered).sum(),
+                    cancelled: children.iter().map(|r| r.cancelled).sum(),
+                    duration: std::time::Duration::ZERO,
+                    children,
+                };
+                match state.link() {
+                    Some(link) => link.shared.finish(stopped.clone()),
+                    None => events.emit(&path, 1, || EventKind::Stopped {
+                        report: stopped.clone(),
+                    }),
+                }
+                report.send_replace(Some(stopped));
+            });
+        }
         tracing::info!(path = %self.path, "supervisor stopped");
     }
 }
@@ -306,7 +334,7 @@ impl Handler<Inspect> for SupervisorActor {
         let nested: Vec<_> = self
             .children
             .iter()
-            .map(|link| link.nested.as_deref().cloned())
+            .map(|link| nested::address_of(link))
             .collect();
         Box::pin(async move {
             for (child, nested) in root.children.iter_mut().zip(nested) {
@@ -457,13 +485,34 @@ impl SupervisorActor {
     }
 }
 
-impl Handler<ChildEnded> for SupervisorActor {
+impl Handler<ChildNotice> for SupervisorActor {
     type Result = ();
 
-    fn handle(&mut self, ended: ChildEnded, ctx: &mut Context<Self>) {
-        self.restarts.push_back(ended);
-        if self.restarts.len() == 1 {
-            self.run_next_restart(ctx);
+    fn handle(&mut self, notice: ChildNotice, ctx: &mut Context<Self>) {
+        match notice.notice {
+            Notice::Ended { delay } => {
+                self.restarts.push_back(ChildEnded {
+                    index: notice.index,
+                    delay,
+                });
+                if self.restarts.len() == 1 {
+                    self.run_next_restart(ctx);
+                }
+            }
+            Notice::GaveUp => {
+                let failure = self
+                    .children
+                    .get(notice.index)
+                    .and_then(|link| link.record.borrow().last_failure.as_deref().cloned())
+                    .unwrap_or_else(|| {
+                        Failure::new(
+                            crate::tree::FailureKind::Error,
+                            crate::tree::FailurePhase::Running,
+                            "a child exceeded the restart intensity".into(),
+                        )
+                    });
+                self.give_up(failure, ctx);
+            }
         }
     }
 }
@@ -551,12 +600,22 @@ impl Handler<RestartChild> for SupervisorActor {
                 let path = link.path.clone();
                 Err(ControlError::ChildEnded { path })
             }
+            Some(link) if !link.shared.is_accepting() => {
+                let path = link.path.clone();
+                Err(ControlError::ChildStopping { path })
+            }
             Some(link) => Ok(link),
         };
         Box::pin(async move {
             let link = link?;
             link.command(Command::Restart);
             link.at_rest().await;
+            // A stop that came meanwhile wins: the child ends, it is not
+            // started again.
+            if !link.shared.is_accepting() {
+                let path = link.path.clone();
+                return Err(ControlError::ChildStopping { path });
+            }
             link.command(Command::Start);
             Ok(())
         })
@@ -601,15 +660,15 @@ impl Handler<RemoveChild> for SupervisorActor {
     }
 }
 
-impl Handler<GiveUp> for SupervisorActor {
-    type Result = ();
-
-    fn handle(&mut self, give_up: GiveUp, ctx: &mut Context<Self>) {
-        self.last_failure = Some(give_up.failure.clone());
+impl SupervisorActor {
+    /// One restart too many: a nested supervisor escalates to its parent; a
+    /// root stops its children and fails.
+    fn give_up(&mut self, failure: Failure, ctx: &mut Context<Self>) {
+        self.last_failure = Some(failure.clone());
         if self.as_child.is_some() {
-            self.escalate(give_up.failure, ctx);
+            self.escalate(failure, ctx);
         } else {
-            self.begin_shutdown(ShutdownCause::GiveUp(give_up.failure));
+            self.begin_shutdown(ShutdownCause::GiveUp(failure));
         }
     }
 }
@@ -629,12 +688,14 @@ impl Handler<SubscribeRecipient> for SupervisorActor {
         let subtree = subscribe.subtree.unwrap_or_else(|| self.path.clone());
         let mut events: EventStream = self.events.subscribe(subtree);
         let recipient = subscribe.recipient;
+        // Each event waits for room in the recipient's mailbox (`send`, not
+        // `do_send`): a slow recipient holds at most its mailbox's capacity,
+        // and past the event channel's bound it is told it lagged.
         actix_rt::spawn(async move {
             while let Some(event) = events.next().await {
-                if !recipient.connected() {
+                if recipient.send(event).await.is_err() {
                     break;
                 }
-                recipient.do_send(event);
             }
         });
     }

@@ -19,10 +19,12 @@ use std::time::Duration;
 use actix::fut::wrap_future;
 use actix::{ActorFutureExt, AsyncContext, Context, Handler, Message, ResponseFuture};
 
-use super::builder::{Place, SupervisorBuilder};
-use super::children::{Activity, ChildEnv, ChildLink, Command, NodeRecord};
-use super::restart::{Decision, End, RestartRules};
-use super::{ChildEnded, GiveUp, ShutdownCause, SupervisorActor};
+use super::builder::{AsChild, Place, SupervisorBuilder};
+use super::{ShutdownCause, SupervisorActor};
+use crate::child::lifecycle::Notice;
+use crate::child::link::ChildNotice;
+use crate::child::link::{Activity, ChildEnv, ChildLink, Command, Nested, NodeRecord};
+use crate::child::restart::{Decision, End, RestartRules};
 use crate::error::BuildError;
 use crate::messages::events::EventKind;
 use crate::messages::stop::{Stop, StopReport};
@@ -57,6 +59,14 @@ impl ErasedSpec for SupervisorBuilder {
         self.assign_paths(&path);
     }
 
+    fn is_supervisor(&self) -> bool {
+        true
+    }
+
+    fn children(&self) -> &[AnyChildSpec] {
+        &self.children
+    }
+
     fn assigned_path(&self) -> NodePath {
         self.shared.path()
     }
@@ -67,7 +77,7 @@ impl ErasedSpec for SupervisorBuilder {
             NodeRecord::new(),
             NodeKind::Supervisor,
             builder.shared.clone(),
-            Some(builder.addr.clone()),
+            Some(Nested(Box::new(builder.addr.clone()))),
             &env,
         );
         link.record.borrow_mut().incarnation = 1;
@@ -86,6 +96,14 @@ impl ErasedSpec for SupervisorBuilder {
         actix_rt::spawn(relay(link.clone(), addr, env));
         link
     }
+}
+
+/// The address of the nested supervisor behind `link`, if it is one.
+pub(super) fn address_of(link: &ChildLink) -> Option<actix::Addr<SupervisorActor>> {
+    link.nested
+        .as_ref()
+        .and_then(|nested| nested.0.downcast_ref::<actix::Addr<SupervisorActor>>())
+        .cloned()
 }
 
 /// What the relay waits for.
@@ -178,14 +196,6 @@ impl Handler<StartChildren> for SupervisorActor {
     }
 }
 
-/// A nested supervisor's place among its parent's children, and its restart
-/// rules as such a child.
-#[derive(Debug)]
-pub(crate) struct AsChild {
-    env: ChildEnv,
-    rules: RestartRules,
-}
-
 impl SupervisorActor {
     /// Drains and parks every child, in reverse start order, keeping their
     /// mailboxes; completes when all are at rest.
@@ -255,8 +265,9 @@ impl SupervisorActor {
                 .allow(tokio::time::Instant::now())
         {
             if let Some(parent) = as_child.env.scope.supervisor.upgrade() {
-                parent.do_send(GiveUp {
-                    failure: failure.clone(),
+                parent.do_send(ChildNotice {
+                    index: as_child.env.index,
+                    notice: Notice::GaveUp,
                 });
             }
             decision = Decision::Finish;
@@ -293,7 +304,10 @@ impl SupervisorActor {
                     link.set_activity(Activity::Parked);
                 }
                 if let Some(parent) = parent.upgrade() {
-                    parent.do_send(ChildEnded { index, delay });
+                    parent.do_send(ChildNotice {
+                        index,
+                        notice: Notice::Ended { delay },
+                    });
                 }
             }));
         }

@@ -14,7 +14,7 @@ use futures_util::future::LocalBoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::time::Instant;
 
-use super::children::{ChildLink, Command};
+use crate::child::link::{ChildLink, Command};
 use crate::messages::stop::{StopOutcome, StopReport};
 use crate::policy::Grace;
 use crate::tree::NodePath;
@@ -97,6 +97,7 @@ pub(crate) fn shut_down(
             outcome,
             drained: children.iter().map(|r| r.drained).sum(),
             undelivered: children.iter().map(|r| r.undelivered).sum(),
+            cancelled: children.iter().map(|r| r.cancelled).sum(),
             duration: began.elapsed(),
             children,
         }

@@ -1,0 +1,426 @@
+//! The accounting that closes: what a child's handles and its runner share
+//! ([`ChildShared`]), and the two messages that connect them through the
+//! child's own mailbox, [`Tracked`] (a user message sent through a handle)
+//! and [`DrainMarker`] (the end of the mailbox at the moment a drain began).
+//!
+//! # Invariants
+//!
+//! - A child's status and the count of messages its handles accepted live in
+//!   one atomic word, so a handle checks the status and counts its message in
+//!   one step (a compare-and-swap): every message a handle reports as
+//!   accepted was counted while the child was accepting, and none is counted
+//!   after the status moved on. When the runner closes the child for good it
+//!   reads the final count in the same step that marks it gone, even while
+//!   handles on other threads are sending.
+//! - A child's status only moves forward: accepting, stopping, gone.
+//! - Every accepted message is **settled** exactly once while the child is
+//!   not gone: when its handler is called (handled), or when it is dropped
+//!   unhandled because its requester gave up (cancelled: actix skips a
+//!   request whose future was dropped, and a `send` future dropped while it
+//!   waits for room in a full mailbox drops its message). A message dropped
+//!   after the child is gone is undelivered, counted as accepted minus
+//!   settled when the child closed. So accepted = handled + cancelled +
+//!   undelivered, and a requester that gives up never holds a drain open.
+//! - The accepted count only goes down when `try_send` finds the mailbox full
+//!   (or closed) after counting; the message is handed back.
+//! - The report is published once, when the runner is done with the child.
+
+use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::Waker;
+
+use actix::dev::{MessageResponse, OneshotSender};
+use actix::{Actor, Handler, Message};
+
+use crate::latch::Latch;
+use crate::messages::stop::StopReport;
+use crate::tree::{Failure, NodePath};
+
+pub(crate) const ACCEPTING: u8 = 0;
+pub(crate) const STOPPING: u8 = 1;
+pub(crate) const GONE: u8 = 2;
+
+/// In [`ChildShared::state`]: the child takes no new messages.
+const STOPPING_BIT: u64 = 1 << 62;
+/// In [`ChildShared::state`]: the child will not run again.
+const GONE_BIT: u64 = 1 << 63;
+/// In [`ChildShared::state`]: one send between its count and its push into
+/// the mailbox (bits 40 to 61).
+const IN_FLIGHT_ONE: u64 = 1 << 40;
+const IN_FLIGHT: u64 = STOPPING_BIT - IN_FLIGHT_ONE;
+/// In [`ChildShared::state`]: the messages accepted through handles (bits 0
+/// to 39).
+const COUNT: u64 = IN_FLIGHT_ONE - 1;
+
+/// The status a state word holds.
+fn status_of(state: u64) -> u8 {
+    if state & GONE_BIT != 0 {
+        GONE
+    } else if state & STOPPING_BIT != 0 {
+        STOPPING
+    } else {
+        ACCEPTING
+    }
+}
+
+/// What a child's handles and its runner share, across threads.
+#[derive(Debug)]
+pub(crate) struct ChildShared {
+    name: String,
+    path: OnceLock<NodePath>,
+    /// The status (two high bits) and the messages accepted through handles
+    /// (the rest).
+    state: AtomicU64,
+    /// Accepted messages handled or cancelled.
+    settled: AtomicU64,
+    /// Accepted messages cancelled by their requesters.
+    cancelled: AtomicU64,
+    /// The runner task's waker, kept (not taken) so that a stop request or a
+    /// change in the counts always reaches the runner, whatever it is doing.
+    runner: Mutex<Option<Waker>>,
+    report: Latch<Box<StopReport>>,
+    /// How the first start attempt went.
+    startup: Latch<Startup>,
+    /// Rung when the report or the start outcome is set, or the runner's
+    /// activity changes: one `Notify` for every change a waiter watches.
+    bell: tokio::sync::Notify,
+}
+
+/// How a child's first start attempt went.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Startup {
+    Started,
+    Failed(Box<Failure>),
+    Gone,
+}
+
+/// The counts of a child's accepted messages at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Counts {
+    pub(crate) accepted: u64,
+    pub(crate) settled: u64,
+    pub(crate) cancelled: u64,
+}
+
+impl Counts {
+    pub(crate) fn handled(&self) -> u64 {
+        self.settled - self.cancelled
+    }
+}
+
+impl ChildShared {
+    pub(crate) fn new(name: String) -> Arc<Self> {
+        Arc::new(ChildShared {
+            name,
+            path: OnceLock::new(),
+            state: AtomicU64::new(0),
+            settled: AtomicU64::new(0),
+            cancelled: AtomicU64::new(0),
+            runner: Mutex::new(None),
+            report: Latch::new(),
+            startup: Latch::new(),
+            bell: tokio::sync::Notify::new(),
+        })
+    }
+
+    /// The child's name.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The child's path once its supervisor placed it; before, `/` + name.
+    pub(crate) fn path(&self) -> NodePath {
+        self.path
+            .get()
+            .cloned()
+            .unwrap_or_else(|| NodePath::root(&self.name))
+    }
+
+    pub(crate) fn set_path(&self, path: NodePath) {
+        let _ = self.path.set(path);
+    }
+
+    /// Marks the child as stopping; true if this call did it.
+    pub(crate) fn begin_stopping(&self) -> bool {
+        status_of(self.state.fetch_or(STOPPING_BIT, SeqCst)) == ACCEPTING
+    }
+
+    #[inline]
+    pub(crate) fn is_accepting(&self) -> bool {
+        status_of(self.state.load(SeqCst)) == ACCEPTING
+    }
+
+    /// Whether the child accepts messages and has settled every one its
+    /// handles accepted: two atomic loads.
+    #[inline]
+    pub(crate) fn is_idle(&self) -> bool {
+        self.state.load(SeqCst) == self.settled.load(SeqCst)
+    }
+
+    /// Whether every accepted message is settled.
+    pub(crate) fn is_settled(&self) -> bool {
+        self.state.load(SeqCst) & COUNT == self.settled.load(SeqCst)
+    }
+
+    pub(crate) fn status(&self) -> u8 {
+        status_of(self.state.load(SeqCst))
+    }
+
+    /// The counts now.
+    pub(crate) fn counts(&self) -> Counts {
+        let cancelled = self.cancelled.load(SeqCst);
+        let settled = self.settled.load(SeqCst);
+        Counts {
+            accepted: self.state.load(SeqCst) & COUNT,
+            settled,
+            cancelled,
+        }
+    }
+
+    /// Remembers the runner's waker; `known` is the runner's own copy, so an
+    /// unchanged waker costs a comparison and no lock.
+    #[inline]
+    pub(crate) fn register_runner(&self, known: &mut Option<Waker>, waker: &Waker) {
+        if known.as_ref().is_some_and(|k| k.will_wake(waker)) {
+            return;
+        }
+        *known = Some(waker.clone());
+        *self.runner.lock().unwrap_or_else(|e| e.into_inner()) = Some(waker.clone());
+    }
+
+    /// Wakes the runner so it looks at the status and counts again.
+    pub(crate) fn wake_runner(&self) {
+        if let Some(waker) = self
+            .runner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            waker.wake_by_ref();
+        }
+    }
+
+    /// Marks the child gone: from now on every handle refuses, and a message
+    /// dropped unhandled is undelivered. Returns the counts, once every send
+    /// that was counted before has pushed its message or handed it back (a
+    /// few instructions on another thread: no send awaits in between).
+    pub(crate) fn close(&self) -> Counts {
+        let mut state = self.state.fetch_or(GONE_BIT | STOPPING_BIT, SeqCst);
+        while state & IN_FLIGHT != 0 {
+            std::thread::yield_now();
+            state = self.state.load(SeqCst);
+        }
+        let accepted = state & COUNT;
+        let cancelled = self.cancelled.load(SeqCst);
+        let settled = self.settled.load(SeqCst);
+        Counts {
+            accepted,
+            settled,
+            cancelled,
+        }
+    }
+
+    /// The child will not run again; closes it if needed and publishes its
+    /// report (once).
+    pub(crate) fn finish(&self, report: StopReport) {
+        self.close();
+        self.settle_startup(Startup::Gone);
+        self.report.set(Box::new(report), &self.bell);
+    }
+
+    /// Ends a child that never started (its spec was dropped): the handles
+    /// refuse, the startup handle and every stop answer.
+    pub(crate) fn finish_unstarted(&self) {
+        let counts = self.close();
+        self.finish(StopReport {
+            path: self.path(),
+            outcome: crate::messages::stop::StopOutcome::NotStarted,
+            drained: 0,
+            undelivered: counts.accepted.saturating_sub(counts.settled),
+            cancelled: counts.cancelled,
+            duration: std::time::Duration::ZERO,
+            children: Vec::new(),
+        });
+    }
+
+    /// The report, once the child is done.
+    pub(crate) fn report(
+        self: &Arc<Self>,
+    ) -> impl std::future::Future<Output = StopReport> + 'static {
+        let shared = self.clone();
+        async move { *shared.report.wait(&shared.bell).await }
+    }
+
+    /// The bell rung on every change a waiter on this child watches.
+    pub(crate) fn bell(&self) -> &tokio::sync::Notify {
+        &self.bell
+    }
+
+    /// Settles the first start attempt, if it is not settled yet.
+    pub(crate) fn settle_startup(&self, outcome: Startup) {
+        if self.startup.get().is_none() {
+            self.startup.set(outcome, &self.bell);
+        }
+    }
+
+    /// Waits until the first start attempt is settled.
+    pub(crate) async fn startup(&self) -> Startup {
+        self.startup.wait(&self.bell).await
+    }
+
+    /// Counts a message about to be queued, unless the child stopped
+    /// accepting; the check and the count are one step. On `Err`, nothing
+    /// was counted. On `Ok`, the send is in flight until [`pushed`] or
+    /// [`unaccept`].
+    ///
+    /// [`pushed`]: ChildShared::pushed
+    /// [`unaccept`]: ChildShared::unaccept
+    #[inline]
+    pub(crate) fn accept(&self) -> Result<(), u8> {
+        let mut state = self.state.load(SeqCst);
+        loop {
+            if status_of(state) != ACCEPTING {
+                return Err(status_of(state));
+            }
+            match self
+                .state
+                .compare_exchange_weak(state, state + 1 + IN_FLIGHT_ONE, SeqCst, SeqCst)
+            {
+                Ok(_) => return Ok(()),
+                Err(now) => state = now,
+            }
+        }
+    }
+
+    /// The accepted message is in the mailbox (or held by its request's
+    /// future): the send is no longer in flight.
+    #[inline]
+    pub(crate) fn pushed(&self) {
+        self.state.fetch_sub(IN_FLIGHT_ONE, SeqCst);
+    }
+
+    /// Takes back the count of a message that was not queued after all (it
+    /// is handed back to its sender).
+    pub(crate) fn unaccept(&self) {
+        self.state.fetch_sub(1 + IN_FLIGHT_ONE, SeqCst);
+        // The runner may be waiting for the count to come down.
+        self.wake_runner();
+    }
+
+    /// An accepted message reached its handler.
+    #[inline]
+    fn settle_handled(&self) {
+        self.settled.fetch_add(1, SeqCst);
+    }
+
+    /// An accepted message was dropped unhandled: cancelled by its
+    /// requester, unless the child is gone (then it is undelivered).
+    #[cold]
+    fn settle_dropped(&self) {
+        if self.status() == GONE {
+            return;
+        }
+        self.cancelled.fetch_add(1, SeqCst);
+        self.settled.fetch_add(1, SeqCst);
+        // A drain may be waiting for this message.
+        self.wake_runner();
+    }
+}
+
+/// A user message sent through a [`ChildHandle`](crate::ChildHandle): it
+/// settles its child's count when it is handled or dropped.
+///
+/// Plumbing for [`supervised!`](crate::supervised); not for direct use.
+#[doc(hidden)]
+pub struct Tracked<M> {
+    message: Option<M>,
+    child: Arc<ChildShared>,
+}
+
+impl<M> Tracked<M> {
+    pub(crate) fn new(message: M, child: Arc<ChildShared>) -> Self {
+        Tracked {
+            message: Some(message),
+            child,
+        }
+    }
+
+    /// Takes the message back out, settling nothing (it was not queued).
+    pub(crate) fn into_inner(mut self) -> M {
+        self.message
+            .take()
+            .expect("a tracked message holds its message until handled")
+    }
+}
+
+impl<M> std::fmt::Debug for Tracked<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tracked").finish_non_exhaustive()
+    }
+}
+
+impl<M> Drop for Tracked<M> {
+    fn drop(&mut self) {
+        if self.message.is_some() {
+            self.child.settle_dropped();
+        }
+    }
+}
+
+impl<M: Message> Message for Tracked<M> {
+    type Result = M::Result;
+}
+
+/// The reply of a [`Tracked`] message: the inner handler's reply, unchanged.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct TrackedResponse<R>(R);
+
+impl<A, M, R> MessageResponse<A, Tracked<M>> for TrackedResponse<R>
+where
+    A: Actor,
+    M: Message,
+    R: MessageResponse<A, M>,
+{
+    #[inline]
+    fn handle(self, ctx: &mut A::Context, tx: Option<OneshotSender<M::Result>>) {
+        self.0.handle(ctx, tx)
+    }
+}
+
+/// Handles a [`Tracked`] message with the actor's own handler, settling it.
+#[doc(hidden)]
+#[inline]
+pub fn handle_tracked<A, M>(
+    actor: &mut A,
+    mut message: Tracked<M>,
+    ctx: &mut A::Context,
+) -> TrackedResponse<A::Result>
+where
+    A: Handler<M>,
+    M: Message,
+{
+    let inner = message
+        .message
+        .take()
+        .expect("a tracked message holds its message until handled");
+    message.child.settle_handled();
+    drop(message);
+    TrackedResponse(actor.handle(inner, ctx))
+}
+
+/// Queued when a drain begins, with the drain's number; when it is handled,
+/// everything queued before the drain began has been handled.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub struct DrainMarker(pub(crate) u32);
+
+impl Message for DrainMarker {
+    type Result = ();
+}
+
+/// Handles a [`DrainMarker`]: reports it to the runner polling the child.
+#[doc(hidden)]
+pub fn handle_drain_marker(marker: DrainMarker) {
+    super::signals::marker_reached(marker.0);
+}

@@ -1,0 +1,264 @@
+//! [`ChildHandle`]: the library's front door to one child. It keeps the
+//! child's stable `Addr`, refuses new work once the child is stopping, counts
+//! what it accepted (see [`super::drain`] for the accounting), and stops the
+//! child.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use actix::dev::ToEnvelope;
+use actix::{Actor, Addr, Handler, MailboxError, Message};
+
+use super::drain::{ChildShared, DrainMarker, Startup, Tracked, STOPPING};
+use crate::error::{SendError, StartError};
+use crate::messages::stop::StopReport;
+use crate::tree::NodePath;
+
+/// A handle to a supervised child: its stable address plus stop-aware,
+/// counted sends and a graceful stop.
+///
+/// Get one from [`ChildSpec::handle`](crate::ChildSpec::handle). It is cheap
+/// to clone and can be sent to other threads. Its `Addr` stays valid across
+/// restarts; messages sent through the handle while the child is stopping
+/// are refused with [`SendError::Stopping`] and handed back, so none is
+/// dropped silently, and the child's stop report counts the handle's messages.
+///
+/// # Examples
+///
+/// ```
+/// use actix::prelude::*;
+/// use actix_supervisor::{ChildSpec, SendError, SupervisorActor};
+///
+/// #[derive(Default)]
+/// struct Ledger { entries: u64 }
+/// impl Actor for Ledger { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Ledger);
+///
+/// #[derive(Message)]
+/// #[rtype(result = "u64")]
+/// struct Append;
+/// impl Handler<Append> for Ledger {
+///     type Result = u64;
+///     fn handle(&mut self, _: Append, _: &mut Context<Self>) -> u64 {
+///         self.entries += 1;
+///         self.entries
+///     }
+/// }
+///
+/// # actix::System::new().block_on(async {
+/// let spec = ChildSpec::new("ledger", Ledger::default);
+/// let ledger = spec.handle();
+/// let _app = SupervisorActor::builder("app").child(spec).start().unwrap();
+///
+/// for _ in 0..99 {
+///     ledger.do_send(Append).unwrap();
+/// }
+/// assert_eq!(ledger.send(Append).await.unwrap(), 100);
+///
+/// let report = ledger.stop().await;
+/// assert!(report.is_drained());
+/// assert!(matches!(ledger.do_send(Append), Err(SendError::Gone { .. })));
+/// # });
+/// ```
+pub struct ChildHandle<A: Actor> {
+    addr: Addr<A>,
+    shared: Arc<ChildShared>,
+}
+
+impl<A: Actor> Clone for ChildHandle<A> {
+    fn clone(&self) -> Self {
+        ChildHandle {
+            addr: self.addr.clone(),
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<A: Actor> fmt::Debug for ChildHandle<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChildHandle")
+            .field("path", &self.shared.path())
+            .field("status", &self.shared.status())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<A: Actor> ChildHandle<A> {
+    pub(crate) fn new(addr: Addr<A>, shared: Arc<ChildShared>) -> Self {
+        ChildHandle { addr, shared }
+    }
+
+    /// The child's actix address: valid across restarts. Sends through it
+    /// are not refused while the child stops, nor counted in its report.
+    pub fn addr(&self) -> &Addr<A> {
+        &self.addr
+    }
+
+    /// The child's path (before its supervisor starts it: `/` + its name).
+    pub fn path(&self) -> NodePath {
+        self.shared.path()
+    }
+
+    /// Waits until the child's first start attempt is over.
+    ///
+    /// Resolves to the child's address once `started` returned (and the
+    /// futures it waited on finished). It can be awaited any number of times,
+    /// from anywhere; later restarts do not change its answer.
+    ///
+    /// # Errors
+    ///
+    /// [`StartError::StartFailed`] with the failure when the factory or
+    /// `started` failed or panicked; [`StartError::SupervisorGone`] when the
+    /// child will never start.
+    pub fn started(&self) -> impl Future<Output = Result<Addr<A>, StartError>> + 'static {
+        let shared = self.shared.clone();
+        let addr = self.addr.clone();
+        async move {
+            // The path once the start is settled: a handle taken from a spec
+            // before its supervisor placed it knows only the child's name.
+            match shared.startup().await {
+                Startup::Started => Ok(addr),
+                Startup::Failed(reason) => Err(StartError::StartFailed {
+                    path: shared.path(),
+                    reason: *reason,
+                }),
+                Startup::Gone => Err(StartError::SupervisorGone {
+                    path: shared.path(),
+                }),
+            }
+        }
+    }
+
+    /// Whether the child still takes new messages: not stopping, not gone.
+    pub fn is_accepting(&self) -> bool {
+        self.shared.is_accepting()
+    }
+
+    fn refused<M>(&self, status: u8, message: M) -> SendError<M> {
+        let path = self.path();
+        if status == STOPPING {
+            SendError::Stopping { path, message }
+        } else {
+            SendError::Gone { path, message }
+        }
+    }
+
+    /// Sends a message and returns a future of the reply.
+    ///
+    /// As with `Addr::send`, the message is queued when `send` is called (or,
+    /// when the mailbox is full, when the future is first polled); the future
+    /// waits for the reply.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Stopping`] or [`SendError::Gone`] (with the message) when
+    /// the child takes no new messages; [`SendError::NoReply`] when it was
+    /// accepted but the child ended before answering.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it completes cancels the request: a
+    /// message still waiting in the mailbox is skipped, and counted as
+    /// cancelled, not as undelivered, in the child's stop report. A stop
+    /// never waits for a request its requester gave up.
+    pub fn send<M>(&self, message: M) -> impl Future<Output = Result<M::Result, SendError<M>>>
+    where
+        M: Message + Send + 'static,
+        M::Result: Send,
+        A: Handler<Tracked<M>>,
+        A::Context: ToEnvelope<A, Tracked<M>>,
+    {
+        let queued = match self.shared.accept() {
+            Ok(()) => {
+                let reply = self.addr.send(Tracked::new(message, self.shared.clone()));
+                self.shared.pushed();
+                Ok((reply, self.shared.clone()))
+            }
+            Err(status) => Err(self.refused(status, message)),
+        };
+        async move {
+            let (reply, shared) = queued?;
+            reply.await.map_err(|_: MailboxError| SendError::NoReply {
+                path: shared.path(),
+            })
+        }
+    }
+
+    /// Sends a message without waiting for a reply, ignoring the mailbox's
+    /// capacity.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Stopping`] or [`SendError::Gone`], with the message.
+    pub fn do_send<M>(&self, message: M) -> Result<(), SendError<M>>
+    where
+        M: Message + Send + 'static,
+        M::Result: Send,
+        A: Handler<Tracked<M>>,
+        A::Context: ToEnvelope<A, Tracked<M>>,
+    {
+        if let Err(status) = self.shared.accept() {
+            return Err(self.refused(status, message));
+        }
+        self.addr
+            .do_send(Tracked::new(message, self.shared.clone()));
+        self.shared.pushed();
+        Ok(())
+    }
+
+    /// Sends a message without waiting, if the mailbox has room.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Full`], [`SendError::Stopping`] or [`SendError::Gone`],
+    /// with the message.
+    pub fn try_send<M>(&self, message: M) -> Result<(), SendError<M>>
+    where
+        M: Message + Send + 'static,
+        M::Result: Send,
+        A: Handler<Tracked<M>>,
+        A::Context: ToEnvelope<A, Tracked<M>>,
+    {
+        if let Err(status) = self.shared.accept() {
+            return Err(self.refused(status, message));
+        }
+        self.addr
+            .try_send(Tracked::new(message, self.shared.clone()))
+            .map(|()| self.shared.pushed())
+            .map_err(|err| {
+                self.shared.unaccept();
+                let path = self.path();
+                match err {
+                    actix::prelude::SendError::Full(tracked) => SendError::Full {
+                        path,
+                        message: tracked.into_inner(),
+                    },
+                    actix::prelude::SendError::Closed(tracked) => SendError::Gone {
+                        path,
+                        message: tracked.into_inner(),
+                    },
+                }
+            })
+    }
+
+    /// Stops the child gracefully and waits for its report.
+    ///
+    /// The child takes no new messages from handles from now on, handles
+    /// every message already in its mailbox, then runs `stopping` and
+    /// `stopped`; past its grace it is terminated (`TimedOut`). It is not
+    /// restarted, whatever its policy. Calling `stop` again, from anywhere,
+    /// waits for the same end and returns the same report.
+    pub fn stop(&self) -> impl Future<Output = StopReport> + 'static
+    where
+        A: Handler<DrainMarker>,
+        A::Context: ToEnvelope<A, DrainMarker>,
+    {
+        // The runner, woken, begins the drain: it queues the marker that
+        // ends it, as for every other stop.
+        if self.shared.begin_stopping() {
+            self.shared.wake_runner();
+        }
+        self.shared.report()
+    }
+}

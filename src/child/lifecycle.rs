@@ -1,0 +1,639 @@
+//! One child's lifecycle: a state enum and a pure transition function.
+//!
+//! Everything a child's runner decides is decided here, by
+//! [`Lifecycle::step`], from the current [`State`] and one [`Event`]; the
+//! runner ([`super::runner`]) only carries out the [`Action`]s it returns.
+//! There is no actix, no tokio and no clock in this file, so every case is a
+//! unit test, and the model check below (`model_check`) walks every sequence
+//! of events up to a depth.
+//!
+//! # States and events
+//!
+//! ```text
+//!                 Built                StartOver
+//!   Pending ─────────────▶ Starting ─────────────▶ Running
+//!     ▲  │ Turn (yield, then Build)  │                 │
+//!     │  │                           └──── Ended ──────┤
+//!     │  │ factory failed: Ended                       ▼
+//!     │  └──────────────────────────────────────▶ Deciding ── Verdict ──┐
+//!     │                                                                 │
+//!     │ BackoffOver        Restart, delay > 0                           │
+//!     ├──────────── Backoff ◀────────────────────────────────────────────┤
+//!     │ (no delay)                                                      │
+//!     ├◀────────────────────────────────────────────────────────────────┤
+//!     │ Resume        Restart, another strategy: the supervisor decides  │
+//!     ├──────────── Parked ◀─────────────────────────────────────────────┤
+//!     │ Resume        too many restarts for the supervisor               │
+//!     └──────────── GaveUp ◀─────────────────────────────────────────────┤
+//!                                        Finish                         │
+//!                   Done ◀───────────────────────────────────────────────┘
+//! ```
+//!
+//! | state | `Stop` | `Kill` | strategy `Restart` |
+//! |---|---|---|---|
+//! | `Pending` | start it anyway, to drain | `Done`, timed out | `Parked` |
+//! | `Starting`, `Running` | drain to a marker, then stop the context | `Done`, timed out | drain to a marker, then `Parked` |
+//! | `Backoff`, `Parked` | `Pending` with the stop: the next incarnation drains what waits | `Done`, timed out | `Parked` |
+//! | `GaveUp` | `Done`, failed | `Done`, failed | – |
+//! | `Done` | – (the report is out) | – | – |
+//!
+//! A drain is identified by a number: its marker carries it, so a marker
+//! left in the mailbox by an earlier drain (one cut short by its grace) is
+//! recognised and ignored. A stop's drain is over when its marker was
+//! handled and every message the handles accepted is settled (handled, or
+//! cancelled by its requester); a strategy restart's drain is over at its
+//! marker (later messages wait for the next incarnation).
+//!
+//! A stop is kept until the child is `Done`: an incarnation that ends
+//! during a stop's drain, before the drain is over, is followed (if its
+//! policy restarts it) by another that drains what still waits, without
+//! its backoff; nothing accepted is dropped while the child can still run.
+
+use std::time::Duration;
+
+use crate::messages::events::EventKind;
+use crate::tree::{Failure, FailurePhase, NodeState};
+
+use super::restart::End;
+
+/// Where one child is in its life, with the data each state needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum State {
+    /// The next incarnation is built on the runner's next turn (after one
+    /// yield, unless `yielded`: a child failing at once again and again must
+    /// not keep its arbiter from everything else). With `stop`, it starts
+    /// only to drain what waits for it.
+    Pending {
+        attempt: u32,
+        stop: bool,
+        yielded: bool,
+    },
+    /// The incarnation's `started` (and what it waits on) runs.
+    Starting { drain: Option<Drain> },
+    /// The incarnation handles messages.
+    Running { drain: Option<Drain> },
+    /// The incarnation ended; the restart rules decide what follows.
+    Deciding { stop: bool, failed: bool },
+    /// Waiting out a backoff before the next incarnation.
+    Backoff { attempt: u32, delay: Duration },
+    /// Waiting for the supervisor to start the next incarnation (a strategy
+    /// restart of siblings).
+    Parked { attempt: u32, delay: Duration },
+    /// One restart too many for the supervisor: waiting for it to stop the
+    /// child or (restarted by its own parent) to start it again.
+    GaveUp,
+    /// The child will not run again.
+    Done { failed: bool },
+}
+
+/// A drain of the running incarnation's mailbox, up to its marker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Drain {
+    /// The number its marker carries.
+    pub(crate) id: u32,
+    /// For a strategy restart, not a stop: handles keep accepting, and the
+    /// drain is over at the marker.
+    pub(crate) for_restart: bool,
+    pub(crate) marker_reached: bool,
+    /// The context was told to stop: `stopping` and `stopped` run.
+    pub(crate) context_stopped: bool,
+    /// A strategy drain whose context was already told to stop when a stop
+    /// came: what waits past its marker is drained by another incarnation.
+    pub(crate) then_stop: bool,
+}
+
+/// What happened to a child, as its runner saw it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Event {
+    /// The runner's turn while `Pending`.
+    Turn,
+    /// The new incarnation's value is in place; its start runs.
+    Built,
+    /// The incarnation's start is over (`started` and what it waited on).
+    StartOver,
+    /// The drain marker with this number was handled.
+    MarkerReached(u32),
+    /// A poll left the context waiting; `settled` says whether every
+    /// message the handles accepted has been handled or cancelled.
+    Quiet { settled: bool },
+    /// The incarnation ended (or could not be built).
+    Ended(End),
+    /// The restart rules' answer to `Action::Decide`.
+    Verdict(Verdict),
+    /// The backoff delay is over.
+    BackoffOver,
+    /// The grace of the stop (or strategy drain) under way ran out.
+    GraceOver,
+    /// A graceful stop was asked for (a handle, the supervisor).
+    Stop,
+    /// End now (the supervisor's grace ran out, or it is gone).
+    Kill,
+    /// The supervisor restarts this child with a sibling.
+    Restart,
+    /// The supervisor starts a parked child again.
+    Resume,
+}
+
+/// What the restart rules and the supervisor's intensity say about an end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Start the next incarnation after `delay`; with `alone`, this child
+    /// only (one-for-one), else the supervisor restarts its siblings too.
+    Restart {
+        attempt: u32,
+        delay: Duration,
+        alone: bool,
+    },
+    /// The child will not run again.
+    Finish,
+    /// One restart too many for the supervisor.
+    TooMany,
+}
+
+/// How a child ends, for its report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Ending {
+    /// Its last incarnation ended normally.
+    Stopped,
+    /// Its last incarnation failed (the failure is the node's last one).
+    Failed,
+    /// Terminated before its work was done.
+    TimedOut,
+}
+
+/// What the supervisor is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Notice {
+    /// Parked for a strategy restart after `delay`.
+    Ended { delay: Duration },
+    /// One restart too many (the failure is the node's last one).
+    GaveUp,
+}
+
+/// What the runner must do.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Action {
+    /// Come back on the next turn of the arbiter.
+    Yield,
+    /// Build the next incarnation; answer with `Built` or `Ended`.
+    Build,
+    /// Keep the failure as the node's last one.
+    RecordFailure(Failure),
+    /// The child's first start attempt is over (`None`: it started).
+    SettleStart(Option<Failure>),
+    /// Publish a lifecycle event.
+    Emit(EventKind),
+    /// Handles refuse new work from now on.
+    Refuse,
+    /// Start the grace of a stop or a strategy drain.
+    ArmGrace,
+    /// Tell the incarnation's work to wind down (its token) and queue the
+    /// marker with this number at the end of the mailbox.
+    QueueMarker(u32),
+    /// Stop the drained context: `stopping` and `stopped` run.
+    StopContext,
+    /// End the incarnation now without its hooks; keep the mailbox.
+    Terminate,
+    /// Ask the restart rules; answer with `Verdict`.
+    Decide(End),
+    /// Wait this long before the next incarnation; answer with
+    /// `BackoffOver`.
+    ArmBackoff(Duration),
+    /// Tell the supervisor.
+    Tell(Notice),
+    /// End the child for good: drop its context, close its handles,
+    /// publish its report.
+    Finish(Ending),
+}
+
+/// The actions of one step: at most a handful.
+pub(crate) type Actions = arrayvec::ArrayVec<Action, 6>;
+
+/// One child's lifecycle: its state and the number of its last drain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Lifecycle {
+    state: State,
+    drains: u32,
+}
+
+impl Default for Lifecycle {
+    fn default() -> Self {
+        Lifecycle::new()
+    }
+}
+
+impl Lifecycle {
+    /// A child about to build its first incarnation (without a yield).
+    pub(crate) const fn new() -> Self {
+        Lifecycle {
+            state: State::Pending {
+                attempt: 0,
+                stop: false,
+                yielded: true,
+            },
+            drains: 0,
+        }
+    }
+
+    pub(crate) fn state(&self) -> State {
+        self.state
+    }
+
+    /// The state the node shows in snapshots.
+    pub(crate) fn node_state(&self) -> NodeState {
+        match self.state {
+            State::Pending { stop: true, .. } | State::Deciding { stop: true, .. } => {
+                NodeState::Stopping
+            }
+            State::Starting { drain: Some(_) } | State::Running { drain: Some(_) } => {
+                NodeState::Stopping
+            }
+            State::Pending { attempt: 0, .. } | State::Starting { drain: None } => {
+                NodeState::Starting
+            }
+            State::Pending { attempt, .. } => NodeState::Restarting {
+                attempt,
+                next_start_in: Duration::ZERO,
+            },
+            State::Running { drain: None } | State::Deciding { .. } => NodeState::Running,
+            State::Backoff { attempt, delay } | State::Parked { attempt, delay } => {
+                NodeState::Restarting {
+                    attempt,
+                    next_start_in: delay,
+                }
+            }
+            State::GaveUp => NodeState::Failed,
+            State::Done { failed: true } => NodeState::Failed,
+            State::Done { failed: false } => NodeState::Stopped,
+        }
+    }
+
+    /// Whether the runner is at rest: parked for its supervisor, or done.
+    pub(crate) fn is_at_rest(&self) -> bool {
+        matches!(
+            self.state,
+            State::Parked { .. } | State::GaveUp | State::Done { .. }
+        )
+    }
+
+    /// Whether the child will not run again.
+    pub(crate) fn is_done(&self) -> bool {
+        matches!(self.state, State::Done { .. })
+    }
+
+    /// Whether a stop (not a strategy drain) is under way or over: the
+    /// handles refuse, and another `Stop` changes nothing.
+    pub(crate) fn has_stop(&self) -> bool {
+        match self.state {
+            State::Pending { stop, .. } | State::Deciding { stop, .. } => stop,
+            State::Starting { drain } | State::Running { drain } => {
+                drain.is_some_and(|d| !d.for_restart || d.then_stop)
+            }
+            State::Done { .. } => true,
+            State::Backoff { .. } | State::Parked { .. } | State::GaveUp => false,
+        }
+    }
+
+    /// Whether a grace runs: a stop, or a strategy drain, is under way.
+    pub(crate) fn grace_runs(&self) -> bool {
+        match self.state {
+            State::Pending { stop, .. } | State::Deciding { stop, .. } => stop,
+            State::Starting { drain } | State::Running { drain } => drain.is_some(),
+            _ => false,
+        }
+    }
+
+    /// Whether the incarnation drains its mailbox to a marker.
+    pub(crate) fn is_draining(&self) -> bool {
+        matches!(
+            self.state,
+            State::Starting { drain: Some(_) } | State::Running { drain: Some(_) }
+        )
+    }
+
+    /// Whether the incarnation runs with no drain under way: the state of
+    /// the message path.
+    #[inline]
+    pub(crate) fn is_running_freely(&self) -> bool {
+        matches!(self.state, State::Running { drain: None })
+    }
+
+    /// Whether the incarnation's start is still running.
+    pub(crate) fn is_starting(&self) -> bool {
+        matches!(self.state, State::Starting { .. })
+    }
+
+    fn new_drain(&mut self, for_restart: bool) -> Drain {
+        self.drains = self.drains.wrapping_add(1);
+        Drain {
+            id: self.drains,
+            for_restart,
+            marker_reached: false,
+            context_stopped: false,
+            then_stop: false,
+        }
+    }
+
+    /// Moves to the next state on `event`; returns what the runner must do,
+    /// in order.
+    pub(crate) fn step(&mut self, event: Event) -> Actions {
+        let mut out = Actions::new();
+        match (self.state, event) {
+            (State::Done { .. }, _) => {}
+
+            // Kill ends every live state at once.
+            (State::GaveUp, Event::Kill | Event::Stop) => {
+                out.push(Action::Refuse);
+                self.state = State::Done { failed: true };
+                out.push(Action::Finish(Ending::Failed));
+            }
+            (_, Event::Kill) => {
+                self.state = State::Done { failed: false };
+                out.push(Action::Finish(Ending::TimedOut));
+            }
+
+            // Between two incarnations.
+            (
+                State::Pending {
+                    attempt,
+                    stop,
+                    yielded,
+                },
+                event,
+            ) => match event {
+                Event::Turn if !yielded => {
+                    self.state = State::Pending {
+                        attempt,
+                        stop,
+                        yielded: true,
+                    };
+                    out.push(Action::Yield);
+                }
+                Event::Turn => out.push(Action::Build),
+                Event::Built => {
+                    let drain = stop.then(|| self.new_drain(false));
+                    self.state = State::Starting { drain };
+                    if let Some(drain) = drain {
+                        out.push(Action::QueueMarker(drain.id));
+                    }
+                }
+                Event::Ended(end) => self.ended(end, stop, None, &mut out),
+                Event::Stop if !stop => {
+                    self.state = State::Pending {
+                        attempt,
+                        stop: true,
+                        yielded,
+                    };
+                    out.push(Action::Refuse);
+                    out.push(Action::ArmGrace);
+                }
+                Event::GraceOver if stop => {
+                    self.state = State::Done { failed: false };
+                    out.push(Action::Finish(Ending::TimedOut));
+                }
+                Event::Restart if !stop => self.park_for_restart(&mut out),
+                _ => {}
+            },
+
+            // An incarnation is running (or starting).
+            (State::Starting { drain } | State::Running { drain }, event) => {
+                let starting = matches!(self.state, State::Starting { .. });
+                match event {
+                    Event::StartOver if starting => {
+                        self.state = State::Running { drain };
+                        out.push(Action::SettleStart(None));
+                        out.push(Action::Emit(EventKind::Started));
+                    }
+                    Event::MarkerReached(id) => {
+                        if let Some(mut d) = drain.filter(|d| d.id == id) {
+                            d.marker_reached = true;
+                            self.set_drain(Some(d));
+                        }
+                    }
+                    Event::Quiet { settled } => {
+                        if let Some(mut d) = drain {
+                            if d.marker_reached && !d.context_stopped && (d.for_restart || settled)
+                            {
+                                d.context_stopped = true;
+                                self.set_drain(Some(d));
+                                out.push(Action::StopContext);
+                            }
+                        }
+                    }
+                    Event::Ended(end) => self.ended(end, false, drain, &mut out),
+                    Event::Stop => match drain {
+                        None => {
+                            let d = self.new_drain(false);
+                            self.set_drain(Some(d));
+                            out.push(Action::Refuse);
+                            out.push(Action::ArmGrace);
+                            out.push(Action::QueueMarker(d.id));
+                        }
+                        Some(mut d) if d.for_restart && !d.then_stop => {
+                            // The strategy's drain becomes the stop's: its
+                            // marker is queued and its grace runs. If it
+                            // already stopped the context, what waits past
+                            // its marker is drained by the next incarnation.
+                            if d.context_stopped {
+                                d.then_stop = true;
+                            } else {
+                                d.for_restart = false;
+                            }
+                            self.set_drain(Some(d));
+                            out.push(Action::Refuse);
+                        }
+                        Some(_) => {}
+                    },
+                    Event::Restart if drain.is_none() => {
+                        let d = self.new_drain(true);
+                        self.set_drain(Some(d));
+                        out.push(Action::ArmGrace);
+                        out.push(Action::QueueMarker(d.id));
+                    }
+                    Event::GraceOver => match drain {
+                        Some(d) if d.then_stop => {
+                            self.state = State::Done { failed: false };
+                            out.push(Action::Finish(Ending::TimedOut));
+                        }
+                        Some(d) if d.for_restart => {
+                            out.push(Action::Terminate);
+                            self.park_for_restart(&mut out);
+                        }
+                        Some(_) => {
+                            self.state = State::Done { failed: false };
+                            out.push(Action::Finish(Ending::TimedOut));
+                        }
+                        None => {}
+                    },
+                    _ => {}
+                }
+            }
+
+            (State::Deciding { stop, failed }, event) => match event {
+                Event::Verdict(verdict) => self.decided(verdict, stop, failed, &mut out),
+                Event::Stop if !stop => {
+                    self.state = State::Deciding { stop: true, failed };
+                    out.push(Action::Refuse);
+                    out.push(Action::ArmGrace);
+                }
+                _ => {}
+            },
+
+            (State::Backoff { attempt, .. } | State::Parked { attempt, .. }, event) => {
+                let parked = matches!(self.state, State::Parked { .. });
+                match event {
+                    Event::BackoffOver if !parked => {
+                        self.state = State::Pending {
+                            attempt,
+                            stop: false,
+                            yielded: true,
+                        };
+                    }
+                    Event::Resume if parked => {
+                        self.state = State::Pending {
+                            attempt,
+                            stop: false,
+                            yielded: false,
+                        };
+                    }
+                    // What waits in the mailbox is drained by the next
+                    // incarnation, started now.
+                    Event::Stop => {
+                        self.state = State::Pending {
+                            attempt,
+                            stop: true,
+                            yielded: false,
+                        };
+                        out.push(Action::Refuse);
+                        out.push(Action::ArmGrace);
+                    }
+                    Event::Restart if !parked => self.park_for_restart(&mut out),
+                    _ => {}
+                }
+            }
+
+            (State::GaveUp, Event::Resume) => {
+                self.state = State::Pending {
+                    attempt: 1,
+                    stop: false,
+                    yielded: false,
+                };
+            }
+            (State::GaveUp, _) => {}
+        }
+        out
+    }
+
+    fn set_drain(&mut self, drain: Option<Drain>) {
+        match &mut self.state {
+            State::Starting { drain: d } | State::Running { drain: d } => *d = drain,
+            _ => unreachable!("a drain belongs to a live incarnation"),
+        }
+    }
+
+    /// Waits for the supervisor's `Resume`, as part of a strategy restart.
+    fn park_for_restart(&mut self, out: &mut Actions) {
+        let (attempt, delay) = (1, Duration::ZERO);
+        self.state = State::Parked { attempt, delay };
+        out.push(Action::Emit(EventKind::Restarting { attempt, delay }));
+    }
+
+    /// The incarnation ended (or could not be built) with `end`, during the
+    /// stop of `Pending { stop }` or with `drain` under way.
+    fn ended(&mut self, end: End, stop: bool, drain: Option<Drain>, out: &mut Actions) {
+        let failure = end.failure().cloned();
+        let failed = failure.is_some();
+        if let Some(failure) = &failure {
+            out.push(Action::RecordFailure(failure.clone()));
+        }
+        match drain {
+            Some(d) if d.for_restart && d.then_stop => {
+                // Stopped during a strategy drain: the next incarnation
+                // drains what waits, then the child ends.
+                self.state = State::Pending {
+                    attempt: 1,
+                    stop: true,
+                    yielded: false,
+                };
+                return;
+            }
+            Some(d) if d.for_restart => return self.park_for_restart(out),
+            _ => {}
+        }
+        if let Some(failure) = failure {
+            if matches!(
+                failure.phase,
+                FailurePhase::Factory | FailurePhase::Restarting | FailurePhase::Starting
+            ) {
+                out.push(Action::SettleStart(Some(failure.clone())));
+            }
+            out.push(Action::Emit(EventKind::Failed { failure }));
+        }
+        if drain.is_some_and(|d| d.context_stopped) {
+            // The drain was over and the context stopped: the stop is done.
+            self.state = State::Done { failed };
+            out.push(Action::Finish(if failed {
+                Ending::Failed
+            } else {
+                Ending::Stopped
+            }));
+            return;
+        }
+        let stop = stop || drain.is_some();
+        self.state = State::Deciding { stop, failed };
+        out.push(Action::Decide(end));
+    }
+
+    fn decided(&mut self, verdict: Verdict, stop: bool, failed: bool, out: &mut Actions) {
+        let finish = |this: &mut Self, out: &mut Actions| {
+            this.state = State::Done { failed };
+            out.push(Action::Finish(if failed {
+                Ending::Failed
+            } else {
+                Ending::Stopped
+            }));
+        };
+        match verdict {
+            // A stop under way: the next incarnation drains what still
+            // waits, without a backoff.
+            Verdict::Restart { attempt, .. } if stop => {
+                self.state = State::Pending {
+                    attempt,
+                    stop: true,
+                    yielded: false,
+                };
+            }
+            Verdict::Restart {
+                attempt,
+                delay,
+                alone,
+            } => {
+                out.push(Action::Emit(EventKind::Restarting { attempt, delay }));
+                if !alone {
+                    self.state = State::Parked { attempt, delay };
+                    out.push(Action::Tell(Notice::Ended { delay }));
+                } else if delay.is_zero() {
+                    self.state = State::Pending {
+                        attempt,
+                        stop: false,
+                        yielded: false,
+                    };
+                } else {
+                    self.state = State::Backoff { attempt, delay };
+                    out.push(Action::ArmBackoff(delay));
+                }
+            }
+            Verdict::Finish => finish(self, out),
+            Verdict::TooMany if stop => finish(self, out),
+            Verdict::TooMany => {
+                self.state = State::GaveUp;
+                out.push(Action::Tell(Notice::GaveUp));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod model;
+#[cfg(test)]
+mod tests;

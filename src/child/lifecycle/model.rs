@@ -1,0 +1,540 @@
+//! The model check: every sequence of events up to a depth, applied to the
+//! lifecycle and to a small model of what the runner does with its actions
+//! (a mailbox of counted messages, raw messages and markers; the context;
+//! the timers; the report), against the promises:
+//!
+//! - every message accepted through a handle ends in exactly one of handled,
+//!   cancelled, undelivered or handed back, and nothing is handled twice;
+//! - a stop never stops the context before its marker and every counted
+//!   message before it are handled;
+//! - the report is published once;
+//! - from every state reached, a `Stop` followed by fair progress (messages
+//!   handled, starts over, timers ringing, the supervisor resuming what it
+//!   parked) ends the child with a report, and, unless an incarnation failed
+//!   or ended on its own with work left, with every accepted message
+//!   handled or cancelled; the startup handle is settled.
+//!
+//! `cargo test` explores depth 6 for every policy, delay and strategy; set
+//! `RELIABILITY_LONG=1` (the suite's long-run switch) for depth 8.
+
+use std::collections::{HashSet, VecDeque};
+
+use super::*;
+use crate::tree::FailureKind;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Item {
+    /// A message; `counted` when sent through a handle, `gone` once its
+    /// requester dropped its future.
+    Msg {
+        counted: bool,
+        gone: bool,
+    },
+    Marker(u32),
+}
+
+/// The incarnation's actix context, as far as the runner can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Ctx {
+    None,
+    Starting,
+    Running,
+    /// Told to stop: it reads no more messages and ends on its next poll.
+    Stopping,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Policy {
+    Never,
+    OnFailure,
+    Always,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Config {
+    policy: Policy,
+    delay: Duration,
+    alone: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Report {
+    ending: Ending,
+    undelivered: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Model {
+    lifecycle: Lifecycle,
+    mailbox: VecDeque<Item>,
+    ctx: Ctx,
+    accepted: u8,
+    handled: u8,
+    cancelled: u8,
+    handed_back: u8,
+    refusing: bool,
+    grace_armed: bool,
+    backoff_armed: bool,
+    startup: Option<bool>,
+    report: Option<Report>,
+    /// Restarts the supervisor still allows.
+    intensity_left: u8,
+    /// The next factory call fails.
+    factory_fails: bool,
+    /// The marker of the last drain that stopped the context for a stop.
+    stopped_at: Option<u32>,
+}
+
+/// What the outside world (users, actix, timers, the supervisor) can do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Input {
+    SendCounted,
+    SendRaw,
+    HandleOne,
+    RequesterGone,
+    Panic,
+    Fail,
+    ExitNormally,
+    StartOver,
+    Turn,
+    BackoffOver,
+    GraceOver,
+    Stop,
+    Kill,
+    StrategyRestart,
+    Resume,
+    FactoryFailsNext,
+}
+
+const INPUTS: [Input; 16] = [
+    Input::SendCounted,
+    Input::SendRaw,
+    Input::HandleOne,
+    Input::RequesterGone,
+    Input::Panic,
+    Input::Fail,
+    Input::ExitNormally,
+    Input::StartOver,
+    Input::Turn,
+    Input::BackoffOver,
+    Input::GraceOver,
+    Input::Stop,
+    Input::Kill,
+    Input::StrategyRestart,
+    Input::Resume,
+    Input::FactoryFailsNext,
+];
+
+impl Model {
+    fn new() -> Self {
+        let mut model = Model {
+            lifecycle: Lifecycle::new(),
+            mailbox: VecDeque::new(),
+            ctx: Ctx::None,
+            accepted: 0,
+            handled: 0,
+            cancelled: 0,
+            handed_back: 0,
+            refusing: false,
+            grace_armed: false,
+            backoff_armed: false,
+            startup: None,
+            report: None,
+            intensity_left: 2,
+            factory_fails: false,
+            stopped_at: None,
+        };
+        // As the runner's spawn does: the first incarnation at once.
+        model
+            .apply(Event::Turn, &CONFIGS[0])
+            .expect("a clean start");
+        model
+    }
+
+    fn counted_waiting(&self) -> u8 {
+        self.mailbox
+            .iter()
+            .filter(|item| matches!(item, Item::Msg { counted: true, .. }))
+            .count() as u8
+    }
+
+    fn settled(&self) -> bool {
+        self.counted_waiting() == 0
+    }
+
+    fn failure(phase: FailurePhase, kind: FailureKind) -> End {
+        End::Failed(Failure::new(kind, phase, "boom".into()))
+    }
+
+    fn phase(&self) -> FailurePhase {
+        if self.ctx == Ctx::Starting {
+            FailurePhase::Starting
+        } else {
+            FailurePhase::Running
+        }
+    }
+
+    /// Feeds one input; `None` when it does not apply in this state.
+    fn input(&mut self, input: Input, config: &Config) -> Option<Result<(), String>> {
+        let live = matches!(self.ctx, Ctx::Starting | Ctx::Running | Ctx::Stopping);
+        let result = match input {
+            Input::SendCounted => {
+                if self.refusing {
+                    self.handed_back += 1;
+                } else {
+                    self.accepted += 1;
+                    self.mailbox.push_back(Item::Msg {
+                        counted: true,
+                        gone: false,
+                    });
+                }
+                self.quiet(config)
+            }
+            Input::SendRaw if !self.lifecycle.is_done() => {
+                self.mailbox.push_back(Item::Msg {
+                    counted: false,
+                    gone: false,
+                });
+                Ok(())
+            }
+            Input::HandleOne if self.ctx == Ctx::Running && !self.mailbox.is_empty() => {
+                match self.mailbox.pop_front().expect("not empty") {
+                    Item::Msg {
+                        counted: true,
+                        gone: false,
+                    } => self.handled += 1,
+                    Item::Msg {
+                        counted: true,
+                        gone: true,
+                    } => self.cancelled += 1,
+                    Item::Msg { counted: false, .. } => {}
+                    Item::Marker(id) => {
+                        if let Err(error) = self.apply(Event::MarkerReached(id), config) {
+                            return Some(Err(error));
+                        }
+                    }
+                }
+                self.quiet(config)
+            }
+            Input::RequesterGone if !self.lifecycle.is_done() => {
+                let waiting = self.mailbox.iter_mut().find_map(|item| match item {
+                    Item::Msg {
+                        counted: true,
+                        gone,
+                    } if !*gone => Some(gone),
+                    _ => None,
+                });
+                match waiting {
+                    Some(gone) => *gone = true,
+                    // A send waiting for room in a full mailbox, dropped: its
+                    // message is settled at once.
+                    None if !self.refusing => {
+                        self.accepted += 1;
+                        self.cancelled += 1;
+                    }
+                    None => return None,
+                }
+                self.quiet(config)
+            }
+            Input::Panic if live => {
+                let end = Self::failure(self.phase(), FailureKind::Panic);
+                self.ctx = Ctx::None;
+                self.apply(Event::Ended(end), config)
+            }
+            Input::Fail if live && self.ctx != Ctx::Stopping => {
+                let end = Self::failure(self.phase(), FailureKind::Error);
+                self.ctx = Ctx::None;
+                self.apply(Event::Ended(end), config)
+            }
+            Input::ExitNormally if matches!(self.ctx, Ctx::Running | Ctx::Stopping) => {
+                self.ctx = Ctx::None;
+                self.apply(Event::Ended(End::Normal), config)
+            }
+            Input::StartOver if self.ctx == Ctx::Starting => {
+                self.ctx = Ctx::Running;
+                self.apply(Event::StartOver, config)
+            }
+            Input::Turn if matches!(self.lifecycle.state(), State::Pending { .. }) => {
+                self.apply(Event::Turn, config)
+            }
+            Input::BackoffOver if self.backoff_armed => self.apply(Event::BackoffOver, config),
+            Input::GraceOver if self.grace_armed => self.apply(Event::GraceOver, config),
+            Input::Stop => self.apply(Event::Stop, config),
+            Input::Kill => self.apply(Event::Kill, config),
+            Input::StrategyRestart => self.apply(Event::Restart, config),
+            Input::Resume => self.apply(Event::Resume, config),
+            Input::FactoryFailsNext if !self.factory_fails => {
+                self.factory_fails = true;
+                Ok(())
+            }
+            _ => return None,
+        };
+        Some(result.and_then(|()| self.check()))
+    }
+
+    /// What the runner feeds after a poll that left the context waiting.
+    fn quiet(&mut self, config: &Config) -> Result<(), String> {
+        if self.lifecycle.is_draining() && matches!(self.ctx, Ctx::Starting | Ctx::Running) {
+            let settled = self.settled();
+            self.apply(Event::Quiet { settled }, config)?;
+        }
+        Ok(())
+    }
+
+    /// Steps the lifecycle and carries out its actions, as the runner does.
+    fn apply(&mut self, event: Event, config: &Config) -> Result<(), String> {
+        let actions = self.lifecycle.step(event);
+        // Runner::sync.
+        if !self.lifecycle.grace_runs() && !self.lifecycle.is_done() {
+            self.grace_armed = false;
+        }
+        if !matches!(self.lifecycle.state(), State::Backoff { .. }) {
+            self.backoff_armed = false;
+        }
+        for action in actions {
+            match action {
+                Action::Yield | Action::RecordFailure(_) | Action::Emit(_) => {}
+                Action::Tell(_) => {}
+                Action::Build => {
+                    if self.ctx != Ctx::None {
+                        return Err("built over a live context".into());
+                    }
+                    let next = if self.factory_fails {
+                        self.factory_fails = false;
+                        Event::Ended(Self::failure(FailurePhase::Factory, FailureKind::Error))
+                    } else {
+                        self.ctx = Ctx::Starting;
+                        Event::Built
+                    };
+                    self.apply(next, config)?;
+                }
+                Action::SettleStart(failure) => {
+                    self.startup.get_or_insert(failure.is_none());
+                }
+                Action::Refuse => self.refusing = true,
+                Action::ArmGrace => self.grace_armed = true,
+                Action::QueueMarker(id) => self.mailbox.push_back(Item::Marker(id)),
+                Action::StopContext => {
+                    if self.ctx != Ctx::Running {
+                        return Err(format!("stopped a context that was {:?}", self.ctx));
+                    }
+                    if self.lifecycle.has_stop() && !self.settled() {
+                        return Err(
+                            "a stop stopped the context with counted messages waiting".into()
+                        );
+                    }
+                    if let Some(Item::Marker(id)) = self
+                        .mailbox
+                        .iter()
+                        .find(|item| matches!(item, Item::Marker(_)))
+                    {
+                        if self.lifecycle.has_stop() && Some(*id) == self.current_drain() {
+                            return Err("stopped the context before its marker".into());
+                        }
+                    }
+                    self.stopped_at = self.current_drain();
+                    self.ctx = Ctx::Stopping;
+                }
+                Action::Terminate => self.ctx = Ctx::None,
+                Action::Decide(end) => {
+                    let failed = end.failure().is_some();
+                    let restarts = match config.policy {
+                        Policy::Never => false,
+                        Policy::OnFailure => failed,
+                        Policy::Always => true,
+                    };
+                    let verdict = if !restarts {
+                        Verdict::Finish
+                    } else if self.intensity_left == 0 {
+                        Verdict::TooMany
+                    } else {
+                        self.intensity_left -= 1;
+                        Verdict::Restart {
+                            attempt: 1,
+                            delay: config.delay,
+                            alone: config.alone,
+                        }
+                    };
+                    self.apply(Event::Verdict(verdict), config)?;
+                }
+                Action::ArmBackoff(_) => self.backoff_armed = true,
+                Action::Finish(ending) => {
+                    if self.report.is_some() {
+                        return Err("a second report".into());
+                    }
+                    let undelivered = self.counted_waiting();
+                    self.report = Some(Report {
+                        ending,
+                        undelivered,
+                    });
+                    self.mailbox.clear();
+                    self.ctx = Ctx::None;
+                    self.refusing = true;
+                    self.startup.get_or_insert(false);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn current_drain(&self) -> Option<u32> {
+        match self.lifecycle.state() {
+            State::Starting { drain } | State::Running { drain } => drain.map(|d| d.id),
+            _ => None,
+        }
+    }
+
+    /// The safety invariants.
+    fn check(&self) -> Result<(), String> {
+        let undelivered = self.report.map_or(0, |r| r.undelivered);
+        if self.accepted != self.handled + self.cancelled + self.counted_waiting() + undelivered {
+            return Err(format!(
+                "accounting does not close: accepted {} = handled {} + cancelled {} + waiting {} + undelivered {}",
+                self.accepted,
+                self.handled,
+                self.cancelled,
+                self.counted_waiting(),
+                undelivered
+            ));
+        }
+        if self.lifecycle.is_done() != self.report.is_some() {
+            return Err("done without a report, or a report while not done".into());
+        }
+        if self.lifecycle.is_done() && self.ctx != Ctx::None {
+            return Err("done with a live context".into());
+        }
+        if matches!(
+            self.lifecycle.state(),
+            State::Starting { .. } | State::Running { .. }
+        ) && self.ctx == Ctx::None
+        {
+            return Err("a live incarnation without a context".into());
+        }
+        Ok(())
+    }
+
+    /// Progress a fair world makes on its own: one input, or none left.
+    fn fair_input(&self) -> Option<Input> {
+        match self.lifecycle.state() {
+            State::Done { .. } => None,
+            State::Pending { .. } => Some(Input::Turn),
+            State::Backoff { .. } => Some(Input::BackoffOver),
+            State::Parked { .. } => Some(Input::Resume),
+            // Its supervisor stops a child that gave up.
+            State::GaveUp => Some(Input::Stop),
+            State::Deciding { .. } => None,
+            State::Starting { .. } | State::Running { .. } => match self.ctx {
+                Ctx::Starting => Some(Input::StartOver),
+                Ctx::Running if !self.mailbox.is_empty() => Some(Input::HandleOne),
+                Ctx::Stopping => Some(Input::ExitNormally),
+                _ => None,
+            },
+        }
+    }
+
+    /// Stops the child and lets a fair world run: the stop must answer,
+    /// having drained what waited, and the startup handle must be settled.
+    fn check_stop_answers(&self, config: &Config) -> Result<(), String> {
+        let mut model = self.clone();
+        let stopped_live = !model.lifecycle.is_done() && model.lifecycle.state() != State::GaveUp;
+        model.input(Input::Stop, config).expect("stop applies")?;
+        for _ in 0..200 {
+            let Some(input) = model.fair_input() else {
+                break;
+            };
+            model
+                .input(input, config)
+                .unwrap_or_else(|| panic!("{input:?} applies"))?;
+        }
+        let Some(report) = model.report else {
+            return Err(format!(
+                "the stop never answered; stuck in {:?}",
+                model.lifecycle
+            ));
+        };
+        if model.startup.is_none() {
+            return Err("the startup handle never answered".into());
+        }
+        let drained = report.ending == Ending::Stopped && report.undelivered == 0;
+        if stopped_live && !(drained || report.ending == Ending::Failed) {
+            return Err(format!("a stop of a live child ended {report:?}"));
+        }
+        Ok(())
+    }
+}
+
+const CONFIGS: [Config; 1] = [Config {
+    policy: Policy::OnFailure,
+    delay: Duration::ZERO,
+    alone: true,
+}];
+
+fn configs() -> Vec<Config> {
+    let mut configs = Vec::new();
+    for policy in [Policy::Never, Policy::OnFailure, Policy::Always] {
+        for delay in [Duration::ZERO, Duration::from_millis(100)] {
+            for alone in [true, false] {
+                configs.push(Config {
+                    policy,
+                    delay,
+                    alone,
+                });
+            }
+        }
+    }
+    configs
+}
+
+/// Explores every input sequence up to `depth` from `model`; returns the
+/// number of sequences (transitions) tried.
+fn explore(
+    model: &Model,
+    config: &Config,
+    depth: usize,
+    seen: &mut HashSet<(Model, usize)>,
+    trail: &mut Vec<Input>,
+) -> u64 {
+    if !seen.insert((model.clone(), depth)) {
+        return 0;
+    }
+    if let Err(error) = model.check_stop_answers(config) {
+        panic!("{config:?}, after {trail:?}: {error}");
+    }
+    if depth == 0 {
+        return 1;
+    }
+    let mut tried = 1;
+    for input in INPUTS {
+        let mut next = model.clone();
+        match next.input(input, config) {
+            None => continue,
+            Some(Err(error)) => panic!("{config:?}, after {trail:?} then {input:?}: {error}"),
+            Some(Ok(())) => {}
+        }
+        trail.push(input);
+        tried += explore(&next, config, depth - 1, seen, trail);
+        trail.pop();
+    }
+    tried
+}
+
+#[test]
+// The check says how much it explored, as the issue asks.
+#[allow(clippy::print_stdout)]
+fn every_event_sequence_keeps_the_promises() {
+    let long = std::env::var("RELIABILITY_LONG").is_ok_and(|v| v == "1");
+    let depth = if long { 8 } else { 6 };
+    let mut total = 0;
+    let mut states = 0;
+    for config in configs() {
+        let mut seen = HashSet::new();
+        total += explore(&Model::new(), &config, depth, &mut seen, &mut Vec::new());
+        states += seen.len();
+    }
+    println!(
+        "lifecycle model check: depth {depth}, {} configurations, {states} distinct (state, depth left) \
+         pairs, {total} transitions tried (every input sequence up to depth {depth} is covered)",
+        configs().len()
+    );
+    assert!(total > 10_000, "the check explored only {total} sequences");
+}

@@ -1,0 +1,149 @@
+//! Unit tests of the lifecycle, event by event, and the model check.
+
+use super::*;
+use crate::tree::FailureKind;
+
+fn panic_in(phase: FailurePhase) -> End {
+    End::Failed(Failure::new(FailureKind::Panic, phase, "boom".into()))
+}
+
+fn running() -> Lifecycle {
+    let mut lifecycle = Lifecycle::new();
+    assert_eq!(lifecycle.step(Event::Turn).as_slice(), [Action::Build]);
+    assert!(lifecycle.step(Event::Built).is_empty());
+    lifecycle.step(Event::StartOver);
+    assert_eq!(lifecycle.node_state(), NodeState::Running);
+    lifecycle
+}
+
+#[test]
+fn a_stop_while_running_drains_to_its_marker_then_waits_for_every_message() {
+    let mut lifecycle = running();
+    let actions = lifecycle.step(Event::Stop);
+    assert_eq!(
+        actions.as_slice(),
+        [Action::Refuse, Action::ArmGrace, Action::QueueMarker(1)]
+    );
+    assert_eq!(lifecycle.node_state(), NodeState::Stopping);
+    // Not before the marker, and not before every message is settled.
+    assert!(lifecycle.step(Event::Quiet { settled: true }).is_empty());
+    assert!(lifecycle.step(Event::MarkerReached(1)).is_empty());
+    assert!(lifecycle.step(Event::Quiet { settled: false }).is_empty());
+    assert_eq!(
+        lifecycle.step(Event::Quiet { settled: true }).as_slice(),
+        [Action::StopContext]
+    );
+    assert_eq!(
+        lifecycle.step(Event::Ended(End::Normal)).as_slice(),
+        [Action::Finish(Ending::Stopped)]
+    );
+    assert_eq!(lifecycle.node_state(), NodeState::Stopped);
+}
+
+#[test]
+fn a_stale_marker_does_not_end_a_later_drain() {
+    let mut lifecycle = running();
+    lifecycle.step(Event::Restart);
+    // The strategy drain ran out of grace: its marker stays in the mailbox.
+    lifecycle.step(Event::GraceOver);
+    lifecycle.step(Event::Resume);
+    lifecycle.step(Event::Turn);
+    lifecycle.step(Event::Turn);
+    lifecycle.step(Event::Built);
+    lifecycle.step(Event::StartOver);
+    assert_eq!(
+        lifecycle.step(Event::Stop).as_slice(),
+        [Action::Refuse, Action::ArmGrace, Action::QueueMarker(2)]
+    );
+    lifecycle.step(Event::MarkerReached(1));
+    assert!(lifecycle.step(Event::Quiet { settled: true }).is_empty());
+    lifecycle.step(Event::MarkerReached(2));
+    assert_eq!(
+        lifecycle.step(Event::Quiet { settled: true }).as_slice(),
+        [Action::StopContext]
+    );
+}
+
+#[test]
+fn a_stop_between_two_incarnations_starts_the_next_to_drain() {
+    let mut lifecycle = running();
+    lifecycle.step(Event::Ended(panic_in(FailurePhase::Running)));
+    lifecycle.step(Event::Verdict(Verdict::Restart {
+        attempt: 1,
+        delay: Duration::ZERO,
+        alone: true,
+    }));
+    assert_eq!(
+        lifecycle.step(Event::Stop).as_slice(),
+        [Action::Refuse, Action::ArmGrace]
+    );
+    assert_eq!(lifecycle.step(Event::Turn).as_slice(), [Action::Yield]);
+    assert_eq!(lifecycle.step(Event::Turn).as_slice(), [Action::Build]);
+    assert_eq!(
+        lifecycle.step(Event::Built).as_slice(),
+        [Action::QueueMarker(1)]
+    );
+}
+
+#[test]
+fn a_stop_during_a_backoff_starts_the_next_incarnation_at_once() {
+    let mut lifecycle = running();
+    lifecycle.step(Event::Ended(panic_in(FailurePhase::Running)));
+    let delay = Duration::from_secs(10);
+    let actions = lifecycle.step(Event::Verdict(Verdict::Restart {
+        attempt: 1,
+        delay,
+        alone: true,
+    }));
+    assert!(actions.contains(&Action::ArmBackoff(delay)));
+    lifecycle.step(Event::Stop);
+    assert_eq!(lifecycle.node_state(), NodeState::Stopping);
+    lifecycle.step(Event::Turn);
+    assert_eq!(lifecycle.step(Event::Turn).as_slice(), [Action::Build]);
+}
+
+#[test]
+fn an_incarnation_that_ends_mid_drain_is_followed_by_one_that_drains_the_rest() {
+    let mut lifecycle = running();
+    lifecycle.step(Event::Stop);
+    let actions = lifecycle.step(Event::Ended(panic_in(FailurePhase::Running)));
+    assert!(matches!(actions.last(), Some(Action::Decide(_))));
+    lifecycle.step(Event::Verdict(Verdict::Restart {
+        attempt: 1,
+        delay: Duration::from_secs(5),
+        alone: true,
+    }));
+    assert!(matches!(
+        lifecycle.state(),
+        State::Pending { stop: true, .. }
+    ));
+}
+
+#[test]
+fn a_given_up_child_stopped_ends_failed() {
+    let mut lifecycle = running();
+    lifecycle.step(Event::Ended(panic_in(FailurePhase::Running)));
+    assert_eq!(
+        lifecycle.step(Event::Verdict(Verdict::TooMany)).as_slice(),
+        [Action::Tell(Notice::GaveUp)]
+    );
+    assert_eq!(lifecycle.node_state(), NodeState::Failed);
+    assert_eq!(
+        lifecycle.step(Event::Stop).as_slice(),
+        [Action::Refuse, Action::Finish(Ending::Failed)]
+    );
+}
+
+#[test]
+fn a_restart_drain_becomes_a_stop_when_a_stop_comes() {
+    let mut lifecycle = running();
+    lifecycle.step(Event::Restart);
+    assert_eq!(lifecycle.step(Event::Stop).as_slice(), [Action::Refuse]);
+    lifecycle.step(Event::MarkerReached(1));
+    // Now every accepted message must be settled too.
+    assert!(lifecycle.step(Event::Quiet { settled: false }).is_empty());
+    assert_eq!(
+        lifecycle.step(Event::Quiet { settled: true }).as_slice(),
+        [Action::StopContext]
+    );
+}

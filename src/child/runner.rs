@@ -1,0 +1,837 @@
+//! The runner: the future that owns one child's actix context for the
+//! child's whole life and carries out what its [`Lifecycle`] decides.
+//!
+//! The runner decides nothing itself. It polls the context, turns what it
+//! sees into lifecycle [`Event`]s (a start that is over, a marker reached, a
+//! poll that left the context waiting, an end, a panic, a command from the
+//! supervisor, a timer) and executes the [`Action`]s that
+//! [`Lifecycle::step`] returns. The node's state and activity are written
+//! from the lifecycle in one place, [`Runner::sync`].
+//!
+//! # Why the context is kept and restarted in place
+//!
+//! actix keeps an actor's mailbox inside its `ContextFut`; dropping the
+//! `ContextFut` drops the mailbox's receiver, which closes the channel and
+//! drops every queued message. So the only way to keep a child's `Addr` valid
+//! and its queued messages alive across a restart is to keep the `ContextFut`
+//! and restart it in place with `ContextFut::restart`, as `actix::Supervisor`
+//! does. Fresh state reaches the actor value through
+//! `Supervised::restarting` (see [`super::supervised`]).
+//!
+//! # Panics
+//!
+//! Every poll of the `ContextFut` (which runs `started`, handlers, spawned
+//! futures, `stopping` and `stopped`), every factory call and every
+//! `restarting` call runs inside `catch_unwind`. A caught panic ends that
+//! incarnation as a failure. The unwind stops at the runner, so the
+//! `ContextFut` is never dropped during it: a restart resets it in place
+//! without running hooks, and when the child ends for good the runner calls
+//! `terminate()` before dropping it, so actix's drop logic does not run
+//! `stopping`/`stopped` on the half-updated value (under plain actix, a
+//! second panic there aborts the process). The message whose handler
+//! panicked is dropped during the unwind, so its `send()` caller gets
+//! `MailboxError::Closed` instead of waiting forever.
+//!
+//! # Stop: draining through the mailbox
+//!
+//! actix exposes neither the length of a mailbox nor a way to close it
+//! without dropping it, and `ctx.stop()` stops reading it. So a drain queues
+//! a numbered [`DrainMarker`] through the child's own address: the mailbox
+//! is FIFO, so when the marker is handled, everything queued before the
+//! drain began has been handled too, including the futures those messages
+//! made the actor wait on (`ctx.wait`, `AtomicResponse`). Messages sent
+//! through a [`ChildHandle`](crate::ChildHandle) are also counted (see
+//! [`super::drain`]), and a stop waits until every one of them is settled.
+//! Only then does the runner call `ctx.stop()`, so `stopping` and `stopped`
+//! run last. A grace timer bounds the whole drain.
+//!
+//! # Costs on the message path
+//!
+//! A message goes from the channel to the handler exactly as in plain actix:
+//! the runner adds no allocation, lock or channel per message. Per poll it
+//! adds a `catch_unwind` (free unless a panic happens), entering the node's
+//! tracing span (only when a subscriber enabled it: see `InSpan`), a
+//! command check, a few atomic loads of the child's counts (before and
+//! after the poll), a waker comparison and the opening and closing of the
+//! poll's signal scope ([`super::signals`]). A message sent through a
+//! `ChildHandle` adds, on the sender's side, a compare-and-swap and a clone
+//! of the child's shared state, and an atomic increment when it is handled.
+//!
+//! # Start detection
+//!
+//! Before each incarnation's first poll the runner queues a tiny
+//! `ctx.wait` future, the start barrier. actix polls wait futures before the
+//! mailbox and after `started` (and after the futures `started` itself passed
+//! to `ctx.wait`), so the barrier completing means the start is over: a panic
+//! before it is a failure in `started`, a panic after it a failure while
+//! running.
+
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{self, Poll};
+use std::time::Duration;
+
+use actix::dev::channel::AddressReceiver;
+use actix::dev::ContextFut;
+use actix::fut::ActorFuture;
+use actix::{Actor, ActorContext, Addr, AsyncContext, Context};
+use tokio::time::{Instant, Sleep};
+
+use super::drain::{ChildShared, DrainMarker, Startup};
+use super::lifecycle::{Action, Ending, Event, Lifecycle, Notice, State, Verdict};
+use super::link::{Activity, ChildEnv, ChildLink, ChildNotice, Command, NodeRecord};
+use super::restart::{Decision, End};
+use super::signals::{self, Reported};
+use super::start::{Factory, Parts, StartContext};
+use super::supervised::{SupervisedActor, FRESH};
+use crate::messages::events::EventKind;
+use crate::messages::stop::{StopOutcome, StopReport};
+use crate::policy::{Grace, Strategy};
+use crate::tree::{Failure, FailureKind, FailurePhase};
+
+/// Spawns the runner of one child on the current arbiter and returns the link
+/// its supervisor keeps.
+pub(crate) fn spawn<A: SupervisedActor>(env: ChildEnv, parts: Parts<A>) -> Rc<ChildLink> {
+    let path = env.path.clone();
+    parts.shared.set_path(path.clone());
+    let mut record = NodeRecord::new();
+    record.stats = parts.stats;
+    let link = ChildLink::new(record, parts.kind, parts.shared.clone(), None, &env);
+    let span = tracing::info_span!("node", path = %path);
+    let mut runner = Runner {
+        link: link.clone(),
+        core: Box::new(Core {
+            factory: parts.factory,
+            addr: parts.addr,
+            shared: parts.shared,
+            lifecycle: Lifecycle::new(),
+            known_waker: None,
+            rare: None,
+        }),
+        context: ChildContext::Unbuilt(Some(parts.receiver)),
+        #[cfg(feature = "testkit")]
+        _live: crate::testkit::LiveActor::new(),
+    };
+    // Build the first incarnation now, so the child is `Starting` (and its
+    // factory's failures are known) as soon as its supervisor has started it.
+    // A handle may have asked for a stop before the child was started.
+    span.in_scope(|| {
+        if !runner.core.shared.is_accepting() {
+            runner.apply(Event::Stop);
+        }
+        runner.apply(Event::Turn);
+    });
+    if span.is_disabled() {
+        // No subscriber wanted the span when it was made: it stays disabled.
+        actix_rt::spawn(runner);
+    } else {
+        actix_rt::spawn(InSpan::new(span, runner));
+    }
+    link
+}
+
+/// The child's actix context, once the first incarnation was built.
+///
+/// `Built` is much larger than `Unbuilt`, and it is the variant that lives
+/// for the child's whole life: boxing it would add a pointer hop to every
+/// poll on the message path.
+#[allow(clippy::large_enum_variant)]
+enum ChildContext<A: Actor<Context = Context<A>>> {
+    /// No factory call succeeded yet: the mailbox is only its receiver.
+    Unbuilt(Option<AddressReceiver<A>>),
+    /// The context with the mailbox and the current actor value.
+    Built(ContextFut<A, Context<A>>),
+}
+
+/// One child's runner. Its size decides the size of its tokio task, which
+/// tokio rounds up to a multiple of 128 bytes: up to 408 bytes, the task
+/// takes 512, as a plain actix actor's does with an actor of up to 64 bytes.
+/// The runner adds 16 bytes to the actor's context (a test holds it within
+/// 32); the rest of its state lives in its `core`.
+struct Runner<A: SupervisedActor> {
+    link: Rc<ChildLink>,
+    core: Box<Core<A>>,
+    context: ChildContext<A>,
+    #[cfg(feature = "testkit")]
+    _live: crate::testkit::LiveActor,
+}
+
+/// What a runner keeps in a box of its own rather than in its task.
+struct Core<A: Actor<Context = Context<A>>> {
+    factory: Factory<A>,
+    /// Sends the drain markers, and keeps the mailbox connected (actix
+    /// restarts a context only while an address to it is alive).
+    addr: Addr<A>,
+    shared: std::sync::Arc<ChildShared>,
+    lifecycle: Lifecycle,
+    /// The waker last registered with the child's shared state.
+    known_waker: Option<std::task::Waker>,
+    /// Made the first time the child stops, restarts, backs off or reports
+    /// a failure that does not end its incarnation at once.
+    rare: Option<Box<Rare>>,
+}
+
+/// The part of a runner's state only some children ever need.
+#[derive(Default)]
+struct Rare {
+    /// The clock of the stop (or strategy drain) under way.
+    stop: Option<StopClock>,
+    /// The backoff timer, in `State::Backoff`.
+    backoff: Option<Pin<Box<Sleep>>>,
+    /// A failure reported with `fail` in this incarnation whose context has
+    /// not ended yet (its `stopping` kept it running).
+    reported: Option<String>,
+}
+
+/// When a stop (or strategy drain) began, and its grace.
+struct StopClock {
+    began: Instant,
+    /// Messages handled before it began.
+    handled_before: u64,
+    deadline: Option<Instant>,
+    /// The timer for `deadline`, armed once the drain has to wait.
+    timer: Option<Pin<Box<Sleep>>>,
+}
+
+impl<A: Actor<Context = Context<A>>> Core<A> {
+    fn rare_mut(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
+    }
+}
+
+/// A runner inside its node's tracing span, so that what the child and the
+/// runner log is attributed to the node: `tracing::Instrumented`, but only
+/// for a span a subscriber enabled. A runner whose span is disabled runs
+/// without it, because with tracing's `log` feature on (actix-web turns it
+/// on) and no subscriber set, entering and leaving a disabled span still
+/// formats and filters a log record each time: about a hundred instructions
+/// per message, more than the rest of the runner's work.
+struct InSpan<A: SupervisedActor> {
+    span: tracing::Span,
+    /// Always some until dropped, inside the span, by `drop`.
+    runner: Option<Runner<A>>,
+}
+
+impl<A: SupervisedActor> InSpan<A> {
+    fn new(span: tracing::Span, runner: Runner<A>) -> Self {
+        InSpan {
+            span,
+            runner: Some(runner),
+        }
+    }
+}
+
+impl<A: SupervisedActor> Future for InSpan<A> {
+    type Output = ();
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        let _entered = this.span.enter();
+        match &mut this.runner {
+            Some(runner) => Pin::new(runner).poll(cx),
+            None => Poll::Ready(()),
+        }
+    }
+}
+
+impl<A: SupervisedActor> Drop for InSpan<A> {
+    fn drop(&mut self) {
+        let _entered = self.span.enter();
+        drop(self.runner.take());
+    }
+}
+
+impl<A: SupervisedActor> Drop for Runner<A> {
+    /// When the runtime drops a runner whose child is still alive (the
+    /// system shuts down without a `Stop`), actix would run `stopping` and
+    /// `stopped` outside any containment; instead the child is killed: its
+    /// context terminated and dropped inside `catch_unwind`, its report out.
+    fn drop(&mut self) {
+        self.apply(Event::Kill);
+    }
+}
+
+impl<A: SupervisedActor> Future for Runner<A> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        let core = &mut *this.core;
+        core.shared
+            .register_runner(&mut core.known_waker, cx.waker());
+        // The message path: a running child, no drain, no command, every
+        // message its handles accepted settled. Nothing to do but poll it.
+        if core.lifecycle.is_running_freely() && !this.link.has_command() && core.shared.is_idle() {
+            if let ChildContext::Built(context) = &mut this.context {
+                let outer = signals::enter();
+                let polled = catch_unwind(AssertUnwindSafe(|| Pin::new(&mut *context).poll(cx)));
+                let reported = signals::leave(outer);
+                // Still idle and nothing reported: the poll handled no
+                // handle message, reached no marker and ended nothing.
+                if matches!(polled, Ok(Poll::Pending))
+                    && reported.is_empty()
+                    && this.core.shared.is_idle()
+                {
+                    return Poll::Pending;
+                }
+                this.after_poll(polled, reported);
+            }
+        }
+        let command = match this.link.take_command() {
+            Some(Command::Stop) => Some(Event::Stop),
+            Some(Command::Kill) => Some(Event::Kill),
+            Some(Command::Restart) => Some(Event::Restart),
+            Some(Command::Start) => Some(Event::Resume),
+            None => None,
+        };
+        if let Some(event) = command {
+            // A command's events never ask for a yield.
+            this.apply(event);
+        }
+        this.stop_if_asked();
+        loop {
+            let before = this.core.lifecycle;
+            match before.state() {
+                State::Pending { .. } => {
+                    if this.apply(Event::Turn) {
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
+                }
+                State::Starting { .. } | State::Running { .. } => {
+                    let ChildContext::Built(context) = &mut this.context else {
+                        unreachable!("a starting or running child has a context");
+                    };
+                    let outer = signals::enter();
+                    let polled =
+                        catch_unwind(AssertUnwindSafe(|| Pin::new(&mut *context).poll(cx)));
+                    let reported = signals::leave(outer);
+                    this.after_poll(polled, reported);
+                }
+                State::Backoff { .. } => {
+                    let over = this
+                        .core
+                        .rare
+                        .as_mut()
+                        .and_then(|rare| rare.backoff.as_mut())
+                        .is_none_or(|timer| timer.as_mut().poll(cx).is_ready());
+                    if over {
+                        this.apply(Event::BackoffOver);
+                    }
+                }
+                State::Deciding { .. } | State::Parked { .. } | State::GaveUp => {}
+                State::Done { .. } => return Poll::Ready(()),
+            }
+            // Checked only once a drain waits: a drain that ends in one poll
+            // never arms its timer.
+            if this.core.lifecycle == before && this.grace_over(cx) {
+                this.apply(Event::GraceOver);
+            }
+            if this.core.lifecycle == before {
+                return Poll::Pending;
+            }
+        }
+    }
+}
+
+impl<A: SupervisedActor> Runner<A> {
+    /// A stop asked for through a handle (its status no longer accepting)
+    /// reaches the lifecycle here.
+    fn stop_if_asked(&mut self) {
+        if !self.core.shared.is_accepting() && !self.core.lifecycle.has_stop() {
+            self.apply(Event::Stop);
+        }
+    }
+
+    /// Steps the lifecycle with `event`, writes what is derived from it, and
+    /// carries out its actions (and the events they lead to). Returns
+    /// whether the runner must yield.
+    fn apply(&mut self, event: Event) -> bool {
+        let actions = self.core.lifecycle.step(event);
+        self.sync();
+        let mut yield_now = false;
+        for action in actions {
+            match self.execute(action) {
+                Next::Nothing => {}
+                Next::Yield => yield_now = true,
+                Next::Event(event) => yield_now |= self.apply(event),
+            }
+        }
+        yield_now
+    }
+
+    /// Writes what is derived from the lifecycle: the node's state, the
+    /// runner's activity, and which timers are kept.
+    fn sync(&mut self) {
+        let lifecycle = self.core.lifecycle;
+        self.link.record.borrow_mut().state = lifecycle.node_state();
+        let activity = if lifecycle.is_done() {
+            Activity::Done
+        } else if lifecycle.is_at_rest() {
+            Activity::Parked
+        } else {
+            Activity::Active
+        };
+        if self.link.activity() != activity {
+            self.link.set_activity(activity);
+        }
+        if let Some(rare) = &mut self.core.rare {
+            if !lifecycle.grace_runs() && !lifecycle.is_done() {
+                rare.stop = None;
+            }
+            if !matches!(lifecycle.state(), State::Backoff { .. }) {
+                rare.backoff = None;
+            }
+        }
+    }
+
+    /// Carries out one action.
+    fn execute(&mut self, action: Action) -> Next {
+        match action {
+            Action::Yield => return Next::Yield,
+            Action::Build => return Next::Event(self.build()),
+            Action::RecordFailure(failure) => {
+                let incarnation = self.link.record.borrow().incarnation;
+                tracing::error!(
+                    path = %self.link.path,
+                    incarnation,
+                    kind = ?failure.kind,
+                    phase = ?failure.phase,
+                    reason = %failure.message,
+                    "child failed"
+                );
+                self.link.record.borrow_mut().last_failure = Some(Box::new(failure));
+            }
+            Action::SettleStart(None) => {
+                tracing::debug!("child started");
+                self.core.shared.settle_startup(Startup::Started);
+            }
+            Action::SettleStart(Some(failure)) => {
+                self.core
+                    .shared
+                    .settle_startup(Startup::Failed(Box::new(failure)));
+            }
+            Action::Emit(kind) => {
+                if let EventKind::Restarting { attempt, delay } = &kind {
+                    let incarnation = self.link.record.borrow().incarnation;
+                    tracing::warn!(
+                        path = %self.link.path,
+                        incarnation,
+                        attempt,
+                        delay = ?delay,
+                        "restarting child"
+                    );
+                }
+                self.emit(|| kind);
+            }
+            Action::Refuse => {
+                if self.core.shared.begin_stopping() {
+                    tracing::info!(path = %self.link.path, "stopping child");
+                }
+            }
+            Action::ArmGrace => {
+                let began = Instant::now();
+                let deadline = match self.link.grace {
+                    // A grace too long for the clock is no deadline at all.
+                    Grace::Duration(grace) => began.checked_add(grace),
+                    Grace::Infinity => None,
+                };
+                let handled_before = self.core.shared.counts().handled();
+                self.core.rare_mut().stop = Some(StopClock {
+                    began,
+                    handled_before,
+                    deadline,
+                    timer: None,
+                });
+            }
+            Action::QueueMarker(id) => {
+                // The incarnation's work should wind down: its token tells it.
+                self.link.token.cancel();
+                self.core.addr.do_send(DrainMarker(id));
+            }
+            Action::StopContext => {
+                if let ChildContext::Built(context) = &mut self.context {
+                    context.ctx().stop();
+                }
+            }
+            Action::Terminate => {
+                if let ChildContext::Built(context) = &mut self.context {
+                    context.ctx().terminate();
+                }
+                tracing::warn!(path = %self.link.path, "child did not drain within its grace; terminated for the restart");
+                self.link.token.cancel();
+                self.link.record.borrow_mut().started_at = None;
+            }
+            Action::Decide(end) => return Next::Event(Event::Verdict(self.decide(&end))),
+            Action::ArmBackoff(delay) => {
+                self.core.rare_mut().backoff = Some(Box::pin(tokio::time::sleep(delay)));
+            }
+            Action::Tell(notice) => {
+                if notice == Notice::GaveUp {
+                    tracing::error!(path = %self.link.path, "restart intensity exceeded");
+                }
+                if let Some(supervisor) = self.link.scope.supervisor.upgrade() {
+                    supervisor.do_send(ChildNotice {
+                        index: self.link.index as usize,
+                        notice,
+                    });
+                }
+            }
+            Action::Finish(ending) => self.finish(ending),
+        }
+        Next::Nothing
+    }
+
+    /// Calls the factory and puts the next incarnation's value in place.
+    #[cold]
+    fn build(&mut self) -> Event {
+        let incarnation = {
+            let mut record = self.link.record.borrow_mut();
+            record.incarnation += 1;
+            record.started_at = Some(Instant::now());
+            record.incarnation
+        };
+        if let Some(rare) = &mut self.core.rare {
+            rare.reported = None;
+        }
+        let start = StartContext {
+            path: self.link.path.clone(),
+            incarnation,
+            parent_token: self.link.scope.token.clone(),
+            token: std::cell::OnceCell::new(),
+        };
+        let factory = &mut self.core.factory;
+        let built = catch_unwind(AssertUnwindSafe(|| factory(&start)));
+        self.link.token.replace(start.token.into_inner());
+        let failed = |kind, message| {
+            Event::Ended(End::Failed(Failure::new(
+                kind,
+                FailurePhase::Factory,
+                message,
+            )))
+        };
+        let actor = match built {
+            Ok(Ok(actor)) => actor,
+            Ok(Err(message)) => {
+                self.link.token.cancel();
+                return failed(FailureKind::Error, message);
+            }
+            Err(payload) => {
+                self.link.token.cancel();
+                return failed(FailureKind::Panic, panic_message(payload));
+            }
+        };
+        let context = match &mut self.context {
+            ChildContext::Unbuilt(receiver) => {
+                let receiver = receiver
+                    .take()
+                    .expect("an unbuilt context has its receiver");
+                let context = Context::with_receiver(receiver).into_future(actor);
+                self.context = ChildContext::Built(context);
+                match &mut self.context {
+                    ChildContext::Built(context) => context,
+                    ChildContext::Unbuilt(_) => unreachable!("just built"),
+                }
+            }
+            ChildContext::Built(context) => {
+                if let Err(end) = restart_in_place(context, actor) {
+                    self.link.token.cancel();
+                    return Event::Ended(end);
+                }
+                context
+            }
+        };
+        context.ctx().wait(StartBarrier);
+        Event::Built
+    }
+
+    /// Turns one poll of the child's context, and what it reported, into
+    /// lifecycle events.
+    fn after_poll(&mut self, polled: std::thread::Result<Poll<()>>, reported: Reported) {
+        if let Some(reason) = reported.failure {
+            // Kept until the incarnation ends: its `stopping` may keep it
+            // running a while.
+            self.core.rare_mut().reported = Some(reason);
+        }
+        if reported.start_over {
+            self.apply(Event::StartOver);
+        }
+        if let Some(id) = reported.marker {
+            self.apply(Event::MarkerReached(id));
+        }
+        let phase = if self.core.lifecycle.is_starting() {
+            FailurePhase::Starting
+        } else {
+            FailurePhase::Running
+        };
+        let end = match polled {
+            Ok(Poll::Pending) => {
+                if self.core.lifecycle.is_draining() {
+                    let settled = self.core.shared.is_settled();
+                    self.apply(Event::Quiet { settled });
+                }
+                return;
+            }
+            Ok(Poll::Ready(())) => {
+                match self
+                    .core
+                    .rare
+                    .as_mut()
+                    .and_then(|rare| rare.reported.take())
+                {
+                    Some(reason) => End::Failed(Failure::new(FailureKind::Error, phase, reason)),
+                    None => End::Normal,
+                }
+            }
+            Err(payload) => End::Failed(Failure::new(
+                FailureKind::Panic,
+                phase,
+                panic_message(payload),
+            )),
+        };
+        self.link.token.cancel();
+        self.apply(Event::Ended(end));
+    }
+
+    /// Asks the restart rules, and the supervisor's intensity, what follows
+    /// the end of the incarnation.
+    #[cold]
+    fn decide(&mut self, end: &End) -> Verdict {
+        let ran_for = self
+            .link
+            .record
+            .borrow_mut()
+            .started_at
+            .take()
+            .map_or(Duration::ZERO, |t| t.elapsed());
+        match self.link.rules.borrow_mut().decide(end, ran_for) {
+            Decision::Finish => Verdict::Finish,
+            Decision::Restart { .. }
+                if !self.link.scope.intensity.borrow_mut().allow(Instant::now()) =>
+            {
+                if end.failure().is_none() {
+                    // The node's last failure says why it gave up.
+                    self.link.record.borrow_mut().last_failure = Some(Box::new(Failure::new(
+                        FailureKind::Error,
+                        FailurePhase::Running,
+                        "stopped normally, once too often for the restart intensity".into(),
+                    )));
+                }
+                Verdict::TooMany
+            }
+            Decision::Restart { attempt, delay } => Verdict::Restart {
+                attempt,
+                delay,
+                alone: self.link.scope.strategy == Strategy::OneForOne,
+            },
+        }
+    }
+
+    /// Whether the grace of the stop (or drain) under way ran out.
+    fn grace_over(&mut self, cx: &mut task::Context<'_>) -> bool {
+        let Some(stop) = self.core.rare.as_mut().and_then(|rare| rare.stop.as_mut()) else {
+            return false;
+        };
+        let Some(deadline) = stop.deadline else {
+            return false;
+        };
+        stop.timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)))
+            .as_mut()
+            .poll(cx)
+            .is_ready()
+    }
+
+    /// Ends the child for good: drops its context (and with it the mailbox,
+    /// so every pending and later send fails) without running user hooks,
+    /// and publishes its report.
+    #[cold]
+    fn finish(&mut self, ending: Ending) {
+        self.link.token.cancel();
+        // The link outlives the runner (in the supervisor's table); the
+        // token need not.
+        self.link.token.replace(None);
+        if let ChildContext::Built(context) = &mut self.context {
+            context.ctx().terminate();
+        }
+        // From here every handle refuses, and a message dropped unhandled is
+        // undelivered, not cancelled.
+        let counts = self.core.shared.close();
+        let context = std::mem::replace(&mut self.context, ChildContext::Unbuilt(None));
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(context))) {
+            tracing::error!(
+                path = %self.link.path,
+                reason = %panic_message(payload),
+                "dropping the child's actor value panicked"
+            );
+        }
+        let state = self.core.lifecycle.node_state();
+        let last_failure = {
+            let mut record = self.link.record.borrow_mut();
+            record.started_at = None;
+            record.last_failure.as_deref().cloned()
+        };
+        let (drained, duration) = match self.core.rare.as_ref().and_then(|r| r.stop.as_ref()) {
+            Some(stop) => (
+                counts.handled().saturating_sub(stop.handled_before),
+                stop.began.elapsed(),
+            ),
+            None => (0, Duration::ZERO),
+        };
+        let undelivered = counts.accepted.saturating_sub(counts.settled);
+        let outcome = match ending {
+            Ending::Stopped if undelivered == 0 => StopOutcome::Drained,
+            Ending::Stopped => StopOutcome::Incomplete,
+            Ending::TimedOut => StopOutcome::TimedOut,
+            Ending::Failed => StopOutcome::Failed(last_failure.unwrap_or_else(|| {
+                Failure::new(FailureKind::Error, FailurePhase::Running, "failed".into())
+            })),
+        };
+        let report = StopReport {
+            path: self.link.path.clone(),
+            outcome,
+            drained,
+            undelivered,
+            cancelled: counts.cancelled,
+            duration,
+            children: Vec::new(),
+        };
+        if ending == Ending::TimedOut {
+            tracing::warn!(
+                path = %self.link.path,
+                undelivered,
+                "child did not stop within its grace; terminated"
+            );
+        }
+        tracing::info!(
+            path = %self.link.path,
+            state = %state,
+            drained = report.drained,
+            undelivered = report.undelivered,
+            "child will not run again"
+        );
+        self.emit(|| EventKind::Stopped {
+            report: report.clone(),
+        });
+        self.core.shared.finish(report);
+    }
+
+    /// Sends a lifecycle event about this child's current incarnation, built
+    /// only if someone listens.
+    fn emit(&self, kind: impl FnOnce() -> EventKind) {
+        let incarnation = self.link.record.borrow().incarnation;
+        self.link
+            .scope
+            .events
+            .emit(&self.link.path, incarnation, kind);
+    }
+}
+
+/// What an executed action leads to.
+enum Next {
+    Nothing,
+    Yield,
+    Event(Event),
+}
+
+/// Restarts `context` in place with `actor` as its value. The error is the
+/// end of the incarnation that could not start.
+fn restart_in_place<A: SupervisedActor>(
+    context: &mut ContextFut<A, Context<A>>,
+    actor: A,
+) -> Result<(), End> {
+    FRESH.with(|slot| *slot.borrow_mut() = Some(Box::new(actor)));
+    let restarted = catch_unwind(AssertUnwindSafe(|| context.restart()));
+    let leftover = FRESH.with(|slot| slot.borrow_mut().take());
+    match restarted {
+        Err(payload) => Err(End::Failed(Failure::new(
+            FailureKind::Panic,
+            FailurePhase::Restarting,
+            panic_message(payload),
+        ))),
+        Ok(_) if leftover.is_some() => Err(End::Fatal(Failure::new(
+            FailureKind::Error,
+            FailurePhase::Restarting,
+            format!(
+                "`Supervised::restarting` of `{}` did not install the fresh state; \
+                     implement it with `actix_supervisor::supervised!` or call \
+                     `actix_supervisor::restart_fresh(self)` in it",
+                std::any::type_name::<A>()
+            ),
+        ))),
+        Ok(true) => Ok(()),
+        Ok(false) => Err(End::Fatal(Failure::new(
+            FailureKind::Error,
+            FailurePhase::Restarting,
+            "the mailbox was disconnected".into(),
+        ))),
+    }
+}
+
+/// A `ctx.wait` future that completes at once, marking the start as over.
+/// It is empty, so actix's box of it allocates nothing.
+struct StartBarrier;
+
+impl<A: Actor> ActorFuture<A> for StartBarrier {
+    type Output = ();
+
+    fn poll(
+        self: Pin<&mut Self>,
+        _: &mut A,
+        _: &mut A::Context,
+        _: &mut task::Context<'_>,
+    ) -> Poll<()> {
+        signals::start_over();
+        Poll::Ready(())
+    }
+}
+
+/// The text of a panic payload; the payload is dropped inside its own
+/// `catch_unwind`, since a payload's destructor may panic too.
+pub(crate) fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    let message = if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic with a non-string payload".to_string()
+    };
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An actor with 32 bytes of state, like one holding a few handles.
+    #[derive(Default)]
+    struct Holder {
+        _state: [u64; 4],
+    }
+    impl Actor for Holder {
+        type Context = Context<Self>;
+    }
+    crate::supervised!(Holder);
+
+    /// tokio sizes a task's cell in steps of 128 bytes; with its bookkeeping
+    /// (104 bytes), a future of up to 408 bytes takes 512. A plain actix
+    /// actor's context with 32 bytes of state fits; so must its runner.
+    #[test]
+    fn a_runner_task_is_as_small_as_a_plain_actix_actor_task() {
+        let runner = std::mem::size_of::<Runner<Holder>>();
+        let context = std::mem::size_of::<ContextFut<Holder, Context<Holder>>>();
+        assert!(
+            runner - context <= 32,
+            "a runner adds {} bytes to its context, more than 32",
+            runner - context
+        );
+        assert!(
+            runner <= 408,
+            "a runner of {runner} bytes (its context: {context}) no longer fits a 512-byte task"
+        );
+    }
+}

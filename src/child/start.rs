@@ -1,0 +1,59 @@
+//! What a child is started with: its factory, its mailbox, its shared state
+//! ([`Parts`]), and what each incarnation's factory call is told
+//! ([`StartContext`]).
+
+use std::sync::{Arc, Mutex};
+
+use actix::dev::channel::AddressReceiver;
+use actix::{Actor, Addr, Context};
+use tokio_util::sync::CancellationToken;
+
+use super::drain::ChildShared;
+use crate::tree::{NodeKind, NodePath, TaskStats};
+
+/// Builds a fresh actor value for each incarnation.
+pub(crate) type Factory<A> = Box<dyn FnMut(&StartContext) -> Result<A, String> + Send>;
+
+/// Everything a child's runner is started with, taken from its spec.
+pub(crate) struct Parts<A: Actor<Context = Context<A>>> {
+    pub(crate) factory: Factory<A>,
+    pub(crate) addr: Addr<A>,
+    pub(crate) receiver: AddressReceiver<A>,
+    pub(crate) shared: Arc<ChildShared>,
+    pub(crate) kind: NodeKind,
+    /// A periodic or worker child's statistics.
+    pub(crate) stats: Option<Arc<Mutex<TaskStats>>>,
+}
+
+/// What a factory is told about the incarnation it builds.
+#[derive(Debug, Clone)]
+pub struct StartContext {
+    pub(crate) path: NodePath,
+    pub(crate) incarnation: u64,
+    /// The supervisor's token, parent of this incarnation's.
+    pub(crate) parent_token: CancellationToken,
+    /// This incarnation's token, made the first time it is asked for: a
+    /// child that never asks costs no token.
+    pub(crate) token: std::cell::OnceCell<CancellationToken>,
+}
+
+impl StartContext {
+    /// The child's path.
+    pub fn path(&self) -> &NodePath {
+        &self.path
+    }
+
+    /// Which incarnation this is: 1 for the first start.
+    pub fn incarnation(&self) -> u64 {
+        self.incarnation
+    }
+
+    /// A token cancelled as soon as a stop (or a strategy restart) of this
+    /// incarnation begins, and when it ends at the latest: tasks it spawned
+    /// can wind down while its mailbox drains. A child of the supervisor's
+    /// token, so cancelling a subtree cancels everything under it and
+    /// nothing else.
+    pub fn token(&self) -> &CancellationToken {
+        self.token.get_or_init(|| self.parent_token.child_token())
+    }
+}

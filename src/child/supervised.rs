@@ -1,0 +1,153 @@
+//! What makes an actix actor supervisable: the [`SupervisedActor`] trait,
+//! the [`supervised!`](crate::supervised) macro that implements it, and
+//! [`restart_fresh`], which installs each incarnation's fresh value.
+//!
+//! # Why fresh state goes through `Supervised::restarting`
+//!
+//! actix keeps an actor's mailbox inside its `ContextFut`, so a child keeps
+//! its address and its queued messages across a restart only if its context
+//! is restarted in place (`ContextFut::restart`, as `actix::Supervisor`
+//! does), and that method keeps the actor value, which actix holds
+//! privately. The runner builds the fresh value with the spec's factory,
+//! parks it in a thread-local slot, and restarts the context; actix calls the
+//! actor's `Supervised::restarting`, where one line written by
+//! `supervised!` swaps the fresh value in. A `restarting` that does not is
+//! caught, and the child given up with an error that says so.
+
+use std::any::Any;
+use std::cell::RefCell;
+
+use actix::{Actor, Context, Handler, Supervised};
+
+use super::drain::DrainMarker;
+
+thread_local! {
+    /// The value the next `restarting` call installs.
+    pub(crate) static FRESH: RefCell<Option<Box<dyn Any>>> = const { RefCell::new(None) };
+}
+
+/// Installs the fresh actor value built by the spec's factory. Call it from
+/// [`Supervised::restarting`](actix::Supervised::restarting); the [`supervised!`](crate::supervised) macro
+/// writes that call for you.
+///
+/// Outside a supervised restart it does nothing.
+///
+/// See [`supervised!`](crate::supervised) for writing `restarting` by hand.
+pub fn restart_fresh<A: 'static>(actor: &mut A) {
+    let Some(fresh) = FRESH.with(|slot| slot.borrow_mut().take()) else {
+        return;
+    };
+    match fresh.downcast::<A>() {
+        Ok(fresh) => {
+            let stale = std::mem::replace(actor, *fresh);
+            drop(stale);
+        }
+        // Not ours: leave it for the runner to find and report.
+        Err(other) => FRESH.with(|slot| *slot.borrow_mut() = Some(other)),
+    }
+}
+
+/// An actor that can be supervised: an actix actor with `Context<Self>` whose
+/// restarts install fresh state and whose mailbox can be drained.
+///
+/// Implemented by [`supervised!`](crate::supervised); you do not implement it
+/// by hand.
+pub trait SupervisedActor:
+    Actor<Context = Context<Self>> + Supervised + Handler<DrainMarker>
+{
+}
+
+impl<A> SupervisedActor for A where
+    A: Actor<Context = Context<A>> + Supervised + Handler<DrainMarker>
+{
+}
+
+/// Makes an actor supervisable: each restart installs the fresh value its
+/// spec's factory built, a stop can drain its mailbox, and messages sent
+/// through its [`ChildHandle`](crate::ChildHandle) are counted.
+///
+/// It implements [`actix::Supervised`] (calling [`restart_fresh`]) and two
+/// handlers for the library's internal messages. For a generic actor, give
+/// its generic parameters in brackets after `impl`, and its bounds in
+/// brackets after `where`.
+///
+/// # Examples
+///
+/// ```
+/// use actix::prelude::*;
+///
+/// struct Scanner;
+/// impl Actor for Scanner { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Scanner);
+///
+/// struct Cache<T> { entries: Vec<T> }
+/// impl<T: Unpin + 'static> Actor for Cache<T> { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(impl[T] Cache<T> where [T: Unpin + 'static]);
+/// ```
+///
+/// With `custom_restarting`, it leaves `Supervised` to you, for an actor that
+/// carries something across restarts on purpose. Your `restarting` must still
+/// call [`restart_fresh`]; a restart that does not is refused and the child
+/// is given up with an error saying so.
+///
+/// ```
+/// use actix::prelude::*;
+///
+/// struct Receiver { connection_pool: Option<Vec<String>>, position: u64 }
+/// impl Actor for Receiver { type Context = Context<Self>; }
+/// impl Supervised for Receiver {
+///     fn restarting(&mut self, _: &mut Context<Self>) {
+///         let pool = self.connection_pool.take(); // kept across restarts
+///         actix_supervisor::restart_fresh(self);  // everything else is fresh
+///         self.connection_pool = pool;
+///     }
+/// }
+/// actix_supervisor::supervised!(Receiver, custom_restarting);
+/// ```
+#[macro_export]
+macro_rules! supervised {
+    (impl [$($generics:tt)*] $actor:ty $(where [$($bounds:tt)*])?, custom_restarting) => {
+        impl<$($generics)*> ::actix::Handler<$crate::__private::DrainMarker> for $actor
+        $(where $($bounds)*)?
+        {
+            type Result = ();
+            fn handle(
+                &mut self,
+                marker: $crate::__private::DrainMarker,
+                _: &mut <Self as ::actix::Actor>::Context,
+            ) {
+                $crate::__private::handle_drain_marker(marker);
+            }
+        }
+
+        impl<__M, $($generics)*> ::actix::Handler<$crate::__private::Tracked<__M>> for $actor
+        where
+            __M: ::actix::Message,
+            $actor: ::actix::Handler<__M>,
+            $($($bounds)*)?
+        {
+            type Result = $crate::__private::TrackedResponse<<$actor as ::actix::Handler<__M>>::Result>;
+            fn handle(
+                &mut self,
+                message: $crate::__private::Tracked<__M>,
+                ctx: &mut <Self as ::actix::Actor>::Context,
+            ) -> Self::Result {
+                $crate::__private::handle_tracked(self, message, ctx)
+            }
+        }
+    };
+    (impl [$($generics:tt)*] $actor:ty $(where [$($bounds:tt)*])?) => {
+        impl<$($generics)*> ::actix::Supervised for $actor $(where $($bounds)*)? {
+            fn restarting(&mut self, _: &mut <Self as ::actix::Actor>::Context) {
+                $crate::restart_fresh(self);
+            }
+        }
+        $crate::supervised!(impl [$($generics)*] $actor $(where [$($bounds)*])?, custom_restarting);
+    };
+    ($actor:ty, custom_restarting) => {
+        $crate::supervised!(impl [] $actor, custom_restarting);
+    };
+    ($actor:ty) => {
+        $crate::supervised!(impl [] $actor);
+    };
+}
