@@ -1,5 +1,7 @@
 //! An actix-web service whose background tasks run under one supervision
-//! tree, with the tree's state and control exposed over HTTP.
+//! tree, with the tree served over HTTP by the library's `web` module
+//! (`cargo run --example 06_actix_web --features web`; add `metrics` for
+//! `GET /metrics`).
 //!
 //! The service serves exchange rates. Its tree, rooted at `/app`:
 //!
@@ -20,40 +22,38 @@
 //!
 //! # Endpoints
 //!
-//! - `GET /healthz`: `200 {"status":"ok"}`, or `503 {"status":"failing",
-//!   "failed":[{"path":..,"last_failure":..}]}` once any node is `Failed`
-//!   (gave up).
-//! - `GET /supervision`: the tree's `TreeSnapshot` as JSON.
-//! - `GET /rates`: the cached rates (`503` until the first refresh).
-//! - `POST /supervision/restart/{path}` and `POST /supervision/stop/{path}`,
-//!   e.g. `/supervision/restart/app/ingest/refresher`: restart or stop a
-//!   child through the supervisor that owns it (`202` with the new state, or
-//!   `200` with the stop report). Off by default (then `404`); when on, they
-//!   need `Authorization: Bearer <APP_CONTROL_TOKEN>` (`401` otherwise).
-//!   Errors: `404` unknown node, `409` a node that ended or whose supervisor
-//!   is stopping, or a protected node (the root, and `http`, which cannot
-//!   stop the server it answers from).
+//! The application's own: `GET /rates`, the cached rates (`503` until the
+//! first refresh). The rest is [`actix_supervisor::web::Endpoints`], mounted
+//! in one call: `GET /supervision` (the tree as JSON), `GET
+//! /supervision/events` (Server-Sent Events), `GET /supervision/ui` (the live
+//! page), `GET /healthz`, `GET /readyz`, and, with control on, `POST
+//! /supervision/restart/{path}` and `POST /supervision/stop/{path}`, e.g.
+//! `/supervision/restart/app/ingest/refresher`, behind `Authorization:
+//! Bearer <APP_CONTROL_TOKEN>`. `/app/http` is protected: it cannot stop the
+//! server it answers from. With the `metrics` feature: `GET /metrics`.
 //!
 //! # Configuration (environment)
 //!
 //! - `APP_BIND`: address to listen on (default `127.0.0.1:8080`).
 //! - `APP_ENABLE_CONTROL`: `true`/`false` (default `false`).
-//! - `APP_CONTROL_TOKEN`: the bearer token; enabling control without one is
-//!   refused at startup.
+//! - `APP_CONTROL_TOKEN`: the bearer token (16 bytes at least); enabling
+//!   control without one is refused at startup.
 //! - `APP_REFRESH_EVERY`: the refresher's interval, e.g. `500ms` (default `1s`).
 //!
 //! # Running it
 //!
-//! - `cargo run --example 06_actix_web`: a self-demonstration that ends on
-//!   its own. It starts the service on `127.0.0.1:0` with control on and a
-//!   fresh token (the `APP_*` variables are ignored), calls its own
-//!   endpoints, breaks the upstream so that `/app/ingest` gives up, shuts
-//!   down through the `ShutdownHandle` and prints the report. It exits
-//!   non-zero if any answer was not the expected one.
-//! - `cargo run --example 06_actix_web -- --serve` (or `APP_SERVE=1`): reads
-//!   the configuration above and serves until Ctrl-C (SIGINT) or SIGTERM,
-//!   then prints the stop report; the exit status says whether everything
-//!   drained.
+//! - `cargo run --example 06_actix_web --features web`: a
+//!   self-demonstration that ends on its own. It starts the service on
+//!   `127.0.0.1:0` with control on and a fresh token (the `APP_*` variables
+//!   are ignored), calls its own endpoints, breaks the upstream so that
+//!   `/app/ingest` gives up, shuts down through the `ShutdownHandle` and
+//!   prints the report. It exits non-zero if any answer was not the
+//!   expected one.
+//! - `cargo run --example 06_actix_web --features web,metrics -- --serve`
+//!   (or `APP_SERVE=1`): reads the configuration above and serves until
+//!   Ctrl-C (SIGINT) or SIGTERM, then prints the stop report; the exit
+//!   status says whether everything drained (3 if the root gave up on its
+//!   own). `examples/kubernetes/` runs it under Kubernetes.
 
 #[path = "common/logging.rs"]
 mod logging;
@@ -67,17 +67,20 @@ use std::time::{Duration, SystemTime};
 
 use actix::prelude::*;
 use actix_supervisor::system::{ShutdownHandle, Supervision};
+use actix_supervisor::web::{Endpoints, WebConfig, WebConfigError};
 use actix_supervisor::{
-    ChildHandle, ChildSpec, ControlError, EventKind, EventStream, Grace, LifecycleEvent, NodeState,
-    Periodic, RestartChild, RestartIntensity, RestartPolicy, StopChild, StopOutcome, StopReport,
-    Subscribe, SupervisorActor, Tick, TickContext, TreeSnapshot, Work, WorkContext,
+    ChildHandle, ChildSpec, EventKind, EventStream, Grace, LifecycleEvent, Periodic,
+    RestartIntensity, RestartPolicy, StopOutcome, StopReport, Subscribe, SupervisorActor, Tick,
+    TickContext, TreeSnapshot, Work, WorkContext,
 };
-use actix_web::http::{header, StatusCode};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::middleware::{from_fn, Next};
+use actix_web::{web, HttpResponse};
 use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::{json, Value};
-use subtle::ConstantTimeEq;
 use tokio::sync::{mpsc, watch};
 
 // ---------------------------------------------------------------------------
@@ -367,30 +370,17 @@ impl Work for Auditor {
 // The HTTP server: a worker child
 // ---------------------------------------------------------------------------
 
-/// What every HTTP handler needs: the tree, the cache, the audit queue and
-/// the control settings.
+/// What the application's own handlers need, beside the library's
+/// endpoints.
 struct AppState {
-    /// The supervisors of the tree, by path, to send control messages to.
-    supervisors: Vec<(String, Addr<SupervisorActor>)>,
-    /// Nodes the control endpoints refuse to touch.
-    protected: Vec<String>,
     cache: ChildHandle<Cache>,
     audit: mpsc::UnboundedSender<String>,
-    control_token: Option<String>,
 }
 
-impl AppState {
-    fn root(&self) -> &Addr<SupervisorActor> {
-        &self.supervisors[0].1
-    }
-
-    fn supervisor(&self, path: &str) -> Option<&Addr<SupervisorActor>> {
-        self.supervisors
-            .iter()
-            .find(|(p, _)| p == path)
-            .map(|(_, addr)| addr)
-    }
-}
+/// The whole tree's grace: a stop ends within it. The Kubernetes manifest
+/// (`examples/kubernetes/deployment.yaml`) gives the pod this plus its
+/// `preStop` delay plus a margin as `terminationGracePeriodSeconds`.
+pub const TREE_GRACE_SECS: u64 = 30;
 
 /// How long the server waits for requests in flight when it stops; the
 /// `http` child's grace is longer.
@@ -405,17 +395,22 @@ pub struct HttpService {
     listener: Option<TcpListener>,
     addr: SocketAddr,
     state: web::Data<AppState>,
+    endpoints: Endpoints,
 }
 
 impl Work for HttpService {
     type Error = std::io::Error;
 
     async fn run(&mut self, cx: WorkContext) -> Result<(), std::io::Error> {
-        let state = self.state.clone();
+        let (state, endpoints) = (self.state.clone(), self.endpoints.clone());
         let server = actix_web::HttpServer::new(move || {
+            let endpoints = endpoints.clone();
             actix_web::App::new()
                 .app_data(state.clone())
-                .configure(|cfg| routes(cfg, &state))
+                .wrap(from_fn(audit_control))
+                .route("/rates", web::get().to(rates))
+                // The whole of the tree's HTTP side, in one call.
+                .configure(move |cfg| endpoints.configure(cfg))
         })
         .workers(2)
         .disable_signals() // the supervision tree handles them
@@ -437,59 +432,29 @@ impl Work for HttpService {
     }
 }
 
-fn routes(cfg: &mut web::ServiceConfig, state: &AppState) {
-    cfg.route("/healthz", web::get().to(healthz))
-        .route("/supervision", web::get().to(supervision))
-        .route("/rates", web::get().to(rates));
-    if state.control_token.is_some() {
-        cfg.route(
-            "/supervision/{action:restart|stop}/{path:.+}",
-            web::post().to(control),
-        );
+/// Writes every control request and its answer to the audit trail.
+async fn audit_control(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let path = request.path().to_string();
+    let control =
+        path.starts_with("/supervision/restart/") || path.starts_with("/supervision/stop/");
+    let audit = request
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.audit.clone());
+    let response = next.call(request).await?;
+    if let (true, Some(audit)) = (control, audit) {
+        let entry = path
+            .trim_start_matches("/supervision/")
+            .replacen('/', " /", 1);
+        let _ = audit.send(format!("{entry} -> {}", response.status().as_u16()));
     }
+    Ok(response)
 }
 
 fn error(status: StatusCode, code: &str, message: impl ToString) -> HttpResponse {
     HttpResponse::build(status).json(json!({ "error": code, "message": message.to_string() }))
-}
-
-fn root_gone() -> HttpResponse {
-    error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "down",
-        "the supervision tree is gone",
-    )
-}
-
-async fn supervision(state: web::Data<AppState>) -> HttpResponse {
-    match state.root().send(actix_supervisor::Inspect).await {
-        Ok(tree) => HttpResponse::Ok().json(tree),
-        Err(_) => root_gone(),
-    }
-}
-
-async fn healthz(state: web::Data<AppState>) -> HttpResponse {
-    let Ok(tree) = state.root().send(actix_supervisor::Inspect).await else {
-        return root_gone();
-    };
-    let failed: Vec<Value> = failed_nodes(&tree)
-        .map(|node| {
-            json!({
-                "path": node.path,
-                "last_failure": node.last_failure.as_ref().map(ToString::to_string),
-            })
-        })
-        .collect();
-    if failed.is_empty() {
-        HttpResponse::Ok().json(json!({ "status": "ok" }))
-    } else {
-        HttpResponse::ServiceUnavailable().json(json!({ "status": "failing", "failed": failed }))
-    }
-}
-
-/// The nodes that gave up.
-fn failed_nodes(tree: &TreeSnapshot) -> impl Iterator<Item = &actix_supervisor::NodeSnapshot> {
-    tree.nodes().filter(|n| n.state == NodeState::Failed)
 }
 
 async fn rates(state: web::Data<AppState>) -> HttpResponse {
@@ -502,100 +467,6 @@ async fn rates(state: web::Data<AppState>) -> HttpResponse {
         ),
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, "cache_unavailable", e),
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Action {
-    Restart,
-    Stop,
-}
-
-/// A control request: authorised, audited, then sent to the supervisor that
-/// owns the node.
-async fn control(
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
-    state: web::Data<AppState>,
-) -> HttpResponse {
-    let (verb, node) = path.into_inner();
-    let action = if verb == "restart" {
-        Action::Restart
-    } else {
-        Action::Stop
-    };
-    let node = format!("/{}", node.trim_end_matches('/'));
-    let response = match authorize(&req, &state) {
-        Ok(()) => apply(&state, action, &node).await,
-        Err(refusal) => HttpResponse::Unauthorized()
-            .insert_header((header::WWW_AUTHENTICATE, "Bearer"))
-            .json(json!({ "error": "unauthorized", "message": refusal })),
-    };
-    let status = response.status().as_u16();
-    let _ = state.audit.send(format!("{verb} {node} -> {status}"));
-    response
-}
-
-/// Checks `Authorization: Bearer <token>`, comparing tokens in constant
-/// time (only the length can show through the timing); on refusal, why.
-fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), &'static str> {
-    let expected = state.control_token.as_deref().unwrap_or_default();
-    let given = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split_once(' '))
-        .and_then(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer").then_some(token));
-    match given {
-        None => Err("a bearer token is required"),
-        Some(token) if bool::from(token.as_bytes().ct_eq(expected.as_bytes())) => Ok(()),
-        Some(_) => Err("the bearer token is not valid"),
-    }
-}
-
-async fn apply(state: &AppState, action: Action, node: &str) -> HttpResponse {
-    if state.protected.iter().any(|p| p == node) {
-        let why = format!("{node} cannot be controlled through its own HTTP server");
-        return error(StatusCode::CONFLICT, "protected_node", why);
-    }
-    let owner = node
-        .rsplit_once('/')
-        .and_then(|(parent, name)| Some((state.supervisor(parent)?, name)));
-    let Some((supervisor, name)) = owner else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "unknown_node",
-            format!("no node {node}"),
-        );
-    };
-    let done = match action {
-        Action::Restart => {
-            (supervisor.send(RestartChild::new(name)).await).map(|r| r.map(|()| None))
-        }
-        Action::Stop => (supervisor.send(StopChild::new(name)).await).map(|r| r.map(Some)),
-    };
-    match done {
-        Ok(Ok(None)) => {
-            HttpResponse::Accepted().json(json!({ "path": node, "status": "restarting" }))
-        }
-        Ok(Ok(Some(report))) => {
-            HttpResponse::Ok().json(json!({ "path": node, "status": "stopped", "report": report }))
-        }
-        Ok(Err(refused)) => control_error(&refused),
-        Err(_) => root_gone(),
-    }
-}
-
-/// The HTTP answer to a refused control message.
-fn control_error(err: &ControlError) -> HttpResponse {
-    let (status, code) = match err {
-        ControlError::UnknownChild { .. } => (StatusCode::NOT_FOUND, "unknown_node"),
-        ControlError::ChildEnded { .. } => (StatusCode::CONFLICT, "node_ended"),
-        ControlError::SupervisorStopping { .. } => (StatusCode::CONFLICT, "supervisor_stopping"),
-        ControlError::HasDependents { .. } => (StatusCode::CONFLICT, "has_dependents"),
-        ControlError::InvalidSpec(_) => (StatusCode::BAD_REQUEST, "invalid_spec"),
-        _ => (StatusCode::INTERNAL_SERVER_ERROR, "control_failed"),
-    };
-    error(status, code, err)
 }
 
 // ---------------------------------------------------------------------------
@@ -619,6 +490,9 @@ pub enum StartupError {
     /// The tree is refused.
     #[error("supervision tree: {0}")]
     Tree(#[from] actix_supervisor::BuildError),
+    /// The web configuration is refused (a token too short).
+    #[error("web: {0}")]
+    Web(#[from] WebConfigError),
 }
 
 /// The running service: its supervision tree (HTTP server included), its
@@ -652,25 +526,20 @@ pub fn start(config: &Config) -> Result<RatesService, StartupError> {
     let cache_handle = cache.handle();
     let ingest = ingest_supervisor(config, &upstream, &cache_handle, &refreshes);
     let (audit_queue, auditor) = auditor_spec(&audit);
-    let app = SupervisorActor::builder("app").grace(Grace::Duration(Duration::from_secs(30)));
+    let app = SupervisorActor::builder("app")
+        .grace(Grace::Duration(Duration::from_secs(TREE_GRACE_SECS)));
     let state = web::Data::new(AppState {
-        supervisors: vec![
-            ("/app".to_string(), app.address()),
-            ("/app/ingest".to_string(), ingest.address()),
-        ],
-        protected: vec!["/app".to_string(), "/app/http".to_string()],
         cache: cache_handle,
         audit: audit_queue,
-        control_token: config
-            .enable_control
-            .then(|| config.control_token.clone())
-            .flatten(),
     });
+    let endpoints = Endpoints::for_root(app.address(), web_config(config)?);
     let mut listener = Some(listener);
+    let served = endpoints.clone();
     let http = ChildSpec::worker("http", move |_| HttpService {
         listener: listener.take(),
         addr,
         state: state.clone(),
+        endpoints: served.clone(),
     })
     .grace(Grace::Duration(Duration::from_secs(
         2 * HTTP_SHUTDOWN_TIMEOUT_SECS,
@@ -679,8 +548,20 @@ pub fn start(config: &Config) -> Result<RatesService, StartupError> {
     .depends_on("audit");
 
     let tree = app.child(cache).child(ingest).child(auditor).child(http);
+    let supervision = Supervision::start(tree)?;
+    // Readiness drops as soon as a signal arrives, before the tree stops.
+    endpoints.follow(&supervision);
+    #[cfg(feature = "metrics")]
+    {
+        let root = supervision.root().clone();
+        actix_rt::spawn(async move {
+            if let Err(err) = actix_supervisor::metrics::track(&root).await {
+                tracing::warn!(%err, "metrics: the tree is gone");
+            }
+        });
+    }
     Ok(RatesService {
-        supervision: Supervision::start(tree)?,
+        supervision,
         addr,
         upstream,
         audit,
@@ -688,8 +569,35 @@ pub fn start(config: &Config) -> Result<RatesService, StartupError> {
     })
 }
 
+/// What the library's endpoints serve: control on with the token when
+/// asked, `/app/http` protected, and `/metrics` with the `metrics` feature.
+fn web_config(config: &Config) -> Result<WebConfig, StartupError> {
+    let mut web = WebConfig::default().protect("/app/http")?;
+    if config.enable_control {
+        web = web.enable_control(config.control_token.as_deref().unwrap_or_default())?;
+    }
+    #[cfg(feature = "metrics")]
+    {
+        web = web.prometheus(prometheus_handle());
+    }
+    Ok(web)
+}
+
+/// The process's Prometheus recorder, installed on first use.
+#[cfg(feature = "metrics")]
+fn prometheus_handle() -> metrics_exporter_prometheus::PrometheusHandle {
+    static HANDLE: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> =
+        std::sync::OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            actix_supervisor::metrics::install_prometheus()
+                .expect("no other metrics recorder in this process")
+        })
+        .clone()
+}
+
 /// `ingest`, with the refresher: past 2 restarts in 60 s it gives up, and
-/// stays failed (its parent does not restart it) for `/healthz` to report.
+/// stays failed (its parent does not restart it) for `/readyz` to report.
 fn ingest_supervisor(
     config: &Config,
     upstream: &Upstream,
@@ -776,6 +684,11 @@ impl RatesService {
     /// server and the tree gracefully; answers the tree's stop report.
     pub async fn run_until_shutdown(self) -> Result<StopReport, MailboxError> {
         self.supervision.run_until_shutdown().await
+    }
+
+    /// The tree's `Supervision`, e.g. to see whether a stop began.
+    pub fn supervision(&self) -> &Supervision {
+        &self.supervision
     }
 }
 
@@ -896,9 +809,10 @@ async fn serve_until_signal() -> Result<ExitCode, Box<dyn std::error::Error>> {
         service.addr(),
         if config.enable_control { "on" } else { "off" }
     );
-    let report = service.run_until_shutdown().await?;
+    // 0 drained, 1 not, 3 if the root gave up on its own (see system::run).
+    let (report, code) = service.supervision.run_until_exit().await?;
     println!("stopped:\n{report}");
-    Ok(actix_supervisor::system::exit_code(&report))
+    Ok(code)
 }
 
 /// Calls the service's endpoints, prints each answer, and collects the
@@ -969,6 +883,7 @@ async fn demonstrate() -> Result<ExitCode, Box<dyn std::error::Error>> {
 
     service.refreshed(1).await;
     demo.get("/healthz", 200).await;
+    demo.get("/readyz", 200).await;
     demo.get("/rates", 200).await;
     let tree: TreeSnapshot = serde_json::from_value(demo.get("/supervision", 200).await)?;
     println!("  the tree, read back from the JSON:\n{tree}");
@@ -983,14 +898,15 @@ async fn demonstrate() -> Result<ExitCode, Box<dyn std::error::Error>> {
     });
     demo.post("/supervision/restart/app/nope", Some(&token), 404)
         .await;
-    demo.post("/supervision/stop/app/http", Some(&token), 409)
+    demo.post("/supervision/stop/app/http", Some(&token), 403)
         .await;
 
     println!("\nan upstream outage: the refresher fails until /app/ingest gives up");
     service.upstream().set_outage(true);
     let gave_up = wait_for_event(&mut events, |e| is_give_up_of(e, "/app/ingest")).await;
     demo.check(gave_up.is_some(), || "/app/ingest did not give up".into());
-    demo.get("/healthz", 503).await;
+    demo.get("/readyz", 503).await;
+    demo.get("/healthz", 200).await; // the root lives on: no reason to kill the process
     demo.post(restart_refresher, Some(&token), 409).await;
     println!("  the last rates fetched are still served:");
     demo.get("/rates", 200).await;

@@ -193,6 +193,8 @@ pub mod config;
 mod error;
 mod latch;
 mod messages;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 mod policy;
 mod rng;
 mod spec;
@@ -200,6 +202,8 @@ pub mod system;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 mod tree;
+#[cfg(feature = "web")]
+pub mod web;
 
 pub use actors::{
     MissedTicks, Periodic, PeriodicActor, SupervisorActor, SupervisorBuilder, Tick, TickContext,
@@ -215,6 +219,7 @@ pub use messages::{
     EventKind, EventStream, Inspect, Kill, LifecycleEvent, RemoveChild, RestartChild, StartChild,
     Stop, StopChild, StopOutcome, StopReport, Subscribe, SubscribeRecipient,
 };
+pub use messages::{PathError, RemoveChildAt, RestartChildAt, StopChildAt, SupervisorAt};
 pub use policy::{Backoff, Grace, RestartIntensity, RestartPolicy, Strategy};
 pub use spec::{AnyChildSpec, ChildSpec};
 pub use tree::{

@@ -8,16 +8,40 @@
 //! In an actix-web app, which handles the signals itself, start the tree with
 //! [`Supervision::start`] before the server, and call
 //! [`Supervision::stop`] after the server's future returns.
+//!
+//! # Readiness and the end of a tree
+//!
+//! A [`Supervision`] knows when a stop began: from the moment a signal or a
+//! [`ShutdownHandle`] arrives (before the tree is even told),
+//! [`Supervision::is_stopping`] is true, and the readiness probe of the
+//! `web` feature answers 503, so a load balancer drains the replica while
+//! the tree drains its work.
+//!
+//! A tree can also end by itself: when its root exceeds its restart
+//! intensity, it gives up (promise 3). [`Supervision::run_until_shutdown`]
+//! then returns at once with the root's report instead of waiting for a
+//! signal with nothing running, and [`run`] exits with status 3, so that
+//! systemd or Kubernetes restarts the process.
+//!
+//! # Exit status of [`run`]
+//!
+//! | status | meaning |
+//! |-------:|---------|
+//! | 0 | stopped by a signal or a shutdown request; every node drained |
+//! | 1 | stopped by a signal or a shutdown request; some node timed out or failed while stopping, or the root was gone |
+//! | 2 | the tree could not be built (the error is logged) |
+//! | 3 | the root gave up on its own (restart intensity exceeded); the final report is logged |
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use actix::{Addr, MailboxError};
+use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::actors::{SupervisorActor, SupervisorBuilder};
 use crate::error::BuildError;
-use crate::messages::{Inspect, Stop, StopReport};
+use crate::messages::{EventKind, Inspect, Stop, StopOutcome, StopReport, Subscribe};
 use crate::policy::Grace;
 use crate::tree::TreeSnapshot;
 
@@ -49,10 +73,13 @@ use crate::tree::TreeSnapshot;
 /// # Ok::<_, Box<dyn std::error::Error>>(())
 /// # }).unwrap();
 /// ```
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Supervision {
     root: Addr<SupervisorActor>,
     shutdown: CancellationToken,
+    /// Cancelled as soon as a stop begins: a signal, a shutdown request, a
+    /// call to `stop`.
+    stopping: CancellationToken,
 }
 
 impl Supervision {
@@ -70,7 +97,53 @@ impl Supervision {
         Ok(Supervision {
             root: root.start()?,
             shutdown: CancellationToken::new(),
+            stopping: CancellationToken::new(),
         })
+    }
+
+    /// Wraps a root supervisor started by other means, so that it can be
+    /// run, stopped and served (`web`) like one started by
+    /// [`start`](Supervision::start).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actix_supervisor::{system::Supervision, SupervisorActor};
+    ///
+    /// # actix::System::new().block_on(async {
+    /// let root = SupervisorActor::builder("app").start()?;
+    /// let supervision = Supervision::from_root(root);
+    /// assert!(!supervision.is_stopping());
+    /// supervision.stop().await?;
+    /// assert!(supervision.is_stopping());
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn from_root(root: Addr<SupervisorActor>) -> Self {
+        Supervision {
+            root,
+            shutdown: CancellationToken::new(),
+            stopping: CancellationToken::new(),
+        }
+    }
+
+    /// Whether a stop of the tree began through this `Supervision` (or a
+    /// clone of it): a signal or a shutdown request arrived, or
+    /// [`stop`](Supervision::stop) was called. Readiness probes answer 503
+    /// from then on.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.is_cancelled()
+    }
+
+    /// The token cancelled once a stop began.
+    #[cfg_attr(not(feature = "web"), allow(dead_code))]
+    pub(crate) fn stopping(&self) -> CancellationToken {
+        self.stopping.clone()
+    }
+
+    /// Completes once a stop began (see [`is_stopping`](Supervision::is_stopping)).
+    pub fn stop_begun(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        self.stopping.clone().cancelled_owned()
     }
 
     /// The root supervisor.
@@ -98,12 +171,18 @@ impl Supervision {
     ///
     /// When the root supervisor is gone.
     pub async fn stop(&self) -> Result<StopReport, MailboxError> {
+        self.stopping.cancel();
         self.root.send(Stop).await
     }
 
     /// Waits for SIGINT, SIGTERM or a [`ShutdownHandle`], then stops the
     /// whole tree gracefully and returns its report, logged at `info` when
     /// everything drained and at `warn` otherwise.
+    ///
+    /// Readiness drops ([`is_stopping`](Supervision::is_stopping)) as soon as
+    /// the signal arrives. If the root gives up on its own meanwhile, it
+    /// returns at once with the root's final report (its outcome
+    /// [`StopOutcome::Failed`]), logged at `error`.
     ///
     /// # Errors
     ///
@@ -113,26 +192,86 @@ impl Supervision {
     ///
     /// When the signal handlers cannot be installed (no tokio signal driver).
     pub async fn run_until_shutdown(self) -> Result<StopReport, MailboxError> {
+        self.run_until_end().await.map(|(report, _)| report)
+    }
+
+    /// As [`run_until_shutdown`](Supervision::run_until_shutdown), then the
+    /// exit status [`run`] would return for it (see the
+    /// [module docs](self#exit-status-of-run)), with the report: for a
+    /// program that runs its tree beside an actix-web server, e.g.
+    /// `examples/06_actix_web.rs`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::process::ExitCode;
+    /// use actix_supervisor::{system::Supervision, SupervisorActor};
+    ///
+    /// #[actix_web::main]
+    /// async fn main() -> ExitCode {
+    ///     let supervision = Supervision::start(SupervisorActor::builder("app")).unwrap();
+    ///     // ... start the HTTP server ...
+    ///     match supervision.run_until_exit().await {
+    ///         Ok((report, code)) => {
+    ///             tracing::info!(%report, "stopped");
+    ///             code
+    ///         }
+    ///         Err(_) => ExitCode::FAILURE,
+    ///     }
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// When the root supervisor is gone.
+    ///
+    /// # Panics
+    ///
+    /// When the signal handlers cannot be installed (no tokio signal driver).
+    pub async fn run_until_exit(self) -> Result<(StopReport, ExitCode), MailboxError> {
+        let (report, gave_up) = self.run_until_end().await?;
+        let code = if gave_up {
+            ExitCode::from(GAVE_UP)
+        } else {
+            exit_code(&report)
+        };
+        Ok((report, code))
+    }
+
+    /// As `run_until_shutdown`, also saying whether the root gave up on its
+    /// own (`true`) rather than being asked to stop.
+    async fn run_until_end(self) -> Result<(StopReport, bool), MailboxError> {
         let mut terminate =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
                 .expect("installing a SIGTERM handler");
         let mut interrupt =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
                 .expect("installing a SIGINT handler");
-        tracing::info!(path = %self.root_path().await, "running; waiting for SIGINT or SIGTERM");
-        let cause = tokio::select! {
-            _ = terminate.recv() => "SIGTERM",
-            _ = interrupt.recv() => "SIGINT",
-            () = self.shutdown.cancelled() => "a shutdown request",
+        // Subscribed before anything else, so that an end of the root is
+        // not missed between the check and the wait.
+        let events = self.root.send(Subscribe::all()).await?;
+        let root_path = self.root_path().await;
+        tracing::info!(path = %root_path, "running; waiting for SIGINT or SIGTERM");
+        let (cause, on_its_own) = tokio::select! {
+            _ = terminate.recv() => ("SIGTERM", false),
+            _ = interrupt.recv() => ("SIGINT", false),
+            () = self.shutdown.cancelled() => ("a shutdown request", false),
+            () = root_ended(&self.root, events) => ("the root ended on its own", true),
         };
+        self.stopping.cancel();
         tracing::info!(cause, "stopping the supervision tree");
-        let report = self.stop().await?;
+        let report = self.root.send(Stop).await?;
+        if on_its_own {
+            let gave_up = matches!(report.outcome, StopOutcome::Failed(_));
+            tracing::error!(report = %report, gave_up, "the supervision tree ended on its own");
+            return Ok((report, gave_up));
+        }
         if report.is_drained() {
             tracing::info!(report = %report, "the supervision tree stopped; everything drained");
         } else {
             tracing::warn!(report = %report, "the supervision tree stopped; not everything drained");
         }
-        Ok(report)
+        Ok((report, false))
     }
 
     async fn root_path(&self) -> String {
@@ -141,6 +280,36 @@ impl Supervision {
             Err(_) => "(gone)".to_string(),
         }
     }
+}
+
+/// Completes when the root supervisor has ended (given up, or stopped by
+/// someone else); never otherwise.
+async fn root_ended(root: &Addr<SupervisorActor>, mut events: crate::EventStream) {
+    let has_ended = || async {
+        match root.send(Inspect).await {
+            Ok(tree) => tree.root.state.is_terminal(),
+            Err(_) => true,
+        }
+    };
+    if has_ended().await {
+        return;
+    }
+    let root_path = match root.send(Inspect).await {
+        Ok(tree) => tree.root.path,
+        Err(_) => return,
+    };
+    while let Some(event) = events.next().await {
+        let ended = match &event.kind {
+            EventKind::GaveUp { .. } | EventKind::Stopped { .. } => event.path == root_path,
+            // Events were missed: ask instead.
+            EventKind::Lagged { .. } => has_ended().await,
+            _ => false,
+        };
+        if ended {
+            return;
+        }
+    }
+    // The event channel closed: the tree is gone.
 }
 
 /// Triggers the graceful shutdown of a [`Supervision`] from anywhere, as a
@@ -155,8 +324,10 @@ impl ShutdownHandle {
     }
 }
 
-/// The exit status a report calls for: success when every node drained,
-/// failure otherwise.
+/// The exit status a report of a requested stop calls for: success when
+/// every node drained, failure (1) otherwise. [`run`] exits with 3 instead
+/// when the root gave up on its own; see the
+/// [module docs](self#exit-status-of-run).
 pub fn exit_code(report: &StopReport) -> ExitCode {
     if report.is_drained() {
         ExitCode::SUCCESS
@@ -165,11 +336,15 @@ pub fn exit_code(report: &StopReport) -> ExitCode {
     }
 }
 
+/// The exit status of a root that gave up on its own.
+const GAVE_UP: u8 = 3;
+
 /// Runs a supervision tree as the whole program: starts a new actix `System`,
 /// starts the tree with `grace` as its global grace, waits for SIGINT or
 /// SIGTERM, stops the tree, and returns the exit status: 0 when everything
 /// drained, 1 when not, 2 when the tree could not be built (the error is
-/// logged).
+/// logged), 3 when the root gave up on its own (it returns then, without a
+/// signal, so that an orchestrator restarts the process).
 ///
 /// # Examples
 ///
@@ -199,8 +374,8 @@ pub fn run(root: SupervisorBuilder, grace: Duration) -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        match supervision.run_until_shutdown().await {
-            Ok(report) => exit_code(&report),
+        match supervision.run_until_exit().await {
+            Ok((_, code)) => code,
             Err(err) => {
                 tracing::error!(%err, "the root supervisor is gone");
                 ExitCode::FAILURE

@@ -4,13 +4,18 @@
 //!
 //! Everything here is plain data. It is built by supervisors from their child
 //! tables, sent across threads, written to JSON for a health endpoint and read
-//! back in tests. Its `Display` draws the tree as an indented outline.
+//! back in tests. Its `Display` draws the tree as an indented outline. The
+//! JSON form is stable and documented on [`TreeSnapshot`].
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize, Serializer};
+
+/// The version of the snapshot's JSON schema; see [`TreeSnapshot`].
+pub(crate) const SCHEMA_VERSION: u32 = 1;
 
 /// Where a node sits in the tree, e.g. `/app/timeline-7/walreceiver`.
 ///
@@ -58,6 +63,59 @@ impl NodePath {
                 NodePath(Arc::from(scratch.as_str()))
             })
             .unwrap_or_else(|_| NodePath(parts.concat().into()))
+    }
+
+    /// The longest text [`parse`](NodePath::parse) accepts, in bytes.
+    pub const MAX_LEN: usize = 4096;
+
+    /// Reads a path written as text, e.g. from a URL: `/` then names
+    /// separated by `/`.
+    ///
+    /// # Errors
+    ///
+    /// [`PathError::Invalid`](crate::PathError::Invalid) for text that is
+    /// empty, does not start with `/`, is longer than
+    /// [`MAX_LEN`](NodePath::MAX_LEN) bytes, has an empty name (`//`, or a
+    /// trailing `/`), a name `.` or `..`, or a control character.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actix_supervisor::NodePath;
+    ///
+    /// assert_eq!(NodePath::parse("/app/ingest")?.name(), "ingest");
+    /// assert!(NodePath::parse("/app/../etc").is_err());
+    /// assert!(NodePath::parse("/app//x").is_err());
+    /// assert!(NodePath::parse("app").is_err());
+    /// # Ok::<_, actix_supervisor::PathError>(())
+    /// ```
+    pub fn parse(text: &str) -> Result<Self, crate::PathError> {
+        let invalid = |reason| crate::PathError::Invalid {
+            path: text.chars().take(256).collect(),
+            reason,
+        };
+        if text.len() > Self::MAX_LEN {
+            return Err(invalid("longer than 4096 bytes"));
+        }
+        let Some(names) = text.strip_prefix('/') else {
+            return Err(invalid("a path starts with `/`"));
+        };
+        for name in names.split('/') {
+            match name {
+                "" => return Err(invalid("a name in a path cannot be empty")),
+                "." | ".." => return Err(invalid("`.` and `..` are not names")),
+                _ if name.chars().any(char::is_control) => {
+                    return Err(invalid("a name cannot contain control characters"))
+                }
+                _ => {}
+            }
+        }
+        Ok(NodePath(Arc::from(text)))
+    }
+
+    /// The names in the path, from the root's.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.split('/').skip(1)
     }
 
     /// The path as text.
@@ -215,7 +273,8 @@ pub struct Failure {
     pub phase: FailurePhase,
     /// The panic message or the error's `Display`.
     pub message: String,
-    /// When the failure was caught.
+    /// When the failure was caught (RFC 3339 in JSON).
+    #[serde(with = "rfc3339")]
     pub at: SystemTime,
 }
 
@@ -249,6 +308,7 @@ impl fmt::Display for Failure {
 /// Statistics of a periodic or worker child: its ticks (or loop runs) and
 /// their failures, across its incarnations.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "TaskStatsJson", from = "TaskStatsJson")]
 #[non_exhaustive]
 pub struct TaskStats {
     /// Ticks (or loop runs) finished, failed or not.
@@ -258,14 +318,94 @@ pub struct TaskStats {
     /// Failures in a row, up to the last run.
     pub consecutive_failures: u32,
     /// How long the last run took.
-    #[serde(with = "humantime_serde")]
     pub last_duration: Option<Duration>,
     /// The last failure's message.
     pub last_error: Option<String>,
 }
 
+/// [`TaskStats`] as written in JSON: the duration in both forms.
+#[derive(Serialize, Deserialize)]
+struct TaskStatsJson {
+    #[serde(default)]
+    runs: u64,
+    #[serde(default)]
+    failures: u64,
+    #[serde(default)]
+    consecutive_failures: u32,
+    #[serde(default, with = "humantime_serde")]
+    last_duration: Option<Duration>,
+    #[serde(default)]
+    last_duration_ms: Option<u64>,
+    #[serde(default)]
+    last_error: Option<String>,
+}
+
+impl From<TaskStats> for TaskStatsJson {
+    fn from(stats: TaskStats) -> Self {
+        TaskStatsJson {
+            runs: stats.runs,
+            failures: stats.failures,
+            consecutive_failures: stats.consecutive_failures,
+            last_duration: stats.last_duration,
+            last_duration_ms: stats.last_duration.map(millis),
+            last_error: stats.last_error,
+        }
+    }
+}
+
+impl From<TaskStatsJson> for TaskStats {
+    fn from(json: TaskStatsJson) -> Self {
+        TaskStats {
+            runs: json.runs,
+            failures: json.failures,
+            consecutive_failures: json.consecutive_failures,
+            last_duration: json
+                .last_duration
+                .or(json.last_duration_ms.map(Duration::from_millis)),
+            last_error: json.last_error,
+        }
+    }
+}
+
+/// Whole milliseconds, rounded down, saturating.
+pub(crate) fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Instants as RFC 3339 strings (UTC, nanoseconds), for serde.
+pub(crate) mod rfc3339 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// The instant as RFC 3339 text; instants before 1970 are written as
+    /// the epoch, past 9999 as the end of that year.
+    pub(crate) fn format(at: SystemTime) -> String {
+        const MAX: std::time::Duration = std::time::Duration::from_secs(253_402_300_799);
+        let at = at.clamp(UNIX_EPOCH, UNIX_EPOCH + MAX);
+        humantime::format_rfc3339_nanos(at).to_string()
+    }
+
+    pub(crate) fn serialize<S: Serializer>(
+        at: &SystemTime,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&format(*at))
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<SystemTime, D::Error> {
+        let text = std::borrow::Cow::<str>::deserialize(deserializer)?;
+        humantime::parse_rfc3339_weak(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 /// One node of a [`TreeSnapshot`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Its JSON form is described in [`TreeSnapshot`'s docs](TreeSnapshot#json-schema-version-1).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(from = "NodeSnapshotJson")]
 #[non_exhaustive]
 pub struct NodeSnapshot {
     /// The node's name, unique among its siblings.
@@ -275,7 +415,6 @@ pub struct NodeSnapshot {
     /// What the node is.
     pub kind: NodeKind,
     /// Its lifecycle state when the snapshot was taken.
-    #[serde(flatten)]
     pub state: NodeState,
     /// Which run this is: 1 for the first, one more after each restart.
     pub incarnation: u64,
@@ -284,13 +423,127 @@ pub struct NodeSnapshot {
     /// The most recent failure, if any.
     pub last_failure: Option<Failure>,
     /// How long the current incarnation has been running, if it is running.
-    #[serde(with = "humantime_serde")]
     pub uptime: Option<Duration>,
     /// Tick or loop statistics, for periodic and worker children.
-    #[serde(default)]
     pub task: Option<TaskStats>,
     /// Children of a supervisor, in start order; empty for other kinds.
     pub children: Vec<NodeSnapshot>,
+}
+
+impl Serialize for NodeSnapshot {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("name", &self.name)?;
+        map.serialize_entry("path", &self.path)?;
+        map.serialize_entry("kind", &self.kind)?;
+        map.serialize_entry("state", state_label(&self.state))?;
+        if let NodeState::Restarting {
+            attempt,
+            next_start_in,
+        } = self.state
+        {
+            map.serialize_entry("attempt", &attempt)?;
+            map.serialize_entry(
+                "next_start_in",
+                &humantime::format_duration(next_start_in).to_string(),
+            )?;
+            map.serialize_entry("next_start_in_ms", &millis(next_start_in))?;
+        }
+        map.serialize_entry("incarnation", &self.incarnation)?;
+        map.serialize_entry("restart_count", &self.restart_count)?;
+        map.serialize_entry("last_failure", &self.last_failure)?;
+        map.serialize_entry(
+            "uptime",
+            &self
+                .uptime
+                .map(|uptime| humantime::format_duration(uptime).to_string()),
+        )?;
+        map.serialize_entry("uptime_ms", &self.uptime.map(millis))?;
+        map.serialize_entry("task", &self.task)?;
+        map.serialize_entry("children", &self.children)?;
+        map.end()
+    }
+}
+
+/// The `state` field's value for a state.
+pub(crate) fn state_label(state: &NodeState) -> &'static str {
+    match state {
+        NodeState::Starting => "starting",
+        NodeState::Running => "running",
+        NodeState::Restarting { .. } => "restarting",
+        NodeState::Stopping => "stopping",
+        NodeState::Stopped => "stopped",
+        NodeState::Failed => "failed",
+    }
+}
+
+/// [`NodeSnapshot`] as read from JSON.
+#[derive(Deserialize)]
+struct NodeSnapshotJson {
+    name: String,
+    path: NodePath,
+    kind: NodeKind,
+    state: StateLabel,
+    #[serde(default)]
+    attempt: u32,
+    #[serde(default, with = "humantime_serde")]
+    next_start_in: Option<Duration>,
+    #[serde(default)]
+    next_start_in_ms: Option<u64>,
+    incarnation: u64,
+    restart_count: u64,
+    #[serde(default)]
+    last_failure: Option<Failure>,
+    #[serde(default, with = "humantime_serde")]
+    uptime: Option<Duration>,
+    #[serde(default)]
+    uptime_ms: Option<u64>,
+    #[serde(default)]
+    task: Option<TaskStats>,
+    #[serde(default)]
+    children: Vec<NodeSnapshot>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum StateLabel {
+    Starting,
+    Running,
+    Restarting,
+    Stopping,
+    Stopped,
+    Failed,
+}
+
+impl From<NodeSnapshotJson> for NodeSnapshot {
+    fn from(json: NodeSnapshotJson) -> Self {
+        let state = match json.state {
+            StateLabel::Starting => NodeState::Starting,
+            StateLabel::Running => NodeState::Running,
+            StateLabel::Restarting => NodeState::Restarting {
+                attempt: json.attempt,
+                next_start_in: json
+                    .next_start_in
+                    .or(json.next_start_in_ms.map(Duration::from_millis))
+                    .unwrap_or_default(),
+            },
+            StateLabel::Stopping => NodeState::Stopping,
+            StateLabel::Stopped => NodeState::Stopped,
+            StateLabel::Failed => NodeState::Failed,
+        };
+        NodeSnapshot {
+            name: json.name,
+            path: json.path,
+            kind: json.kind,
+            state,
+            incarnation: json.incarnation,
+            restart_count: json.restart_count,
+            last_failure: json.last_failure,
+            uptime: json.uptime.or(json.uptime_ms.map(Duration::from_millis)),
+            task: json.task,
+            children: json.children,
+        }
+    }
 }
 
 impl NodeSnapshot {
@@ -351,20 +604,78 @@ fn kind_label(kind: NodeKind) -> &'static str {
 
 /// A picture of a supervision tree (or subtree) at one moment.
 ///
-/// It serialises with serde (JSON, TOML, ...) and prints as an outline:
+/// It serialises with serde (JSON, TOML, ...), in the stable form the
+/// form described below, and prints as an outline:
 ///
 /// ```text
 /// app [supervisor] running, incarnation 1
 ///  ├─ counter [actor] running, incarnation 3, 2 restarts, last failure: panic in running: boom
 ///  └─ sampler [actor] running, incarnation 1
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// # JSON schema (version 1)
+///
+/// The JSON form of a [`TreeSnapshot`] is meant for machines (dashboards,
+/// probes, scripts) and is stable: field names are pinned by a test
+/// (`tests/web_json.rs`), fields are only ever added, and a change that
+/// renames or removes one raises `schema_version`.
+///
+/// - Instants are RFC 3339 strings in UTC with nanoseconds, e.g.
+///   `"2026-11-29T23:41:07.123456789Z"`.
+/// - Durations are written twice: as a whole number of milliseconds in a
+///   field ending in `_ms` (for machines; rounded down), and as a
+///   human-readable string under the plain name, e.g. `"1s 250ms"` (exact;
+///   this is the one read back).
+/// - Absent values are `null`.
+///
+/// ```json
+/// {
+///   "schema_version": 1,
+///   "taken_at": "2026-11-29T23:41:07.123456789Z",
+///   "root": {
+///     "name": "app", "path": "/app", "kind": "supervisor",
+///     "state": "running",
+///     "incarnation": 1, "restart_count": 0, "last_failure": null,
+///     "uptime": "2s 5ms", "uptime_ms": 2005,
+///     "task": null,
+///     "children": [{
+///       "name": "scanner", "path": "/app/scanner", "kind": "periodic",
+///       "state": "restarting", "attempt": 1,
+///       "next_start_in": "500ms", "next_start_in_ms": 500,
+///       "incarnation": 2, "restart_count": 1,
+///       "last_failure": {"kind": "panic", "phase": "running",
+///                        "message": "boom", "at": "2026-11-29T23:41:06.9Z"},
+///       "uptime": null, "uptime_ms": null,
+///       "task": {"runs": 4, "failures": 1, "consecutive_failures": 1,
+///                "last_duration": "3ms", "last_duration_ms": 3,
+///                "last_error": "boom"},
+///       "children": []
+///     }]
+///   }
+/// }
+/// ```
+///
+/// `kind` is one of `supervisor`, `actor`, `periodic`, `worker`; `state` one
+/// of `starting`, `running`, `restarting` (with `attempt`, `next_start_in`,
+/// `next_start_in_ms`), `stopping`, `stopped`, `failed`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[non_exhaustive]
 pub struct TreeSnapshot {
     /// The node the snapshot was taken at.
     pub root: NodeSnapshot,
-    /// When it was taken.
+    /// When it was taken (RFC 3339 in JSON).
+    #[serde(with = "rfc3339")]
     pub taken_at: SystemTime,
+}
+
+impl Serialize for TreeSnapshot {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(3))?;
+        map.serialize_entry("schema_version", &SCHEMA_VERSION)?;
+        map.serialize_entry("taken_at", &rfc3339::format(self.taken_at))?;
+        map.serialize_entry("root", &self.root)?;
+        map.end()
+    }
 }
 
 impl TreeSnapshot {

@@ -1,9 +1,11 @@
-//! Promise 15 in an actix-web app: the service of
-//! `examples/06_actix_web.rs` (the example's own code, not a copy), started
-//! on a free loopback port and checked over real HTTP: the tree as JSON,
-//! health that turns 503 once a node gives up, control endpoints that are
-//! off by default and need the bearer token when on, and one graceful
-//! shutdown that stops the server before draining the tree.
+//! Promises 15 and 23 in an actix-web app: the service of
+//! `examples/06_actix_web.rs` (the example's own code, not a copy), which
+//! mounts the library's `web` endpoints, started on a free loopback port and
+//! checked over real HTTP: the tree as JSON, readiness that turns 503 once a
+//! node gives up while liveness holds, control endpoints that are off by
+//! default and need the bearer token when on, and one graceful shutdown
+//! that stops the server before draining the tree.
+#![cfg(feature = "web")]
 
 mod common;
 
@@ -78,15 +80,15 @@ async fn supervision_answers_the_whole_tree_as_json() {
 }
 
 #[actix_rt::test]
-async fn healthz_turns_503_naming_the_nodes_that_gave_up() {
+async fn readyz_turns_503_naming_the_nodes_that_gave_up_while_healthz_holds() {
     let service = start(&Config::local_without_control()).unwrap();
     let mut events = service.events().await.unwrap();
     let client = awc::Client::default();
 
-    let healthy = get(&client, &service, "/healthz").await;
+    let ready = get(&client, &service, "/readyz").await;
     assert_eq!(
-        (healthy.status, &healthy.body),
-        (200, &serde_json::json!({ "status": "ok" }))
+        (ready.status, &ready.body),
+        (200, &serde_json::json!({ "status": "ready" }))
     );
 
     within(service.refreshed(1)).await;
@@ -94,18 +96,20 @@ async fn healthz_turns_503_naming_the_nodes_that_gave_up() {
     let gave_up = wait_for_event(&mut events, |e| is_give_up_of(e, "/app/ingest")).await;
     assert!(gave_up.is_some(), "/app/ingest never gave up");
 
-    let failing = get(&client, &service, "/healthz").await;
+    let failing = get(&client, &service, "/readyz").await;
     assert_eq!(failing.status, 503, "{}", failing.body);
-    assert_eq!(failing.body["status"], "failing");
-    let failed: Vec<&str> = failing.body["failed"]
+    assert_eq!(failing.body["status"], "not_ready");
+    let failed: Vec<&str> = failing.body["reasons"]
         .as_array()
-        .expect("a list of failed nodes")
+        .expect("a list of reasons")
         .iter()
         .map(|node| node["path"].as_str().unwrap())
         .collect();
     assert_eq!(failed, ["/app/ingest", "/app/ingest/refresher"]);
-    let reason = failing.body["failed"][0]["last_failure"].as_str().unwrap();
+    let reason = failing.body["reasons"][0]["last_failure"].as_str().unwrap();
     assert!(reason.contains("upstream unavailable"), "{reason}");
+    // The root lives on: liveness holds, the process is not to be killed.
+    assert_eq!(get(&client, &service, "/healthz").await.status, 200);
     // The service degrades: the last rates fetched are still served.
     assert_eq!(get(&client, &service, "/rates").await.status, 200);
     shut_down(service).await;
@@ -143,7 +147,8 @@ async fn control_endpoints_refuse_requests_without_the_right_bearer_token() {
         ] {
             let answer = post(&client, &service, path, token).await;
             assert_eq!(answer.status, 401, "POST {path} with {token:?}");
-            assert_eq!(answer.body["error"], "unauthorized");
+            let error = answer.body["error"].as_str().unwrap();
+            assert!(error.contains("Bearer"), "{error}");
         }
     }
     let tree = snapshot(&client, &service).await;
@@ -186,8 +191,8 @@ async fn with_the_token_a_child_stops_and_answers_its_report() {
     )
     .await;
     assert_eq!(answer.status, 200, "{}", answer.body);
-    assert_eq!(answer.body["report"]["path"], "/app/audit");
-    assert_eq!(answer.body["report"]["outcome"], "drained");
+    assert_eq!(answer.body["path"], "/app/audit");
+    assert_eq!(answer.body["outcome"], "drained");
     let tree = snapshot(&client, &service).await;
     assert_eq!(tree.find("/app/audit").unwrap().state, NodeState::Stopped);
     shut_down(service).await;
@@ -202,16 +207,16 @@ async fn control_errors_map_to_http_statuses() {
 
     let unknown = control("/supervision/restart/app/nope").await;
     assert_eq!(
-        (unknown.status, &unknown.body["error"]),
-        (404, &"unknown_node".into())
+        (unknown.status, &unknown.body["kind"]),
+        (404, &"unknown_path".into())
     );
     let unknown_parent = control("/supervision/stop/app/nope/child").await;
     assert_eq!(unknown_parent.status, 404);
     for protected in ["/supervision/stop/app/http", "/supervision/restart/app"] {
         let answer = control(protected).await;
         assert_eq!(
-            (answer.status, &answer.body["error"]),
-            (409, &"protected_node".into())
+            (answer.status, &answer.body["kind"]),
+            (403, &"protected".into())
         );
     }
 
@@ -306,4 +311,28 @@ fn configuration_defaults_to_loopback_8080_with_control_off_and_reads_app_vars()
 
     let bad = Config::from_vars(|name| (name == "APP_BIND").then(|| "everywhere".to_string()));
     assert!(bad.unwrap_err().to_string().contains("APP_BIND"));
+}
+
+#[actix_rt::test]
+async fn bad_control_paths_over_real_http_get_a_clear_status_and_body() {
+    let service = start(&Config::local_with_control(TOKEN)).unwrap();
+    let client = awc::Client::default();
+    let long = format!("/supervision/stop/app/{}", "x".repeat(5000));
+    for (path, status) in [
+        ("/supervision/stop/app/%FF%FE", 400),
+        ("/supervision/stop/app/ingest/../cache", 400),
+        ("/supervision/stop/app//cache", 400),
+        (long.as_str(), 400),
+        ("/supervision/restart/app/nope/deeper", 404),
+    ] {
+        let answer = post(&client, &service, path, Some(TOKEN)).await;
+        let shown = &path[..path.len().min(60)];
+        assert_eq!(answer.status, status, "{shown}: {}", answer.body);
+        assert!(answer.body["error"].is_string(), "{shown}: {}", answer.body);
+    }
+    let tree = snapshot(&client, &service).await;
+    assert!(tree
+        .nodes()
+        .all(|n| n.state == NodeState::Running && n.incarnation == 1));
+    shut_down(service).await;
 }

@@ -494,10 +494,10 @@ async fn a_root_stop_drains_what_waits_for_a_nested_child_in_its_backoff() {
 async fn a_nested_supervisor_shut_down_mid_backoff_reports_its_child_s_waiting_messages() {
     tokio::time::pause();
     let (app, inner, probe, mut events) = nested_probe_in_backoff().await;
-    inner.do_send(actix_supervisor::Shutdown);
+    inner.do_send(actix_supervisor::Kill);
     let report = tokio::time::timeout(Duration::from_secs(60), probe.stop())
         .await
-        .expect("the child's stop never answered after its supervisor's Shutdown");
+        .expect("the child's stop never answered after its supervisor's Kill");
     let done = handled_records(events.drain()).len() as u64;
     assert_eq!(done + report.undelivered, 3, "{report}");
     if done < 3 {

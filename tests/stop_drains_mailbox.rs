@@ -1318,7 +1318,7 @@ async fn a_stop_whose_drain_incarnation_never_finishes_starting_answers_at_the_g
     assert_eq!(node(&app, "/app/gated").await.state, NodeState::Stopped);
 }
 
-// Attack (passes): the supervisor's `Shutdown` while a stop's drain
+// Attack (passes): the supervisor's `Kill` while a stop's drain
 // incarnation still starts (its `started` waits on a gate): the stop
 // answers, the three waiting messages are undelivered, and a second stop
 // gets the same report.
@@ -1331,10 +1331,10 @@ async fn a_shutdown_racing_a_stop_s_drain_incarnation_answers_the_stop() {
     assert!(tokio::time::timeout(Duration::from_secs(1), &mut stopping)
         .await
         .is_err());
-    app.do_send(actix_supervisor::Shutdown);
+    app.do_send(actix_supervisor::Kill);
     let report = tokio::time::timeout(Duration::from_secs(1), stopping)
         .await
-        .expect("the stop never answered after Shutdown");
+        .expect("the stop never answered after Kill");
     assert!(!report.is_drained(), "{report}");
     assert_eq!(report.undelivered, 3, "{report}");
     assert!(handled.drain().is_empty());
@@ -1456,7 +1456,7 @@ async fn a_stop_whose_drain_incarnation_stops_itself_answers_incomplete() {
 
 // Attack (passes): the same stuck stop (the drain incarnation's factory
 // panics again and again under an intensity that never trips), then the
-// supervisor's `Shutdown`: a kill ends every live state at once, so the
+// supervisor's `Kill`: a kill ends every live state at once, so the
 // stop answers then, with the waiting messages undelivered.
 #[actix_rt::test]
 async fn a_shutdown_ends_a_stop_whose_drain_incarnations_keep_failing() {
@@ -1477,10 +1477,10 @@ async fn a_shutdown_ends_a_stop_whose_drain_incarnations_keep_failing() {
     }
     let mut stopping = Box::pin(fragile.stop());
     let _ = tokio::time::timeout(Duration::from_millis(50), &mut stopping).await;
-    app.do_send(actix_supervisor::Shutdown);
+    app.do_send(actix_supervisor::Kill);
     let report = tokio::time::timeout(Duration::from_secs(10), stopping)
         .await
-        .expect("the child's stop never answered, even after its supervisor's Shutdown");
+        .expect("the child's stop never answered, even after its supervisor's Kill");
     assert_eq!(report.undelivered, 3, "{report}");
     assert!(!report.is_drained(), "{report}");
 }

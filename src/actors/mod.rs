@@ -20,5 +20,3 @@ pub(crate) mod worker;
 pub use periodic::{MissedTicks, Periodic, PeriodicActor, Tick, TickContext, TickNow};
 pub use supervisor::{SupervisorActor, SupervisorBuilder};
 pub use worker::{Work, WorkContext, WorkerActor};
-
-pub(crate) use crate::child::SupervisedActor;

@@ -309,6 +309,8 @@ impl<T: Tick> PeriodicActor<T> {
 
     /// Counts a finished tick; fails the incarnation at the failure limit.
     fn record(&mut self, result: Result<(), String>, took: Duration, ctx: &mut Context<Self>) {
+        #[cfg(feature = "metrics")]
+        crate::metrics::record_tick(&self.path, took, result.is_ok());
         let mut stats = self.stats.lock().unwrap_or_else(|e| e.into_inner());
         stats.runs += 1;
         stats.last_duration = Some(took);

@@ -153,6 +153,8 @@ impl<W: Work> Actor for WorkerActor<W> {
             wrap_future::<_, Self>(run).map(|(work, result, took), this, ctx| {
                 this.work = Some(work);
                 this.running = false;
+                #[cfg(feature = "metrics")]
+                crate::metrics::record_worker_run(&this.context.path, took, result.is_ok());
                 let mut stats = this.stats.lock().unwrap_or_else(|e| e.into_inner());
                 stats.runs += 1;
                 stats.last_duration = Some(took);

@@ -8,7 +8,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::actors::{Periodic, PeriodicActor, SupervisedActor, Tick};
+use crate::actors::{Periodic, PeriodicActor, Tick};
+use crate::child::SupervisedActor;
 use crate::spec::{AnyChildSpec, ChildSpec};
 
 use super::NodeConfig;

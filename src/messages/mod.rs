@@ -12,11 +12,13 @@
 //! | `StartChild`, `StopChild`, `RestartChild`, `RemoveChild` | `children.rs` |
 //! | `Kill` | here |
 
+pub(crate) mod by_path;
 pub(crate) mod children;
 pub(crate) mod events;
 pub(crate) mod inspect;
 pub(crate) mod stop;
 
+pub use by_path::{PathError, RemoveChildAt, RestartChildAt, StopChildAt, SupervisorAt};
 pub use children::{RemoveChild, RestartChild, StartChild, StopChild};
 pub use events::{EventKind, EventStream, LifecycleEvent, Subscribe, SubscribeRecipient};
 pub use inspect::Inspect;

@@ -8,6 +8,7 @@
 //! ([`shutdown`]).
 
 mod builder;
+mod by_path;
 pub(crate) mod children;
 mod nested;
 pub(crate) mod shutdown;

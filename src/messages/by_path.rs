@@ -1,0 +1,259 @@
+//! Control by path: [`StopChildAt`], [`RestartChildAt`], [`RemoveChildAt`]
+//! and [`SupervisorAt`] name a node by its [`NodePath`] from the supervisor
+//! they are sent to (usually the root), and are routed through nested
+//! supervisors to the one that owns the node. The by-name forms
+//! ([`StopChild`](crate::StopChild), ...) stay for a supervisor's own
+//! children.
+//!
+//! Every refusal is a [`PathError`] that names the path: a path that is not
+//! well formed, a node that does not exist, the supervisor the message was
+//! sent to (stop it with [`Stop`](crate::Stop)), a node that ended, a
+//! supervisor on the way that is stopping.
+
+use actix::{Addr, Message};
+use thiserror::Error;
+
+use crate::actors::SupervisorActor;
+use crate::error::ControlError;
+use crate::messages::stop::StopReport;
+use crate::tree::NodePath;
+
+/// Why a message addressed by path was refused.
+///
+/// # Examples
+///
+/// ```
+/// use actix_supervisor::{NodePath, PathError, StopChildAt, SupervisorActor};
+///
+/// # actix::System::new().block_on(async {
+/// let app = SupervisorActor::builder("app").start()?;
+/// let missing = NodePath::parse("/app/nothing")?;
+/// let refused = app.send(StopChildAt::new(missing.clone())).await?;
+/// assert_eq!(refused.unwrap_err(), PathError::Unknown { path: missing });
+/// let root = app.send(StopChildAt::new(NodePath::parse("/app")?)).await?;
+/// assert!(matches!(root, Err(PathError::Protected { .. })));
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum PathError {
+    /// The text is not a well-formed path (see [`NodePath::parse`]).
+    #[error("invalid path {path:?}: {reason}")]
+    Invalid {
+        /// The text as given (cut to 256 bytes).
+        path: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// No node has that path (or a node on the way is not a supervisor).
+    #[error("{path}: no such node")]
+    Unknown {
+        /// The path asked for.
+        path: NodePath,
+    },
+    /// The node cannot be controlled this way: the supervisor the message
+    /// was sent to (send it [`Stop`](crate::Stop) instead), or a node the
+    /// caller protects.
+    #[error("{path}: the node is protected: {reason}")]
+    Protected {
+        /// The node.
+        path: NodePath,
+        /// Why.
+        reason: String,
+    },
+    /// The node has ended for good and cannot be restarted.
+    #[error("{path}: the node has ended")]
+    Ended {
+        /// The node.
+        path: NodePath,
+    },
+    /// A supervisor on the way is stopping (or gone) and takes no changes.
+    #[error("{path}: its supervisor is stopping")]
+    Stopping {
+        /// The node asked for.
+        path: NodePath,
+    },
+    /// The owning supervisor refused for another reason.
+    #[error(transparent)]
+    Control(ControlError),
+}
+
+impl PathError {
+    /// The error for the node at `path` that its owner answered with
+    /// `error`.
+    pub(crate) fn from_control(path: &NodePath, error: ControlError) -> Self {
+        match error {
+            ControlError::UnknownChild { .. } => PathError::Unknown { path: path.clone() },
+            ControlError::ChildEnded { .. } => PathError::Ended { path: path.clone() },
+            ControlError::SupervisorStopping { .. } => PathError::Stopping { path: path.clone() },
+            other => PathError::Control(other),
+        }
+    }
+}
+
+/// Stops the node at a path gracefully (its drain, its grace), through the
+/// supervisor that owns it, and answers its report. The node stays in its
+/// supervisor's table, `Stopped`.
+///
+/// # Errors
+///
+/// [`PathError::Unknown`], [`PathError::Protected`] for the supervisor the
+/// message is sent to, [`PathError::Stopping`].
+///
+/// # Examples
+///
+/// ```
+/// use actix::prelude::*;
+/// use actix_supervisor::{ChildSpec, NodePath, StopChildAt, SupervisorActor};
+///
+/// #[derive(Default)]
+/// struct Poller;
+/// impl Actor for Poller { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Poller);
+///
+/// # actix::System::new().block_on(async {
+/// let ingest = SupervisorActor::builder("ingest").child(ChildSpec::new("poller", Poller::default));
+/// let app = SupervisorActor::builder("app").child(ingest).start()?;
+/// let path = NodePath::parse("/app/ingest/poller")?;
+/// let report = app.send(StopChildAt::new(path)).await??;
+/// assert!(report.is_drained());
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct StopChildAt(pub(crate) NodePath);
+
+impl StopChildAt {
+    /// Stops the node at `path`.
+    pub fn new(path: NodePath) -> Self {
+        StopChildAt(path)
+    }
+}
+
+impl Message for StopChildAt {
+    type Result = Result<StopReport, PathError>;
+}
+
+/// Restarts the node at a path, through the supervisor that owns it, as
+/// [`RestartChild`](crate::RestartChild) does: drains its incarnation, then
+/// starts a fresh one. Answers once the new incarnation is starting.
+///
+/// # Errors
+///
+/// [`PathError::Unknown`], [`PathError::Protected`], [`PathError::Ended`],
+/// [`PathError::Stopping`].
+///
+/// # Examples
+///
+/// ```
+/// use actix::prelude::*;
+/// use actix_supervisor::{ChildSpec, NodePath, RestartChildAt, SupervisorActor};
+///
+/// #[derive(Default)]
+/// struct Poller;
+/// impl Actor for Poller { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Poller);
+///
+/// # actix::System::new().block_on(async {
+/// let spec = ChildSpec::new("poller", Poller::default);
+/// let poller = spec.handle();
+/// let app = SupervisorActor::builder("app").child(spec).start()?;
+/// poller.started().await?;
+/// app.send(RestartChildAt::new(NodePath::parse("/app/poller")?)).await??;
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct RestartChildAt(pub(crate) NodePath);
+
+impl RestartChildAt {
+    /// Restarts the node at `path`.
+    pub fn new(path: NodePath) -> Self {
+        RestartChildAt(path)
+    }
+}
+
+impl Message for RestartChildAt {
+    type Result = Result<(), PathError>;
+}
+
+/// Stops the node at a path, if it still runs, and removes it from its
+/// supervisor's table, as [`RemoveChild`](crate::RemoveChild) does. Answers
+/// its report.
+///
+/// # Errors
+///
+/// [`PathError::Unknown`], [`PathError::Protected`], and
+/// [`PathError::Control`] with [`ControlError::HasDependents`] when siblings
+/// depend on it.
+///
+/// # Examples
+///
+/// ```
+/// use actix::prelude::*;
+/// use actix_supervisor::{ChildSpec, Inspect, NodePath, RemoveChildAt, SupervisorActor};
+///
+/// #[derive(Default)]
+/// struct Job;
+/// impl Actor for Job { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Job);
+///
+/// # actix::System::new().block_on(async {
+/// let pool = SupervisorActor::builder("pool").child(ChildSpec::new("job-1", Job::default));
+/// let app = SupervisorActor::builder("app").child(pool).start()?;
+/// app.send(RemoveChildAt::new(NodePath::parse("/app/pool/job-1")?)).await??;
+/// assert!(app.send(Inspect).await?.find("/app/pool/job-1").is_none());
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct RemoveChildAt(pub(crate) NodePath);
+
+impl RemoveChildAt {
+    /// Removes the node at `path`.
+    pub fn new(path: NodePath) -> Self {
+        RemoveChildAt(path)
+    }
+}
+
+impl Message for RemoveChildAt {
+    type Result = Result<StopReport, PathError>;
+}
+
+/// Asks for the address of the supervisor at a path (the one the message is
+/// sent to, or one nested below it), e.g. to [`Inspect`](crate::Inspect) a
+/// subtree or to [`StartChild`](crate::StartChild) under it.
+///
+/// # Errors
+///
+/// [`PathError::Unknown`] when no node has that path or the node is not a
+/// supervisor.
+///
+/// # Examples
+///
+/// ```
+/// use actix_supervisor::{Inspect, NodePath, SupervisorActor, SupervisorAt};
+///
+/// # actix::System::new().block_on(async {
+/// let app = SupervisorActor::builder("app")
+///     .child(SupervisorActor::builder("ingest"))
+///     .start()?;
+/// let ingest = app.send(SupervisorAt::new(NodePath::parse("/app/ingest")?)).await??;
+/// assert_eq!(ingest.send(Inspect).await?.root.path.as_str(), "/app/ingest");
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct SupervisorAt(pub(crate) NodePath);
+
+impl SupervisorAt {
+    /// The supervisor at `path`.
+    pub fn new(path: NodePath) -> Self {
+        SupervisorAt(path)
+    }
+}
+
+impl Message for SupervisorAt {
+    type Result = Result<Addr<SupervisorActor>, PathError>;
+}
