@@ -262,9 +262,12 @@ impl<A: SupervisedActor> Future for Runner<A> {
         let core = &mut *this.core;
         core.shared
             .register_runner(&mut core.known_waker, cx.waker());
-        // The message path: a running child, no drain, no command. Nothing
-        // to do but poll it.
-        if core.lifecycle.is_running_freely() && !this.link.has_command() {
+        // The message path: a running child, no drain, no command, no stop
+        // asked for through a handle. Nothing to do but poll it.
+        if core.lifecycle.is_running_freely()
+            && !this.link.has_command()
+            && core.shared.is_accepting()
+        {
             if let ChildContext::Built(context) = &mut this.context {
                 let outer = signals::enter();
                 let polled = catch_unwind(AssertUnwindSafe(|| Pin::new(&mut *context).poll(cx)));
