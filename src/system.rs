@@ -207,7 +207,7 @@ impl Supervision {
     /// use std::process::ExitCode;
     /// use actix_supervisor::{system::Supervision, SupervisorActor};
     ///
-    /// #[actix_web::main]
+    /// #[actix::main] // or #[actix_web::main], beside an actix-web server
     /// async fn main() -> ExitCode {
     ///     let supervision = Supervision::start(SupervisorActor::builder("app")).unwrap();
     ///     // ... start the HTTP server ...
