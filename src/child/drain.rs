@@ -172,11 +172,21 @@ impl ChildShared {
 
     /// Remembers the runner's waker; `known` is the runner's own copy, so an
     /// unchanged waker costs a comparison and no lock.
-    #[inline]
+    ///
+    /// Inlined into every poll of the runner (the message path): the call
+    /// cost more than the comparison.
+    #[inline(always)]
     pub(crate) fn register_runner(&self, known: &mut Option<Waker>, waker: &Waker) {
         if known.as_ref().is_some_and(|k| k.will_wake(waker)) {
             return;
         }
+        self.register_new_runner(known, waker);
+    }
+
+    /// The waker changed (or is the first one): keep it, and publish it.
+    #[cold]
+    #[inline(never)]
+    fn register_new_runner(&self, known: &mut Option<Waker>, waker: &Waker) {
         *known = Some(waker.clone());
         *self.runner.lock().unwrap_or_else(|e| e.into_inner()) = Some(waker.clone());
     }

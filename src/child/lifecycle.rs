@@ -349,8 +349,16 @@ impl Lifecycle {
 
     /// Moves to the next state on `event`; returns what the runner must do,
     /// in order.
+    #[cfg(test)]
     pub(crate) fn step(&mut self, event: Event) -> Actions {
         let mut out = Actions::new();
+        self.step_into(event, &mut out);
+        out
+    }
+
+    /// [`Lifecycle::step`], with the actions appended to `out`: the runner
+    /// keeps them where they are made instead of moving them about.
+    pub(crate) fn step_into(&mut self, event: Event, out: &mut Actions) {
         match (self.state, event) {
             (State::Done { .. }, _) => {}
 
@@ -390,7 +398,7 @@ impl Lifecycle {
                         out.push(Action::QueueMarker(drain.id));
                     }
                 }
-                Event::Ended(end) => self.ended(end, stop, None, false, &mut out),
+                Event::Ended(end) => self.ended(end, stop, None, false, out),
                 Event::Stop if !stop => {
                     self.state = State::Pending {
                         attempt,
@@ -404,7 +412,7 @@ impl Lifecycle {
                     self.state = State::Done { failed: false };
                     out.push(Action::Finish(Ending::TimedOut));
                 }
-                Event::Restart if !stop => self.park_for_restart(&mut out),
+                Event::Restart if !stop => self.park_for_restart(out),
                 _ => {}
             },
 
@@ -433,7 +441,7 @@ impl Lifecycle {
                             }
                         }
                     }
-                    Event::Ended(end) => self.ended(end, false, drain, !starting, &mut out),
+                    Event::Ended(end) => self.ended(end, false, drain, !starting, out),
                     Event::Stop => match drain {
                         None => {
                             let d = self.new_drain(false);
@@ -470,7 +478,7 @@ impl Lifecycle {
                         }
                         Some(d) if d.for_restart => {
                             out.push(Action::Terminate);
-                            self.park_for_restart(&mut out);
+                            self.park_for_restart(out);
                         }
                         Some(_) => {
                             self.state = State::Done { failed: false };
@@ -483,7 +491,7 @@ impl Lifecycle {
             }
 
             (State::Deciding { stop, failed }, event) => match event {
-                Event::Verdict(verdict) => self.decided(verdict, stop, failed, &mut out),
+                Event::Verdict(verdict) => self.decided(verdict, stop, failed, out),
                 Event::Stop if !stop => {
                     self.state = State::Deciding { stop: true, failed };
                     out.push(Action::Refuse);
@@ -520,7 +528,7 @@ impl Lifecycle {
                         out.push(Action::Refuse);
                         out.push(Action::ArmGrace);
                     }
-                    Event::Restart if !parked => self.park_for_restart(&mut out),
+                    Event::Restart if !parked => self.park_for_restart(out),
                     _ => {}
                 }
             }
@@ -534,7 +542,6 @@ impl Lifecycle {
             }
             (State::GaveUp, _) => {}
         }
-        out
     }
 
     fn set_drain(&mut self, drain: Option<Drain>) {

@@ -80,7 +80,7 @@ use actix::{Actor, ActorContext, Addr, AsyncContext, Context};
 use tokio::time::{Instant, Sleep};
 
 use super::drain::{ChildShared, DrainMarker, Startup};
-use super::lifecycle::{Action, Emit, Ending, Event, Lifecycle, Notice, State, Verdict};
+use super::lifecycle::{Action, Actions, Emit, Ending, Event, Lifecycle, Notice, State, Verdict};
 use super::link::{Activity, ChildEnv, ChildLink, ChildNotice, Command, NodeRecord};
 use super::restart::{Decision, End, Exit};
 use super::signals::{self, Reported};
@@ -336,11 +336,14 @@ impl<A: SupervisedActor> Future for Runner<A> {
             }
             // Checked only once a drain waits: a drain that ends in one poll
             // never arms its timer.
-            if this.core.lifecycle == before && this.grace_over(cx) {
-                this.apply(Event::GraceOver);
-            }
             if this.core.lifecycle == before {
-                return Poll::Pending;
+                if !this.grace_over(cx) {
+                    return Poll::Pending;
+                }
+                this.apply(Event::GraceOver);
+                if this.core.lifecycle == before {
+                    return Poll::Pending;
+                }
             }
         }
     }
@@ -359,10 +362,13 @@ impl<A: SupervisedActor> Runner<A> {
     /// carries out its actions (and the events they lead to). Returns
     /// whether the runner must yield.
     fn apply(&mut self, event: Event) -> bool {
-        let actions = self.core.lifecycle.step(event);
+        let mut actions = Actions::new();
+        self.core.lifecycle.step_into(event, &mut actions);
         self.sync();
         let mut yield_now = false;
-        for action in actions {
+        // Drained in place: moving the array (a few hundred bytes) costs
+        // more than the step.
+        for action in actions.drain(..) {
             match self.execute(action) {
                 Next::Nothing => {}
                 Next::Yield => yield_now = true,
@@ -388,10 +394,10 @@ impl<A: SupervisedActor> Runner<A> {
             self.link.set_activity(activity);
         }
         if let Some(rare) = &mut self.core.rare {
-            if !lifecycle.grace_runs() && !lifecycle.is_done() {
+            if rare.stop.is_some() && !lifecycle.grace_runs() && !lifecycle.is_done() {
                 rare.stop = None;
             }
-            if !matches!(lifecycle.state(), State::Backoff { .. }) {
+            if rare.backoff.is_some() && !matches!(lifecycle.state(), State::Backoff { .. }) {
                 rare.backoff = None;
             }
         }
@@ -412,7 +418,12 @@ impl<A: SupervisedActor> Runner<A> {
                     reason = %failure.message,
                     "child failed"
                 );
-                self.link.record.borrow_mut().last_failure = Some(Box::new(failure));
+                // The box of the last failure is reused: a child that keeps
+                // failing allocates one box, not one per failure.
+                match &mut self.link.record.borrow_mut().last_failure {
+                    Some(last) => **last = failure,
+                    last @ None => *last = Some(Box::new(failure)),
+                }
             }
             Action::SettleStart { failed: false } => {
                 tracing::debug!("child started");
@@ -622,18 +633,18 @@ impl<A: SupervisedActor> Runner<A> {
     /// the end of the incarnation.
     #[cold]
     fn decide(&mut self, exit: Exit) -> Verdict {
+        // One clock read for both the run's length and the intensity.
+        let now = Instant::now();
         let ran_for = self
             .link
             .record
             .borrow_mut()
             .started_at
             .take()
-            .map_or(Duration::ZERO, |t| t.elapsed());
+            .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
         match self.link.rules.borrow_mut().decide(exit, ran_for) {
             Decision::Finish => Verdict::Finish,
-            Decision::Restart { .. }
-                if !self.link.scope.intensity.borrow_mut().allow(Instant::now()) =>
-            {
+            Decision::Restart { .. } if !self.link.scope.intensity.borrow_mut().allow(now) => {
                 if exit == Exit::Normal {
                     // The node's last failure says why it gave up.
                     self.link.record.borrow_mut().last_failure = Some(Box::new(Failure::new(
