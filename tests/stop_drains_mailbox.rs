@@ -407,6 +407,23 @@ fn restartable_probe() -> (ChildHandle<Probe>, Addr<SupervisorActor>, Records<Ev
     (probe, app, events)
 }
 
+/// Sends five messages through the handle, stops the child, and checks that
+/// the stop handled all five and reported them drained.
+async fn five_waiting_are_drained_by_a_stop(
+    probe: &ChildHandle<Probe>,
+    events: &mut Records<Event>,
+) {
+    for n in 1..=5 {
+        probe.do_send(Record(n)).unwrap();
+    }
+    let report = tokio::time::timeout(Duration::from_secs(600), probe.stop())
+        .await
+        .expect("the stop never answered");
+    assert_eq!(handled(events.drain()), [1, 2, 3, 4, 5], "{report}");
+    assert!(report.is_drained(), "{report}");
+    assert_eq!(report.undelivered, 0, "{report}");
+}
+
 // Defect 2 (issue 13): a stop in the turn between two incarnations (the
 // crash's `NoReply` just came back) dropped the five accepted messages and
 // reported `Drained` with `undelivered: 5`.
@@ -421,16 +438,7 @@ async fn a_stop_between_two_incarnations_drains_what_waits() {
 
         let crash = within(probe.send(Panic("crash between incarnations"))).await;
         assert!(matches!(crash, Err(SendError::NoReply { .. })), "{crash:?}");
-        for n in 1..=5 {
-            probe.do_send(Record(n)).unwrap();
-        }
-        let report = tokio::time::timeout(Duration::from_secs(600), probe.stop())
-            .await
-            .expect("the stop never answered");
-
-        assert_eq!(handled(events.drain()), [1, 2, 3, 4, 5], "{report}");
-        assert!(report.is_drained(), "{report}");
-        assert_eq!(report.undelivered, 0, "{report}");
+        five_waiting_are_drained_by_a_stop(&probe, &mut events).await;
     })
     .await;
 }
@@ -450,16 +458,7 @@ async fn a_stop_right_after_a_restart_child_drains_what_waits() {
             .await
             .unwrap()
             .unwrap();
-        for n in 1..=5 {
-            probe.do_send(Record(n)).unwrap();
-        }
-        let report = tokio::time::timeout(Duration::from_secs(600), probe.stop())
-            .await
-            .expect("the stop never answered");
-
-        assert_eq!(handled(events.drain()), [1, 2, 3, 4, 5], "{report}");
-        assert!(report.is_drained(), "{report}");
-        assert_eq!(report.undelivered, 0, "{report}");
+        five_waiting_are_drained_by_a_stop(&probe, &mut events).await;
     })
     .await;
 }
