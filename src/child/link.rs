@@ -30,6 +30,7 @@ use tokio::time::Instant;
 
 use super::drain::ChildShared;
 use super::lifecycle::Notice;
+use super::respawn::Respawn;
 use super::restart::RestartRules;
 use crate::messages::events::Events;
 use crate::policy::{Backoff, Grace, IntensityWindow, RestartPolicy, Strategy};
@@ -71,6 +72,9 @@ pub(crate) struct ChildEnv {
     pub(crate) scope: Rc<SupervisorScope>,
     /// The child leaves its supervisor's table once it will not run again.
     pub(crate) remove_on_exit: bool,
+    /// Incarnations the child ran before this link's first: a child started
+    /// again after it ended continues its count.
+    pub(crate) incarnations: u64,
 }
 
 /// The settings all the children of one supervisor share, kept once per
@@ -196,6 +200,8 @@ pub(crate) struct ChildLink {
     pub(crate) token: TokenSlot,
     /// The child leaves its supervisor's table once it will not run again.
     pub(crate) remove_on_exit: bool,
+    /// What the runner left to start the child again, once it finished.
+    kept: RefCell<Option<Box<dyn Respawn>>>,
 }
 
 /// A cell holding an incarnation's cancellation token.
@@ -241,6 +247,8 @@ impl ChildLink {
         nested: Option<Nested>,
         env: &ChildEnv,
     ) -> Rc<Self> {
+        let mut record = record;
+        record.incarnation = env.incarnations;
         Rc::new(ChildLink {
             path: env.path.clone(),
             record: RefCell::new(record),
@@ -258,6 +266,7 @@ impl ChildLink {
             scope: env.scope.clone(),
             token: TokenSlot::default(),
             remove_on_exit: env.remove_on_exit,
+            kept: RefCell::new(None),
         })
     }
 
@@ -345,5 +354,47 @@ impl ChildLink {
         if self.remove_on_exit {
             self.tell(Notice::Done);
         }
+    }
+}
+
+impl ChildLink {
+    /// Keeps what starts the finished child again (not for a temporary
+    /// child: it leaves the table).
+    pub(crate) fn keep(&self, kept: Box<dyn Respawn>) {
+        if !self.remove_on_exit {
+            *self.kept.borrow_mut() = Some(kept);
+        }
+    }
+
+    /// Drops what would start the child again: its supervisor is ending,
+    /// and a factory may hold the supervisor's own address.
+    pub(crate) fn drop_kept(&self) {
+        let kept = self.kept.borrow_mut().take();
+        drop(kept);
+    }
+
+    /// Starts the finished child again as its next incarnation, from what
+    /// its runner kept; the new link takes this one's place. `None` when
+    /// nothing was kept (the child is not done, or cannot start again).
+    pub(crate) fn start_again(&self) -> Option<Rc<ChildLink>> {
+        if self.activity() != Activity::Done {
+            return None;
+        }
+        let kept = self.kept.borrow_mut().take()?;
+        let (restart, backoff) = {
+            let rules = self.rules.borrow();
+            (rules.policy(), rules.backoff().cloned().map(Box::new))
+        };
+        let env = ChildEnv {
+            path: self.path.clone(),
+            restart,
+            backoff,
+            grace: self.grace,
+            index: self.index as usize,
+            scope: self.scope.clone(),
+            remove_on_exit: self.remove_on_exit,
+            incarnations: self.record.borrow().incarnation,
+        };
+        Some(kept.respawn(env, self))
     }
 }

@@ -750,7 +750,22 @@ impl<A: SupervisedActor> Runner<A> {
             report: report.clone(),
         });
         self.link.finished();
+        self.keep_factory();
         self.core.shared.finish(report);
+    }
+
+    /// Leaves the factory to the link, so the child can be started again
+    /// (see [`super::respawn`]).
+    fn keep_factory(&mut self) {
+        if self.link.remove_on_exit {
+            return;
+        }
+        let factory = std::mem::replace(
+            &mut self.core.factory,
+            Box::new(|_: &StartContext| Err("the factory was kept for a start again".into())),
+        );
+        self.link
+            .keep(Box::new(super::respawn::Kept::new(factory, self.link.kind)));
     }
 
     /// Sends a lifecycle event about this child's current incarnation, built

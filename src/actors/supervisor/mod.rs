@@ -231,6 +231,7 @@ impl SupervisorActor {
             index: self.children.next_index(),
             scope: self.child_scope(ctx),
             remove_on_exit: spec.0.removes_on_exit(),
+            incarnations: 0,
         };
         let link = spec.0.start(env);
         self.children.push(link, depends_on);
@@ -375,9 +376,15 @@ impl SupervisorActor {
         // lives as long as someone holds its address, to be inspected.
         let keep_alive = self.keep_alive.take();
         let token = self.token.clone();
+        let links: Vec<_> = children.iter().map(|(link, _)| link.clone()).collect();
         actix_rt::spawn(
             async move {
                 let mut stopped = shutdown::shut_down(path.clone(), children, grace).await;
+                // Nothing starts again under a supervisor that stopped, and a
+                // kept factory may hold the supervisor's own address.
+                for link in links {
+                    link.drop_kept();
+                }
                 match cause {
                     ShutdownCause::Stop => {
                         tracing::info!(path = %path, outcome = ?stopped.outcome, "supervisor stopped its children");
@@ -632,6 +639,9 @@ impl Handler<RestartChild> for SupervisorActor {
     type Result = ResponseFuture<Result<(), ControlError>>;
 
     fn handle(&mut self, RestartChild(name): RestartChild, _: &mut Context<Self>) -> Self::Result {
+        if let Some(started) = self.start_again(&name) {
+            return Box::pin(async move { started });
+        }
         let link = self.children.find(&name).map(|(_, link)| link.clone());
         let link = match link {
             _ if self.is_ending() => Err(self.stopping_error()),
@@ -659,6 +669,29 @@ impl Handler<RestartChild> for SupervisorActor {
             link.command(Command::Start);
             Ok(())
         })
+    }
+}
+
+impl SupervisorActor {
+    /// Starts the child called `name` again if it ended for good (stopped,
+    /// or failed): its next incarnation, from its kept factory, takes its
+    /// place (the same name, position and dependencies). `None` when the
+    /// child is not one that ended; the answer otherwise.
+    fn start_again(&mut self, name: &str) -> Option<Result<(), ControlError>> {
+        if self.is_ending() {
+            return None;
+        }
+        let (key, link) = self.children.find(name)?;
+        if link.activity() != link::Activity::Done {
+            return None;
+        }
+        let Some(next) = link.start_again() else {
+            let path = link.path.clone();
+            return Some(Err(ControlError::ChildEnded { path }));
+        };
+        tracing::info!(path = %next.path, "starting an ended child again");
+        self.children.replace(key, next);
+        Some(Ok(()))
     }
 }
 
