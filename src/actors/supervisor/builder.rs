@@ -47,6 +47,7 @@ pub struct SupervisorBuilder {
     pub(super) restart: RestartPolicy,
     pub(super) backoff: Option<Backoff>,
     pub(super) depends_on: Vec<String>,
+    pub(super) start_timeout: Option<std::time::Duration>,
     pub(super) addr: Addr<SupervisorActor>,
     pub(super) receiver: AddressReceiver<SupervisorActor>,
     pub(super) shared: Arc<ChildShared>,
@@ -103,6 +104,7 @@ impl SupervisorBuilder {
             restart: RestartPolicy::default(),
             backoff: None,
             depends_on: Vec::new(),
+            start_timeout: None,
             addr: Addr::new(sender),
             receiver,
         }

@@ -180,6 +180,7 @@ mod tests {
             grace: Grace::default(),
             index,
             scope,
+            start_after: Default::default(),
         };
         let shared = ChildShared::new(name.to_string());
         ChildLink::new(NodeRecord::new(), NodeKind::Actor, shared, None, &env)

@@ -30,7 +30,7 @@ use tracing::Instrument as _;
 
 use self::children::Children;
 use crate::child::lifecycle::Notice;
-use crate::child::link::{self, ChildEnv, ChildNotice, Command, SupervisorScope};
+use crate::child::link::{self, ChildEnv, ChildNotice, Command, StartAfter, SupervisorScope};
 use crate::error::ControlError;
 use crate::error::{check_name, BuildError};
 use crate::messages::children::{RemoveChild, RestartChild, StartChild, StopChild};
@@ -223,6 +223,17 @@ impl SupervisorActor {
     /// indexes `depends_on`.
     fn start_child(&mut self, spec: AnyChildSpec, depends_on: Vec<usize>, ctx: &mut Context<Self>) {
         let common = spec.0.common();
+        // The siblings it waits for (`Vec::new` allocates nothing for a
+        // child without dependencies).
+        let start_after = StartAfter {
+            links: depends_on
+                .iter()
+                .filter_map(|&i| self.children.get(i).cloned())
+                .collect(),
+            timeout: common
+                .start_timeout
+                .unwrap_or(crate::spec::DEFAULT_START_TIMEOUT),
+        };
         let env = ChildEnv {
             path: spec.0.assigned_path(),
             restart: common.restart,
@@ -230,6 +241,7 @@ impl SupervisorActor {
             grace: common.grace,
             index: self.children.next_index(),
             scope: self.child_scope(ctx),
+            start_after,
         };
         let link = spec.0.start(env);
         self.children.push(link, depends_on);

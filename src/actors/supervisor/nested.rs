@@ -47,6 +47,7 @@ impl ErasedSpec for SupervisorBuilder {
             backoff: self.backoff.as_ref(),
             grace: self.grace,
             depends_on: &self.depends_on,
+            start_timeout: self.start_timeout,
         }
     }
 
