@@ -284,6 +284,7 @@ impl Actor for SupervisorActor {
             self.start_child(spec, depends_on, ctx);
         }
         self.state.set(NodeState::Running);
+        self.announce_ready(ctx);
     }
 
     /// Whatever ended the supervisor (a `Stop` that finished, [`Kill`], its
@@ -333,6 +334,35 @@ impl Actor for SupervisorActor {
             });
         }
         tracing::info!(path = %self.path, "supervisor stopped");
+    }
+}
+
+impl SupervisorActor {
+    /// A nested supervisor finishes its start once each of its children
+    /// finished theirs (or ended for good), as an OTP supervisor's `init`
+    /// returns once its children started: then its link in its parent says
+    /// it is ready, and the siblings that depend on it may start. Called
+    /// when the subtree starts and each time it is started again.
+    pub(super) fn announce_ready(&self, ctx: &mut Context<Self>) {
+        let Some(own) = self.state.link() else {
+            return;
+        };
+        let children: Vec<_> = self.children.iter().cloned().collect();
+        let wait = async move {
+            for child in &children {
+                child.ready_or_done().await;
+            }
+        };
+        ctx.spawn(
+            actix::fut::wrap_future::<_, Self>(wait).map(move |(), this, _| {
+                // Not if the subtree was parked, or began to stop, meanwhile.
+                if this.state.get() == NodeState::Running
+                    && own.activity() == link::Activity::Active
+                {
+                    own.set_activity(link::Activity::Ready);
+                }
+            }),
+        );
     }
 }
 
