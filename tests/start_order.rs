@@ -385,3 +385,69 @@ async fn a_zero_start_timeout_is_refused_naming_the_field() {
         "{error}"
     );
 }
+
+#[actix_rt::test]
+async fn a_nested_supervisor_depending_on_a_sibling_starts_its_subtree_after_it() {
+    let (log, mut records) = recorder();
+    let held = Gate::new();
+    let handler = step("handler", Hold::None, &log);
+    let handler_handle = handler.handle();
+    let api = SupervisorActor::builder("api")
+        .depends_on("store")
+        .child(handler);
+    let app = SupervisorActor::builder("app")
+        .child(step("store", Hold::Gate(held.clone()), &log))
+        .child(api)
+        .start()
+        .unwrap();
+
+    assert_eq!(records.next().await, "store started");
+    let api = node(&app, "/app/api").await;
+    assert_eq!(api.state, NodeState::Waiting);
+    assert!(api.children.is_empty() || api.children[0].incarnation == 0);
+    held.open();
+    within(handler_handle.started()).await.unwrap();
+    assert_eq!(
+        read(&mut records, 2).await,
+        ["store ready", "handler started"]
+    );
+    assert_eq!(node(&app, "/app/api").await.state, NodeState::Running);
+    within(app.send(Stop)).await.unwrap();
+}
+
+#[actix_rt::test]
+async fn a_nested_supervisor_whose_dependency_never_starts_fails_by_its_policy_after_its_timeout() {
+    tokio::time::pause();
+    let (log, mut records) = recorder();
+    let store = ChildSpec::try_new("store", || -> Result<Step, String> {
+        Err("the disk is gone".into())
+    })
+    .restart(RestartPolicy::Always)
+    .backoff(Backoff::new(
+        Duration::from_millis(200),
+        Duration::from_millis(200),
+    ));
+    let handler = step("handler", Hold::None, &log);
+    let handler_handle = handler.handle();
+    let api = SupervisorActor::builder("api")
+        .depends_on("store")
+        .restart(RestartPolicy::Never)
+        .start_timeout(Duration::from_secs(1))
+        .child(handler);
+    let app = SupervisorActor::builder("app")
+        .intensity(unlimited())
+        .child(store)
+        .child(api)
+        .start()
+        .unwrap();
+
+    let api = testkit::wait_for_node(&app, "/app/api", |n| n.state.is_terminal()).await;
+    assert_eq!(api.state, NodeState::Failed);
+    let failure = api.last_failure.expect("the timeout is its failure");
+    assert_eq!(failure.phase, FailurePhase::Waiting);
+    assert!(failure.message.contains("/app/store"), "{failure}");
+    // Its child never started, and its handle says so.
+    assert!(within(handler_handle.started()).await.is_err());
+    assert!(records.drain().is_empty());
+    within(app.send(Stop)).await.unwrap();
+}

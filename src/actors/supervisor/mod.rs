@@ -12,6 +12,7 @@ mod by_path;
 pub(crate) mod children;
 mod nested;
 pub(crate) mod shutdown;
+mod start_order;
 
 pub use builder::SupervisorBuilder;
 
@@ -138,6 +139,8 @@ pub struct SupervisorActor {
 pub(crate) struct OwnState {
     state: Cell<NodeState>,
     link: Option<std::rc::Weak<link::ChildLink>>,
+    /// The number of the latest wait for the siblings it depends on.
+    wait: Cell<u32>,
 }
 
 impl OwnState {
@@ -145,7 +148,19 @@ impl OwnState {
         OwnState {
             state: Cell::new(NodeState::Starting),
             link: link.as_ref().map(Rc::downgrade),
+            wait: Cell::new(0),
         }
+    }
+
+    /// Begins a new wait for the siblings it depends on; its number.
+    fn next_wait(&self) -> u32 {
+        self.wait.set(self.wait.get().wrapping_add(1));
+        self.wait.get()
+    }
+
+    /// Whether `wait` is the latest wait.
+    fn is_wait(&self, wait: u32) -> bool {
+        self.wait.get() == wait
     }
 
     /// Its link in its parent, while the parent keeps it.
@@ -278,13 +293,7 @@ impl Actor for SupervisorActor {
         tracing::info!(path = %self.path, children = self.pending.len(), "supervisor started");
         self.started_at = Instant::now();
         self.keep_alive = Some(ctx.address());
-        let pending = std::mem::take(&mut self.pending);
-        self.children.reserve(pending.len());
-        for (spec, depends_on) in pending {
-            self.start_child(spec, depends_on, ctx);
-        }
-        self.state.set(NodeState::Running);
-        self.announce_ready(ctx);
+        self.start_when_ready(start_order::Then::StartPending, ctx);
     }
 
     /// Whatever ended the supervisor (a `Stop` that finished, [`Kill`], its
@@ -337,35 +346,6 @@ impl Actor for SupervisorActor {
     }
 }
 
-impl SupervisorActor {
-    /// A nested supervisor finishes its start once each of its children
-    /// finished theirs (or ended for good), as an OTP supervisor's `init`
-    /// returns once its children started: then its link in its parent says
-    /// it is ready, and the siblings that depend on it may start. Called
-    /// when the subtree starts and each time it is started again.
-    pub(super) fn announce_ready(&self, ctx: &mut Context<Self>) {
-        let Some(own) = self.state.link() else {
-            return;
-        };
-        let children: Vec<_> = self.children.iter().cloned().collect();
-        let wait = async move {
-            for child in &children {
-                child.ready_or_done().await;
-            }
-        };
-        ctx.spawn(
-            actix::fut::wrap_future::<_, Self>(wait).map(move |(), this, _| {
-                // Not if the subtree was parked, or began to stop, meanwhile.
-                if this.state.get() == NodeState::Running
-                    && own.activity() == link::Activity::Active
-                {
-                    own.set_activity(link::Activity::Ready);
-                }
-            }),
-        );
-    }
-}
-
 impl Handler<Inspect> for SupervisorActor {
     type Result = ResponseFuture<TreeSnapshot>;
 
@@ -408,6 +388,9 @@ impl SupervisorActor {
             return;
         }
         self.state.set(NodeState::Stopping);
+        // Children never started (it waited for its dependencies): their
+        // handles answer at once, what they accepted reported undelivered.
+        self.pending.clear();
         let children = self.children.for_shutdown();
         let (path, grace) = (self.path.clone(), self.grace);
         let (state, report, events) =

@@ -218,6 +218,12 @@ impl SupervisorActor {
         if self.is_ending() {
             return;
         }
+        // After the siblings it depends on (`start_order`).
+        self.start_when_ready(super::start_order::Then::StartChildren, ctx);
+    }
+
+    /// [`start_children`](Self::start_children), its dependencies ready.
+    pub(super) fn start_children_now(&mut self, ctx: &mut Context<Self>) {
         self.incarnation += 1;
         self.started_at = tokio::time::Instant::now();
         self.intensity.borrow_mut().reset();
