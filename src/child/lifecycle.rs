@@ -14,6 +14,10 @@
 //!   Pending ─────────────▶ Starting ─────────────▶ Running
 //!     ▲  │ Turn (yield, then Build)  │                 │
 //!     │  │                           └──── Ended ──────┤
+//!     │  │ Turn, with dependencies                     │
+//!     │  ├──────────▶ Waiting ── DependenciesReady: Build ──▶ Starting
+//!     │  │              │ StartTimeout (a failed start)  ▼
+//!     │  │              └──────────────────────────▶ Deciding
 //!     │  │ factory failed: Ended                       ▼
 //!     │  └──────────────────────────────────────▶ Deciding ── Verdict ──┐
 //!     │                                                                 │
@@ -32,10 +36,22 @@
 //! | state | `Stop` | `Kill` | strategy `Restart` |
 //! |---|---|---|---|
 //! | `Pending` | start it anyway, to drain | `Done`, timed out | `Parked` |
+//! | `Waiting` | keep waiting, within the stop's grace: once the dependencies are ready, the next incarnation drains what waits; at the grace, `Done`, timed out (what waits undelivered) | `Done`, timed out | `Parked` (it waits again when resumed) |
 //! | `Starting`, `Running` | drain to a marker, then stop the context | `Done`, timed out | drain to a marker, then `Parked` |
 //! | `Backoff`, `Parked` | `Pending` with the stop: the next incarnation drains what waits | `Done`, timed out | `Parked` |
 //! | `GaveUp` | `Done`, failed | `Done`, failed | – |
 //! | `Done` | – (the report is out) | – | – |
+//!
+//! A child with dependencies (`Lifecycle::with_dependencies`) waits in
+//! `Waiting` before each incarnation is built, the first and every restart,
+//! until its runner sees every sibling it depends on ready (its incarnation
+//! `Running`: `started` and what it waited on are over) and feeds
+//! `DependenciesReady`. Its start timeout bounds each wait: `StartTimeout`
+//! is a failed start (phase `Waiting`), which the restart rules decide on
+//! like any other. A stop never starts a waiting child before its
+//! dependencies are ready: messages may wait in its mailbox, and they are
+//! handled once it can start, or reported undelivered at the stop's grace.
+//! A child without dependencies never enters `Waiting`.
 //!
 //! A drain is identified by a number: its marker carries it, so a marker
 //! left in the mailbox by an earlier drain (one cut short by its grace) is
