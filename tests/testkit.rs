@@ -253,9 +253,16 @@ async fn the_recorder_keeps_a_node_s_events_in_the_order_they_happened() {
 
     assert_eq!(
         recorder.kinds("/app/a"),
-        ["started", "failed", "restarting", "started", "stopped"]
+        [
+            "started",
+            "failed",
+            "restarting",
+            "started",
+            "stopping",
+            "stopped"
+        ]
     );
-    assert_eq!(recorder.kinds("/app/b"), ["started", "stopped"]);
+    assert_eq!(recorder.kinds("/app/b"), ["started", "stopping", "stopped"]);
     let b_stopped = recorder.for_path("/app/b").pop().unwrap();
     let a_stopped = recorder.for_path("/app/a").pop().unwrap();
     let all = recorder.events();

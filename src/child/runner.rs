@@ -382,7 +382,11 @@ impl<A: SupervisedActor> Runner<A> {
     /// runner's activity, and which timers are kept.
     fn sync(&mut self) {
         let lifecycle = self.core.lifecycle;
-        self.link.record.borrow_mut().state = lifecycle.node_state();
+        let state = lifecycle.node_state();
+        let was = std::mem::replace(&mut self.link.record.borrow_mut().state, state);
+        if state == crate::tree::NodeState::Stopping && was != state {
+            self.emit(|| EventKind::Stopping);
+        }
         let activity = if lifecycle.is_done() {
             Activity::Done
         } else if lifecycle.is_at_rest() {

@@ -34,6 +34,7 @@ pub(crate) fn event_name(kind: &EventKind) -> &'static str {
         EventKind::GaveUp { .. } => "gave_up",
         EventKind::Escalated { .. } => "escalated",
         EventKind::Lagged { .. } => "lagged",
+        EventKind::Stopping => "stopping",
     }
 }
 
@@ -49,7 +50,7 @@ pub(crate) fn event_json(event: &LifecycleEvent) -> Value {
         "at": rfc3339::format(event.at),
     });
     let fields = match &event.kind {
-        EventKind::Started => None,
+        EventKind::Started | EventKind::Stopping => None,
         EventKind::Failed { failure }
         | EventKind::GaveUp { failure }
         | EventKind::Escalated { failure } => Some(("failure", json!(failure))),

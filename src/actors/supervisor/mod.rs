@@ -366,6 +366,8 @@ impl SupervisorActor {
             return;
         }
         self.state.set(NodeState::Stopping);
+        self.events
+            .emit(&self.path, self.incarnation, || EventKind::Stopping);
         let children = self.children.for_shutdown();
         let (path, grace) = (self.path.clone(), self.grace);
         let (state, report, events) =
