@@ -711,7 +711,9 @@ impl<A: SupervisedActor> Runner<A> {
             record.started_at = None;
             record.last_failure.as_deref().cloned()
         };
-        let (drained, duration) = match self.core.rare.as_ref().and_then(|r| r.stop.as_ref()) {
+        let stop = self.core.rare.as_ref().and_then(|r| r.stop.as_ref());
+        let stop_began = stop.is_some();
+        let (drained, duration) = match stop {
             Some(stop) => (
                 counts.handled().saturating_sub(stop.handled_before),
                 stop.began.elapsed(),
@@ -735,6 +737,8 @@ impl<A: SupervisedActor> Runner<A> {
             cancelled: counts.cancelled,
             duration,
             children: Vec::new(),
+            // No stop reached it: its policy did not restart it.
+            ended_on_its_own: ending != Ending::TimedOut && !stop_began,
         };
         if ending == Ending::TimedOut {
             tracing::warn!(

@@ -73,8 +73,17 @@ pub(crate) fn event_json(event: &LifecycleEvent) -> Value {
 
 /// A stop report as JSON: `path`, `outcome` (`drained`, `incomplete`,
 /// `not_started`, `timed_out`, `failed`), `failure` (for `failed`, else null), `drained`,
-/// `undelivered`, `cancelled`, `duration_ms`, `duration`, `children`.
+/// `undelivered`, `cancelled`, `duration_ms`, `duration`, `children`,
+/// `ended_on_its_own`, and `summary` (the counts of
+/// [`SubtreeSummary`](crate::SubtreeSummary), on the top report only).
 pub(crate) fn report_json(report: &StopReport) -> Value {
+    let mut value = report_node_json(report);
+    value["summary"] = json!(report.summary());
+    value
+}
+
+/// One report and those below it, without summaries.
+fn report_node_json(report: &StopReport) -> Value {
     let (outcome, failure) = match &report.outcome {
         StopOutcome::Drained => ("drained", Value::Null),
         StopOutcome::Incomplete => ("incomplete", Value::Null),
@@ -91,7 +100,8 @@ pub(crate) fn report_json(report: &StopReport) -> Value {
         "cancelled": report.cancelled,
         "duration_ms": millis(report.duration),
         "duration": humantime::format_duration(report.duration).to_string(),
-        "children": report.children.iter().map(report_json).collect::<Vec<_>>(),
+        "children": report.children.iter().map(report_node_json).collect::<Vec<_>>(),
+        "ended_on_its_own": report.ended_on_its_own,
     })
 }
 

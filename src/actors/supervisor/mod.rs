@@ -305,11 +305,12 @@ impl Actor for SupervisorActor {
                 let stopped = StopReport {
                     path: path.clone(),
                     outcome: StopOutcome::TimedOut,
-                    drained: children.iter().map(|r| r.drained).sum(),
-                    undelivered: children.iter().map(|r| r.undelivered).sum(),
-                    cancelled: children.iter().map(|r| r.cancelled).sum(),
+                    drained: 0,
+                    undelivered: 0,
+                    cancelled: 0,
                     duration: std::time::Duration::ZERO,
                     children,
+                    ended_on_its_own: false,
                 };
                 match state.link() {
                     Some(link) => link.shared.finish(stopped.clone()),
@@ -390,6 +391,7 @@ impl SupervisorActor {
                         state.set(NodeState::Failed);
                         events.emit(&path, 1, || EventKind::GaveUp { failure: failure.clone() });
                         stopped.outcome = StopOutcome::Failed(failure);
+                        stopped.ended_on_its_own = true;
                     }
                 }
                 token.cancel();
