@@ -227,6 +227,7 @@ pub use tree::{
     Failure, FailureKind, FailurePhase, NodeKind, NodePath, NodeSnapshot, NodeState, TaskStats,
     TreeSnapshot,
 };
+pub use tree::{NodePolicy, Schedule};
 
 /// Plumbing for [`supervised!`]; not part of the public API.
 #[doc(hidden)]

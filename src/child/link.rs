@@ -33,7 +33,7 @@ use super::lifecycle::Notice;
 use super::restart::RestartRules;
 use crate::messages::events::Events;
 use crate::policy::{Backoff, Grace, IntensityWindow, RestartPolicy, Strategy};
-use crate::tree::{Failure, NodeKind, NodePath, NodeSnapshot, NodeState, TaskStats};
+use crate::tree::{Failure, NodeKind, NodePath, NodePolicy, NodeSnapshot, NodeState, TaskStats};
 use tokio_util::sync::CancellationToken;
 
 /// From a child's runner to its supervisor: the child at `index` (in start
@@ -136,6 +136,7 @@ impl NodeRecord {
                 .as_ref()
                 .map(|stats| stats.lock().unwrap_or_else(|e| e.into_inner()).clone()),
             children,
+            policy: NodePolicy::default(),
         }
     }
 }
@@ -222,9 +223,20 @@ impl std::fmt::Debug for TokenSlot {
 impl ChildLink {
     /// What `Inspect` shows of the child, with `children` under it.
     pub(crate) fn snapshot(&self, children: Vec<NodeSnapshot>) -> NodeSnapshot {
-        self.record
+        let mut snapshot = self
+            .record
             .borrow()
-            .snapshot(&self.path, self.kind, children)
+            .snapshot(&self.path, self.kind, children);
+        let rules = self.rules.borrow();
+        snapshot.policy.restart = Some(rules.policy());
+        snapshot.policy.backoff = rules.backoff().cloned();
+        snapshot.policy.grace = Some(self.grace);
+        snapshot.policy.schedule = snapshot
+            .task
+            .as_mut()
+            .and_then(|task| task.schedule.take())
+            .map(|schedule| *schedule);
+        snapshot
     }
 }
 

@@ -65,6 +65,16 @@ pub(crate) struct RestartRules {
 }
 
 impl RestartRules {
+    /// The restart policy.
+    pub(crate) fn policy(&self) -> RestartPolicy {
+        self.policy
+    }
+
+    /// The backoff, if restarts wait.
+    pub(crate) fn backoff(&self) -> Option<&Backoff> {
+        self.backoff.as_deref()
+    }
+
     pub(crate) fn new(policy: RestartPolicy, backoff: Option<Backoff>) -> Self {
         let state = BackoffState::new(backoff.as_ref());
         RestartRules {

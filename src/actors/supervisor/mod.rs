@@ -214,7 +214,21 @@ impl SupervisorActor {
                 .then(|| self.started_at.elapsed()),
             task: None,
             children,
+            policy: self.policy(),
         }
+    }
+
+    /// The policy it was configured with.
+    fn policy(&self) -> crate::tree::NodePolicy {
+        let mut policy = crate::tree::NodePolicy::default();
+        if let Some(as_child) = &self.as_child {
+            policy.restart = Some(as_child.rules.policy());
+            policy.backoff = as_child.rules.backoff().cloned();
+        }
+        policy.grace = Some(self.grace);
+        policy.strategy = Some(self.strategy);
+        policy.intensity = Some(self.intensity.borrow().intensity());
+        policy
     }
 }
 
