@@ -215,7 +215,7 @@ pub use error::ConfigError;
 pub use error::{BuildError, ControlError, SendError, StartError};
 #[allow(deprecated)]
 pub use messages::Shutdown;
-pub use messages::SubtreeSummary;
+pub use messages::{ChildAt, SubtreeSummary};
 pub use messages::{
     EventKind, EventStream, Inspect, Kill, LifecycleEvent, RemoveChild, RestartChild, StartChild,
     Stop, StopChild, StopOutcome, StopReport, Subscribe, SubscribeRecipient,

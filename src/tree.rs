@@ -902,10 +902,14 @@ fn kind_label(kind: NodeKind) -> &'static str {
 /// form described below, and prints as an outline:
 ///
 /// ```text
-/// app [supervisor] running, incarnation 1
-///  ├─ counter [actor] running, incarnation 3, 2 restarts, last failure: panic in running: boom
-///  └─ sampler [actor] running, incarnation 1
+/// app [supervisor] running, incarnation 1 — one-for-one, at most 3 restarts in 5s, no grace limit
+///  ├─ counter [actor] running, incarnation 3, 2 restarts, last failure: panic in running: boom — restarted on failure, backoff 100ms..30s, grace 5s
+///  └─ sampler [periodic] running, incarnation 1 — every 1s, restarted on failure, grace 5s; 12 runs, 1 failed, last took 3ms
 /// ```
+///
+/// Each line gives the node's state, then, after the dash, the policy it
+/// was configured with ([`NodePolicy`]), then a periodic or worker node's
+/// statistics ([`TaskStats`]).
 ///
 /// # JSON schema (version 1)
 ///
@@ -932,6 +936,11 @@ fn kind_label(kind: NodeKind) -> &'static str {
 ///     "incarnation": 1, "restart_count": 0, "last_failure": null,
 ///     "uptime": "2s 5ms", "uptime_ms": 2005,
 ///     "task": null,
+///     "policy": {"restart": null, "backoff": null,
+///                "grace": "infinity", "grace_ms": null,
+///                "strategy": "one_for_one",
+///                "intensity": {"max_restarts": 3, "within": "5s"},
+///                "schedule": null},
 ///     "children": [{
 ///       "name": "scanner", "path": "/app/scanner", "kind": "periodic",
 ///       "state": "restarting", "attempt": 1,
@@ -943,6 +952,15 @@ fn kind_label(kind: NodeKind) -> &'static str {
 ///       "task": {"runs": 4, "failures": 1, "consecutive_failures": 1,
 ///                "last_duration": "3ms", "last_duration_ms": 3,
 ///                "last_error": "boom"},
+///       "policy": {"restart": "on_failure",
+///                  "backoff": {"initial": "500ms", "max": "30s", "multiplier": 2.0,
+///                              "jitter": 0.1, "stable_after": "30s", "seed": null},
+///                  "grace": "5s", "grace_ms": 5000,
+///                  "strategy": null, "intensity": null,
+///                  "schedule": {"interval": "1s", "interval_ms": 1000,
+///                               "missed_ticks": "skip",
+///                               "tick_timeout": null, "tick_timeout_ms": null,
+///                               "tick_at_start": true, "failure_limit": null}},
 ///       "children": []
 ///     }]
 ///   }
@@ -951,7 +969,11 @@ fn kind_label(kind: NodeKind) -> &'static str {
 ///
 /// `kind` is one of `supervisor`, `actor`, `periodic`, `worker`; `state` one
 /// of `starting`, `running`, `restarting` (with `attempt`, `next_start_in`,
-/// `next_start_in_ms`), `stopping`, `stopped`, `failed`.
+/// `next_start_in_ms`), `stopping`, `stopped`, `failed`. `policy` (added
+/// within version 1; absent in older snapshots, read as all `null`) is the
+/// node's [`NodePolicy`]: `restart`, `backoff`, `strategy` and `intensity`
+/// in the form a configuration file takes, `grace` (`"infinity"` or a
+/// duration, with `grace_ms`), and a periodic task's `schedule`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[non_exhaustive]
 pub struct TreeSnapshot {

@@ -48,8 +48,11 @@ impl Message for ChildNotice {
     type Result = ();
 }
 
-/// The address of a child that is itself a supervisor, typed by the
-/// supervisor module (the child module knows nothing of supervisors).
+/// A child's typed address, for the supervisor module (the child module
+/// knows nothing of supervisors): a nested supervisor's
+/// `Addr<SupervisorActor>`, or, for a child run by a runner, a
+/// `WeakAddr<A>` (weak, so the link, which outlives the runner, does not
+/// keep the mailbox open), from which a handle asked for by path is made.
 pub(crate) struct Nested(pub(crate) Box<dyn Any>);
 
 impl std::fmt::Debug for Nested {
@@ -176,8 +179,8 @@ pub(crate) struct ChildLink {
     command: Cell<Option<Command>>,
     /// Changes are rung on the shared state's bell.
     activity: Cell<Activity>,
-    /// The address of a child that is itself a supervisor (boxed: most
-    /// children are not; typed by the supervisor, which alone reads it).
+    /// The child's typed address (see [`Nested`]; boxed, as only the
+    /// supervisor reads it, to type it).
     pub(crate) nested: Option<Nested>,
     /// How long a stop may drain the child, and what follows the end of an
     /// incarnation: read by the runner only when a stop begins or an

@@ -81,7 +81,7 @@ use tokio::time::{Instant, Sleep};
 
 use super::drain::{ChildShared, DrainMarker, Startup};
 use super::lifecycle::{Action, Actions, Emit, Ending, Event, Lifecycle, Notice, State, Verdict};
-use super::link::{Activity, ChildEnv, ChildLink, ChildNotice, Command, NodeRecord};
+use super::link::{Activity, ChildEnv, ChildLink, ChildNotice, Command, Nested, NodeRecord};
 use super::restart::{Decision, End, Exit};
 use super::signals::{self, Reported};
 use super::start::{Factory, Parts, StartContext};
@@ -98,7 +98,15 @@ pub(crate) fn spawn<A: SupervisedActor>(env: ChildEnv, parts: Parts<A>) -> Rc<Ch
     parts.shared.set_path(path.clone());
     let mut record = NodeRecord::new();
     record.stats = parts.stats;
-    let link = ChildLink::new(record, parts.kind, parts.shared.clone(), None, &env);
+    // A weak typed address, for handles asked for by path.
+    let address = Nested(Box::new(parts.addr.downgrade()));
+    let link = ChildLink::new(
+        record,
+        parts.kind,
+        parts.shared.clone(),
+        Some(address),
+        &env,
+    );
     let span = tracing::info_span!("node", path = %path);
     let mut runner = Runner {
         link: link.clone(),

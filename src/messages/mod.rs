@@ -18,7 +18,7 @@ pub(crate) mod events;
 pub(crate) mod inspect;
 pub(crate) mod stop;
 
-pub use by_path::{PathError, RemoveChildAt, RestartChildAt, StopChildAt, SupervisorAt};
+pub use by_path::{ChildAt, PathError, RemoveChildAt, RestartChildAt, StopChildAt, SupervisorAt};
 pub use children::{RemoveChild, RestartChild, StartChild, StopChild};
 pub use events::{EventKind, EventStream, LifecycleEvent, Subscribe, SubscribeRecipient};
 pub use inspect::Inspect;

@@ -164,6 +164,9 @@ impl OwnState {
             record.state = state;
             if state == NodeState::Running && record.started_at.is_none() {
                 record.started_at = Some(Instant::now());
+                // Its handles' `started()` answers: it runs.
+                link.shared
+                    .settle_startup(crate::child::drain::Startup::Started);
             }
         }
     }
