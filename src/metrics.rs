@@ -209,6 +209,7 @@ fn phase_label(phase: FailurePhase) -> &'static str {
         FailurePhase::Restarting => "restarting",
         FailurePhase::Starting => "starting",
         FailurePhase::Running => "running",
+        FailurePhase::Waiting => "waiting",
     }
 }
 

@@ -65,16 +65,6 @@ pub(crate) struct RestartRules {
 }
 
 impl RestartRules {
-    /// The restart policy.
-    pub(crate) fn policy(&self) -> RestartPolicy {
-        self.policy
-    }
-
-    /// The backoff, if restarts wait.
-    pub(crate) fn backoff(&self) -> Option<&Backoff> {
-        self.backoff.as_deref()
-    }
-
     pub(crate) fn new(policy: RestartPolicy, backoff: Option<Backoff>) -> Self {
         let state = BackoffState::new(backoff.as_ref());
         RestartRules {
@@ -82,6 +72,16 @@ impl RestartRules {
             backoff: backoff.map(Box::new),
             state,
         }
+    }
+
+    /// The child's restart policy.
+    pub(crate) fn policy(&self) -> RestartPolicy {
+        self.policy
+    }
+
+    /// The child's backoff, if it has one.
+    pub(crate) fn backoff(&self) -> Option<&Backoff> {
+        self.backoff.as_deref()
     }
 
     /// Decides what follows an incarnation that ended as `exit` after
