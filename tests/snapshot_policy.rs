@@ -24,7 +24,7 @@ impl Tick for Sampler {
     type Error = String;
     async fn tick(&mut self, _: &TickContext) -> Result<(), String> {
         self.0 += 1;
-        if self.0 % 2 == 0 {
+        if self.0.is_multiple_of(2) {
             Err(format!("sample {} lost", self.0))
         } else {
             Ok(())
