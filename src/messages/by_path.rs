@@ -277,8 +277,9 @@ impl Message for SupervisorAt {
 /// checked: for a tree whose specs were not at hand when it was built (one
 /// loaded from a configuration file, children started elsewhere), or to
 /// reach a nested supervisor (`ChildAt::<SupervisorActor>`), whose handle
-/// tells when it [`started`](ChildHandle::started) and gives its
-/// [`token`](ChildHandle::token).
+/// tells when it [`started`](ChildHandle::started) (its children finished
+/// their start) and gives its [`token`](ChildHandle::token) and address; it
+/// takes no counted messages, and is stopped with [`StopChildAt`].
 ///
 /// # Errors
 ///
