@@ -225,6 +225,7 @@ pub use error::ConfigError;
 pub use error::{BuildError, ControlError, SendError, StartError};
 #[allow(deprecated)]
 pub use messages::Shutdown;
+pub use messages::{ChildAt, SubtreeSummary};
 pub use messages::{
     EventKind, EventStream, Inspect, Kill, LifecycleEvent, RemoveChild, RestartChild, StartChild,
     Stop, StopChild, StopOutcome, StopReport, Subscribe, SubscribeRecipient,
@@ -236,6 +237,7 @@ pub use tree::{
     Failure, FailureKind, FailurePhase, NodeKind, NodePath, NodeSnapshot, NodeState, TaskStats,
     TreeSnapshot,
 };
+pub use tree::{NodePolicy, Schedule};
 
 /// Plumbing for [`supervised!`]; not part of the public API.
 #[doc(hidden)]

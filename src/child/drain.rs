@@ -268,6 +268,7 @@ impl ChildShared {
             cancelled: counts.cancelled,
             duration: std::time::Duration::ZERO,
             children: Vec::new(),
+            ended_on_its_own: false,
         });
     }
 

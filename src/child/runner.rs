@@ -81,7 +81,9 @@ use tokio::time::{Instant, Sleep};
 
 use super::drain::{ChildShared, DrainMarker, Startup};
 use super::lifecycle::{Action, Actions, Emit, Ending, Event, Lifecycle, Notice, State, Verdict};
-use super::link::{Activity, ChildEnv, ChildLink, ChildNotice, Command, NodeRecord, StartAfter};
+use super::link::{
+    Activity, ChildEnv, ChildLink, ChildNotice, Command, Nested, NodeRecord, StartAfter,
+};
 use super::restart::{Decision, End, Exit};
 use super::signals::{self, Reported};
 use super::start::{Factory, Parts, StartContext};
@@ -98,7 +100,15 @@ pub(crate) fn spawn<A: SupervisedActor>(env: ChildEnv, parts: Parts<A>) -> Rc<Ch
     parts.shared.set_path(path.clone());
     let mut record = NodeRecord::new();
     record.stats = parts.stats;
-    let link = ChildLink::new(record, parts.kind, parts.shared.clone(), None, &env);
+    // A weak typed address, for handles asked for by path.
+    let address = Nested(Box::new(parts.addr.downgrade()));
+    let link = ChildLink::new(
+        record,
+        parts.kind,
+        parts.shared.clone(),
+        Some(address),
+        &env,
+    );
     let span = tracing::info_span!("node", path = %path);
     // A child without dependencies starts as before: no wait, no `Rare`.
     let (lifecycle, rare) = if env.start_after.links.is_empty() {
@@ -403,7 +413,11 @@ impl<A: SupervisedActor> Runner<A> {
     /// runner's activity, and which timers are kept.
     fn sync(&mut self) {
         let lifecycle = self.core.lifecycle;
-        self.link.record.borrow_mut().state = lifecycle.node_state();
+        let state = lifecycle.node_state();
+        let was = std::mem::replace(&mut self.link.record.borrow_mut().state, state);
+        if state == crate::tree::NodeState::Stopping && was != state {
+            self.emit(|| EventKind::Stopping);
+        }
         let activity = if lifecycle.is_done() {
             Activity::Done
         } else if lifecycle.is_at_rest() {
@@ -819,7 +833,9 @@ impl<A: SupervisedActor> Runner<A> {
             record.started_at = None;
             record.last_failure.as_deref().cloned()
         };
-        let (drained, duration) = match self.core.rare.as_ref().and_then(|r| r.stop.as_ref()) {
+        let stop = self.core.rare.as_ref().and_then(|r| r.stop.as_ref());
+        let stop_began = stop.is_some();
+        let (drained, duration) = match stop {
             Some(stop) => (
                 counts.handled().saturating_sub(stop.handled_before),
                 stop.began.elapsed(),
@@ -843,6 +859,8 @@ impl<A: SupervisedActor> Runner<A> {
             cancelled: counts.cancelled,
             duration,
             children: Vec::new(),
+            // No stop reached it: its policy did not restart it.
+            ended_on_its_own: ending != Ending::TimedOut && !stop_began,
         };
         if ending == Ending::TimedOut {
             tracing::warn!(
