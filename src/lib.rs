@@ -209,7 +209,7 @@ pub use actors::{
     MissedTicks, Periodic, PeriodicActor, SupervisorActor, SupervisorBuilder, Tick, TickContext,
     TickNow, Work, WorkContext, WorkerActor,
 };
-pub use child::{fail, restart_fresh, ChildHandle, StartContext, SupervisedActor};
+pub use child::{fail, restart_fresh, ChildFuture, ChildHandle, StartContext, SupervisedActor};
 #[cfg(feature = "config")]
 pub use error::ConfigError;
 pub use error::{BuildError, ControlError, SendError, StartError};
@@ -259,6 +259,7 @@ pub mod __private {
 /// # drop(tree);
 /// ```
 pub mod prelude {
+    pub use crate::ChildFuture;
     pub use crate::{
         fail, supervised, Backoff, BuildError, ChildHandle, ChildSpec, ControlError, EventKind,
         Grace, Inspect, Kill, LifecycleEvent, MissedTicks, NodeSnapshot, NodeState, Periodic,

@@ -32,6 +32,7 @@ use std::task::Waker;
 use actix::dev::{MessageResponse, OneshotSender};
 use actix::{Actor, Handler, Message};
 
+use super::response;
 use crate::latch::Latch;
 use crate::messages::stop::StopReport;
 use crate::tree::{Failure, NodePath};
@@ -316,6 +317,16 @@ impl ChildShared {
         self.settled.fetch_add(1, SeqCst);
     }
 
+    /// An accepted message answered with a `ChildFuture` is done: handled
+    /// (its future completed, or its incarnation ended), unless the child is
+    /// gone (then it is undelivered).
+    pub(crate) fn settle_owned(&self) {
+        if self.status() == GONE {
+            return;
+        }
+        self.settled.fetch_add(1, SeqCst);
+    }
+
     /// An accepted message was dropped unhandled: cancelled by its
     /// requester, unless the child is gone (then it is undelivered).
     #[cold]
@@ -391,7 +402,10 @@ where
     }
 }
 
-/// Handles a [`Tracked`] message with the actor's own handler, settling it.
+/// Handles a [`Tracked`] message with the actor's own handler, settling it
+/// (or, for a handler answering with a
+/// [`ChildFuture`](super::response::ChildFuture), handing its settlement to
+/// the future).
 #[doc(hidden)]
 #[inline]
 pub fn handle_tracked<A, M>(
@@ -401,15 +415,40 @@ pub fn handle_tracked<A, M>(
 ) -> TrackedResponse<A::Result>
 where
     A: Handler<M>,
-    M: Message,
+    M: Message + 'static,
 {
     let inner = message
         .message
         .take()
         .expect("a tracked message holds its message until handled");
+    // Decided at compile time, for each handler.
+    if response::settles_later::<A::Result, M::Result>() {
+        return handle_owning(actor, inner, message, ctx);
+    }
     message.child.settle_handled();
     drop(message);
     TrackedResponse(actor.handle(inner, ctx))
+}
+
+/// [`handle_tracked`] for a handler answering with a `ChildFuture`: the
+/// message is settled when its future ends (or here, if the handler
+/// panics: its `Pending` is dropped during the unwind).
+#[cold]
+fn handle_owning<A, M>(
+    actor: &mut A,
+    inner: M,
+    message: Tracked<M>,
+    ctx: &mut A::Context,
+) -> TrackedResponse<A::Result>
+where
+    A: Handler<M>,
+    M: Message + 'static,
+{
+    let pending = response::Pending(message.child.clone());
+    drop(message);
+    let mut reply = actor.handle(inner, ctx);
+    response::settle_later::<A::Result, M::Result>(&mut reply, pending);
+    TrackedResponse(reply)
 }
 
 /// Queued when a drain begins, with the drain's number; when it is handled,

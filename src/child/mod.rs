@@ -36,6 +36,7 @@ pub(crate) mod drain;
 pub(crate) mod handle;
 pub(crate) mod lifecycle;
 pub(crate) mod link;
+pub(crate) mod response;
 pub(crate) mod restart;
 pub(crate) mod runner;
 pub(crate) mod signals;
@@ -43,6 +44,7 @@ pub(crate) mod start;
 pub(crate) mod supervised;
 
 pub use handle::ChildHandle;
+pub use response::ChildFuture;
 pub use signals::fail;
 pub use start::StartContext;
 pub use supervised::{restart_fresh, SupervisedActor};
