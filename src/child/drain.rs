@@ -14,7 +14,9 @@
 //!   handles on other threads are sending.
 //! - A child's status only moves forward: accepting, stopping, gone.
 //! - Every accepted message is **settled** exactly once while the child is
-//!   not gone: when its handler is called (handled), or when it is dropped
+//!   not gone: when its handler is called (handled; for a handler answering
+//!   with a [`ChildFuture`](super::response::ChildFuture), when that future
+//!   ends or its incarnation does), or when it is dropped
 //!   unhandled because its requester gave up (cancelled: actix skips a
 //!   request whose future was dropped, and a `send` future dropped while it
 //!   waits for room in a full mailbox drops its message). A message dropped

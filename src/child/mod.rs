@@ -11,7 +11,10 @@
 //! Users see it through its [`ChildHandle`](handle::ChildHandle), whose
 //! sends are counted so that a stop can tell what it drained ([`drain`]).
 //! What user code reports during a poll (an error exit, a marker reached, a
-//! start that is over) travels through [`signals`], scoped to the poll.
+//! start that is over, a future the child now owns) travels through
+//! [`signals`], scoped to the poll. A handler's reply that awaits I/O and
+//! stays the child's work is a [`ChildFuture`](response::ChildFuture)
+//! ([`response`]).
 //!
 //! This module depends on nothing of the supervisor: the supervisor uses it.
 //!

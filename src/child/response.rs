@@ -339,11 +339,3 @@ impl fmt::Debug for Adopted {
         write!(f, "Adopted({} owned futures)", self.0.len())
     }
 }
-
-impl PartialEq for Adopted {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.len() == other.0.len() && self.0.iter().zip(&other.0).all(|(a, b)| Rc::ptr_eq(a, b))
-    }
-}
-
-impl Eq for Adopted {}

@@ -588,9 +588,9 @@ impl<A: SupervisedActor> Runner<A> {
 
     /// Turns one poll of the child's context, and what it reported, into
     /// lifecycle events.
-    fn after_poll(&mut self, polled: std::thread::Result<Poll<()>>, mut reported: Reported) {
-        if let Some(adopted) = reported.owned.take() {
-            self.adopt_owned(adopted);
+    fn after_poll(&mut self, polled: std::thread::Result<Poll<()>>, reported: Reported) {
+        if reported.owned {
+            self.adopt_owned(signals::take_owned());
         }
         if let Some(reason) = reported.failure {
             // Kept until the incarnation ends: its `stopping` may keep it

@@ -26,16 +26,17 @@ pub(crate) struct Reported {
     pub(crate) marker: Option<u32>,
     /// The start barrier was reached: the incarnation's start is over.
     pub(crate) start_over: bool,
-    /// The futures the child took on during the poll
-    /// ([`ChildFuture`](super::response::ChildFuture)s).
-    pub(crate) owned: Option<Adopted>,
+    /// The child took on futures during the poll
+    /// ([`ChildFuture`](super::response::ChildFuture)s): [`take_owned`]
+    /// hands them over.
+    pub(crate) owned: bool,
 }
 
 impl Reported {
     /// Whether nothing was reported.
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
-        self.failure.is_none() && self.marker.is_none() && !self.start_over && self.owned.is_none()
+        self.failure.is_none() && self.marker.is_none() && !self.start_over && !self.owned
     }
 }
 
@@ -61,6 +62,8 @@ thread_local! {
     static REASON: RefCell<Option<String>> = const { RefCell::new(None) };
     /// The futures owned in the scope under way.
     static OWNED: RefCell<Vec<Rc<dyn OwnedSlot>>> = const { RefCell::new(Vec::new()) };
+    /// The futures owned in the scope last closed, for its runner.
+    static ADOPTED: RefCell<Vec<Rc<dyn OwnedSlot>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The scope that was open before [`enter`], to give back to [`leave`].
@@ -115,10 +118,12 @@ pub(crate) fn leave(outer: Outer) -> Reported {
     } else {
         None
     };
-    let owned = (word & OWNED_SOME != 0).then(|| {
+    let owned = word & OWNED_SOME != 0;
+    if owned {
         let base = (word >> BASE_SHIFT) as usize;
-        Adopted(OWNED.with(|owned| owned.borrow_mut().split_off(base)))
-    });
+        let taken = OWNED.with(|owned| owned.borrow_mut().split_off(base));
+        ADOPTED.with(|adopted| adopted.borrow_mut().extend(taken));
+    }
     if let Some(outer) = outer.reason {
         REASON.with(|reason| *reason.borrow_mut() = Some(outer));
     }
@@ -128,6 +133,12 @@ pub(crate) fn leave(outer: Outer) -> Reported {
         start_over: word & START_OVER != 0,
         owned,
     }
+}
+
+/// The futures owned in the scope [`leave`] just closed, when it reported
+/// [`Reported::owned`]; the runner takes them right after.
+pub(crate) fn take_owned() -> Adopted {
+    Adopted(ADOPTED.with(RefCell::take))
 }
 
 /// Reports a future the child polled in this scope now owns; outside a
@@ -211,6 +222,36 @@ mod tests {
         assert_eq!(reported.marker, Some(7));
         assert!(!reported.start_over);
         // Nothing is left over for the next poll.
+        assert!(leave(enter()).is_empty());
+    }
+
+    /// A slot that is always live, for counting.
+    struct Live;
+    impl OwnedSlot for Live {
+        fn is_live(&self) -> bool {
+            true
+        }
+        fn cancel(&self) {}
+    }
+
+    #[test]
+    fn an_owned_future_belongs_to_the_scope_it_was_owned_in() {
+        let outer = enter();
+        own(Rc::new(Live));
+        let inner = enter();
+        own(Rc::new(Live));
+        own(Rc::new(Live));
+        assert!(leave(inner).owned);
+        assert_eq!(take_owned().0.len(), 2);
+        assert!(leave(outer).owned);
+        assert_eq!(take_owned().0.len(), 1);
+        assert!(leave(enter()).is_empty());
+    }
+
+    #[test]
+    fn a_future_owned_outside_every_scope_is_reported_nowhere() {
+        own(Rc::new(Live));
+        assert!(OWNED.with(|owned| owned.borrow().is_empty()));
         assert!(leave(enter()).is_empty());
     }
 }
