@@ -446,11 +446,23 @@ where
     A: Handler<M>,
     M: Message + 'static,
 {
-    let pending = response::Pending(message.child.clone());
+    let pending = Box::new(Pending(message.child.clone()));
     drop(message);
     let mut reply = actor.handle(inner, ctx);
     response::settle_later::<A::Result, M::Result>(&mut reply, pending);
     TrackedResponse(reply)
+}
+
+/// An accepted message whose settlement waits for the end of its
+/// [`ChildFuture`]. Dropped (the future completed, or was dropped), it
+/// settles the message as handled, unless the child is gone: then the
+/// message stays unsettled, and the child's report counts it undelivered.
+pub(crate) struct Pending(Arc<ChildShared>);
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.0.settle_owned();
+    }
 }
 
 /// Queued when a drain begins, with the drain's number; when it is handled,

@@ -26,7 +26,7 @@
 //!   touches it (`Rc`).
 //! - A message sent through a [`ChildHandle`](crate::ChildHandle) whose
 //!   handler answers with a `ChildFuture` is settled when its future ends,
-//!   not when its handler is called ([`Pending`]): handled if the child is
+//!   not when its handler is called ([`Pending`](super::drain::Pending)): handled if the child is
 //!   not gone then (the future completed, or its incarnation ended), else
 //!   left unsettled, so the child's report counts it undelivered.
 
@@ -36,15 +36,13 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::task::{self, Poll};
 
 use actix::dev::{MessageResponse, OneshotSender};
 use actix::fut::ActorFuture;
 use actix::{Actor, AsyncContext, Message};
 
-use super::drain::ChildShared;
-use super::signals;
+use super::signals::{self, Adopted, OwnedSlot};
 
 /// A handler's reply computed by a future that belongs to the child: the
 /// library's `ResponseFuture` for handlers that await I/O.
@@ -144,8 +142,9 @@ use super::signals;
 #[must_use = "a ChildFuture does nothing unless returned from a handler"]
 pub struct ChildFuture<T> {
     future: Pin<Box<dyn Future<Output = T>>>,
-    /// The message's settlement, when it came through a handle.
-    pending: Option<Pending>,
+    /// The message's settlement, when it came through a handle (a
+    /// [`Pending`](super::drain::Pending), settled when dropped).
+    pending: Option<Box<dyn Any>>,
 }
 
 impl<T> ChildFuture<T> {
@@ -202,22 +201,10 @@ pub(crate) fn settles_later<R: 'static, T: 'static>() -> bool {
 }
 
 /// Hands the settlement of a message to the [`ChildFuture`] its handler
-/// answered with (see [`settles_later`]).
-pub(crate) fn settle_later<R: 'static, T: 'static>(reply: &mut R, pending: Pending) {
+/// answered with (see [`settles_later`]): dropped with the future's work.
+pub(crate) fn settle_later<R: 'static, T: 'static>(reply: &mut R, pending: Box<dyn Any>) {
     if let Some(reply) = (reply as &mut dyn Any).downcast_mut::<ChildFuture<T>>() {
         reply.pending = Some(pending);
-    }
-}
-
-/// An accepted message whose settlement waits for the end of its
-/// [`ChildFuture`]. Dropped (the future completed, or was dropped), it
-/// settles the message as handled, unless the child is gone: then the
-/// message stays unsettled, and the child's report counts it undelivered.
-pub(crate) struct Pending(pub(crate) Arc<ChildShared>);
-
-impl Drop for Pending {
-    fn drop(&mut self) {
-        self.0.settle_owned();
     }
 }
 
@@ -227,21 +214,12 @@ struct Work<T> {
     future: Pin<Box<dyn Future<Output = T>>>,
     reply: Option<OneshotSender<T>>,
     /// Dropped after the reply is sent (or dropped).
-    pending: Option<Pending>,
+    pending: Option<Box<dyn Any>>,
 }
 
 /// What an owned future and the runner share: the work, until it ends.
 struct Slot<T> {
     work: RefCell<Option<Work<T>>>,
-}
-
-/// A slot as the runner sees it, whatever the reply's type.
-pub(crate) trait OwnedSlot {
-    /// Whether the slot still holds its future.
-    fn is_live(&self) -> bool;
-    /// Drops the future (and the reply's sender, so the requester gets an
-    /// error).
-    fn cancel(&self);
 }
 
 impl<T> OwnedSlot for Slot<T> {
@@ -326,16 +304,5 @@ impl Owned {
             }
         }
         cancelled
-    }
-}
-
-/// The slots registered during one poll of a child's context, for its
-/// runner.
-#[derive(Default)]
-pub(crate) struct Adopted(pub(crate) Vec<Rc<dyn OwnedSlot>>);
-
-impl fmt::Debug for Adopted {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Adopted({} owned futures)", self.0.len())
     }
 }

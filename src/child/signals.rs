@@ -15,7 +15,7 @@ use std::rc::Rc;
 
 use actix::{Actor, ActorContext, Context};
 
-use super::response::{Adopted, OwnedSlot};
+use std::fmt;
 
 /// What one poll of a child's context reported.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -75,7 +75,7 @@ pub(crate) struct Outer {
 }
 
 /// Opens a fresh scope for one poll of a child's context.
-#[inline]
+#[inline(always)]
 pub(crate) fn enter() -> Outer {
     let word = SCOPE.with(|scope| scope.replace(0));
     let reason = if word & (FAILED | OWNED_SOME) != 0 {
@@ -107,12 +107,19 @@ fn set_aside(word: u64) -> Option<String> {
 
 /// Closes the scope opened by [`enter`]: returns what the poll reported and
 /// restores the scope that was open before.
-#[inline]
+#[inline(always)]
 pub(crate) fn leave(outer: Outer) -> Reported {
     let word = SCOPE.with(|scope| scope.replace(outer.word));
     if word == 0 && outer.reason.is_none() {
         return Reported::default();
     }
+    reported(word, outer.reason)
+}
+
+/// What a scope that reported something (or inside one that did) reported.
+#[cold]
+#[inline(never)]
+fn reported(word: u64, outer_reason: Option<String>) -> Reported {
     let failure = if word & FAILED != 0 {
         REASON.with(|reason| reason.borrow_mut().take())
     } else {
@@ -124,7 +131,7 @@ pub(crate) fn leave(outer: Outer) -> Reported {
         let taken = OWNED.with(|owned| owned.borrow_mut().split_off(base));
         ADOPTED.with(|adopted| adopted.borrow_mut().extend(taken));
     }
-    if let Some(outer) = outer.reason {
+    if let Some(outer) = outer_reason {
         REASON.with(|reason| *reason.borrow_mut() = Some(outer));
     }
     Reported {
@@ -196,6 +203,27 @@ where
     REASON.with(|slot| *slot.borrow_mut() = Some(reason));
     SCOPE.with(|scope| scope.set(scope.get() | FAILED));
     ctx.stop();
+}
+
+/// The slot of a future a child owns, as its runner sees it, whatever the
+/// reply's type (see [`super::response`]).
+pub(crate) trait OwnedSlot {
+    /// Whether the slot still holds its future.
+    fn is_live(&self) -> bool;
+    /// Drops the future (and the reply's sender, so the requester gets an
+    /// error).
+    fn cancel(&self);
+}
+
+/// The slots registered during one poll of a child's context, for its
+/// runner.
+#[derive(Default)]
+pub(crate) struct Adopted(pub(crate) Vec<Rc<dyn OwnedSlot>>);
+
+impl fmt::Debug for Adopted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Adopted({} owned futures)", self.0.len())
+    }
 }
 
 #[cfg(test)]
