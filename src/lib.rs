@@ -167,6 +167,7 @@
 //! | feature | default | what it adds |
 //! |---------|---------|--------------|
 //! | `config` | on | [`config`]: trees read from TOML or JSON (pulls in `toml`, `serde_json`, `serde_path_to_error`) |
+//! | `signals` | on | [`system`] stops the tree on SIGINT or SIGTERM (Ctrl-C on Windows), and [`system::run`]; pulls in tokio's `signal` |
 //! | `testkit` | off | `testkit`: waiting on the tree without sleeps, event recording, start/stop stress, paused time |
 //!
 //! [`prelude`] holds everything the examples use; import it beside
