@@ -208,7 +208,7 @@ pub mod web;
 
 pub use actors::{
     MissedTicks, Periodic, PeriodicActor, SupervisorActor, SupervisorBuilder, Tick, TickContext,
-    TickNow, Work, WorkContext, WorkerActor,
+    TickContextBuilder, TickNow, Work, WorkContext, WorkContextBuilder, WorkerActor,
 };
 pub use child::{fail, restart_fresh, ChildHandle, StartContext, SupervisedActor};
 #[cfg(feature = "config")]
