@@ -279,8 +279,10 @@ pub struct Periodic {
     /// one interval later.
     #[serde(default = "default_true")]
     pub tick_at_start: bool,
-    /// This many failed ticks in a row make the incarnation fail (default:
-    /// never; failed ticks are only logged and counted).
+    /// This many failed ticks in a row within one incarnation make it fail
+    /// (default: never; failed ticks are only logged and counted). The
+    /// count starts again with each incarnation, while the snapshot's
+    /// [`TaskStats::consecutive_failures`] spans incarnations.
     #[serde(default)]
     pub failure_limit: Option<u32>,
 }
@@ -428,9 +430,11 @@ impl<T: Tick> PeriodicActor<T> {
                 stats.consecutive_failures = 0;
             }
             Err(error) => {
+                // The limit counts within this incarnation; the statistics
+                // span incarnations, as a worker's do.
                 self.consecutive_failures += 1;
                 stats.failures += 1;
-                stats.consecutive_failures = self.consecutive_failures;
+                stats.consecutive_failures += 1;
                 stats.last_error = Some(error.clone());
                 drop(stats);
                 tracing::warn!(
@@ -548,7 +552,61 @@ impl<T: Tick> ChildSpec<PeriodicActor<T>> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use tokio::sync::mpsc;
+
     use super::*;
+    use crate::{Inspect, SupervisorActor};
+
+    /// Fails its first three ticks, counted across incarnations, and says
+    /// when each one starts.
+    struct FailsThrice {
+        count: Arc<AtomicU64>,
+        started: mpsc::UnboundedSender<u64>,
+    }
+
+    impl Tick for FailsThrice {
+        type Error = String;
+
+        async fn tick(&mut self, _: &TickContext) -> Result<(), String> {
+            let n = self.count.fetch_add(1, Ordering::SeqCst) + 1;
+            let _ = self.started.send(n);
+            if n <= 3 {
+                Err(format!("tick {n} failed"))
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    #[actix_rt::test]
+    async fn consecutive_failures_span_incarnations_while_the_limit_counts_within_one() {
+        tokio::time::pause();
+        let (started, mut starts) = mpsc::unbounded_channel();
+        let count = Arc::new(AtomicU64::new(0));
+        // Ticks 1 and 2 fail incarnation 1 (limit 2); tick 3, the first of
+        // incarnation 2, fails too but is its first failure in a row.
+        let schedule = Periodic::every(Duration::from_millis(100)).failure_limit(2);
+        let spec = ChildSpec::periodic("ticker", schedule, move |_| FailsThrice {
+            count: count.clone(),
+            started: started.clone(),
+        });
+        let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+
+        // A quick tick finishes in the poll that starts it: once tick 3 has
+        // started, it has been counted.
+        while starts.recv().await.unwrap() < 3 {}
+        let tree = app.send(Inspect).await.unwrap();
+        let ticker = tree.find("/app/ticker").unwrap();
+        assert_eq!(ticker.incarnation, 2, "the limit failed incarnation 1");
+        let stats = ticker.task.clone().unwrap();
+        assert_eq!(
+            (stats.runs, stats.failures, stats.consecutive_failures),
+            (3, 3, 3),
+            "three failed ticks in a row, across two incarnations"
+        );
+    }
 
     #[test]
     fn a_detached_context_is_tick_1_at_slash_detached_with_no_stop_requested() {
