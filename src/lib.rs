@@ -210,7 +210,9 @@ pub use actors::{
     MissedTicks, Periodic, PeriodicActor, SupervisorActor, SupervisorBuilder, Tick, TickContext,
     TickContextBuilder, TickNow, Work, WorkContext, WorkContextBuilder, WorkerActor,
 };
-pub use child::{fail, restart_fresh, ChildHandle, StartContext, SupervisedActor};
+pub use child::{
+    fail, restart_fresh, ChildHandle, StartContext, SupervisedActor, SupervisedHandler,
+};
 #[cfg(feature = "config")]
 pub use error::ConfigError;
 pub use error::{BuildError, ControlError, SendError, StartError};

@@ -11,6 +11,7 @@ use actix::dev::ToEnvelope;
 use actix::{Actor, Addr, Handler, MailboxError, Message};
 
 use super::drain::{ChildShared, DrainMarker, Startup, Tracked, STOPPING};
+use super::supervised::SupervisedHandler;
 use crate::error::{SendError, StartError};
 use crate::messages::stop::StopReport;
 use crate::tree::NodePath;
@@ -166,8 +167,7 @@ impl<A: Actor> ChildHandle<A> {
     where
         M: Message + Send + 'static,
         M::Result: Send,
-        A: Handler<Tracked<M>>,
-        A::Context: ToEnvelope<A, Tracked<M>>,
+        A: SupervisedHandler<M>,
     {
         let queued = match self.shared.accept() {
             Ok(()) => {
@@ -195,8 +195,7 @@ impl<A: Actor> ChildHandle<A> {
     where
         M: Message + Send + 'static,
         M::Result: Send,
-        A: Handler<Tracked<M>>,
-        A::Context: ToEnvelope<A, Tracked<M>>,
+        A: SupervisedHandler<M>,
     {
         if let Err(status) = self.shared.accept() {
             return Err(self.refused(status, message));
@@ -217,8 +216,7 @@ impl<A: Actor> ChildHandle<A> {
     where
         M: Message + Send + 'static,
         M::Result: Send,
-        A: Handler<Tracked<M>>,
-        A::Context: ToEnvelope<A, Tracked<M>>,
+        A: SupervisedHandler<M>,
     {
         if let Err(status) = self.shared.accept() {
             return Err(self.refused(status, message));

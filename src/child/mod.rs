@@ -45,4 +45,4 @@ pub(crate) mod supervised;
 pub use handle::ChildHandle;
 pub use signals::fail;
 pub use start::StartContext;
-pub use supervised::{restart_fresh, SupervisedActor};
+pub use supervised::{restart_fresh, SupervisedActor, SupervisedHandler};
