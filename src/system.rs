@@ -206,7 +206,7 @@ impl Supervision {
     /// exit status [`run`] would return for it (see the
     /// [module docs](self#exit-status-of-run)), with the report: for a
     /// program that runs its tree beside an actix-web server, e.g.
-    /// `examples/06_actix_web.rs`.
+    /// `examples/web/06_actix_web.rs`.
     ///
     /// # Examples
     ///
