@@ -181,6 +181,7 @@
 //! | feature | default | what it adds |
 //! |---------|---------|--------------|
 //! | `config` | on | [`config`]: trees read from TOML or JSON (pulls in `toml`, `serde_json`, `serde_path_to_error`) |
+//! | `signals` | on | [`system`] stops the tree on SIGINT or SIGTERM (Ctrl-C on Windows), and [`system::run`]; pulls in tokio's `signal` |
 //! | `testkit` | off | `testkit`: waiting on the tree without sleeps, event recording, start/stop stress, paused time |
 //!
 //! [`prelude`] holds everything the examples use; import it beside
@@ -221,9 +222,11 @@ pub mod web;
 
 pub use actors::{
     MissedTicks, Periodic, PeriodicActor, SupervisorActor, SupervisorBuilder, Tick, TickContext,
-    TickNow, Work, WorkContext, WorkerActor,
+    TickContextBuilder, TickNow, Work, WorkContext, WorkContextBuilder, WorkerActor,
 };
-pub use child::{fail, restart_fresh, ChildFuture, ChildHandle, StartContext, SupervisedActor};
+pub use child::{
+    fail, restart_fresh, ChildFuture, ChildHandle, StartContext, SupervisedActor, SupervisedHandler,
+};
 #[cfg(feature = "config")]
 pub use error::ConfigError;
 pub use error::{BuildError, ControlError, SendError, StartError};

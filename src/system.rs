@@ -5,6 +5,14 @@
 //! does all of it for a program's `main` and turns the report into an exit
 //! status.
 //!
+//! # Signals
+//!
+//! With the `signals` feature (on by default), a stop begins on SIGINT or
+//! SIGTERM on Unix, and on Ctrl-C on Windows. Without it, tokio's signal
+//! handling is not compiled, [`run`] does not exist, and a tree run by
+//! [`Supervision::run_until_shutdown`] stops on a [`ShutdownHandle`] (or
+//! when its root ends) only.
+//!
 //! In an actix-web app, which handles the signals itself, start the tree with
 //! [`Supervision::start`] before the server, and call
 //! [`Supervision::stop`] after the server's future returns.
@@ -44,7 +52,6 @@
 //! status.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use actix::{Addr, MailboxError};
 use futures_util::StreamExt;
@@ -53,7 +60,6 @@ use tokio_util::sync::CancellationToken;
 use crate::actors::{SupervisorActor, SupervisorBuilder};
 use crate::error::BuildError;
 use crate::messages::{EventKind, Inspect, Stop, StopOutcome, StopReport, Subscribe};
-use crate::policy::Grace;
 use crate::tree::TreeSnapshot;
 
 /// A running supervision tree: its root supervisor and the means to stop it.
@@ -190,8 +196,9 @@ impl Supervision {
         self.root.send(Stop).await
     }
 
-    /// Waits for SIGINT, SIGTERM or a [`ShutdownHandle`], then stops the
-    /// whole tree gracefully and returns its report, logged at `info` when
+    /// Waits for SIGINT, SIGTERM (Ctrl-C on Windows; no signal without the
+    /// `signals` feature, see [Signals](self#signals)) or a
+    /// [`ShutdownHandle`], then stops the whole tree gracefully and returns its report, logged at `info` when
     /// everything drained and at `warn` otherwise.
     ///
     /// Readiness drops ([`is_stopping`](Supervision::is_stopping)) as soon as
@@ -214,7 +221,7 @@ impl Supervision {
     /// exit status [`run`] would return for it (see the
     /// [module docs](self#exit-status-of-run)), with the report: for a
     /// program that runs its tree beside an actix-web server, e.g.
-    /// `examples/06_actix_web.rs`.
+    /// `examples/web/06_actix_web.rs`.
     ///
     /// # Examples
     ///
@@ -278,20 +285,16 @@ impl Supervision {
     /// As `run_until_shutdown`, also saying whether the root gave up on its
     /// own (`true`) rather than being asked to stop.
     async fn run_until_end(self) -> Result<(StopReport, bool), MailboxError> {
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .expect("installing a SIGTERM handler");
-        let mut interrupt =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-                .expect("installing a SIGINT handler");
+        // Installed first, so that a signal arriving from now on stops the
+        // tree instead of killing the process.
+        let stop_signal = stop_signal();
         // Subscribed before anything else, so that an end of the root is
         // not missed between the check and the wait.
         let events = self.root.send(Subscribe::all()).await?;
         let root_path = self.root_path().await;
-        tracing::info!(path = %root_path, "running; waiting for SIGINT or SIGTERM");
+        tracing::info!(path = %root_path, "running; waiting for {WAITING_FOR}");
         let (cause, on_its_own) = tokio::select! {
-            _ = terminate.recv() => ("SIGTERM", false),
-            _ = interrupt.recv() => ("SIGINT", false),
+            cause = stop_signal => (cause, false),
             () = self.shutdown.cancelled() => ("a shutdown request", false),
             () = root_ended(&self.root, events) => ("the root ended on its own", true),
         };
@@ -317,6 +320,56 @@ impl Supervision {
             Err(_) => "(gone)".to_string(),
         }
     }
+}
+
+/// What [`Supervision::run_until_shutdown`] waits for, as its log line says.
+#[cfg(all(feature = "signals", unix))]
+const WAITING_FOR: &str = "SIGINT or SIGTERM";
+#[cfg(all(feature = "signals", windows))]
+const WAITING_FOR: &str = "Ctrl-C";
+#[cfg(not(all(feature = "signals", any(unix, windows))))]
+const WAITING_FOR: &str = "a shutdown request";
+
+/// Installs the handlers of the signals that stop a tree (SIGINT and SIGTERM
+/// on Unix, Ctrl-C on Windows) and returns a future that completes with the
+/// name of the first one received.
+///
+/// # Panics
+///
+/// When the handlers cannot be installed (no tokio signal driver).
+#[cfg(all(feature = "signals", unix))]
+fn stop_signal() -> impl std::future::Future<Output = &'static str> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+    let mut interrupt = signal(SignalKind::interrupt()).expect("installing a SIGINT handler");
+    async move {
+        tokio::select! {
+            _ = terminate.recv() => "SIGTERM",
+            _ = interrupt.recv() => "SIGINT",
+        }
+    }
+}
+
+/// Installs the Ctrl-C handler and returns a future that completes when
+/// Ctrl-C is pressed.
+///
+/// # Panics
+///
+/// When the handler cannot be installed (no tokio signal driver).
+#[cfg(all(feature = "signals", windows))]
+fn stop_signal() -> impl std::future::Future<Output = &'static str> {
+    let mut ctrl_c = tokio::signal::windows::ctrl_c().expect("installing a Ctrl-C handler");
+    async move {
+        ctrl_c.recv().await;
+        "Ctrl-C"
+    }
+}
+
+/// Without the `signals` feature (or on a platform without signals), no
+/// signal stops the tree: a future that never completes.
+#[cfg(not(all(feature = "signals", any(unix, windows))))]
+fn stop_signal() -> impl std::future::Future<Output = &'static str> {
+    std::future::pending()
 }
 
 /// Completes when the root supervisor has ended (given up, or stopped by
@@ -421,12 +474,13 @@ const GAVE_UP: u8 = 3;
 
 /// Runs a supervision tree as the whole program: starts a new actix `System`,
 /// starts the tree with `grace` as its global grace, waits for SIGINT or
-/// SIGTERM, stops the tree, logs the final report, and returns the exit
+/// SIGTERM (Ctrl-C on Windows), stops the tree, logs the final report, and returns the exit
 /// status: 0 when every node the stop stopped drained, 1 when not, 2 when
 /// the tree could not be built (the error is logged), 3 when the root gave
 /// up on its own (it returns then, without a signal, so that an
 /// orchestrator restarts the process); see the
 /// [module docs](self#exit-status-of-run).
+/// Needs the `signals` feature (on by default).
 ///
 /// # Examples
 ///
@@ -447,20 +501,23 @@ const GAVE_UP: u8 = 3;
 ///     actix_supervisor::system::run(tree, Duration::from_secs(30))
 /// }
 /// ```
-pub fn run(root: SupervisorBuilder, grace: Duration) -> ExitCode {
+#[cfg(feature = "signals")]
+pub fn run(root: SupervisorBuilder, grace: std::time::Duration) -> ExitCode {
     run_with(root, grace, ExitRule::default())
 }
 
 /// As [`run`], with the exit status judged by `rule`.
-pub fn run_with(root: SupervisorBuilder, grace: Duration, rule: ExitRule) -> ExitCode {
+#[cfg(feature = "signals")]
+pub fn run_with(root: SupervisorBuilder, grace: std::time::Duration, rule: ExitRule) -> ExitCode {
     actix::System::new().block_on(async move {
-        let supervision = match Supervision::start(root.grace(Grace::Duration(grace))) {
-            Ok(supervision) => supervision.exit_rule(rule),
-            Err(err) => {
-                tracing::error!(%err, "the supervision tree cannot be built");
-                return ExitCode::from(2);
-            }
-        };
+        let supervision =
+            match Supervision::start(root.grace(crate::policy::Grace::Duration(grace))) {
+                Ok(supervision) => supervision.exit_rule(rule),
+                Err(err) => {
+                    tracing::error!(%err, "the supervision tree cannot be built");
+                    return ExitCode::from(2);
+                }
+            };
         match supervision.run_until_exit().await {
             Ok((_, code)) => code,
             Err(err) => {

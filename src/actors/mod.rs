@@ -17,6 +17,8 @@ pub(crate) mod periodic;
 pub(crate) mod supervisor;
 pub(crate) mod worker;
 
-pub use periodic::{MissedTicks, Periodic, PeriodicActor, Tick, TickContext, TickNow};
+pub use periodic::{
+    MissedTicks, Periodic, PeriodicActor, Tick, TickContext, TickContextBuilder, TickNow,
+};
 pub use supervisor::{SupervisorActor, SupervisorBuilder};
-pub use worker::{Work, WorkContext, WorkerActor};
+pub use worker::{Work, WorkContext, WorkContextBuilder, WorkerActor};

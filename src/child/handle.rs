@@ -11,6 +11,7 @@ use actix::dev::ToEnvelope;
 use actix::{Actor, Addr, Handler, MailboxError, Message};
 
 use super::drain::{ChildShared, DrainMarker, Startup, Tracked, STOPPING};
+use super::supervised::SupervisedHandler;
 use crate::error::{SendError, StartError};
 use crate::messages::stop::StopReport;
 use crate::tree::NodePath;
@@ -198,8 +199,7 @@ impl<A: Actor> ChildHandle<A> {
     where
         M: Message + Send + 'static,
         M::Result: Send,
-        A: Handler<Tracked<M>>,
-        A::Context: ToEnvelope<A, Tracked<M>>,
+        A: SupervisedHandler<M>,
     {
         let (shared, addr) = self.current();
         let queued = match shared.accept() {
@@ -228,8 +228,7 @@ impl<A: Actor> ChildHandle<A> {
     where
         M: Message + Send + 'static,
         M::Result: Send,
-        A: Handler<Tracked<M>>,
-        A::Context: ToEnvelope<A, Tracked<M>>,
+        A: SupervisedHandler<M>,
     {
         let (shared, addr) = self.current();
         if let Err(status) = shared.accept() {
@@ -250,8 +249,7 @@ impl<A: Actor> ChildHandle<A> {
     where
         M: Message + Send + 'static,
         M::Result: Send,
-        A: Handler<Tracked<M>>,
-        A::Context: ToEnvelope<A, Tracked<M>>,
+        A: SupervisedHandler<M>,
     {
         let (shared, addr) = self.current();
         if let Err(status) = shared.accept() {

@@ -51,4 +51,4 @@ pub use handle::ChildHandle;
 pub use response::ChildFuture;
 pub use signals::fail;
 pub use start::StartContext;
-pub use supervised::{restart_fresh, SupervisedActor};
+pub use supervised::{restart_fresh, SupervisedActor, SupervisedHandler};
