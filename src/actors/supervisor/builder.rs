@@ -244,7 +244,7 @@ impl SupervisorBuilder {
     /// # Panics
     ///
     /// When called outside a running actix system.
-    pub fn start(self) -> Result<Addr<SupervisorActor>, BuildError> {
+    pub fn start(mut self) -> Result<Addr<SupervisorActor>, BuildError> {
         let path = self.validate_as_root()?;
         self.assign_paths(&path);
         let addr = self.addr.clone();
