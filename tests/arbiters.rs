@@ -548,3 +548,47 @@ async fn a_subtree_placed_on_a_stopped_arbiter_is_reported_failed() {
         "{remote:?}"
     );
 }
+
+#[actix_rt::test]
+async fn a_root_can_start_on_another_arbiter() {
+    let other = Other::new();
+    let spec = cruncher("cruncher");
+    let handle = spec.handle();
+    let app = SupervisorActor::builder("app")
+        .child(spec)
+        .on_arbiter(other.handle())
+        .start()
+        .unwrap();
+
+    assert_eq!(
+        within(handle.send(Where)).await.unwrap(),
+        other.thread().await
+    );
+    let report = within(app.send(Stop)).await.unwrap();
+    assert!(report.is_drained(), "{report:?}");
+    assert!(report.find("/app/cruncher").is_some());
+}
+
+#[actix_rt::test]
+async fn a_root_placed_on_a_stopped_arbiter_is_refused() {
+    let mut other = Other::new();
+    let stopped = other.handle();
+    drop(other.0.take().map(|arbiter| {
+        arbiter.stop();
+        arbiter.join()
+    }));
+    let refused = SupervisorActor::builder("app")
+        .child(cruncher("cruncher"))
+        .on_arbiter(stopped)
+        .start();
+    assert!(
+        matches!(
+            refused,
+            Err(actix_supervisor::BuildError::InvalidField {
+                field: "arbiter",
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+}
