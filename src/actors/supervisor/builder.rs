@@ -48,6 +48,7 @@ pub struct SupervisorBuilder {
     pub(super) restart: RestartPolicy,
     pub(super) backoff: Option<Backoff>,
     pub(super) depends_on: Vec<String>,
+    pub(super) start_timeout: Option<std::time::Duration>,
     pub(super) addr: Addr<SupervisorActor>,
     pub(super) receiver: AddressReceiver<SupervisorActor>,
     pub(super) shared: Arc<ChildShared>,
@@ -81,6 +82,17 @@ pub(crate) enum AsChild {
     Remote(tokio::sync::mpsc::UnboundedSender<crate::tree::Failure>),
 }
 
+impl AsChild {
+    /// Its place among its parent's children, when it shares its parent's
+    /// arbiter (a remote one's parent waits for its dependencies itself).
+    pub(super) fn env(&self) -> Option<&ChildEnv> {
+        match self {
+            AsChild::Local { env, .. } => Some(env),
+            AsChild::Remote(_) => None,
+        }
+    }
+}
+
 /// Where a supervisor is placed in its tree when it is built.
 pub(super) struct Place {
     pub(super) path: NodePath,
@@ -111,6 +123,7 @@ impl SupervisorBuilder {
             restart: RestartPolicy::default(),
             backoff: None,
             depends_on: Vec::new(),
+            start_timeout: None,
             addr: Addr::new(sender),
             receiver,
             arbiter: None,
@@ -162,8 +175,9 @@ impl SupervisorBuilder {
         self
     }
 
-    /// As a child of another supervisor: starts after the sibling `name` and
-    /// stops before it.
+    /// As a child of another supervisor: starts after the sibling `name`
+    /// finished its start, and stops before it. Its children start only
+    /// then; see [`start_timeout`](Self::start_timeout).
     pub fn depends_on(mut self, name: impl Into<String>) -> Self {
         self.depends_on.push(name.into());
         self
@@ -214,6 +228,30 @@ impl SupervisorBuilder {
     /// ```
     pub fn on_arbiter(mut self, arbiter: ArbiterHandle) -> Self {
         self.arbiter = Some(arbiter);
+        self
+    }
+
+    /// As a child of another supervisor: bounds how long each start of the
+    /// subtree waits for the siblings it [depends on](Self::depends_on) to
+    /// finish theirs (default 30 s). Meanwhile it shows as
+    /// [`NodeState::Waiting`](crate::NodeState::Waiting) and none of its
+    /// children starts; when the timeout runs out, its start failed (phase
+    /// [`Waiting`](crate::FailurePhase::Waiting)) and its parent's policy
+    /// for it decides, as when it escalates.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actix_supervisor::SupervisorActor;
+    ///
+    /// let tenants = SupervisorActor::builder("tenants")
+    ///     .depends_on("store")
+    ///     .start_timeout(Duration::from_secs(10));
+    /// # drop(tenants);
+    /// ```
+    pub fn start_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.start_timeout = Some(timeout);
         self
     }
 

@@ -48,13 +48,15 @@ use super::builder::{AsChild, Place, SupervisorBuilder};
 use super::nested::{ParkChildren, StartChildren};
 use super::{ShutdownCause, SupervisorActor};
 use crate::child::lifecycle::Notice;
-use crate::child::link::{Activity, ChildEnv, ChildLink, ChildNotice, Command, Nested, NodeRecord};
+use crate::child::link::{
+    Activity, ChildEnv, ChildLink, ChildNotice, Command, Nested, NodeRecord, StartAfter,
+};
 use crate::child::restart::{Decision, Exit};
 use crate::messages::events::EventKind;
 use crate::messages::stop::{Stop, StopOutcome, StopReport};
 use crate::messages::Kill;
 use crate::policy::Strategy;
-use crate::tree::{Failure, FailureKind, FailurePhase, NodeKind, NodeState};
+use crate::tree::{Failure, FailureKind, FailurePhase, NodeKind, NodePath, NodeState};
 
 /// Starts `builder` (validated, its paths assigned) on `arbiter` as the
 /// child `env` describes, and the relay that serves its link here.
@@ -73,28 +75,72 @@ pub(super) fn start(
     );
     link.record.borrow_mut().incarnation = 1;
     let (to_parent, escalations) = mpsc::unbounded_channel();
-    let (path, events, token) = (
-        env.path.clone(),
-        env.scope.events.clone(),
-        env.scope.token.child_token(),
-    );
-    // On a stopped arbiter the closure, and with it the mailbox, is
-    // dropped: the relay's `AwaitEnd` then fails and the child is reported
-    // failed.
-    let spawned = arbiter.spawn_fn(move || {
-        builder.spawn(Place {
-            path,
-            events,
-            token,
-            link: None,
-            as_child: Some(AsChild::Remote(to_parent)),
-        });
-    });
-    if !spawned {
-        tracing::error!(path = %env.path, "the arbiter of a nested supervisor has stopped");
-    }
-    actix_rt::spawn(relay(link.clone(), addr, env, escalations));
+    let spawn = Spawn {
+        builder,
+        arbiter,
+        to_parent,
+    };
+    actix_rt::spawn(relay(link.clone(), addr, env, spawn, escalations));
     link
+}
+
+/// A supervisor to spawn on another arbiter once the siblings it depends
+/// on are ready.
+struct Spawn {
+    builder: SupervisorBuilder,
+    arbiter: ArbiterHandle,
+    to_parent: mpsc::UnboundedSender<Failure>,
+}
+
+impl Spawn {
+    /// Spawns the supervisor on its arbiter, placed as `env` says. On a
+    /// stopped arbiter the builder, and with it the mailbox, is dropped:
+    /// the relay's `AwaitEnd` then fails and the child is reported failed.
+    fn run(self, env: &ChildEnv) {
+        let Spawn {
+            builder,
+            arbiter,
+            to_parent,
+        } = self;
+        let (path, events, token) = (
+            env.path.clone(),
+            env.scope.events.clone(),
+            env.scope.token.child_token(),
+        );
+        let spawned = arbiter.spawn_fn(move || {
+            builder.spawn(Place {
+                path,
+                events,
+                token,
+                link: None,
+                as_child: Some(AsChild::Remote(to_parent)),
+            });
+        });
+        if !spawned {
+            tracing::error!(path = %env.path, "the arbiter of a nested supervisor has stopped");
+        }
+    }
+}
+
+/// Completes once every sibling in `after` finished its start; or, past
+/// its timeout, with the first that did not.
+async fn dependencies_ready(after: &StartAfter) -> Result<(), NodePath> {
+    let ready = async {
+        while let Some(dependency) = after.first_not_ready().cloned() {
+            if dependency.activity() == Activity::Done {
+                // Never ready: only the timeout ends the wait.
+                std::future::pending::<()>().await;
+            }
+            dependency.ready_or_done().await;
+        }
+    };
+    match tokio::time::timeout(after.timeout, ready).await {
+        Ok(()) => Ok(()),
+        Err(_) => Err(after
+            .first_not_ready()
+            .map(|link| link.path.clone())
+            .unwrap_or_else(|| NodePath::root("?"))),
+    }
 }
 
 /// To a supervisor: answers with its stop report once it has ended (after
@@ -136,63 +182,111 @@ impl Handler<GiveUp> for SupervisorActor {
     }
 }
 
-/// To a supervisor: answers once it runs (its `started` has run).
+/// To a supervisor: answers once each of its children finished its start
+/// (or is done): the siblings that depend on it may start.
 #[derive(Debug)]
-struct Running;
+struct AwaitReady;
 
-impl Message for Running {
+impl Message for AwaitReady {
     type Result = ();
 }
 
-impl Handler<Running> for SupervisorActor {
-    type Result = ();
+impl Handler<AwaitReady> for SupervisorActor {
+    type Result = ResponseFuture<()>;
 
-    fn handle(&mut self, _: Running, _: &mut Context<Self>) {}
+    fn handle(&mut self, _: AwaitReady, _: &mut Context<Self>) -> Self::Result {
+        let children: Vec<_> = self.children.iter().cloned().collect();
+        Box::pin(async move {
+            for child in &children {
+                child.ready_or_done().await;
+            }
+        })
+    }
 }
 
 /// What the relay waits for.
 enum Next {
     Command(Command),
-    Running,
+    Ready,
     Escalated(Failure),
     RestartDue,
     Ended(Option<StopReport>),
 }
 
-/// Serves the link of a supervisor on another arbiter until it ends.
+/// Serves the link of a supervisor on another arbiter until it ends:
+/// first waits for the siblings it depends on, then spawns it.
 async fn relay(
     link: Rc<ChildLink>,
     addr: Addr<SupervisorActor>,
     env: ChildEnv,
+    spawn: Spawn,
     mut escalations: mpsc::UnboundedReceiver<Failure>,
 ) {
-    let mut ended = std::pin::pin!(addr.send(AwaitEnd));
-    let mut running = std::pin::pin!(addr.send(Running));
-    let mut is_running = false;
     let mut known_waker = None;
-    let mut started_at = Instant::now();
-    // A one-for-one restart after an escalation, waiting out its backoff.
-    let mut restart_at: Option<Instant> = None;
-    loop {
-        let command = poll_fn(|cx| {
+    let mut command = None;
+    if env.start_after.first_not_ready().is_some() {
+        set_state(&link, NodeState::Waiting);
+        let waiting = poll_fn(|cx| {
             link.shared.register_runner(&mut known_waker, cx.waker());
             match link.take_command() {
                 Some(command) => Poll::Ready(command),
                 None => Poll::Pending,
             }
         });
-        let next = tokio::select! {
+        tokio::select! {
             biased;
-            command = command => Next::Command(command),
-            report = &mut ended => Next::Ended(report.ok().flatten()),
-            Some(failure) = escalations.recv() => Next::Escalated(failure),
-            _ = &mut running, if !is_running => Next::Running,
-            () = sleep_until(restart_at), if restart_at.is_some() => Next::RestartDue,
+            // A stop meanwhile: it starts, to drain what waits for it.
+            taken = waiting => command = Some(taken),
+            ready = dependencies_ready(&env.start_after) => {
+                if let Err(dependency) = ready {
+                    let failure = Failure::new(
+                        FailureKind::Error,
+                        FailurePhase::Waiting,
+                        format!("{dependency} did not finish its start in time"),
+                    );
+                    tracing::warn!(path = %link.path, %dependency, "a sibling it depends on did not finish its start in time");
+                    link.record.borrow_mut().last_failure = Some(Box::new(failure.clone()));
+                    addr.do_send(GiveUp(failure));
+                }
+            }
+        }
+    }
+    spawn.run(&env);
+    set_state(&link, NodeState::Starting);
+    let mut ended = std::pin::pin!(addr.send(AwaitEnd));
+    let mut ready = Some(Box::pin(addr.send(AwaitReady)));
+    let mut started_at = Instant::now();
+    // A one-for-one restart after an escalation, waiting out its backoff.
+    let mut restart_at: Option<Instant> = None;
+    loop {
+        let next = match command.take() {
+            Some(command) => Next::Command(command),
+            None => {
+                let command = poll_fn(|cx| {
+                    link.shared.register_runner(&mut known_waker, cx.waker());
+                    match link.take_command() {
+                        Some(command) => Poll::Ready(command),
+                        None => Poll::Pending,
+                    }
+                });
+                let is_ready_pending = ready.is_some();
+                tokio::select! {
+                    biased;
+                    command = command => Next::Command(command),
+                    report = &mut ended => Next::Ended(report.ok().flatten()),
+                    Some(failure) = escalations.recv() => Next::Escalated(failure),
+                    _ = async { ready.as_mut().expect("pending").await }, if is_ready_pending => Next::Ready,
+                    () = sleep_until(restart_at), if restart_at.is_some() => Next::RestartDue,
+                }
+            }
         };
         match next {
-            Next::Running => {
-                is_running = true;
-                set_state(&link, NodeState::Running);
+            Next::Ready => {
+                ready = None;
+                if link.activity() == Activity::Active {
+                    set_state(&link, NodeState::Running);
+                    link.set_activity(Activity::Ready);
+                }
             }
             Next::Ended(report) => return finish(&link, &env, report),
             Next::Command(Command::Stop) => {
@@ -207,6 +301,7 @@ async fn relay(
             }
             Next::Command(Command::Restart) => {
                 restart_at = None;
+                ready = None;
                 if addr.send(ParkChildren::for_strategy()).await.is_ok() {
                     link.set_activity(Activity::Parked);
                 }
@@ -216,13 +311,16 @@ async fn relay(
                 if addr.send(StartChildren).await.is_ok() {
                     started_at = Instant::now();
                     started_again(&link);
+                    ready = Some(Box::pin(addr.send(AwaitReady)));
                 }
             }
             Next::RestartDue => {
                 restart_at = None;
+                link.set_activity(Activity::Active);
                 if addr.send(StartChildren).await.is_ok() {
                     started_at = Instant::now();
                     started_again(&link);
+                    ready = Some(Box::pin(addr.send(AwaitReady)));
                 }
             }
             Next::Escalated(failure) => {
@@ -244,6 +342,8 @@ async fn relay(
                             attempt,
                             next_start_in: delay,
                         };
+                        ready = None;
+                        link.set_activity(Activity::Active);
                         if addr.send(park).await.is_err() {
                             continue;
                         }
