@@ -592,3 +592,41 @@ async fn a_root_placed_on_a_stopped_arbiter_is_refused() {
         "{refused:?}"
     );
 }
+
+/// Records its name when its `started` runs.
+struct Announce(&'static str, Recorder<&'static str>);
+
+impl Actor for Announce {
+    type Context = Context<Self>;
+    fn started(&mut self, _: &mut Context<Self>) {
+        self.1.record(self.0);
+    }
+}
+actix_supervisor::supervised!(Announce);
+
+fn announce(name: &'static str, log: &Recorder<&'static str>) -> ChildSpec<Announce> {
+    let log = log.clone();
+    ChildSpec::new(name, move || Announce(name, log.clone()))
+}
+
+#[actix_rt::test]
+async fn start_order_holds_across_the_thread_boundary() {
+    let other = Other::new();
+    let (log, mut started) = recorder();
+    let remote = SupervisorActor::builder("remote")
+        .child(announce("remote-child", &log))
+        .depends_on("store")
+        .on_arbiter(other.handle());
+    let _app = SupervisorActor::builder("app")
+        .child(announce("store", &log))
+        .child(remote)
+        .child(announce("reader", &log).depends_on("remote"))
+        .start()
+        .unwrap();
+
+    let mut order = Vec::new();
+    for _ in 0..3 {
+        order.push(started.next().await);
+    }
+    assert_eq!(order, ["store", "remote-child", "reader"]);
+}
