@@ -11,6 +11,7 @@ mod builder;
 mod by_path;
 pub(crate) mod children;
 mod nested;
+mod park;
 mod remote;
 pub(crate) mod shutdown;
 mod start_order;

@@ -17,9 +17,10 @@ use std::task::Poll;
 use std::time::Duration;
 
 use actix::fut::wrap_future;
-use actix::{ActorFutureExt, AsyncContext, Context, Handler, Message, ResponseFuture};
+use actix::{ActorFutureExt, AsyncContext, Context};
 
 use super::builder::{AsChild, Place, SupervisorBuilder};
+use super::park::{ParkChildren, StartChildren};
 use super::{ShutdownCause, SupervisorActor};
 use crate::child::lifecycle::Notice;
 use crate::child::link::ChildNotice;
@@ -159,65 +160,10 @@ async fn relay(link: Rc<ChildLink>, addr: actix::Addr<SupervisorActor>, env: Chi
     }
 }
 
-/// To a nested supervisor: drain and park every child (in reverse start
-/// order), keeping their mailboxes, for a restart of the subtree; shown as
-/// `Restarting` with this attempt and delay meanwhile.
-#[derive(Debug)]
-pub(crate) struct ParkChildren {
-    pub(super) attempt: u32,
-    pub(super) next_start_in: Duration,
-}
-
-impl ParkChildren {
-    /// For a restart its parent's strategy runs.
-    pub(super) fn for_strategy() -> Self {
-        ParkChildren {
-            attempt: 1,
-            next_start_in: Duration::ZERO,
-        }
-    }
-}
-
-impl Message for ParkChildren {
-    type Result = ();
-}
-
-/// To a nested supervisor: start every parked child again, in start order,
-/// as the subtree's next incarnation.
-#[derive(Debug)]
-pub(crate) struct StartChildren;
-
-impl Message for StartChildren {
-    type Result = ();
-}
-
-impl Handler<ParkChildren> for SupervisorActor {
-    type Result = ResponseFuture<()>;
-
-    fn handle(&mut self, park: ParkChildren, _: &mut Context<Self>) -> Self::Result {
-        if self.is_ending() {
-            return Box::pin(std::future::ready(()));
-        }
-        self.state.set(NodeState::Restarting {
-            attempt: park.attempt,
-            next_start_in: park.next_start_in,
-        });
-        Box::pin(self.park_children())
-    }
-}
-
-impl Handler<StartChildren> for SupervisorActor {
-    type Result = ();
-
-    fn handle(&mut self, _: StartChildren, ctx: &mut Context<Self>) {
-        self.start_children(ctx);
-    }
-}
-
 impl SupervisorActor {
     /// Drains and parks every child, in reverse start order, keeping their
     /// mailboxes; completes when all are at rest.
-    fn park_children(&self) -> impl Future<Output = ()> + 'static {
+    pub(super) fn park_children(&self) -> impl Future<Output = ()> + 'static {
         let links: Vec<_> = self.children.iter().cloned().collect();
         async move {
             for link in links.iter().rev() {

@@ -45,7 +45,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::builder::{AsChild, Place, SupervisorBuilder};
-use super::nested::{ParkChildren, StartChildren};
+use super::park::{ParkChildren, StartChildren};
 use super::{ShutdownCause, SupervisorActor};
 use crate::child::lifecycle::Notice;
 use crate::child::link::{
