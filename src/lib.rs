@@ -215,6 +215,7 @@ mod tree;
 #[cfg(feature = "web")]
 pub mod web;
 
+pub use actors::ArbiterPool;
 pub use actors::{
     MissedTicks, Periodic, PeriodicActor, SupervisorActor, SupervisorBuilder, Tick, TickContext,
     TickNow, Work, WorkContext, WorkerActor,

@@ -630,3 +630,28 @@ async fn start_order_holds_across_the_thread_boundary() {
     }
     assert_eq!(order, ["store", "remote-child", "reader"]);
 }
+
+#[actix_rt::test]
+async fn an_arbiter_pool_places_one_subtree_on_each_of_its_arbiters() {
+    let pool = actix_supervisor::ArbiterPool::new(2);
+    let mut handles = Vec::new();
+    let mut app = SupervisorActor::builder("app");
+    for subtree in pool.subtrees("crunchers", |_, sup| {
+        let spec = cruncher("cruncher");
+        handles.push(spec.handle());
+        sup.child(spec)
+    }) {
+        app = app.child(subtree);
+    }
+    let app = app.start().unwrap();
+
+    let mut threads = Vec::new();
+    for handle in &handles {
+        threads.push(within(handle.send(Where)).await.unwrap());
+    }
+    assert_ne!(threads[0], threads[1], "one subtree per arbiter");
+    assert!(!threads.contains(&std::thread::current().id()));
+    let report = within(app.send(Stop)).await.unwrap();
+    assert!(report.find("/app/crunchers-1/cruncher").is_some());
+    pool.join();
+}

@@ -18,5 +18,5 @@ pub(crate) mod supervisor;
 pub(crate) mod worker;
 
 pub use periodic::{MissedTicks, Periodic, PeriodicActor, Tick, TickContext, TickNow};
-pub use supervisor::{SupervisorActor, SupervisorBuilder};
+pub use supervisor::{ArbiterPool, SupervisorActor, SupervisorBuilder};
 pub use worker::{Work, WorkContext, WorkerActor};

@@ -7,6 +7,7 @@
 //! ([`children`]), the view of the tree, and the order of shutdown
 //! ([`shutdown`]).
 
+mod arbiter_pool;
 mod builder;
 mod by_path;
 pub(crate) mod children;
@@ -16,6 +17,7 @@ mod remote;
 pub(crate) mod shutdown;
 mod start_order;
 
+pub use arbiter_pool::ArbiterPool;
 pub use builder::SupervisorBuilder;
 
 use std::cell::Cell;
