@@ -220,6 +220,7 @@ mod tree;
 #[cfg(feature = "web")]
 pub mod web;
 
+pub use actors::ArbiterPool;
 pub use actors::{
     MissedTicks, Periodic, PeriodicActor, SupervisorActor, SupervisorBuilder, Tick, TickContext,
     TickContextBuilder, TickNow, Work, WorkContext, WorkContextBuilder, WorkerActor,

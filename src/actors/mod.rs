@@ -20,5 +20,5 @@ pub(crate) mod worker;
 pub use periodic::{
     MissedTicks, Periodic, PeriodicActor, Tick, TickContext, TickContextBuilder, TickNow,
 };
-pub use supervisor::{SupervisorActor, SupervisorBuilder};
+pub use supervisor::{ArbiterPool, SupervisorActor, SupervisorBuilder};
 pub use worker::{Work, WorkContext, WorkContextBuilder, WorkerActor};

@@ -7,13 +7,17 @@
 //! ([`children`]), the view of the tree, and the order of shutdown
 //! ([`shutdown`]).
 
+mod arbiter_pool;
 mod builder;
 mod by_path;
 pub(crate) mod children;
 mod nested;
+mod park;
+mod remote;
 pub(crate) mod shutdown;
 mod start_order;
 
+pub use arbiter_pool::ArbiterPool;
 pub use builder::SupervisorBuilder;
 
 use std::cell::Cell;
@@ -236,9 +240,9 @@ impl SupervisorActor {
     /// The policy it was configured with.
     fn policy(&self) -> crate::tree::NodePolicy {
         let mut policy = crate::tree::NodePolicy::default();
-        if let Some(as_child) = &self.as_child {
-            policy.restart = Some(as_child.rules.policy());
-            policy.backoff = as_child.rules.backoff().cloned();
+        if let Some(builder::AsChild::Local { rules, .. }) = &self.as_child {
+            policy.restart = Some(rules.policy());
+            policy.backoff = rules.backoff().cloned();
         }
         policy.grace = Some(self.grace);
         policy.strategy = Some(self.strategy);

@@ -42,7 +42,8 @@ impl SupervisorActor {
         let after = self
             .as_child
             .as_ref()
-            .map(|child| &child.env.start_after)
+            .and_then(super::builder::AsChild::env)
+            .map(|env| &env.start_after)
             .filter(|after| after.first_not_ready().is_some())
             .cloned();
         let Some(after) = after else {
