@@ -65,10 +65,12 @@ pub(crate) struct ChildEnv {
     pub(crate) restart: RestartPolicy,
     pub(crate) backoff: Option<Box<Backoff>>,
     pub(crate) grace: Grace,
-    /// This child's position in start order.
+    /// This child's key in its supervisor's table (see `ChildLink::index`).
     pub(crate) index: usize,
     /// What all the children of one supervisor share.
     pub(crate) scope: Rc<SupervisorScope>,
+    /// The child leaves its supervisor's table once it will not run again.
+    pub(crate) remove_on_exit: bool,
 }
 
 /// The settings all the children of one supervisor share, kept once per
@@ -183,14 +185,17 @@ pub(crate) struct ChildLink {
     /// incarnation ends, so kept here, out of the runner's task.
     pub(crate) grace: Grace,
     pub(crate) rules: RefCell<RestartRules>,
-    /// The child's position in start order.
-    pub(crate) index: u32,
+    /// The child's key in its supervisor's table: its place in start order,
+    /// never given to another child of that supervisor.
+    pub(crate) index: u64,
     pub(crate) kind: NodeKind,
     /// What the child shares with its siblings.
     pub(crate) scope: Rc<SupervisorScope>,
     /// The current incarnation's cancellation token, if its factory asked
     /// for one; set and cancelled by the runner, dropped when it finishes.
     pub(crate) token: TokenSlot,
+    /// The child leaves its supervisor's table once it will not run again.
+    pub(crate) remove_on_exit: bool,
 }
 
 /// A cell holding an incarnation's cancellation token.
@@ -248,10 +253,11 @@ impl ChildLink {
                 env.restart,
                 env.backoff.as_deref().cloned(),
             )),
-            index: u32::try_from(env.index).expect("fewer than 2^32 children"),
+            index: env.index as u64,
             kind,
             scope: env.scope.clone(),
             token: TokenSlot::default(),
+            remove_on_exit: env.remove_on_exit,
         })
     }
 
@@ -316,5 +322,28 @@ impl ChildLink {
         // Read first: the common case, no command, writes nothing.
         self.command.get()?;
         self.command.take()
+    }
+}
+
+impl ChildLink {
+    /// Tells the supervisor `notice` about this child, if the supervisor
+    /// is still there.
+    pub(crate) fn tell(&self, notice: Notice) {
+        if let Some(supervisor) = self.scope.supervisor.upgrade() {
+            supervisor.do_send(ChildNotice {
+                index: self.index as usize,
+                notice,
+            });
+        }
+    }
+
+    /// The runner is done with the child, about to publish its report: a
+    /// temporary child asks its supervisor to take it out of the table. The
+    /// notice is queued before the report is out, so whoever waited for the
+    /// report and then asks the supervisor finds the child gone.
+    pub(crate) fn finished(&self) {
+        if self.remove_on_exit {
+            self.tell(Notice::Done);
+        }
     }
 }

@@ -74,6 +74,11 @@ impl RestartRules {
         }
     }
 
+    /// The child's restart policy.
+    pub(crate) fn policy(&self) -> RestartPolicy {
+        self.policy
+    }
+
     /// Decides what follows an incarnation that ended as `exit` after
     /// running for `ran_for`.
     pub(crate) fn decide(&mut self, exit: Exit, ran_for: Duration) -> Decision {

@@ -749,6 +749,7 @@ impl<A: SupervisedActor> Runner<A> {
         self.emit(|| EventKind::Stopped {
             report: report.clone(),
         });
+        self.link.finished();
         self.core.shared.finish(report);
     }
 

@@ -37,7 +37,7 @@ use crate::messages::children::{RemoveChild, RestartChild, StartChild, StopChild
 use crate::messages::events::{EventKind, EventStream, Events, Subscribe, SubscribeRecipient};
 use crate::messages::inspect::Inspect;
 use crate::messages::stop::{Stop, StopOutcome, StopReport};
-use crate::policy::{Grace, IntensityWindow, Strategy};
+use crate::policy::{Grace, IntensityWindow, RestartPolicy, Strategy};
 use crate::spec::AnyChildSpec;
 use crate::tree::{Failure, NodeKind, NodePath, NodeSnapshot, NodeState, TreeSnapshot};
 use std::cell::RefCell;
@@ -230,6 +230,7 @@ impl SupervisorActor {
             grace: common.grace,
             index: self.children.next_index(),
             scope: self.child_scope(ctx),
+            remove_on_exit: spec.0.removes_on_exit(),
         };
         let link = spec.0.start(env);
         self.children.push(link, depends_on);
@@ -425,9 +426,11 @@ impl Handler<Stop> for SupervisorActor {
 }
 
 impl SupervisorActor {
-    /// Runs the strategy restart at the head of the queue: drains the
-    /// siblings in reverse start order, waits out the failed child's
-    /// backoff, then starts them all in start order.
+    /// Runs the strategy restart at the head of the queue: stops the
+    /// siblings in reverse start order (each by its policy: a `Never` one is
+    /// drained and ends for good, the others are drained for the restart),
+    /// waits out the failed child's backoff, then starts the failed child
+    /// and the siblings that restart, in start order.
     fn run_next_restart(&mut self, ctx: &mut Context<Self>) {
         let Some(ended) = self.restarts.front() else {
             return;
@@ -441,12 +444,7 @@ impl SupervisorActor {
             self.restarts.pop_front();
             return self.run_next_restart(ctx);
         };
-        let siblings: Vec<_> = self
-            .strategy
-            .siblings(failed, self.children.next_index())
-            .into_iter()
-            .filter_map(|i| self.children.get(i).map(|link| (i, link.clone())))
-            .collect();
+        let siblings = self.strategy_siblings(failed);
         tracing::warn!(
             path = %self.path,
             child = %failed_link.path,
@@ -456,7 +454,7 @@ impl SupervisorActor {
         );
         let restart = async move {
             for (_, sibling) in siblings.iter().rev() {
-                sibling.command(Command::Restart);
+                sibling.command(bystander_command(sibling));
                 sibling.at_rest().await;
             }
             tokio::time::sleep(delay).await;
@@ -482,6 +480,40 @@ impl SupervisorActor {
                 this.run_next_restart(ctx);
             }),
         );
+    }
+}
+
+impl SupervisorActor {
+    /// The siblings a strategy restart of child `failed` takes along, with
+    /// their keys, in start order.
+    fn strategy_siblings(&self, failed: usize) -> Vec<(usize, Rc<link::ChildLink>)> {
+        if self.strategy == Strategy::OneForOne {
+            return Vec::new();
+        }
+        let live: Vec<_> = self.children.indexed().collect();
+        let Some(at) = live.iter().position(|&(key, _)| key == failed) else {
+            return Vec::new();
+        };
+        self.strategy
+            .siblings(at, live.len())
+            .into_iter()
+            .map(|position| (live[position].0, live[position].1.clone()))
+            .collect()
+    }
+}
+
+/// What a strategy restart tells a bystander, by its policy: a `Never`
+/// child runs once, so it is stopped (drained, its report published) and
+/// ends for good, as OTP ends a `temporary` bystander; an `OnFailure` or
+/// `Always` child is drained for the restart and started again with the
+/// others. An `OnFailure` bystander restarts because it did not end on its
+/// own: the strategy ended it, and the policy is about how a child ends by
+/// itself (OTP restarts a `transient` bystander too).
+fn bystander_command(sibling: &link::ChildLink) -> Command {
+    if sibling.rules.borrow().policy() == RestartPolicy::Never {
+        Command::Stop
+    } else {
+        Command::Restart
     }
 }
 
@@ -512,6 +544,14 @@ impl Handler<ChildNotice> for SupervisorActor {
                         )
                     });
                 self.give_up(failure, ctx);
+            }
+            Notice::Done => {
+                let done = self.children.get(notice.index).is_some_and(|link| {
+                    link.remove_on_exit && link.activity() == link::Activity::Done
+                });
+                if done {
+                    self.children.remove(notice.index);
+                }
             }
         }
     }
