@@ -209,6 +209,7 @@ pub use actors::{
     MissedTicks, Periodic, PeriodicActor, SupervisorActor, SupervisorBuilder, Tick, TickContext,
     TickNow, Work, WorkContext, WorkerActor,
 };
+pub use actors::{Pool, PoolBuilder};
 pub use child::{fail, restart_fresh, ChildHandle, StartContext, SupervisedActor};
 #[cfg(feature = "config")]
 pub use error::ConfigError;

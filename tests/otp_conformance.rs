@@ -128,6 +128,24 @@ fn kid_failing_while(name: &str, log: &Recorder<String>, fail: &Arc<AtomicBool>)
     })
 }
 
+/// OTP's restart types.
+#[derive(Debug, Clone, Copy)]
+enum Policy {
+    Permanent,
+    Transient,
+    Temporary,
+}
+
+impl Policy {
+    fn apply(self, spec: ChildSpec<Kid>) -> ChildSpec<Kid> {
+        match self {
+            Policy::Permanent => spec.restart(RestartPolicy::Always),
+            Policy::Transient => spec.restart(RestartPolicy::OnFailure),
+            Policy::Temporary => spec.restart(RestartPolicy::Never).remove_on_exit(),
+        }
+    }
+}
+
 fn flag(set: bool) -> Arc<AtomicBool> {
     Arc::new(AtomicBool::new(set))
 }
@@ -569,12 +587,13 @@ async fn sup_flags() {
 // ---------------------------------------------------------------------------
 // groups normal_termination, shutdown_termination, abnormal_termination
 
-/// Ends `child1` (of `policy`) with `how`, and returns the supervisor.
+/// Starts `child1` with `policy` (temporary: `Never`, removed on exit)
+/// under a new supervisor; returns the supervisor and the child's handle.
 async fn one_child(
-    policy: RestartPolicy,
+    policy: Policy,
     log: &Recorder<String>,
 ) -> (Addr<SupervisorActor>, ChildHandle<Kid>) {
-    let child1 = kid("child1", log).restart(policy);
+    let child1 = policy.apply(kid("child1", log));
     let handle = child1.handle();
     let sup = sup_test(Strategy::OneForOne, 2).start().unwrap();
     start_child(&sup, child1).await.unwrap();
@@ -586,7 +605,7 @@ async fn one_child(
 #[actix_rt::test]
 async fn permanent_normal() {
     let (log, _logged) = recorder();
-    let (sup, child1) = one_child(RestartPolicy::Always, &log).await;
+    let (sup, child1) = one_child(Policy::Permanent, &log).await;
     within(child1.send(Exit)).await.unwrap();
     assert_eq!(within(child1.send(Which)).await.unwrap(), 2);
     assert_eq!(
@@ -599,7 +618,7 @@ async fn permanent_normal() {
 #[actix_rt::test]
 async fn transient_normal() {
     let (log, _logged) = recorder();
-    let (sup, child1) = one_child(RestartPolicy::OnFailure, &log).await;
+    let (sup, child1) = one_child(Policy::Transient, &log).await;
     within(child1.send(Exit)).await.unwrap();
     let child = testkit::wait_for_node(&sup, "/sup_test/child1", |n| n.state.is_terminal()).await;
     assert_eq!((child.state, child.incarnation), (NodeState::Stopped, 1));
@@ -608,10 +627,9 @@ async fn transient_normal() {
 
 /// A temporary child is never restarted, and leaves the table when it ends.
 #[actix_rt::test]
-#[ignore = "waits for branch otp: temporary children removed on exit"]
 async fn temporary_normal() {
     let (log, _logged) = recorder();
-    let (sup, child1) = one_child(RestartPolicy::Never, &log).await;
+    let (sup, child1) = one_child(Policy::Temporary, &log).await;
     within(child1.send(Exit)).await.unwrap();
     testkit::wait_until(&sup, |tree| tree.root.children.is_empty()).await;
 }
@@ -624,7 +642,7 @@ async fn temporary_normal() {
 #[actix_rt::test]
 async fn permanent_shutdown() {
     let (log, _logged) = recorder();
-    let (sup, child1) = one_child(RestartPolicy::Always, &log).await;
+    let (sup, child1) = one_child(Policy::Permanent, &log).await;
     assert!(within(child1.stop()).await.is_drained());
     let child = node(&sup, "/sup_test/child1").await;
     assert_eq!((child.state, child.incarnation), (NodeState::Stopped, 1));
@@ -636,7 +654,7 @@ async fn permanent_shutdown() {
 #[ignore = "waits for branch otp: RestartChild after StopChild"]
 async fn transient_shutdown() {
     let (log, _logged) = recorder();
-    let (sup, child1) = one_child(RestartPolicy::OnFailure, &log).await;
+    let (sup, child1) = one_child(Policy::Transient, &log).await;
     assert!(within(child1.stop()).await.is_drained());
     assert_eq!(
         node(&sup, "/sup_test/child1").await.state,
@@ -655,13 +673,12 @@ async fn transient_shutdown() {
 /// A temporary child shut down leaves the table; the same spec can be
 /// started again.
 #[actix_rt::test]
-#[ignore = "waits for branch otp: temporary children removed on exit"]
 async fn temporary_shutdown() {
     let (log, _logged) = recorder();
-    let (sup, child1) = one_child(RestartPolicy::Never, &log).await;
+    let (sup, child1) = one_child(Policy::Temporary, &log).await;
     assert!(within(child1.stop()).await.is_drained());
     testkit::wait_until(&sup, |tree| tree.root.children.is_empty()).await;
-    start_child(&sup, kid("child1", &log).restart(RestartPolicy::Never))
+    start_child(&sup, Policy::Temporary.apply(kid("child1", &log)))
         .await
         .unwrap();
 }
@@ -670,7 +687,7 @@ async fn temporary_shutdown() {
 #[actix_rt::test]
 async fn permanent_abnormal() {
     let (log, _logged) = recorder();
-    let (_sup, child1) = one_child(RestartPolicy::Always, &log).await;
+    let (_sup, child1) = one_child(Policy::Permanent, &log).await;
     assert!(within(child1.send(Die)).await.is_err());
     assert_eq!(within(child1.send(Which)).await.unwrap(), 2);
 }
@@ -679,17 +696,16 @@ async fn permanent_abnormal() {
 #[actix_rt::test]
 async fn transient_abnormal() {
     let (log, _logged) = recorder();
-    let (_sup, child1) = one_child(RestartPolicy::OnFailure, &log).await;
+    let (_sup, child1) = one_child(Policy::Transient, &log).await;
     assert!(within(child1.send(Die)).await.is_err());
     assert_eq!(within(child1.send(Which)).await.unwrap(), 2);
 }
 
 /// A temporary child is not restarted after an abnormal exit, and leaves.
 #[actix_rt::test]
-#[ignore = "waits for branch otp: temporary children removed on exit"]
 async fn temporary_abnormal() {
     let (log, _logged) = recorder();
-    let (sup, child1) = one_child(RestartPolicy::Never, &log).await;
+    let (sup, child1) = one_child(Policy::Temporary, &log).await;
     assert!(within(child1.send(Die)).await.is_err());
     testkit::wait_until(&sup, |tree| tree.root.children.is_empty()).await;
 }
@@ -697,7 +713,6 @@ async fn temporary_abnormal() {
 /// A temporary child stopped as a bystander of a one-for-all or
 /// rest-for-one restart is not started again, and the supervisor lives on.
 #[actix_rt::test]
-#[ignore = "waits for branch otp: a Never bystander ends for good"]
 async fn temporary_bystander() {
     for strategy in [Strategy::OneForAll, Strategy::RestForOne] {
         let (log, mut logged) = recorder();
@@ -1056,7 +1071,6 @@ async fn tree() {
 /// Temporary children keep no start parameters once they ended: what the
 /// factory captured is dropped with them.
 #[actix_rt::test]
-#[ignore = "waits for branch otp: temporary children removed on exit"]
 async fn do_not_save_start_parameters_for_temporary_children() {
     let (log, _logged) = recorder();
     let large = Arc::new(vec!["Potentially large"; 10]);
@@ -1072,7 +1086,8 @@ async fn do_not_save_start_parameters_for_temporary_children() {
                 log: log.clone(),
             }
         })
-        .restart(RestartPolicy::Never);
+        .restart(RestartPolicy::Never)
+        .remove_on_exit();
         handles.push(spec.handle());
         start_child(&sup, spec).await.unwrap();
     }
@@ -1088,7 +1103,7 @@ async fn do_not_save_start_parameters_for_temporary_children() {
 /// its supervisor), its spec is gone and the same spec can be started
 /// again; a permanent or transient child keeps its spec.
 #[actix_rt::test]
-#[ignore = "waits for branch otp: temporary children removed on exit"]
+#[ignore = "waits for branch otp: RestartChild after StopChild"]
 async fn do_not_save_child_specs_for_temporary_children() {
     let (log, _logged) = recorder();
     for strategy in [
@@ -1115,12 +1130,12 @@ async fn do_not_save_child_specs_for_temporary_children() {
             .unwrap()
             .unwrap();
         // Temporary: gone, the name is free.
-        let child3 = kid("child3", &log).restart(RestartPolicy::Never);
+        let child3 = Policy::Temporary.apply(kid("child3", &log));
         let h3 = child3.handle();
         start_child(&sup, child3).await.unwrap();
         assert!(within(h3.send(Die)).await.is_err());
         testkit::wait_until(&sup, |tree| tree.find("/sup_test/child3").is_none()).await;
-        start_child(&sup, kid("child3", &log).restart(RestartPolicy::Never))
+        start_child(&sup, Policy::Temporary.apply(kid("child3", &log)))
             .await
             .unwrap();
         within(sup.send(Stop)).await.unwrap();

@@ -14,9 +14,11 @@
 //! ```
 
 pub(crate) mod periodic;
+pub(crate) mod pool;
 pub(crate) mod supervisor;
 pub(crate) mod worker;
 
 pub use periodic::{MissedTicks, Periodic, PeriodicActor, Tick, TickContext, TickNow};
+pub use pool::{Pool, PoolBuilder};
 pub use supervisor::{SupervisorActor, SupervisorBuilder};
 pub use worker::{Work, WorkContext, WorkerActor};

@@ -50,6 +50,8 @@ pub struct SupervisorBuilder {
     pub(super) addr: Addr<SupervisorActor>,
     pub(super) receiver: AddressReceiver<SupervisorActor>,
     pub(super) shared: Arc<ChildShared>,
+    /// How many live children it takes at most (a pool's `max_children`).
+    pub(crate) max_children: Option<usize>,
 }
 
 impl fmt::Debug for SupervisorBuilder {
@@ -105,6 +107,7 @@ impl SupervisorBuilder {
             depends_on: Vec::new(),
             addr: Addr::new(sender),
             receiver,
+            max_children: None,
         }
     }
 
@@ -391,6 +394,7 @@ impl SupervisorBuilder {
             incarnation: 1,
             as_child: place.as_child,
             child_scope: None,
+            max_children: self.max_children,
             #[cfg(feature = "testkit")]
             _live: crate::testkit::LiveActor::new(),
         };
