@@ -29,8 +29,8 @@ use actix::prelude::*;
 use actix_supervisor::testkit;
 use actix_supervisor::{
     Backoff, BuildError, ChildHandle, ChildSpec, ControlError, EventKind, Grace, Inspect, Kill,
-    NodeState, RemoveChild, RestartChild, RestartIntensity, RestartPolicy, StartChild, StartError,
-    Stop, StopChild, StopOutcome, Strategy, SupervisorActor,
+    NodeState, Pool, RemoveChild, RestartChild, RestartIntensity, RestartPolicy, StartChild,
+    StartError, Stop, StopChild, StopOutcome, Strategy, SupervisorActor,
 };
 use common::{node, recorder, within, Gate, Recorder, Records};
 
@@ -1269,4 +1269,304 @@ async fn scale_start_stop_many_children() {
     assert!(children
         .iter()
         .all(|(_, state)| *state == NodeState::Stopped));
+}
+
+// ---------------------------------------------------------------------------
+// simple_one_for_one: a pool
+
+/// What a pool of [`Kid`]s starts each child with: where it logs, how many
+/// incarnations it had, and whether its start fails (a panic in the
+/// template, as `supervisor_deadlock` fails its `init`).
+struct KidArgs {
+    log: Recorder<String>,
+    made: AtomicU64,
+    fail: Arc<AtomicBool>,
+}
+
+fn kid_args(log: &Recorder<String>, fail: &Arc<AtomicBool>) -> KidArgs {
+    KidArgs {
+        log: log.clone(),
+        made: AtomicU64::new(0),
+        fail: fail.clone(),
+    }
+}
+
+/// `{simple_one_for_one, MaxR, 3600}` with a `Kid` template of `policy`.
+fn kid_pool(policy: Policy, max_restarts: u32) -> actix_supervisor::PoolBuilder<Kid, KidArgs> {
+    let restart = match policy {
+        Policy::Permanent => RestartPolicy::Always,
+        Policy::Transient => RestartPolicy::OnFailure,
+        Policy::Temporary => RestartPolicy::Never,
+    };
+    Pool::builder("sup_test", |args: &KidArgs| {
+        let incarnation = args.made.fetch_add(1, Ordering::SeqCst) + 1;
+        if args.fail.load(Ordering::SeqCst) {
+            panic!("child cannot start");
+        }
+        Kid {
+            name: "child".into(),
+            incarnation,
+            log: args.log.clone(),
+        }
+    })
+    .child_restart(restart)
+    .intensity(RestartIntensity::new(
+        max_restarts,
+        Duration::from_secs(3600),
+    ))
+}
+
+/// `{sleep, T}` then answer: the child is busy for `T` (virtual time).
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Nap(Duration);
+
+impl Handler<Nap> for Kid {
+    type Result = ();
+    fn handle(&mut self, Nap(time): Nap, ctx: &mut Context<Self>) {
+        ctx.wait(actix::fut::wrap_future::<_, Self>(tokio::time::sleep(time)));
+    }
+}
+
+/// A pool starts with no children; each start adds one. OTP terminates a
+/// `simple_one_for_one` child by pid only and refuses `restart_child` and
+/// `delete_child`; here a pool child is stopped by its handle or by name,
+/// and leaves when it ended.
+#[actix_rt::test]
+async fn child_adm_simple() {
+    let (log, _logged) = recorder();
+    let no = flag(false);
+    let pool = kid_pool(Policy::Permanent, 2).start().unwrap();
+    assert_eq!(which_children(pool.supervisor()).await, vec![]);
+    let c1 = within(pool.start(kid_args(&log, &no))).await.unwrap();
+    assert_eq!(which_children(pool.supervisor()).await.len(), 1);
+    let _c2 = within(pool.start(kid_args(&log, &no))).await.unwrap();
+    assert_eq!(which_children(pool.supervisor()).await.len(), 2);
+
+    let report = within(c1.stop()).await;
+    assert!(report.is_drained());
+    assert_eq!(which_children(pool.supervisor()).await.len(), 1);
+    // Terminating it again answers the same.
+    assert_eq!(within(c1.stop()).await, report);
+    let gone = within(pool.supervisor().send(StopChild::new("1")))
+        .await
+        .unwrap();
+    assert!(matches!(gone, Err(ControlError::UnknownChild { .. })));
+    within(pool.supervisor().send(StopChild::new("2")))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(which_children(pool.supervisor()).await, vec![]);
+}
+
+/// A permanent pool child that dies is restarted; the other keeps running;
+/// one restart past the intensity ends the pool.
+#[actix_rt::test]
+async fn simple_one_for_one() {
+    let (log, _logged) = recorder();
+    let no = flag(false);
+    let pool = kid_pool(Policy::Permanent, 2).start().unwrap();
+    let c1 = within(pool.start(kid_args(&log, &no))).await.unwrap();
+    let c2 = within(pool.start(kid_args(&log, &no))).await.unwrap();
+    assert!(within(c1.send(Die)).await.is_err());
+    assert_eq!(within(c1.send(Which)).await.unwrap(), 2);
+    assert_eq!(within(c2.send(Which)).await.unwrap(), 1);
+    assert_eq!(which_children(pool.supervisor()).await.len(), 2);
+
+    assert!(within(c2.send(Die)).await.is_err());
+    assert_eq!(within(c2.send(Which)).await.unwrap(), 2);
+    assert!(within(c1.send(Die)).await.is_err());
+    supervisor_gave_up(pool.supervisor()).await;
+}
+
+/// Pool children are shut down with the pool, each within its own grace:
+/// those that finish in time drain, the one that does not is killed.
+#[actix_rt::test]
+async fn simple_one_for_one_shutdown() {
+    tokio::time::pause();
+    let (log, _logged) = recorder();
+    let no = flag(false);
+    let shutdown_time = Duration::from_secs(1);
+    let pool = kid_pool(Policy::Permanent, 2)
+        .child_grace(Grace::Duration(2 * shutdown_time))
+        .start()
+        .unwrap();
+    for time in [shutdown_time, shutdown_time, 5 * shutdown_time] {
+        let child = within(pool.start(kid_args(&log, &no))).await.unwrap();
+        within(child.started()).await.unwrap();
+        child.do_send(Nap(time)).unwrap();
+    }
+    let report = within(pool.supervisor().send(Stop)).await.unwrap();
+    let outcomes: Vec<_> = report.children.iter().map(|r| r.outcome.clone()).collect();
+    assert_eq!(
+        outcomes,
+        [
+            StopOutcome::Drained,
+            StopOutcome::Drained,
+            StopOutcome::TimedOut
+        ]
+    );
+}
+
+/// A pool child whose restarts keep failing exceeds the pool's intensity:
+/// the pool ends, and its other children with it.
+#[actix_rt::test]
+async fn simple_one_for_one_escalation() {
+    let (log, _logged) = recorder();
+    let (fail, no) = (flag(false), flag(false));
+    let pool = kid_pool(Policy::Permanent, 4).start().unwrap();
+    let c1 = within(pool.start(kid_args(&log, &fail))).await.unwrap();
+    let c2 = within(pool.start(kid_args(&log, &no))).await.unwrap();
+    within(c2.started()).await.unwrap();
+    fail.store(true, Ordering::SeqCst);
+    assert!(within(c1.send(Die)).await.is_err());
+    supervisor_gave_up(pool.supervisor()).await;
+    assert!(within(c2.send(Which)).await.is_err(), "child2 ended too");
+}
+
+/// A pool child whose start fails: OTP's `start_child` answers the error
+/// and keeps nothing. Here the start answers the child's handle, whose
+/// startup future answers the failure; the child (temporary) leaves.
+#[actix_rt::test]
+async fn sup_start_child_returns_error_simple() {
+    let (log, _logged) = recorder();
+    let pool = kid_pool(Policy::Temporary, 2).start().unwrap();
+    let child = within(pool.start(kid_args(&log, &flag(true))))
+        .await
+        .unwrap();
+    assert!(matches!(
+        within(child.started()).await,
+        Err(StartError::StartFailed { .. })
+    ));
+    within(child.ended()).await;
+    assert_eq!(which_children(pool.supervisor()).await, vec![]);
+}
+
+/// Counting the children of a pool of temporary children: 1000, then
+/// 2000; killed, they all leave.
+#[actix_rt::test]
+async fn count_children() {
+    let (log, _logged) = recorder();
+    let no = flag(false);
+    let pool = kid_pool(Policy::Temporary, 2).start().unwrap();
+    let mut children = Vec::new();
+    for _ in 0..1000 {
+        children.push(within(pool.start(kid_args(&log, &no))).await.unwrap());
+    }
+    assert_eq!(which_children(pool.supervisor()).await.len(), 1000);
+    for _ in 0..1000 {
+        children.push(within(pool.start(kid_args(&log, &no))).await.unwrap());
+    }
+    let listed = which_children(pool.supervisor()).await;
+    assert_eq!(listed.len(), 2000);
+    assert_eq!(which_children(pool.supervisor()).await, listed);
+    for child in &children {
+        let _ = child.do_send(Die);
+    }
+    for child in &children {
+        within(child.ended()).await;
+    }
+    assert_eq!(which_children(pool.supervisor()).await, vec![]);
+}
+
+/// Counting children while some restart: they stay listed, `Restarting`,
+/// and are counted again once they run.
+#[actix_rt::test]
+async fn count_restarting_children() {
+    tokio::time::pause();
+    let (log, _logged) = recorder();
+    let fail = flag(false);
+    let pool = kid_pool(Policy::Permanent, 20)
+        .child_backoff(Backoff::new(Duration::from_secs(2), Duration::from_secs(2)))
+        .intensity(RestartIntensity::new(20, Duration::from_secs(10)))
+        .start()
+        .unwrap();
+    let mut children = Vec::new();
+    for _ in 0..3 {
+        children.push(within(pool.start(kid_args(&log, &fail))).await.unwrap());
+    }
+    for child in &children {
+        within(child.started()).await.unwrap();
+    }
+    fail.store(true, Ordering::SeqCst);
+    for child in &children[..2] {
+        assert!(within(child.send(Die)).await.is_err());
+    }
+    let tree = testkit::wait_until(pool.supervisor(), |tree| {
+        tree.root
+            .children
+            .iter()
+            .filter(|c| matches!(c.state, NodeState::Restarting { .. }))
+            .count()
+            == 2
+    })
+    .await;
+    assert_eq!(tree.root.children.len(), 3);
+    fail.store(false, Ordering::SeqCst);
+    for child in &children {
+        within(child.send(Which)).await.unwrap();
+    }
+    let running = which_children(pool.supervisor()).await;
+    assert_eq!(running.len(), 3);
+    assert!(running.iter().all(|(_, s)| *s == NodeState::Running));
+    for child in &children {
+        within(child.stop()).await;
+    }
+    assert_eq!(which_children(pool.supervisor()).await, vec![]);
+}
+
+/// Many temporary pool children started and terminated one by one (OTP
+/// checks the time scales linearly; the benchmark `bench_pool` measures
+/// it here), and the table ends empty.
+#[actix_rt::test]
+async fn simple_one_for_one_scale_many_temporary_children() {
+    let (log, _logged) = recorder();
+    let no = flag(false);
+    let pool = kid_pool(Policy::Temporary, 2).start().unwrap();
+    for batch in [1_000, 10_000] {
+        let mut children = Vec::with_capacity(batch);
+        for _ in 0..batch {
+            children.push(within(pool.start(kid_args(&log, &no))).await.unwrap());
+        }
+        for child in &children {
+            within(child.stop()).await;
+        }
+        assert_eq!(which_children(pool.supervisor()).await, vec![]);
+    }
+}
+
+/// A pool child in a restart loop can be terminated, and the pool stopped
+/// while another is in one: nothing hangs.
+#[actix_rt::test]
+async fn hanging_restart_loop_simple() {
+    tokio::time::pause();
+    let (log, _logged) = recorder();
+    let fail = flag(false);
+    let pool = kid_pool(Policy::Permanent, 8)
+        .child_backoff(Backoff::new(Duration::from_secs(2), Duration::from_secs(2)))
+        .intensity(RestartIntensity::new(8, Duration::from_secs(10)))
+        .start()
+        .unwrap();
+    let c1 = within(pool.start(kid_args(&log, &fail))).await.unwrap();
+    within(c1.started()).await.unwrap();
+    fail.store(true, Ordering::SeqCst);
+    assert!(within(c1.send(Die)).await.is_err());
+    testkit::wait_for_node(pool.supervisor(), "/sup_test/1", |n| {
+        matches!(n.state, NodeState::Restarting { .. }) && n.incarnation >= 2
+    })
+    .await;
+    within(c1.stop()).await;
+    assert_eq!(which_children(pool.supervisor()).await, vec![]);
+
+    fail.store(false, Ordering::SeqCst);
+    let c2 = within(pool.start(kid_args(&log, &fail))).await.unwrap();
+    within(c2.started()).await.unwrap();
+    fail.store(true, Ordering::SeqCst);
+    assert!(within(c2.send(Die)).await.is_err());
+    testkit::wait_for_node(pool.supervisor(), "/sup_test/2", |n| {
+        matches!(n.state, NodeState::Restarting { .. })
+    })
+    .await;
+    let report = within(pool.supervisor().send(Stop)).await.unwrap();
+    assert!(report.find("/sup_test/2").is_some());
 }
