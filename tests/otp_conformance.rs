@@ -1194,6 +1194,54 @@ async fn hanging_restart_loop() {
     assert!(report.find("/sup_test/child1").is_some());
 }
 
+/// As `hanging_restart_loop`, under rest-for-one: while child2 is in its
+/// restart loop, child3 (started after it) waits, parked; child1 runs on.
+#[actix_rt::test]
+#[ignore = "waits for branch otp: RestartChild after StopChild"]
+async fn hanging_restart_loop_rest_for_one() {
+    tokio::time::pause();
+    let (log, _logged) = recorder();
+    let fail = flag(false);
+    let child2 = kid_failing_while("child2", &log, &fail)
+        .restart(RestartPolicy::Always)
+        .backoff(Backoff::new(Duration::from_secs(2), Duration::from_secs(2)));
+    let h2 = child2.handle();
+    let sup = SupervisorActor::builder("sup_test")
+        .strategy(Strategy::RestForOne)
+        .intensity(RestartIntensity::new(8, Duration::from_secs(10)))
+        .child(kid("child1", &log).restart(RestartPolicy::Always))
+        .child(child2)
+        .child(kid("child3", &log).restart(RestartPolicy::Always))
+        .start()
+        .unwrap();
+    within(h2.started()).await.unwrap();
+    fail.store(true, Ordering::SeqCst);
+    assert!(within(h2.send(Die)).await.is_err());
+    testkit::wait_for_node(&sup, "/sup_test/child2", |n| {
+        matches!(n.state, NodeState::Restarting { .. }) && n.incarnation >= 2
+    })
+    .await;
+    assert_eq!(
+        node(&sup, "/sup_test/child1").await.state,
+        NodeState::Running
+    );
+    assert!(start_child(&sup, kid("child2", &log)).await.is_err());
+    within(sup.send(StopChild::new("child2")))
+        .await
+        .unwrap()
+        .unwrap();
+    fail.store(false, Ordering::SeqCst);
+    within(sup.send(RestartChild::new("child2")))
+        .await
+        .unwrap()
+        .unwrap();
+    testkit::wait_for_node(&sup, "/sup_test/child2", |n| n.state == NodeState::Running).await;
+    fail.store(true, Ordering::SeqCst);
+    assert!(within(h2.send(Die)).await.is_err());
+    let report = within(sup.send(Stop)).await.unwrap();
+    assert!(report.find("/sup_test/child2").is_some());
+}
+
 /// Children start in the order given; under rest-for-one the ones after a
 /// child that died stop in reverse order and start again in order; the
 /// supervisor's stop ends them in reverse start order (here, where siblings
