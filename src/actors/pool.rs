@@ -131,6 +131,37 @@ impl<A, Args> fmt::Debug for PoolBuilder<A, Args> {
 /// Cheap to clone, and usable from any thread: each start builds the
 /// child's spec where it is called and sends it to the pool's supervisor.
 /// Valid before the pool starts (starts wait in the supervisor's mailbox).
+///
+/// # Examples
+///
+/// ```
+/// use actix::prelude::*;
+/// use actix_supervisor::prelude::*;
+/// use actix_supervisor::Pool;
+///
+/// struct Vacuum { table: &'static str }
+/// impl Actor for Vacuum { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Vacuum);
+///
+/// # actix::System::new().block_on(async {
+/// let pool = Pool::builder("vacuum", |table: &&'static str| Vacuum { table })
+///     .max_children(1)
+///     .start()?;
+/// let first = pool.start("accounts").await?;
+/// first.started().await?;
+/// // Its one slot is taken: the next start is refused, with the reason.
+/// match pool.start("orders").await {
+///     Err(ControlError::Full { max_children, .. }) => assert_eq!(max_children, 1),
+///     other => panic!("unexpected {other:?}"),
+/// }
+/// first.stop().await; // it ended: its slot is free at once
+/// let second = pool.start("orders").await?;
+/// assert_eq!(second.path().as_str(), "/vacuum/3");
+/// let report = pool.supervisor().send(Stop).await?; // drains every child
+/// assert!(report.is_drained());
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 pub struct Pool<A, Args> {
     supervisor: Addr<SupervisorActor>,
     template: Arc<Template<A, Args>>,
@@ -323,7 +354,10 @@ where
     A: SupervisedActor,
     Args: Send + 'static,
 {
-    /// The pool as a child of another supervisor.
+    /// The pool as a child of another supervisor. Its own settings are
+    /// checked with the tree; check its children's first with
+    /// [`PoolBuilder::validate`] (otherwise a setting that cannot be used
+    /// makes each start fail with [`ControlError::InvalidSpec`]).
     fn from(builder: PoolBuilder<A, Args>) -> Self {
         builder.supervisor.into()
     }
