@@ -30,6 +30,7 @@ use tokio::time::Instant;
 
 use super::drain::ChildShared;
 use super::lifecycle::Notice;
+use super::respawn::Respawn;
 use super::restart::RestartRules;
 use crate::messages::events::Events;
 use crate::policy::{Backoff, Grace, IntensityWindow, RestartPolicy, Strategy};
@@ -71,6 +72,27 @@ pub(crate) struct ChildEnv {
     pub(crate) scope: Rc<SupervisorScope>,
     /// The child leaves its supervisor's table once it will not run again.
     pub(crate) remove_on_exit: bool,
+    /// Incarnations the child ran before this link's first: a child started
+    /// again after it ended continues its count.
+    pub(crate) incarnations: u64,
+    /// The siblings whose start this child waits for, and for how long.
+    pub(crate) start_after: StartAfter,
+}
+
+/// The siblings a child waits for before each of its incarnations is built,
+/// and how long it waits (see [`crate::ChildSpec::start_timeout`]). Empty
+/// for a child without dependencies: nothing is allocated then.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StartAfter {
+    pub(crate) links: Vec<Rc<ChildLink>>,
+    pub(crate) timeout: std::time::Duration,
+}
+
+impl StartAfter {
+    /// The first sibling that has not finished its start, if any.
+    pub(crate) fn first_not_ready(&self) -> Option<&Rc<ChildLink>> {
+        self.links.iter().find(|link| !link.is_ready())
+    }
 }
 
 /// The settings all the children of one supervisor share, kept once per
@@ -157,13 +179,18 @@ pub(crate) enum Command {
     Start,
 }
 
-/// Whether a child's runner is running an incarnation, parked between two
-/// (waiting for its supervisor), or done for good.
+/// Whether a child's runner is running an incarnation (and whether its
+/// start is over), parked between two (waiting for its supervisor), or done
+/// for good.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Activity {
+    /// Starting an incarnation, or between two of its own.
     Active,
     Parked,
     Done,
+    /// The incarnation finished its start (for a nested supervisor: each of
+    /// its children did): the siblings that depend on it may start.
+    Ready,
 }
 
 /// What a supervisor and one child's runner share.
@@ -177,6 +204,9 @@ pub(crate) struct ChildLink {
     command: Cell<Option<Command>>,
     /// Changes are rung on the shared state's bell.
     activity: Cell<Activity>,
+    /// Someone waits for the child to be ready: changes to and from
+    /// `Ready` are rung on the bell too (otherwise they need not be).
+    watched: Cell<bool>,
     /// The address of a child that is itself a supervisor (boxed: most
     /// children are not; typed by the supervisor, which alone reads it).
     pub(crate) nested: Option<Nested>,
@@ -196,6 +226,8 @@ pub(crate) struct ChildLink {
     pub(crate) token: TokenSlot,
     /// The child leaves its supervisor's table once it will not run again.
     pub(crate) remove_on_exit: bool,
+    /// What the runner left to start the child again, once it finished.
+    kept: RefCell<Option<Box<dyn Respawn>>>,
 }
 
 /// A cell holding an incarnation's cancellation token.
@@ -241,12 +273,15 @@ impl ChildLink {
         nested: Option<Nested>,
         env: &ChildEnv,
     ) -> Rc<Self> {
+        let mut record = record;
+        record.incarnation = env.incarnations;
         Rc::new(ChildLink {
             path: env.path.clone(),
             record: RefCell::new(record),
             shared,
             command: Cell::new(None),
             activity: Cell::new(Activity::Active),
+            watched: Cell::new(false),
             nested,
             grace: env.grace,
             rules: RefCell::new(RestartRules::new(
@@ -258,6 +293,7 @@ impl ChildLink {
             scope: env.scope.clone(),
             token: TokenSlot::default(),
             remove_on_exit: env.remove_on_exit,
+            kept: RefCell::new(None),
         })
     }
 
@@ -265,9 +301,25 @@ impl ChildLink {
         self.activity.get()
     }
 
+    /// Sets the activity and rings the bell for those who wait on it: a
+    /// change to or from `Ready` only when someone waits for readiness, so
+    /// that a child nobody depends on starts without ringing it.
     pub(crate) fn set_activity(&self, activity: Activity) {
-        self.activity.set(activity);
-        self.shared.bell().notify_waiters();
+        let was = self.activity.replace(activity);
+        let readiness_only = matches!(
+            (was, activity),
+            (Activity::Active, Activity::Ready) | (Activity::Ready, Activity::Active)
+        );
+        if !readiness_only || self.watched.get() {
+            self.shared.bell().notify_waiters();
+        }
+    }
+
+    /// Whether the child finished its start and runs: its runner's
+    /// incarnation is `Running` (draining or not), or, for a nested
+    /// supervisor, each of its children is.
+    pub(crate) fn is_ready(&self) -> bool {
+        self.activity.get() == Activity::Ready
     }
 
     /// Completes once the runner is parked or done.
@@ -278,7 +330,27 @@ impl ChildLink {
                 let changed = link.shared.bell().notified();
                 tokio::pin!(changed);
                 changed.as_mut().enable();
-                if link.activity.get() != Activity::Active {
+                if matches!(link.activity.get(), Activity::Parked | Activity::Done) {
+                    return;
+                }
+                changed.await;
+            }
+        }
+    }
+
+    /// Completes once the child is ready (see [`ChildLink::is_ready`]) or
+    /// done for good (`done` then: it will never be ready).
+    pub(crate) fn ready_or_done(
+        self: &Rc<Self>,
+    ) -> impl std::future::Future<Output = ()> + 'static {
+        let link = self.clone();
+        link.watched.set(true);
+        async move {
+            loop {
+                let changed = link.shared.bell().notified();
+                tokio::pin!(changed);
+                changed.as_mut().enable();
+                if matches!(link.activity.get(), Activity::Ready | Activity::Done) {
                     return;
                 }
                 changed.await;
@@ -345,5 +417,48 @@ impl ChildLink {
         if self.remove_on_exit {
             self.tell(Notice::Done);
         }
+    }
+}
+
+impl ChildLink {
+    /// Keeps what starts the finished child again (not for a temporary
+    /// child: it leaves the table).
+    pub(crate) fn keep(&self, kept: Box<dyn Respawn>) {
+        if !self.remove_on_exit {
+            *self.kept.borrow_mut() = Some(kept);
+        }
+    }
+
+    /// Drops what would start the child again: its supervisor is ending,
+    /// and a factory may hold the supervisor's own address.
+    pub(crate) fn drop_kept(&self) {
+        let kept = self.kept.borrow_mut().take();
+        drop(kept);
+    }
+
+    /// Starts the finished child again as its next incarnation, from what
+    /// its runner kept; the new link takes this one's place. `None` when
+    /// nothing was kept (the child is not done, or cannot start again).
+    pub(crate) fn start_again(&self) -> Option<Rc<ChildLink>> {
+        if self.activity() != Activity::Done {
+            return None;
+        }
+        let kept = self.kept.borrow_mut().take()?;
+        let (restart, backoff) = {
+            let rules = self.rules.borrow();
+            (rules.policy(), rules.backoff().cloned().map(Box::new))
+        };
+        let env = ChildEnv {
+            path: self.path.clone(),
+            restart,
+            backoff,
+            grace: self.grace,
+            index: self.index as usize,
+            scope: self.scope.clone(),
+            remove_on_exit: self.remove_on_exit,
+            incarnations: self.record.borrow().incarnation,
+            start_after: kept.start_after(),
+        };
+        Some(kept.respawn(env, self))
     }
 }

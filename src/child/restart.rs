@@ -79,6 +79,11 @@ impl RestartRules {
         self.policy
     }
 
+    /// The child's backoff, if it has one.
+    pub(crate) fn backoff(&self) -> Option<&Backoff> {
+        self.backoff.as_deref()
+    }
+
     /// Decides what follows an incarnation that ended as `exit` after
     /// running for `ran_for`.
     pub(crate) fn decide(&mut self, exit: Exit, ran_for: Duration) -> Decision {

@@ -201,6 +201,16 @@ impl Children {
         Some(link)
     }
 
+    /// Puts `link` in the place of child `key` (the same name, key, slot and
+    /// dependencies: a child started again); returns the link it replaced.
+    pub(crate) fn replace(&mut self, key: usize, link: Rc<ChildLink>) -> Option<Rc<ChildLink>> {
+        let slot = self.order[self.position(key)?].1;
+        let old = self.slots[slot as usize].as_ref()?;
+        debug_assert_eq!(old.path.name(), link.path.name());
+        debug_assert_eq!(link.index as usize, key);
+        self.slots[slot as usize].replace(link)
+    }
+
     /// The children with their dependencies, as positions in start order
     /// over the children only, for a shutdown plan.
     pub(crate) fn for_shutdown(&self) -> Vec<(Rc<ChildLink>, Vec<usize>)> {
@@ -249,6 +259,8 @@ mod tests {
             index,
             scope,
             remove_on_exit: false,
+            incarnations: 0,
+            start_after: Default::default(),
         };
         let shared = ChildShared::new(name.to_string());
         ChildLink::new(NodeRecord::new(), NodeKind::Actor, shared, None, &env)

@@ -12,6 +12,7 @@ mod by_path;
 pub(crate) mod children;
 mod nested;
 pub(crate) mod shutdown;
+mod start_order;
 
 pub use builder::SupervisorBuilder;
 
@@ -30,7 +31,7 @@ use tracing::Instrument as _;
 
 use self::children::Children;
 use crate::child::lifecycle::Notice;
-use crate::child::link::{self, ChildEnv, ChildNotice, Command, SupervisorScope};
+use crate::child::link::{self, ChildEnv, ChildNotice, Command, StartAfter, SupervisorScope};
 use crate::error::ControlError;
 use crate::error::{check_name, BuildError};
 use crate::messages::children::{RemoveChild, RestartChild, StartChild, StopChild};
@@ -140,6 +141,8 @@ pub struct SupervisorActor {
 pub(crate) struct OwnState {
     state: Cell<NodeState>,
     link: Option<std::rc::Weak<link::ChildLink>>,
+    /// The number of the latest wait for the siblings it depends on.
+    wait: Cell<u32>,
 }
 
 impl OwnState {
@@ -147,7 +150,19 @@ impl OwnState {
         OwnState {
             state: Cell::new(NodeState::Starting),
             link: link.as_ref().map(Rc::downgrade),
+            wait: Cell::new(0),
         }
+    }
+
+    /// Begins a new wait for the siblings it depends on; its number.
+    fn next_wait(&self) -> u32 {
+        self.wait.set(self.wait.get().wrapping_add(1));
+        self.wait.get()
+    }
+
+    /// Whether `wait` is the latest wait.
+    fn is_wait(&self, wait: u32) -> bool {
+        self.wait.get() == wait
     }
 
     /// Its link in its parent, while the parent keeps it.
@@ -225,6 +240,17 @@ impl SupervisorActor {
     /// indexes `depends_on`.
     fn start_child(&mut self, spec: AnyChildSpec, depends_on: Vec<usize>, ctx: &mut Context<Self>) {
         let common = spec.0.common();
+        // The siblings it waits for (`Vec::new` allocates nothing for a
+        // child without dependencies).
+        let start_after = StartAfter {
+            links: depends_on
+                .iter()
+                .filter_map(|&i| self.children.get(i).cloned())
+                .collect(),
+            timeout: common
+                .start_timeout
+                .unwrap_or(crate::spec::DEFAULT_START_TIMEOUT),
+        };
         let env = ChildEnv {
             path: spec.0.assigned_path(),
             restart: common.restart,
@@ -233,6 +259,8 @@ impl SupervisorActor {
             index: self.children.next_index(),
             scope: self.child_scope(ctx),
             remove_on_exit: spec.0.removes_on_exit(),
+            incarnations: 0,
+            start_after,
         };
         let link = spec.0.start(env);
         self.children.push(link, depends_on);
@@ -269,12 +297,7 @@ impl Actor for SupervisorActor {
         tracing::info!(path = %self.path, children = self.pending.len(), "supervisor started");
         self.started_at = Instant::now();
         self.keep_alive = Some(ctx.address());
-        let pending = std::mem::take(&mut self.pending);
-        self.children.reserve(pending.len());
-        for (spec, depends_on) in pending {
-            self.start_child(spec, depends_on, ctx);
-        }
-        self.state.set(NodeState::Running);
+        self.start_when_ready(start_order::Then::StartPending, ctx);
     }
 
     /// Whatever ended the supervisor (a `Stop` that finished, [`Kill`], its
@@ -369,6 +392,9 @@ impl SupervisorActor {
             return;
         }
         self.state.set(NodeState::Stopping);
+        // Children never started (it waited for its dependencies): their
+        // handles answer at once, what they accepted reported undelivered.
+        self.pending.clear();
         let children = self.children.for_shutdown();
         let (path, grace) = (self.path.clone(), self.grace);
         let (state, report, events) =
@@ -377,9 +403,15 @@ impl SupervisorActor {
         // lives as long as someone holds its address, to be inspected.
         let keep_alive = self.keep_alive.take();
         let token = self.token.clone();
+        let links: Vec<_> = children.iter().map(|(link, _)| link.clone()).collect();
         actix_rt::spawn(
             async move {
                 let mut stopped = shutdown::shut_down(path.clone(), children, grace).await;
+                // Nothing starts again under a supervisor that stopped, and a
+                // kept factory may hold the supervisor's own address.
+                for link in links {
+                    link.drop_kept();
+                }
                 match cause {
                     ShutdownCause::Stop => {
                         tracing::info!(path = %path, outcome = ?stopped.outcome, "supervisor stopped its children");
@@ -635,6 +667,9 @@ impl Handler<RestartChild> for SupervisorActor {
     type Result = ResponseFuture<Result<(), ControlError>>;
 
     fn handle(&mut self, RestartChild(name): RestartChild, _: &mut Context<Self>) -> Self::Result {
+        if let Some(started) = self.start_again(&name) {
+            return Box::pin(async move { started });
+        }
         let link = self.children.find(&name).map(|(_, link)| link.clone());
         let link = match link {
             _ if self.is_ending() => Err(self.stopping_error()),
@@ -662,6 +697,29 @@ impl Handler<RestartChild> for SupervisorActor {
             link.command(Command::Start);
             Ok(())
         })
+    }
+}
+
+impl SupervisorActor {
+    /// Starts the child called `name` again if it ended for good (stopped,
+    /// or failed): its next incarnation, from its kept factory, takes its
+    /// place (the same name, position and dependencies). `None` when the
+    /// child is not one that ended; the answer otherwise.
+    fn start_again(&mut self, name: &str) -> Option<Result<(), ControlError>> {
+        if self.is_ending() {
+            return None;
+        }
+        let (key, link) = self.children.find(name)?;
+        if link.activity() != link::Activity::Done {
+            return None;
+        }
+        let Some(next) = link.start_again() else {
+            let path = link.path.clone();
+            return Some(Err(ControlError::ChildEnded { path }));
+        };
+        tracing::info!(path = %next.path, "starting an ended child again");
+        self.children.replace(key, next);
+        Some(Ok(()))
     }
 }
 
