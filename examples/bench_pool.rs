@@ -109,6 +109,8 @@ async fn run(jobs: u64) -> bool {
     let (mut rss_at_checkpoint, mut most_listed) = (0u64, 0usize);
     // Each sample: (children listed, jobs started and not yet ended).
     let mut samples = Vec::new();
+    // Resident memory at each sample, MB.
+    let mut rss_samples = Vec::new();
     while ended < jobs {
         // Up to `MAX_CHILDREN` jobs in flight, their starts sent at once.
         while (started < jobs || !retry.is_empty()) && running.len() < MAX_CHILDREN {
@@ -150,6 +152,7 @@ async fn run(jobs: u64) -> bool {
                 .len();
             most_listed = most_listed.max(listed);
             samples.push((listed, running.len()));
+            rss_samples.push(mb(resident_bytes()));
         }
     }
     let elapsed = began.elapsed();
@@ -181,6 +184,10 @@ async fn run(jobs: u64) -> bool {
         mb(rss_at_checkpoint),
         mb(rss_after),
         growth * 100.0
+    );
+    println!(
+        "resident memory every {} jobs, MB: {rss_samples:.1?}",
+        jobs / 10
     );
     println!(
         "concurrent children: at most {} live at once",
