@@ -322,6 +322,7 @@ where
                 backoff: child.backoff.as_ref(),
                 grace: child.grace,
                 depends_on: &[],
+                start_timeout: None,
             },
             &path,
         )
