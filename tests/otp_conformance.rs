@@ -7,7 +7,7 @@
 //!
 //! The translation: `permanent` is [`RestartPolicy::Always`], `transient`
 //! is [`RestartPolicy::OnFailure`], `temporary` is [`RestartPolicy::Never`]
-//! (removed from the table when it ends: `.temporary()`); a child exiting
+//! (and `.remove_on_exit()`: it leaves the table when it ends); a child exiting
 //! `normal` calls `ctx.stop()`, `abnormal` panics; `terminate_child` is
 //! [`StopChild`], `delete_child` [`RemoveChild`], `restart_child`
 //! [`RestartChild`], `which_children` and `count_children` are [`Inspect`];
