@@ -3,6 +3,10 @@
 //! 100 concurrent children, each child built from the template with its
 //! job's arguments, doing its work in `started` and ending itself.
 //!
+//! Beside resident memory it counts the heap bytes in use (a counting
+//! global allocator): resident memory also holds what the allocator keeps
+//! for reuse, the heap count only what the program holds.
+//!
 //! It checks what issue 18 asks of such a service: resident memory after
 //! the run within 10% of what it was after the first 10,000 jobs (the
 //! table, the snapshot and the memory follow the live children, not the
@@ -14,7 +18,8 @@
 //! (default 1) scales the number of jobs: `BENCH_SCALE=0.02` (20,000 jobs,
 //! a few seconds) is the CI smoke.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -62,6 +67,35 @@ impl Actor for Job {
     }
 }
 actix_supervisor::supervised!(Job);
+
+/// Heap bytes allocated and not freed.
+static HEAP_IN_USE: AtomicI64 = AtomicI64::new(0);
+
+/// The system allocator, counting the bytes in use.
+struct Counting;
+
+// SAFETY: every call is forwarded to the system allocator unchanged.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        HEAP_IN_USE.fetch_add(layout.size() as i64, Ordering::Relaxed);
+        System.alloc(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        HEAP_IN_USE.fetch_sub(layout.size() as i64, Ordering::Relaxed);
+        System.dealloc(ptr, layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        HEAP_IN_USE.fetch_add(new_size as i64 - layout.size() as i64, Ordering::Relaxed);
+        System.realloc(ptr, layout, new_size)
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+fn heap_in_use() -> u64 {
+    HEAP_IN_USE.load(Ordering::Relaxed).max(0) as u64
+}
 
 /// Resident set size of this process, from `/proc/self/statm` (0 where it
 /// cannot be read).
@@ -111,6 +145,9 @@ async fn run(jobs: u64) -> bool {
     let mut samples = Vec::new();
     // Resident memory at each sample, MB.
     let mut rss_samples = Vec::new();
+    let mut heap_at_checkpoint = 0u64;
+    // Heap bytes in use at each sample (about 100 jobs in flight).
+    let mut heap_samples = Vec::new();
     while ended < jobs {
         // Up to `MAX_CHILDREN` jobs in flight, their starts sent at once.
         while (started < jobs || !retry.is_empty()) && running.len() < MAX_CHILDREN {
@@ -140,6 +177,7 @@ async fn run(jobs: u64) -> bool {
         ended += 1;
         if ended == CHECKPOINT {
             rss_at_checkpoint = resident_bytes();
+            heap_at_checkpoint = heap_in_use();
         }
         if ended % (jobs / 10) == 0 {
             let listed = pool
@@ -153,10 +191,12 @@ async fn run(jobs: u64) -> bool {
             most_listed = most_listed.max(listed);
             samples.push((listed, running.len()));
             rss_samples.push(mb(resident_bytes()));
+            heap_samples.push(heap_in_use());
         }
     }
     let elapsed = began.elapsed();
     let rss_after = resident_bytes();
+    let heap_after = heap_in_use();
     let listed_after = pool
         .supervisor()
         .send(Inspect)
@@ -187,6 +227,10 @@ async fn run(jobs: u64) -> bool {
     );
     println!(
         "resident memory every {} jobs, MB: {rss_samples:.1?}",
+        jobs / 10
+    );
+    println!(
+        "heap in use: {heap_at_checkpoint} bytes after {CHECKPOINT} jobs; every {} jobs: {heap_samples:?}; {heap_after} after the run",
         jobs / 10
     );
     println!(
