@@ -180,7 +180,11 @@ async fn stopping_a_busy_pool_drains_every_child() {
     let report = within(stop).await.unwrap();
     assert!(report.is_drained(), "{report:?}");
     assert_eq!(report.children.len(), 3);
-    assert_eq!(report.drained, 3 * 5, "the steps queued behind each hold");
+    assert_eq!(
+        report.summary().messages_drained,
+        3 * 5,
+        "the steps queued behind each hold"
+    );
     let lines = logged.drain();
     for id in 1..=3 {
         let steps: Vec<_> = lines
