@@ -225,6 +225,7 @@ pub use actors::{
     MissedTicks, Periodic, PeriodicActor, SupervisorActor, SupervisorBuilder, Tick, TickContext,
     TickContextBuilder, TickNow, Work, WorkContext, WorkContextBuilder, WorkerActor,
 };
+pub use actors::{Pool, PoolBuilder};
 pub use child::{
     fail, restart_fresh, ChildFuture, ChildHandle, StartContext, SupervisedActor, SupervisedHandler,
 };

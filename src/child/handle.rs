@@ -332,4 +332,39 @@ impl<A: Actor> ChildHandle<A> {
         }
         shared.report()
     }
+
+    /// Waits until the child ended for good, however it ended (its own end
+    /// that its policy does not restart, a stop, its supervisor gone), and
+    /// answers its final report; it stops nothing. A one-shot job's owner
+    /// awaits this to learn that the job is over (a temporary child has
+    /// left its supervisor's table by then).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actix::prelude::*;
+    /// use actix_supervisor::prelude::*;
+    ///
+    /// #[derive(Default)]
+    /// struct Job;
+    /// impl Actor for Job {
+    ///     type Context = Context<Self>;
+    ///     fn started(&mut self, ctx: &mut Context<Self>) {
+    ///         ctx.stop(); // its work is done
+    ///     }
+    /// }
+    /// actix_supervisor::supervised!(Job);
+    ///
+    /// # actix::System::new().block_on(async {
+    /// let spec = ChildSpec::new("job", Job::default).restart(RestartPolicy::Never);
+    /// let job = spec.handle();
+    /// let _app = SupervisorActor::builder("app").child(spec).start()?;
+    /// let report = job.ended().await;
+    /// assert_eq!(report.path.as_str(), "/app/job");
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn ended(&self) -> impl Future<Output = StopReport> + 'static {
+        self.shared.report()
+    }
 }

@@ -54,6 +54,8 @@ pub struct SupervisorBuilder {
     pub(super) shared: Arc<ChildShared>,
     /// Where it runs, when not on its parent's arbiter.
     pub(super) arbiter: Option<ArbiterHandle>,
+    /// How many live children it takes at most (a pool's `max_children`).
+    pub(crate) max_children: Option<usize>,
 }
 
 impl fmt::Debug for SupervisorBuilder {
@@ -127,6 +129,7 @@ impl SupervisorBuilder {
             addr: Addr::new(sender),
             receiver,
             arbiter: None,
+            max_children: None,
         }
     }
 
@@ -502,6 +505,7 @@ impl SupervisorBuilder {
             incarnation: 1,
             as_child: place.as_child,
             child_scope: None,
+            max_children: self.max_children,
             #[cfg(feature = "testkit")]
             _live: crate::testkit::LiveActor::new(),
         };

@@ -129,6 +129,8 @@ pub struct SupervisorActor {
     as_child: Option<builder::AsChild>,
     /// What its children share, made when the first one starts.
     child_scope: Option<Rc<SupervisorScope>>,
+    /// How many live children it takes at most (a pool's `max_children`).
+    max_children: Option<usize>,
     #[cfg(feature = "testkit")]
     _live: crate::testkit::LiveActor,
 }
@@ -633,6 +635,7 @@ impl Handler<StartChild> for SupervisorActor {
         if self.is_ending() {
             return Err(self.stopping_error());
         }
+        self.check_room()?;
         let common = spec.0.common();
         check_name(&self.path, common.name)?;
         if self.children.find(common.name).is_some() {
@@ -827,5 +830,30 @@ impl Handler<crate::messages::Kill> for SupervisorActor {
 
     fn handle(&mut self, _: crate::messages::Kill, ctx: &mut Context<Self>) {
         ctx.stop();
+    }
+}
+
+impl SupervisorActor {
+    /// Refuses a new child when the supervisor already has its
+    /// `max_children` live children (a pool's limit): the ones that ended
+    /// and wait to leave the table do not count.
+    fn check_room(&self) -> Result<(), ControlError> {
+        let Some(max_children) = self.max_children else {
+            return Ok(());
+        };
+        let live = self
+            .children
+            .iter()
+            .filter(|link| !link.record.borrow().state.is_terminal())
+            .take(max_children)
+            .count();
+        if live < max_children {
+            Ok(())
+        } else {
+            Err(ControlError::Full {
+                parent: self.path.clone(),
+                max_children,
+            })
+        }
     }
 }
