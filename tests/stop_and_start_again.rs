@@ -214,3 +214,20 @@ async fn a_temporary_child_cannot_be_started_again() {
     let tree = within(app.send(Inspect)).await.unwrap();
     assert!(tree.find("/app/job").is_none());
 }
+
+#[actix_rt::test]
+async fn a_nested_supervisor_that_ended_is_not_started_again() {
+    let app = SupervisorActor::builder("app")
+        .child(SupervisorActor::builder("sub"))
+        .start()
+        .unwrap();
+    let report = within(app.send(StopChild::new("sub")))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(report.is_drained(), "{report}");
+    assert!(matches!(
+        restart(&app, "sub").await,
+        Err(ControlError::ChildEnded { .. })
+    ));
+}
