@@ -276,6 +276,23 @@ pub enum StartError {
         /// The child.
         path: NodePath,
     },
+    /// A sibling the child depends on did not finish its start within the
+    /// child's start timeout ([`ChildSpec::start_timeout`](crate::ChildSpec::start_timeout)):
+    /// the child's first start attempt failed without running its code.
+    /// Its restart policy decides what follows, like for any failed start.
+    #[error(
+        "{path}: did not start: the sibling it depends on, {dependency}, did not finish its \
+         start within {}; see why in {dependency}'s last failure, or raise the start timeout",
+        humantime::format_duration(*timeout)
+    )]
+    DependencyNotReady {
+        /// The child.
+        path: NodePath,
+        /// The sibling it waited for (the first one not ready).
+        dependency: NodePath,
+        /// How long it waited: its start timeout.
+        timeout: std::time::Duration,
+    },
 }
 
 /// Why a control message to a supervisor ([`StartChild`](crate::StartChild),

@@ -208,6 +208,7 @@ fn phase_label(phase: FailurePhase) -> &'static str {
         FailurePhase::Restarting => "restarting",
         FailurePhase::Starting => "starting",
         FailurePhase::Running => "running",
+        FailurePhase::Waiting => "waiting",
     }
 }
 

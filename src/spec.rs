@@ -31,6 +31,10 @@ use crate::tree::{NodeKind, NodePath, TaskStats};
 /// this many messages are queued (`do_send` ignores it).
 const MAILBOX_CAPACITY: usize = 16;
 
+/// How long a child waits for the siblings it depends on to finish their
+/// start, unless its spec says otherwise.
+pub(crate) const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How to build and run one supervised actor.
 ///
 /// The factory is called for the first start and again for every restart, so
@@ -78,6 +82,7 @@ pub struct ChildSpec<A: Actor<Context = Context<A>>> {
 struct SpecExtras {
     backoff: Option<Backoff>,
     depends_on: Vec<String>,
+    start_timeout: Option<Duration>,
     /// A field of a kind's configuration that cannot be used, reported when
     /// the tree is built.
     config_error: Option<FieldError>,
@@ -213,9 +218,53 @@ impl<A: SupervisedActor> ChildSpec<A> {
     }
 
     /// Declares that this child needs the sibling `name`: it starts after it
-    /// and stops before it.
+    /// finished its start, and stops before it.
+    ///
+    /// "Finished its start" means that the sibling's `started` returned and
+    /// the futures it waited on with `ctx.wait` completed (for a nested
+    /// supervisor: each of its children finished its start). Until then,
+    /// this child waits, shown as [`NodeState::Waiting`](crate::NodeState::Waiting),
+    /// at most its [`start_timeout`](ChildSpec::start_timeout). The same
+    /// holds for each restart. Children with no dependency between them
+    /// start concurrently.
     pub fn depends_on(mut self, name: impl Into<String>) -> Self {
         self.extras_mut().depends_on.push(name.into());
+        self
+    }
+
+    /// Bounds how long each start of this child waits for the siblings it
+    /// [depends on](ChildSpec::depends_on) to finish theirs (default 30 s).
+    /// When it runs out, the start attempt fails without running the
+    /// child's code: a failure in phase
+    /// [`Waiting`](crate::FailurePhase::Waiting) naming the sibling, and
+    /// for the first attempt [`StartError::DependencyNotReady`](crate::StartError::DependencyNotReady);
+    /// the child's restart policy decides what follows. A child without
+    /// dependencies never waits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # use actix::prelude::*;
+    /// # #[derive(Default)] struct Store;
+    /// # impl Actor for Store { type Context = Context<Self>; }
+    /// # actix_supervisor::supervised!(Store);
+    /// # #[derive(Default)] struct Reader;
+    /// # impl Actor for Reader { type Context = Context<Self>; }
+    /// # actix_supervisor::supervised!(Reader);
+    /// use actix_supervisor::{ChildSpec, SupervisorActor};
+    ///
+    /// let app = SupervisorActor::builder("app")
+    ///     .child(ChildSpec::new("store", Store::default))
+    ///     .child(
+    ///         ChildSpec::new("reader", Reader::default)
+    ///             .depends_on("store")
+    ///             .start_timeout(Duration::from_secs(5)),
+    ///     );
+    /// # drop(app);
+    /// ```
+    pub fn start_timeout(mut self, timeout: Duration) -> Self {
+        self.extras_mut().start_timeout = Some(timeout);
         self
     }
 
@@ -378,6 +427,8 @@ pub(crate) struct SpecCommon<'a> {
     pub(crate) backoff: Option<&'a Backoff>,
     pub(crate) grace: Grace,
     pub(crate) depends_on: &'a [String],
+    /// Unset: [`DEFAULT_START_TIMEOUT`].
+    pub(crate) start_timeout: Option<Duration>,
 }
 
 /// What a supervisor needs of a spec without knowing its actor type.
@@ -414,6 +465,7 @@ impl<A: SupervisedActor> ErasedSpec for ChildSpec<A> {
             backoff: self.extras.as_ref().and_then(|e| e.backoff.as_ref()),
             grace: self.grace,
             depends_on: self.extras.as_ref().map_or(&[], |e| &e.depends_on),
+            start_timeout: self.extras.as_ref().and_then(|e| e.start_timeout),
         }
     }
 
@@ -463,6 +515,13 @@ pub(crate) fn validate(common: &SpecCommon<'_>, parent: &NodePath) -> Result<(),
             path: path(),
             field: "grace",
             reason: "must be above zero (use a short grace, not none)".into(),
+        });
+    }
+    if common.start_timeout == Some(Duration::ZERO) {
+        return Err(BuildError::InvalidField {
+            path: path(),
+            field: "start_timeout",
+            reason: "must be above zero".into(),
         });
     }
     Ok(())

@@ -181,6 +181,12 @@ pub enum NodeKind {
 /// ## `Failed`
 /// The node failed and its supervisor gave up on it (policy `Never`, or a
 /// restart that cannot succeed); sends to it fail.
+///
+/// ## `Waiting`
+/// The next incarnation waits for the siblings the node
+/// [depends on](crate::ChildSpec::depends_on) to finish their start, at
+/// most its [start timeout](crate::ChildSpec::start_timeout). Messages wait
+/// in the mailbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "state")]
 #[non_exhaustive]
@@ -206,6 +212,8 @@ pub enum NodeState {
     /// again only if a restart of a whole subtree above it (escalation)
     /// brings it back.
     Failed,
+    /// Waiting for the siblings it depends on to finish their start.
+    Waiting,
 }
 
 impl NodeState {
@@ -232,6 +240,7 @@ impl fmt::Display for NodeState {
             NodeState::Stopping => f.write_str("stopping"),
             NodeState::Stopped => f.write_str("stopped"),
             NodeState::Failed => f.write_str("failed"),
+            NodeState::Waiting => f.write_str("waiting"),
         }
     }
 }
@@ -261,6 +270,9 @@ pub enum FailurePhase {
     Starting,
     /// A handler, a future spawned on the context, `stopping` or `stopped`.
     Running,
+    /// Waiting for the siblings it depends on to finish their start: the
+    /// start timeout ran out.
+    Waiting,
 }
 
 /// A failure of one incarnation: what happened, where, and when.
@@ -300,6 +312,7 @@ impl fmt::Display for Failure {
             FailurePhase::Restarting => "restarting",
             FailurePhase::Starting => "started",
             FailurePhase::Running => "running",
+            FailurePhase::Waiting => "waiting for its dependencies",
         };
         write!(f, "{kind} in {phase}: {}", self.message)
     }
@@ -474,6 +487,7 @@ pub(crate) fn state_label(state: &NodeState) -> &'static str {
         NodeState::Stopping => "stopping",
         NodeState::Stopped => "stopped",
         NodeState::Failed => "failed",
+        NodeState::Waiting => "waiting",
     }
 }
 
@@ -513,6 +527,7 @@ enum StateLabel {
     Stopping,
     Stopped,
     Failed,
+    Waiting,
 }
 
 impl From<NodeSnapshotJson> for NodeSnapshot {
@@ -530,6 +545,7 @@ impl From<NodeSnapshotJson> for NodeSnapshot {
             StateLabel::Stopping => NodeState::Stopping,
             StateLabel::Stopped => NodeState::Stopped,
             StateLabel::Failed => NodeState::Failed,
+            StateLabel::Waiting => NodeState::Waiting,
         };
         NodeSnapshot {
             name: json.name,

@@ -114,6 +114,8 @@ pub(crate) enum Startup {
     Started,
     Failed(Box<Failure>),
     Gone,
+    /// A sibling it depends on (this path) was not ready within this time.
+    NotReady(Box<(NodePath, std::time::Duration)>),
 }
 
 /// The counts of a child's accepted messages at one moment.

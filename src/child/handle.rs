@@ -150,6 +150,14 @@ impl<A: Actor> ChildHandle<A> {
                 Startup::Gone => Err(StartError::SupervisorGone {
                     path: shared.path(),
                 }),
+                Startup::NotReady(waited) => {
+                    let (dependency, timeout) = *waited;
+                    Err(StartError::DependencyNotReady {
+                        path: shared.path(),
+                        dependency,
+                        timeout,
+                    })
+                }
             }
         }
     }

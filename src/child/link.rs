@@ -75,6 +75,24 @@ pub(crate) struct ChildEnv {
     /// Incarnations the child ran before this link's first: a child started
     /// again after it ended continues its count.
     pub(crate) incarnations: u64,
+    /// The siblings whose start this child waits for, and for how long.
+    pub(crate) start_after: StartAfter,
+}
+
+/// The siblings a child waits for before each of its incarnations is built,
+/// and how long it waits (see [`crate::ChildSpec::start_timeout`]). Empty
+/// for a child without dependencies: nothing is allocated then.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StartAfter {
+    pub(crate) links: Vec<Rc<ChildLink>>,
+    pub(crate) timeout: std::time::Duration,
+}
+
+impl StartAfter {
+    /// The first sibling that has not finished its start, if any.
+    pub(crate) fn first_not_ready(&self) -> Option<&Rc<ChildLink>> {
+        self.links.iter().find(|link| !link.is_ready())
+    }
 }
 
 /// The settings all the children of one supervisor share, kept once per
@@ -161,13 +179,18 @@ pub(crate) enum Command {
     Start,
 }
 
-/// Whether a child's runner is running an incarnation, parked between two
-/// (waiting for its supervisor), or done for good.
+/// Whether a child's runner is running an incarnation (and whether its
+/// start is over), parked between two (waiting for its supervisor), or done
+/// for good.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Activity {
+    /// Starting an incarnation, or between two of its own.
     Active,
     Parked,
     Done,
+    /// The incarnation finished its start (for a nested supervisor: each of
+    /// its children did): the siblings that depend on it may start.
+    Ready,
 }
 
 /// What a supervisor and one child's runner share.
@@ -181,6 +204,9 @@ pub(crate) struct ChildLink {
     command: Cell<Option<Command>>,
     /// Changes are rung on the shared state's bell.
     activity: Cell<Activity>,
+    /// Someone waits for the child to be ready: changes to and from
+    /// `Ready` are rung on the bell too (otherwise they need not be).
+    watched: Cell<bool>,
     /// The address of a child that is itself a supervisor (boxed: most
     /// children are not; typed by the supervisor, which alone reads it).
     pub(crate) nested: Option<Nested>,
@@ -255,6 +281,7 @@ impl ChildLink {
             shared,
             command: Cell::new(None),
             activity: Cell::new(Activity::Active),
+            watched: Cell::new(false),
             nested,
             grace: env.grace,
             rules: RefCell::new(RestartRules::new(
@@ -274,9 +301,25 @@ impl ChildLink {
         self.activity.get()
     }
 
+    /// Sets the activity and rings the bell for those who wait on it: a
+    /// change to or from `Ready` only when someone waits for readiness, so
+    /// that a child nobody depends on starts without ringing it.
     pub(crate) fn set_activity(&self, activity: Activity) {
-        self.activity.set(activity);
-        self.shared.bell().notify_waiters();
+        let was = self.activity.replace(activity);
+        let readiness_only = matches!(
+            (was, activity),
+            (Activity::Active, Activity::Ready) | (Activity::Ready, Activity::Active)
+        );
+        if !readiness_only || self.watched.get() {
+            self.shared.bell().notify_waiters();
+        }
+    }
+
+    /// Whether the child finished its start and runs: its runner's
+    /// incarnation is `Running` (draining or not), or, for a nested
+    /// supervisor, each of its children is.
+    pub(crate) fn is_ready(&self) -> bool {
+        self.activity.get() == Activity::Ready
     }
 
     /// Completes once the runner is parked or done.
@@ -287,7 +330,27 @@ impl ChildLink {
                 let changed = link.shared.bell().notified();
                 tokio::pin!(changed);
                 changed.as_mut().enable();
-                if link.activity.get() != Activity::Active {
+                if matches!(link.activity.get(), Activity::Parked | Activity::Done) {
+                    return;
+                }
+                changed.await;
+            }
+        }
+    }
+
+    /// Completes once the child is ready (see [`ChildLink::is_ready`]) or
+    /// done for good (`done` then: it will never be ready).
+    pub(crate) fn ready_or_done(
+        self: &Rc<Self>,
+    ) -> impl std::future::Future<Output = ()> + 'static {
+        let link = self.clone();
+        link.watched.set(true);
+        async move {
+            loop {
+                let changed = link.shared.bell().notified();
+                tokio::pin!(changed);
+                changed.as_mut().enable();
+                if matches!(link.activity.get(), Activity::Ready | Activity::Done) {
                     return;
                 }
                 changed.await;
@@ -394,6 +457,7 @@ impl ChildLink {
             scope: self.scope.clone(),
             remove_on_exit: self.remove_on_exit,
             incarnations: self.record.borrow().incarnation,
+            start_after: kept.start_after(),
         };
         Some(kept.respawn(env, self))
     }

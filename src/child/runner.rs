@@ -81,7 +81,7 @@ use tokio::time::{Instant, Sleep};
 
 use super::drain::{ChildShared, DrainMarker, Startup};
 use super::lifecycle::{Action, Actions, Emit, Ending, Event, Lifecycle, Notice, State, Verdict};
-use super::link::{Activity, ChildEnv, ChildLink, ChildNotice, Command, NodeRecord};
+use super::link::{Activity, ChildEnv, ChildLink, ChildNotice, Command, NodeRecord, StartAfter};
 use super::restart::{Decision, End, Exit};
 use super::signals::{self, Reported};
 use super::start::{Factory, Parts, StartContext};
@@ -100,15 +100,25 @@ pub(crate) fn spawn<A: SupervisedActor>(env: ChildEnv, parts: Parts<A>) -> Rc<Ch
     record.stats = parts.stats;
     let link = ChildLink::new(record, parts.kind, parts.shared.clone(), None, &env);
     let span = tracing::info_span!("node", path = %path);
+    // A child without dependencies starts as before: no wait, no `Rare`.
+    let (lifecycle, rare) = if env.start_after.links.is_empty() {
+        (Lifecycle::new(), None)
+    } else {
+        let rare = Rare {
+            start_after: env.start_after,
+            ..Rare::default()
+        };
+        (Lifecycle::with_dependencies(), Some(Box::new(rare)))
+    };
     let mut runner = Runner {
         link: link.clone(),
         core: Box::new(Core {
             factory: parts.factory,
             addr: parts.addr,
             shared: parts.shared,
-            lifecycle: Lifecycle::new(),
+            lifecycle,
             known_waker: None,
-            rare: None,
+            rare,
         }),
         context: ChildContext::Unbuilt(Some(parts.receiver)),
         #[cfg(feature = "testkit")]
@@ -183,6 +193,16 @@ struct Rare {
     /// A failure reported with `fail` in this incarnation whose context has
     /// not ended yet (its `stopping` kept it running).
     reported: Option<String>,
+    /// The siblings each incarnation waits for, for a child that has some
+    /// (set when the child is spawned).
+    start_after: StartAfter,
+    /// The start timeout, in `State::Waiting`.
+    start_timer: Option<Pin<Box<Sleep>>>,
+    /// Completes when the sibling waited for is ready (or done), in
+    /// `State::Waiting`.
+    watch: Option<Pin<Box<dyn Future<Output = ()>>>>,
+    /// The sibling named by the last start timeout.
+    waited_for: Option<crate::tree::NodePath>,
 }
 
 /// When a stop (or strategy drain) began, and its grace.
@@ -331,6 +351,7 @@ impl<A: SupervisedActor> Future for Runner<A> {
                         this.apply(Event::BackoffOver);
                     }
                 }
+                State::Waiting { .. } => this.poll_dependencies(cx),
                 State::Deciding { .. } | State::Parked { .. } | State::GaveUp => {}
                 State::Done { .. } => return Poll::Ready(()),
             }
@@ -387,6 +408,8 @@ impl<A: SupervisedActor> Runner<A> {
             Activity::Done
         } else if lifecycle.is_at_rest() {
             Activity::Parked
+        } else if lifecycle.is_ready() {
+            Activity::Ready
         } else {
             Activity::Active
         };
@@ -399,6 +422,10 @@ impl<A: SupervisedActor> Runner<A> {
             }
             if rare.backoff.is_some() && !matches!(lifecycle.state(), State::Backoff { .. }) {
                 rare.backoff = None;
+            }
+            if rare.start_timer.is_some() && !matches!(lifecycle.state(), State::Waiting { .. }) {
+                rare.start_timer = None;
+                rare.watch = None;
             }
         }
     }
@@ -431,9 +458,17 @@ impl<A: SupervisedActor> Runner<A> {
             }
             Action::SettleStart { failed: true } => {
                 if let Some(failure) = self.link.record.borrow().last_failure.as_deref() {
-                    self.core
-                        .shared
-                        .settle_startup(Startup::Failed(Box::new(failure.clone())));
+                    let waited_for = self.core.rare.as_mut().and_then(|rare| {
+                        let dependency = rare.waited_for.take()?;
+                        Some((dependency, rare.start_after.timeout))
+                    });
+                    let outcome = match waited_for {
+                        Some(waited) if failure.phase == FailurePhase::Waiting => {
+                            Startup::NotReady(Box::new(waited))
+                        }
+                        _ => Startup::Failed(Box::new(failure.clone())),
+                    };
+                    self.core.shared.settle_startup(outcome);
                 }
             }
             Action::Emit(Emit::Started) => self.emit(|| EventKind::Started),
@@ -514,8 +549,85 @@ impl<A: SupervisedActor> Runner<A> {
                 }
             }
             Action::Finish(ending) => self.finish(ending),
+            Action::AwaitDependencies => return self.await_dependencies(),
         }
         Next::Nothing
+    }
+
+    /// Arms the start timeout of a child about to wait for its
+    /// dependencies; its answer, at once when they are all ready.
+    #[cold]
+    fn await_dependencies(&mut self) -> Next {
+        let rare = self.core.rare_mut();
+        rare.watch = None;
+        rare.start_timer = Instant::now()
+            .checked_add(rare.start_after.timeout)
+            .map(|deadline| Box::pin(tokio::time::sleep_until(deadline)));
+        if rare.start_after.first_not_ready().is_none() {
+            return Next::Event(Event::DependenciesReady);
+        }
+        tracing::debug!(path = %self.link.path, "waiting for the siblings it depends on");
+        Next::Nothing
+    }
+
+    /// In `State::Waiting`: starts the incarnation once every dependency
+    /// is ready, fails the attempt once the start timeout rang, and
+    /// otherwise registers the runner's waker with the first dependency
+    /// not ready (and the timer).
+    #[cold]
+    fn poll_dependencies(&mut self, cx: &mut task::Context<'_>) {
+        let Some(rare) = self.core.rare.as_mut() else {
+            unreachable!("a child that waits for dependencies has them in `Rare`");
+        };
+        let ready = loop {
+            let Some(dependency) = rare.start_after.first_not_ready() else {
+                break true;
+            };
+            // A dependency done for good is never ready: only the timer
+            // can end the wait.
+            if dependency.activity() == Activity::Done {
+                break false;
+            }
+            let watch = rare
+                .watch
+                .get_or_insert_with(|| Box::pin(dependency.ready_or_done()));
+            if watch.as_mut().poll(cx).is_pending() {
+                break false;
+            }
+            rare.watch = None;
+        };
+        if ready {
+            self.apply(Event::DependenciesReady);
+            return;
+        }
+        let rang = rare
+            .start_timer
+            .as_mut()
+            .is_some_and(|timer| timer.as_mut().poll(cx).is_ready());
+        if !rang {
+            return;
+        }
+        let timeout = rare.start_after.timeout;
+        let dependency = rare
+            .start_after
+            .first_not_ready()
+            .map_or_else(|| self.link.path.clone(), |link| link.path.clone());
+        tracing::warn!(
+            path = %self.link.path,
+            dependency = %dependency,
+            timeout = ?timeout,
+            "a sibling it depends on did not finish its start in time"
+        );
+        let failure = Failure::new(
+            FailureKind::Error,
+            FailurePhase::Waiting,
+            format!(
+                "{dependency}, a sibling it depends on, did not finish its start within {}",
+                humantime::format_duration(timeout)
+            ),
+        );
+        rare.waited_for = Some(dependency);
+        self.apply(Event::StartTimeout(failure));
     }
 
     /// Calls the factory and puts the next incarnation's value in place.
@@ -764,8 +876,17 @@ impl<A: SupervisedActor> Runner<A> {
             &mut self.core.factory,
             Box::new(|_: &StartContext| Err("the factory was kept for a start again".into())),
         );
-        self.link
-            .keep(Box::new(super::respawn::Kept::new(factory, self.link.kind)));
+        let start_after = self
+            .core
+            .rare
+            .as_ref()
+            .map(|rare| rare.start_after.clone())
+            .unwrap_or_default();
+        self.link.keep(Box::new(super::respawn::Kept::new(
+            factory,
+            self.link.kind,
+            start_after,
+        )));
     }
 
     /// Sends a lifecycle event about this child's current incarnation, built

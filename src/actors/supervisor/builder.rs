@@ -47,6 +47,7 @@ pub struct SupervisorBuilder {
     pub(super) restart: RestartPolicy,
     pub(super) backoff: Option<Backoff>,
     pub(super) depends_on: Vec<String>,
+    pub(super) start_timeout: Option<std::time::Duration>,
     pub(super) addr: Addr<SupervisorActor>,
     pub(super) receiver: AddressReceiver<SupervisorActor>,
     pub(super) shared: Arc<ChildShared>,
@@ -103,6 +104,7 @@ impl SupervisorBuilder {
             restart: RestartPolicy::default(),
             backoff: None,
             depends_on: Vec::new(),
+            start_timeout: None,
             addr: Addr::new(sender),
             receiver,
         }
@@ -153,10 +155,35 @@ impl SupervisorBuilder {
         self
     }
 
-    /// As a child of another supervisor: starts after the sibling `name` and
-    /// stops before it.
+    /// As a child of another supervisor: starts after the sibling `name`
+    /// finished its start, and stops before it. Its children start only
+    /// then; see [`start_timeout`](Self::start_timeout).
     pub fn depends_on(mut self, name: impl Into<String>) -> Self {
         self.depends_on.push(name.into());
+        self
+    }
+
+    /// As a child of another supervisor: bounds how long each start of the
+    /// subtree waits for the siblings it [depends on](Self::depends_on) to
+    /// finish theirs (default 30 s). Meanwhile it shows as
+    /// [`NodeState::Waiting`](crate::NodeState::Waiting) and none of its
+    /// children starts; when the timeout runs out, its start failed (phase
+    /// [`Waiting`](crate::FailurePhase::Waiting)) and its parent's policy
+    /// for it decides, as when it escalates.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actix_supervisor::SupervisorActor;
+    ///
+    /// let tenants = SupervisorActor::builder("tenants")
+    ///     .depends_on("store")
+    ///     .start_timeout(Duration::from_secs(10));
+    /// # drop(tenants);
+    /// ```
+    pub fn start_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.start_timeout = Some(timeout);
         self
     }
 

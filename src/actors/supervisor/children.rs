@@ -260,6 +260,7 @@ mod tests {
             scope,
             remove_on_exit: false,
             incarnations: 0,
+            start_after: Default::default(),
         };
         let shared = ChildShared::new(name.to_string());
         ChildLink::new(NodeRecord::new(), NodeKind::Actor, shared, None, &env)

@@ -12,6 +12,7 @@ mod by_path;
 pub(crate) mod children;
 mod nested;
 pub(crate) mod shutdown;
+mod start_order;
 
 pub use builder::SupervisorBuilder;
 
@@ -30,7 +31,7 @@ use tracing::Instrument as _;
 
 use self::children::Children;
 use crate::child::lifecycle::Notice;
-use crate::child::link::{self, ChildEnv, ChildNotice, Command, SupervisorScope};
+use crate::child::link::{self, ChildEnv, ChildNotice, Command, StartAfter, SupervisorScope};
 use crate::error::ControlError;
 use crate::error::{check_name, BuildError};
 use crate::messages::children::{RemoveChild, RestartChild, StartChild, StopChild};
@@ -138,6 +139,8 @@ pub struct SupervisorActor {
 pub(crate) struct OwnState {
     state: Cell<NodeState>,
     link: Option<std::rc::Weak<link::ChildLink>>,
+    /// The number of the latest wait for the siblings it depends on.
+    wait: Cell<u32>,
 }
 
 impl OwnState {
@@ -145,7 +148,19 @@ impl OwnState {
         OwnState {
             state: Cell::new(NodeState::Starting),
             link: link.as_ref().map(Rc::downgrade),
+            wait: Cell::new(0),
         }
+    }
+
+    /// Begins a new wait for the siblings it depends on; its number.
+    fn next_wait(&self) -> u32 {
+        self.wait.set(self.wait.get().wrapping_add(1));
+        self.wait.get()
+    }
+
+    /// Whether `wait` is the latest wait.
+    fn is_wait(&self, wait: u32) -> bool {
+        self.wait.get() == wait
     }
 
     /// Its link in its parent, while the parent keeps it.
@@ -223,6 +238,17 @@ impl SupervisorActor {
     /// indexes `depends_on`.
     fn start_child(&mut self, spec: AnyChildSpec, depends_on: Vec<usize>, ctx: &mut Context<Self>) {
         let common = spec.0.common();
+        // The siblings it waits for (`Vec::new` allocates nothing for a
+        // child without dependencies).
+        let start_after = StartAfter {
+            links: depends_on
+                .iter()
+                .filter_map(|&i| self.children.get(i).cloned())
+                .collect(),
+            timeout: common
+                .start_timeout
+                .unwrap_or(crate::spec::DEFAULT_START_TIMEOUT),
+        };
         let env = ChildEnv {
             path: spec.0.assigned_path(),
             restart: common.restart,
@@ -232,6 +258,7 @@ impl SupervisorActor {
             scope: self.child_scope(ctx),
             remove_on_exit: spec.0.removes_on_exit(),
             incarnations: 0,
+            start_after,
         };
         let link = spec.0.start(env);
         self.children.push(link, depends_on);
@@ -268,12 +295,7 @@ impl Actor for SupervisorActor {
         tracing::info!(path = %self.path, children = self.pending.len(), "supervisor started");
         self.started_at = Instant::now();
         self.keep_alive = Some(ctx.address());
-        let pending = std::mem::take(&mut self.pending);
-        self.children.reserve(pending.len());
-        for (spec, depends_on) in pending {
-            self.start_child(spec, depends_on, ctx);
-        }
-        self.state.set(NodeState::Running);
+        self.start_when_ready(start_order::Then::StartPending, ctx);
     }
 
     /// Whatever ended the supervisor (a `Stop` that finished, [`Kill`], its
@@ -368,6 +390,9 @@ impl SupervisorActor {
             return;
         }
         self.state.set(NodeState::Stopping);
+        // Children never started (it waited for its dependencies): their
+        // handles answer at once, what they accepted reported undelivered.
+        self.pending.clear();
         let children = self.children.for_shutdown();
         let (path, grace) = (self.path.clone(), self.grace);
         let (state, report, events) =

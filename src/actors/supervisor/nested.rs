@@ -47,6 +47,7 @@ impl ErasedSpec for SupervisorBuilder {
             backoff: self.backoff.as_ref(),
             grace: self.grace,
             depends_on: &self.depends_on,
+            start_timeout: self.start_timeout,
         }
     }
 
@@ -191,8 +192,8 @@ impl Handler<ParkChildren> for SupervisorActor {
 impl Handler<StartChildren> for SupervisorActor {
     type Result = ();
 
-    fn handle(&mut self, _: StartChildren, _: &mut Context<Self>) {
-        self.start_children();
+    fn handle(&mut self, _: StartChildren, ctx: &mut Context<Self>) {
+        self.start_children(ctx);
     }
 }
 
@@ -211,12 +212,18 @@ impl SupervisorActor {
 
     /// Starts every parked child again, in start order: the subtree's next
     /// incarnation, with a clean restart intensity.
-    fn start_children(&mut self) {
+    fn start_children(&mut self, ctx: &mut Context<Self>) {
         // A stop that came while the subtree waited for its restart wins:
         // a stopped (or failed) supervisor never runs again.
         if self.is_ending() {
             return;
         }
+        // After the siblings it depends on (`start_order`).
+        self.start_when_ready(super::start_order::Then::StartChildren, ctx);
+    }
+
+    /// [`start_children`](Self::start_children), its dependencies ready.
+    pub(super) fn start_children_now(&mut self, ctx: &mut Context<Self>) {
         self.incarnation += 1;
         self.started_at = tokio::time::Instant::now();
         self.intensity.borrow_mut().reset();
@@ -227,6 +234,7 @@ impl SupervisorActor {
             link.command(Command::Start);
         }
         self.state.set(NodeState::Running);
+        self.announce_ready(ctx);
         self.events
             .emit(&self.path, self.incarnation, || EventKind::Started);
     }
@@ -293,7 +301,9 @@ impl SupervisorActor {
                     () = tokio::time::sleep(delay) => {}
                 }
             };
-            ctx.spawn(wrap_future::<_, Self>(restart).map(|(), this, _| this.start_children()));
+            ctx.spawn(
+                wrap_future::<_, Self>(restart).map(|(), this, ctx| this.start_children(ctx)),
+            );
         } else {
             // The parent restarts the siblings too, then starts this one.
             let link = self.state.link();
