@@ -886,6 +886,7 @@ impl<A: SupervisedActor> Runner<A> {
             factory,
             self.link.kind,
             start_after,
+            spawn::<A>,
         )));
     }
 
