@@ -165,6 +165,10 @@
 //!   backoff or parked for a strategy restart, the next incarnation starts at
 //!   once to drain it. Past the grace, counted as undelivered in the
 //!   [`StopReport`] and its `send()` caller gets an error.
+//! - Its handler answers with a [`ChildFuture`]: the child owns the future
+//!   (a panic in it is the child's failure; a stop waits for it within the
+//!   grace, then cancels it and counts the message undelivered). actix's
+//!   `ResponseFuture` runs outside the child: neither.
 //! - Its requester drops the `send` future before it is handled: skipped,
 //!   counted as cancelled in the [`StopReport`]; it never holds a stop open.
 //! - Sent through a [`ChildHandle`] once a stop began: refused with
@@ -219,12 +223,13 @@ pub use actors::{
     MissedTicks, Periodic, PeriodicActor, SupervisorActor, SupervisorBuilder, Tick, TickContext,
     TickNow, Work, WorkContext, WorkerActor,
 };
-pub use child::{fail, restart_fresh, ChildHandle, StartContext, SupervisedActor};
+pub use child::{fail, restart_fresh, ChildFuture, ChildHandle, StartContext, SupervisedActor};
 #[cfg(feature = "config")]
 pub use error::ConfigError;
 pub use error::{BuildError, ControlError, SendError, StartError};
 #[allow(deprecated)]
 pub use messages::Shutdown;
+pub use messages::{ChildAt, SubtreeSummary};
 pub use messages::{
     EventKind, EventStream, Inspect, Kill, LifecycleEvent, RemoveChild, RestartChild, StartChild,
     Stop, StopChild, StopOutcome, StopReport, Subscribe, SubscribeRecipient,
@@ -236,6 +241,7 @@ pub use tree::{
     Failure, FailureKind, FailurePhase, NodeKind, NodePath, NodeSnapshot, NodeState, TaskStats,
     TreeSnapshot,
 };
+pub use tree::{NodePolicy, Schedule};
 
 /// Plumbing for [`supervised!`]; not part of the public API.
 #[doc(hidden)]
@@ -269,6 +275,7 @@ pub mod __private {
 /// # drop(tree);
 /// ```
 pub mod prelude {
+    pub use crate::ChildFuture;
     pub use crate::{
         fail, supervised, Backoff, BuildError, ChildHandle, ChildSpec, ControlError, EventKind,
         Grace, Inspect, Kill, LifecycleEvent, MissedTicks, NodeSnapshot, NodeState, Periodic,

@@ -163,6 +163,7 @@ pub fn record_event(event: &LifecycleEvent) {
             }
         }
         EventKind::Lagged { missed } => ::metrics::counter!(EVENTS_LAGGED).increment(*missed),
+        EventKind::Stopping => {}
     }
 }
 

@@ -27,10 +27,21 @@
 //!
 //! | status | meaning |
 //! |-------:|---------|
-//! | 0 | stopped by a signal or a shutdown request; every node drained |
-//! | 1 | stopped by a signal or a shutdown request; some node timed out or failed while stopping, or the root was gone |
+//! | 0 | stopped by a signal or a shutdown request; every node the stop stopped drained |
+//! | 1 | stopped by a signal or a shutdown request; some node timed out, failed while stopping or left accepted work undone, the root's grace ran out, or the root was gone |
 //! | 2 | the tree could not be built (the error is logged) |
-//! | 3 | the root gave up on its own (restart intensity exceeded); the final report is logged |
+//! | 3 | the root gave up on its own (restart intensity exceeded) |
+//!
+//! A node that had ended on its own long before the stop (a
+//! [`Never`](crate::RestartPolicy::Never) child that failed at start-up, a
+//! one-shot job that finished) is not judged: its failure was logged and
+//! published when it happened, and the process ran on without it. To be
+//! judged on it too (status 1 unless every node in the report drained),
+//! ask for [`ExitRule::EveryNode`] ([`run_with`],
+//! [`Supervision::exit_rule`]). The final report is logged in every case
+//! (`info` when everything drained, `warn` when not, `error` when the tree
+//! ended on its own); [`Supervision::run_until_exit`] returns it with the
+//! status.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -80,6 +91,8 @@ pub struct Supervision {
     /// Cancelled as soon as a stop begins: a signal, a shutdown request, a
     /// call to `stop`.
     stopping: CancellationToken,
+    /// What the exit status judges.
+    exit_rule: ExitRule,
 }
 
 impl Supervision {
@@ -98,6 +111,7 @@ impl Supervision {
             root: root.start()?,
             shutdown: CancellationToken::new(),
             stopping: CancellationToken::new(),
+            exit_rule: ExitRule::default(),
         })
     }
 
@@ -124,6 +138,7 @@ impl Supervision {
             root,
             shutdown: CancellationToken::new(),
             stopping: CancellationToken::new(),
+            exit_rule: ExitRule::default(),
         }
     }
 
@@ -229,13 +244,35 @@ impl Supervision {
     ///
     /// When the signal handlers cannot be installed (no tokio signal driver).
     pub async fn run_until_exit(self) -> Result<(StopReport, ExitCode), MailboxError> {
+        let rule = self.exit_rule;
         let (report, gave_up) = self.run_until_end().await?;
         let code = if gave_up {
             ExitCode::from(GAVE_UP)
         } else {
-            exit_code(&report)
+            exit_code_with(&report, rule)
         };
         Ok((report, code))
+    }
+
+    /// What [`run_until_exit`](Supervision::run_until_exit) judges for its
+    /// exit status (default [`ExitRule::StoppedNodes`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actix_supervisor::system::{ExitRule, Supervision};
+    /// use actix_supervisor::SupervisorActor;
+    ///
+    /// # actix::System::new().block_on(async {
+    /// let supervision = Supervision::start(SupervisorActor::builder("app"))?
+    ///     .exit_rule(ExitRule::EveryNode);
+    /// # drop(supervision);
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn exit_rule(mut self, rule: ExitRule) -> Self {
+        self.exit_rule = rule;
+        self
     }
 
     /// As `run_until_shutdown`, also saying whether the root gave up on its
@@ -324,12 +361,55 @@ impl ShutdownHandle {
     }
 }
 
-/// The exit status a report of a requested stop calls for: success when
-/// every node drained, failure (1) otherwise. [`run`] exits with 3 instead
-/// when the root gave up on its own; see the
-/// [module docs](self#exit-status-of-run).
+/// What the exit status of [`run`] judges in the final report.
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use actix_supervisor::system::{self, ExitRule};
+/// use actix_supervisor::SupervisorActor;
+///
+/// fn main() -> std::process::ExitCode {
+///     let tree = SupervisorActor::builder("app");
+///     // Fail the process also for a one-shot child that failed long ago.
+///     system::run_with(tree, Duration::from_secs(30), ExitRule::EveryNode)
+/// }
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExitRule {
+    /// Success when the root stopped within its grace and every node the
+    /// stop stopped drained ([`SubtreeSummary::stopped_cleanly`]); nodes
+    /// that had ended on their own before the stop are not judged.
+    ///
+    /// [`SubtreeSummary::stopped_cleanly`]: crate::SubtreeSummary::stopped_cleanly
+    #[default]
+    StoppedNodes,
+    /// Success only when every node in the report drained
+    /// ([`StopReport::is_drained`]), including those that had ended on
+    /// their own before the stop.
+    EveryNode,
+}
+
+/// The exit status a report of a requested stop calls for, under the
+/// default [`ExitRule::StoppedNodes`]: success when the root stopped within
+/// its grace and every node the stop stopped drained, failure (1)
+/// otherwise. [`run`] exits with 3 instead when the root gave up on its
+/// own; see the [module docs](self#exit-status-of-run).
 pub fn exit_code(report: &StopReport) -> ExitCode {
-    if report.is_drained() {
+    exit_code_with(report, ExitRule::default())
+}
+
+/// The exit status a report of a requested stop calls for under `rule`.
+pub fn exit_code_with(report: &StopReport, rule: ExitRule) -> ExitCode {
+    let success = match rule {
+        ExitRule::StoppedNodes => {
+            report.outcome == StopOutcome::Drained && report.summary().stopped_cleanly()
+        }
+        ExitRule::EveryNode => report.is_drained(),
+    };
+    if success {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
@@ -341,10 +421,12 @@ const GAVE_UP: u8 = 3;
 
 /// Runs a supervision tree as the whole program: starts a new actix `System`,
 /// starts the tree with `grace` as its global grace, waits for SIGINT or
-/// SIGTERM, stops the tree, and returns the exit status: 0 when everything
-/// drained, 1 when not, 2 when the tree could not be built (the error is
-/// logged), 3 when the root gave up on its own (it returns then, without a
-/// signal, so that an orchestrator restarts the process).
+/// SIGTERM, stops the tree, logs the final report, and returns the exit
+/// status: 0 when every node the stop stopped drained, 1 when not, 2 when
+/// the tree could not be built (the error is logged), 3 when the root gave
+/// up on its own (it returns then, without a signal, so that an
+/// orchestrator restarts the process); see the
+/// [module docs](self#exit-status-of-run).
 ///
 /// # Examples
 ///
@@ -366,9 +448,14 @@ const GAVE_UP: u8 = 3;
 /// }
 /// ```
 pub fn run(root: SupervisorBuilder, grace: Duration) -> ExitCode {
+    run_with(root, grace, ExitRule::default())
+}
+
+/// As [`run`], with the exit status judged by `rule`.
+pub fn run_with(root: SupervisorBuilder, grace: Duration, rule: ExitRule) -> ExitCode {
     actix::System::new().block_on(async move {
         let supervision = match Supervision::start(root.grace(Grace::Duration(grace))) {
-            Ok(supervision) => supervision,
+            Ok(supervision) => supervision.exit_rule(rule),
             Err(err) => {
                 tracing::error!(%err, "the supervision tree cannot be built");
                 return ExitCode::from(2);

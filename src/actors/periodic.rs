@@ -417,7 +417,7 @@ impl<T: Tick> ChildSpec<PeriodicActor<T>> {
         F: FnMut(&StartContext) -> T + Send + 'static,
         T: Tick,
     {
-        let stats = Arc::new(Mutex::new(TaskStats::default()));
+        let stats = Arc::new(Mutex::new(TaskStats::scheduled(schedule.to_schedule())));
         let config_error = schedule.validate().err();
         let shared_stats = stats.clone();
         let mut spec = ChildSpec::with_context(name, move |start: &StartContext| PeriodicActor {
@@ -435,5 +435,23 @@ impl<T: Tick> ChildSpec<PeriodicActor<T>> {
             spec.set_config_error(error);
         }
         spec
+    }
+}
+
+impl Periodic {
+    /// The schedule as a snapshot shows it.
+    fn to_schedule(&self) -> crate::tree::Schedule {
+        let missed_ticks = match self.missed_ticks {
+            MissedTicks::Burst => "burst",
+            MissedTicks::Delay => "delay",
+            MissedTicks::Skip => "skip",
+        };
+        crate::tree::Schedule::new(
+            self.interval,
+            missed_ticks,
+            self.tick_timeout,
+            self.tick_at_start,
+            self.failure_limit,
+        )
     }
 }

@@ -14,7 +14,9 @@
 //!   handles on other threads are sending.
 //! - A child's status only moves forward: accepting, stopping, gone.
 //! - Every accepted message is **settled** exactly once while the child is
-//!   not gone: when its handler is called (handled), or when it is dropped
+//!   not gone: when its handler is called (handled; for a handler answering
+//!   with a [`ChildFuture`](super::response::ChildFuture), when that future
+//!   ends or its incarnation does), or when it is dropped
 //!   unhandled because its requester gave up (cancelled: actix skips a
 //!   request whose future was dropped, and a `send` future dropped while it
 //!   waits for room in a full mailbox drops its message). A message dropped
@@ -32,6 +34,7 @@ use std::task::Waker;
 use actix::dev::{MessageResponse, OneshotSender};
 use actix::{Actor, Handler, Message};
 
+use super::response;
 use crate::latch::Latch;
 use crate::messages::stop::StopReport;
 use crate::tree::{Failure, NodePath};
@@ -268,6 +271,7 @@ impl ChildShared {
             cancelled: counts.cancelled,
             duration: std::time::Duration::ZERO,
             children: Vec::new(),
+            ended_on_its_own: false,
         });
     }
 
@@ -338,6 +342,16 @@ impl ChildShared {
     /// An accepted message reached its handler.
     #[inline]
     fn settle_handled(&self) {
+        self.settled.fetch_add(1, SeqCst);
+    }
+
+    /// An accepted message answered with a `ChildFuture` is done: handled
+    /// (its future completed, or its incarnation ended), unless the child is
+    /// gone (then it is undelivered).
+    pub(crate) fn settle_owned(&self) {
+        if self.status() == GONE {
+            return;
+        }
         self.settled.fetch_add(1, SeqCst);
     }
 
@@ -431,7 +445,10 @@ where
     }
 }
 
-/// Handles a [`Tracked`] message with the actor's own handler, settling it.
+/// Handles a [`Tracked`] message with the actor's own handler, settling it
+/// (or, for a handler answering with a
+/// [`ChildFuture`](super::response::ChildFuture), handing its settlement to
+/// the future).
 #[doc(hidden)]
 #[inline]
 pub fn handle_tracked<A, M>(
@@ -441,15 +458,52 @@ pub fn handle_tracked<A, M>(
 ) -> TrackedResponse<A::Result>
 where
     A: Handler<M>,
-    M: Message,
+    M: Message + 'static,
 {
     let inner = message
         .message
         .take()
         .expect("a tracked message holds its message until handled");
+    // Decided at compile time, for each handler.
+    if response::settles_later::<A::Result, M::Result>() {
+        return handle_owning(actor, inner, message, ctx);
+    }
     message.child.settle_handled();
     drop(message);
     TrackedResponse(actor.handle(inner, ctx))
+}
+
+/// [`handle_tracked`] for a handler answering with a `ChildFuture`: the
+/// message is settled when its future ends (or here, if the handler
+/// panics: its `Pending` is dropped during the unwind).
+#[cold]
+fn handle_owning<A, M>(
+    actor: &mut A,
+    inner: M,
+    message: Tracked<M>,
+    ctx: &mut A::Context,
+) -> TrackedResponse<A::Result>
+where
+    A: Handler<M>,
+    M: Message + 'static,
+{
+    let pending = Box::new(Pending(message.child.clone()));
+    drop(message);
+    let mut reply = actor.handle(inner, ctx);
+    response::settle_later::<A::Result, M::Result>(&mut reply, pending);
+    TrackedResponse(reply)
+}
+
+/// An accepted message whose settlement waits for the end of its
+/// [`ChildFuture`]. Dropped (the future completed, or was dropped), it
+/// settles the message as handled, unless the child is gone: then the
+/// message stays unsettled, and the child's report counts it undelivered.
+pub(crate) struct Pending(Arc<ChildShared>);
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.0.settle_owned();
+    }
 }
 
 /// Queued when a drain begins, with the drain's number; when it is handled,

@@ -33,7 +33,7 @@ use super::lifecycle::Notice;
 use super::restart::RestartRules;
 use crate::messages::events::Events;
 use crate::policy::{Backoff, Grace, IntensityWindow, RestartPolicy, Strategy};
-use crate::tree::{Failure, NodeKind, NodePath, NodeSnapshot, NodeState, TaskStats};
+use crate::tree::{Failure, NodeKind, NodePath, NodePolicy, NodeSnapshot, NodeState, TaskStats};
 use tokio_util::sync::CancellationToken;
 
 /// From a child's runner to its supervisor: the child at `index` (in start
@@ -48,8 +48,11 @@ impl Message for ChildNotice {
     type Result = ();
 }
 
-/// The address of a child that is itself a supervisor, typed by the
-/// supervisor module (the child module knows nothing of supervisors).
+/// A child's typed address, for the supervisor module (the child module
+/// knows nothing of supervisors): a nested supervisor's
+/// `Addr<SupervisorActor>`, or, for a child run by a runner, a
+/// `WeakAddr<A>` (weak, so the link, which outlives the runner, does not
+/// keep the mailbox open), from which a handle asked for by path is made.
 pub(crate) struct Nested(pub(crate) Box<dyn Any>);
 
 impl std::fmt::Debug for Nested {
@@ -159,6 +162,7 @@ impl NodeRecord {
                 .as_ref()
                 .map(|stats| stats.lock().unwrap_or_else(|e| e.into_inner()).clone()),
             children,
+            policy: NodePolicy::default(),
         }
     }
 }
@@ -206,8 +210,8 @@ pub(crate) struct ChildLink {
     /// Someone waits for the child to be ready: changes to and from
     /// `Ready` are rung on the bell too (otherwise they need not be).
     watched: Cell<bool>,
-    /// The address of a child that is itself a supervisor (boxed: most
-    /// children are not; typed by the supervisor, which alone reads it).
+    /// The child's typed address (see [`Nested`]; boxed, as only the
+    /// supervisor reads it, to type it).
     pub(crate) nested: Option<Nested>,
     /// How long a stop may drain the child, and what follows the end of an
     /// incarnation: read by the runner only when a stop begins or an
@@ -258,9 +262,20 @@ impl std::fmt::Debug for TokenSlot {
 impl ChildLink {
     /// What `Inspect` shows of the child, with `children` under it.
     pub(crate) fn snapshot(&self, children: Vec<NodeSnapshot>) -> NodeSnapshot {
-        self.record
+        let mut snapshot = self
+            .record
             .borrow()
-            .snapshot(&self.path, self.kind, children)
+            .snapshot(&self.path, self.kind, children);
+        let rules = self.rules.borrow();
+        snapshot.policy.restart = Some(rules.policy());
+        snapshot.policy.backoff = rules.backoff().cloned();
+        snapshot.policy.grace = Some(self.grace);
+        snapshot.policy.schedule = snapshot
+            .task
+            .as_mut()
+            .and_then(|task| task.schedule.take())
+            .map(|schedule| *schedule);
+        snapshot
     }
 }
 

@@ -11,7 +11,10 @@
 //! Users see it through its [`ChildHandle`](handle::ChildHandle), whose
 //! sends are counted so that a stop can tell what it drained ([`drain`]).
 //! What user code reports during a poll (an error exit, a marker reached, a
-//! start that is over) travels through [`signals`], scoped to the poll.
+//! start that is over, a future the child now owns) travels through
+//! [`signals`], scoped to the poll. A handler's reply that awaits I/O and
+//! stays the child's work is a [`ChildFuture`](response::ChildFuture)
+//! ([`response`]).
 //!
 //! This module depends on nothing of the supervisor: the supervisor uses it.
 //!
@@ -37,6 +40,7 @@ pub(crate) mod handle;
 pub(crate) mod lifecycle;
 pub(crate) mod link;
 pub(crate) mod respawn;
+pub(crate) mod response;
 pub(crate) mod restart;
 pub(crate) mod runner;
 pub(crate) mod signals;
@@ -44,6 +48,7 @@ pub(crate) mod start;
 pub(crate) mod supervised;
 
 pub use handle::ChildHandle;
+pub use response::ChildFuture;
 pub use signals::fail;
 pub use start::StartContext;
 pub use supervised::{restart_fresh, SupervisedActor};

@@ -41,7 +41,8 @@
 //! drain began has been handled too, including the futures those messages
 //! made the actor wait on (`ctx.wait`, `AtomicResponse`). Messages sent
 //! through a [`ChildHandle`](crate::ChildHandle) are also counted (see
-//! [`super::drain`]), and a stop waits until every one of them is settled.
+//! [`super::drain`]), and a stop waits until every one of them is settled
+//! and every future the incarnation owns has ended ([`super::response`]).
 //! Only then does the runner call `ctx.stop()`, so `stopping` and `stopped`
 //! run last. A grace timer bounds the whole drain.
 //!
@@ -81,9 +82,12 @@ use tokio::time::{Instant, Sleep};
 
 use super::drain::{ChildShared, DrainMarker, Startup};
 use super::lifecycle::{Action, Actions, Emit, Ending, Event, Lifecycle, Notice, State, Verdict};
-use super::link::{Activity, ChildEnv, ChildLink, ChildNotice, Command, NodeRecord, StartAfter};
+use super::link::{
+    Activity, ChildEnv, ChildLink, ChildNotice, Command, Nested, NodeRecord, StartAfter,
+};
+use super::response::Owned;
 use super::restart::{Decision, End, Exit};
-use super::signals::{self, Reported};
+use super::signals::{self, Adopted, Reported};
 use super::start::{Factory, Parts, StartContext};
 use super::supervised::{SupervisedActor, FRESH};
 use crate::messages::events::EventKind;
@@ -98,7 +102,15 @@ pub(crate) fn spawn<A: SupervisedActor>(env: ChildEnv, parts: Parts<A>) -> Rc<Ch
     parts.shared.set_path(path.clone());
     let mut record = NodeRecord::new();
     record.stats = parts.stats;
-    let link = ChildLink::new(record, parts.kind, parts.shared.clone(), None, &env);
+    // A weak typed address, for handles asked for by path.
+    let address = Nested(Box::new(parts.addr.downgrade()));
+    let link = ChildLink::new(
+        record,
+        parts.kind,
+        parts.shared.clone(),
+        Some(address),
+        &env,
+    );
     let span = tracing::info_span!("node", path = %path);
     // A child without dependencies starts as before: no wait, no `Rare`.
     let (lifecycle, rare) = if env.start_after.links.is_empty() {
@@ -203,6 +215,8 @@ struct Rare {
     watch: Option<Pin<Box<dyn Future<Output = ()>>>>,
     /// The sibling named by the last start timeout.
     waited_for: Option<crate::tree::NodePath>,
+    /// The incarnation's owned futures ([`super::response`]).
+    owned: Owned,
 }
 
 /// When a stop (or strategy drain) began, and its grace.
@@ -403,7 +417,11 @@ impl<A: SupervisedActor> Runner<A> {
     /// runner's activity, and which timers are kept.
     fn sync(&mut self) {
         let lifecycle = self.core.lifecycle;
-        self.link.record.borrow_mut().state = lifecycle.node_state();
+        let state = lifecycle.node_state();
+        let was = std::mem::replace(&mut self.link.record.borrow_mut().state, state);
+        if state == crate::tree::NodeState::Stopping && was != state {
+            self.emit(|| EventKind::Stopping);
+        }
         let activity = if lifecycle.is_done() {
             Activity::Done
         } else if lifecycle.is_at_rest() {
@@ -529,6 +547,7 @@ impl<A: SupervisedActor> Runner<A> {
                 if let ChildContext::Built(context) = &mut self.context {
                     context.ctx().terminate();
                 }
+                self.cancel_owned();
                 tracing::warn!(path = %self.link.path, "child did not drain within its grace; terminated for the restart");
                 self.link.token.cancel();
                 self.link.record.borrow_mut().started_at = None;
@@ -696,6 +715,9 @@ impl<A: SupervisedActor> Runner<A> {
     /// Turns one poll of the child's context, and what it reported, into
     /// lifecycle events.
     fn after_poll(&mut self, polled: std::thread::Result<Poll<()>>, reported: Reported) {
+        if reported.owned {
+            self.adopt_owned(signals::take_owned());
+        }
         if let Some(reason) = reported.failure {
             // Kept until the incarnation ends: its `stopping` may keep it
             // running a while.
@@ -714,7 +736,7 @@ impl<A: SupervisedActor> Runner<A> {
         };
         let end = match polled {
             Ok(Poll::Pending) => {
-                if self.core.lifecycle.is_draining() {
+                if self.core.lifecycle.is_draining() && self.owned_idle() {
                     let settled = self.core.shared.is_settled();
                     self.apply(Event::Quiet { settled });
                 }
@@ -738,7 +760,39 @@ impl<A: SupervisedActor> Runner<A> {
             )),
         };
         self.link.token.cancel();
+        self.cancel_owned();
         self.apply(Event::Ended(end));
+    }
+
+    /// Keeps the futures the incarnation took on during a poll.
+    #[cold]
+    fn adopt_owned(&mut self, adopted: Adopted) {
+        self.core.rare_mut().owned.adopt(adopted);
+    }
+
+    /// Whether no future the incarnation owns is in flight: a drain is not
+    /// over before.
+    fn owned_idle(&self) -> bool {
+        self.core
+            .rare
+            .as_ref()
+            .is_none_or(|rare| rare.owned.is_idle())
+    }
+
+    /// Drops the futures the ending incarnation still owns, so that their
+    /// requesters get an error now rather than after a backoff.
+    fn cancel_owned(&mut self) {
+        let Some(rare) = self.core.rare.as_mut() else {
+            return;
+        };
+        let owned = &mut rare.owned;
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| owned.cancel_all())) {
+            tracing::error!(
+                path = %self.link.path,
+                reason = %panic_message(payload),
+                "dropping an owned future panicked"
+            );
+        }
     }
 
     /// Asks the restart rules, and the supervisor's intensity, what follows
@@ -819,7 +873,9 @@ impl<A: SupervisedActor> Runner<A> {
             record.started_at = None;
             record.last_failure.as_deref().cloned()
         };
-        let (drained, duration) = match self.core.rare.as_ref().and_then(|r| r.stop.as_ref()) {
+        let stop = self.core.rare.as_ref().and_then(|r| r.stop.as_ref());
+        let stop_began = stop.is_some();
+        let (drained, duration) = match stop {
             Some(stop) => (
                 counts.handled().saturating_sub(stop.handled_before),
                 stop.began.elapsed(),
@@ -843,6 +899,8 @@ impl<A: SupervisedActor> Runner<A> {
             cancelled: counts.cancelled,
             duration,
             children: Vec::new(),
+            // No stop reached it: its policy did not restart it.
+            ended_on_its_own: ending != Ending::TimedOut && !stop_began,
         };
         if ending == Ending::TimedOut {
             tracing::warn!(

@@ -1,6 +1,6 @@
 //! What code running inside one poll of a child's context reports to the
 //! runner polling it: an error exit ([`fail`]), a drain marker reached, the
-//! end of the start.
+//! end of the start, a future the child now owns ([`own`]).
 //!
 //! User code has no handle on its runner, so these travel through one
 //! thread-local slot. The slot is **scoped to the poll**: the runner opens a
@@ -11,8 +11,11 @@
 //! and nothing is left over for the next poll on the thread.
 
 use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 
 use actix::{Actor, ActorContext, Context};
+
+use std::fmt;
 
 /// What one poll of a child's context reported.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -23,29 +26,44 @@ pub(crate) struct Reported {
     pub(crate) marker: Option<u32>,
     /// The start barrier was reached: the incarnation's start is over.
     pub(crate) start_over: bool,
+    /// The child took on futures during the poll
+    /// ([`ChildFuture`](super::response::ChildFuture)s): [`take_owned`]
+    /// hands them over.
+    pub(crate) owned: bool,
 }
 
 impl Reported {
     /// Whether nothing was reported.
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
-        self.failure.is_none() && self.marker.is_none() && !self.start_over
+        self.failure.is_none() && self.marker.is_none() && !self.start_over && !self.owned
     }
 }
 
 // The scope of the poll under way, as one word, so that opening and closing
 // it costs two thread-local stores on the message path: the marker's number
 // (low 32 bits), whether a marker was reached, the start is over, `fail`
-// was called. The reason given to `fail` waits in `REASON`.
+// was called, a future was owned. The reason given to `fail` waits in
+// `REASON`, the futures owned in `OWNED`. Outside every scope the word is
+// `CLOSED`.
 const MARKER: u64 = 1 << 32;
 const START_OVER: u64 = 1 << 33;
 const FAILED: u64 = 1 << 34;
+const OWNED_SOME: u64 = 1 << 35;
+const CLOSED: u64 = 1 << 36;
+/// In a scope opened inside one that owned futures: how many of `OWNED`'s
+/// are the outer scope's (bits 37 and up).
+const BASE_SHIFT: u32 = 37;
 
 thread_local! {
     /// The scope of the poll under way on this thread.
-    static SCOPE: Cell<u64> = const { Cell::new(0) };
+    static SCOPE: Cell<u64> = const { Cell::new(CLOSED) };
     /// The reason of the `fail` reported in the scope under way.
     static REASON: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// The futures owned in the scope under way.
+    static OWNED: RefCell<Vec<Rc<dyn OwnedSlot>>> = const { RefCell::new(Vec::new()) };
+    /// The futures owned in the scope last closed, for its runner.
+    static ADOPTED: RefCell<Vec<Rc<dyn OwnedSlot>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The scope that was open before [`enter`], to give back to [`leave`].
@@ -57,38 +75,88 @@ pub(crate) struct Outer {
 }
 
 /// Opens a fresh scope for one poll of a child's context.
-#[inline]
+#[inline(always)]
 pub(crate) fn enter() -> Outer {
     let word = SCOPE.with(|scope| scope.replace(0));
-    let reason = if word & FAILED != 0 {
-        REASON.with(|reason| reason.borrow_mut().take())
+    let reason = if word & (FAILED | OWNED_SOME) != 0 {
+        set_aside(word)
     } else {
         None
     };
     Outer { word, reason }
 }
 
+/// Sets aside what the outer scope reported that its inner scope must not
+/// take: `fail`'s reason is returned (and given back by [`leave`]); the
+/// futures it owned stay at the head of `OWNED`, and the inner scope takes
+/// only those past them. (A scope opens inside another only if a runner is
+/// polled inside another's poll, which tokio never does; the report stays
+/// right even then.)
+#[cold]
+fn set_aside(word: u64) -> Option<String> {
+    if word & OWNED_SOME != 0 {
+        let base = OWNED.with(|owned| owned.borrow().len()) as u64;
+        SCOPE.with(|scope| scope.set(base << BASE_SHIFT));
+    }
+    if word & FAILED != 0 {
+        REASON.with(|reason| reason.borrow_mut().take())
+    } else {
+        None
+    }
+}
+
 /// Closes the scope opened by [`enter`]: returns what the poll reported and
 /// restores the scope that was open before.
-#[inline]
+#[inline(always)]
 pub(crate) fn leave(outer: Outer) -> Reported {
     let word = SCOPE.with(|scope| scope.replace(outer.word));
     if word == 0 && outer.reason.is_none() {
         return Reported::default();
     }
+    reported(word, outer.reason)
+}
+
+/// What a scope that reported something (or inside one that did) reported.
+#[cold]
+#[inline(never)]
+fn reported(word: u64, outer_reason: Option<String>) -> Reported {
     let failure = if word & FAILED != 0 {
         REASON.with(|reason| reason.borrow_mut().take())
     } else {
         None
     };
-    if let Some(outer) = outer.reason {
+    let owned = word & OWNED_SOME != 0;
+    if owned {
+        let base = (word >> BASE_SHIFT) as usize;
+        let taken = OWNED.with(|owned| owned.borrow_mut().split_off(base));
+        ADOPTED.with(|adopted| adopted.borrow_mut().extend(taken));
+    }
+    if let Some(outer) = outer_reason {
         REASON.with(|reason| *reason.borrow_mut() = Some(outer));
     }
     Reported {
         failure,
         marker: (word & MARKER != 0).then_some(word as u32),
         start_over: word & START_OVER != 0,
+        owned,
     }
+}
+
+/// The futures owned in the scope [`leave`] just closed, when it reported
+/// [`Reported::owned`]; the runner takes them right after.
+pub(crate) fn take_owned() -> Adopted {
+    Adopted(ADOPTED.with(RefCell::take))
+}
+
+/// Reports a future the child polled in this scope now owns; outside a
+/// runner's poll (an actor started with plain actix) it does nothing.
+pub(crate) fn own(slot: Rc<dyn OwnedSlot>) {
+    let word = SCOPE.with(Cell::get);
+    if word & CLOSED != 0 {
+        return;
+    }
+    OWNED.with(|owned| owned.borrow_mut().push(slot));
+    SCOPE.with(|scope| scope.set(word | OWNED_SOME));
 }
 
 /// Reports that the drain marker numbered `id` was handled.
@@ -137,6 +205,27 @@ where
     ctx.stop();
 }
 
+/// The slot of a future a child owns, as its runner sees it, whatever the
+/// reply's type (see [`super::response`]).
+pub(crate) trait OwnedSlot {
+    /// Whether the slot still holds its future.
+    fn is_live(&self) -> bool;
+    /// Drops the future (and the reply's sender, so the requester gets an
+    /// error).
+    fn cancel(&self);
+}
+
+/// The slots registered during one poll of a child's context, for its
+/// runner.
+#[derive(Default)]
+pub(crate) struct Adopted(pub(crate) Vec<Rc<dyn OwnedSlot>>);
+
+impl fmt::Debug for Adopted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Adopted({} owned futures)", self.0.len())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,6 +250,36 @@ mod tests {
         assert_eq!(reported.marker, Some(7));
         assert!(!reported.start_over);
         // Nothing is left over for the next poll.
+        assert!(leave(enter()).is_empty());
+    }
+
+    /// A slot that is always live, for counting.
+    struct Live;
+    impl OwnedSlot for Live {
+        fn is_live(&self) -> bool {
+            true
+        }
+        fn cancel(&self) {}
+    }
+
+    #[test]
+    fn an_owned_future_belongs_to_the_scope_it_was_owned_in() {
+        let outer = enter();
+        own(Rc::new(Live));
+        let inner = enter();
+        own(Rc::new(Live));
+        own(Rc::new(Live));
+        assert!(leave(inner).owned);
+        assert_eq!(take_owned().0.len(), 2);
+        assert!(leave(outer).owned);
+        assert_eq!(take_owned().0.len(), 1);
+        assert!(leave(enter()).is_empty());
+    }
+
+    #[test]
+    fn a_future_owned_outside_every_scope_is_reported_nowhere() {
+        own(Rc::new(Live));
+        assert!(OWNED.with(|owned| owned.borrow().is_empty()));
         assert!(leave(enter()).is_empty());
     }
 }

@@ -128,7 +128,7 @@ macro_rules! supervised {
 
         impl<__M, $($generics)*> ::actix::Handler<$crate::__private::Tracked<__M>> for $actor
         where
-            __M: ::actix::Message,
+            __M: ::actix::Message + 'static,
             $actor: ::actix::Handler<__M>,
             $($($bounds)*)?
         {

@@ -229,7 +229,21 @@ impl SupervisorActor {
                 .then(|| self.started_at.elapsed()),
             task: None,
             children,
+            policy: self.policy(),
         }
+    }
+
+    /// The policy it was configured with.
+    fn policy(&self) -> crate::tree::NodePolicy {
+        let mut policy = crate::tree::NodePolicy::default();
+        if let Some(as_child) = &self.as_child {
+            policy.restart = Some(as_child.rules.policy());
+            policy.backoff = as_child.rules.backoff().cloned();
+        }
+        policy.grace = Some(self.grace);
+        policy.strategy = Some(self.strategy);
+        policy.intensity = Some(self.intensity.borrow().intensity());
+        policy
     }
 }
 
@@ -329,11 +343,12 @@ impl Actor for SupervisorActor {
                 let stopped = StopReport {
                     path: path.clone(),
                     outcome: StopOutcome::TimedOut,
-                    drained: children.iter().map(|r| r.drained).sum(),
-                    undelivered: children.iter().map(|r| r.undelivered).sum(),
-                    cancelled: children.iter().map(|r| r.cancelled).sum(),
+                    drained: 0,
+                    undelivered: 0,
+                    cancelled: 0,
                     duration: std::time::Duration::ZERO,
                     children,
+                    ended_on_its_own: false,
                 };
                 match state.link() {
                     Some(link) => link.shared.finish(stopped.clone()),
@@ -390,6 +405,8 @@ impl SupervisorActor {
             return;
         }
         self.state.set(NodeState::Stopping);
+        self.events
+            .emit(&self.path, self.incarnation, || EventKind::Stopping);
         // Children never started (it waited for its dependencies): their
         // handles answer at once, what they accepted reported undelivered.
         self.pending.clear();
@@ -421,6 +438,7 @@ impl SupervisorActor {
                         state.set(NodeState::Failed);
                         events.emit(&path, 1, || EventKind::GaveUp { failure: failure.clone() });
                         stopped.outcome = StopOutcome::Failed(failure);
+                        stopped.ended_on_its_own = true;
                     }
                 }
                 token.cancel();

@@ -133,6 +133,9 @@ impl SupervisorActor {
                 // Not if the subtree was parked, or began to stop, meanwhile.
                 if this.state.get() == NodeState::Running && own.activity() == Activity::Active {
                     own.set_activity(Activity::Ready);
+                    // Its handles' `started()` answers (the first time).
+                    own.shared
+                        .settle_startup(crate::child::drain::Startup::Started);
                 }
             }),
         );
