@@ -23,6 +23,15 @@ use crate::rng::SplitMix64;
 /// (after a normal stop), and every pending and later `send()` to it fails
 /// with [`MailboxError::Closed`](actix::MailboxError::Closed).
 ///
+/// A gone child stays in its supervisor's table until
+/// [`RemoveChild`](crate::RemoveChild), and [`RestartChild`](crate::RestartChild)
+/// can start it again; a child made with
+/// [`remove_on_exit`](crate::ChildSpec::remove_on_exit) leaves the table
+/// instead (with `Never`, OTP's `temporary`).
+///
+/// Under a strategy that takes siblings along, each sibling follows its own
+/// policy (see [`Strategy`]): a `Never` sibling is drained and ends for good.
+///
 /// # Use cases
 ///
 /// - `Never`: one-shot jobs (a migration, a backfill) whose failure must be
@@ -402,6 +411,14 @@ impl BackoffState {
 /// refusing new messages: those wait for the next incarnation), in reverse
 /// start order; then the failed child (after its backoff) and the siblings
 /// start again, in start order.
+///
+/// Each sibling taken along follows its own [`RestartPolicy`]: a `Never`
+/// sibling runs once, so it is stopped instead (drained, its handles
+/// refusing, its report published) and ends for good, as OTP ends a
+/// `temporary` bystander. An `OnFailure` sibling is restarted like an
+/// `Always` one: the strategy ended it, it did not end on its own, and its
+/// policy is about how it ends on its own (OTP restarts a `transient`
+/// bystander too).
 ///
 /// | strategy     | restarted with the child that ended                  | for |
 /// |--------------|------------------------------------------------------|-----|

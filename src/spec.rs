@@ -326,8 +326,10 @@ impl<A: SupervisedActor> ChildSpec<A> {
     /// final report, whose outcome holds its last failure
     /// ([`StopOutcome::Failed`](crate::StopOutcome::Failed)), before it
     /// leaves; a [`ChildHandle::stop`](crate::ChildHandle::stop) answers
-    /// that report. A sibling that [depends on](ChildSpec::depends_on) a
-    /// temporary child stops depending on it when it leaves.
+    /// that report. Once it left, a sibling that
+    /// [depends on](ChildSpec::depends_on) it no longer waits for it to stop
+    /// first; one that starts (or restarts) after it ended waits for it at
+    /// most its start timeout, as for any dependency that ended.
     ///
     /// With [`RestartPolicy::Never`] this is OTP's `temporary` restart type:
     /// one run, then gone, for one-shot jobs started with

@@ -214,3 +214,51 @@ async fn a_temporary_child_cannot_be_started_again() {
     let tree = within(app.send(Inspect)).await.unwrap();
     assert!(tree.find("/app/job").is_none());
 }
+
+#[actix_rt::test]
+async fn a_nested_supervisor_that_ended_is_not_started_again() {
+    let app = SupervisorActor::builder("app")
+        .child(SupervisorActor::builder("sub"))
+        .start()
+        .unwrap();
+    let report = within(app.send(StopChild::new("sub")))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(report.is_drained(), "{report}");
+    assert!(matches!(
+        restart(&app, "sub").await,
+        Err(ControlError::ChildEnded { .. })
+    ));
+}
+
+#[actix_rt::test]
+async fn a_stopped_supervisor_lets_go_of_the_factories_it_kept_to_start_children_again() {
+    let before = actix_supervisor::testkit::live_actors();
+    let (log, _logged) = recorder();
+    // The factory holds the supervisor's own address, as a child that
+    // reports to its parent would.
+    let parent: std::sync::Arc<std::sync::Mutex<Option<Addr<SupervisorActor>>>> =
+        Default::default();
+    let held = parent.clone();
+    let made = std::sync::atomic::AtomicU64::new(0);
+    let spec = actix_supervisor::ChildSpec::new("job", move || {
+        let _parent = held.lock().unwrap().clone();
+        Probe {
+            incarnation: made.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1,
+            count: 0,
+            log: log.clone(),
+        }
+    });
+    let job = spec.handle();
+    let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    *parent.lock().unwrap() = Some(app.clone());
+    within(job.stop()).await;
+
+    within(app.send(Stop)).await.unwrap();
+    // Only the kept factory still holds the supervisor's address now.
+    drop((app, parent));
+    within(actix_supervisor::testkit::settle_live_actors(before))
+        .await
+        .unwrap();
+}

@@ -146,11 +146,14 @@ async fn a_sibling_that_depends_on_a_temporary_child_outlives_it() {
     let db = temporary("db", log.clone());
     let db_handle = db.handle();
     let api = probe_spec("api", log).depends_on("db");
+    let api_handle = api.handle();
     let app = SupervisorActor::builder("app")
         .child(db)
         .child(api)
         .start()
         .unwrap();
+    // api starts once db finished its start; then db leaves.
+    within(api_handle.started()).await.unwrap();
     within(db_handle.stop()).await;
     assert_eq!(children_of(&app).await, ["api"]);
     let report = within(app.send(actix_supervisor::Stop)).await.unwrap();

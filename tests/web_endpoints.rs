@@ -426,15 +426,14 @@ async fn control_answers_bad_paths_with_a_clear_status_and_body() {
         .nodes()
         .all(|n| n.state == NodeState::Running && n.incarnation == 1));
 
-    // A node that ended cannot be restarted.
+    // A node that was stopped starts again, as its next incarnation.
     let (status, _) = call_json!(app, post("/supervision/stop/app/cache", Some(TOKEN)));
     assert_eq!(status, StatusCode::OK);
     let (status, json) = call_json!(app, post("/supervision/restart/app/cache", Some(TOKEN)));
-    assert_eq!(
-        (status, json["kind"].as_str()),
-        (StatusCode::CONFLICT, Some("ended")),
-        "{json}"
-    );
+    assert_eq!(status, StatusCode::ACCEPTED, "{json}");
+    let tree = supervision.inspect().await.unwrap();
+    let cache = tree.find("/app/cache").unwrap();
+    assert_eq!((cache.state.is_terminal(), cache.incarnation), (false, 2));
 }
 
 #[actix_rt::test]

@@ -30,7 +30,6 @@ use tokio::time::Instant;
 
 use super::drain::ChildShared;
 use super::lifecycle::Notice;
-use super::respawn::Respawn;
 use super::restart::RestartRules;
 use crate::messages::events::Events;
 use crate::policy::{Backoff, Grace, IntensityWindow, RestartPolicy, Strategy};
@@ -433,6 +432,18 @@ impl ChildLink {
             self.tell(Notice::Done);
         }
     }
+}
+
+/// What a child needs to be started again after it ended, without its actor
+/// type: made by its runner when it finishes (`super::respawn::Kept`).
+pub(crate) trait Respawn: std::fmt::Debug {
+    /// Starts the child again under `env` as the start after `old`: a new
+    /// mailbox, fresh shared state chained from `old`'s, the incarnation
+    /// count and last failure carried on. Returns the new link.
+    fn respawn(self: Box<Self>, env: ChildEnv, old: &ChildLink) -> Rc<ChildLink>;
+
+    /// The siblings each incarnation waits for, as when it first started.
+    fn start_after(&self) -> StartAfter;
 }
 
 impl ChildLink {

@@ -17,8 +17,7 @@ use actix::dev::channel;
 use actix::Addr;
 
 use super::drain::{ChildShared, Successor};
-use super::link::{ChildEnv, ChildLink, StartAfter};
-use super::runner;
+use super::link::{ChildEnv, ChildLink, Respawn, StartAfter};
 use super::start::{Factory, Parts};
 use super::supervised::SupervisedActor;
 use crate::tree::NodeKind;
@@ -26,24 +25,18 @@ use crate::tree::NodeKind;
 /// The capacity of a restarted child's new mailbox, as a spec's.
 const MAILBOX_CAPACITY: usize = 16;
 
-/// What a child needs to be started again after it ended, without its actor
-/// type.
-pub(crate) trait Respawn: std::fmt::Debug {
-    /// Starts the child again under `env` as the start after `old`: a new
-    /// mailbox, fresh shared state chained from `old`'s, the incarnation
-    /// count and last failure carried on. Returns the new link.
-    fn respawn(self: Box<Self>, env: ChildEnv, old: &ChildLink) -> Rc<ChildLink>;
-
-    /// The siblings each incarnation waits for, as when it first started.
-    fn start_after(&self) -> StartAfter;
-}
-
 /// A finished child's factory, kept by its link.
 pub(crate) struct Kept<A: SupervisedActor> {
     factory: Factory<A>,
     kind: NodeKind,
     start_after: StartAfter,
+    /// Spawns a runner (the runner's own `spawn`, handed over so that this
+    /// file does not import the runner, which makes a `Kept`).
+    spawn: Spawn<A>,
 }
+
+/// How a runner is spawned: `runner::spawn`.
+pub(crate) type Spawn<A> = fn(ChildEnv, Parts<A>) -> Rc<ChildLink>;
 
 impl<A: SupervisedActor> std::fmt::Debug for Kept<A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -54,11 +47,17 @@ impl<A: SupervisedActor> std::fmt::Debug for Kept<A> {
 }
 
 impl<A: SupervisedActor> Kept<A> {
-    pub(crate) fn new(factory: Factory<A>, kind: NodeKind, start_after: StartAfter) -> Self {
+    pub(crate) fn new(
+        factory: Factory<A>,
+        kind: NodeKind,
+        start_after: StartAfter,
+        spawn: Spawn<A>,
+    ) -> Self {
         Kept {
             factory,
             kind,
             start_after,
+            spawn,
         }
     }
 }
@@ -88,7 +87,7 @@ impl<A: SupervisedActor> Respawn for Kept<A> {
             kind: self.kind,
             stats,
         };
-        let link = runner::spawn(env, parts);
+        let link = (self.spawn)(env, parts);
         // The last failure stays the node's until a new one comes.
         let mut record = link.record.borrow_mut();
         if record.last_failure.is_none() {

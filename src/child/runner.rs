@@ -944,6 +944,7 @@ impl<A: SupervisedActor> Runner<A> {
             factory,
             self.link.kind,
             start_after,
+            spawn::<A>,
         )));
     }
 

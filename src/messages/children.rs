@@ -54,7 +54,9 @@ impl Message for StartChild {
 }
 
 /// Stops one child gracefully (its drain, its grace) and answers its report
-/// once it stopped; the child stays in the table, `Stopped`.
+/// once it stopped; the child stays in the table, `Stopped` (unless it is
+/// [temporary](crate::ChildSpec::remove_on_exit): then it leaves), and
+/// [`RestartChild`] can start it again.
 ///
 /// # Errors
 ///
@@ -103,10 +105,33 @@ impl Message for StopChild {
 /// mailbox as it is now, then starts a fresh one; messages sent meanwhile
 /// wait for it. Answers once the new incarnation is starting.
 ///
+/// # A child that ended
+///
+/// A child that ended (stopped with [`StopChild`] or its handle, ended
+/// normally, or failed and not restarted by its policy) is **started
+/// again** from its spec's factory, as its next incarnation (OTP's
+/// `terminate_child` then `restart_child`). It keeps its name, its place in
+/// start order and its dependencies; its restart rules start afresh, and a
+/// start on request does not count against the restart intensity.
+///
+/// - Its [`ChildHandle`](crate::ChildHandle)s reach the new incarnation:
+///   sends, [`stop`](crate::ChildHandle::stop),
+///   [`started`](crate::ChildHandle::started) and
+///   [`addr`](crate::ChildHandle::addr) follow it. A stop asked before it
+///   started again answers the report of the start it stopped.
+/// - A raw `Addr` taken before the child ended saw every send fail at once
+///   (`MailboxError::Closed`) once it ended, and stays closed after: the new
+///   incarnation has a new mailbox. Take the address again from a handle.
+///
+/// A temporary child ([`ChildSpec::remove_on_exit`](crate::ChildSpec::remove_on_exit))
+/// has left the table when it ended, so it cannot be started again; nor can
+/// a nested supervisor that ended.
+///
 /// # Errors
 ///
 /// [`ControlError::UnknownChild`], [`ControlError::ChildEnded`] for a child
-/// that ended for good, [`ControlError::SupervisorStopping`].
+/// that ended and cannot start again (a nested supervisor),
+/// [`ControlError::SupervisorStopping`].
 ///
 /// # Examples
 ///
@@ -126,6 +151,12 @@ impl Message for StopChild {
 /// app.send(RestartChild::new("job")).await??;
 /// let tree = app.send(Inspect).await?;
 /// assert_eq!(tree.find("/app/job").unwrap().incarnation, 2);
+///
+/// // Stopped, then started again: incarnation 3.
+/// app.send(StopChild::new("job")).await??;
+/// app.send(RestartChild::new("job")).await??;
+/// let tree = app.send(Inspect).await?;
+/// assert_eq!(tree.find("/app/job").unwrap().incarnation, 3);
 /// # Ok::<_, Box<dyn std::error::Error>>(())
 /// # }).unwrap();
 /// ```

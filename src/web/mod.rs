@@ -66,7 +66,7 @@
 //! | `401` | no token, or a wrong one |
 //! | `403` | a protected node: the root, a node given to [`WebConfig::protect`], or an ancestor of one |
 //! | `404` | control is off, or no node has that path |
-//! | `409` | the node has ended, or its supervisor is stopping |
+//! | `409` | the node has ended and cannot start again (a nested supervisor), or its supervisor is stopping |
 //!
 //! # Readiness and liveness
 //!

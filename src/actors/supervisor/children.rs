@@ -366,6 +366,25 @@ mod tests {
     }
 
     #[test]
+    fn a_child_started_again_keeps_its_key_place_and_dependencies() {
+        let mut children = Children::new();
+        for name in ["db", "api", "web"] {
+            let deps = if name == "web" { vec![1] } else { Vec::new() };
+            children.push(link(children.next_index(), name), deps);
+        }
+        let old = children.get(1).expect("api is there").clone();
+        let replaced = children.replace(1, link(1, "api")).expect("api is there");
+        assert!(Rc::ptr_eq(&replaced, &old));
+        assert!(!Rc::ptr_eq(children.get(1).expect("api"), &old));
+        assert_eq!(children.find("api").map(|(k, _)| k), Some(1));
+        assert_eq!(children.dependents_of(1), ["web"]);
+        let names: Vec<_> = children.iter().map(|l| l.path.name()).collect();
+        assert_eq!(names, ["db", "api", "web"]);
+        assert_eq!(children.slot_count(), 3);
+        assert!(children.replace(7, link(7, "nobody")).is_none());
+    }
+
+    #[test]
     fn many_children_are_found_by_name() {
         let mut children = Children::new();
         for i in 0..1000 {
