@@ -1,8 +1,10 @@
 //! Criterion benchmarks: each scenario runs for plain actix and for a
 //! supervised child in the same group, in the same process; after the
 //! groups, the ratio supervised/raw of the mean times per operation is
-//! printed. `cargo bench` runs them; `cargo test --bench supervision` (or
-//! `cargo bench -- --test`) runs each once, as a smoke test.
+//! printed. A target of the `extras` crate (which builds criterion for it
+//! alone): `cargo bench -p actix-supervisor-extras` runs them;
+//! `cargo test -p actix-supervisor-extras --bench supervision` runs each
+//! once, as a smoke test.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;

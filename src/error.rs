@@ -276,6 +276,23 @@ pub enum StartError {
         /// The child.
         path: NodePath,
     },
+    /// A sibling the child depends on did not finish its start within the
+    /// child's start timeout ([`ChildSpec::start_timeout`](crate::ChildSpec::start_timeout)):
+    /// the child's first start attempt failed without running its code.
+    /// Its restart policy decides what follows, like for any failed start.
+    #[error(
+        "{path}: did not start: the sibling it depends on, {dependency}, did not finish its \
+         start within {}; see why in {dependency}'s last failure, or raise the start timeout",
+        humantime::format_duration(*timeout)
+    )]
+    DependencyNotReady {
+        /// The child.
+        path: NodePath,
+        /// The sibling it waited for (the first one not ready).
+        dependency: NodePath,
+        /// How long it waited: its start timeout.
+        timeout: std::time::Duration,
+    },
 }
 
 /// Why a control message to a supervisor ([`StartChild`](crate::StartChild),
@@ -351,6 +368,16 @@ pub enum ControlError {
     /// The new child's spec is invalid (a duplicate name, a bad field, ...).
     #[error(transparent)]
     InvalidSpec(#[from] BuildError),
+    /// The supervisor (a [`Pool`](crate::Pool)) already runs its
+    /// `max_children` children; the new one was not started. Start it again
+    /// once one of them ended (its [`ChildHandle::ended`](crate::ChildHandle::ended)).
+    #[error("{parent}: full: {max_children} children run already (max_children); start again once one ended")]
+    Full {
+        /// The supervisor.
+        parent: NodePath,
+        /// Its limit.
+        max_children: usize,
+    },
 }
 
 #[cfg(feature = "config")]

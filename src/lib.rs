@@ -122,6 +122,9 @@
 //!   it (its policy, or the supervisor's intensity, said so). If that
 //!   supervisor is nested and escalates, its parent may restart the whole
 //!   subtree, this node included.
+//! - `Waiting`: its next incarnation waits for the siblings it depends on
+//!   to finish their start, at most its start timeout; messages queue
+//!   meanwhile.
 //!
 //! Starts, failures, restarts and ends are published as
 //! [`LifecycleEvent`]s to subscribers (entering `Stopping` is not).
@@ -130,13 +133,20 @@
 //!
 //! - Messages sent through one address are handled in the order sent, across
 //!   restarts: an incarnation handles what the previous one left queued.
-//! - Children start in dependency order ([`ChildSpec::depends_on`]), else in
-//!   the order given; they stop in reverse: a child stops only after every
-//!   sibling that depends on it has stopped, and siblings that do not depend
-//!   on each other stop in parallel.
+//! - A child starts only after every sibling it depends on
+//!   ([`ChildSpec::depends_on`]) finished its start: its `started` returned
+//!   and the futures it waited on with `ctx.wait` completed (a nested
+//!   supervisor: each of its children did). Meanwhile it is `Waiting`, at
+//!   most its [start timeout](ChildSpec::start_timeout), after which its
+//!   start fails with [`StartError::DependencyNotReady`] and its policy
+//!   decides. Children with no dependency between them start concurrently.
+//!   They stop in reverse: a child stops only after every sibling that
+//!   depends on it has stopped, and siblings that do not depend on each
+//!   other stop in parallel.
 //! - Under [`Strategy::OneForAll`] and [`Strategy::RestForOne`], the siblings
 //!   restarted along with a child stop in reverse start order and start again
-//!   in start order.
+//!   in start order, each after the siblings it depends on finished their
+//!   start again.
 //! - A node's lifecycle events reach a subscriber in the order they happened;
 //!   one tree shares one event channel, so events of different nodes keep
 //!   their order too.
@@ -171,6 +181,7 @@
 //! | feature | default | what it adds |
 //! |---------|---------|--------------|
 //! | `config` | on | [`config`]: trees read from TOML or JSON (pulls in `toml`, `serde_json`, `serde_path_to_error`) |
+//! | `signals` | on | [`system`] stops the tree on SIGINT or SIGTERM (Ctrl-C on Windows), and [`system::run`]; pulls in tokio's `signal` |
 //! | `testkit` | off | `testkit`: waiting on the tree without sleeps, event recording, start/stop stress, paused time |
 //!
 //! [`prelude`] holds everything the examples use; import it beside
@@ -209,16 +220,21 @@ mod tree;
 #[cfg(feature = "web")]
 pub mod web;
 
+pub use actors::ArbiterPool;
 pub use actors::{
     MissedTicks, Periodic, PeriodicActor, SupervisorActor, SupervisorBuilder, Tick, TickContext,
-    TickNow, Work, WorkContext, WorkerActor,
+    TickContextBuilder, TickNow, Work, WorkContext, WorkContextBuilder, WorkerActor,
 };
-pub use child::{fail, restart_fresh, ChildFuture, ChildHandle, StartContext, SupervisedActor};
+pub use actors::{Pool, PoolBuilder};
+pub use child::{
+    fail, restart_fresh, ChildFuture, ChildHandle, StartContext, SupervisedActor, SupervisedHandler,
+};
 #[cfg(feature = "config")]
 pub use error::ConfigError;
 pub use error::{BuildError, ControlError, SendError, StartError};
 #[allow(deprecated)]
 pub use messages::Shutdown;
+pub use messages::{ChildAt, SubtreeSummary};
 pub use messages::{
     EventKind, EventStream, Inspect, Kill, LifecycleEvent, RemoveChild, RestartChild, StartChild,
     Stop, StopChild, StopOutcome, StopReport, Subscribe, SubscribeRecipient,
@@ -230,6 +246,7 @@ pub use tree::{
     Failure, FailureKind, FailurePhase, NodeKind, NodePath, NodeSnapshot, NodeState, TaskStats,
     TreeSnapshot,
 };
+pub use tree::{NodePolicy, Schedule};
 
 /// Plumbing for [`supervised!`]; not part of the public API.
 #[doc(hidden)]

@@ -163,6 +163,7 @@ pub fn record_event(event: &LifecycleEvent) {
             }
         }
         EventKind::Lagged { missed } => ::metrics::counter!(EVENTS_LAGGED).increment(*missed),
+        EventKind::Stopping => {}
     }
 }
 
@@ -208,6 +209,7 @@ fn phase_label(phase: FailurePhase) -> &'static str {
         FailurePhase::Restarting => "restarting",
         FailurePhase::Starting => "starting",
         FailurePhase::Running => "running",
+        FailurePhase::Waiting => "waiting",
     }
 }
 

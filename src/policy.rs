@@ -526,6 +526,11 @@ impl IntensityWindow {
     }
 
     /// Forgets every restart: a restarted subtree starts with a clean slate.
+    /// The configured intensity.
+    pub(crate) fn intensity(&self) -> RestartIntensity {
+        self.intensity
+    }
+
     pub(crate) fn reset(&mut self) {
         self.restarts.clear();
     }

@@ -31,6 +31,10 @@ use crate::tree::{NodeKind, NodePath, TaskStats};
 /// this many messages are queued (`do_send` ignores it).
 const MAILBOX_CAPACITY: usize = 16;
 
+/// How long a child waits for the siblings it depends on to finish their
+/// start, unless its spec says otherwise.
+pub(crate) const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How to build and run one supervised actor.
 ///
 /// The factory is called for the first start and again for every restart, so
@@ -78,12 +82,15 @@ pub struct ChildSpec<A: Actor<Context = Context<A>>> {
 struct SpecExtras {
     backoff: Option<Backoff>,
     depends_on: Vec<String>,
+    start_timeout: Option<Duration>,
     /// A field of a kind's configuration that cannot be used, reported when
     /// the tree is built.
     config_error: Option<FieldError>,
     /// A periodic or worker child's statistics; moved to the node's record
     /// when the child starts.
     stats: Option<Arc<std::sync::Mutex<TaskStats>>>,
+    /// Leaves its supervisor's table when it will not run again.
+    remove_on_exit: bool,
 }
 
 impl<A: Actor<Context = Context<A>>> Drop for ChildSpec<A> {
@@ -211,9 +218,53 @@ impl<A: SupervisedActor> ChildSpec<A> {
     }
 
     /// Declares that this child needs the sibling `name`: it starts after it
-    /// and stops before it.
+    /// finished its start, and stops before it.
+    ///
+    /// "Finished its start" means that the sibling's `started` returned and
+    /// the futures it waited on with `ctx.wait` completed (for a nested
+    /// supervisor: each of its children finished its start). Until then,
+    /// this child waits, shown as [`NodeState::Waiting`](crate::NodeState::Waiting),
+    /// at most its [`start_timeout`](ChildSpec::start_timeout). The same
+    /// holds for each restart. Children with no dependency between them
+    /// start concurrently.
     pub fn depends_on(mut self, name: impl Into<String>) -> Self {
         self.extras_mut().depends_on.push(name.into());
+        self
+    }
+
+    /// Bounds how long each start of this child waits for the siblings it
+    /// [depends on](ChildSpec::depends_on) to finish theirs (default 30 s).
+    /// When it runs out, the start attempt fails without running the
+    /// child's code: a failure in phase
+    /// [`Waiting`](crate::FailurePhase::Waiting) naming the sibling, and
+    /// for the first attempt [`StartError::DependencyNotReady`](crate::StartError::DependencyNotReady);
+    /// the child's restart policy decides what follows. A child without
+    /// dependencies never waits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # use actix::prelude::*;
+    /// # #[derive(Default)] struct Store;
+    /// # impl Actor for Store { type Context = Context<Self>; }
+    /// # actix_supervisor::supervised!(Store);
+    /// # #[derive(Default)] struct Reader;
+    /// # impl Actor for Reader { type Context = Context<Self>; }
+    /// # actix_supervisor::supervised!(Reader);
+    /// use actix_supervisor::{ChildSpec, SupervisorActor};
+    ///
+    /// let app = SupervisorActor::builder("app")
+    ///     .child(ChildSpec::new("store", Store::default))
+    ///     .child(
+    ///         ChildSpec::new("reader", Reader::default)
+    ///             .depends_on("store")
+    ///             .start_timeout(Duration::from_secs(5)),
+    ///     );
+    /// # drop(app);
+    /// ```
+    pub fn start_timeout(mut self, timeout: Duration) -> Self {
+        self.extras_mut().start_timeout = Some(timeout);
         self
     }
 
@@ -263,6 +314,62 @@ impl<A: SupervisedActor> ChildSpec<A> {
     /// tree refuses to build with it.
     pub(crate) fn set_config_error(&mut self, error: FieldError) {
         self.extras_mut().config_error = Some(error);
+    }
+
+    /// Makes the child **temporary**: once it will not run again (its
+    /// policy does not restart it, it was stopped, or it gave up), it leaves
+    /// its supervisor's table, and its name and its slot are free for the
+    /// next child. Default: the child stays, `Stopped` or `Failed`, until
+    /// [`RemoveChild`](crate::RemoveChild).
+    ///
+    /// Its end is still published: the `Stopped` lifecycle event carries its
+    /// final report, whose outcome holds its last failure
+    /// ([`StopOutcome::Failed`](crate::StopOutcome::Failed)), before it
+    /// leaves; a [`ChildHandle::stop`](crate::ChildHandle::stop) answers
+    /// that report. A sibling that [depends on](ChildSpec::depends_on) a
+    /// temporary child stops depending on it when it leaves.
+    ///
+    /// With [`RestartPolicy::Never`] this is OTP's `temporary` restart type:
+    /// one run, then gone, for one-shot jobs started with
+    /// [`StartChild`](crate::StartChild), so that a supervisor running
+    /// millions of them keeps only the live ones. It is a separate choice
+    /// from the policy (rather than a fourth policy) because whether a child
+    /// restarts and whether its node is kept once it ended are two
+    /// questions: an `Always` child may be temporary too, and leaves only
+    /// when it is stopped or gives up.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actix::prelude::*;
+    /// use actix_supervisor::prelude::*;
+    ///
+    /// #[derive(Default)]
+    /// struct Job;
+    /// impl Actor for Job {
+    ///     type Context = Context<Self>;
+    ///     fn started(&mut self, ctx: &mut Context<Self>) {
+    ///         ctx.stop(); // its work is done
+    ///     }
+    /// }
+    /// actix_supervisor::supervised!(Job);
+    ///
+    /// # actix::System::new().block_on(async {
+    /// let app = SupervisorActor::builder("app").start()?;
+    /// let spec = ChildSpec::new("job-1", Job::default)
+    ///     .restart(RestartPolicy::Never)
+    ///     .remove_on_exit();
+    /// let job = spec.handle();
+    /// app.send(StartChild::new(spec)).await??;
+    /// let report = job.stop().await; // answers once it ended
+    /// assert!(report.is_drained());
+    /// assert!(app.send(Inspect).await?.find("/app/job-1").is_none());
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn remove_on_exit(mut self) -> Self {
+        self.extras_mut().remove_on_exit = true;
+        self
     }
 }
 
@@ -320,6 +427,8 @@ pub(crate) struct SpecCommon<'a> {
     pub(crate) backoff: Option<&'a Backoff>,
     pub(crate) grace: Grace,
     pub(crate) depends_on: &'a [String],
+    /// Unset: [`DEFAULT_START_TIMEOUT`].
+    pub(crate) start_timeout: Option<Duration>,
 }
 
 /// What a supervisor needs of a spec without knowing its actor type.
@@ -341,6 +450,11 @@ pub(crate) trait ErasedSpec: Send {
     }
     /// Spawns the child's runner on the current arbiter.
     fn start(self: Box<Self>, env: ChildEnv) -> Rc<ChildLink>;
+    /// Whether the child leaves its supervisor's table when it will not run
+    /// again ([`ChildSpec::remove_on_exit`]).
+    fn removes_on_exit(&self) -> bool {
+        false
+    }
 }
 
 impl<A: SupervisedActor> ErasedSpec for ChildSpec<A> {
@@ -351,6 +465,7 @@ impl<A: SupervisedActor> ErasedSpec for ChildSpec<A> {
             backoff: self.extras.as_ref().and_then(|e| e.backoff.as_ref()),
             grace: self.grace,
             depends_on: self.extras.as_ref().map_or(&[], |e| &e.depends_on),
+            start_timeout: self.extras.as_ref().and_then(|e| e.start_timeout),
         }
     }
 
@@ -378,6 +493,10 @@ impl<A: SupervisedActor> ErasedSpec for ChildSpec<A> {
         drop(self);
         runner::spawn(env, parts)
     }
+
+    fn removes_on_exit(&self) -> bool {
+        self.extras.as_ref().is_some_and(|e| e.remove_on_exit)
+    }
 }
 
 /// Checks every field of a spec whose child sits under `parent`; errors name
@@ -396,6 +515,13 @@ pub(crate) fn validate(common: &SpecCommon<'_>, parent: &NodePath) -> Result<(),
             path: path(),
             field: "grace",
             reason: "must be above zero (use a short grace, not none)".into(),
+        });
+    }
+    if common.start_timeout == Some(Duration::ZERO) {
+        return Err(BuildError::InvalidField {
+            path: path(),
+            field: "start_timeout",
+            reason: "must be above zero".into(),
         });
     }
     Ok(())

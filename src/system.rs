@@ -5,6 +5,14 @@
 //! does all of it for a program's `main` and turns the report into an exit
 //! status.
 //!
+//! # Signals
+//!
+//! With the `signals` feature (on by default), a stop begins on SIGINT or
+//! SIGTERM on Unix, and on Ctrl-C on Windows. Without it, tokio's signal
+//! handling is not compiled, [`run`] does not exist, and a tree run by
+//! [`Supervision::run_until_shutdown`] stops on a [`ShutdownHandle`] (or
+//! when its root ends) only.
+//!
 //! In an actix-web app, which handles the signals itself, start the tree with
 //! [`Supervision::start`] before the server, and call
 //! [`Supervision::stop`] after the server's future returns.
@@ -27,13 +35,23 @@
 //!
 //! | status | meaning |
 //! |-------:|---------|
-//! | 0 | stopped by a signal or a shutdown request; every node drained |
-//! | 1 | stopped by a signal or a shutdown request; some node timed out or failed while stopping, or the root was gone |
+//! | 0 | stopped by a signal or a shutdown request; every node the stop stopped drained |
+//! | 1 | stopped by a signal or a shutdown request; some node timed out, failed while stopping or left accepted work undone, the root's grace ran out, or the root was gone |
 //! | 2 | the tree could not be built (the error is logged) |
-//! | 3 | the root gave up on its own (restart intensity exceeded); the final report is logged |
+//! | 3 | the root gave up on its own (restart intensity exceeded) |
+//!
+//! A node that had ended on its own long before the stop (a
+//! [`Never`](crate::RestartPolicy::Never) child that failed at start-up, a
+//! one-shot job that finished) is not judged: its failure was logged and
+//! published when it happened, and the process ran on without it. To be
+//! judged on it too (status 1 unless every node in the report drained),
+//! ask for [`ExitRule::EveryNode`] ([`run_with`],
+//! [`Supervision::exit_rule`]). The final report is logged in every case
+//! (`info` when everything drained, `warn` when not, `error` when the tree
+//! ended on its own); [`Supervision::run_until_exit`] returns it with the
+//! status.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use actix::{Addr, MailboxError};
 use futures_util::StreamExt;
@@ -42,7 +60,6 @@ use tokio_util::sync::CancellationToken;
 use crate::actors::{SupervisorActor, SupervisorBuilder};
 use crate::error::BuildError;
 use crate::messages::{EventKind, Inspect, Stop, StopOutcome, StopReport, Subscribe};
-use crate::policy::Grace;
 use crate::tree::TreeSnapshot;
 
 /// A running supervision tree: its root supervisor and the means to stop it.
@@ -80,6 +97,8 @@ pub struct Supervision {
     /// Cancelled as soon as a stop begins: a signal, a shutdown request, a
     /// call to `stop`.
     stopping: CancellationToken,
+    /// What the exit status judges.
+    exit_rule: ExitRule,
 }
 
 impl Supervision {
@@ -98,6 +117,7 @@ impl Supervision {
             root: root.start()?,
             shutdown: CancellationToken::new(),
             stopping: CancellationToken::new(),
+            exit_rule: ExitRule::default(),
         })
     }
 
@@ -124,6 +144,7 @@ impl Supervision {
             root,
             shutdown: CancellationToken::new(),
             stopping: CancellationToken::new(),
+            exit_rule: ExitRule::default(),
         }
     }
 
@@ -175,8 +196,9 @@ impl Supervision {
         self.root.send(Stop).await
     }
 
-    /// Waits for SIGINT, SIGTERM or a [`ShutdownHandle`], then stops the
-    /// whole tree gracefully and returns its report, logged at `info` when
+    /// Waits for SIGINT, SIGTERM (Ctrl-C on Windows; no signal without the
+    /// `signals` feature, see [Signals](self#signals)) or a
+    /// [`ShutdownHandle`], then stops the whole tree gracefully and returns its report, logged at `info` when
     /// everything drained and at `warn` otherwise.
     ///
     /// Readiness drops ([`is_stopping`](Supervision::is_stopping)) as soon as
@@ -199,7 +221,7 @@ impl Supervision {
     /// exit status [`run`] would return for it (see the
     /// [module docs](self#exit-status-of-run)), with the report: for a
     /// program that runs its tree beside an actix-web server, e.g.
-    /// `examples/06_actix_web.rs`.
+    /// `examples/web/06_actix_web.rs`.
     ///
     /// # Examples
     ///
@@ -229,32 +251,50 @@ impl Supervision {
     ///
     /// When the signal handlers cannot be installed (no tokio signal driver).
     pub async fn run_until_exit(self) -> Result<(StopReport, ExitCode), MailboxError> {
+        let rule = self.exit_rule;
         let (report, gave_up) = self.run_until_end().await?;
         let code = if gave_up {
             ExitCode::from(GAVE_UP)
         } else {
-            exit_code(&report)
+            exit_code_with(&report, rule)
         };
         Ok((report, code))
+    }
+
+    /// What [`run_until_exit`](Supervision::run_until_exit) judges for its
+    /// exit status (default [`ExitRule::StoppedNodes`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actix_supervisor::system::{ExitRule, Supervision};
+    /// use actix_supervisor::SupervisorActor;
+    ///
+    /// # actix::System::new().block_on(async {
+    /// let supervision = Supervision::start(SupervisorActor::builder("app"))?
+    ///     .exit_rule(ExitRule::EveryNode);
+    /// # drop(supervision);
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn exit_rule(mut self, rule: ExitRule) -> Self {
+        self.exit_rule = rule;
+        self
     }
 
     /// As `run_until_shutdown`, also saying whether the root gave up on its
     /// own (`true`) rather than being asked to stop.
     async fn run_until_end(self) -> Result<(StopReport, bool), MailboxError> {
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .expect("installing a SIGTERM handler");
-        let mut interrupt =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-                .expect("installing a SIGINT handler");
+        // Installed first, so that a signal arriving from now on stops the
+        // tree instead of killing the process.
+        let stop_signal = stop_signal();
         // Subscribed before anything else, so that an end of the root is
         // not missed between the check and the wait.
         let events = self.root.send(Subscribe::all()).await?;
         let root_path = self.root_path().await;
-        tracing::info!(path = %root_path, "running; waiting for SIGINT or SIGTERM");
+        tracing::info!(path = %root_path, "running; waiting for {WAITING_FOR}");
         let (cause, on_its_own) = tokio::select! {
-            _ = terminate.recv() => ("SIGTERM", false),
-            _ = interrupt.recv() => ("SIGINT", false),
+            cause = stop_signal => (cause, false),
             () = self.shutdown.cancelled() => ("a shutdown request", false),
             () = root_ended(&self.root, events) => ("the root ended on its own", true),
         };
@@ -280,6 +320,56 @@ impl Supervision {
             Err(_) => "(gone)".to_string(),
         }
     }
+}
+
+/// What [`Supervision::run_until_shutdown`] waits for, as its log line says.
+#[cfg(all(feature = "signals", unix))]
+const WAITING_FOR: &str = "SIGINT or SIGTERM";
+#[cfg(all(feature = "signals", windows))]
+const WAITING_FOR: &str = "Ctrl-C";
+#[cfg(not(all(feature = "signals", any(unix, windows))))]
+const WAITING_FOR: &str = "a shutdown request";
+
+/// Installs the handlers of the signals that stop a tree (SIGINT and SIGTERM
+/// on Unix, Ctrl-C on Windows) and returns a future that completes with the
+/// name of the first one received.
+///
+/// # Panics
+///
+/// When the handlers cannot be installed (no tokio signal driver).
+#[cfg(all(feature = "signals", unix))]
+fn stop_signal() -> impl std::future::Future<Output = &'static str> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+    let mut interrupt = signal(SignalKind::interrupt()).expect("installing a SIGINT handler");
+    async move {
+        tokio::select! {
+            _ = terminate.recv() => "SIGTERM",
+            _ = interrupt.recv() => "SIGINT",
+        }
+    }
+}
+
+/// Installs the Ctrl-C handler and returns a future that completes when
+/// Ctrl-C is pressed.
+///
+/// # Panics
+///
+/// When the handler cannot be installed (no tokio signal driver).
+#[cfg(all(feature = "signals", windows))]
+fn stop_signal() -> impl std::future::Future<Output = &'static str> {
+    let mut ctrl_c = tokio::signal::windows::ctrl_c().expect("installing a Ctrl-C handler");
+    async move {
+        ctrl_c.recv().await;
+        "Ctrl-C"
+    }
+}
+
+/// Without the `signals` feature (or on a platform without signals), no
+/// signal stops the tree: a future that never completes.
+#[cfg(not(all(feature = "signals", any(unix, windows))))]
+fn stop_signal() -> impl std::future::Future<Output = &'static str> {
+    std::future::pending()
 }
 
 /// Completes when the root supervisor has ended (given up, or stopped by
@@ -324,12 +414,55 @@ impl ShutdownHandle {
     }
 }
 
-/// The exit status a report of a requested stop calls for: success when
-/// every node drained, failure (1) otherwise. [`run`] exits with 3 instead
-/// when the root gave up on its own; see the
-/// [module docs](self#exit-status-of-run).
+/// What the exit status of [`run`] judges in the final report.
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use actix_supervisor::system::{self, ExitRule};
+/// use actix_supervisor::SupervisorActor;
+///
+/// fn main() -> std::process::ExitCode {
+///     let tree = SupervisorActor::builder("app");
+///     // Fail the process also for a one-shot child that failed long ago.
+///     system::run_with(tree, Duration::from_secs(30), ExitRule::EveryNode)
+/// }
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExitRule {
+    /// Success when the root stopped within its grace and every node the
+    /// stop stopped drained ([`SubtreeSummary::stopped_cleanly`]); nodes
+    /// that had ended on their own before the stop are not judged.
+    ///
+    /// [`SubtreeSummary::stopped_cleanly`]: crate::SubtreeSummary::stopped_cleanly
+    #[default]
+    StoppedNodes,
+    /// Success only when every node in the report drained
+    /// ([`StopReport::is_drained`]), including those that had ended on
+    /// their own before the stop.
+    EveryNode,
+}
+
+/// The exit status a report of a requested stop calls for, under the
+/// default [`ExitRule::StoppedNodes`]: success when the root stopped within
+/// its grace and every node the stop stopped drained, failure (1)
+/// otherwise. [`run`] exits with 3 instead when the root gave up on its
+/// own; see the [module docs](self#exit-status-of-run).
 pub fn exit_code(report: &StopReport) -> ExitCode {
-    if report.is_drained() {
+    exit_code_with(report, ExitRule::default())
+}
+
+/// The exit status a report of a requested stop calls for under `rule`.
+pub fn exit_code_with(report: &StopReport, rule: ExitRule) -> ExitCode {
+    let success = match rule {
+        ExitRule::StoppedNodes => {
+            report.outcome == StopOutcome::Drained && report.summary().stopped_cleanly()
+        }
+        ExitRule::EveryNode => report.is_drained(),
+    };
+    if success {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
@@ -341,10 +474,13 @@ const GAVE_UP: u8 = 3;
 
 /// Runs a supervision tree as the whole program: starts a new actix `System`,
 /// starts the tree with `grace` as its global grace, waits for SIGINT or
-/// SIGTERM, stops the tree, and returns the exit status: 0 when everything
-/// drained, 1 when not, 2 when the tree could not be built (the error is
-/// logged), 3 when the root gave up on its own (it returns then, without a
-/// signal, so that an orchestrator restarts the process).
+/// SIGTERM (Ctrl-C on Windows), stops the tree, logs the final report, and returns the exit
+/// status: 0 when every node the stop stopped drained, 1 when not, 2 when
+/// the tree could not be built (the error is logged), 3 when the root gave
+/// up on its own (it returns then, without a signal, so that an
+/// orchestrator restarts the process); see the
+/// [module docs](self#exit-status-of-run).
+/// Needs the `signals` feature (on by default).
 ///
 /// # Examples
 ///
@@ -365,15 +501,23 @@ const GAVE_UP: u8 = 3;
 ///     actix_supervisor::system::run(tree, Duration::from_secs(30))
 /// }
 /// ```
-pub fn run(root: SupervisorBuilder, grace: Duration) -> ExitCode {
+#[cfg(feature = "signals")]
+pub fn run(root: SupervisorBuilder, grace: std::time::Duration) -> ExitCode {
+    run_with(root, grace, ExitRule::default())
+}
+
+/// As [`run`], with the exit status judged by `rule`.
+#[cfg(feature = "signals")]
+pub fn run_with(root: SupervisorBuilder, grace: std::time::Duration, rule: ExitRule) -> ExitCode {
     actix::System::new().block_on(async move {
-        let supervision = match Supervision::start(root.grace(Grace::Duration(grace))) {
-            Ok(supervision) => supervision,
-            Err(err) => {
-                tracing::error!(%err, "the supervision tree cannot be built");
-                return ExitCode::from(2);
-            }
-        };
+        let supervision =
+            match Supervision::start(root.grace(crate::policy::Grace::Duration(grace))) {
+                Ok(supervision) => supervision.exit_rule(rule),
+                Err(err) => {
+                    tracing::error!(%err, "the supervision tree cannot be built");
+                    return ExitCode::from(2);
+                }
+            };
         match supervision.run_until_exit().await {
             Ok((_, code)) => code,
             Err(err) => {

@@ -14,6 +14,8 @@ use std::time::{Duration, SystemTime};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 
+use crate::policy::{Backoff, Grace, RestartIntensity, RestartPolicy, Strategy};
+
 /// The version of the snapshot's JSON schema; see [`TreeSnapshot`].
 pub(crate) const SCHEMA_VERSION: u32 = 1;
 
@@ -181,6 +183,12 @@ pub enum NodeKind {
 /// ## `Failed`
 /// The node failed and its supervisor gave up on it (policy `Never`, or a
 /// restart that cannot succeed); sends to it fail.
+///
+/// ## `Waiting`
+/// The next incarnation waits for the siblings the node
+/// [depends on](crate::ChildSpec::depends_on) to finish their start, at
+/// most its [start timeout](crate::ChildSpec::start_timeout). Messages wait
+/// in the mailbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "state")]
 #[non_exhaustive]
@@ -206,6 +214,8 @@ pub enum NodeState {
     /// again only if a restart of a whole subtree above it (escalation)
     /// brings it back.
     Failed,
+    /// Waiting for the siblings it depends on to finish their start.
+    Waiting,
 }
 
 impl NodeState {
@@ -232,6 +242,7 @@ impl fmt::Display for NodeState {
             NodeState::Stopping => f.write_str("stopping"),
             NodeState::Stopped => f.write_str("stopped"),
             NodeState::Failed => f.write_str("failed"),
+            NodeState::Waiting => f.write_str("waiting"),
         }
     }
 }
@@ -261,6 +272,9 @@ pub enum FailurePhase {
     Starting,
     /// A handler, a future spawned on the context, `stopping` or `stopped`.
     Running,
+    /// Waiting for the siblings it depends on to finish their start: the
+    /// start timeout ran out.
+    Waiting,
 }
 
 /// A failure of one incarnation: what happened, where, and when.
@@ -300,6 +314,7 @@ impl fmt::Display for Failure {
             FailurePhase::Restarting => "restarting",
             FailurePhase::Starting => "started",
             FailurePhase::Running => "running",
+            FailurePhase::Waiting => "waiting for its dependencies",
         };
         write!(f, "{kind} in {phase}: {}", self.message)
     }
@@ -321,6 +336,20 @@ pub struct TaskStats {
     pub last_duration: Option<Duration>,
     /// The last failure's message.
     pub last_error: Option<String>,
+    /// The schedule of a periodic task, kept beside its statistics so that
+    /// the snapshot can show it in the node's [`NodePolicy`]; never shown
+    /// here.
+    pub(crate) schedule: Option<Box<Schedule>>,
+}
+
+impl TaskStats {
+    /// No runs yet, for a task run on `schedule`.
+    pub(crate) fn scheduled(schedule: Schedule) -> Self {
+        TaskStats {
+            schedule: Some(Box::new(schedule)),
+            ..TaskStats::default()
+        }
+    }
 }
 
 /// [`TaskStats`] as written in JSON: the duration in both forms.
@@ -363,6 +392,7 @@ impl From<TaskStatsJson> for TaskStats {
                 .last_duration
                 .or(json.last_duration_ms.map(Duration::from_millis)),
             last_error: json.last_error,
+            schedule: None,
         }
     }
 }
@@ -401,6 +431,264 @@ pub(crate) mod rfc3339 {
     }
 }
 
+/// The policy a node was configured with, as its spec or builder set it
+/// (defaults included): what [`NodeSnapshot::policy`] shows.
+///
+/// Fields that do not apply to a node are `None`: a root has no restart
+/// policy or backoff (nothing restarts it), only a supervisor has a
+/// strategy and an intensity, only a periodic task has a schedule.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actix::prelude::*;
+/// use actix_supervisor::prelude::*;
+///
+/// #[derive(Default)]
+/// struct Poller;
+/// impl Actor for Poller { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Poller);
+///
+/// # actix::System::new().block_on(async {
+/// let spec = ChildSpec::new("poller", Poller::default)
+///     .restart(RestartPolicy::Always)
+///     .backoff(Backoff::new(Duration::from_millis(100), Duration::from_secs(30)));
+/// let app = SupervisorActor::builder("app").child(spec).start()?;
+/// let tree = app.send(Inspect).await?;
+///
+/// let poller = &tree.find("/app/poller").unwrap().policy;
+/// assert_eq!(poller.restart, Some(RestartPolicy::Always));
+/// assert_eq!(poller.backoff.as_ref().unwrap().max, Duration::from_secs(30));
+/// assert_eq!(poller.grace, Some(Grace::Duration(Duration::from_secs(5))));
+/// assert_eq!(tree.root.policy.strategy, Some(Strategy::OneForOne));
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct NodePolicy {
+    /// When the node is restarted; `None` for a root.
+    pub restart: Option<RestartPolicy>,
+    /// The delay before each restart; `None` for an immediate restart.
+    pub backoff: Option<Backoff>,
+    /// How long a stop may drain it.
+    pub grace: Option<Grace>,
+    /// A supervisor's strategy.
+    pub strategy: Option<Strategy>,
+    /// A supervisor's restart intensity.
+    pub intensity: Option<RestartIntensity>,
+    /// A periodic task's schedule.
+    pub schedule: Option<Schedule>,
+}
+
+/// The schedule of a periodic task, as configured
+/// ([`Periodic`](crate::Periodic)), in a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Schedule {
+    /// Time between ticks.
+    pub interval: Duration,
+    /// What happens to missed ticks: `"burst"`, `"delay"` or `"skip"`, as
+    /// in a configuration file.
+    pub missed_ticks: String,
+    /// A tick running longer fails.
+    pub tick_timeout: Option<Duration>,
+    /// Whether the first tick runs as soon as the task starts.
+    pub tick_at_start: bool,
+    /// This many failed ticks in a row fail the incarnation.
+    pub failure_limit: Option<u32>,
+}
+
+impl Schedule {
+    pub(crate) fn new(
+        interval: Duration,
+        missed_ticks: &str,
+        tick_timeout: Option<Duration>,
+        tick_at_start: bool,
+        failure_limit: Option<u32>,
+    ) -> Self {
+        Schedule {
+            interval,
+            missed_ticks: missed_ticks.to_string(),
+            tick_timeout,
+            tick_at_start,
+            failure_limit,
+        }
+    }
+}
+
+impl Serialize for Schedule {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry(
+            "interval",
+            &humantime::format_duration(self.interval).to_string(),
+        )?;
+        map.serialize_entry("interval_ms", &millis(self.interval))?;
+        map.serialize_entry("missed_ticks", &self.missed_ticks)?;
+        map.serialize_entry(
+            "tick_timeout",
+            &self
+                .tick_timeout
+                .map(|timeout| humantime::format_duration(timeout).to_string()),
+        )?;
+        map.serialize_entry("tick_timeout_ms", &self.tick_timeout.map(millis))?;
+        map.serialize_entry("tick_at_start", &self.tick_at_start)?;
+        map.serialize_entry("failure_limit", &self.failure_limit)?;
+        map.end()
+    }
+}
+
+/// [`Schedule`] as read from JSON.
+#[derive(Deserialize)]
+struct ScheduleJson {
+    #[serde(default, with = "humantime_serde")]
+    interval: Option<Duration>,
+    #[serde(default)]
+    interval_ms: Option<u64>,
+    #[serde(default)]
+    missed_ticks: String,
+    #[serde(default, with = "humantime_serde")]
+    tick_timeout: Option<Duration>,
+    #[serde(default)]
+    tick_timeout_ms: Option<u64>,
+    #[serde(default)]
+    tick_at_start: bool,
+    #[serde(default)]
+    failure_limit: Option<u32>,
+}
+
+impl<'de> Deserialize<'de> for Schedule {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let json = ScheduleJson::deserialize(deserializer)?;
+        Ok(Schedule {
+            interval: json
+                .interval
+                .or(json.interval_ms.map(Duration::from_millis))
+                .unwrap_or_default(),
+            missed_ticks: json.missed_ticks,
+            tick_timeout: json
+                .tick_timeout
+                .or(json.tick_timeout_ms.map(Duration::from_millis)),
+            tick_at_start: json.tick_at_start,
+            failure_limit: json.failure_limit,
+        })
+    }
+}
+
+impl Serialize for NodePolicy {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("restart", &self.restart)?;
+        map.serialize_entry("backoff", &self.backoff)?;
+        map.serialize_entry("grace", &self.grace)?;
+        map.serialize_entry(
+            "grace_ms",
+            &match self.grace {
+                Some(Grace::Duration(grace)) => Some(millis(grace)),
+                _ => None,
+            },
+        )?;
+        map.serialize_entry("strategy", &self.strategy)?;
+        map.serialize_entry("intensity", &self.intensity)?;
+        map.serialize_entry("schedule", &self.schedule)?;
+        map.end()
+    }
+}
+
+/// [`NodePolicy`] as read from JSON.
+#[derive(Deserialize)]
+struct NodePolicyJson {
+    #[serde(default)]
+    restart: Option<RestartPolicy>,
+    #[serde(default)]
+    backoff: Option<Backoff>,
+    #[serde(default)]
+    grace: Option<Grace>,
+    #[serde(default)]
+    strategy: Option<Strategy>,
+    #[serde(default)]
+    intensity: Option<RestartIntensity>,
+    #[serde(default)]
+    schedule: Option<Schedule>,
+}
+
+impl<'de> Deserialize<'de> for NodePolicy {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let json = NodePolicyJson::deserialize(deserializer)?;
+        Ok(NodePolicy {
+            restart: json.restart,
+            backoff: json.backoff,
+            grace: json.grace,
+            strategy: json.strategy,
+            intensity: json.intensity,
+            schedule: json.schedule,
+        })
+    }
+}
+
+impl NodePolicy {
+    /// The policy on one line: `on_failure, backoff 100ms..30s, grace 5s`,
+    /// then a supervisor's strategy and intensity, a periodic task's
+    /// schedule.
+    fn write_line(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts: Vec<String> = Vec::new();
+        if let Some(schedule) = &self.schedule {
+            let mut every = format!("every {}", shown(schedule.interval));
+            if let Some(timeout) = schedule.tick_timeout {
+                every.push_str(&format!(" (timeout {})", shown(timeout)));
+            }
+            parts.push(every);
+        }
+        if let Some(restart) = self.restart {
+            parts.push(
+                match restart {
+                    RestartPolicy::Never => "never restarted",
+                    RestartPolicy::OnFailure => "restarted on failure",
+                    RestartPolicy::Always => "always restarted",
+                }
+                .to_string(),
+            );
+        }
+        if let Some(backoff) = &self.backoff {
+            parts.push(format!(
+                "backoff {}..{}",
+                shown(backoff.initial),
+                shown(backoff.max)
+            ));
+        }
+        if let Some(strategy) = self.strategy {
+            parts.push(
+                match strategy {
+                    Strategy::OneForOne => "one-for-one",
+                    Strategy::OneForAll => "one-for-all",
+                    Strategy::RestForOne => "rest-for-one",
+                }
+                .to_string(),
+            );
+        }
+        if let Some(intensity) = self.intensity {
+            parts.push(format!(
+                "at most {} restarts in {}",
+                intensity.max_restarts,
+                shown(intensity.within)
+            ));
+        }
+        match self.grace {
+            Some(Grace::Duration(grace)) => parts.push(format!("grace {}", shown(grace))),
+            Some(Grace::Infinity) => parts.push("no grace limit".to_string()),
+            None => {}
+        }
+        f.write_str(&parts.join(", "))
+    }
+}
+
+/// A duration rounded to whole milliseconds, for outlines.
+fn shown(duration: Duration) -> humantime::FormattedDuration {
+    humantime::format_duration(Duration::from_millis(millis(duration)))
+}
+
 /// One node of a [`TreeSnapshot`].
 ///
 /// Its JSON form is described in [`TreeSnapshot`'s docs](TreeSnapshot#json-schema-version-1).
@@ -428,6 +716,8 @@ pub struct NodeSnapshot {
     pub task: Option<TaskStats>,
     /// Children of a supervisor, in start order; empty for other kinds.
     pub children: Vec<NodeSnapshot>,
+    /// The policy it was configured with.
+    pub policy: NodePolicy,
 }
 
 impl Serialize for NodeSnapshot {
@@ -460,6 +750,7 @@ impl Serialize for NodeSnapshot {
         )?;
         map.serialize_entry("uptime_ms", &self.uptime.map(millis))?;
         map.serialize_entry("task", &self.task)?;
+        map.serialize_entry("policy", &self.policy)?;
         map.serialize_entry("children", &self.children)?;
         map.end()
     }
@@ -474,6 +765,7 @@ pub(crate) fn state_label(state: &NodeState) -> &'static str {
         NodeState::Stopping => "stopping",
         NodeState::Stopped => "stopped",
         NodeState::Failed => "failed",
+        NodeState::Waiting => "waiting",
     }
 }
 
@@ -502,6 +794,8 @@ struct NodeSnapshotJson {
     task: Option<TaskStats>,
     #[serde(default)]
     children: Vec<NodeSnapshot>,
+    #[serde(default)]
+    policy: NodePolicy,
 }
 
 #[derive(Deserialize)]
@@ -513,6 +807,7 @@ enum StateLabel {
     Stopping,
     Stopped,
     Failed,
+    Waiting,
 }
 
 impl From<NodeSnapshotJson> for NodeSnapshot {
@@ -530,6 +825,7 @@ impl From<NodeSnapshotJson> for NodeSnapshot {
             StateLabel::Stopping => NodeState::Stopping,
             StateLabel::Stopped => NodeState::Stopped,
             StateLabel::Failed => NodeState::Failed,
+            StateLabel::Waiting => NodeState::Waiting,
         };
         NodeSnapshot {
             name: json.name,
@@ -542,6 +838,7 @@ impl From<NodeSnapshotJson> for NodeSnapshot {
             uptime: json.uptime.or(json.uptime_ms.map(Duration::from_millis)),
             task: json.task,
             children: json.children,
+            policy: json.policy,
         }
     }
 }
@@ -580,6 +877,19 @@ impl NodeSnapshot {
         if let Some(failure) = &self.last_failure {
             write!(f, ", last failure: {failure}")?;
         }
+        if self.policy != NodePolicy::default() {
+            f.write_str(" — ")?;
+            self.policy.write_line(f)?;
+        }
+        if let Some(task) = &self.task {
+            write!(f, "; {} runs, {} failed", task.runs, task.failures)?;
+            if task.consecutive_failures > 0 {
+                write!(f, " ({} in a row)", task.consecutive_failures)?;
+            }
+            if let Some(last) = task.last_duration {
+                write!(f, ", last took {}", shown(last))?;
+            }
+        }
         writeln!(f)?;
         let child_prefix = if prefix.is_empty() && branch.is_empty() {
             " ".to_string()
@@ -608,10 +918,14 @@ fn kind_label(kind: NodeKind) -> &'static str {
 /// form described below, and prints as an outline:
 ///
 /// ```text
-/// app [supervisor] running, incarnation 1
-///  ├─ counter [actor] running, incarnation 3, 2 restarts, last failure: panic in running: boom
-///  └─ sampler [actor] running, incarnation 1
+/// app [supervisor] running, incarnation 1 — one-for-one, at most 3 restarts in 5s, no grace limit
+///  ├─ counter [actor] running, incarnation 3, 2 restarts, last failure: panic in running: boom — restarted on failure, backoff 100ms..30s, grace 5s
+///  └─ sampler [periodic] running, incarnation 1 — every 1s, restarted on failure, grace 5s; 12 runs, 1 failed, last took 3ms
 /// ```
+///
+/// Each line gives the node's state, then, after the dash, the policy it
+/// was configured with ([`NodePolicy`]), then a periodic or worker node's
+/// statistics ([`TaskStats`]).
 ///
 /// # JSON schema (version 1)
 ///
@@ -638,6 +952,11 @@ fn kind_label(kind: NodeKind) -> &'static str {
 ///     "incarnation": 1, "restart_count": 0, "last_failure": null,
 ///     "uptime": "2s 5ms", "uptime_ms": 2005,
 ///     "task": null,
+///     "policy": {"restart": null, "backoff": null,
+///                "grace": "infinity", "grace_ms": null,
+///                "strategy": "one_for_one",
+///                "intensity": {"max_restarts": 3, "within": "5s"},
+///                "schedule": null},
 ///     "children": [{
 ///       "name": "scanner", "path": "/app/scanner", "kind": "periodic",
 ///       "state": "restarting", "attempt": 1,
@@ -649,6 +968,15 @@ fn kind_label(kind: NodeKind) -> &'static str {
 ///       "task": {"runs": 4, "failures": 1, "consecutive_failures": 1,
 ///                "last_duration": "3ms", "last_duration_ms": 3,
 ///                "last_error": "boom"},
+///       "policy": {"restart": "on_failure",
+///                  "backoff": {"initial": "500ms", "max": "30s", "multiplier": 2.0,
+///                              "jitter": 0.1, "stable_after": "30s", "seed": null},
+///                  "grace": "5s", "grace_ms": 5000,
+///                  "strategy": null, "intensity": null,
+///                  "schedule": {"interval": "1s", "interval_ms": 1000,
+///                               "missed_ticks": "skip",
+///                               "tick_timeout": null, "tick_timeout_ms": null,
+///                               "tick_at_start": true, "failure_limit": null}},
 ///       "children": []
 ///     }]
 ///   }
@@ -657,7 +985,11 @@ fn kind_label(kind: NodeKind) -> &'static str {
 ///
 /// `kind` is one of `supervisor`, `actor`, `periodic`, `worker`; `state` one
 /// of `starting`, `running`, `restarting` (with `attempt`, `next_start_in`,
-/// `next_start_in_ms`), `stopping`, `stopped`, `failed`.
+/// `next_start_in_ms`), `stopping`, `stopped`, `failed`. `policy` (added
+/// within version 1; absent in older snapshots, read as all `null`) is the
+/// node's [`NodePolicy`]: `restart`, `backoff`, `strategy` and `intensity`
+/// in the form a configuration file takes, `grace` (`"infinity"` or a
+/// duration, with `grace_ms`), and a periodic task's `schedule`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[non_exhaustive]
 pub struct TreeSnapshot {

@@ -17,3 +17,10 @@ fn forgetting_supervised_names_the_macro() {
     let cases = trybuild::TestCases::new();
     cases.compile_fail("tests/ui/missing_supervised.rs");
 }
+
+#[test]
+#[ignore = "builds every dev-dependency again in a project of its own; CI runs it with --ignored"]
+fn a_message_the_child_does_not_handle_names_the_missing_handler() {
+    let cases = trybuild::TestCases::new();
+    cases.compile_fail("tests/ui/unhandled_message.rs");
+}

@@ -121,19 +121,34 @@ async fn the_snapshot_prints_as_a_tree() {
     let text = tree_after_known_failures().await.to_string();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 6, "{text}");
-    assert_eq!(lines[0], "app [supervisor] running, incarnation 1");
+    assert_eq!(
+        lines[0],
+        "app [supervisor] running, incarnation 1 — one-for-one, at most 3 restarts in 5s, no grace limit"
+    );
     assert_eq!(
         lines[1],
-        " ├─ twice [actor] running, incarnation 3, 2 restarts, last failure: error in running: second"
+        " ├─ twice [actor] running, incarnation 3, 2 restarts, last failure: error in running: second \
+         — restarted on failure, grace 5s"
     );
     assert_eq!(
         lines[2],
-        " ├─ once [actor] failed, incarnation 1, last failure: panic in running: only"
+        " ├─ once [actor] failed, incarnation 1, last failure: panic in running: only \
+         — never restarted, grace 5s"
     );
-    assert_eq!(lines[3], " ├─ done [actor] stopped, incarnation 1");
+    assert_eq!(
+        lines[3],
+        " ├─ done [actor] stopped, incarnation 1 — restarted on failure, grace 5s"
+    );
     assert!(
         lines[4].starts_with(" ├─ waiting [actor] restarting (attempt 1, in 30s)"),
         "{text}"
     );
-    assert_eq!(lines[5], " └─ calm [actor] running, incarnation 1");
+    assert!(
+        lines[4].ends_with(" — restarted on failure, backoff 30s..1m, grace 5s"),
+        "{text}"
+    );
+    assert_eq!(
+        lines[5],
+        " └─ calm [actor] running, incarnation 1 — restarted on failure, grace 5s"
+    );
 }

@@ -43,7 +43,7 @@ async fn a_failure_and_a_backoff_restart_show_in_the_documented_order() {
     assert_eq!(report.outcome, StopOutcome::Drained);
 
     let mut seen = Vec::new();
-    for _ in 0..5 {
+    for _ in 0..6 {
         seen.push(summary(&within(events.next()).await.unwrap()));
     }
     let p = "/app/probe".to_string();
@@ -54,6 +54,7 @@ async fn a_failure_and_a_backoff_restart_show_in_the_documented_order() {
             (p.clone(), 1, "failed: boom".into()),
             (p.clone(), 1, "restarting #1 in 1s".into()),
             (p.clone(), 2, "started".into()),
+            (p.clone(), 2, "Stopping".into()),
             (p, 2, "stopped: Drained".into()),
         ]
     );
@@ -172,6 +173,7 @@ async fn a_root_that_stops_says_so_with_its_report() {
         let event = within(events.next()).await.unwrap();
         if event.path.as_str() == "/app" {
             match event.kind {
+                EventKind::Stopping => {}
                 EventKind::Stopped { report: told } => {
                     assert_eq!(told, report);
                     break;
@@ -347,6 +349,9 @@ async fn a_stop_during_a_backoff_publishes_the_drain_incarnation_and_the_same_re
             "Started#1",
             "Failed#1",
             "Restarting#1",
+            // Stopped in its backoff: stopping, then the incarnation that
+            // drains what waits.
+            "Stopping#1",
             "Started#2",
             "Stopped#2"
         ],

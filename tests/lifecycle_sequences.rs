@@ -8,7 +8,9 @@
 //! - every stop, `RestartChild` and startup handle answered;
 //! - every message accepted through the handle was handled, cancelled or
 //!   undelivered, exactly once (`accepted = handled + cancelled +
-//!   undelivered`), and nothing was handled twice;
+//!   undelivered`, summed over the reports of every life of the child: one
+//!   that ended and was started again by `RestartChild` has one report per
+//!   life), and nothing was handled twice;
 //! - unless the tree was killed, no stop runs out of its grace (nothing here
 //!   blocks a drain; a requester that gave up holds no stop open);
 //! - under `Always` (the child never ends on its own), unless the tree was
@@ -25,9 +27,10 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use actix_supervisor::{
-    Backoff, ChildHandle, ChildSpec, RestartChild, RestartIntensity, RestartPolicy, StopOutcome,
-    StopReport, Strategy, SupervisorActor,
+    Backoff, ChildHandle, ChildSpec, EventKind, RestartChild, RestartIntensity, RestartPolicy,
+    StopOutcome, StopReport, Strategy, Subscribe, SupervisorActor,
 };
+use futures_util::StreamExt;
 use proptest::prelude::{any, prop_assert_eq, proptest, ProptestConfig};
 
 mod reliability_support;
@@ -168,6 +171,12 @@ fn run(policy: RestartPolicy, ops: &[Op]) -> Result<(), String> {
             .start()
             .map_err(|e| e.to_string())?;
         let sibling = sibling.1;
+        // A child that ended and was started again (`RestartChild`) has one
+        // report per life: each is published in its `Stopped` event.
+        let mut events = app
+            .send(Subscribe::subtree(handle.path()))
+            .await
+            .map_err(|e| e.to_string())?;
 
         let mut next_id = 0;
         let mut id = || {
@@ -247,6 +256,18 @@ fn run(policy: RestartPolicy, ops: &[Op]) -> Result<(), String> {
             }
         }
 
+        // Every life's report, up to the final one.
+        let (mut cancelled, mut undelivered) = (0, 0);
+        while let Ok(Some(event)) = tokio::time::timeout(BOUND, events.next()).await {
+            if let EventKind::Stopped { report: life } = event.kind {
+                cancelled += life.cancelled;
+                undelivered += life.undelivered;
+                if life == report {
+                    break;
+                }
+            }
+        }
+
         let handled = log.lock().unwrap().clone();
         let mut seen = HashSet::new();
         for (id, _) in &handled {
@@ -258,9 +279,11 @@ fn run(policy: RestartPolicy, ops: &[Op]) -> Result<(), String> {
             .iter()
             .filter(|(id, counted)| *counted && accepted.contains(id))
             .count() as u64;
-        if accepted.len() as u64 != handled_counted + report.cancelled + report.undelivered {
+        if accepted.len() as u64 != handled_counted + cancelled + undelivered {
             return Err(format!(
-                "accounting does not close: accepted {}, handled {handled_counted}, report {report:?}",
+                "accounting does not close: accepted {}, handled {handled_counted}, \
+                 cancelled {cancelled} and undelivered {undelivered} over every life, \
+                 last report {report:?}",
                 accepted.len()
             ));
         }

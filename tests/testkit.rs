@@ -181,55 +181,72 @@ async fn a_wait_for_a_node_sees_a_child_started_after_it_began() {
     assert_eq!(node.path.as_str(), "/app/late");
 }
 
-/// A tree whose child, once stopped, stays `Stopping` (a state no event
-/// announces): it waits on a gate that the test never opens.
-async fn tree_with_a_slow_stopper() -> (Addr<SupervisorActor>, ChildHandle<Tally>, Gate) {
-    let (log, _) = recorder();
-    let spec = tally_spec("stuck", log).grace(Grace::Infinity);
-    let stuck = spec.handle();
-    let app = SupervisorActor::builder("app").child(spec).start().unwrap();
-    let gate = Gate::new();
-    within(stuck.send(Hold(1, gate.clone()))).await.unwrap();
-    (app, stuck, gate)
+/// A periodic task that ticks only when asked: its tick count is a change
+/// no lifecycle event announces.
+struct Quiet;
+impl actix_supervisor::Tick for Quiet {
+    type Error = String;
+    async fn tick(&mut self, _: &actix_supervisor::TickContext) -> Result<(), String> {
+        Ok(())
+    }
 }
 
-/// A condition that stops `stuck` when it first looks at the tree (so the
-/// change comes after the wait's first snapshot), then waits for it to be
-/// `Stopping`.
-fn stopping_after_first_look(stuck: ChildHandle<Tally>) -> impl FnMut(&NodeSnapshot) -> bool {
-    let mut to_stop = Some(stuck);
+/// A tree with a periodic child, `/app/quiet`, that ticks only on
+/// `TickNow` (its schedule is an hour, its first tick after it).
+async fn tree_with_a_quiet_ticker() -> (
+    Addr<SupervisorActor>,
+    ChildHandle<actix_supervisor::PeriodicActor<Quiet>>,
+) {
+    let schedule = actix_supervisor::Periodic::every(secs(3600)).first_tick_after_interval();
+    let spec = ChildSpec::periodic("quiet", schedule, |_| Quiet);
+    let quiet = spec.handle();
+    let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    within(quiet.started()).await.unwrap();
+    (app, quiet)
+}
+
+/// A condition that makes `quiet` tick when it first looks at the tree (so
+/// the change comes after the wait's first snapshot), then waits for the
+/// tick to be counted.
+fn ticked_after_first_look(
+    quiet: ChildHandle<actix_supervisor::PeriodicActor<Quiet>>,
+) -> impl FnMut(&NodeSnapshot) -> bool {
+    let mut to_tick = Some(quiet);
     move |node| {
-        if let Some(stuck) = to_stop.take() {
-            actix_rt::spawn(stuck.stop());
+        if let Some(quiet) = to_tick.take() {
+            quiet.addr().do_send(actix_supervisor::TickNow);
         }
-        node.state == NodeState::Stopping
+        node.task.as_ref().is_some_and(|task| task.runs == 1)
     }
 }
 
 #[actix_rt::test]
 async fn a_change_without_an_event_is_seen_with_recheck_every() {
     tokio::time::pause();
-    let (app, stuck, _gate) = tree_with_a_slow_stopper().await;
+    let (app, quiet) = tree_with_a_quiet_ticker().await;
     let began = Instant::now();
-    let node = testkit::wait_for_node(&app, "/app/stuck", stopping_after_first_look(stuck))
+    let node = testkit::wait_for_node(&app, "/app/quiet", ticked_after_first_look(quiet))
         .recheck_every(Duration::from_millis(10))
         .await;
-    assert_eq!(node.state, NodeState::Stopping);
+    assert_eq!(node.task.unwrap().runs, 1);
     testkit::assert_about(began.elapsed(), Duration::from_millis(10));
 }
 
 #[actix_rt::test]
 async fn a_change_without_an_event_fails_the_wait_with_a_hint_to_recheck() {
     tokio::time::pause();
-    let (app, stuck, _gate) = tree_with_a_slow_stopper().await;
-    let err = testkit::wait_for_node(&app, "/app/stuck", stopping_after_first_look(stuck))
+    let (app, quiet) = tree_with_a_quiet_ticker().await;
+    let err = testkit::wait_for_node(&app, "/app/quiet", ticked_after_first_look(quiet))
         .timeout(secs(1))
         .try_wait()
         .await
         .unwrap_err();
     assert!(err.to_string().contains("use `recheck_every`"), "{err}");
     let last = err.last_snapshot().unwrap();
-    assert_eq!(last.find("/app/stuck").unwrap().state, NodeState::Stopping);
+    assert_eq!(
+        last.find("/app/quiet").unwrap().task.as_ref().unwrap().runs,
+        1
+    );
 }
 
 // ---------------------------------------------------------------- recording
@@ -253,9 +270,16 @@ async fn the_recorder_keeps_a_node_s_events_in_the_order_they_happened() {
 
     assert_eq!(
         recorder.kinds("/app/a"),
-        ["started", "failed", "restarting", "started", "stopped"]
+        [
+            "started",
+            "failed",
+            "restarting",
+            "started",
+            "stopping",
+            "stopped"
+        ]
     );
-    assert_eq!(recorder.kinds("/app/b"), ["started", "stopped"]);
+    assert_eq!(recorder.kinds("/app/b"), ["started", "stopping", "stopped"]);
     let b_stopped = recorder.for_path("/app/b").pop().unwrap();
     let a_stopped = recorder.for_path("/app/a").pop().unwrap();
     let all = recorder.events();

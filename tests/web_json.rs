@@ -88,6 +88,7 @@ const NODE_FIELDS: &[&str] = &[
     "uptime",
     "uptime_ms",
     "task",
+    "policy",
     "children",
 ];
 

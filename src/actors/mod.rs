@@ -14,9 +14,13 @@
 //! ```
 
 pub(crate) mod periodic;
+pub(crate) mod pool;
 pub(crate) mod supervisor;
 pub(crate) mod worker;
 
-pub use periodic::{MissedTicks, Periodic, PeriodicActor, Tick, TickContext, TickNow};
-pub use supervisor::{SupervisorActor, SupervisorBuilder};
-pub use worker::{Work, WorkContext, WorkerActor};
+pub use periodic::{
+    MissedTicks, Periodic, PeriodicActor, Tick, TickContext, TickContextBuilder, TickNow,
+};
+pub use pool::{Pool, PoolBuilder};
+pub use supervisor::{ArbiterPool, SupervisorActor, SupervisorBuilder};
+pub use worker::{Work, WorkContext, WorkContextBuilder, WorkerActor};

@@ -12,7 +12,9 @@
 //! any panic.
 //!
 //! The task logic stays free of actor code, so a unit test calls
-//! [`Tick::tick`] directly with a [`TickContext::detached`] context.
+//! [`Tick::tick`] directly with a [`TickContext::detached`] context, or one
+//! from [`TickContext::builder`] with the tick number, token and stop
+//! request of its choosing.
 
 use std::fmt;
 use std::future::Future;
@@ -83,12 +85,63 @@ pub struct TickContext {
 
 impl TickContext {
     /// A context for calling a tick outside any supervision tree, in unit
-    /// tests: path `/detached`, tick 1, no stop requested.
+    /// tests: path `/detached`, tick 1, no stop requested. To set any of
+    /// these, use [`builder`](TickContext::builder).
     pub fn detached() -> Self {
-        TickContext {
-            path: NodePath::root("detached"),
+        TickContext::builder().build()
+    }
+
+    /// Builds a context for calling a tick in a unit test, with the path,
+    /// tick number, token and stop request of the test's choosing; unset
+    /// parts are as in [`detached`](TickContext::detached).
+    ///
+    /// # Examples
+    ///
+    /// Tick logic keyed on the tick number, and a tick that ends early once
+    /// a stop began:
+    ///
+    /// ```
+    /// use actix_supervisor::{NodePath, Tick, TickContext};
+    ///
+    /// /// Flushes every tick, compacts every tenth.
+    /// #[derive(Default)]
+    /// struct Store { flushes: u64, compactions: u64 }
+    ///
+    /// impl Tick for Store {
+    ///     type Error = String;
+    ///     async fn tick(&mut self, cx: &TickContext) -> Result<(), String> {
+    ///         self.flushes += 1;
+    ///         if cx.tick_number() % 10 == 0 && !cx.is_stop_requested() {
+    ///             self.compactions += 1;
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let mut store = Store::default();
+    /// store.tick(&TickContext::builder().tick_number(9).build()).await?;
+    /// assert_eq!(store.compactions, 0);
+    /// store.tick(&TickContext::builder().tick_number(10).build()).await?;
+    /// assert_eq!(store.compactions, 1);
+    ///
+    /// // The tenth tick of an incarnation being stopped does not compact.
+    /// let stopping = TickContext::builder()
+    ///     .path(NodePath::root("app").join("store"))
+    ///     .tick_number(20)
+    ///     .stop_requested(true)
+    ///     .build();
+    /// store.tick(&stopping).await?;
+    /// assert_eq!((store.flushes, store.compactions), (3, 1));
+    /// # Ok::<_, String>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn builder() -> TickContextBuilder {
+        TickContextBuilder {
+            path: None,
             tick: 1,
-            token: CancellationToken::new(),
+            token: None,
+            stop_requested: false,
         }
     }
 
@@ -111,6 +164,61 @@ impl TickContext {
     /// The incarnation's cancellation token, for work the tick hands on.
     pub fn token(&self) -> &CancellationToken {
         &self.token
+    }
+}
+
+/// Builds a [`TickContext`] for a unit test; made by
+/// [`TickContext::builder`], which has an example.
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct TickContextBuilder {
+    path: Option<NodePath>,
+    tick: u64,
+    token: Option<CancellationToken>,
+    stop_requested: bool,
+}
+
+impl TickContextBuilder {
+    /// The periodic child's path (default `/detached`).
+    pub fn path(mut self, path: NodePath) -> Self {
+        self.path = Some(path);
+        self
+    }
+
+    /// Which tick this is (default 1). A running child counts from 1 within
+    /// each incarnation.
+    pub fn tick_number(mut self, tick: u64) -> Self {
+        self.tick = tick;
+        self
+    }
+
+    /// The token the tick sees, kept by the test to request a stop in the
+    /// middle of a tick (default: a fresh token nobody cancels).
+    pub fn token(mut self, token: CancellationToken) -> Self {
+        self.token = Some(token);
+        self
+    }
+
+    /// Whether a stop was already requested when the tick begins (default
+    /// `false`): `true` cancels the token at [`build`](Self::build). With
+    /// `false`, a stop is still requested if the token given to
+    /// [`token`](Self::token) is cancelled.
+    pub fn stop_requested(mut self, requested: bool) -> Self {
+        self.stop_requested = requested;
+        self
+    }
+
+    /// The context.
+    pub fn build(self) -> TickContext {
+        let token = self.token.unwrap_or_default();
+        if self.stop_requested {
+            token.cancel();
+        }
+        TickContext {
+            path: self.path.unwrap_or_else(|| NodePath::root("detached")),
+            tick: self.tick,
+            token,
+        }
     }
 }
 
@@ -171,8 +279,10 @@ pub struct Periodic {
     /// one interval later.
     #[serde(default = "default_true")]
     pub tick_at_start: bool,
-    /// This many failed ticks in a row make the incarnation fail (default:
-    /// never; failed ticks are only logged and counted).
+    /// This many failed ticks in a row within one incarnation make it fail
+    /// (default: never; failed ticks are only logged and counted). The
+    /// count starts again with each incarnation, while the snapshot's
+    /// [`TaskStats::consecutive_failures`] spans incarnations.
     #[serde(default)]
     pub failure_limit: Option<u32>,
 }
@@ -320,9 +430,11 @@ impl<T: Tick> PeriodicActor<T> {
                 stats.consecutive_failures = 0;
             }
             Err(error) => {
+                // The limit counts within this incarnation; the statistics
+                // span incarnations, as a worker's do.
                 self.consecutive_failures += 1;
                 stats.failures += 1;
-                stats.consecutive_failures = self.consecutive_failures;
+                stats.consecutive_failures += 1;
                 stats.last_error = Some(error.clone());
                 drop(stats);
                 tracing::warn!(
@@ -417,7 +529,7 @@ impl<T: Tick> ChildSpec<PeriodicActor<T>> {
         F: FnMut(&StartContext) -> T + Send + 'static,
         T: Tick,
     {
-        let stats = Arc::new(Mutex::new(TaskStats::default()));
+        let stats = Arc::new(Mutex::new(TaskStats::scheduled(schedule.to_schedule())));
         let config_error = schedule.validate().err();
         let shared_stats = stats.clone();
         let mut spec = ChildSpec::with_context(name, move |start: &StartContext| PeriodicActor {
@@ -435,5 +547,134 @@ impl<T: Tick> ChildSpec<PeriodicActor<T>> {
             spec.set_config_error(error);
         }
         spec
+    }
+}
+
+impl Periodic {
+    /// The schedule as a snapshot shows it.
+    fn to_schedule(&self) -> crate::tree::Schedule {
+        let missed_ticks = match self.missed_ticks {
+            MissedTicks::Burst => "burst",
+            MissedTicks::Delay => "delay",
+            MissedTicks::Skip => "skip",
+        };
+        crate::tree::Schedule::new(
+            self.interval,
+            missed_ticks,
+            self.tick_timeout,
+            self.tick_at_start,
+            self.failure_limit,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use tokio::sync::mpsc;
+
+    use super::*;
+    use crate::{Inspect, SupervisorActor};
+
+    /// Fails its first three ticks, counted across incarnations, and says
+    /// when each one starts.
+    struct FailsThrice {
+        count: Arc<AtomicU64>,
+        started: mpsc::UnboundedSender<u64>,
+    }
+
+    impl Tick for FailsThrice {
+        type Error = String;
+
+        async fn tick(&mut self, _: &TickContext) -> Result<(), String> {
+            let n = self.count.fetch_add(1, Ordering::SeqCst) + 1;
+            let _ = self.started.send(n);
+            if n <= 3 {
+                Err(format!("tick {n} failed"))
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    #[actix_rt::test]
+    async fn consecutive_failures_span_incarnations_while_the_limit_counts_within_one() {
+        tokio::time::pause();
+        let (started, mut starts) = mpsc::unbounded_channel();
+        let count = Arc::new(AtomicU64::new(0));
+        // Ticks 1 and 2 fail incarnation 1 (limit 2); tick 3, the first of
+        // incarnation 2, fails too but is its first failure in a row.
+        let schedule = Periodic::every(Duration::from_millis(100)).failure_limit(2);
+        let spec = ChildSpec::periodic("ticker", schedule, move |_| FailsThrice {
+            count: count.clone(),
+            started: started.clone(),
+        });
+        let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+
+        // A quick tick finishes in the poll that starts it: once tick 3 has
+        // started, it has been counted.
+        while starts.recv().await.unwrap() < 3 {}
+        let tree = app.send(Inspect).await.unwrap();
+        let ticker = tree.find("/app/ticker").unwrap();
+        assert_eq!(ticker.incarnation, 2, "the limit failed incarnation 1");
+        let stats = ticker.task.clone().unwrap();
+        assert_eq!(
+            (stats.runs, stats.failures, stats.consecutive_failures),
+            (3, 3, 3),
+            "three failed ticks in a row, across two incarnations"
+        );
+    }
+
+    #[test]
+    fn a_detached_context_is_tick_1_at_slash_detached_with_no_stop_requested() {
+        let cx = TickContext::detached();
+        assert_eq!(cx.path(), &NodePath::root("detached"));
+        assert_eq!(cx.tick_number(), 1);
+        assert!(!cx.is_stop_requested());
+    }
+
+    #[test]
+    fn the_builder_sets_the_path_and_the_tick_number() {
+        let path = NodePath::root("app").join("sampler");
+        let cx = TickContext::builder()
+            .path(path.clone())
+            .tick_number(42)
+            .build();
+        assert_eq!(cx.path(), &path);
+        assert_eq!(cx.tick_number(), 42);
+        assert!(!cx.is_stop_requested());
+    }
+
+    #[test]
+    fn stop_requested_cancels_the_token_the_tick_sees() {
+        let cx = TickContext::builder().stop_requested(true).build();
+        assert!(cx.is_stop_requested());
+        assert!(cx.token().is_cancelled());
+    }
+
+    #[test]
+    fn a_token_kept_by_the_test_requests_a_stop_after_the_build() {
+        let token = CancellationToken::new();
+        let cx = TickContext::builder().token(token.clone()).build();
+        assert!(!cx.is_stop_requested());
+        token.cancel();
+        assert!(cx.is_stop_requested());
+    }
+
+    #[test]
+    fn stop_requested_cancels_a_token_given_before_or_after_it() {
+        let before = CancellationToken::new();
+        let _ = TickContext::builder()
+            .token(before.clone())
+            .stop_requested(true)
+            .build();
+        assert!(before.is_cancelled());
+        let after = CancellationToken::new();
+        let _ = TickContext::builder()
+            .stop_requested(true)
+            .token(after.clone())
+            .build();
+        assert!(after.is_cancelled());
     }
 }

@@ -84,15 +84,62 @@ impl WorkContext {
     /// tests: path `/detached`, incarnation 1, and a token nobody cancels
     /// (see [`with_token`](WorkContext::with_token)).
     pub fn detached() -> Self {
-        WorkContext::with_token(CancellationToken::new())
+        WorkContext::builder().build()
     }
 
     /// A detached context whose token the test holds, to stop the loop.
     pub fn with_token(token: CancellationToken) -> Self {
-        WorkContext {
-            path: NodePath::root("detached"),
+        WorkContext::builder().token(token).build()
+    }
+
+    /// Builds a context for running a loop in a unit test, with the path,
+    /// incarnation, token and stop request of the test's choosing; unset
+    /// parts are as in [`detached`](WorkContext::detached).
+    ///
+    /// # Examples
+    ///
+    /// A loop that resumes where the previous incarnation left off, and
+    /// returns at once when a stop already began:
+    ///
+    /// ```
+    /// use actix_supervisor::{NodePath, Work, WorkContext};
+    ///
+    /// #[derive(Default)]
+    /// struct Replicator { resumed: bool, batches: u64 }
+    ///
+    /// impl Work for Replicator {
+    ///     type Error = String;
+    ///     async fn run(&mut self, cx: WorkContext) -> Result<(), String> {
+    ///         self.resumed = cx.incarnation() > 1;
+    ///         while !cx.is_stop_requested() && self.batches < 3 {
+    ///             self.batches += 1;
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let mut after_restart = Replicator::default();
+    /// after_restart.run(WorkContext::builder().incarnation(2).build()).await?;
+    /// assert!(after_restart.resumed);
+    /// assert_eq!(after_restart.batches, 3);
+    ///
+    /// let mut stopped = Replicator::default();
+    /// let cx = WorkContext::builder()
+    ///     .path(NodePath::root("app").join("replicator"))
+    ///     .stop_requested(true)
+    ///     .build();
+    /// stopped.run(cx).await?;
+    /// assert_eq!(stopped.batches, 0);
+    /// # Ok::<_, String>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn builder() -> WorkContextBuilder {
+        WorkContextBuilder {
+            path: None,
             incarnation: 1,
-            token,
+            token: None,
+            stop_requested: false,
         }
     }
 
@@ -115,6 +162,60 @@ impl WorkContext {
     /// supervisor's token. Await `token().cancelled()` in a `select!`.
     pub fn token(&self) -> &CancellationToken {
         &self.token
+    }
+}
+
+/// Builds a [`WorkContext`] for a unit test; made by
+/// [`WorkContext::builder`], which has an example.
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct WorkContextBuilder {
+    path: Option<NodePath>,
+    incarnation: u64,
+    token: Option<CancellationToken>,
+    stop_requested: bool,
+}
+
+impl WorkContextBuilder {
+    /// The worker's path (default `/detached`).
+    pub fn path(mut self, path: NodePath) -> Self {
+        self.path = Some(path);
+        self
+    }
+
+    /// Which incarnation runs the loop (default 1, the first start).
+    pub fn incarnation(mut self, incarnation: u64) -> Self {
+        self.incarnation = incarnation;
+        self
+    }
+
+    /// The token the loop sees, kept by the test to stop the loop while it
+    /// runs (default: a fresh token nobody cancels).
+    pub fn token(mut self, token: CancellationToken) -> Self {
+        self.token = Some(token);
+        self
+    }
+
+    /// Whether a stop was already requested when the loop begins (default
+    /// `false`): `true` cancels the token at [`build`](Self::build). With
+    /// `false`, a stop is still requested if the token given to
+    /// [`token`](Self::token) is cancelled.
+    pub fn stop_requested(mut self, requested: bool) -> Self {
+        self.stop_requested = requested;
+        self
+    }
+
+    /// The context.
+    pub fn build(self) -> WorkContext {
+        let token = self.token.unwrap_or_default();
+        if self.stop_requested {
+            token.cancel();
+        }
+        WorkContext {
+            path: self.path.unwrap_or_else(|| NodePath::root("detached")),
+            incarnation: self.incarnation,
+            token,
+        }
     }
 }
 
@@ -249,5 +350,65 @@ impl<W: Work> ChildSpec<WorkerActor<W>> {
         spec.kind = NodeKind::Worker;
         spec.set_stats(stats);
         spec
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_detached_context_is_incarnation_1_at_slash_detached_with_no_stop_requested() {
+        let cx = WorkContext::detached();
+        assert_eq!(cx.path(), &NodePath::root("detached"));
+        assert_eq!(cx.incarnation(), 1);
+        assert!(!cx.is_stop_requested());
+    }
+
+    #[test]
+    fn the_builder_sets_the_path_and_the_incarnation() {
+        let path = NodePath::root("app").join("poller");
+        let cx = WorkContext::builder()
+            .path(path.clone())
+            .incarnation(7)
+            .build();
+        assert_eq!(cx.path(), &path);
+        assert_eq!(cx.incarnation(), 7);
+        assert!(!cx.is_stop_requested());
+    }
+
+    #[test]
+    fn stop_requested_cancels_the_token_the_loop_sees() {
+        let cx = WorkContext::builder().stop_requested(true).build();
+        assert!(cx.is_stop_requested());
+        assert!(cx.token().is_cancelled());
+    }
+
+    #[test]
+    fn a_token_kept_by_the_test_stops_the_loop_after_the_build() {
+        let token = CancellationToken::new();
+        let cx = WorkContext::builder().token(token.clone()).build();
+        assert!(!cx.is_stop_requested());
+        token.cancel();
+        assert!(cx.is_stop_requested());
+        // `with_token` is the same thing, shorter.
+        let cx = WorkContext::with_token(token);
+        assert!(cx.is_stop_requested());
+    }
+
+    #[test]
+    fn stop_requested_cancels_a_token_given_before_or_after_it() {
+        let before = CancellationToken::new();
+        let _ = WorkContext::builder()
+            .token(before.clone())
+            .stop_requested(true)
+            .build();
+        assert!(before.is_cancelled());
+        let after = CancellationToken::new();
+        let _ = WorkContext::builder()
+            .stop_requested(true)
+            .token(after.clone())
+            .build();
+        assert!(after.is_cancelled());
     }
 }

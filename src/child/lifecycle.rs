@@ -14,6 +14,10 @@
 //!   Pending ─────────────▶ Starting ─────────────▶ Running
 //!     ▲  │ Turn (yield, then Build)  │                 │
 //!     │  │                           └──── Ended ──────┤
+//!     │  │ Turn, with dependencies                     │
+//!     │  ├──────────▶ Waiting ── DependenciesReady: Build ──▶ Starting
+//!     │  │              │ StartTimeout (a failed start)  ▼
+//!     │  │              └──────────────────────────▶ Deciding
 //!     │  │ factory failed: Ended                       ▼
 //!     │  └──────────────────────────────────────▶ Deciding ── Verdict ──┐
 //!     │                                                                 │
@@ -32,10 +36,22 @@
 //! | state | `Stop` | `Kill` | strategy `Restart` |
 //! |---|---|---|---|
 //! | `Pending` | start it anyway, to drain | `Done`, timed out | `Parked` |
+//! | `Waiting` | keep waiting, within the stop's grace: once the dependencies are ready, the next incarnation drains what waits; at the grace, `Done`, timed out (what waits undelivered) | `Done`, timed out | `Parked` (it waits again when resumed) |
 //! | `Starting`, `Running` | drain to a marker, then stop the context | `Done`, timed out | drain to a marker, then `Parked` |
 //! | `Backoff`, `Parked` | `Pending` with the stop: the next incarnation drains what waits | `Done`, timed out | `Parked` |
 //! | `GaveUp` | `Done`, failed | `Done`, failed | – |
 //! | `Done` | – (the report is out) | – | – |
+//!
+//! A child with dependencies (`Lifecycle::with_dependencies`) waits in
+//! `Waiting` before each incarnation is built, the first and every restart,
+//! until its runner sees every sibling it depends on ready (its incarnation
+//! `Running`: `started` and what it waited on are over) and feeds
+//! `DependenciesReady`. Its start timeout bounds each wait: `StartTimeout`
+//! is a failed start (phase `Waiting`), which the restart rules decide on
+//! like any other. A stop never starts a waiting child before its
+//! dependencies are ready: messages may wait in its mailbox, and they are
+//! handled once it can start, or reported undelivered at the stop's grace.
+//! A child without dependencies never enters `Waiting`.
 //!
 //! A drain is identified by a number: its marker carries it, so a marker
 //! left in the mailbox by an earlier drain (one cut short by its grace) is
@@ -69,6 +85,10 @@ pub(crate) enum State {
     },
     /// The incarnation's `started` (and what it waits on) runs.
     Starting { drain: Option<Drain> },
+    /// The next incarnation waits for the siblings it depends on to finish
+    /// their start (bounded by the spec's start timeout); with `stop`, it
+    /// starts only to drain what waits for it, once they have.
+    Waiting { attempt: u32, stop: bool },
     /// The incarnation handles messages.
     Running { drain: Option<Drain> },
     /// The incarnation ended; the restart rules decide what follows.
@@ -131,6 +151,11 @@ pub(crate) enum Event {
     Restart,
     /// The supervisor starts a parked child again.
     Resume,
+    /// Every sibling the child depends on finished its start.
+    DependenciesReady,
+    /// The start timeout ran out while the child waited for its
+    /// dependencies: this failure (phase `Waiting`) ends the start attempt.
+    StartTimeout(Failure),
 }
 
 /// What the restart rules and the supervisor's intensity say about an end.
@@ -167,6 +192,9 @@ pub(crate) enum Notice {
     Ended { delay: Duration },
     /// One restart too many (the failure is the node's last one).
     GaveUp,
+    /// The child will not run again and leaves the table (a temporary
+    /// child; sent by the runner, not decided here).
+    Done,
 }
 
 /// What the runner must do.
@@ -204,6 +232,10 @@ pub(crate) enum Action {
     /// End the child for good: drop its context, close its handles,
     /// publish its report.
     Finish(Ending),
+    /// Arm the start timeout and watch the siblings the child depends on;
+    /// answer with `DependenciesReady` (at once if they are ready) or
+    /// `StartTimeout`.
+    AwaitDependencies,
 }
 
 /// A lifecycle event to publish; the runner builds it (only for a
@@ -222,11 +254,13 @@ pub(crate) enum Emit {
 /// The actions of one step: at most a handful.
 pub(crate) type Actions = arrayvec::ArrayVec<Action, 6>;
 
-/// One child's lifecycle: its state and the number of its last drain.
+/// One child's lifecycle: its state, the number of its last drain, and
+/// whether it depends on siblings (then each incarnation waits for them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct Lifecycle {
     state: State,
     drains: u32,
+    has_dependencies: bool,
 }
 
 impl Default for Lifecycle {
@@ -245,7 +279,16 @@ impl Lifecycle {
                 yielded: true,
             },
             drains: 0,
+            has_dependencies: false,
         }
+    }
+
+    /// A child that depends on siblings: each of its incarnations is built
+    /// only once they finished their start.
+    pub(crate) const fn with_dependencies() -> Self {
+        let mut lifecycle = Lifecycle::new();
+        lifecycle.has_dependencies = true;
+        lifecycle
     }
 
     pub(crate) fn state(&self) -> State {
@@ -255,9 +298,10 @@ impl Lifecycle {
     /// The state the node shows in snapshots.
     pub(crate) fn node_state(&self) -> NodeState {
         match self.state {
-            State::Pending { stop: true, .. } | State::Deciding { stop: true, .. } => {
-                NodeState::Stopping
-            }
+            State::Pending { stop: true, .. }
+            | State::Deciding { stop: true, .. }
+            | State::Waiting { stop: true, .. } => NodeState::Stopping,
+            State::Waiting { stop: false, .. } => NodeState::Waiting,
             State::Starting { drain: Some(_) } | State::Running { drain: Some(_) } => {
                 NodeState::Stopping
             }
@@ -298,7 +342,9 @@ impl Lifecycle {
     /// handles refuse, and another `Stop` changes nothing.
     pub(crate) fn has_stop(&self) -> bool {
         match self.state {
-            State::Pending { stop, .. } | State::Deciding { stop, .. } => stop,
+            State::Pending { stop, .. }
+            | State::Deciding { stop, .. }
+            | State::Waiting { stop, .. } => stop,
             State::Starting { drain } | State::Running { drain } => {
                 drain.is_some_and(|d| !d.for_restart || d.then_stop)
             }
@@ -310,7 +356,9 @@ impl Lifecycle {
     /// Whether a grace runs: a stop, or a strategy drain, is under way.
     pub(crate) fn grace_runs(&self) -> bool {
         match self.state {
-            State::Pending { stop, .. } | State::Deciding { stop, .. } => stop,
+            State::Pending { stop, .. }
+            | State::Deciding { stop, .. }
+            | State::Waiting { stop, .. } => stop,
             State::Starting { drain } | State::Running { drain } => drain.is_some(),
             _ => false,
         }
@@ -334,6 +382,12 @@ impl Lifecycle {
     /// Whether the incarnation's start is still running.
     pub(crate) fn is_starting(&self) -> bool {
         matches!(self.state, State::Starting { .. })
+    }
+
+    /// Whether the incarnation finished its start and runs (draining or
+    /// not): what the siblings that depend on the child wait for.
+    pub(crate) fn is_ready(&self) -> bool {
+        matches!(self.state, State::Running { .. })
     }
 
     fn new_drain(&mut self, for_restart: bool) -> Drain {
@@ -390,6 +444,10 @@ impl Lifecycle {
                     };
                     out.push(Action::Yield);
                 }
+                Event::Turn if self.has_dependencies => {
+                    self.state = State::Waiting { attempt, stop };
+                    out.push(Action::AwaitDependencies);
+                }
                 Event::Turn => out.push(Action::Build),
                 Event::Built => {
                     let drain = stop.then(|| self.new_drain(false));
@@ -404,6 +462,38 @@ impl Lifecycle {
                         attempt,
                         stop: true,
                         yielded,
+                    };
+                    out.push(Action::Refuse);
+                    out.push(Action::ArmGrace);
+                }
+                Event::GraceOver if stop => {
+                    self.state = State::Done { failed: false };
+                    out.push(Action::Finish(Ending::TimedOut));
+                }
+                Event::Restart if !stop => self.park_for_restart(out),
+                _ => {}
+            },
+
+            // Waiting for the siblings it depends on to finish their start.
+            // Nothing runs: a stop waits on (within its grace) to start the
+            // next incarnation that drains the mailbox, so nothing that waits
+            // there is dropped while the dependencies may still start.
+            (State::Waiting { attempt, stop }, event) => match event {
+                Event::DependenciesReady => {
+                    self.state = State::Pending {
+                        attempt,
+                        stop,
+                        yielded: true,
+                    };
+                    out.push(Action::Build);
+                }
+                Event::StartTimeout(failure) => {
+                    self.ended(End::Failed(failure), stop, None, false, out);
+                }
+                Event::Stop if !stop => {
+                    self.state = State::Waiting {
+                        attempt,
+                        stop: true,
                     };
                     out.push(Action::Refuse);
                     out.push(Action::ArmGrace);
@@ -575,7 +665,10 @@ impl Lifecycle {
         let start_failed = failure.as_ref().is_some_and(|f| {
             matches!(
                 f.phase,
-                FailurePhase::Factory | FailurePhase::Restarting | FailurePhase::Starting
+                FailurePhase::Factory
+                    | FailurePhase::Restarting
+                    | FailurePhase::Starting
+                    | FailurePhase::Waiting
             )
         });
         if let Some(failure) = failure {

@@ -30,10 +30,11 @@ use tokio::time::Instant;
 
 use super::drain::ChildShared;
 use super::lifecycle::Notice;
+use super::respawn::Respawn;
 use super::restart::RestartRules;
 use crate::messages::events::Events;
 use crate::policy::{Backoff, Grace, IntensityWindow, RestartPolicy, Strategy};
-use crate::tree::{Failure, NodeKind, NodePath, NodeSnapshot, NodeState, TaskStats};
+use crate::tree::{Failure, NodeKind, NodePath, NodePolicy, NodeSnapshot, NodeState, TaskStats};
 use tokio_util::sync::CancellationToken;
 
 /// From a child's runner to its supervisor: the child at `index` (in start
@@ -48,8 +49,11 @@ impl Message for ChildNotice {
     type Result = ();
 }
 
-/// The address of a child that is itself a supervisor, typed by the
-/// supervisor module (the child module knows nothing of supervisors).
+/// A child's typed address, for the supervisor module (the child module
+/// knows nothing of supervisors): a nested supervisor's
+/// `Addr<SupervisorActor>`, or, for a child run by a runner, a
+/// `WeakAddr<A>` (weak, so the link, which outlives the runner, does not
+/// keep the mailbox open), from which a handle asked for by path is made.
 pub(crate) struct Nested(pub(crate) Box<dyn Any>);
 
 impl std::fmt::Debug for Nested {
@@ -65,10 +69,33 @@ pub(crate) struct ChildEnv {
     pub(crate) restart: RestartPolicy,
     pub(crate) backoff: Option<Box<Backoff>>,
     pub(crate) grace: Grace,
-    /// This child's position in start order.
+    /// This child's key in its supervisor's table (see `ChildLink::index`).
     pub(crate) index: usize,
     /// What all the children of one supervisor share.
     pub(crate) scope: Rc<SupervisorScope>,
+    /// The child leaves its supervisor's table once it will not run again.
+    pub(crate) remove_on_exit: bool,
+    /// Incarnations the child ran before this link's first: a child started
+    /// again after it ended continues its count.
+    pub(crate) incarnations: u64,
+    /// The siblings whose start this child waits for, and for how long.
+    pub(crate) start_after: StartAfter,
+}
+
+/// The siblings a child waits for before each of its incarnations is built,
+/// and how long it waits (see [`crate::ChildSpec::start_timeout`]). Empty
+/// for a child without dependencies: nothing is allocated then.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StartAfter {
+    pub(crate) links: Vec<Rc<ChildLink>>,
+    pub(crate) timeout: std::time::Duration,
+}
+
+impl StartAfter {
+    /// The first sibling that has not finished its start, if any.
+    pub(crate) fn first_not_ready(&self) -> Option<&Rc<ChildLink>> {
+        self.links.iter().find(|link| !link.is_ready())
+    }
 }
 
 /// The settings all the children of one supervisor share, kept once per
@@ -136,6 +163,7 @@ impl NodeRecord {
                 .as_ref()
                 .map(|stats| stats.lock().unwrap_or_else(|e| e.into_inner()).clone()),
             children,
+            policy: NodePolicy::default(),
         }
     }
 }
@@ -155,13 +183,18 @@ pub(crate) enum Command {
     Start,
 }
 
-/// Whether a child's runner is running an incarnation, parked between two
-/// (waiting for its supervisor), or done for good.
+/// Whether a child's runner is running an incarnation (and whether its
+/// start is over), parked between two (waiting for its supervisor), or done
+/// for good.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Activity {
+    /// Starting an incarnation, or between two of its own.
     Active,
     Parked,
     Done,
+    /// The incarnation finished its start (for a nested supervisor: each of
+    /// its children did): the siblings that depend on it may start.
+    Ready,
 }
 
 /// What a supervisor and one child's runner share.
@@ -175,22 +208,30 @@ pub(crate) struct ChildLink {
     command: Cell<Option<Command>>,
     /// Changes are rung on the shared state's bell.
     activity: Cell<Activity>,
-    /// The address of a child that is itself a supervisor (boxed: most
-    /// children are not; typed by the supervisor, which alone reads it).
+    /// Someone waits for the child to be ready: changes to and from
+    /// `Ready` are rung on the bell too (otherwise they need not be).
+    watched: Cell<bool>,
+    /// The child's typed address (see [`Nested`]; boxed, as only the
+    /// supervisor reads it, to type it).
     pub(crate) nested: Option<Nested>,
     /// How long a stop may drain the child, and what follows the end of an
     /// incarnation: read by the runner only when a stop begins or an
     /// incarnation ends, so kept here, out of the runner's task.
     pub(crate) grace: Grace,
     pub(crate) rules: RefCell<RestartRules>,
-    /// The child's position in start order.
-    pub(crate) index: u32,
+    /// The child's key in its supervisor's table: its place in start order,
+    /// never given to another child of that supervisor.
+    pub(crate) index: u64,
     pub(crate) kind: NodeKind,
     /// What the child shares with its siblings.
     pub(crate) scope: Rc<SupervisorScope>,
     /// The current incarnation's cancellation token, if its factory asked
     /// for one; set and cancelled by the runner, dropped when it finishes.
     pub(crate) token: TokenSlot,
+    /// The child leaves its supervisor's table once it will not run again.
+    pub(crate) remove_on_exit: bool,
+    /// What the runner left to start the child again, once it finished.
+    kept: RefCell<Option<Box<dyn Respawn>>>,
 }
 
 /// A cell holding an incarnation's cancellation token.
@@ -222,9 +263,20 @@ impl std::fmt::Debug for TokenSlot {
 impl ChildLink {
     /// What `Inspect` shows of the child, with `children` under it.
     pub(crate) fn snapshot(&self, children: Vec<NodeSnapshot>) -> NodeSnapshot {
-        self.record
+        let mut snapshot = self
+            .record
             .borrow()
-            .snapshot(&self.path, self.kind, children)
+            .snapshot(&self.path, self.kind, children);
+        let rules = self.rules.borrow();
+        snapshot.policy.restart = Some(rules.policy());
+        snapshot.policy.backoff = rules.backoff().cloned();
+        snapshot.policy.grace = Some(self.grace);
+        snapshot.policy.schedule = snapshot
+            .task
+            .as_mut()
+            .and_then(|task| task.schedule.take())
+            .map(|schedule| *schedule);
+        snapshot
     }
 }
 
@@ -236,22 +288,27 @@ impl ChildLink {
         nested: Option<Nested>,
         env: &ChildEnv,
     ) -> Rc<Self> {
+        let mut record = record;
+        record.incarnation = env.incarnations;
         Rc::new(ChildLink {
             path: env.path.clone(),
             record: RefCell::new(record),
             shared,
             command: Cell::new(None),
             activity: Cell::new(Activity::Active),
+            watched: Cell::new(false),
             nested,
             grace: env.grace,
             rules: RefCell::new(RestartRules::new(
                 env.restart,
                 env.backoff.as_deref().cloned(),
             )),
-            index: u32::try_from(env.index).expect("fewer than 2^32 children"),
+            index: env.index as u64,
             kind,
             scope: env.scope.clone(),
             token: TokenSlot::default(),
+            remove_on_exit: env.remove_on_exit,
+            kept: RefCell::new(None),
         })
     }
 
@@ -259,9 +316,25 @@ impl ChildLink {
         self.activity.get()
     }
 
+    /// Sets the activity and rings the bell for those who wait on it: a
+    /// change to or from `Ready` only when someone waits for readiness, so
+    /// that a child nobody depends on starts without ringing it.
     pub(crate) fn set_activity(&self, activity: Activity) {
-        self.activity.set(activity);
-        self.shared.bell().notify_waiters();
+        let was = self.activity.replace(activity);
+        let readiness_only = matches!(
+            (was, activity),
+            (Activity::Active, Activity::Ready) | (Activity::Ready, Activity::Active)
+        );
+        if !readiness_only || self.watched.get() {
+            self.shared.bell().notify_waiters();
+        }
+    }
+
+    /// Whether the child finished its start and runs: its runner's
+    /// incarnation is `Running` (draining or not), or, for a nested
+    /// supervisor, each of its children is.
+    pub(crate) fn is_ready(&self) -> bool {
+        self.activity.get() == Activity::Ready
     }
 
     /// Completes once the runner is parked or done.
@@ -272,7 +345,27 @@ impl ChildLink {
                 let changed = link.shared.bell().notified();
                 tokio::pin!(changed);
                 changed.as_mut().enable();
-                if link.activity.get() != Activity::Active {
+                if matches!(link.activity.get(), Activity::Parked | Activity::Done) {
+                    return;
+                }
+                changed.await;
+            }
+        }
+    }
+
+    /// Completes once the child is ready (see [`ChildLink::is_ready`]) or
+    /// done for good (`done` then: it will never be ready).
+    pub(crate) fn ready_or_done(
+        self: &Rc<Self>,
+    ) -> impl std::future::Future<Output = ()> + 'static {
+        let link = self.clone();
+        link.watched.set(true);
+        async move {
+            loop {
+                let changed = link.shared.bell().notified();
+                tokio::pin!(changed);
+                changed.as_mut().enable();
+                if matches!(link.activity.get(), Activity::Ready | Activity::Done) {
                     return;
                 }
                 changed.await;
@@ -316,5 +409,71 @@ impl ChildLink {
         // Read first: the common case, no command, writes nothing.
         self.command.get()?;
         self.command.take()
+    }
+}
+
+impl ChildLink {
+    /// Tells the supervisor `notice` about this child, if the supervisor
+    /// is still there.
+    pub(crate) fn tell(&self, notice: Notice) {
+        if let Some(supervisor) = self.scope.supervisor.upgrade() {
+            supervisor.do_send(ChildNotice {
+                index: self.index as usize,
+                notice,
+            });
+        }
+    }
+
+    /// The runner is done with the child, about to publish its report: a
+    /// temporary child asks its supervisor to take it out of the table. The
+    /// notice is queued before the report is out, so whoever waited for the
+    /// report and then asks the supervisor finds the child gone.
+    pub(crate) fn finished(&self) {
+        if self.remove_on_exit {
+            self.tell(Notice::Done);
+        }
+    }
+}
+
+impl ChildLink {
+    /// Keeps what starts the finished child again (not for a temporary
+    /// child: it leaves the table).
+    pub(crate) fn keep(&self, kept: Box<dyn Respawn>) {
+        if !self.remove_on_exit {
+            *self.kept.borrow_mut() = Some(kept);
+        }
+    }
+
+    /// Drops what would start the child again: its supervisor is ending,
+    /// and a factory may hold the supervisor's own address.
+    pub(crate) fn drop_kept(&self) {
+        let kept = self.kept.borrow_mut().take();
+        drop(kept);
+    }
+
+    /// Starts the finished child again as its next incarnation, from what
+    /// its runner kept; the new link takes this one's place. `None` when
+    /// nothing was kept (the child is not done, or cannot start again).
+    pub(crate) fn start_again(&self) -> Option<Rc<ChildLink>> {
+        if self.activity() != Activity::Done {
+            return None;
+        }
+        let kept = self.kept.borrow_mut().take()?;
+        let (restart, backoff) = {
+            let rules = self.rules.borrow();
+            (rules.policy(), rules.backoff().cloned().map(Box::new))
+        };
+        let env = ChildEnv {
+            path: self.path.clone(),
+            restart,
+            backoff,
+            grace: self.grace,
+            index: self.index as usize,
+            scope: self.scope.clone(),
+            remove_on_exit: self.remove_on_exit,
+            incarnations: self.record.borrow().incarnation,
+            start_after: kept.start_after(),
+        };
+        Some(kept.respawn(env, self))
     }
 }

@@ -82,7 +82,9 @@ use tokio::time::{Instant, Sleep};
 
 use super::drain::{ChildShared, DrainMarker, Startup};
 use super::lifecycle::{Action, Actions, Emit, Ending, Event, Lifecycle, Notice, State, Verdict};
-use super::link::{Activity, ChildEnv, ChildLink, ChildNotice, Command, NodeRecord};
+use super::link::{
+    Activity, ChildEnv, ChildLink, ChildNotice, Command, Nested, NodeRecord, StartAfter,
+};
 use super::response::Owned;
 use super::restart::{Decision, End, Exit};
 use super::signals::{self, Adopted, Reported};
@@ -100,17 +102,35 @@ pub(crate) fn spawn<A: SupervisedActor>(env: ChildEnv, parts: Parts<A>) -> Rc<Ch
     parts.shared.set_path(path.clone());
     let mut record = NodeRecord::new();
     record.stats = parts.stats;
-    let link = ChildLink::new(record, parts.kind, parts.shared.clone(), None, &env);
+    // A weak typed address, for handles asked for by path.
+    let address = Nested(Box::new(parts.addr.downgrade()));
+    let link = ChildLink::new(
+        record,
+        parts.kind,
+        parts.shared.clone(),
+        Some(address),
+        &env,
+    );
     let span = tracing::info_span!("node", path = %path);
+    // A child without dependencies starts as before: no wait, no `Rare`.
+    let (lifecycle, rare) = if env.start_after.links.is_empty() {
+        (Lifecycle::new(), None)
+    } else {
+        let rare = Rare {
+            start_after: env.start_after,
+            ..Rare::default()
+        };
+        (Lifecycle::with_dependencies(), Some(Box::new(rare)))
+    };
     let mut runner = Runner {
         link: link.clone(),
         core: Box::new(Core {
             factory: parts.factory,
             addr: parts.addr,
             shared: parts.shared,
-            lifecycle: Lifecycle::new(),
+            lifecycle,
             known_waker: None,
-            rare: None,
+            rare,
         }),
         context: ChildContext::Unbuilt(Some(parts.receiver)),
         #[cfg(feature = "testkit")]
@@ -185,6 +205,16 @@ struct Rare {
     /// A failure reported with `fail` in this incarnation whose context has
     /// not ended yet (its `stopping` kept it running).
     reported: Option<String>,
+    /// The siblings each incarnation waits for, for a child that has some
+    /// (set when the child is spawned).
+    start_after: StartAfter,
+    /// The start timeout, in `State::Waiting`.
+    start_timer: Option<Pin<Box<Sleep>>>,
+    /// Completes when the sibling waited for is ready (or done), in
+    /// `State::Waiting`.
+    watch: Option<Pin<Box<dyn Future<Output = ()>>>>,
+    /// The sibling named by the last start timeout.
+    waited_for: Option<crate::tree::NodePath>,
     /// The incarnation's owned futures ([`super::response`]).
     owned: Owned,
 }
@@ -335,6 +365,7 @@ impl<A: SupervisedActor> Future for Runner<A> {
                         this.apply(Event::BackoffOver);
                     }
                 }
+                State::Waiting { .. } => this.poll_dependencies(cx),
                 State::Deciding { .. } | State::Parked { .. } | State::GaveUp => {}
                 State::Done { .. } => return Poll::Ready(()),
             }
@@ -386,11 +417,17 @@ impl<A: SupervisedActor> Runner<A> {
     /// runner's activity, and which timers are kept.
     fn sync(&mut self) {
         let lifecycle = self.core.lifecycle;
-        self.link.record.borrow_mut().state = lifecycle.node_state();
+        let state = lifecycle.node_state();
+        let was = std::mem::replace(&mut self.link.record.borrow_mut().state, state);
+        if state == crate::tree::NodeState::Stopping && was != state {
+            self.emit(|| EventKind::Stopping);
+        }
         let activity = if lifecycle.is_done() {
             Activity::Done
         } else if lifecycle.is_at_rest() {
             Activity::Parked
+        } else if lifecycle.is_ready() {
+            Activity::Ready
         } else {
             Activity::Active
         };
@@ -403,6 +440,10 @@ impl<A: SupervisedActor> Runner<A> {
             }
             if rare.backoff.is_some() && !matches!(lifecycle.state(), State::Backoff { .. }) {
                 rare.backoff = None;
+            }
+            if rare.start_timer.is_some() && !matches!(lifecycle.state(), State::Waiting { .. }) {
+                rare.start_timer = None;
+                rare.watch = None;
             }
         }
     }
@@ -435,9 +476,17 @@ impl<A: SupervisedActor> Runner<A> {
             }
             Action::SettleStart { failed: true } => {
                 if let Some(failure) = self.link.record.borrow().last_failure.as_deref() {
-                    self.core
-                        .shared
-                        .settle_startup(Startup::Failed(Box::new(failure.clone())));
+                    let waited_for = self.core.rare.as_mut().and_then(|rare| {
+                        let dependency = rare.waited_for.take()?;
+                        Some((dependency, rare.start_after.timeout))
+                    });
+                    let outcome = match waited_for {
+                        Some(waited) if failure.phase == FailurePhase::Waiting => {
+                            Startup::NotReady(Box::new(waited))
+                        }
+                        _ => Startup::Failed(Box::new(failure.clone())),
+                    };
+                    self.core.shared.settle_startup(outcome);
                 }
             }
             Action::Emit(Emit::Started) => self.emit(|| EventKind::Started),
@@ -519,8 +568,85 @@ impl<A: SupervisedActor> Runner<A> {
                 }
             }
             Action::Finish(ending) => self.finish(ending),
+            Action::AwaitDependencies => return self.await_dependencies(),
         }
         Next::Nothing
+    }
+
+    /// Arms the start timeout of a child about to wait for its
+    /// dependencies; its answer, at once when they are all ready.
+    #[cold]
+    fn await_dependencies(&mut self) -> Next {
+        let rare = self.core.rare_mut();
+        rare.watch = None;
+        rare.start_timer = Instant::now()
+            .checked_add(rare.start_after.timeout)
+            .map(|deadline| Box::pin(tokio::time::sleep_until(deadline)));
+        if rare.start_after.first_not_ready().is_none() {
+            return Next::Event(Event::DependenciesReady);
+        }
+        tracing::debug!(path = %self.link.path, "waiting for the siblings it depends on");
+        Next::Nothing
+    }
+
+    /// In `State::Waiting`: starts the incarnation once every dependency
+    /// is ready, fails the attempt once the start timeout rang, and
+    /// otherwise registers the runner's waker with the first dependency
+    /// not ready (and the timer).
+    #[cold]
+    fn poll_dependencies(&mut self, cx: &mut task::Context<'_>) {
+        let Some(rare) = self.core.rare.as_mut() else {
+            unreachable!("a child that waits for dependencies has them in `Rare`");
+        };
+        let ready = loop {
+            let Some(dependency) = rare.start_after.first_not_ready() else {
+                break true;
+            };
+            // A dependency done for good is never ready: only the timer
+            // can end the wait.
+            if dependency.activity() == Activity::Done {
+                break false;
+            }
+            let watch = rare
+                .watch
+                .get_or_insert_with(|| Box::pin(dependency.ready_or_done()));
+            if watch.as_mut().poll(cx).is_pending() {
+                break false;
+            }
+            rare.watch = None;
+        };
+        if ready {
+            self.apply(Event::DependenciesReady);
+            return;
+        }
+        let rang = rare
+            .start_timer
+            .as_mut()
+            .is_some_and(|timer| timer.as_mut().poll(cx).is_ready());
+        if !rang {
+            return;
+        }
+        let timeout = rare.start_after.timeout;
+        let dependency = rare
+            .start_after
+            .first_not_ready()
+            .map_or_else(|| self.link.path.clone(), |link| link.path.clone());
+        tracing::warn!(
+            path = %self.link.path,
+            dependency = %dependency,
+            timeout = ?timeout,
+            "a sibling it depends on did not finish its start in time"
+        );
+        let failure = Failure::new(
+            FailureKind::Error,
+            FailurePhase::Waiting,
+            format!(
+                "{dependency}, a sibling it depends on, did not finish its start within {}",
+                humantime::format_duration(timeout)
+            ),
+        );
+        rare.waited_for = Some(dependency);
+        self.apply(Event::StartTimeout(failure));
     }
 
     /// Calls the factory and puts the next incarnation's value in place.
@@ -747,7 +873,9 @@ impl<A: SupervisedActor> Runner<A> {
             record.started_at = None;
             record.last_failure.as_deref().cloned()
         };
-        let (drained, duration) = match self.core.rare.as_ref().and_then(|r| r.stop.as_ref()) {
+        let stop = self.core.rare.as_ref().and_then(|r| r.stop.as_ref());
+        let stop_began = stop.is_some();
+        let (drained, duration) = match stop {
             Some(stop) => (
                 counts.handled().saturating_sub(stop.handled_before),
                 stop.began.elapsed(),
@@ -771,6 +899,8 @@ impl<A: SupervisedActor> Runner<A> {
             cancelled: counts.cancelled,
             duration,
             children: Vec::new(),
+            // No stop reached it: its policy did not restart it.
+            ended_on_its_own: ending != Ending::TimedOut && !stop_began,
         };
         if ending == Ending::TimedOut {
             tracing::warn!(
@@ -789,7 +919,32 @@ impl<A: SupervisedActor> Runner<A> {
         self.emit(|| EventKind::Stopped {
             report: report.clone(),
         });
+        self.link.finished();
+        self.keep_factory();
         self.core.shared.finish(report);
+    }
+
+    /// Leaves the factory to the link, so the child can be started again
+    /// (see [`super::respawn`]).
+    fn keep_factory(&mut self) {
+        if self.link.remove_on_exit {
+            return;
+        }
+        let factory = std::mem::replace(
+            &mut self.core.factory,
+            Box::new(|_: &StartContext| Err("the factory was kept for a start again".into())),
+        );
+        let start_after = self
+            .core
+            .rare
+            .as_ref()
+            .map(|rare| rare.start_after.clone())
+            .unwrap_or_default();
+        self.link.keep(Box::new(super::respawn::Kept::new(
+            factory,
+            self.link.kind,
+            start_after,
+        )));
     }
 
     /// Sends a lifecycle event about this child's current incarnation, built

@@ -17,9 +17,10 @@
 use std::any::Any;
 use std::cell::RefCell;
 
-use actix::{Actor, Context, Handler, Supervised};
+use actix::dev::ToEnvelope;
+use actix::{Actor, Context, Handler, Message, Supervised};
 
-use super::drain::DrainMarker;
+use super::drain::{DrainMarker, Tracked};
 
 thread_local! {
     /// The value the next `restarting` call installs.
@@ -65,6 +66,57 @@ pub trait SupervisedActor:
 
 impl<A> SupervisedActor for A where
     A: Actor<Context = Context<A>> + Supervised + Handler<DrainMarker>
+{
+}
+
+/// A message `M` that a supervised actor handles, and so can be sent through
+/// its [`ChildHandle`](crate::ChildHandle): implemented by
+/// [`supervised!`](crate::supervised) for every `M` the actor has an
+/// `impl Handler<M>` for. You do not implement it by hand; it is the bound of
+/// [`ChildHandle::send`](crate::ChildHandle::send), `do_send` and
+/// `try_send`, so that sending a message the actor does not handle is a
+/// compile error that names the missing `Handler`.
+///
+/// # Examples
+///
+/// ```
+/// use actix::prelude::*;
+/// use actix_supervisor::SupervisedHandler;
+///
+/// #[derive(Default)]
+/// struct Counter(u64);
+/// impl Actor for Counter { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Counter);
+///
+/// #[derive(Message)]
+/// #[rtype(result = "u64")]
+/// struct Increment;
+/// impl Handler<Increment> for Counter {
+///     type Result = u64;
+///     fn handle(&mut self, _: Increment, _: &mut Context<Self>) -> u64 {
+///         self.0 += 1;
+///         self.0
+///     }
+/// }
+///
+/// fn handles<A: SupervisedHandler<M>, M: Message>() {}
+/// handles::<Counter, Increment>();
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not handle `{M}`: it has no `impl Handler<{M}>`",
+    label = "`{Self}` needs `impl Handler<{M}> for {Self}`",
+    note = "a `ChildHandle<{Self}>` sends only the messages its actor handles: add that `Handler`, or send a message `{Self}` handles",
+    note = "if `{Self}` has that `Handler`, check that `actix_supervisor::supervised!` is written for it"
+)]
+pub trait SupervisedHandler<M: Message>:
+    Handler<Tracked<M>> + Actor<Context: ToEnvelope<Self, Tracked<M>>>
+{
+}
+
+impl<A, M> SupervisedHandler<M> for A
+where
+    M: Message,
+    A: Handler<Tracked<M>> + Actor<Context: ToEnvelope<A, Tracked<M>>>,
 {
 }
 

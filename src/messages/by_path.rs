@@ -1,7 +1,7 @@
-//! Control by path: [`StopChildAt`], [`RestartChildAt`], [`RemoveChildAt`]
-//! and [`SupervisorAt`] name a node by its [`NodePath`] from the supervisor
-//! they are sent to (usually the root), and are routed through nested
-//! supervisors to the one that owns the node. The by-name forms
+//! Control by path: [`StopChildAt`], [`RestartChildAt`], [`RemoveChildAt`],
+//! [`SupervisorAt`] and [`ChildAt`] name a node by its [`NodePath`] from the
+//! supervisor they are sent to (usually the root), and are routed through
+//! nested supervisors to the one that owns the node. The by-name forms
 //! ([`StopChild`](crate::StopChild), ...) stay for a supervisor's own
 //! children.
 //!
@@ -10,13 +10,17 @@
 //! sent to (stop it with [`Stop`](crate::Stop)), a node that ended, a
 //! supervisor on the way that is stopping.
 
-use actix::{Addr, Message};
+use std::fmt;
+use std::marker::PhantomData;
+
+use actix::{Actor, Addr, Message};
 use thiserror::Error;
 
 use crate::actors::SupervisorActor;
+use crate::child::ChildHandle;
 use crate::error::ControlError;
 use crate::messages::stop::StopReport;
-use crate::tree::NodePath;
+use crate::tree::{NodeKind, NodePath};
 
 /// Why a message addressed by path was refused.
 ///
@@ -77,6 +81,17 @@ pub enum PathError {
     /// The owning supervisor refused for another reason.
     #[error(transparent)]
     Control(ControlError),
+    /// The node runs another actor type than the one asked for
+    /// ([`ChildAt`]).
+    #[error("{path}: the node is a {kind:?} node, not a `{expected}`; ask for its own actor type")]
+    WrongType {
+        /// The node.
+        path: NodePath,
+        /// The actor type asked for.
+        expected: &'static str,
+        /// What the node is.
+        kind: NodeKind,
+    },
 }
 
 impl PathError {
@@ -256,4 +271,97 @@ impl SupervisorAt {
 
 impl Message for SupervisorAt {
     type Result = Result<Addr<SupervisorActor>, PathError>;
+}
+
+/// Asks for a [`ChildHandle`] to the node at a path, with its actor type
+/// checked: for a tree whose specs were not at hand when it was built (one
+/// loaded from a configuration file, children started elsewhere), or to
+/// reach a nested supervisor (`ChildAt::<SupervisorActor>`), whose handle
+/// tells when it [`started`](ChildHandle::started) (its children finished
+/// their start) and gives its [`token`](ChildHandle::token) and address; it
+/// takes no counted messages, and is stopped with [`StopChildAt`].
+///
+/// # Errors
+///
+/// [`PathError::Unknown`] when no node has that path,
+/// [`PathError::WrongType`] when it runs another actor type,
+/// [`PathError::Ended`] when it has ended for good (its mailbox is closed),
+/// [`PathError::Protected`] for the supervisor the message is sent to (you
+/// hold its address).
+///
+/// # Examples
+///
+/// ```
+/// use actix::prelude::*;
+/// use actix_supervisor::prelude::*;
+/// use actix_supervisor::{ChildAt, NodePath, PathError};
+///
+/// #[derive(Default)]
+/// struct Store { rows: u64 }
+/// impl Actor for Store { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Store);
+///
+/// #[derive(Message)]
+/// #[rtype(result = "u64")]
+/// struct Insert;
+/// impl Handler<Insert> for Store {
+///     type Result = u64;
+///     fn handle(&mut self, _: Insert, _: &mut Context<Self>) -> u64 {
+///         self.rows += 1;
+///         self.rows
+///     }
+/// }
+///
+/// # actix::System::new().block_on(async {
+/// let ingest = SupervisorActor::builder("ingest").child(ChildSpec::new("store", Store::default));
+/// let app = SupervisorActor::builder("app").child(ingest).start()?;
+///
+/// let path = NodePath::parse("/app/ingest/store")?;
+/// let store = app.send(ChildAt::<Store>::new(path.clone())).await??;
+/// assert_eq!(store.send(Insert).await?, 1);
+///
+/// let wrong = app.send(ChildAt::<SupervisorActor>::new(path)).await?;
+/// assert!(matches!(wrong, Err(PathError::WrongType { .. })));
+///
+/// let ingest = NodePath::parse("/app/ingest")?;
+/// let ingest = app.send(ChildAt::<SupervisorActor>::new(ingest)).await??;
+/// ingest.started().await?;
+/// let token = ingest.token().await?;
+/// app.send(Stop).await?;
+/// assert!(token.is_cancelled());
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+pub struct ChildAt<A: Actor> {
+    pub(crate) path: NodePath,
+    actor: PhantomData<fn() -> A>,
+}
+
+impl<A: Actor> ChildAt<A> {
+    /// A handle to the node at `path`, which runs an `A`.
+    pub fn new(path: NodePath) -> Self {
+        ChildAt {
+            path,
+            actor: PhantomData,
+        }
+    }
+}
+
+impl<A: Actor> fmt::Debug for ChildAt<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChildAt")
+            .field("path", &self.path)
+            .field("actor", &std::any::type_name::<A>())
+            .finish()
+    }
+}
+
+impl<A: Actor> Clone for ChildAt<A> {
+    fn clone(&self) -> Self {
+        ChildAt::new(self.path.clone())
+    }
+}
+
+impl<A: Actor> Message for ChildAt<A> {
+    type Result = Result<ChildHandle<A>, PathError>;
 }

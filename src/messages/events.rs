@@ -55,8 +55,9 @@ impl Message for LifecycleEvent {
 /// What happened, in a [`LifecycleEvent`].
 ///
 /// A failed incarnation that is restarted shows as `Failed`, then
-/// `Restarting`, then (after the delay) `Started`; a node that ends for good
-/// shows `Stopped` last, with its report.
+/// `Restarting`, then (after the delay) `Started`; a node asked to stop
+/// shows `Stopping` when it begins to drain; a node that ends for good shows
+/// `Stopped` last, with its report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "event")]
 #[non_exhaustive]
@@ -101,6 +102,37 @@ pub enum EventKind {
         /// How many.
         missed: u64,
     },
+    /// The node entered `Stopping`: it takes no new work from its handles
+    /// and drains what it accepted. `Stopped` follows, with the report, once
+    /// it has ended (for a strategy restart, which also drains the node
+    /// first, the next `Started` follows instead).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actix::prelude::*;
+    /// use actix_supervisor::prelude::*;
+    /// use futures_util::StreamExt;
+    ///
+    /// #[derive(Default)]
+    /// struct Worker;
+    /// impl Actor for Worker { type Context = Context<Self>; }
+    /// actix_supervisor::supervised!(Worker);
+    ///
+    /// # actix::System::new().block_on(async {
+    /// let spec = ChildSpec::new("worker", Worker::default);
+    /// let worker = spec.handle();
+    /// let app = SupervisorActor::builder("app").child(spec).start()?;
+    /// worker.started().await?;
+    /// let mut events = app.send(Subscribe::all()).await?;
+    /// worker.stop().await;
+    /// let kinds: Vec<EventKind> = events.by_ref().take(2).map(|e| e.kind).collect().await;
+    /// assert_eq!(kinds[0], EventKind::Stopping);
+    /// assert!(matches!(kinds[1], EventKind::Stopped { .. }));
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    Stopping,
 }
 
 /// The sending side of a tree's events, and the moment the tree started,
@@ -161,11 +193,14 @@ impl Events {
 /// # actix::System::new().block_on(async {
 /// let spec = ChildSpec::new("worker", Worker::default);
 /// let app = SupervisorActor::builder("app").child(spec).start().unwrap();
-/// let mut events = app.send(Subscribe::all()).await.unwrap();
+/// let worker = actix_supervisor::NodePath::parse("/app/worker").unwrap();
+/// let mut events = app.send(Subscribe::subtree(worker))
+///     .await
+///     .unwrap();
 /// app.send(Stop).await.unwrap();
 /// let event = events.next().await.unwrap();
 /// assert_eq!(event.path.as_str(), "/app/worker");
-/// assert!(matches!(event.kind, EventKind::Started | EventKind::Stopped { .. }));
+/// assert!(matches!(event.kind, EventKind::Started | EventKind::Stopping));
 /// # });
 /// ```
 #[derive(Debug, Clone, Default)]

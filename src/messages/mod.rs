@@ -7,7 +7,7 @@
 //! | message | file |
 //! |---------|------|
 //! | `Inspect` | `inspect.rs` |
-//! | `Stop`, `StopReport`, `StopOutcome` | `stop.rs` |
+//! | `Stop`, `StopReport`, `StopOutcome`, `SubtreeSummary` | `stop.rs` |
 //! | `Subscribe`, `SubscribeRecipient`, `LifecycleEvent` | `events.rs` |
 //! | `StartChild`, `StopChild`, `RestartChild`, `RemoveChild` | `children.rs` |
 //! | `Kill` | here |
@@ -18,11 +18,11 @@ pub(crate) mod events;
 pub(crate) mod inspect;
 pub(crate) mod stop;
 
-pub use by_path::{PathError, RemoveChildAt, RestartChildAt, StopChildAt, SupervisorAt};
+pub use by_path::{ChildAt, PathError, RemoveChildAt, RestartChildAt, StopChildAt, SupervisorAt};
 pub use children::{RemoveChild, RestartChild, StartChild, StopChild};
 pub use events::{EventKind, EventStream, LifecycleEvent, Subscribe, SubscribeRecipient};
 pub use inspect::Inspect;
-pub use stop::{Stop, StopOutcome, StopReport};
+pub use stop::{Stop, StopOutcome, StopReport, SubtreeSummary};
 
 use actix::Message;
 

@@ -15,6 +15,7 @@ pub(crate) fn kind_label(kind: &EventKind) -> &'static str {
         EventKind::GaveUp { .. } => "gave_up",
         EventKind::Escalated { .. } => "escalated",
         EventKind::Lagged { .. } => "lagged",
+        EventKind::Stopping => "stopping",
     }
 }
 

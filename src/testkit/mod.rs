@@ -60,7 +60,7 @@
 //!     testkit::wait_for_node(&app, "/app/job", |n| n.state == NodeState::Running).await;
 //!     job.stop().await;
 //!     recorder.wait_for(|e| e.path.as_str() == "/app/job" && e.incarnation == 1).await;
-//!     assert_eq!(recorder.kinds("/app/job"), ["started", "stopped"]);
+//!     assert_eq!(recorder.kinds("/app/job"), ["started", "stopping", "stopped"]);
 //! });
 //! # }
 //! ```

@@ -213,7 +213,8 @@ impl EventRecorder {
 
     /// The kinds of the events recorded so far about the node at `path`, as
     /// the names they have in JSON: `"started"`, `"failed"`,
-    /// `"restarting"`, `"stopped"`, `"gave_up"`, `"escalated"`, `"lagged"`.
+    /// `"restarting"`, `"stopping"`, `"stopped"`, `"gave_up"`, `"escalated"`,
+    /// `"lagged"`.
     pub fn kinds(&self, path: &str) -> Vec<&'static str> {
         self.for_path(path)
             .iter()

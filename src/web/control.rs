@@ -151,6 +151,7 @@ fn refusal(refused: &PathError) -> HttpResponse {
         PathError::Ended { .. } => (StatusCode::CONFLICT, "ended"),
         PathError::Stopping { .. } => (StatusCode::CONFLICT, "stopping"),
         PathError::Control(_) => (StatusCode::CONFLICT, "refused"),
+        PathError::WrongType { .. } => (StatusCode::BAD_REQUEST, "wrong_type"),
     };
     HttpResponse::build(status).json(json!({ "error": refused.to_string(), "kind": kind }))
 }

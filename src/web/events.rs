@@ -34,6 +34,7 @@ pub(crate) fn event_name(kind: &EventKind) -> &'static str {
         EventKind::GaveUp { .. } => "gave_up",
         EventKind::Escalated { .. } => "escalated",
         EventKind::Lagged { .. } => "lagged",
+        EventKind::Stopping => "stopping",
     }
 }
 
@@ -49,7 +50,7 @@ pub(crate) fn event_json(event: &LifecycleEvent) -> Value {
         "at": rfc3339::format(event.at),
     });
     let fields = match &event.kind {
-        EventKind::Started => None,
+        EventKind::Started | EventKind::Stopping => None,
         EventKind::Failed { failure }
         | EventKind::GaveUp { failure }
         | EventKind::Escalated { failure } => Some(("failure", json!(failure))),
@@ -72,8 +73,17 @@ pub(crate) fn event_json(event: &LifecycleEvent) -> Value {
 
 /// A stop report as JSON: `path`, `outcome` (`drained`, `incomplete`,
 /// `not_started`, `timed_out`, `failed`), `failure` (for `failed`, else null), `drained`,
-/// `undelivered`, `cancelled`, `duration_ms`, `duration`, `children`.
+/// `undelivered`, `cancelled`, `duration_ms`, `duration`, `children`,
+/// `ended_on_its_own`, and `summary` (the counts of
+/// [`SubtreeSummary`](crate::SubtreeSummary), on the top report only).
 pub(crate) fn report_json(report: &StopReport) -> Value {
+    let mut value = report_node_json(report);
+    value["summary"] = json!(report.summary());
+    value
+}
+
+/// One report and those below it, without summaries.
+fn report_node_json(report: &StopReport) -> Value {
     let (outcome, failure) = match &report.outcome {
         StopOutcome::Drained => ("drained", Value::Null),
         StopOutcome::Incomplete => ("incomplete", Value::Null),
@@ -90,7 +100,8 @@ pub(crate) fn report_json(report: &StopReport) -> Value {
         "cancelled": report.cancelled,
         "duration_ms": millis(report.duration),
         "duration": humantime::format_duration(report.duration).to_string(),
-        "children": report.children.iter().map(report_json).collect::<Vec<_>>(),
+        "children": report.children.iter().map(report_node_json).collect::<Vec<_>>(),
+        "ended_on_its_own": report.ended_on_its_own,
     })
 }
 
@@ -176,4 +187,73 @@ pub(super) async fn stream(state: web::Data<State>) -> HttpResponse {
             events,
             _place: place,
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::tree::{Failure, FailureKind, FailurePhase, NodePath};
+
+    fn report(path: &NodePath, outcome: StopOutcome, children: Vec<StopReport>) -> StopReport {
+        StopReport {
+            path: path.clone(),
+            outcome,
+            drained: 0,
+            undelivered: 0,
+            cancelled: 0,
+            duration: Duration::ZERO,
+            children,
+            ended_on_its_own: false,
+        }
+    }
+
+    #[test]
+    fn a_report_in_json_says_which_nodes_ended_on_their_own_and_sums_up_the_subtree() {
+        let app = NodePath::root("app");
+        let failure = Failure::new(FailureKind::Error, FailurePhase::Starting, "no db".into());
+        let mut once = report(&app.join("once"), StopOutcome::Failed(failure), Vec::new());
+        once.ended_on_its_own = true;
+        let mut server = report(&app.join("server"), StopOutcome::Drained, Vec::new());
+        server.drained = 7;
+        let root = report(&app, StopOutcome::Drained, vec![once, server]);
+
+        let json = report_json(&root);
+
+        assert_eq!(json["outcome"], "drained");
+        assert_eq!(json["ended_on_its_own"], false);
+        assert_eq!(json["children"][0]["ended_on_its_own"], true);
+        assert_eq!(json["children"][0]["outcome"], "failed");
+        assert!(
+            json["children"][0].get("summary").is_none(),
+            "on the top report only"
+        );
+        let summary = &json["summary"];
+        assert_eq!(summary["nodes"], 3);
+        assert_eq!(summary["nodes_drained"], 2);
+        assert_eq!(summary["nodes_failed_before"], 1);
+        assert_eq!(summary["messages_drained"], 7);
+    }
+
+    #[test]
+    fn a_stopping_event_in_json_has_no_fields_of_its_own() {
+        let event = LifecycleEvent {
+            path: NodePath::root("app"),
+            incarnation: 1,
+            kind: EventKind::Stopping,
+            at: std::time::SystemTime::UNIX_EPOCH,
+            since_start: Duration::ZERO,
+        };
+        let json = event_json(&event);
+        assert_eq!(json["event"], "stopping");
+        let mut keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["at", "event", "incarnation", "path"]);
+    }
 }

@@ -73,6 +73,7 @@ pub(crate) fn not_ready(tree: &TreeSnapshot) -> Vec<Value> {
     for node in tree.nodes() {
         let reason = match node.state {
             NodeState::Starting => "starting",
+            NodeState::Waiting => "waiting",
             NodeState::Failed => "failed",
             _ => continue,
         };

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use actix::dev::channel::{self, AddressReceiver};
 use actix::{Addr, Context};
+use actix_rt::ArbiterHandle;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -47,9 +48,14 @@ pub struct SupervisorBuilder {
     pub(super) restart: RestartPolicy,
     pub(super) backoff: Option<Backoff>,
     pub(super) depends_on: Vec<String>,
+    pub(super) start_timeout: Option<std::time::Duration>,
     pub(super) addr: Addr<SupervisorActor>,
     pub(super) receiver: AddressReceiver<SupervisorActor>,
     pub(super) shared: Arc<ChildShared>,
+    /// Where it runs, when not on its parent's arbiter.
+    pub(super) arbiter: Option<ArbiterHandle>,
+    /// How many live children it takes at most (a pool's `max_children`).
+    pub(crate) max_children: Option<usize>,
 }
 
 impl fmt::Debug for SupervisorBuilder {
@@ -61,16 +67,32 @@ impl fmt::Debug for SupervisorBuilder {
             .field("strategy", &self.strategy)
             .field("children", &self.children)
             .field("restart", &self.restart)
+            .field("arbiter", &self.arbiter.is_some())
             .finish_non_exhaustive()
     }
 }
 
-/// A nested supervisor's place among its parent's children, and its restart
-/// rules as such a child.
+/// A nested supervisor's place among its parent's children.
 #[derive(Debug)]
-pub(crate) struct AsChild {
-    pub(super) env: ChildEnv,
-    pub(super) rules: RestartRules,
+pub(crate) enum AsChild {
+    /// On its parent's arbiter: it shares its parent's scope, and applies
+    /// its restart rules as such a child itself.
+    Local { env: ChildEnv, rules: RestartRules },
+    /// On another arbiter (see [`on_arbiter`](SupervisorBuilder::on_arbiter)):
+    /// its parent's relay decides what follows an escalation, told through
+    /// this channel.
+    Remote(tokio::sync::mpsc::UnboundedSender<crate::tree::Failure>),
+}
+
+impl AsChild {
+    /// Its place among its parent's children, when it shares its parent's
+    /// arbiter (a remote one's parent waits for its dependencies itself).
+    pub(super) fn env(&self) -> Option<&ChildEnv> {
+        match self {
+            AsChild::Local { env, .. } => Some(env),
+            AsChild::Remote(_) => None,
+        }
+    }
 }
 
 /// Where a supervisor is placed in its tree when it is built.
@@ -103,8 +125,11 @@ impl SupervisorBuilder {
             restart: RestartPolicy::default(),
             backoff: None,
             depends_on: Vec::new(),
+            start_timeout: None,
             addr: Addr::new(sender),
             receiver,
+            arbiter: None,
+            max_children: None,
         }
     }
 
@@ -153,10 +178,83 @@ impl SupervisorBuilder {
         self
     }
 
-    /// As a child of another supervisor: starts after the sibling `name` and
-    /// stops before it.
+    /// As a child of another supervisor: starts after the sibling `name`
+    /// finished its start, and stops before it. Its children start only
+    /// then; see [`start_timeout`](Self::start_timeout).
     pub fn depends_on(mut self, name: impl Into<String>) -> Self {
         self.depends_on.push(name.into());
+        self
+    }
+
+    /// Runs this supervisor, and with it its whole subtree, on `arbiter` (a
+    /// thread of its own) instead of its parent's arbiter (default: its
+    /// parent's; for a root, the arbiter that calls
+    /// [`start`](SupervisorBuilder::start)).
+    ///
+    /// Every promise holds across the thread boundary: the subtree is
+    /// checked with the rest of the tree before anything starts; its
+    /// [`address`](SupervisorBuilder::address) and its children's stay valid
+    /// for its whole life, restarts included; its parent's `Stop` drains it
+    /// and includes its report, `Inspect` shows it, its events reach the
+    /// tree's subscribers, its tokens are children of its parent's, and
+    /// when it gives up, its parent's policy and intensity decide, as for a
+    /// supervisor on the parent's arbiter. A parent's grace bounds it even
+    /// while its arbiter is busy: past the grace the parent reports it
+    /// `TimedOut` without waiting for its thread. Details and figures:
+    /// `docs/arbiters.md`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actix::prelude::*;
+    /// use actix_supervisor::prelude::*;
+    ///
+    /// #[derive(Default)]
+    /// struct Hasher;
+    /// impl Actor for Hasher { type Context = Context<Self>; }
+    /// actix_supervisor::supervised!(Hasher);
+    ///
+    /// # actix::System::new().block_on(async {
+    /// let other = Arbiter::new(); // a thread with an actix event loop
+    /// let hashers = SupervisorActor::builder("hashers")
+    ///     .child(ChildSpec::new("hasher", Hasher::default))
+    ///     .on_arbiter(other.handle());
+    /// let app = SupervisorActor::builder("app").child(hashers).start()?;
+    ///
+    /// let tree = app.send(Inspect).await?; // asks the other thread too
+    /// assert!(tree.find("/app/hashers/hasher").is_some());
+    /// let report = app.send(Stop).await?; // drains the other thread's subtree
+    /// assert_eq!(report.children[0].children[0].path.as_str(), "/app/hashers/hasher");
+    /// other.stop();
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn on_arbiter(mut self, arbiter: ArbiterHandle) -> Self {
+        self.arbiter = Some(arbiter);
+        self
+    }
+
+    /// As a child of another supervisor: bounds how long each start of the
+    /// subtree waits for the siblings it [depends on](Self::depends_on) to
+    /// finish theirs (default 30 s). Meanwhile it shows as
+    /// [`NodeState::Waiting`](crate::NodeState::Waiting) and none of its
+    /// children starts; when the timeout runs out, its start failed (phase
+    /// [`Waiting`](crate::FailurePhase::Waiting)) and its parent's policy
+    /// for it decides, as when it escalates.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actix_supervisor::SupervisorActor;
+    ///
+    /// let tenants = SupervisorActor::builder("tenants")
+    ///     .depends_on("store")
+    ///     .start_timeout(Duration::from_secs(10));
+    /// # drop(tenants);
+    /// ```
+    pub fn start_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.start_timeout = Some(timeout);
         self
     }
 
@@ -171,30 +269,46 @@ impl SupervisorBuilder {
     }
 
     /// Checks the description and starts the supervisor, as the root of a
-    /// tree, on the current arbiter; its children start right after.
+    /// tree, on the current arbiter (or the one given to
+    /// [`on_arbiter`](SupervisorBuilder::on_arbiter)); its children start
+    /// right after.
     ///
     /// # Errors
     ///
     /// A [`BuildError`] naming the node and the field when a name is empty,
     /// contains `/` or is used twice, when a dependency is unknown or forms a
     /// cycle, or when a policy has a value that cannot be used (see
-    /// [`Backoff`](crate::Backoff)), anywhere in the tree. Nothing is started
-    /// then.
+    /// [`Backoff`](crate::Backoff)), anywhere in the tree, or (field
+    /// `arbiter`) when the arbiter it was placed on has stopped. Nothing is
+    /// started then.
     ///
     /// # Panics
     ///
     /// When called outside a running actix system.
-    pub fn start(self) -> Result<Addr<SupervisorActor>, BuildError> {
+    pub fn start(mut self) -> Result<Addr<SupervisorActor>, BuildError> {
         let path = self.validate_as_root()?;
         self.assign_paths(&path);
         let addr = self.addr.clone();
-        self.spawn(Place {
+        let place = move || Place {
             path,
             events: Events::new(),
             token: CancellationToken::new(),
             link: None,
             as_child: None,
-        });
+        };
+        match self.arbiter.take() {
+            None => self.spawn(place()),
+            Some(arbiter) => {
+                let root = self.shared.path();
+                if !arbiter.spawn_fn(move || self.spawn(place())) {
+                    return Err(BuildError::InvalidField {
+                        path: root,
+                        field: "arbiter",
+                        reason: "the arbiter has stopped; give a running one".into(),
+                    });
+                }
+            }
+        }
         Ok(addr)
     }
 
@@ -391,6 +505,7 @@ impl SupervisorBuilder {
             incarnation: 1,
             as_child: place.as_child,
             child_scope: None,
+            max_children: self.max_children,
             #[cfg(feature = "testkit")]
             _live: crate::testkit::LiveActor::new(),
         };

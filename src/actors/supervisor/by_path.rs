@@ -10,13 +10,18 @@
 
 use std::rc::Rc;
 
-use actix::{ActorFutureExt, Addr, AsyncContext, Context, Handler, ResponseActFuture};
+use actix::{
+    Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, MailboxError, Message,
+    ResponseActFuture, WeakAddr,
+};
+use tokio_util::sync::CancellationToken;
 
 use super::nested;
 use super::SupervisorActor;
 use crate::child::link::ChildLink;
+use crate::child::ChildHandle;
 use crate::messages::by_path::{
-    PathError, RemoveChildAt, RestartChildAt, StopChildAt, SupervisorAt,
+    ChildAt, PathError, RemoveChildAt, RestartChildAt, StopChildAt, SupervisorAt,
 };
 use crate::messages::children::{RemoveChild, RestartChild, StopChild};
 use crate::messages::stop::StopReport;
@@ -189,5 +194,81 @@ impl Handler<SupervisorAt> for SupervisorActor {
                 None => ready(Err(PathError::Unknown { path })),
             },
         }
+    }
+}
+
+impl<A: Actor> PathMessage for ChildAt<A> {
+    fn path(&self) -> &NodePath {
+        &self.path
+    }
+}
+
+impl<A: Actor> Handler<ChildAt<A>> for SupervisorActor {
+    type Result = ResponseActFuture<Self, Result<ChildHandle<A>, PathError>>;
+
+    fn handle(&mut self, message: ChildAt<A>, _: &mut Context<Self>) -> Self::Result {
+        let path = message.path.clone();
+        match self.route(&path) {
+            Route::Here => ready(Err(PathError::Protected {
+                path,
+                reason: "it is the supervisor the message was sent to; you hold its address".into(),
+            })),
+            Route::Unknown => ready(Err(PathError::Unknown { path })),
+            Route::Via(via) => Box::pin(forward(via, message).map(|answer, _, _| answer?)),
+            Route::Child(link) => ready(handle_of(&link, path)),
+        }
+    }
+}
+
+/// A handle to the child behind `link`, if it runs an `A`.
+fn handle_of<A: Actor>(link: &ChildLink, path: NodePath) -> Result<ChildHandle<A>, PathError> {
+    let address = link.nested.as_ref().map(|nested| &nested.0);
+    // A nested supervisor's address, or a runner's weak one.
+    if let Some(addr) = address.and_then(|any| any.downcast_ref::<Addr<A>>()) {
+        return Ok(ChildHandle::new(addr.clone(), link.shared.clone()));
+    }
+    match address.and_then(|any| any.downcast_ref::<WeakAddr<A>>()) {
+        Some(weak) => match weak.upgrade() {
+            Some(addr) => Ok(ChildHandle::new(addr, link.shared.clone())),
+            None => Err(PathError::Ended { path }),
+        },
+        None => Err(PathError::WrongType {
+            path,
+            expected: std::any::type_name::<A>(),
+            kind: link.kind,
+        }),
+    }
+}
+
+/// Asks a supervisor for its cancellation token.
+struct TokenOf;
+
+impl Message for TokenOf {
+    type Result = CancellationToken;
+}
+
+impl Handler<TokenOf> for SupervisorActor {
+    type Result = actix::MessageResult<TokenOf>;
+
+    fn handle(&mut self, _: TokenOf, _: &mut Context<Self>) -> Self::Result {
+        actix::MessageResult(self.token.clone())
+    }
+}
+
+impl ChildHandle<SupervisorActor> {
+    /// The supervisor's cancellation token: cancelled once it has stopped
+    /// (or given up, or ended otherwise), after its children; the parent of
+    /// the tokens its children's factories are given. Work tied to the
+    /// subtree's life can wait on it.
+    ///
+    /// # Errors
+    ///
+    /// When the supervisor is gone.
+    ///
+    /// # Examples
+    ///
+    /// See [`ChildAt`].
+    pub async fn token(&self) -> Result<CancellationToken, MailboxError> {
+        self.addr().send(TokenOf).await
     }
 }

@@ -7,12 +7,17 @@
 //! ([`children`]), the view of the tree, and the order of shutdown
 //! ([`shutdown`]).
 
+mod arbiter_pool;
 mod builder;
 mod by_path;
 pub(crate) mod children;
 mod nested;
+mod park;
+mod remote;
 pub(crate) mod shutdown;
+mod start_order;
 
+pub use arbiter_pool::ArbiterPool;
 pub use builder::SupervisorBuilder;
 
 use std::cell::Cell;
@@ -30,14 +35,14 @@ use tracing::Instrument as _;
 
 use self::children::Children;
 use crate::child::lifecycle::Notice;
-use crate::child::link::{self, ChildEnv, ChildNotice, Command, SupervisorScope};
+use crate::child::link::{self, ChildEnv, ChildNotice, Command, StartAfter, SupervisorScope};
 use crate::error::ControlError;
 use crate::error::{check_name, BuildError};
 use crate::messages::children::{RemoveChild, RestartChild, StartChild, StopChild};
 use crate::messages::events::{EventKind, EventStream, Events, Subscribe, SubscribeRecipient};
 use crate::messages::inspect::Inspect;
 use crate::messages::stop::{Stop, StopOutcome, StopReport};
-use crate::policy::{Grace, IntensityWindow, Strategy};
+use crate::policy::{Grace, IntensityWindow, RestartPolicy, Strategy};
 use crate::spec::AnyChildSpec;
 use crate::tree::{Failure, NodeKind, NodePath, NodeSnapshot, NodeState, TreeSnapshot};
 use std::cell::RefCell;
@@ -124,6 +129,8 @@ pub struct SupervisorActor {
     as_child: Option<builder::AsChild>,
     /// What its children share, made when the first one starts.
     child_scope: Option<Rc<SupervisorScope>>,
+    /// How many live children it takes at most (a pool's `max_children`).
+    max_children: Option<usize>,
     #[cfg(feature = "testkit")]
     _live: crate::testkit::LiveActor,
 }
@@ -138,6 +145,8 @@ pub struct SupervisorActor {
 pub(crate) struct OwnState {
     state: Cell<NodeState>,
     link: Option<std::rc::Weak<link::ChildLink>>,
+    /// The number of the latest wait for the siblings it depends on.
+    wait: Cell<u32>,
 }
 
 impl OwnState {
@@ -145,7 +154,19 @@ impl OwnState {
         OwnState {
             state: Cell::new(NodeState::Starting),
             link: link.as_ref().map(Rc::downgrade),
+            wait: Cell::new(0),
         }
+    }
+
+    /// Begins a new wait for the siblings it depends on; its number.
+    fn next_wait(&self) -> u32 {
+        self.wait.set(self.wait.get().wrapping_add(1));
+        self.wait.get()
+    }
+
+    /// Whether `wait` is the latest wait.
+    fn is_wait(&self, wait: u32) -> bool {
+        self.wait.get() == wait
     }
 
     /// Its link in its parent, while the parent keeps it.
@@ -214,7 +235,21 @@ impl SupervisorActor {
                 .then(|| self.started_at.elapsed()),
             task: None,
             children,
+            policy: self.policy(),
         }
+    }
+
+    /// The policy it was configured with.
+    fn policy(&self) -> crate::tree::NodePolicy {
+        let mut policy = crate::tree::NodePolicy::default();
+        if let Some(builder::AsChild::Local { rules, .. }) = &self.as_child {
+            policy.restart = Some(rules.policy());
+            policy.backoff = rules.backoff().cloned();
+        }
+        policy.grace = Some(self.grace);
+        policy.strategy = Some(self.strategy);
+        policy.intensity = Some(self.intensity.borrow().intensity());
+        policy
     }
 }
 
@@ -223,6 +258,17 @@ impl SupervisorActor {
     /// indexes `depends_on`.
     fn start_child(&mut self, spec: AnyChildSpec, depends_on: Vec<usize>, ctx: &mut Context<Self>) {
         let common = spec.0.common();
+        // The siblings it waits for (`Vec::new` allocates nothing for a
+        // child without dependencies).
+        let start_after = StartAfter {
+            links: depends_on
+                .iter()
+                .filter_map(|&i| self.children.get(i).cloned())
+                .collect(),
+            timeout: common
+                .start_timeout
+                .unwrap_or(crate::spec::DEFAULT_START_TIMEOUT),
+        };
         let env = ChildEnv {
             path: spec.0.assigned_path(),
             restart: common.restart,
@@ -230,6 +276,9 @@ impl SupervisorActor {
             grace: common.grace,
             index: self.children.next_index(),
             scope: self.child_scope(ctx),
+            remove_on_exit: spec.0.removes_on_exit(),
+            incarnations: 0,
+            start_after,
         };
         let link = spec.0.start(env);
         self.children.push(link, depends_on);
@@ -266,12 +315,7 @@ impl Actor for SupervisorActor {
         tracing::info!(path = %self.path, children = self.pending.len(), "supervisor started");
         self.started_at = Instant::now();
         self.keep_alive = Some(ctx.address());
-        let pending = std::mem::take(&mut self.pending);
-        self.children.reserve(pending.len());
-        for (spec, depends_on) in pending {
-            self.start_child(spec, depends_on, ctx);
-        }
-        self.state.set(NodeState::Running);
+        self.start_when_ready(start_order::Then::StartPending, ctx);
     }
 
     /// Whatever ended the supervisor (a `Stop` that finished, [`Kill`], its
@@ -305,11 +349,12 @@ impl Actor for SupervisorActor {
                 let stopped = StopReport {
                     path: path.clone(),
                     outcome: StopOutcome::TimedOut,
-                    drained: children.iter().map(|r| r.drained).sum(),
-                    undelivered: children.iter().map(|r| r.undelivered).sum(),
-                    cancelled: children.iter().map(|r| r.cancelled).sum(),
+                    drained: 0,
+                    undelivered: 0,
+                    cancelled: 0,
                     duration: std::time::Duration::ZERO,
                     children,
+                    ended_on_its_own: false,
                 };
                 match state.link() {
                     Some(link) => link.shared.finish(stopped.clone()),
@@ -366,6 +411,11 @@ impl SupervisorActor {
             return;
         }
         self.state.set(NodeState::Stopping);
+        self.events
+            .emit(&self.path, self.incarnation, || EventKind::Stopping);
+        // Children never started (it waited for its dependencies): their
+        // handles answer at once, what they accepted reported undelivered.
+        self.pending.clear();
         let children = self.children.for_shutdown();
         let (path, grace) = (self.path.clone(), self.grace);
         let (state, report, events) =
@@ -374,9 +424,15 @@ impl SupervisorActor {
         // lives as long as someone holds its address, to be inspected.
         let keep_alive = self.keep_alive.take();
         let token = self.token.clone();
+        let links: Vec<_> = children.iter().map(|(link, _)| link.clone()).collect();
         actix_rt::spawn(
             async move {
                 let mut stopped = shutdown::shut_down(path.clone(), children, grace).await;
+                // Nothing starts again under a supervisor that stopped, and a
+                // kept factory may hold the supervisor's own address.
+                for link in links {
+                    link.drop_kept();
+                }
                 match cause {
                     ShutdownCause::Stop => {
                         tracing::info!(path = %path, outcome = ?stopped.outcome, "supervisor stopped its children");
@@ -388,6 +444,7 @@ impl SupervisorActor {
                         state.set(NodeState::Failed);
                         events.emit(&path, 1, || EventKind::GaveUp { failure: failure.clone() });
                         stopped.outcome = StopOutcome::Failed(failure);
+                        stopped.ended_on_its_own = true;
                     }
                 }
                 token.cancel();
@@ -425,9 +482,11 @@ impl Handler<Stop> for SupervisorActor {
 }
 
 impl SupervisorActor {
-    /// Runs the strategy restart at the head of the queue: drains the
-    /// siblings in reverse start order, waits out the failed child's
-    /// backoff, then starts them all in start order.
+    /// Runs the strategy restart at the head of the queue: stops the
+    /// siblings in reverse start order (each by its policy: a `Never` one is
+    /// drained and ends for good, the others are drained for the restart),
+    /// waits out the failed child's backoff, then starts the failed child
+    /// and the siblings that restart, in start order.
     fn run_next_restart(&mut self, ctx: &mut Context<Self>) {
         let Some(ended) = self.restarts.front() else {
             return;
@@ -441,12 +500,7 @@ impl SupervisorActor {
             self.restarts.pop_front();
             return self.run_next_restart(ctx);
         };
-        let siblings: Vec<_> = self
-            .strategy
-            .siblings(failed, self.children.next_index())
-            .into_iter()
-            .filter_map(|i| self.children.get(i).map(|link| (i, link.clone())))
-            .collect();
+        let siblings = self.strategy_siblings(failed);
         tracing::warn!(
             path = %self.path,
             child = %failed_link.path,
@@ -456,7 +510,7 @@ impl SupervisorActor {
         );
         let restart = async move {
             for (_, sibling) in siblings.iter().rev() {
-                sibling.command(Command::Restart);
+                sibling.command(bystander_command(sibling));
                 sibling.at_rest().await;
             }
             tokio::time::sleep(delay).await;
@@ -482,6 +536,40 @@ impl SupervisorActor {
                 this.run_next_restart(ctx);
             }),
         );
+    }
+}
+
+impl SupervisorActor {
+    /// The siblings a strategy restart of child `failed` takes along, with
+    /// their keys, in start order.
+    fn strategy_siblings(&self, failed: usize) -> Vec<(usize, Rc<link::ChildLink>)> {
+        if self.strategy == Strategy::OneForOne {
+            return Vec::new();
+        }
+        let live: Vec<_> = self.children.indexed().collect();
+        let Some(at) = live.iter().position(|&(key, _)| key == failed) else {
+            return Vec::new();
+        };
+        self.strategy
+            .siblings(at, live.len())
+            .into_iter()
+            .map(|position| (live[position].0, live[position].1.clone()))
+            .collect()
+    }
+}
+
+/// What a strategy restart tells a bystander, by its policy: a `Never`
+/// child runs once, so it is stopped (drained, its report published) and
+/// ends for good, as OTP ends a `temporary` bystander; an `OnFailure` or
+/// `Always` child is drained for the restart and started again with the
+/// others. An `OnFailure` bystander restarts because it did not end on its
+/// own: the strategy ended it, and the policy is about how a child ends by
+/// itself (OTP restarts a `transient` bystander too).
+fn bystander_command(sibling: &link::ChildLink) -> Command {
+    if sibling.rules.borrow().policy() == RestartPolicy::Never {
+        Command::Stop
+    } else {
+        Command::Restart
     }
 }
 
@@ -513,6 +601,14 @@ impl Handler<ChildNotice> for SupervisorActor {
                     });
                 self.give_up(failure, ctx);
             }
+            Notice::Done => {
+                let done = self.children.get(notice.index).is_some_and(|link| {
+                    link.remove_on_exit && link.activity() == link::Activity::Done
+                });
+                if done {
+                    self.children.remove(notice.index);
+                }
+            }
         }
     }
 }
@@ -539,6 +635,7 @@ impl Handler<StartChild> for SupervisorActor {
         if self.is_ending() {
             return Err(self.stopping_error());
         }
+        self.check_room()?;
         let common = spec.0.common();
         check_name(&self.path, common.name)?;
         if self.children.find(common.name).is_some() {
@@ -592,6 +689,9 @@ impl Handler<RestartChild> for SupervisorActor {
     type Result = ResponseFuture<Result<(), ControlError>>;
 
     fn handle(&mut self, RestartChild(name): RestartChild, _: &mut Context<Self>) -> Self::Result {
+        if let Some(started) = self.start_again(&name) {
+            return Box::pin(async move { started });
+        }
         let link = self.children.find(&name).map(|(_, link)| link.clone());
         let link = match link {
             _ if self.is_ending() => Err(self.stopping_error()),
@@ -619,6 +719,29 @@ impl Handler<RestartChild> for SupervisorActor {
             link.command(Command::Start);
             Ok(())
         })
+    }
+}
+
+impl SupervisorActor {
+    /// Starts the child called `name` again if it ended for good (stopped,
+    /// or failed): its next incarnation, from its kept factory, takes its
+    /// place (the same name, position and dependencies). `None` when the
+    /// child is not one that ended; the answer otherwise.
+    fn start_again(&mut self, name: &str) -> Option<Result<(), ControlError>> {
+        if self.is_ending() {
+            return None;
+        }
+        let (key, link) = self.children.find(name)?;
+        if link.activity() != link::Activity::Done {
+            return None;
+        }
+        let Some(next) = link.start_again() else {
+            let path = link.path.clone();
+            return Some(Err(ControlError::ChildEnded { path }));
+        };
+        tracing::info!(path = %next.path, "starting an ended child again");
+        self.children.replace(key, next);
+        Some(Ok(()))
     }
 }
 
@@ -707,5 +830,30 @@ impl Handler<crate::messages::Kill> for SupervisorActor {
 
     fn handle(&mut self, _: crate::messages::Kill, ctx: &mut Context<Self>) {
         ctx.stop();
+    }
+}
+
+impl SupervisorActor {
+    /// Refuses a new child when the supervisor already has its
+    /// `max_children` live children (a pool's limit): the ones that ended
+    /// and wait to leave the table do not count.
+    fn check_room(&self) -> Result<(), ControlError> {
+        let Some(max_children) = self.max_children else {
+            return Ok(());
+        };
+        let live = self
+            .children
+            .iter()
+            .filter(|link| !link.record.borrow().state.is_terminal())
+            .take(max_children)
+            .count();
+        if live < max_children {
+            Ok(())
+        } else {
+            Err(ControlError::Full {
+                parent: self.path.clone(),
+                max_children,
+            })
+        }
     }
 }

@@ -17,9 +17,10 @@ use std::task::Poll;
 use std::time::Duration;
 
 use actix::fut::wrap_future;
-use actix::{ActorFutureExt, AsyncContext, Context, Handler, Message, ResponseFuture};
+use actix::{ActorFutureExt, AsyncContext, Context};
 
 use super::builder::{AsChild, Place, SupervisorBuilder};
+use super::park::{ParkChildren, StartChildren};
 use super::{ShutdownCause, SupervisorActor};
 use crate::child::lifecycle::Notice;
 use crate::child::link::ChildNotice;
@@ -47,6 +48,7 @@ impl ErasedSpec for SupervisorBuilder {
             backoff: self.backoff.as_ref(),
             grace: self.grace,
             depends_on: &self.depends_on,
+            start_timeout: self.start_timeout,
         }
     }
 
@@ -72,7 +74,10 @@ impl ErasedSpec for SupervisorBuilder {
     }
 
     fn start(self: Box<Self>, env: ChildEnv) -> Rc<ChildLink> {
-        let builder = *self;
+        let mut builder = *self;
+        if let Some(arbiter) = builder.arbiter.take() {
+            return super::remote::start(builder, arbiter, env);
+        }
         let link = ChildLink::new(
             NodeRecord::new(),
             NodeKind::Supervisor,
@@ -82,7 +87,7 @@ impl ErasedSpec for SupervisorBuilder {
         );
         link.record.borrow_mut().incarnation = 1;
         let addr = builder.addr.clone();
-        let as_child = AsChild {
+        let as_child = AsChild::Local {
             rules: RestartRules::new(env.restart, env.backoff.as_deref().cloned()),
             env: env.clone(),
         };
@@ -143,7 +148,7 @@ async fn relay(link: Rc<ChildLink>, addr: actix::Addr<SupervisorActor>, env: Chi
                 addr.do_send(Kill);
             }
             Next::Command(Command::Restart) => {
-                if addr.send(ParkChildren).await.is_ok() {
+                if addr.send(ParkChildren::for_strategy()).await.is_ok() {
                     link.set_activity(Activity::Parked);
                 }
             }
@@ -155,51 +160,10 @@ async fn relay(link: Rc<ChildLink>, addr: actix::Addr<SupervisorActor>, env: Chi
     }
 }
 
-/// To a nested supervisor: drain and park every child (in reverse start
-/// order), keeping their mailboxes, for a restart of the subtree.
-#[derive(Debug)]
-pub(crate) struct ParkChildren;
-
-impl Message for ParkChildren {
-    type Result = ();
-}
-
-/// To a nested supervisor: start every parked child again, in start order,
-/// as the subtree's next incarnation.
-#[derive(Debug)]
-pub(crate) struct StartChildren;
-
-impl Message for StartChildren {
-    type Result = ();
-}
-
-impl Handler<ParkChildren> for SupervisorActor {
-    type Result = ResponseFuture<()>;
-
-    fn handle(&mut self, _: ParkChildren, _: &mut Context<Self>) -> Self::Result {
-        if self.is_ending() {
-            return Box::pin(std::future::ready(()));
-        }
-        self.state.set(NodeState::Restarting {
-            attempt: 1,
-            next_start_in: Duration::ZERO,
-        });
-        Box::pin(self.park_children())
-    }
-}
-
-impl Handler<StartChildren> for SupervisorActor {
-    type Result = ();
-
-    fn handle(&mut self, _: StartChildren, _: &mut Context<Self>) {
-        self.start_children();
-    }
-}
-
 impl SupervisorActor {
     /// Drains and parks every child, in reverse start order, keeping their
     /// mailboxes; completes when all are at rest.
-    fn park_children(&self) -> impl Future<Output = ()> + 'static {
+    pub(super) fn park_children(&self) -> impl Future<Output = ()> + 'static {
         let links: Vec<_> = self.children.iter().cloned().collect();
         async move {
             for link in links.iter().rev() {
@@ -211,12 +175,18 @@ impl SupervisorActor {
 
     /// Starts every parked child again, in start order: the subtree's next
     /// incarnation, with a clean restart intensity.
-    fn start_children(&mut self) {
+    pub(super) fn start_children(&mut self, ctx: &mut Context<Self>) {
         // A stop that came while the subtree waited for its restart wins:
         // a stopped (or failed) supervisor never runs again.
         if self.is_ending() {
             return;
         }
+        // After the siblings it depends on (`start_order`).
+        self.start_when_ready(super::start_order::Then::StartChildren, ctx);
+    }
+
+    /// [`start_children`](Self::start_children), its dependencies ready.
+    pub(super) fn start_children_now(&mut self, ctx: &mut Context<Self>) {
         self.incarnation += 1;
         self.started_at = tokio::time::Instant::now();
         self.intensity.borrow_mut().reset();
@@ -227,6 +197,7 @@ impl SupervisorActor {
             link.command(Command::Start);
         }
         self.state.set(NodeState::Running);
+        self.announce_ready(ctx);
         self.events
             .emit(&self.path, self.incarnation, || EventKind::Started);
     }
@@ -243,28 +214,44 @@ impl SupervisorActor {
         if self.is_ending() || matches!(self.state.get(), NodeState::Restarting { .. }) {
             return;
         }
-        let Some(as_child) = self.as_child.as_mut() else {
+        if self.as_child.is_none() {
             return;
-        };
+        }
         tracing::error!(path = %self.path, reason = %failure.message, "supervisor escalates to its parent");
         self.state.set_failure(&failure);
         self.events
             .emit(&self.path, self.incarnation, || EventKind::Escalated {
                 failure: failure.clone(),
             });
+        let as_child = match self.as_child.as_mut() {
+            Some(AsChild::Local { env, rules }) => (env, rules),
+            Some(AsChild::Remote(parent)) => {
+                // Its parent's relay, on the parent's arbiter, decides and
+                // sends the decision back as messages.
+                self.state.set(NodeState::Restarting {
+                    attempt: 1,
+                    next_start_in: Duration::ZERO,
+                });
+                if parent.send(failure.clone()).is_err() {
+                    self.begin_shutdown(ShutdownCause::GiveUp(failure));
+                }
+                return;
+            }
+            None => return,
+        };
+        let (env, rules) = as_child;
         let ran_for = self.started_at.elapsed();
-        let mut decision = as_child.rules.decide(Exit::Failed, ran_for);
+        let mut decision = rules.decide(Exit::Failed, ran_for);
         if matches!(decision, Decision::Restart { .. })
-            && !as_child
-                .env
+            && !env
                 .scope
                 .intensity
                 .borrow_mut()
                 .allow(tokio::time::Instant::now())
         {
-            if let Some(parent) = as_child.env.scope.supervisor.upgrade() {
+            if let Some(parent) = env.scope.supervisor.upgrade() {
                 parent.do_send(ChildNotice {
-                    index: as_child.env.index,
+                    index: env.index,
                     notice: Notice::GaveUp,
                 });
             }
@@ -277,11 +264,8 @@ impl SupervisorActor {
             attempt,
             next_start_in: delay,
         });
-        let (strategy, parent, index) = (
-            as_child.env.scope.strategy,
-            as_child.env.scope.supervisor.clone(),
-            as_child.env.index,
-        );
+        let (strategy, parent, index) =
+            (env.scope.strategy, env.scope.supervisor.clone(), env.index);
         let park = self.park_children();
         if strategy == Strategy::OneForOne {
             // Abandoned once the supervisor has stopped meanwhile.
@@ -293,7 +277,9 @@ impl SupervisorActor {
                     () = tokio::time::sleep(delay) => {}
                 }
             };
-            ctx.spawn(wrap_future::<_, Self>(restart).map(|(), this, _| this.start_children()));
+            ctx.spawn(
+                wrap_future::<_, Self>(restart).map(|(), this, ctx| this.start_children(ctx)),
+            );
         } else {
             // The parent restarts the siblings too, then starts this one.
             let link = self.state.link();

@@ -82,24 +82,22 @@ pub(crate) fn shut_down(
             .into_iter()
             .map(|r| r.expect("every child reported"))
             .collect();
-        let outcome = if timed_out || children.iter().any(|r| r.outcome == StopOutcome::TimedOut) {
+        // The supervisor's own outcome: how its children ended is theirs
+        // (see `StopReport::summary`).
+        let outcome = if timed_out {
             StopOutcome::TimedOut
-        } else if let Some(failed) = children.iter().find_map(|r| match &r.outcome {
-            StopOutcome::Failed(failure) => Some(failure.clone()),
-            _ => None,
-        }) {
-            StopOutcome::Failed(failed)
         } else {
             StopOutcome::Drained
         };
         StopReport {
             path,
             outcome,
-            drained: children.iter().map(|r| r.drained).sum(),
-            undelivered: children.iter().map(|r| r.undelivered).sum(),
-            cancelled: children.iter().map(|r| r.cancelled).sum(),
+            drained: 0,
+            undelivered: 0,
+            cancelled: 0,
             duration: began.elapsed(),
             children,
+            ended_on_its_own: false,
         }
     }
 }

@@ -8,6 +8,9 @@
 //! - a stop never stops the context before its marker and every counted
 //!   message before it are handled;
 //! - the report is published once;
+//! - a child with dependencies builds an incarnation only after they were
+//!   ready (`DependenciesReady`) since it last built one, and a waiting
+//!   child has no context;
 //! - from every state reached, a `Stop` followed by fair progress (messages
 //!   handled, starts over, timers ringing, the supervisor resuming what it
 //!   parked) ends the child with a report, and, unless an incarnation failed
@@ -56,6 +59,8 @@ struct Config {
     policy: Policy,
     delay: Duration,
     alone: bool,
+    /// The child depends on siblings: each incarnation waits for them.
+    deps: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -84,6 +89,10 @@ struct Model {
     factory_fails: bool,
     /// The marker of the last drain that stopped the context for a stop.
     stopped_at: Option<u32>,
+    /// The start timeout runs (the child waits for its dependencies).
+    start_timer_armed: bool,
+    /// The dependencies were ready since the last build.
+    deps_ready: bool,
 }
 
 /// What the outside world (users, actix, timers, the supervisor) can do.
@@ -105,9 +114,11 @@ enum Input {
     StrategyRestart,
     Resume,
     FactoryFailsNext,
+    DependenciesReady,
+    StartTimeout,
 }
 
-const INPUTS: [Input; 16] = [
+const INPUTS: [Input; 18] = [
     Input::SendCounted,
     Input::SendRaw,
     Input::HandleOne,
@@ -124,12 +135,19 @@ const INPUTS: [Input; 16] = [
     Input::StrategyRestart,
     Input::Resume,
     Input::FactoryFailsNext,
+    Input::DependenciesReady,
+    Input::StartTimeout,
 ];
 
 impl Model {
-    fn new() -> Self {
+    fn new(config: &Config) -> Self {
+        let lifecycle = if config.deps {
+            Lifecycle::with_dependencies()
+        } else {
+            Lifecycle::new()
+        };
         let mut model = Model {
-            lifecycle: Lifecycle::new(),
+            lifecycle,
             mailbox: VecDeque::new(),
             ctx: Ctx::None,
             accepted: 0,
@@ -144,11 +162,12 @@ impl Model {
             intensity_left: 2,
             factory_fails: false,
             stopped_at: None,
+            start_timer_armed: false,
+            deps_ready: false,
         };
-        // As the runner's spawn does: the first incarnation at once.
-        model
-            .apply(Event::Turn, &CONFIGS[0])
-            .expect("a clean start");
+        // As the runner's spawn does: the first incarnation at once (or
+        // the wait for its dependencies).
+        model.apply(Event::Turn, config).expect("a clean start");
         model
     }
 
@@ -268,6 +287,18 @@ impl Model {
                 self.factory_fails = true;
                 Ok(())
             }
+            Input::DependenciesReady if matches!(self.lifecycle.state(), State::Waiting { .. }) => {
+                self.deps_ready = true;
+                self.apply(Event::DependenciesReady, config)
+            }
+            Input::StartTimeout if self.start_timer_armed => {
+                let failure = Failure::new(
+                    FailureKind::Error,
+                    FailurePhase::Waiting,
+                    "/app/store, a sibling it depends on, did not finish its start".into(),
+                );
+                self.apply(Event::StartTimeout(failure), config)
+            }
             _ => return None,
         };
         Some(result.and_then(|()| self.check()))
@@ -292,6 +323,9 @@ impl Model {
         if !matches!(self.lifecycle.state(), State::Backoff { .. }) {
             self.backoff_armed = false;
         }
+        if !matches!(self.lifecycle.state(), State::Waiting { .. }) {
+            self.start_timer_armed = false;
+        }
         for action in actions {
             match action {
                 Action::Yield | Action::RecordFailure(_) | Action::Emit(_) => {}
@@ -300,6 +334,10 @@ impl Model {
                     if self.ctx != Ctx::None {
                         return Err("built over a live context".into());
                     }
+                    if config.deps && !self.deps_ready {
+                        return Err("built before its dependencies were ready".into());
+                    }
+                    self.deps_ready = false;
                     let next = if self.factory_fails {
                         self.factory_fails = false;
                         Event::Ended(Self::failure(FailurePhase::Factory, FailureKind::Error))
@@ -360,6 +398,12 @@ impl Model {
                     self.apply(Event::Verdict(verdict), config)?;
                 }
                 Action::ArmBackoff(_) => self.backoff_armed = true,
+                Action::AwaitDependencies => {
+                    if !config.deps {
+                        return Err("a child without dependencies waited for some".into());
+                    }
+                    self.start_timer_armed = true;
+                }
                 Action::Finish(ending) => {
                     if self.report.is_some() {
                         return Err("a second report".into());
@@ -412,6 +456,9 @@ impl Model {
         {
             return Err("a live incarnation without a context".into());
         }
+        if matches!(self.lifecycle.state(), State::Waiting { .. }) && self.ctx != Ctx::None {
+            return Err("a waiting child with a context".into());
+        }
         Ok(())
     }
 
@@ -421,6 +468,8 @@ impl Model {
             State::Done { .. } => None,
             State::Pending { .. } => Some(Input::Turn),
             State::Backoff { .. } => Some(Input::BackoffOver),
+            // Its dependencies finish their start.
+            State::Waiting { .. } => Some(Input::DependenciesReady),
             State::Parked { .. } => Some(Input::Resume),
             // Its supervisor stops a child that gave up.
             State::GaveUp => Some(Input::Stop),
@@ -465,22 +514,19 @@ impl Model {
     }
 }
 
-const CONFIGS: [Config; 1] = [Config {
-    policy: Policy::OnFailure,
-    delay: Duration::ZERO,
-    alone: true,
-}];
-
 fn configs() -> Vec<Config> {
     let mut configs = Vec::new();
     for policy in [Policy::Never, Policy::OnFailure, Policy::Always] {
         for delay in [Duration::ZERO, Duration::from_millis(100)] {
             for alone in [true, false] {
-                configs.push(Config {
-                    policy,
-                    delay,
-                    alone,
-                });
+                for deps in [false, true] {
+                    configs.push(Config {
+                        policy,
+                        delay,
+                        alone,
+                        deps,
+                    });
+                }
             }
         }
     }
@@ -530,7 +576,13 @@ fn every_event_sequence_keeps_the_promises() {
     let mut states = 0;
     for config in configs() {
         let mut seen = HashSet::new();
-        total += explore(&Model::new(), &config, depth, &mut seen, &mut Vec::new());
+        total += explore(
+            &Model::new(&config),
+            &config,
+            depth,
+            &mut seen,
+            &mut Vec::new(),
+        );
         states += seen.len();
     }
     println!(

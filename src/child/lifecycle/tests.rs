@@ -147,3 +147,127 @@ fn a_restart_drain_becomes_a_stop_when_a_stop_comes() {
         [Action::StopContext]
     );
 }
+
+fn waiting() -> Lifecycle {
+    let mut lifecycle = Lifecycle::with_dependencies();
+    assert_eq!(
+        lifecycle.step(Event::Turn).as_slice(),
+        [Action::AwaitDependencies]
+    );
+    assert_eq!(lifecycle.node_state(), NodeState::Waiting);
+    lifecycle
+}
+
+fn not_ready() -> Failure {
+    Failure::new(
+        FailureKind::Error,
+        FailurePhase::Waiting,
+        "/app/store did not finish its start".into(),
+    )
+}
+
+#[test]
+fn a_child_with_dependencies_builds_each_incarnation_only_once_they_are_ready() {
+    let mut lifecycle = waiting();
+    // Nothing but the dependencies' readiness (or a stop, a kill, a
+    // restart, the timeout) moves it on.
+    for event in [
+        Event::Turn,
+        Event::BackoffOver,
+        Event::Resume,
+        Event::GraceOver,
+    ] {
+        assert!(lifecycle.step(event).is_empty());
+        assert_eq!(lifecycle.node_state(), NodeState::Waiting);
+    }
+    assert_eq!(
+        lifecycle.step(Event::DependenciesReady).as_slice(),
+        [Action::Build]
+    );
+    lifecycle.step(Event::Built);
+    lifecycle.step(Event::StartOver);
+    assert!(lifecycle.is_ready());
+    // The next incarnation waits again.
+    lifecycle.step(Event::Ended(panic_in(FailurePhase::Running)));
+    lifecycle.step(Event::Verdict(Verdict::Restart {
+        attempt: 1,
+        delay: Duration::ZERO,
+        alone: true,
+    }));
+    assert_eq!(lifecycle.step(Event::Turn).as_slice(), [Action::Yield]);
+    assert_eq!(
+        lifecycle.step(Event::Turn).as_slice(),
+        [Action::AwaitDependencies]
+    );
+}
+
+#[test]
+fn a_start_timeout_fails_the_start_attempt_and_asks_the_restart_rules() {
+    let mut lifecycle = waiting();
+    let failure = not_ready();
+    assert_eq!(
+        lifecycle
+            .step(Event::StartTimeout(failure.clone()))
+            .as_slice(),
+        [
+            Action::RecordFailure(failure),
+            Action::SettleStart { failed: true },
+            Action::Emit(Emit::Failed),
+            Action::Decide(Exit::Failed),
+        ]
+    );
+    assert_eq!(
+        lifecycle.step(Event::Verdict(Verdict::Finish)).as_slice(),
+        [Action::Finish(Ending::Failed)]
+    );
+    assert_eq!(lifecycle.node_state(), NodeState::Failed);
+}
+
+#[test]
+fn a_stop_while_waiting_keeps_waiting_within_its_grace_then_drains() {
+    let mut lifecycle = waiting();
+    assert_eq!(
+        lifecycle.step(Event::Stop).as_slice(),
+        [Action::Refuse, Action::ArmGrace]
+    );
+    assert_eq!(lifecycle.node_state(), NodeState::Stopping);
+    assert!(lifecycle.has_stop() && lifecycle.grace_runs());
+    // Another stop changes nothing.
+    assert!(lifecycle.step(Event::Stop).is_empty());
+    assert_eq!(
+        lifecycle.step(Event::DependenciesReady).as_slice(),
+        [Action::Build]
+    );
+    assert_eq!(
+        lifecycle.step(Event::Built).as_slice(),
+        [Action::QueueMarker(1)]
+    );
+}
+
+#[test]
+fn a_stop_while_waiting_in_vain_ends_timed_out_at_its_grace() {
+    let mut lifecycle = waiting();
+    lifecycle.step(Event::Stop);
+    assert_eq!(
+        lifecycle.step(Event::GraceOver).as_slice(),
+        [Action::Finish(Ending::TimedOut)]
+    );
+    assert!(lifecycle.is_done());
+}
+
+#[test]
+fn a_waiting_child_is_parked_by_a_strategy_restart_and_killed_at_once() {
+    let mut lifecycle = waiting();
+    lifecycle.step(Event::Restart);
+    assert!(matches!(lifecycle.state(), State::Parked { .. }));
+    lifecycle.step(Event::Resume);
+    lifecycle.step(Event::Turn);
+    assert_eq!(
+        lifecycle.step(Event::Turn).as_slice(),
+        [Action::AwaitDependencies]
+    );
+    assert_eq!(
+        lifecycle.step(Event::Kill).as_slice(),
+        [Action::Finish(Ending::TimedOut)]
+    );
+}

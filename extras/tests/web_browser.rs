@@ -1,4 +1,4 @@
-//! Promise 23 in a real browser: the service of `examples/06_actix_web.rs`
+//! Promise 23 in a real browser: the service of `examples/web/06_actix_web.rs`
 //! (the example's own code) is started on a free port, headless Chromium
 //! loads `/supervision/ui`, and the rendered DOM is checked: every node of
 //! the tree is shown with its state, a restart triggered through the API
@@ -11,12 +11,11 @@
 //! Chromium is found as `$CHROMIUM`, `chromium` or `chromium-browser`;
 //! without one the test says so and passes, unless `REQUIRE_BROWSER=1`
 //! (`.ci/run` sets it, and installs Chromium when missing).
-#![cfg(feature = "web")]
 
 mod common;
 
 #[allow(dead_code)]
-#[path = "../examples/06_actix_web.rs"]
+#[path = "../../examples/web/06_actix_web.rs"]
 mod app;
 
 use std::io::{BufRead, BufReader};
@@ -373,10 +372,12 @@ async fn the_live_page_shows_every_node_and_follows_a_restart_without_a_reload()
 
     let png = page.screenshot().await;
     assert!(png.starts_with(b"\x89PNG"), "a PNG");
-    let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/ui.png");
+    // The repository's root: this test belongs to the `extras` crate.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let target = root.join("target/ui.png");
     std::fs::write(&target, &png).unwrap();
     if std::env::var("SAVE_UI_SCREENSHOT").is_ok() {
-        let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/ui.png");
+        let docs = root.join("docs/ui.png");
         std::fs::create_dir_all(docs.parent().unwrap()).unwrap();
         std::fs::write(docs, &png).unwrap();
     }

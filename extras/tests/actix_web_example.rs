@@ -1,16 +1,15 @@
 //! Promises 15 and 23 in an actix-web app: the service of
-//! `examples/06_actix_web.rs` (the example's own code, not a copy), which
+//! `examples/web/06_actix_web.rs` (the example's own code, not a copy), which
 //! mounts the library's `web` endpoints, started on a free loopback port and
 //! checked over real HTTP: the tree as JSON, readiness that turns 503 once a
 //! node gives up while liveness holds, control endpoints that are off by
 //! default and need the bearer token when on, and one graceful shutdown
 //! that stops the server before draining the tree.
-#![cfg(feature = "web")]
 
 mod common;
 
 #[allow(dead_code)]
-#[path = "../examples/06_actix_web.rs"]
+#[path = "../../examples/web/06_actix_web.rs"]
 mod app;
 
 use actix_supervisor::{EventKind, NodeKind, NodeState, StopReport, TreeSnapshot};

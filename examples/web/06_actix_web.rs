@@ -1,7 +1,8 @@
 //! An actix-web service whose background tasks run under one supervision
 //! tree, with the tree served over HTTP by the library's `web` module
-//! (`cargo run --example 06_actix_web --features web`; add `metrics` for
-//! `GET /metrics`).
+//! (`cargo run -p actix-supervisor-extras --example 06_actix_web`; it is a
+//! target of the `extras` crate, which builds actix-web and awc for it
+//! alone).
 //!
 //! The service serves exchange rates. Its tree, rooted at `/app`:
 //!
@@ -42,20 +43,20 @@
 //!
 //! # Running it
 //!
-//! - `cargo run --example 06_actix_web --features web`: a
+//! - `cargo run -p actix-supervisor-extras --example 06_actix_web`: a
 //!   self-demonstration that ends on its own. It starts the service on
 //!   `127.0.0.1:0` with control on and a fresh token (the `APP_*` variables
 //!   are ignored), calls its own endpoints, breaks the upstream so that
 //!   `/app/ingest` gives up, shuts down through the `ShutdownHandle` and
 //!   prints the report. It exits non-zero if any answer was not the
 //!   expected one.
-//! - `cargo run --example 06_actix_web --features web,metrics -- --serve`
+//! - `cargo run -p actix-supervisor-extras --example 06_actix_web -- --serve`
 //!   (or `APP_SERVE=1`): reads the configuration above and serves until
 //!   Ctrl-C (SIGINT) or SIGTERM, then prints the stop report; the exit
 //!   status says whether everything drained (3 if the root gave up on its
 //!   own). `examples/kubernetes/` runs it under Kubernetes.
 
-#[path = "common/logging.rs"]
+#[path = "../common/logging.rs"]
 mod logging;
 
 use std::collections::BTreeMap;

@@ -2,13 +2,12 @@
 //! example it runs: its probes point at the endpoints the `web` module
 //! serves, and its termination grace covers the `preStop` delay plus the
 //! tree's grace, so SIGKILL never cuts a drain short.
-#![cfg(feature = "web")]
 
 #[allow(dead_code)]
-#[path = "../examples/06_actix_web.rs"]
+#[path = "../../examples/web/06_actix_web.rs"]
 mod app;
 
-const MANIFEST: &str = include_str!("../examples/kubernetes/deployment.yaml");
+const MANIFEST: &str = include_str!("../../examples/kubernetes/deployment.yaml");
 
 /// The number after `key:` on the first line (comments aside) that has
 /// it, below the line containing `after`.

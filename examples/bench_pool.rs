@@ -1,0 +1,272 @@
+//! One-shot jobs through a dynamic pool, as a service that runs a job per
+//! request for a week would: 1,000,000 jobs through a [`Pool`] of at most
+//! 100 concurrent children, each child built from the template with its
+//! job's arguments, doing its work in `started` and ending itself.
+//!
+//! Beside resident memory it counts the heap bytes in use (a counting
+//! global allocator): resident memory also holds what the allocator keeps
+//! for reuse, the heap count only what the program holds.
+//!
+//! It checks what issue 18 asks of such a service: resident memory after
+//! the run within 10% of what it was after the first 10,000 jobs (the
+//! table, the snapshot and the memory follow the live children, not the
+//! history), and `Inspect` of the pool listing only the live children
+//! (at most 100 during the run, none after it). It prints the figures and
+//! exits with status 1 when a check fails.
+//!
+//! Run it with `cargo run --release --example bench_pool`. `BENCH_SCALE`
+//! (default 1) scales the number of jobs: `BENCH_SCALE=0.02` (20,000 jobs,
+//! a few seconds) is the CI smoke.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use actix_supervisor::prelude::*;
+use actix_supervisor::Pool;
+use futures_util::stream::{FuturesUnordered, StreamExt};
+
+/// The most children the pool runs at once.
+const MAX_CHILDREN: usize = 100;
+/// The jobs after which the first memory figure is taken.
+const CHECKPOINT: u64 = 10_000;
+
+/// What the jobs share: the total they add to, and how many run.
+#[derive(Default)]
+struct Tally {
+    total: AtomicU64,
+    live: AtomicU64,
+    most_live: AtomicU64,
+}
+
+/// A one-shot job: starts, waits 1 ms (its "I/O", during which the other
+/// jobs run), adds its argument to the total, and ends.
+struct Job {
+    n: u64,
+    tally: Arc<Tally>,
+}
+
+impl Actor for Job {
+    type Context = Context<Self>;
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let live = self.tally.live.fetch_add(1, Ordering::Relaxed) + 1;
+        self.tally.most_live.fetch_max(live, Ordering::Relaxed);
+        ctx.spawn(
+            actix::fut::wrap_future::<_, Self>(tokio::time::sleep(Duration::from_millis(1))).map(
+                |(), job, ctx| {
+                    job.tally.total.fetch_add(job.n, Ordering::Relaxed);
+                    ctx.stop(); // done: the child leaves the pool
+                },
+            ),
+        );
+    }
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        self.tally.live.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+actix_supervisor::supervised!(Job);
+
+/// Heap bytes allocated and not freed.
+static HEAP_IN_USE: AtomicI64 = AtomicI64::new(0);
+
+/// The system allocator, counting the bytes in use.
+struct Counting;
+
+// SAFETY: every call is forwarded to the system allocator unchanged.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        HEAP_IN_USE.fetch_add(layout.size() as i64, Ordering::Relaxed);
+        System.alloc(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        HEAP_IN_USE.fetch_sub(layout.size() as i64, Ordering::Relaxed);
+        System.dealloc(ptr, layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        HEAP_IN_USE.fetch_add(new_size as i64 - layout.size() as i64, Ordering::Relaxed);
+        System.realloc(ptr, layout, new_size)
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+fn heap_in_use() -> u64 {
+    HEAP_IN_USE.load(Ordering::Relaxed).max(0) as u64
+}
+
+/// Resident set size of this process, from `/proc/self/statm` (0 where it
+/// cannot be read).
+fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+fn mb(bytes: u64) -> f64 {
+    bytes as f64 / 1e6
+}
+
+fn main() {
+    let scale: f64 = std::env::var("BENCH_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1.0);
+    let jobs = ((1_000_000.0 * scale) as u64).max(2 * CHECKPOINT);
+    let ok = actix::System::new().block_on(run(jobs));
+    if !ok {
+        std::process::exit(1);
+    }
+}
+
+async fn run(jobs: u64) -> bool {
+    let tally = Arc::new(Tally::default());
+    let shared = tally.clone();
+    let pool = Pool::builder("jobs", move |n: &u64| Job {
+        n: *n,
+        tally: shared.clone(),
+    })
+    .max_children(MAX_CHILDREN)
+    .start()
+    .expect("a valid pool");
+
+    let began = Instant::now();
+    let mut running = FuturesUnordered::new();
+    let (mut started, mut ended, mut refused) = (0u64, 0u64, 0u64);
+    let mut retry = Vec::new();
+    let (mut rss_at_checkpoint, mut most_listed) = (0u64, 0usize);
+    // Each sample: (children listed, jobs started and not yet ended).
+    let mut samples = Vec::new();
+    // Resident memory at each sample, MB.
+    let mut rss_samples = Vec::new();
+    let mut heap_at_checkpoint = 0u64;
+    // Heap bytes in use at each sample (about 100 jobs in flight).
+    let mut heap_samples = Vec::new();
+    while ended < jobs {
+        // Up to `MAX_CHILDREN` jobs in flight, their starts sent at once.
+        while (started < jobs || !retry.is_empty()) && running.len() < MAX_CHILDREN {
+            let n = retry.pop().unwrap_or_else(|| {
+                started += 1;
+                started
+            });
+            let start = pool.start(n);
+            running.push(async move {
+                match start.await {
+                    Ok(job) => (n, Ok(job.ended().await)),
+                    Err(err) => (n, Err(err)),
+                }
+            });
+        }
+        let report = match running.next().await.expect("a job runs") {
+            (_, Ok(report)) => report,
+            (n, Err(ControlError::Full { .. })) => {
+                // Refused: it runs later.
+                refused += 1;
+                retry.push(n);
+                continue;
+            }
+            (_, Err(other)) => panic!("the pool refused a job: {other}"),
+        };
+        assert!(report.is_drained(), "{report:?}");
+        ended += 1;
+        if ended == CHECKPOINT {
+            rss_at_checkpoint = resident_bytes();
+            heap_at_checkpoint = heap_in_use();
+        }
+        if ended % (jobs / 10) == 0 {
+            let listed = pool
+                .supervisor()
+                .send(Inspect)
+                .await
+                .expect("the pool answers")
+                .root
+                .children
+                .len();
+            most_listed = most_listed.max(listed);
+            samples.push((listed, running.len()));
+            rss_samples.push(mb(resident_bytes()));
+            heap_samples.push(heap_in_use());
+        }
+    }
+    let elapsed = began.elapsed();
+    let rss_after = resident_bytes();
+    let heap_after = heap_in_use();
+    let listed_after = pool
+        .supervisor()
+        .send(Inspect)
+        .await
+        .expect("the pool answers")
+        .root
+        .children
+        .len();
+    let report = pool
+        .supervisor()
+        .send(Stop)
+        .await
+        .expect("the pool answers");
+
+    let expected_total = jobs * (jobs + 1) / 2;
+    let growth = rss_after as f64 / rss_at_checkpoint.max(1) as f64 - 1.0;
+    println!("jobs: {jobs} through a pool of at most {MAX_CHILDREN} children");
+    println!(
+        "time: {:.2} s, {:.0} jobs/s",
+        elapsed.as_secs_f64(),
+        jobs as f64 / elapsed.as_secs_f64()
+    );
+    println!(
+        "resident memory: {:.1} MB after {CHECKPOINT} jobs, {:.1} MB after {jobs} ({:+.1}%)",
+        mb(rss_at_checkpoint),
+        mb(rss_after),
+        growth * 100.0
+    );
+    println!(
+        "resident memory every {} jobs, MB: {rss_samples:.1?}",
+        jobs / 10
+    );
+    println!(
+        "heap in use: {heap_at_checkpoint} bytes after {CHECKPOINT} jobs; every {} jobs: {heap_samples:?}; {heap_after} after the run",
+        jobs / 10
+    );
+    println!(
+        "concurrent children: at most {} live at once",
+        tally.most_live.load(Ordering::Relaxed)
+    );
+    println!(
+        "Inspect: at most {most_listed} children listed during the run (sampled every {} jobs; listed/in flight: {samples:?}), {listed_after} after it",
+        jobs / 10
+    );
+    println!(
+        "starts refused as full: {refused}; stop: {:?}",
+        report.outcome
+    );
+
+    let mut ok = true;
+    let mut check = |what: &str, holds: bool| {
+        println!("check: {what}: {}", if holds { "ok" } else { "FAILED" });
+        ok &= holds;
+    };
+    check(
+        "every job ran once",
+        tally.total.load(Ordering::Relaxed) == expected_total,
+    );
+    check("memory within 10% of the checkpoint", growth <= 0.10);
+    check(
+        "at most max_children jobs ran at once",
+        tally.most_live.load(Ordering::Relaxed) <= MAX_CHILDREN as u64,
+    );
+    check(
+        "Inspect lists only live children",
+        samples
+            .iter()
+            .all(|&(listed, in_flight)| listed <= in_flight)
+            && listed_after == 0,
+    );
+    check("the pool stopped drained", report.is_drained());
+    ok
+}
