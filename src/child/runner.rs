@@ -714,19 +714,19 @@ impl<A: SupervisedActor> Runner<A> {
 
     /// Turns one poll of the child's context, and what it reported, into
     /// lifecycle events.
-    fn after_poll(&mut self, polled: std::thread::Result<Poll<()>>, reported: Reported) {
-        if reported.owned {
+    fn after_poll(&mut self, polled: std::thread::Result<Poll<()>>, mut reported: Reported) {
+        if reported.owned() {
             self.adopt_owned(signals::take_owned());
         }
-        if let Some(reason) = reported.failure {
+        if let Some(reason) = reported.failure.take() {
             // Kept until the incarnation ends: its `stopping` may keep it
             // running a while.
             self.core.rare_mut().reported = Some(reason);
         }
-        if reported.start_over {
+        if reported.start_over() {
             self.apply(Event::StartOver);
         }
-        if let Some(id) = reported.marker {
+        if let Some(id) = reported.marker() {
             self.apply(Event::MarkerReached(id));
         }
         let phase = if self.core.lifecycle.is_starting() {

@@ -17,26 +17,39 @@ use actix::{Actor, ActorContext, Context};
 
 use std::fmt;
 
-/// What one poll of a child's context reported.
+/// What one poll of a child's context reported: the reason given to
+/// [`fail`], if it was called, and the rest as the scope's word.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Reported {
     /// The reason given to [`fail`], if it was called.
     pub(crate) failure: Option<String>,
-    /// The number of the drain marker handled, if one was.
-    pub(crate) marker: Option<u32>,
-    /// The start barrier was reached: the incarnation's start is over.
-    pub(crate) start_over: bool,
-    /// The child took on futures during the poll
-    /// ([`ChildFuture`](super::response::ChildFuture)s): [`take_owned`]
-    /// hands them over.
-    pub(crate) owned: bool,
+    /// The scope's word, less `fail`'s bit and an outer scope's base.
+    word: u64,
 }
 
 impl Reported {
     /// Whether nothing was reported.
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
-        self.failure.is_none() && self.marker.is_none() && !self.start_over && !self.owned
+        self.failure.is_none() && self.word == 0
+    }
+
+    /// The number of the drain marker handled, if one was.
+    pub(crate) fn marker(&self) -> Option<u32> {
+        (self.word & MARKER != 0).then_some(self.word as u32)
+    }
+
+    /// Whether the start barrier was reached: the incarnation's start is
+    /// over.
+    pub(crate) fn start_over(&self) -> bool {
+        self.word & START_OVER != 0
+    }
+
+    /// Whether the child took on futures during the poll
+    /// ([`ChildFuture`](super::response::ChildFuture)s): [`take_owned`]
+    /// hands them over.
+    pub(crate) fn owned(&self) -> bool {
+        self.word & OWNED_SOME != 0
     }
 }
 
@@ -125,8 +138,7 @@ fn reported(word: u64, outer_reason: Option<String>) -> Reported {
     } else {
         None
     };
-    let owned = word & OWNED_SOME != 0;
-    if owned {
+    if word & OWNED_SOME != 0 {
         let base = (word >> BASE_SHIFT) as usize;
         let taken = OWNED.with(|owned| owned.borrow_mut().split_off(base));
         ADOPTED.with(|adopted| adopted.borrow_mut().extend(taken));
@@ -136,9 +148,7 @@ fn reported(word: u64, outer_reason: Option<String>) -> Reported {
     }
     Reported {
         failure,
-        marker: (word & MARKER != 0).then_some(word as u32),
-        start_over: word & START_OVER != 0,
-        owned,
+        word: word & (MARKER | (MARKER - 1) | START_OVER | OWNED_SOME),
     }
 }
 
@@ -239,16 +249,12 @@ mod tests {
         let inner = enter();
         start_over();
         let inner_reported = leave(inner);
-        assert_eq!(
-            inner_reported,
-            Reported {
-                start_over: true,
-                ..Reported::default()
-            }
-        );
+        assert!(inner_reported.start_over());
+        assert_eq!(inner_reported.marker(), None);
+        assert!(inner_reported.failure.is_none());
         let reported = leave(outer);
-        assert_eq!(reported.marker, Some(7));
-        assert!(!reported.start_over);
+        assert_eq!(reported.marker(), Some(7));
+        assert!(!reported.start_over());
         // Nothing is left over for the next poll.
         assert!(leave(enter()).is_empty());
     }
@@ -269,9 +275,9 @@ mod tests {
         let inner = enter();
         own(Rc::new(Live));
         own(Rc::new(Live));
-        assert!(leave(inner).owned);
+        assert!(leave(inner).owned());
         assert_eq!(take_owned().0.len(), 2);
-        assert!(leave(outer).owned);
+        assert!(leave(outer).owned());
         assert_eq!(take_owned().0.len(), 1);
         assert!(leave(enter()).is_empty());
     }
