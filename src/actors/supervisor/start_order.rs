@@ -17,7 +17,6 @@
 //!
 //! [`ChildLink::is_ready`]: crate::child::link::ChildLink::is_ready
 
-use std::future::Future;
 
 use actix::{ActorFutureExt, AsyncContext, Context};
 
@@ -145,20 +144,18 @@ impl SupervisorActor {
 
 /// Completes when every sibling in `after` is ready at once (`None`), or
 /// when its timeout runs out, with the first one not ready.
-fn wait_until_ready(after: StartAfter) -> impl Future<Output = Option<NodePath>> + 'static {
-    async move {
-        let ready = async {
-            while let Some(dependency) = after.first_not_ready().cloned() {
-                if dependency.activity() == Activity::Done {
-                    // Never ready: only the timeout ends the wait.
-                    std::future::pending::<()>().await;
-                }
-                dependency.ready_or_done().await;
+async fn wait_until_ready(after: StartAfter) -> Option<NodePath> {
+    let ready = async {
+        while let Some(dependency) = after.first_not_ready().cloned() {
+            if dependency.activity() == Activity::Done {
+                // Never ready: only the timeout ends the wait.
+                std::future::pending::<()>().await;
             }
-        };
-        match tokio::time::timeout(after.timeout, ready).await {
-            Ok(()) => None,
-            Err(_) => after.first_not_ready().map(|link| link.path.clone()),
+            dependency.ready_or_done().await;
         }
+    };
+    match tokio::time::timeout(after.timeout, ready).await {
+        Ok(()) => None,
+        Err(_) => after.first_not_ready().map(|link| link.path.clone()),
     }
 }
