@@ -89,6 +89,8 @@ struct SpecExtras {
     /// A periodic or worker child's statistics; moved to the node's record
     /// when the child starts.
     stats: Option<Arc<std::sync::Mutex<TaskStats>>>,
+    /// Leaves its supervisor's table when it will not run again.
+    remove_on_exit: bool,
 }
 
 impl<A: Actor<Context = Context<A>>> Drop for ChildSpec<A> {
@@ -313,6 +315,62 @@ impl<A: SupervisedActor> ChildSpec<A> {
     pub(crate) fn set_config_error(&mut self, error: FieldError) {
         self.extras_mut().config_error = Some(error);
     }
+
+    /// Makes the child **temporary**: once it will not run again (its
+    /// policy does not restart it, it was stopped, or it gave up), it leaves
+    /// its supervisor's table, and its name and its slot are free for the
+    /// next child. Default: the child stays, `Stopped` or `Failed`, until
+    /// [`RemoveChild`](crate::RemoveChild).
+    ///
+    /// Its end is still published: the `Stopped` lifecycle event carries its
+    /// final report, whose outcome holds its last failure
+    /// ([`StopOutcome::Failed`](crate::StopOutcome::Failed)), before it
+    /// leaves; a [`ChildHandle::stop`](crate::ChildHandle::stop) answers
+    /// that report. A sibling that [depends on](ChildSpec::depends_on) a
+    /// temporary child stops depending on it when it leaves.
+    ///
+    /// With [`RestartPolicy::Never`] this is OTP's `temporary` restart type:
+    /// one run, then gone, for one-shot jobs started with
+    /// [`StartChild`](crate::StartChild), so that a supervisor running
+    /// millions of them keeps only the live ones. It is a separate choice
+    /// from the policy (rather than a fourth policy) because whether a child
+    /// restarts and whether its node is kept once it ended are two
+    /// questions: an `Always` child may be temporary too, and leaves only
+    /// when it is stopped or gives up.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actix::prelude::*;
+    /// use actix_supervisor::prelude::*;
+    ///
+    /// #[derive(Default)]
+    /// struct Job;
+    /// impl Actor for Job {
+    ///     type Context = Context<Self>;
+    ///     fn started(&mut self, ctx: &mut Context<Self>) {
+    ///         ctx.stop(); // its work is done
+    ///     }
+    /// }
+    /// actix_supervisor::supervised!(Job);
+    ///
+    /// # actix::System::new().block_on(async {
+    /// let app = SupervisorActor::builder("app").start()?;
+    /// let spec = ChildSpec::new("job-1", Job::default)
+    ///     .restart(RestartPolicy::Never)
+    ///     .remove_on_exit();
+    /// let job = spec.handle();
+    /// app.send(StartChild::new(spec)).await??;
+    /// let report = job.stop().await; // answers once it ended
+    /// assert!(report.is_drained());
+    /// assert!(app.send(Inspect).await?.find("/app/job-1").is_none());
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn remove_on_exit(mut self) -> Self {
+        self.extras_mut().remove_on_exit = true;
+        self
+    }
 }
 
 impl<A: Actor<Context = Context<A>>> fmt::Debug for ChildSpec<A> {
@@ -392,6 +450,11 @@ pub(crate) trait ErasedSpec: Send {
     }
     /// Spawns the child's runner on the current arbiter.
     fn start(self: Box<Self>, env: ChildEnv) -> Rc<ChildLink>;
+    /// Whether the child leaves its supervisor's table when it will not run
+    /// again ([`ChildSpec::remove_on_exit`]).
+    fn removes_on_exit(&self) -> bool {
+        false
+    }
 }
 
 impl<A: SupervisedActor> ErasedSpec for ChildSpec<A> {
@@ -429,6 +492,10 @@ impl<A: SupervisedActor> ErasedSpec for ChildSpec<A> {
         let parts = self.take_parts();
         drop(self);
         runner::spawn(env, parts)
+    }
+
+    fn removes_on_exit(&self) -> bool {
+        self.extras.as_ref().is_some_and(|e| e.remove_on_exit)
     }
 }
 

@@ -84,6 +84,28 @@ pub(crate) struct ChildShared {
     /// Rung when the report or the start outcome is set, or the runner's
     /// activity changes: one `Notify` for every change a waiter watches.
     bell: tokio::sync::Notify,
+    /// Set once, when the child ended and was started again: the shared
+    /// state and address of that next start (see [`Successor`]).
+    successor: OnceLock<Box<Successor>>,
+}
+
+/// The next start of a child that ended and was started again
+/// ([`RestartChild`](crate::RestartChild) on an ended child): its own
+/// shared state, fresh (accepting, no report), and its new address. The
+/// shared state of the start that ended keeps its report, so every stop
+/// asked of it still answers; handles follow the chain to the latest start.
+pub(crate) struct Successor {
+    pub(crate) shared: Arc<ChildShared>,
+    /// The new `Addr<A>`, typed by the handle that reads it.
+    pub(crate) addr: Box<dyn std::any::Any + Send + Sync>,
+}
+
+impl std::fmt::Debug for Successor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Successor")
+            .field("shared", &self.shared)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How a child's first start attempt went.
@@ -122,6 +144,7 @@ impl ChildShared {
             report: Latch::new(),
             startup: Latch::new(),
             bell: tokio::sync::Notify::new(),
+            successor: OnceLock::new(),
         })
     }
 
@@ -329,6 +352,21 @@ impl ChildShared {
         self.settled.fetch_add(1, SeqCst);
         // A drain may be waiting for this message.
         self.wake_runner();
+    }
+}
+
+impl ChildShared {
+    /// The next start of this child, once it ended and was started again.
+    #[inline]
+    pub(crate) fn successor(&self) -> Option<&Successor> {
+        self.successor.get().map(|next| &**next)
+    }
+
+    /// Records the next start of this child; only for a child that is gone
+    /// (its report out), once.
+    pub(crate) fn set_successor(&self, next: Successor) {
+        debug_assert_eq!(self.status(), GONE, "only an ended child starts again");
+        let _ = self.successor.set(Box::new(next));
     }
 }
 

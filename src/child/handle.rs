@@ -79,7 +79,7 @@ impl<A: Actor> fmt::Debug for ChildHandle<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ChildHandle")
             .field("path", &self.shared.path())
-            .field("status", &self.shared.status())
+            .field("status", &self.current().0.status())
             .finish_non_exhaustive()
     }
 }
@@ -91,8 +91,13 @@ impl<A: Actor> ChildHandle<A> {
 
     /// The child's actix address: valid across restarts. Sends through it
     /// are not refused while the child stops, nor counted in its report.
+    ///
+    /// A child that ended and was started again with
+    /// [`RestartChild`](crate::RestartChild) has a new address: this is
+    /// always the latest one, while an `Addr` taken before the child ended
+    /// stays closed (its sends fail at once).
     pub fn addr(&self) -> &Addr<A> {
-        &self.addr
+        self.current().1
     }
 
     /// The child's path (before its supervisor starts it: `/` + its name).
@@ -100,11 +105,30 @@ impl<A: Actor> ChildHandle<A> {
         self.shared.path()
     }
 
+    /// The shared state and address of the child's latest start: the ones
+    /// the handle was made with, or, once the child ended and was started
+    /// again, those of its latest start (see `crate::child::respawn`).
+    #[inline]
+    fn current(&self) -> (&Arc<ChildShared>, &Addr<A>) {
+        let (mut shared, mut addr) = (&self.shared, &self.addr);
+        while let Some(next) = shared.successor() {
+            shared = &next.shared;
+            addr = next
+                .addr
+                .downcast_ref::<Addr<A>>()
+                .expect("a child starts again with the same actor type");
+        }
+        (shared, addr)
+    }
+
     /// Waits until the child's first start attempt is over.
     ///
     /// Resolves to the child's address once `started` returned (and the
     /// futures it waited on finished). It can be awaited any number of times,
-    /// from anywhere; later restarts do not change its answer.
+    /// from anywhere; later restarts do not change its answer. Once the
+    /// child ended and was started again with
+    /// [`RestartChild`](crate::RestartChild), a new call waits for that
+    /// start, with the new address.
     ///
     /// # Errors
     ///
@@ -112,8 +136,8 @@ impl<A: Actor> ChildHandle<A> {
     /// `started` failed or panicked; [`StartError::SupervisorGone`] when the
     /// child will never start.
     pub fn started(&self) -> impl Future<Output = Result<Addr<A>, StartError>> + 'static {
-        let shared = self.shared.clone();
-        let addr = self.addr.clone();
+        let (shared, addr) = self.current();
+        let (shared, addr) = (shared.clone(), addr.clone());
         async move {
             // The path once the start is settled: a handle taken from a spec
             // before its supervisor placed it knows only the child's name.
@@ -140,7 +164,7 @@ impl<A: Actor> ChildHandle<A> {
 
     /// Whether the child still takes new messages: not stopping, not gone.
     pub fn is_accepting(&self) -> bool {
-        self.shared.is_accepting()
+        self.current().0.is_accepting()
     }
 
     fn refused<M>(&self, status: u8, message: M) -> SendError<M> {
@@ -177,11 +201,12 @@ impl<A: Actor> ChildHandle<A> {
         A: Handler<Tracked<M>>,
         A::Context: ToEnvelope<A, Tracked<M>>,
     {
-        let queued = match self.shared.accept() {
+        let (shared, addr) = self.current();
+        let queued = match shared.accept() {
             Ok(()) => {
-                let reply = self.addr.send(Tracked::new(message, self.shared.clone()));
-                self.shared.pushed();
-                Ok((reply, self.shared.clone()))
+                let reply = addr.send(Tracked::new(message, shared.clone()));
+                shared.pushed();
+                Ok((reply, shared.clone()))
             }
             Err(status) => Err(self.refused(status, message)),
         };
@@ -206,12 +231,12 @@ impl<A: Actor> ChildHandle<A> {
         A: Handler<Tracked<M>>,
         A::Context: ToEnvelope<A, Tracked<M>>,
     {
-        if let Err(status) = self.shared.accept() {
+        let (shared, addr) = self.current();
+        if let Err(status) = shared.accept() {
             return Err(self.refused(status, message));
         }
-        self.addr
-            .do_send(Tracked::new(message, self.shared.clone()));
-        self.shared.pushed();
+        addr.do_send(Tracked::new(message, shared.clone()));
+        shared.pushed();
         Ok(())
     }
 
@@ -228,14 +253,14 @@ impl<A: Actor> ChildHandle<A> {
         A: Handler<Tracked<M>>,
         A::Context: ToEnvelope<A, Tracked<M>>,
     {
-        if let Err(status) = self.shared.accept() {
+        let (shared, addr) = self.current();
+        if let Err(status) = shared.accept() {
             return Err(self.refused(status, message));
         }
-        self.addr
-            .try_send(Tracked::new(message, self.shared.clone()))
-            .map(|()| self.shared.pushed())
+        addr.try_send(Tracked::new(message, shared.clone()))
+            .map(|()| shared.pushed())
             .map_err(|err| {
-                self.shared.unaccept();
+                shared.unaccept();
                 let path = self.path();
                 match err {
                     actix::prelude::SendError::Full(tracked) => SendError::Full {
@@ -258,7 +283,9 @@ impl<A: Actor> ChildHandle<A> {
     /// incarnations (right after a failure, in a backoff, parked for a
     /// strategy restart) the next incarnation starts at once, only to drain
     /// what waits; after the stop the child is not restarted, whatever its
-    /// policy. Calling `stop` again, from anywhere, waits for the same end
+    /// policy, until [`RestartChild`](crate::RestartChild) starts it again
+    /// (then `stop` stops that new start; a stop asked before answers the
+    /// report of the start it stopped). Calling `stop` again, from anywhere, waits for the same end
     /// and returns the same report. A child that never started (its spec was
     /// dropped) answers at once, `StopOutcome::NotStarted`.
     ///
@@ -301,9 +328,10 @@ impl<A: Actor> ChildHandle<A> {
     {
         // The runner, woken, begins the drain: it queues the marker that
         // ends it, as for every other stop.
-        if self.shared.begin_stopping() {
-            self.shared.wake_runner();
+        let shared = self.current().0;
+        if shared.begin_stopping() {
+            shared.wake_runner();
         }
-        self.shared.report()
+        shared.report()
     }
 }

@@ -192,6 +192,9 @@ pub(crate) enum Notice {
     Ended { delay: Duration },
     /// One restart too many (the failure is the node's last one).
     GaveUp,
+    /// The child will not run again and leaves the table (a temporary
+    /// child; sent by the runner, not decided here).
+    Done,
 }
 
 /// What the runner must do.

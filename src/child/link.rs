@@ -30,6 +30,7 @@ use tokio::time::Instant;
 
 use super::drain::ChildShared;
 use super::lifecycle::Notice;
+use super::respawn::Respawn;
 use super::restart::RestartRules;
 use crate::messages::events::Events;
 use crate::policy::{Backoff, Grace, IntensityWindow, RestartPolicy, Strategy};
@@ -65,12 +66,17 @@ pub(crate) struct ChildEnv {
     pub(crate) restart: RestartPolicy,
     pub(crate) backoff: Option<Box<Backoff>>,
     pub(crate) grace: Grace,
-    /// This child's position in start order.
+    /// This child's key in its supervisor's table (see `ChildLink::index`).
     pub(crate) index: usize,
     /// What all the children of one supervisor share.
     pub(crate) scope: Rc<SupervisorScope>,
     /// The siblings whose start this child waits for, and for how long.
     pub(crate) start_after: StartAfter,
+    /// The child leaves its supervisor's table once it will not run again.
+    pub(crate) remove_on_exit: bool,
+    /// Incarnations the child ran before this link's first: a child started
+    /// again after it ended continues its count.
+    pub(crate) incarnations: u64,
 }
 
 /// The siblings a child waits for before each of its incarnations is built,
@@ -83,9 +89,13 @@ pub(crate) struct StartAfter {
 }
 
 impl StartAfter {
-    /// The first sibling that has not finished its start, if any.
+    /// The first sibling that has not finished its start, if any (the link
+    /// of its latest start).
     pub(crate) fn first_not_ready(&self) -> Option<&Rc<ChildLink>> {
-        self.links.iter().find(|link| !link.is_ready())
+        self.links
+            .iter()
+            .map(ChildLink::latest)
+            .find(|link| !link.is_ready())
     }
 }
 
@@ -209,14 +219,22 @@ pub(crate) struct ChildLink {
     /// incarnation ends, so kept here, out of the runner's task.
     pub(crate) grace: Grace,
     pub(crate) rules: RefCell<RestartRules>,
-    /// The child's position in start order.
-    pub(crate) index: u32,
+    /// The child's key in its supervisor's table: its place in start order,
+    /// never given to another child of that supervisor.
+    pub(crate) index: u64,
     pub(crate) kind: NodeKind,
     /// What the child shares with its siblings.
     pub(crate) scope: Rc<SupervisorScope>,
     /// The current incarnation's cancellation token, if its factory asked
     /// for one; set and cancelled by the runner, dropped when it finishes.
     pub(crate) token: TokenSlot,
+    /// The child leaves its supervisor's table once it will not run again.
+    pub(crate) remove_on_exit: bool,
+    /// What the runner left to start the child again, once it finished.
+    kept: RefCell<Option<Box<dyn Respawn>>>,
+    /// The link of the child's next start, once it was started again after
+    /// it ended: siblings that depend on it follow it there.
+    successor: std::cell::OnceCell<Rc<ChildLink>>,
 }
 
 /// A cell holding an incarnation's cancellation token.
@@ -262,6 +280,8 @@ impl ChildLink {
         nested: Option<Nested>,
         env: &ChildEnv,
     ) -> Rc<Self> {
+        let mut record = record;
+        record.incarnation = env.incarnations;
         Rc::new(ChildLink {
             path: env.path.clone(),
             record: RefCell::new(record),
@@ -275,10 +295,13 @@ impl ChildLink {
                 env.restart,
                 env.backoff.as_deref().cloned(),
             )),
-            index: u32::try_from(env.index).expect("fewer than 2^32 children"),
+            index: env.index as u64,
             kind,
             scope: env.scope.clone(),
             token: TokenSlot::default(),
+            remove_on_exit: env.remove_on_exit,
+            kept: RefCell::new(None),
+            successor: std::cell::OnceCell::new(),
         })
     }
 
@@ -316,6 +339,28 @@ impl ChildLink {
                 tokio::pin!(changed);
                 changed.as_mut().enable();
                 if matches!(link.activity.get(), Activity::Parked | Activity::Done) {
+                    return;
+                }
+                changed.await;
+            }
+        }
+    }
+
+    /// Completes once the child is ready (see [`ChildLink::is_ready`]) or
+    /// started again on a new link (see [`ChildLink::latest`]). A child
+    /// done for good and never started again is never ready: only the
+    /// waiter's timeout ends its wait.
+    pub(crate) fn ready_or_replaced(
+        self: &Rc<Self>,
+    ) -> impl std::future::Future<Output = ()> + 'static {
+        let link = self.clone();
+        link.watched.set(true);
+        async move {
+            loop {
+                let changed = link.shared.bell().notified();
+                tokio::pin!(changed);
+                changed.as_mut().enable();
+                if link.activity.get() == Activity::Ready || link.successor.get().is_some() {
                     return;
                 }
                 changed.await;
@@ -379,5 +424,85 @@ impl ChildLink {
         // Read first: the common case, no command, writes nothing.
         self.command.get()?;
         self.command.take()
+    }
+}
+
+impl ChildLink {
+    /// Tells the supervisor `notice` about this child, if the supervisor
+    /// is still there.
+    pub(crate) fn tell(&self, notice: Notice) {
+        if let Some(supervisor) = self.scope.supervisor.upgrade() {
+            supervisor.do_send(ChildNotice {
+                index: self.index as usize,
+                notice,
+            });
+        }
+    }
+
+    /// The runner is done with the child, about to publish its report: a
+    /// temporary child asks its supervisor to take it out of the table. The
+    /// notice is queued before the report is out, so whoever waited for the
+    /// report and then asks the supervisor finds the child gone.
+    pub(crate) fn finished(&self) {
+        if self.remove_on_exit {
+            self.tell(Notice::Done);
+        }
+    }
+}
+
+impl ChildLink {
+    /// Keeps what starts the finished child again (not for a temporary
+    /// child: it leaves the table).
+    pub(crate) fn keep(&self, kept: Box<dyn Respawn>) {
+        if !self.remove_on_exit {
+            *self.kept.borrow_mut() = Some(kept);
+        }
+    }
+
+    /// Drops what would start the child again: its supervisor is ending,
+    /// and a factory may hold the supervisor's own address.
+    pub(crate) fn drop_kept(&self) {
+        let kept = self.kept.borrow_mut().take();
+        drop(kept);
+    }
+
+    /// Starts the finished child again as its next incarnation, from what
+    /// its runner kept; the new link takes this one's place. `None` when
+    /// nothing was kept (the child is not done, or cannot start again).
+    pub(crate) fn start_again(&self, start_after: StartAfter) -> Option<Rc<ChildLink>> {
+        if self.activity() != Activity::Done {
+            return None;
+        }
+        let kept = self.kept.borrow_mut().take()?;
+        let (restart, backoff) = {
+            let rules = self.rules.borrow();
+            (rules.policy(), rules.backoff().cloned().map(Box::new))
+        };
+        let env = ChildEnv {
+            path: self.path.clone(),
+            restart,
+            backoff,
+            grace: self.grace,
+            index: self.index as usize,
+            scope: self.scope.clone(),
+            remove_on_exit: self.remove_on_exit,
+            incarnations: self.record.borrow().incarnation,
+            start_after,
+        };
+        let next = kept.respawn(env, self);
+        // Siblings waiting for this child's start follow it to its new link.
+        let _ = self.successor.set(next.clone());
+        self.shared.bell().notify_waiters();
+        Some(next)
+    }
+
+    /// The link of the child's latest start: this one, or the one that
+    /// took its place when it was started again after it ended.
+    pub(crate) fn latest(self: &Rc<Self>) -> &Rc<Self> {
+        let mut link = self;
+        while let Some(next) = link.successor.get() {
+            link = next;
+        }
+        link
     }
 }

@@ -36,6 +36,7 @@ pub(crate) mod drain;
 pub(crate) mod handle;
 pub(crate) mod lifecycle;
 pub(crate) mod link;
+pub(crate) mod respawn;
 pub(crate) mod restart;
 pub(crate) mod runner;
 pub(crate) mod signals;

@@ -74,6 +74,16 @@ impl RestartRules {
         }
     }
 
+    /// The child's restart policy.
+    pub(crate) fn policy(&self) -> RestartPolicy {
+        self.policy
+    }
+
+    /// The child's backoff, if it has one.
+    pub(crate) fn backoff(&self) -> Option<&Backoff> {
+        self.backoff.as_deref()
+    }
+
     /// Decides what follows an incarnation that ended as `exit` after
     /// running for `ran_for`.
     pub(crate) fn decide(&mut self, exit: Exit, ran_for: Duration) -> Decision {

@@ -583,14 +583,11 @@ impl<A: SupervisedActor> Runner<A> {
             let Some(dependency) = rare.start_after.first_not_ready() else {
                 break true;
             };
-            // A dependency done for good is never ready: only the timer
-            // can end the wait.
-            if dependency.activity() == Activity::Done {
-                break false;
-            }
+            // A dependency done for good (and not started again) is never
+            // ready: only the timer ends the wait then.
             let watch = rare
                 .watch
-                .get_or_insert_with(|| Box::pin(dependency.ready_or_done()));
+                .get_or_insert_with(|| Box::pin(dependency.ready_or_replaced()));
             if watch.as_mut().poll(cx).is_pending() {
                 break false;
             }
@@ -861,7 +858,23 @@ impl<A: SupervisedActor> Runner<A> {
         self.emit(|| EventKind::Stopped {
             report: report.clone(),
         });
+        self.link.finished();
+        self.keep_factory();
         self.core.shared.finish(report);
+    }
+
+    /// Leaves the factory to the link, so the child can be started again
+    /// (see [`super::respawn`]).
+    fn keep_factory(&mut self) {
+        if self.link.remove_on_exit {
+            return;
+        }
+        let factory = std::mem::replace(
+            &mut self.core.factory,
+            Box::new(|_: &StartContext| Err("the factory was kept for a start again".into())),
+        );
+        self.link
+            .keep(Box::new(super::respawn::Kept::new(factory, self.link.kind)));
     }
 
     /// Sends a lifecycle event about this child's current incarnation, built

@@ -1,35 +1,56 @@
-//! The supervisor's ordered child table: the [`ChildLink`] of each child,
-//! found by name or by position in start order.
+//! The supervisor's child table: the [`ChildLink`] of each child, found by
+//! name, by key, or in start order.
 //!
 //! # Invariants
 //!
-//! - Names in a [`Children`] table are unique; the table keeps start order.
-//! - A child keeps its index (its position in start order) for its whole
-//!   life; strategies and dependencies refer to children by index.
+//! - Names in a [`Children`] table are unique.
+//! - Every child has a **key**, given when it is added: keys only grow and
+//!   are never given twice in one table, so a key names one child for its
+//!   whole life, even after it was removed. Start order is key order;
+//!   strategies, dependencies and notices from runners refer to children by
+//!   key (the link's `index`).
+//! - A child sits in a **slot**; the slot of a removed child is reused by
+//!   the next child added, so the number of slots is the largest number of
+//!   children the table held at once, not the number it ever held.
+//! - `order` lists `(key, slot)` in key order; an entry whose child was
+//!   removed keeps its key with an empty slot until the list is compacted,
+//!   which happens once such entries are more than half of it, so it too
+//!   stays within twice the live children (plus a few).
 
 use std::hash::BuildHasher;
 use std::rc::Rc;
 
 use crate::child::link::ChildLink;
 
+/// In `order`: the child of this entry was removed.
+const REMOVED: u32 = u32::MAX;
+
 /// A supervisor's children, in start order, with unique names.
 ///
-/// A removed child leaves an empty slot, so every child keeps its index (its
-/// position in start order) for its whole life: strategies and dependencies
-/// refer to children by index.
-///
-/// The table is sized for supervisors with very many children: a slot is
-/// one pointer, the name index holds only slot numbers (names are read from
-/// the links' paths), and dependencies are kept only for the children that
-/// have some.
+/// The table is sized for supervisors with very many children, and for
+/// supervisors that add and remove children all day (one short-lived child
+/// per job): a slot is one pointer and slots are reused, the name index holds
+/// only slot numbers (names are read from the links' paths), the start order
+/// is a sorted list of keys, and dependencies are kept only for the children
+/// that have some.
 #[derive(Debug, Default)]
 pub(crate) struct Children {
     slots: Vec<Option<Rc<ChildLink>>>,
+    /// Empty slots, reused before the table grows.
+    free: Vec<u32>,
+    /// `(key, slot)` in start order; `REMOVED` for a removed child's entry
+    /// not compacted yet.
+    order: Vec<(u64, u32)>,
+    /// Entries of `order` that are `REMOVED`.
+    removed: usize,
+    /// The key the next child gets.
+    next_key: u64,
     /// Slot numbers, hashed by the child's name.
     by_name: hashbrown::HashTable<u32>,
     hasher: hashbrown::DefaultHashBuilder,
-    /// The siblings each child depends on, as indexes in start order; only
-    /// for children with dependencies.
+    /// The keys of the siblings each child depends on, by its key; only for
+    /// children with dependencies. A key whose child was removed names
+    /// nobody (keys are never given twice), so it is simply skipped.
     depends_on: std::collections::HashMap<usize, Box<[usize]>>,
 }
 
@@ -40,20 +61,36 @@ impl Children {
     }
 
     /// Adds a child at the end of the start order, depending on the
-    /// children at `depends_on`; returns its index.
+    /// children with the keys `depends_on`; returns its key, which must be
+    /// [`Children::next_index`] (the link was made with it).
     pub(crate) fn push(&mut self, link: Rc<ChildLink>, depends_on: Vec<usize>) -> usize {
-        let index = self.slots.len();
+        let key = self.next_key;
+        debug_assert_eq!(link.index, key, "a link is made with the next key");
         debug_assert!(self.find(link.path.name()).is_none());
-        let slot = u32::try_from(index).expect("fewer than 2^32 children");
-        let hash = self.hasher.hash_one(link.path.name());
+        self.next_key += 1;
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                let slot = u32::try_from(self.slots.len())
+                    .ok()
+                    .filter(|&s| s != REMOVED)
+                    .expect("fewer than 2^32 - 1 live children");
+                self.slots.push(None);
+                slot
+            }
+        };
+        self.slots[slot as usize] = Some(link);
+        let name = Self::name_in(&self.slots, &slot);
+        let hash = self.hasher.hash_one(name);
         let (slots, hasher) = (&self.slots, &self.hasher);
         self.by_name
             .insert_unique(hash, slot, |i| hasher.hash_one(Self::name_in(slots, i)));
+        self.order.push((key, slot));
+        let key = key as usize;
         if !depends_on.is_empty() {
-            self.depends_on.insert(index, depends_on.into_boxed_slice());
+            self.depends_on.insert(key, depends_on.into_boxed_slice());
         }
-        self.slots.push(Some(link));
-        index
+        key
     }
 
     /// The name of the child in slot `i` (a removed child's slot is not in
@@ -66,90 +103,131 @@ impl Children {
 
     /// Makes room for `additional` more children.
     pub(crate) fn reserve(&mut self, additional: usize) {
-        self.slots.reserve(additional);
+        let new = additional.saturating_sub(self.free.len());
+        self.slots.reserve(new);
+        self.order.reserve(additional);
         let (slots, hasher) = (&self.slots, &self.hasher);
         self.by_name
             .reserve(additional, |i| hasher.hash_one(Self::name_in(slots, i)));
     }
 
-    /// The index the next child will have.
+    /// The key the next child will have (its `index`).
     pub(crate) fn next_index(&self) -> usize {
+        self.next_key as usize
+    }
+
+    /// How many children the table holds.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len() - self.free.len()
+    }
+
+    /// How many slots the table has: the most children it held at once.
+    #[cfg(test)]
+    pub(crate) fn slot_count(&self) -> usize {
         self.slots.len()
     }
 
     /// The children, in start order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Rc<ChildLink>> {
-        self.slots.iter().flatten()
+        self.indexed().map(|(_, link)| link)
     }
 
-    /// The children with their indexes, in start order.
+    /// The children with their keys, in start order.
     pub(crate) fn indexed(&self) -> impl Iterator<Item = (usize, &Rc<ChildLink>)> {
-        self.slots
-            .iter()
-            .enumerate()
-            .filter_map(|(i, slot)| slot.as_ref().map(|link| (i, link)))
+        self.order.iter().filter_map(|&(key, slot)| {
+            let link = self.slots.get(slot as usize)?.as_ref()?;
+            Some((key as usize, link))
+        })
     }
 
-    pub(crate) fn get(&self, index: usize) -> Option<&Rc<ChildLink>> {
-        self.slots.get(index).and_then(Option::as_ref)
+    /// Where the child with `key` is in `order`, if it is in the table.
+    fn position(&self, key: usize) -> Option<usize> {
+        let at = self
+            .order
+            .binary_search_by_key(&(key as u64), |&(k, _)| k)
+            .ok()?;
+        (self.order[at].1 != REMOVED).then_some(at)
     }
 
-    /// The siblings child `index` depends on.
-    pub(crate) fn depends_on(&self, index: usize) -> &[usize] {
-        self.depends_on.get(&index).map_or(&[], |deps| deps)
+    /// The child with `key`, if it is still in the table.
+    pub(crate) fn get(&self, key: usize) -> Option<&Rc<ChildLink>> {
+        let slot = self.order[self.position(key)?].1;
+        self.slots[slot as usize].as_ref()
     }
 
-    /// The child called `name`, with its index.
+    /// The keys of the siblings child `key` depends on (some may name
+    /// children removed since).
+    pub(crate) fn depends_on(&self, key: usize) -> &[usize] {
+        self.depends_on.get(&key).map_or(&[], |deps| deps)
+    }
+
+    /// The child called `name`, with its key.
     pub(crate) fn find(&self, name: &str) -> Option<(usize, &Rc<ChildLink>)> {
         let hash = self.hasher.hash_one(name);
         let slot = *self
             .by_name
             .find(hash, |i| Self::name_in(&self.slots, i) == name)?;
-        let index = slot as usize;
-        self.get(index).map(|link| (index, link))
+        let link = self.slots[slot as usize].as_ref()?;
+        Some((link.index as usize, link))
     }
 
-    /// The names of the children that depend on child `index`.
-    pub(crate) fn dependents_of(&self, index: usize) -> Vec<String> {
+    /// The names of the children that depend on child `key`.
+    pub(crate) fn dependents_of(&self, key: usize) -> Vec<String> {
         self.indexed()
-            .filter(|&(i, _)| self.depends_on(i).contains(&index))
+            .filter(|&(i, _)| self.depends_on(i).contains(&key))
             .map(|(_, link)| link.path.name().to_string())
             .collect()
     }
 
-    /// Takes child `index` out of the table, leaving its slot empty.
-    pub(crate) fn remove(&mut self, index: usize) -> Option<Rc<ChildLink>> {
-        let link = self.get(index)?.clone();
+    /// Takes child `key` out of the table; its name and its slot are free
+    /// for the next child.
+    pub(crate) fn remove(&mut self, key: usize) -> Option<Rc<ChildLink>> {
+        let at = self.position(key)?;
+        let slot = self.order[at].1;
+        let link = self.slots[slot as usize].take()?;
         let hash = self.hasher.hash_one(link.path.name());
-        if let Ok(entry) = self.by_name.find_entry(hash, |&i| i as usize == index) {
+        if let Ok(entry) = self.by_name.find_entry(hash, |&i| i == slot) {
             entry.remove();
         }
-        self.depends_on.remove(&index);
-        self.slots[index] = None;
+        self.depends_on.remove(&key);
+        self.free.push(slot);
+        self.order[at].1 = REMOVED;
+        self.removed += 1;
+        if self.removed > 8 && self.removed * 2 > self.order.len() {
+            self.order.retain(|&(_, slot)| slot != REMOVED);
+            self.removed = 0;
+        }
         Some(link)
     }
 
-    /// The children with their dependencies, renumbered over the children
-    /// only (no empty slots), for a shutdown plan.
+    /// Puts `link` in the place of child `key` (the same name, key, slot and
+    /// dependencies: a child started again); returns the link it replaced.
+    pub(crate) fn replace(&mut self, key: usize, link: Rc<ChildLink>) -> Option<Rc<ChildLink>> {
+        let slot = self.order[self.position(key)?].1;
+        let old = self.slots[slot as usize].as_ref()?;
+        debug_assert_eq!(old.path.name(), link.path.name());
+        debug_assert_eq!(link.index as usize, key);
+        self.slots[slot as usize].replace(link)
+    }
+
+    /// The children with their dependencies, as positions in start order
+    /// over the children only, for a shutdown plan.
     pub(crate) fn for_shutdown(&self) -> Vec<(Rc<ChildLink>, Vec<usize>)> {
-        let mut position = vec![usize::MAX; self.slots.len()];
-        for (at, (index, _)) in self.indexed().enumerate() {
-            position[index] = at;
-        }
-        self.indexed()
-            .map(|(index, link)| {
+        let live: Vec<(usize, &Rc<ChildLink>)> = self.indexed().collect();
+        let position = |key: usize| live.binary_search_by_key(&key, |&(k, _)| k).ok();
+        live.iter()
+            .map(|&(key, link)| {
                 let deps = self
-                    .depends_on(index)
+                    .depends_on(key)
                     .iter()
-                    .map(|&d| position[d])
-                    .filter(|&p| p != usize::MAX)
+                    .filter_map(|&d| position(d))
                     .collect();
                 (link.clone(), deps)
             })
             .collect()
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::super::SupervisorActor;
@@ -180,6 +258,8 @@ mod tests {
             grace: Grace::default(),
             index,
             scope,
+            remove_on_exit: false,
+            incarnations: 0,
             start_after: Default::default(),
         };
         let shared = ChildShared::new(name.to_string());
@@ -219,6 +299,70 @@ mod tests {
             .map(|(_, d)| d)
             .collect();
         assert_eq!(plan, [vec![], vec![], vec![1]]);
+    }
+
+    #[test]
+    fn a_reused_slot_keeps_start_order_and_dependencies_right() {
+        let mut children = Children::new();
+        for name in ["db", "cache", "api"] {
+            let deps = if name == "api" { vec![0] } else { Vec::new() };
+            children.push(link(children.next_index(), name), deps);
+        }
+        // "db" leaves; "queue" takes its slot, but starts last.
+        children.remove(0).expect("db is there");
+        let key = children.push(link(children.next_index(), "queue"), vec![1]);
+        assert_eq!(key, 3);
+        assert_eq!(children.slot_count(), 3);
+        let names: Vec<_> = children.iter().map(|l| l.path.name()).collect();
+        assert_eq!(names, ["cache", "api", "queue"]);
+        // "api" depended on the removed "db": that key names nobody now.
+        assert!(children.get(0).is_none());
+        assert_eq!(children.find("queue").map(|(k, _)| k), Some(3));
+        assert_eq!(children.dependents_of(1), ["queue"]);
+        let plan: Vec<_> = children
+            .for_shutdown()
+            .into_iter()
+            .map(|(_, d)| d)
+            .collect();
+        assert_eq!(plan, [vec![], vec![], vec![0]]);
+    }
+
+    #[test]
+    fn the_table_follows_the_live_children_over_many_adds_and_removes() {
+        let mut children = Children::new();
+        for i in 0..10 {
+            children.push(link(children.next_index(), &format!("keep{i}")), Vec::new());
+        }
+        let mut live = std::collections::VecDeque::new();
+        for job in 0..10_000 {
+            let key = children.push(link(children.next_index(), &format!("job{job}")), vec![0]);
+            live.push_back(key);
+            if live.len() > 5 {
+                let oldest = live.pop_front().expect("more than five");
+                assert!(children.remove(oldest).is_some());
+            }
+        }
+        assert_eq!(children.len(), 15);
+        // At most 16 children were ever there at once.
+        assert!(
+            children.slot_count() <= 16,
+            "{} slots",
+            children.slot_count()
+        );
+        assert!(children.free.len() <= 1);
+        assert!(children.order.len() <= 2 * children.len() + 9);
+        assert!(children.by_name.len() == children.len());
+        assert!(children.depends_on.len() <= 5);
+        let names: Vec<_> = children.iter().map(|l| l.path.name().to_string()).collect();
+        let mut expected: Vec<_> = (0..10).map(|i| format!("keep{i}")).collect();
+        expected.extend((9995..10_000).map(|j| format!("job{j}")));
+        assert_eq!(names, expected);
+        for (key, link) in children.indexed() {
+            assert_eq!(
+                children.get(key).map(|l| l.path.name()),
+                Some(link.path.name())
+            );
+        }
     }
 
     #[test]

@@ -38,7 +38,7 @@ use crate::messages::children::{RemoveChild, RestartChild, StartChild, StopChild
 use crate::messages::events::{EventKind, EventStream, Events, Subscribe, SubscribeRecipient};
 use crate::messages::inspect::Inspect;
 use crate::messages::stop::{Stop, StopOutcome, StopReport};
-use crate::policy::{Grace, IntensityWindow, Strategy};
+use crate::policy::{Grace, IntensityWindow, RestartPolicy, Strategy};
 use crate::spec::AnyChildSpec;
 use crate::tree::{Failure, NodeKind, NodePath, NodeSnapshot, NodeState, TreeSnapshot};
 use std::cell::RefCell;
@@ -125,6 +125,8 @@ pub struct SupervisorActor {
     as_child: Option<builder::AsChild>,
     /// What its children share, made when the first one starts.
     child_scope: Option<Rc<SupervisorScope>>,
+    /// The start timeout of each child with dependencies, by key.
+    start_timeouts: std::collections::HashMap<usize, std::time::Duration>,
     #[cfg(feature = "testkit")]
     _live: crate::testkit::LiveActor,
 }
@@ -246,6 +248,14 @@ impl SupervisorActor {
     /// indexes `depends_on`.
     fn start_child(&mut self, spec: AnyChildSpec, depends_on: Vec<usize>, ctx: &mut Context<Self>) {
         let common = spec.0.common();
+        let index = self.children.next_index();
+        let timeout = common
+            .start_timeout
+            .unwrap_or(crate::spec::DEFAULT_START_TIMEOUT);
+        if !depends_on.is_empty() {
+            // Kept for a start again after it ended.
+            self.start_timeouts.insert(index, timeout);
+        }
         // The siblings it waits for (`Vec::new` allocates nothing for a
         // child without dependencies).
         let start_after = StartAfter {
@@ -253,21 +263,38 @@ impl SupervisorActor {
                 .iter()
                 .filter_map(|&i| self.children.get(i).cloned())
                 .collect(),
-            timeout: common
-                .start_timeout
-                .unwrap_or(crate::spec::DEFAULT_START_TIMEOUT),
+            timeout,
         };
         let env = ChildEnv {
             path: spec.0.assigned_path(),
             restart: common.restart,
             backoff: common.backoff.cloned().map(Box::new),
             grace: common.grace,
-            index: self.children.next_index(),
+            index,
             scope: self.child_scope(ctx),
+            remove_on_exit: spec.0.removes_on_exit(),
+            incarnations: 0,
             start_after,
         };
         let link = spec.0.start(env);
         self.children.push(link, depends_on);
+    }
+
+    /// The siblings child `key` waits for before each start, and how long.
+    fn start_after_of(&self, key: usize) -> StartAfter {
+        StartAfter {
+            links: self
+                .children
+                .depends_on(key)
+                .iter()
+                .filter_map(|&i| self.children.get(i).cloned())
+                .collect(),
+            timeout: self
+                .start_timeouts
+                .get(&key)
+                .copied()
+                .unwrap_or(crate::spec::DEFAULT_START_TIMEOUT),
+        }
     }
 
     /// What every child of this supervisor shares.
@@ -407,9 +434,15 @@ impl SupervisorActor {
         // lives as long as someone holds its address, to be inspected.
         let keep_alive = self.keep_alive.take();
         let token = self.token.clone();
+        let links: Vec<_> = children.iter().map(|(link, _)| link.clone()).collect();
         actix_rt::spawn(
             async move {
                 let mut stopped = shutdown::shut_down(path.clone(), children, grace).await;
+                // Nothing starts again under a supervisor that stopped, and a
+                // kept factory may hold the supervisor's own address.
+                for link in links {
+                    link.drop_kept();
+                }
                 match cause {
                     ShutdownCause::Stop => {
                         tracing::info!(path = %path, outcome = ?stopped.outcome, "supervisor stopped its children");
@@ -458,9 +491,11 @@ impl Handler<Stop> for SupervisorActor {
 }
 
 impl SupervisorActor {
-    /// Runs the strategy restart at the head of the queue: drains the
-    /// siblings in reverse start order, waits out the failed child's
-    /// backoff, then starts them all in start order.
+    /// Runs the strategy restart at the head of the queue: stops the
+    /// siblings in reverse start order (each by its policy: a `Never` one is
+    /// drained and ends for good, the others are drained for the restart),
+    /// waits out the failed child's backoff, then starts the failed child
+    /// and the siblings that restart, in start order.
     fn run_next_restart(&mut self, ctx: &mut Context<Self>) {
         let Some(ended) = self.restarts.front() else {
             return;
@@ -474,12 +509,7 @@ impl SupervisorActor {
             self.restarts.pop_front();
             return self.run_next_restart(ctx);
         };
-        let siblings: Vec<_> = self
-            .strategy
-            .siblings(failed, self.children.next_index())
-            .into_iter()
-            .filter_map(|i| self.children.get(i).map(|link| (i, link.clone())))
-            .collect();
+        let siblings = self.strategy_siblings(failed);
         tracing::warn!(
             path = %self.path,
             child = %failed_link.path,
@@ -489,7 +519,7 @@ impl SupervisorActor {
         );
         let restart = async move {
             for (_, sibling) in siblings.iter().rev() {
-                sibling.command(Command::Restart);
+                sibling.command(bystander_command(sibling));
                 sibling.at_rest().await;
             }
             tokio::time::sleep(delay).await;
@@ -515,6 +545,40 @@ impl SupervisorActor {
                 this.run_next_restart(ctx);
             }),
         );
+    }
+}
+
+impl SupervisorActor {
+    /// The siblings a strategy restart of child `failed` takes along, with
+    /// their keys, in start order.
+    fn strategy_siblings(&self, failed: usize) -> Vec<(usize, Rc<link::ChildLink>)> {
+        if self.strategy == Strategy::OneForOne {
+            return Vec::new();
+        }
+        let live: Vec<_> = self.children.indexed().collect();
+        let Some(at) = live.iter().position(|&(key, _)| key == failed) else {
+            return Vec::new();
+        };
+        self.strategy
+            .siblings(at, live.len())
+            .into_iter()
+            .map(|position| (live[position].0, live[position].1.clone()))
+            .collect()
+    }
+}
+
+/// What a strategy restart tells a bystander, by its policy: a `Never`
+/// child runs once, so it is stopped (drained, its report published) and
+/// ends for good, as OTP ends a `temporary` bystander; an `OnFailure` or
+/// `Always` child is drained for the restart and started again with the
+/// others. An `OnFailure` bystander restarts because it did not end on its
+/// own: the strategy ended it, and the policy is about how a child ends by
+/// itself (OTP restarts a `transient` bystander too).
+fn bystander_command(sibling: &link::ChildLink) -> Command {
+    if sibling.rules.borrow().policy() == RestartPolicy::Never {
+        Command::Stop
+    } else {
+        Command::Restart
     }
 }
 
@@ -545,6 +609,15 @@ impl Handler<ChildNotice> for SupervisorActor {
                         )
                     });
                 self.give_up(failure, ctx);
+            }
+            Notice::Done => {
+                let done = self.children.get(notice.index).is_some_and(|link| {
+                    link.remove_on_exit && link.activity() == link::Activity::Done
+                });
+                if done {
+                    self.children.remove(notice.index);
+                    self.start_timeouts.remove(&notice.index);
+                }
             }
         }
     }
@@ -625,6 +698,9 @@ impl Handler<RestartChild> for SupervisorActor {
     type Result = ResponseFuture<Result<(), ControlError>>;
 
     fn handle(&mut self, RestartChild(name): RestartChild, _: &mut Context<Self>) -> Self::Result {
+        if let Some(started) = self.start_again(&name) {
+            return Box::pin(async move { started });
+        }
         let link = self.children.find(&name).map(|(_, link)| link.clone());
         let link = match link {
             _ if self.is_ending() => Err(self.stopping_error()),
@@ -652,6 +728,31 @@ impl Handler<RestartChild> for SupervisorActor {
             link.command(Command::Start);
             Ok(())
         })
+    }
+}
+
+impl SupervisorActor {
+    /// Starts the child called `name` again if it ended for good (stopped,
+    /// or failed): its next incarnation, from its kept factory, takes its
+    /// place (the same name, position and dependencies). `None` when the
+    /// child is not one that ended; the answer otherwise.
+    fn start_again(&mut self, name: &str) -> Option<Result<(), ControlError>> {
+        if self.is_ending() {
+            return None;
+        }
+        let (key, link) = self.children.find(name)?;
+        if link.activity() != link::Activity::Done {
+            return None;
+        }
+        // It waits again for the siblings it depends on.
+        let start_after = self.start_after_of(key);
+        let Some(next) = link.start_again(start_after) else {
+            let path = link.path.clone();
+            return Some(Err(ControlError::ChildEnded { path }));
+        };
+        tracing::info!(path = %next.path, "starting an ended child again");
+        self.children.replace(key, next);
+        Some(Ok(()))
     }
 }
 
@@ -685,6 +786,7 @@ impl Handler<RemoveChild> for SupervisorActor {
                     .is_some_and(|child| Rc::ptr_eq(child, &link))
                 {
                     this.children.remove(index);
+                    this.start_timeouts.remove(&index);
                     tracing::info!(path = %this.path, child = %name, "removed a child");
                 }
                 Ok(report)

@@ -144,12 +144,10 @@ impl SupervisorActor {
 fn wait_until_ready(after: StartAfter) -> impl Future<Output = Option<NodePath>> + 'static {
     async move {
         let ready = async {
+            // One done for good (and not started again) is never ready:
+            // only the timeout ends the wait then.
             while let Some(dependency) = after.first_not_ready().cloned() {
-                if dependency.activity() == Activity::Done {
-                    // Never ready: only the timeout ends the wait.
-                    std::future::pending::<()>().await;
-                }
-                dependency.ready_or_done().await;
+                dependency.ready_or_replaced().await;
             }
         };
         match tokio::time::timeout(after.timeout, ready).await {

@@ -1,0 +1,88 @@
+//! Starting again a child that ended: what its runner leaves behind when it
+//! is done ([`Kept`]: the factory, the kind) so that its supervisor can start
+//! it again from its spec, as its next incarnation, on request
+//! ([`RestartChild`](crate::RestartChild)).
+//!
+//! A child that ended has closed its mailbox: every pending and later send
+//! to its old `Addr` failed at once, as for any child that will not run
+//! again. Its next start gets a new mailbox, a new address and fresh shared
+//! state ([`ChildShared`]: accepting, no report); the old shared state keeps
+//! its report, so every stop asked before still answers, and points to the
+//! new one ([`Successor`]), which is how a [`ChildHandle`](crate::ChildHandle)
+//! reaches the new incarnation. A raw `Addr` taken before stays closed.
+
+use std::rc::Rc;
+
+use actix::dev::channel;
+use actix::Addr;
+
+use super::drain::{ChildShared, Successor};
+use super::link::{ChildEnv, ChildLink};
+use super::runner;
+use super::start::{Factory, Parts};
+use super::supervised::SupervisedActor;
+use crate::tree::NodeKind;
+
+/// The capacity of a restarted child's new mailbox, as a spec's.
+const MAILBOX_CAPACITY: usize = 16;
+
+/// What a child needs to be started again after it ended, without its actor
+/// type.
+pub(crate) trait Respawn: std::fmt::Debug {
+    /// Starts the child again under `env` as the start after `old`: a new
+    /// mailbox, fresh shared state chained from `old`'s, the incarnation
+    /// count and last failure carried on. Returns the new link.
+    fn respawn(self: Box<Self>, env: ChildEnv, old: &ChildLink) -> Rc<ChildLink>;
+}
+
+/// A finished child's factory, kept by its link.
+pub(crate) struct Kept<A: SupervisedActor> {
+    factory: Factory<A>,
+    kind: NodeKind,
+}
+
+impl<A: SupervisedActor> std::fmt::Debug for Kept<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kept")
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<A: SupervisedActor> Kept<A> {
+    pub(crate) fn new(factory: Factory<A>, kind: NodeKind) -> Self {
+        Kept { factory, kind }
+    }
+}
+
+impl<A: SupervisedActor> Respawn for Kept<A> {
+    fn respawn(self: Box<Self>, env: ChildEnv, old: &ChildLink) -> Rc<ChildLink> {
+        let (sender, receiver) = channel::channel(MAILBOX_CAPACITY);
+        let addr = Addr::new(sender);
+        let shared = ChildShared::new(old.shared.name().to_string());
+        old.shared.set_successor(Successor {
+            shared: shared.clone(),
+            addr: Box::new(addr.clone()),
+        });
+        let (last_failure, stats) = {
+            let record = old.record.borrow();
+            (record.last_failure.clone(), record.stats.clone())
+        };
+        let parts = Parts {
+            factory: self.factory,
+            addr,
+            receiver,
+            shared,
+            kind: self.kind,
+            stats,
+        };
+        let link = runner::spawn(env, parts);
+        // The last failure stays the node's until a new one comes.
+        let mut record = link.record.borrow_mut();
+        if record.last_failure.is_none() {
+            record.last_failure = last_failure;
+        }
+        drop(record);
+        link
+    }
+}
