@@ -70,13 +70,13 @@ pub(crate) struct ChildEnv {
     pub(crate) index: usize,
     /// What all the children of one supervisor share.
     pub(crate) scope: Rc<SupervisorScope>,
-    /// The siblings whose start this child waits for, and for how long.
-    pub(crate) start_after: StartAfter,
     /// The child leaves its supervisor's table once it will not run again.
     pub(crate) remove_on_exit: bool,
     /// Incarnations the child ran before this link's first: a child started
     /// again after it ended continues its count.
     pub(crate) incarnations: u64,
+    /// The siblings whose start this child waits for, and for how long.
+    pub(crate) start_after: StartAfter,
 }
 
 /// The siblings a child waits for before each of its incarnations is built,
@@ -469,7 +469,7 @@ impl ChildLink {
     /// Starts the finished child again as its next incarnation, from what
     /// its runner kept; the new link takes this one's place. `None` when
     /// nothing was kept (the child is not done, or cannot start again).
-    pub(crate) fn start_again(&self, start_after: StartAfter) -> Option<Rc<ChildLink>> {
+    pub(crate) fn start_again(&self) -> Option<Rc<ChildLink>> {
         if self.activity() != Activity::Done {
             return None;
         }
@@ -487,7 +487,7 @@ impl ChildLink {
             scope: self.scope.clone(),
             remove_on_exit: self.remove_on_exit,
             incarnations: self.record.borrow().incarnation,
-            start_after,
+            start_after: kept.start_after(),
         };
         let next = kept.respawn(env, self);
         // Siblings waiting for this child's start follow it to its new link.

@@ -17,7 +17,7 @@ use actix::dev::channel;
 use actix::Addr;
 
 use super::drain::{ChildShared, Successor};
-use super::link::{ChildEnv, ChildLink};
+use super::link::{ChildEnv, ChildLink, StartAfter};
 use super::runner;
 use super::start::{Factory, Parts};
 use super::supervised::SupervisedActor;
@@ -33,12 +33,16 @@ pub(crate) trait Respawn: std::fmt::Debug {
     /// mailbox, fresh shared state chained from `old`'s, the incarnation
     /// count and last failure carried on. Returns the new link.
     fn respawn(self: Box<Self>, env: ChildEnv, old: &ChildLink) -> Rc<ChildLink>;
+
+    /// The siblings each incarnation waits for, as when it first started.
+    fn start_after(&self) -> StartAfter;
 }
 
 /// A finished child's factory, kept by its link.
 pub(crate) struct Kept<A: SupervisedActor> {
     factory: Factory<A>,
     kind: NodeKind,
+    start_after: StartAfter,
 }
 
 impl<A: SupervisedActor> std::fmt::Debug for Kept<A> {
@@ -50,12 +54,20 @@ impl<A: SupervisedActor> std::fmt::Debug for Kept<A> {
 }
 
 impl<A: SupervisedActor> Kept<A> {
-    pub(crate) fn new(factory: Factory<A>, kind: NodeKind) -> Self {
-        Kept { factory, kind }
+    pub(crate) fn new(factory: Factory<A>, kind: NodeKind, start_after: StartAfter) -> Self {
+        Kept {
+            factory,
+            kind,
+            start_after,
+        }
     }
 }
 
 impl<A: SupervisedActor> Respawn for Kept<A> {
+    fn start_after(&self) -> StartAfter {
+        self.start_after.clone()
+    }
+
     fn respawn(self: Box<Self>, env: ChildEnv, old: &ChildLink) -> Rc<ChildLink> {
         let (sender, receiver) = channel::channel(MAILBOX_CAPACITY);
         let addr = Addr::new(sender);

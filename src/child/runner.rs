@@ -873,8 +873,17 @@ impl<A: SupervisedActor> Runner<A> {
             &mut self.core.factory,
             Box::new(|_: &StartContext| Err("the factory was kept for a start again".into())),
         );
-        self.link
-            .keep(Box::new(super::respawn::Kept::new(factory, self.link.kind)));
+        let start_after = self
+            .core
+            .rare
+            .as_ref()
+            .map(|rare| rare.start_after.clone())
+            .unwrap_or_default();
+        self.link.keep(Box::new(super::respawn::Kept::new(
+            factory,
+            self.link.kind,
+            start_after,
+        )));
     }
 
     /// Sends a lifecycle event about this child's current incarnation, built

@@ -418,7 +418,6 @@ impl SupervisorBuilder {
             incarnation: 1,
             as_child: place.as_child,
             child_scope: None,
-            start_timeouts: Default::default(),
             #[cfg(feature = "testkit")]
             _live: crate::testkit::LiveActor::new(),
         };

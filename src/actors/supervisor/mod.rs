@@ -125,8 +125,6 @@ pub struct SupervisorActor {
     as_child: Option<builder::AsChild>,
     /// What its children share, made when the first one starts.
     child_scope: Option<Rc<SupervisorScope>>,
-    /// The start timeout of each child with dependencies, by key.
-    start_timeouts: std::collections::HashMap<usize, std::time::Duration>,
     #[cfg(feature = "testkit")]
     _live: crate::testkit::LiveActor,
 }
@@ -248,14 +246,6 @@ impl SupervisorActor {
     /// indexes `depends_on`.
     fn start_child(&mut self, spec: AnyChildSpec, depends_on: Vec<usize>, ctx: &mut Context<Self>) {
         let common = spec.0.common();
-        let index = self.children.next_index();
-        let timeout = common
-            .start_timeout
-            .unwrap_or(crate::spec::DEFAULT_START_TIMEOUT);
-        if !depends_on.is_empty() {
-            // Kept for a start again after it ended.
-            self.start_timeouts.insert(index, timeout);
-        }
         // The siblings it waits for (`Vec::new` allocates nothing for a
         // child without dependencies).
         let start_after = StartAfter {
@@ -263,14 +253,16 @@ impl SupervisorActor {
                 .iter()
                 .filter_map(|&i| self.children.get(i).cloned())
                 .collect(),
-            timeout,
+            timeout: common
+                .start_timeout
+                .unwrap_or(crate::spec::DEFAULT_START_TIMEOUT),
         };
         let env = ChildEnv {
             path: spec.0.assigned_path(),
             restart: common.restart,
             backoff: common.backoff.cloned().map(Box::new),
             grace: common.grace,
-            index,
+            index: self.children.next_index(),
             scope: self.child_scope(ctx),
             remove_on_exit: spec.0.removes_on_exit(),
             incarnations: 0,
@@ -278,23 +270,6 @@ impl SupervisorActor {
         };
         let link = spec.0.start(env);
         self.children.push(link, depends_on);
-    }
-
-    /// The siblings child `key` waits for before each start, and how long.
-    fn start_after_of(&self, key: usize) -> StartAfter {
-        StartAfter {
-            links: self
-                .children
-                .depends_on(key)
-                .iter()
-                .filter_map(|&i| self.children.get(i).cloned())
-                .collect(),
-            timeout: self
-                .start_timeouts
-                .get(&key)
-                .copied()
-                .unwrap_or(crate::spec::DEFAULT_START_TIMEOUT),
-        }
     }
 
     /// What every child of this supervisor shares.
@@ -616,7 +591,6 @@ impl Handler<ChildNotice> for SupervisorActor {
                 });
                 if done {
                     self.children.remove(notice.index);
-                    self.start_timeouts.remove(&notice.index);
                 }
             }
         }
@@ -744,9 +718,7 @@ impl SupervisorActor {
         if link.activity() != link::Activity::Done {
             return None;
         }
-        // It waits again for the siblings it depends on.
-        let start_after = self.start_after_of(key);
-        let Some(next) = link.start_again(start_after) else {
+        let Some(next) = link.start_again() else {
             let path = link.path.clone();
             return Some(Err(ControlError::ChildEnded { path }));
         };
@@ -786,7 +758,6 @@ impl Handler<RemoveChild> for SupervisorActor {
                     .is_some_and(|child| Rc::ptr_eq(child, &link))
                 {
                     this.children.remove(index);
-                    this.start_timeouts.remove(&index);
                     tracing::info!(path = %this.path, child = %name, "removed a child");
                 }
                 Ok(report)
