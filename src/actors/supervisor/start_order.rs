@@ -17,8 +17,6 @@
 //!
 //! [`ChildLink::is_ready`]: crate::child::link::ChildLink::is_ready
 
-use std::future::Future;
-
 use actix::{ActorFutureExt, AsyncContext, Context};
 
 use super::SupervisorActor;
@@ -141,18 +139,16 @@ impl SupervisorActor {
 
 /// Completes when every sibling in `after` is ready at once (`None`), or
 /// when its timeout runs out, with the first one not ready.
-fn wait_until_ready(after: StartAfter) -> impl Future<Output = Option<NodePath>> + 'static {
-    async move {
-        let ready = async {
-            // One done for good (and not started again) is never ready:
-            // only the timeout ends the wait then.
-            while let Some(dependency) = after.first_not_ready().cloned() {
-                dependency.ready_or_replaced().await;
-            }
-        };
-        match tokio::time::timeout(after.timeout, ready).await {
-            Ok(()) => None,
-            Err(_) => after.first_not_ready().map(|link| link.path.clone()),
+async fn wait_until_ready(after: StartAfter) -> Option<NodePath> {
+    let ready = async {
+        // One done for good (and not started again) is never ready: only
+        // the timeout ends the wait then.
+        while let Some(dependency) = after.first_not_ready().cloned() {
+            dependency.ready_or_replaced().await;
         }
+    };
+    match tokio::time::timeout(after.timeout, ready).await {
+        Ok(()) => None,
+        Err(_) => after.first_not_ready().map(|link| link.path.clone()),
     }
 }
