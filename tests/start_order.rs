@@ -451,3 +451,42 @@ async fn a_nested_supervisor_whose_dependency_never_starts_fails_by_its_policy_a
     assert!(records.drain().is_empty());
     within(app.send(Stop)).await.unwrap();
 }
+
+#[actix_rt::test]
+async fn a_dependent_waits_for_a_dependency_started_again_after_it_ended() {
+    let (log, mut records) = recorder();
+    let reader = step("reader", Hold::None, &log).depends_on("store");
+    let reader_handle = reader.handle();
+    let app = SupervisorActor::builder("app")
+        .child(step("store", Hold::None, &log).restart(RestartPolicy::Never))
+        .child(reader)
+        .start()
+        .unwrap();
+    within(reader_handle.started()).await.unwrap();
+    assert_eq!(
+        read(&mut records, 2).await,
+        ["store started", "reader started"]
+    );
+
+    // The store ends for good; the reader, failing, waits for it.
+    within(app.send(StopChild::new("store")))
+        .await
+        .unwrap()
+        .unwrap();
+    reader_handle.do_send(Panic("boom")).unwrap();
+    testkit::wait_for_node(&app, "/app/reader", |n| n.state == NodeState::Waiting).await;
+
+    // Started again on a new link, the store lets the reader start.
+    within(app.send(RestartChild::new("store")))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        read(&mut records, 2).await,
+        ["store started", "reader started"]
+    );
+    let reader =
+        testkit::wait_for_node(&app, "/app/reader", |n| n.state == NodeState::Running).await;
+    assert_eq!(reader.incarnation, 2);
+    within(app.send(Stop)).await.unwrap();
+}

@@ -91,9 +91,13 @@ pub(crate) struct StartAfter {
 }
 
 impl StartAfter {
-    /// The first sibling that has not finished its start, if any.
+    /// The first sibling that has not finished its start, if any (the link
+    /// of its latest start).
     pub(crate) fn first_not_ready(&self) -> Option<&Rc<ChildLink>> {
-        self.links.iter().find(|link| !link.is_ready())
+        self.links
+            .iter()
+            .map(ChildLink::latest)
+            .find(|link| !link.is_ready())
     }
 }
 
@@ -231,6 +235,9 @@ pub(crate) struct ChildLink {
     pub(crate) remove_on_exit: bool,
     /// What the runner left to start the child again, once it finished.
     kept: RefCell<Option<Box<dyn Respawn>>>,
+    /// The link of the child's next start, once it was started again after
+    /// it ended: siblings that depend on it follow it there.
+    successor: std::cell::OnceCell<Rc<ChildLink>>,
 }
 
 /// A cell holding an incarnation's cancellation token.
@@ -308,6 +315,7 @@ impl ChildLink {
             token: TokenSlot::default(),
             remove_on_exit: env.remove_on_exit,
             kept: RefCell::new(None),
+            successor: std::cell::OnceCell::new(),
         })
     }
 
@@ -345,6 +353,28 @@ impl ChildLink {
                 tokio::pin!(changed);
                 changed.as_mut().enable();
                 if matches!(link.activity.get(), Activity::Parked | Activity::Done) {
+                    return;
+                }
+                changed.await;
+            }
+        }
+    }
+
+    /// Completes once the child is ready (see [`ChildLink::is_ready`]) or
+    /// started again on a new link (see [`ChildLink::latest`]). A child
+    /// done for good and never started again is never ready: only the
+    /// waiter's timeout ends its wait.
+    pub(crate) fn ready_or_replaced(
+        self: &Rc<Self>,
+    ) -> impl std::future::Future<Output = ()> + 'static {
+        let link = self.clone();
+        link.watched.set(true);
+        async move {
+            loop {
+                let changed = link.shared.bell().notified();
+                tokio::pin!(changed);
+                changed.as_mut().enable();
+                if link.activity.get() == Activity::Ready || link.successor.get().is_some() {
                     return;
                 }
                 changed.await;
@@ -485,6 +515,20 @@ impl ChildLink {
             incarnations: self.record.borrow().incarnation,
             start_after: kept.start_after(),
         };
-        Some(kept.respawn(env, self))
+        let next = kept.respawn(env, self);
+        // Siblings waiting for this child's start follow it to its new link.
+        let _ = self.successor.set(next.clone());
+        self.shared.bell().notify_waiters();
+        Some(next)
+    }
+
+    /// The link of the child's latest start: this one, or the one that
+    /// took its place when it was started again after it ended.
+    pub(crate) fn latest(self: &Rc<Self>) -> &Rc<Self> {
+        let mut link = self;
+        while let Some(next) = link.successor.get() {
+            link = next;
+        }
+        link
     }
 }

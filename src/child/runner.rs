@@ -602,14 +602,11 @@ impl<A: SupervisedActor> Runner<A> {
             let Some(dependency) = rare.start_after.first_not_ready() else {
                 break true;
             };
-            // A dependency done for good is never ready: only the timer
-            // can end the wait.
-            if dependency.activity() == Activity::Done {
-                break false;
-            }
+            // A dependency done for good (and not started again) is never
+            // ready: only the timer ends the wait then.
             let watch = rare
                 .watch
-                .get_or_insert_with(|| Box::pin(dependency.ready_or_done()));
+                .get_or_insert_with(|| Box::pin(dependency.ready_or_replaced()));
             if watch.as_mut().poll(cx).is_pending() {
                 break false;
             }

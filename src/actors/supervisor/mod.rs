@@ -186,6 +186,14 @@ impl OwnState {
             if state == NodeState::Running && record.started_at.is_none() {
                 record.started_at = Some(Instant::now());
             }
+            drop(record);
+            // A subtree parked for a restart, or waiting for its own
+            // dependencies, is no longer ready for its dependents.
+            if matches!(state, NodeState::Restarting { .. } | NodeState::Waiting)
+                && link.activity() == link::Activity::Ready
+            {
+                link.set_activity(link::Activity::Active);
+            }
         }
     }
 

@@ -17,7 +17,6 @@
 //!
 //! [`ChildLink::is_ready`]: crate::child::link::ChildLink::is_ready
 
-
 use actix::{ActorFutureExt, AsyncContext, Context};
 
 use super::SupervisorActor;
@@ -146,12 +145,10 @@ impl SupervisorActor {
 /// when its timeout runs out, with the first one not ready.
 async fn wait_until_ready(after: StartAfter) -> Option<NodePath> {
     let ready = async {
+        // One done for good (and not started again) is never ready: only
+        // the timeout ends the wait then.
         while let Some(dependency) = after.first_not_ready().cloned() {
-            if dependency.activity() == Activity::Done {
-                // Never ready: only the timeout ends the wait.
-                std::future::pending::<()>().await;
-            }
-            dependency.ready_or_done().await;
+            dependency.ready_or_replaced().await;
         }
     };
     match tokio::time::timeout(after.timeout, ready).await {
