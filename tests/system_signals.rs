@@ -6,6 +6,7 @@
 //! the ignored test `child_process_entry`), wait for the line it logs once its
 //! signal handlers are installed, signal it, and read its exit status.
 
+#[path = "it/common/mod.rs"]
 mod common;
 
 use std::io::{BufRead, BufReader};

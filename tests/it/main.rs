@@ -1,0 +1,60 @@
+//! The integration tests, gathered in one crate so the suite builds and
+//! links once: one module per promise, named as the files were before.
+//! Run one with `cargo test --test it MODULE::`.
+//!
+//! Two stay apart: `compile_errors` (trybuild; `--ignored`) and
+//! `system_signals`, which sends signals to its own process.
+
+mod common;
+mod reliability_support;
+
+mod arbiters;
+mod async_handlers;
+mod cancellation_tokens;
+mod config_files;
+mod dynamic_children;
+mod dynamic_pool;
+mod escalation;
+mod event_timing;
+mod fault_regressions;
+mod handle_by_path;
+mod input_checks;
+mod inspection;
+mod invalid_specs;
+mod lifecycle_events;
+mod lifecycle_sequences;
+mod metrics;
+mod nested_supervisors;
+mod newcomer;
+mod otp_conformance;
+mod panic_containment;
+mod periodic;
+mod reliability_bad_input;
+mod reliability_fault_matrix;
+mod reliability_no_loss;
+mod reliability_restart_storm;
+mod reliability_shutdown_under_load;
+mod reliability_start_stop;
+mod restart_backoff;
+mod restart_intensity;
+mod restart_policies;
+mod shutdown_order;
+mod snapshot_policy;
+mod stable_address;
+mod start_order;
+mod startup_handles;
+mod stop_and_start_again;
+mod stop_drains_mailbox;
+mod stop_grace;
+mod stop_report_own_outcome;
+mod stopping_event;
+mod strategies;
+mod strategy_policies;
+mod telemetry;
+mod temporary_children;
+mod testkit;
+mod web_by_path;
+mod web_endpoints;
+mod web_json;
+mod web_system;
+mod worker;
