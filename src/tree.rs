@@ -931,7 +931,7 @@ fn kind_label(kind: NodeKind) -> &'static str {
 ///
 /// The JSON form of a [`TreeSnapshot`] is meant for machines (dashboards,
 /// probes, scripts) and is stable: field names are pinned by a test
-/// (`tests/web_json.rs`), fields are only ever added, and a change that
+/// (`tests/it/web_json.rs`), fields are only ever added, and a change that
 /// renames or removes one raises `schema_version`.
 ///
 /// - Instants are RFC 3339 strings in UTC with nanoseconds, e.g.

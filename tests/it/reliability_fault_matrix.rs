@@ -19,7 +19,7 @@
 //! `ChildFuture` keeps the promises (its row, and the tests at the end of
 //! the file).
 //!
-//! `cargo test --test reliability_fault_matrix -- --nocapture` prints the
+//! `cargo test --test it reliability_fault_matrix:: -- --nocapture` prints the
 //! table.
 
 use crate::common;

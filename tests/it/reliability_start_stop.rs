@@ -8,8 +8,8 @@
 //! the tree, is an ignored test run on its own:
 //!
 //! ```sh
-//! RELIABILITY_LONG=1 cargo test --release --test reliability_start_stop -- --nocapture
-//! cargo test --release --test reliability_start_stop -- --ignored --nocapture
+//! RELIABILITY_LONG=1 cargo test --release --test it reliability_start_stop:: -- --nocapture
+//! cargo test --release --test it reliability_start_stop:: -- --ignored --nocapture
 //! ```
 
 use crate::common;
@@ -140,7 +140,7 @@ fn resident_bytes() -> u64 {
 /// resident memory after 10,000 cycles is within 1 MiB of what it was after
 /// 1,000, so a cycle leaks less than about 100 bytes, if anything.
 #[test]
-#[ignore = "long run: cargo test --release --test reliability_start_stop -- --ignored"]
+#[ignore = "long run: cargo test --release --test it reliability_start_stop:: -- --ignored"]
 fn memory_is_flat_over_ten_thousand_cycles() {
     testkit::run_paused(async {
         let first = testkit::stress_tree(three_levels)
