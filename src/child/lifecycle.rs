@@ -36,7 +36,7 @@
 //! | state | `Stop` | `Kill` | strategy `Restart` |
 //! |---|---|---|---|
 //! | `Pending` | start it anyway, to drain | `Done`, timed out | `Parked` |
-//! | `Waiting` | keep waiting, within the stop's grace: once the dependencies are ready, the next incarnation drains what waits; at the grace, `Done`, timed out (what waits undelivered) | `Done`, timed out | `Parked` (it waits again when resumed) |
+//! | `Waiting` | keep waiting, within the stop's grace: once the dependencies are ready (or at rest, which the runner does not wait for under a stop), the next incarnation drains what waits; at the grace, `Done`, timed out (what waits undelivered) | `Done`, timed out | `Parked` (it waits again when resumed) |
 //! | `Starting`, `Running` | drain to a marker, then stop the context | `Done`, timed out | drain to a marker, then `Parked` |
 //! | `Backoff`, `Parked` | `Pending` with the stop: the next incarnation drains what waits | `Done`, timed out | `Parked` |
 //! | `GaveUp` | `Done`, failed | `Done`, failed | – |

@@ -99,6 +99,18 @@ impl StartAfter {
             .map(ChildLink::latest)
             .find(|link| !link.is_ready())
     }
+
+    /// The first sibling a stop still waits for, if any: one not ready and
+    /// not at rest. A sibling parked (for a strategy restart), given up or
+    /// done is not started again while the stop lasts (a supervisor that
+    /// shuts down starts nothing, and stops its dependents first), so
+    /// waiting for it would only hold the stop until its grace ran out.
+    pub(crate) fn first_awaited_by_stop(&self) -> Option<&Rc<ChildLink>> {
+        self.links
+            .iter()
+            .map(ChildLink::latest)
+            .find(|link| link.activity() == Activity::Active)
+    }
 }
 
 /// The settings all the children of one supervisor share, kept once per
@@ -375,6 +387,27 @@ impl ChildLink {
                 tokio::pin!(changed);
                 changed.as_mut().enable();
                 if link.activity.get() == Activity::Ready || link.successor.get().is_some() {
+                    return;
+                }
+                changed.await;
+            }
+        }
+    }
+
+    /// Completes once the child is ready, at rest (parked or done), or
+    /// started again on a new link: what a stop that waits for its
+    /// dependencies waits for (see [`StartAfter::first_awaited_by_stop`]).
+    pub(crate) fn settled_or_replaced(
+        self: &Rc<Self>,
+    ) -> impl std::future::Future<Output = ()> + 'static {
+        let link = self.clone();
+        link.watched.set(true);
+        async move {
+            loop {
+                let changed = link.shared.bell().notified();
+                tokio::pin!(changed);
+                changed.as_mut().enable();
+                if link.activity.get() != Activity::Active || link.successor.get().is_some() {
                     return;
                 }
                 changed.await;

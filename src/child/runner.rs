@@ -595,18 +595,36 @@ impl<A: SupervisedActor> Runner<A> {
     /// not ready (and the timer).
     #[cold]
     fn poll_dependencies(&mut self, cx: &mut task::Context<'_>) {
+        // Under a stop, a dependency at rest (parked, given up, done) is
+        // not waited for: it starts no more while the stop lasts (its
+        // supervisor stops this child before it), and waiting would hold
+        // the stop, and the supervisor's shutdown, until the grace.
+        let stopping = self.core.lifecycle.has_stop();
         let Some(rare) = self.core.rare.as_mut() else {
             unreachable!("a child that waits for dependencies has them in `Rare`");
         };
+        if stopping {
+            // A watch begun before the stop waits for readiness only.
+            rare.watch = None;
+        }
         let ready = loop {
-            let Some(dependency) = rare.start_after.first_not_ready() else {
+            let awaited = if stopping {
+                rare.start_after.first_awaited_by_stop()
+            } else {
+                rare.start_after.first_not_ready()
+            };
+            let Some(dependency) = awaited else {
                 break true;
             };
             // A dependency done for good (and not started again) is never
             // ready: only the timer ends the wait then.
-            let watch = rare
-                .watch
-                .get_or_insert_with(|| Box::pin(dependency.ready_or_replaced()));
+            let watch = rare.watch.get_or_insert_with(|| {
+                if stopping {
+                    Box::pin(dependency.settled_or_replaced())
+                } else {
+                    Box::pin(dependency.ready_or_replaced())
+                }
+            });
             if watch.as_mut().poll(cx).is_pending() {
                 break false;
             }
