@@ -160,7 +160,10 @@ async fn run() -> Result<(), Box<dyn Error>> {
         .collect();
     println!("did not stop in time: {}", timed_out.join(", "));
     assert_eq!(timed_out, ["/scanner/index-compaction"]);
-    assert_eq!(report.outcome, StopOutcome::TimedOut);
+    // The scanner's own stop finished within its grace; the child that did
+    // not is in the subtree's summary.
+    assert_eq!(report.outcome, StopOutcome::Drained);
+    assert!(!report.summary().stopped_cleanly());
     let drained = report
         .children
         .iter()
