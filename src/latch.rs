@@ -45,6 +45,12 @@ impl<T: Clone> Latch<T> {
     ///
     /// Cancel-safe: dropping the future loses nothing.
     pub(crate) async fn wait(&self, bell: &Notify) -> T {
+        self.wait_ref(bell).await.clone()
+    }
+
+    /// The value, once set, borrowed: for a caller that copies only part of
+    /// it (`bell` is the one `set` rings). Cancel-safe.
+    pub(crate) async fn wait_ref(&self, bell: &Notify) -> &T {
         loop {
             let notified = bell.notified();
             tokio::pin!(notified);
@@ -52,7 +58,7 @@ impl<T: Clone> Latch<T> {
             // await still wakes this task.
             notified.as_mut().enable();
             if let Some(value) = self.value.get() {
-                return value.clone();
+                return value;
             }
             notified.await;
         }

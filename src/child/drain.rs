@@ -280,7 +280,15 @@ impl ChildShared {
         self: &Arc<Self>,
     ) -> impl std::future::Future<Output = StopReport> + 'static {
         let shared = self.clone();
-        async move { *shared.report.wait(&shared.bell).await }
+        async move {
+            let report = shared.report.wait_ref(&shared.bell).await;
+            StopReport::clone(report)
+        }
+    }
+
+    /// The report, if the child is done.
+    pub(crate) fn final_report(&self) -> Option<&StopReport> {
+        self.report.get().map(|report| &**report)
     }
 
     /// The bell rung on every change a waiter on this child watches.

@@ -127,6 +127,8 @@ pub(crate) struct SupervisorScope {
     /// asks for a token gets a child of it.
     pub(crate) token: CancellationToken,
     pub(crate) strategy: Strategy,
+    /// The children's ends, watched by the supervisor's shutdown.
+    pub(crate) finished: super::finished::Finished,
 }
 
 /// The live facts about one node, from which its snapshot is made (with

@@ -36,6 +36,7 @@
 //! it. The full table is in [`lifecycle`].
 
 pub(crate) mod drain;
+pub(crate) mod finished;
 pub(crate) mod handle;
 pub(crate) mod lifecycle;
 pub(crate) mod link;

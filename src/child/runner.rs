@@ -936,13 +936,15 @@ impl<A: SupervisedActor> Runner<A> {
         });
         self.link.finished();
         self.keep_factory();
-        self.core.shared.finish(report);
+        self.link.finish(report);
     }
 
     /// Leaves the factory to the link, so the child can be started again
     /// (see [`super::respawn`]).
     fn keep_factory(&mut self) {
-        if self.link.remove_on_exit {
+        // A temporary child leaves the table; under a supervisor that shuts
+        // down nothing starts again (it drops what was kept at its end).
+        if self.link.remove_on_exit || self.link.scope.finished.is_ending() {
             return;
         }
         let factory = std::mem::replace(

@@ -250,6 +250,7 @@ mod tests {
             ))),
             token: CancellationToken::new(),
             strategy: Strategy::OneForOne,
+            finished: Default::default(),
         });
         let env = ChildEnv {
             path: NodePath::root("app").join(name),

@@ -302,6 +302,7 @@ impl SupervisorActor {
                     intensity: self.intensity.clone(),
                     token: self.token.clone(),
                     strategy: self.strategy,
+                    finished: Default::default(),
                 })
             })
             .clone()
@@ -365,7 +366,7 @@ impl Actor for SupervisorActor {
                     ended_on_its_own: false,
                 };
                 match state.link() {
-                    Some(link) => link.shared.finish(stopped.clone()),
+                    Some(link) => link.finish(stopped.clone()),
                     None => events.emit(&path, 1, || EventKind::Stopped {
                         report: stopped.clone(),
                     }),
@@ -457,7 +458,7 @@ impl SupervisorActor {
                 }
                 token.cancel();
                 match state.link() {
-                    Some(link) => link.shared.finish(stopped.clone()),
+                    Some(link) => link.finish(stopped.clone()),
                     // A nested supervisor's end is told by its parent's relay;
                     // a root tells its own.
                     None => events.emit(&path, 1, || EventKind::Stopped {

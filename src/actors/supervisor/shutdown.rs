@@ -8,89 +8,85 @@
 //! and unit-tested here; [`shut_down`] drives it for a supervisor and
 //! assembles the reports.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
+use std::task::{Context, Poll};
 
-use futures_util::future::LocalBoxFuture;
-use futures_util::stream::{FuturesUnordered, StreamExt};
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
-use crate::child::link::{ChildLink, Command};
+use crate::child::link::{ChildLink, Command, SupervisorScope};
 use crate::messages::stop::{StopOutcome, StopReport};
 use crate::policy::Grace;
 use crate::tree::NodePath;
 
-/// Children stopping, each future giving its index and report.
-type Stopping = FuturesUnordered<LocalBoxFuture<'static, (usize, StopReport)>>;
-
-/// Tells every child the plan allows to stop now, and collects its report.
-fn stop_ready(
-    plan: &mut ShutdownPlan,
-    children: &[(Rc<ChildLink>, Vec<usize>)],
-    stopping: &mut Stopping,
-) {
-    for i in plan.ready() {
-        let link = &children[i].0;
-        link.command(Command::Stop);
-        let report = link.shared.report();
-        stopping.push(Box::pin(async move { (i, report.await) }));
-    }
-}
-
-/// Stops `children` (in start order, with their dependencies as indexes) in
-/// shutdown order within `grace`, and returns the supervisor's report.
+/// Stops `children` (in start order, that is by key, with their
+/// dependencies as indexes) in shutdown order within `grace`, and returns the
+/// supervisor's report.
 ///
 /// The first children to stop are told at once, before this returns; the
 /// future does the rest. When the grace runs out, every child still stopping
 /// or waiting to stop is killed, and reported `TimedOut`.
+///
+/// It waits for its children with one waker: each child's end is noted in
+/// the scope the children share (see `crate::child::finished`), and the
+/// future takes the noted keys when it is woken. The children's reports are
+/// read from their links once every child is done.
 pub(crate) fn shut_down(
     path: NodePath,
     children: Vec<(Rc<ChildLink>, Vec<usize>)>,
     grace: Grace,
-) -> impl std::future::Future<Output = StopReport> {
+) -> impl Future<Output = StopReport> {
     let began = Instant::now();
-    let depends_on: Vec<Vec<usize>> = children.iter().map(|(_, deps)| deps.clone()).collect();
-    let mut plan = ShutdownPlan::new(&depends_on);
-    let mut stopping = FuturesUnordered::new();
-    stop_ready(&mut plan, &children, &mut stopping);
-    async move {
-        let mut reports: Vec<Option<StopReport>> = vec![None; children.len()];
-        let deadline = async {
-            match grace {
-                Grace::Duration(grace) => tokio::time::sleep(grace).await,
-                Grace::Infinity => std::future::pending().await,
-            }
-        };
-        tokio::pin!(deadline);
-        let mut timed_out = false;
-        while !plan.is_done() {
-            tokio::select! {
-                Some((i, report)) = stopping.next() => {
-                    reports[i] = Some(report);
-                    plan.mark_done(i);
-                    stop_ready(&mut plan, &children, &mut stopping);
-                }
-                () = &mut deadline, if !timed_out => {
-                    timed_out = true;
-                    tracing::warn!(path = %path, "the supervisor's grace ran out; killing its remaining children");
-                    for (link, _) in &children {
-                        link.command(Command::Kill);
-                    }
-                }
-            }
+    let (links, depends_on): (Vec<Rc<ChildLink>>, Vec<Vec<usize>>) = children.into_iter().unzip();
+    let n = links.len();
+    // The children of one supervisor share one scope; a second one is
+    // watched as well, should there ever be one.
+    let mut scopes: Vec<Rc<SupervisorScope>> = Vec::new();
+    for link in &links {
+        if !scopes.iter().any(|scope| Rc::ptr_eq(scope, &link.scope)) {
+            link.scope.finished.watch(n);
+            scopes.push(link.scope.clone());
         }
-        let children: Vec<StopReport> = reports
-            .into_iter()
-            .map(|r| r.expect("every child reported"))
+    }
+    let mut shutdown = Shutdown {
+        path,
+        told: vec![false; n],
+        plan: ShutdownPlan::new(depends_on),
+        links,
+        scopes,
+        keys: Vec::with_capacity(n),
+        deadline: match grace {
+            Grace::Duration(grace) => Some(Box::pin(tokio::time::sleep(grace))),
+            Grace::Infinity => None,
+        },
+        timed_out: false,
+    };
+    shutdown.tell_ready();
+    async move {
+        std::future::poll_fn(|cx| shutdown.poll_ends(cx)).await;
+        for scope in &shutdown.scopes {
+            scope.finished.unwatch();
+        }
+        let children: Vec<StopReport> = shutdown
+            .links
+            .iter()
+            .map(|link| {
+                link.shared
+                    .final_report()
+                    .expect("every child reported")
+                    .clone()
+            })
             .collect();
         // The supervisor's own outcome: how its children ended is theirs
         // (see `StopReport::summary`).
-        let outcome = if timed_out {
+        let outcome = if shutdown.timed_out {
             StopOutcome::TimedOut
         } else {
             StopOutcome::Drained
         };
         StopReport {
-            path,
+            path: shutdown.path,
             outcome,
             drained: 0,
             undelivered: 0,
@@ -102,6 +98,83 @@ pub(crate) fn shut_down(
     }
 }
 
+/// A shutdown under way: which children were told, which are done.
+struct Shutdown {
+    /// The supervisor's path.
+    path: NodePath,
+    /// The children, by key (start order).
+    links: Vec<Rc<ChildLink>>,
+    /// Whether each child was told to stop.
+    told: Vec<bool>,
+    plan: ShutdownPlan,
+    /// The scopes whose ends are watched.
+    scopes: Vec<Rc<SupervisorScope>>,
+    /// The keys taken from the scopes, reused between polls.
+    keys: Vec<u64>,
+    deadline: Option<Pin<Box<Sleep>>>,
+    timed_out: bool,
+}
+
+impl Shutdown {
+    /// Tells every child the plan allows to stop now; a child already done
+    /// (it ended before, or was killed) counts as stopped at once, which
+    /// may free the next.
+    fn tell_ready(&mut self) {
+        loop {
+            let ready = self.plan.ready();
+            if ready.is_empty() {
+                return;
+            }
+            for i in ready {
+                let link = &self.links[i];
+                self.told[i] = true;
+                link.command(Command::Stop);
+                if link.shared.final_report().is_some() {
+                    self.plan.mark_done(i);
+                }
+            }
+        }
+    }
+
+    /// Counts the children whose ends were noted since the last poll, tells
+    /// the next ones, and kills what is left once the grace ran out. Ready
+    /// once every child is done.
+    fn poll_ends(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            for scope in &self.scopes {
+                scope.finished.take(&mut self.keys, cx.waker());
+                for &key in &self.keys {
+                    let Ok(i) = self.links.binary_search_by_key(&key, |link| link.index) else {
+                        continue;
+                    };
+                    // Only a child told to stop is counted here; one that
+                    // ended before it was told is counted when it is.
+                    if self.told[i] && !self.plan.is_marked(i) {
+                        self.plan.mark_done(i);
+                    }
+                }
+            }
+            self.tell_ready();
+            if self.plan.is_done() {
+                return Poll::Ready(());
+            }
+            let rang = !self.timed_out
+                && self
+                    .deadline
+                    .as_mut()
+                    .is_some_and(|deadline| deadline.as_mut().poll(cx).is_ready());
+            if !rang {
+                return Poll::Pending;
+            }
+            self.timed_out = true;
+            tracing::warn!(path = %self.path, "the supervisor's grace ran out; killing its remaining children");
+            for link in &self.links {
+                link.command(Command::Kill);
+            }
+        }
+    }
+}
+
 /// The shutdown of one supervisor's children, in progress.
 #[derive(Debug)]
 pub(crate) struct ShutdownPlan {
@@ -109,6 +182,8 @@ pub(crate) struct ShutdownPlan {
     depends_on: Vec<Vec<usize>>,
     /// For each child, how many of its dependents have not stopped yet.
     waiting_for: Vec<usize>,
+    /// For each child, whether it was marked done.
+    marked: Vec<bool>,
     /// Children free to stop and not yet returned by `ready`.
     free: Vec<usize>,
     remaining: usize,
@@ -117,18 +192,19 @@ pub(crate) struct ShutdownPlan {
 impl ShutdownPlan {
     /// `depends_on[i]` lists the children child `i` depends on (indexes in
     /// start order).
-    pub(crate) fn new(depends_on: &[Vec<usize>]) -> Self {
+    pub(crate) fn new(depends_on: Vec<Vec<usize>>) -> Self {
         let n = depends_on.len();
         let mut waiting_for = vec![0; n];
-        for deps in depends_on {
+        for deps in &depends_on {
             for &dep in deps {
                 waiting_for[dep] += 1;
             }
         }
         let free = (0..n).filter(|&i| waiting_for[i] == 0).collect();
         ShutdownPlan {
-            depends_on: depends_on.to_vec(),
+            depends_on,
             waiting_for,
+            marked: vec![false; n],
             free,
             remaining: n,
         }
@@ -143,7 +219,11 @@ impl ShutdownPlan {
     }
 
     /// Records that child `i` has stopped: what it depends on may follow.
+    /// A child is marked once; a second mark changes nothing.
     pub(crate) fn mark_done(&mut self, i: usize) {
+        if std::mem::replace(&mut self.marked[i], true) {
+            return;
+        }
         self.remaining -= 1;
         for &dep in &self.depends_on[i] {
             self.waiting_for[dep] -= 1;
@@ -155,6 +235,11 @@ impl ShutdownPlan {
 
     pub(crate) fn is_done(&self) -> bool {
         self.remaining == 0
+    }
+
+    /// Whether child `i` was marked done.
+    pub(crate) fn is_marked(&self, i: usize) -> bool {
+        self.marked[i]
     }
 }
 
@@ -243,7 +328,7 @@ mod tests {
 
     #[test]
     fn without_dependencies_every_child_stops_at_once_the_last_started_first() {
-        let mut plan = ShutdownPlan::new(&[vec![], vec![], vec![]]);
+        let mut plan = ShutdownPlan::new(vec![vec![], vec![], vec![]]);
         assert_eq!(drive(&mut plan), [vec![2, 1, 0]]);
     }
 
@@ -255,24 +340,24 @@ mod tests {
         let names: Vec<String> = (0..chain.len()).map(|i| i.to_string()).collect();
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         assert_eq!(start_order(&names, &chain).unwrap().len(), 100_000);
-        let mut plan = ShutdownPlan::new(&chain);
+        let mut plan = ShutdownPlan::new(chain);
         assert_eq!(drive(&mut plan).len(), 100_000);
         let fan = vec![Vec::new(); 100_000];
-        assert_eq!(drive(&mut ShutdownPlan::new(&fan)).len(), 1);
+        assert_eq!(drive(&mut ShutdownPlan::new(fan)).len(), 1);
     }
 
     #[test]
     fn dependents_stop_first_and_independent_siblings_together() {
         // 0: completer; 1, 2: producers (depend on 0); 3: fan-out, needed by 0.
         let deps = [vec![3], vec![0], vec![0], vec![]];
-        let mut plan = ShutdownPlan::new(&deps);
+        let mut plan = ShutdownPlan::new(deps.to_vec());
         assert_eq!(drive(&mut plan), [vec![2, 1], vec![0], vec![3]]);
     }
 
     #[test]
     fn a_child_waits_for_every_dependent_not_just_the_first() {
         let deps = [vec![], vec![0], vec![0]];
-        let mut plan = ShutdownPlan::new(&deps);
+        let mut plan = ShutdownPlan::new(deps.to_vec());
         assert_eq!(plan.ready(), [2, 1]);
         plan.mark_done(1);
         assert_eq!(plan.ready(), Vec::<usize>::new());
