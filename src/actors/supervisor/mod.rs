@@ -110,7 +110,7 @@ pub struct SupervisorActor {
     pending: Vec<(AnyChildSpec, Vec<usize>)>,
     started_at: Instant,
     state: Rc<OwnState>,
-    report: Rc<watch::Sender<Option<StopReport>>>,
+    report: Rc<watch::Sender<Option<Rc<shutdown::Published>>>>,
     /// The supervisor's own address, held until it has stopped: a supervisor
     /// does not end because its users dropped their addresses.
     keep_alive: Option<Addr<SupervisorActor>>,
@@ -342,11 +342,8 @@ impl Actor for SupervisorActor {
         if !self.is_ending() {
             tracing::warn!(path = %self.path, "supervisor terminated; its children are killed");
             self.state.set(NodeState::Stopped);
-            let children: Vec<_> = self
-                .children
-                .iter()
-                .map(|link| link.shared.report())
-                .collect();
+            let links: Vec<Rc<link::ChildLink>> = self.children.iter().cloned().collect();
+            let children: Vec<_> = links.iter().map(|link| link.shared.report()).collect();
             let (path, state, report, events) = (
                 self.path.clone(),
                 self.state.clone(),
@@ -365,13 +362,7 @@ impl Actor for SupervisorActor {
                     children,
                     ended_on_its_own: false,
                 };
-                match state.link() {
-                    Some(link) => link.finish(stopped.clone()),
-                    None => events.emit(&path, 1, || EventKind::Stopped {
-                        report: stopped.clone(),
-                    }),
-                }
-                report.send_replace(Some(stopped));
+                publish(stopped, links, &state, &events, &report);
             });
         }
         tracing::info!(path = %self.path, "supervisor stopped");
@@ -439,7 +430,7 @@ impl SupervisorActor {
                 let mut stopped = shutdown::shut_down(path.clone(), children, grace).await;
                 // Nothing starts again under a supervisor that stopped, and a
                 // kept factory may hold the supervisor's own address.
-                for link in links {
+                for link in &links {
                     link.drop_kept();
                 }
                 match cause {
@@ -457,20 +448,40 @@ impl SupervisorActor {
                     }
                 }
                 token.cancel();
-                match state.link() {
-                    Some(link) => link.finish(stopped.clone()),
-                    // A nested supervisor's end is told by its parent's relay;
-                    // a root tells its own.
-                    None => events.emit(&path, 1, || EventKind::Stopped {
-                        report: stopped.clone(),
-                    }),
-                }
-                report.send_replace(Some(stopped));
+                publish(stopped, links, &state, &events, &report);
                 drop(keep_alive);
             }
             .in_current_span(),
         );
     }
+}
+
+/// Publishes a supervisor's final report, whose children's reports are
+/// those of `links`: into its link in its parent (a nested supervisor,
+/// whose parent's relay tells its end) or as a `Stopped` event (a root,
+/// which tells its own), and to the `Stop`s it answers. Copied only for a
+/// listener of events and for each `Stop` after the first.
+fn publish(
+    stopped: StopReport,
+    links: Vec<Rc<link::ChildLink>>,
+    state: &OwnState,
+    events: &Events,
+    report: &watch::Sender<Option<Rc<shutdown::Published>>>,
+) {
+    let published = match state.link() {
+        Some(link) => {
+            let own = shutdown::without_children(&stopped);
+            link.finish(stopped);
+            shutdown::Published::copies_only(own, links)
+        }
+        None => {
+            events.emit(&stopped.path, 1, || EventKind::Stopped {
+                report: stopped.clone(),
+            });
+            shutdown::Published::new(stopped, links)
+        }
+    };
+    report.send_replace(Some(Rc::new(published)));
 }
 
 impl Handler<Stop> for SupervisorActor {
@@ -481,11 +492,13 @@ impl Handler<Stop> for SupervisorActor {
         self.begin_shutdown(ShutdownCause::Stop);
         let mut reports = self.report.subscribe();
         Box::pin(async move {
-            let report = reports
+            let published = reports
                 .wait_for(Option::is_some)
                 .await
-                .expect("the shutdown task keeps the sender until it publishes");
-            report.clone().expect("waited for a report")
+                .expect("the shutdown task keeps the sender until it publishes")
+                .clone()
+                .expect("waited for a report");
+            published.take()
         })
     }
 }

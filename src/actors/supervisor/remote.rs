@@ -159,8 +159,8 @@ impl Handler<AwaitEnd> for SupervisorActor {
     fn handle(&mut self, _: AwaitEnd, _: &mut Context<Self>) -> Self::Result {
         let mut reports = self.report.subscribe();
         Box::pin(async move {
-            let report = reports.wait_for(Option::is_some).await.ok()?;
-            report.clone()
+            let published = reports.wait_for(Option::is_some).await.ok()?.clone()?;
+            Some(published.take())
         })
     }
 }

@@ -8,6 +8,7 @@
 //! and unit-tested here; [`shut_down`] drives it for a supervisor and
 //! assembles the reports.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -172,6 +173,77 @@ impl Shutdown {
                 link.command(Command::Kill);
             }
         }
+    }
+}
+
+/// A supervisor's final report as it publishes it to the `Stop`s it
+/// answers: the first `Stop` answered takes the report itself; a later one
+/// gets a copy made again from the children's links, each of which keeps
+/// its own report. So the report of a large tree is not copied for a
+/// single `Stop`.
+#[derive(Debug)]
+pub(crate) struct Published {
+    /// The report, until a `Stop` takes it.
+    report: RefCell<Option<StopReport>>,
+    /// The report without its children, for the copies.
+    own: StopReport,
+    /// The children whose reports make the report's `children`, in order.
+    links: Vec<Rc<ChildLink>>,
+}
+
+impl Published {
+    /// Publishes `report`, whose children's reports are those of `links`.
+    pub(crate) fn new(report: StopReport, links: Vec<Rc<ChildLink>>) -> Self {
+        let own = without_children(&report);
+        Published {
+            report: RefCell::new(Some(report)),
+            own,
+            links,
+        }
+    }
+
+    /// Publishes a report that went elsewhere (into the supervisor's link
+    /// in its parent): every `Stop` gets a copy. `own` is the report
+    /// without its children.
+    pub(crate) fn copies_only(own: StopReport, links: Vec<Rc<ChildLink>>) -> Self {
+        Published {
+            report: RefCell::new(None),
+            own,
+            links,
+        }
+    }
+
+    /// The report: the one published, the first time, then copies of it.
+    pub(crate) fn take(&self) -> StopReport {
+        if let Some(report) = self.report.borrow_mut().take() {
+            return report;
+        }
+        let mut report = self.own.clone();
+        report.children = self
+            .links
+            .iter()
+            .map(|link| {
+                link.shared
+                    .final_report()
+                    .expect("the children of a published report reported")
+                    .clone()
+            })
+            .collect();
+        report
+    }
+}
+
+/// A copy of `report` without its children's reports.
+pub(crate) fn without_children(report: &StopReport) -> StopReport {
+    StopReport {
+        path: report.path.clone(),
+        outcome: report.outcome.clone(),
+        drained: report.drained,
+        undelivered: report.undelivered,
+        cancelled: report.cancelled,
+        duration: report.duration,
+        children: Vec::new(),
+        ended_on_its_own: report.ended_on_its_own,
     }
 }
 
