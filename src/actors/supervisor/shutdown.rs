@@ -137,6 +137,18 @@ impl Shutdown {
         }
     }
 
+    /// The place of the child with this key: the key itself while no
+    /// child before it left the table, else found by its order.
+    fn position(&self, key: u64) -> Option<usize> {
+        let at = usize::try_from(key).ok()?;
+        if self.links.get(at).is_some_and(|link| link.index == key) {
+            return Some(at);
+        }
+        self.links
+            .binary_search_by_key(&key, |link| link.index)
+            .ok()
+    }
+
     /// Counts the children whose ends were noted since the last poll, tells
     /// the next ones, and kills what is left once the grace ran out. Ready
     /// once every child is done.
@@ -145,7 +157,7 @@ impl Shutdown {
             for scope in &self.scopes {
                 scope.finished.take(&mut self.keys, cx.waker());
                 for &key in &self.keys {
-                    let Ok(i) = self.links.binary_search_by_key(&key, |link| link.index) else {
+                    let Some(i) = self.position(key) else {
                         continue;
                     };
                     // Only a child told to stop is counted here; one that
