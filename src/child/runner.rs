@@ -217,6 +217,9 @@ struct Rare {
     waited_for: Option<crate::tree::NodePath>,
     /// The incarnation's owned futures ([`super::response`]).
     owned: Owned,
+    /// The box that carries a restart's fresh value to `restart_fresh`,
+    /// kept between restarts.
+    fresh: Option<Box<dyn std::any::Any>>,
 }
 
 /// When a stop (or strategy drain) began, and its grace.
@@ -716,7 +719,8 @@ impl<A: SupervisedActor> Runner<A> {
                 }
             }
             ChildContext::Built(context) => {
-                if let Err(end) = restart_in_place(context, actor) {
+                let spare = &mut self.core.rare.get_or_insert_with(Box::default).fresh;
+                if let Err(end) = restart_in_place(context, actor, spare) {
                     self.link.token.cancel();
                     return Event::Ended(end);
                 }
@@ -985,13 +989,30 @@ enum Next {
 
 /// Restarts `context` in place with `actor` as its value. The error is the
 /// end of the incarnation that could not start.
+///
+/// `spare` is the box that carries the value to `restart_fresh`, kept for the
+/// next restart.
 fn restart_in_place<A: SupervisedActor>(
     context: &mut ContextFut<A, Context<A>>,
     actor: A,
+    spare: &mut Option<Box<dyn std::any::Any>>,
 ) -> Result<(), End> {
-    FRESH.with(|slot| *slot.borrow_mut() = Some(Box::new(actor)));
+    let mut carrier = spare
+        .take()
+        .filter(|carrier| carrier.is::<Option<A>>())
+        .unwrap_or_else(|| Box::new(None::<A>));
+    if let Some(slot) = carrier.downcast_mut::<Option<A>>() {
+        *slot = Some(actor);
+    }
+    FRESH.with(|slot| *slot.borrow_mut() = Some(carrier));
     let restarted = catch_unwind(AssertUnwindSafe(|| context.restart()));
-    let leftover = FRESH.with(|slot| slot.borrow_mut().take());
+    let mut carrier = FRESH.with(|slot| slot.borrow_mut().take());
+    // The value `restarting` did not install, if any.
+    let leftover = carrier
+        .as_mut()
+        .and_then(|carrier| carrier.downcast_mut::<Option<A>>())
+        .and_then(Option::take);
+    *spare = carrier;
     match restarted {
         Err(payload) => Err(End::Failed(Failure::new(
             FailureKind::Panic,

@@ -23,7 +23,9 @@ use actix::{Actor, Context, Handler, Message, Supervised};
 use super::drain::{DrainMarker, Tracked};
 
 thread_local! {
-    /// The value the next `restarting` call installs.
+    /// The value the next `restarting` call installs: an `Option<A>` in a
+    /// box the runner keeps from one restart to the next, so that a restart
+    /// allocates nothing for it.
     pub(crate) static FRESH: RefCell<Option<Box<dyn Any>>> = const { RefCell::new(None) };
 }
 
@@ -35,16 +37,18 @@ thread_local! {
 ///
 /// See [`supervised!`](crate::supervised) for writing `restarting` by hand.
 pub fn restart_fresh<A: 'static>(actor: &mut A) {
-    let Some(fresh) = FRESH.with(|slot| slot.borrow_mut().take()) else {
-        return;
-    };
-    match fresh.downcast::<A>() {
-        Ok(fresh) => {
-            let stale = std::mem::replace(actor, *fresh);
-            drop(stale);
-        }
-        // Not ours: leave it for the runner to find and report.
-        Err(other) => FRESH.with(|slot| *slot.borrow_mut() = Some(other)),
+    // A value of another type is not ours: it is left for the runner to
+    // find and report.
+    let fresh = FRESH.with(|slot| {
+        slot.borrow_mut()
+            .as_mut()?
+            .downcast_mut::<Option<A>>()?
+            .take()
+    });
+    if let Some(fresh) = fresh {
+        // Dropped once the slot is released: its `Drop` may restart too.
+        let stale = std::mem::replace(actor, fresh);
+        drop(stale);
     }
 }
 
