@@ -254,7 +254,11 @@ impl ChildShared {
     /// The child will not run again; closes it if needed and publishes its
     /// report (once).
     pub(crate) fn finish(&self, report: StopReport) {
-        self.close();
+        // Usually the runner closed it already, to count what it reports,
+        // and no send is in flight: then one load is enough.
+        if self.state.load(SeqCst) & (GONE_BIT | IN_FLIGHT) != GONE_BIT {
+            self.close();
+        }
         self.settle_startup(Startup::Gone);
         self.report.set(Box::new(report), &self.bell);
     }

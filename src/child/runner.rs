@@ -287,7 +287,10 @@ impl<A: SupervisedActor> Drop for Runner<A> {
     /// `stopped` outside any containment; instead the child is killed: its
     /// context terminated and dropped inside `catch_unwind`, its report out.
     fn drop(&mut self) {
-        self.apply(Event::Kill);
+        // A child done for good (the usual end) has nothing left to kill.
+        if !self.core.lifecycle.is_done() {
+            self.apply(Event::Kill);
+        }
     }
 }
 
