@@ -253,21 +253,21 @@ impl ChildShared {
 
     /// The child will not run again; closes it if needed and publishes its
     /// report (once).
-    pub(crate) fn finish(&self, report: StopReport) {
+    pub(crate) fn finish(&self, report: Box<StopReport>) {
         // Usually the runner closed it already, to count what it reports,
         // and no send is in flight: then one load is enough.
         if self.state.load(SeqCst) & (GONE_BIT | IN_FLIGHT) != GONE_BIT {
             self.close();
         }
         self.settle_startup(Startup::Gone);
-        self.report.set(Box::new(report), &self.bell);
+        self.report.set(report, &self.bell);
     }
 
     /// Ends a child that never started (its spec was dropped): the handles
     /// refuse, the startup handle and every stop answer.
     pub(crate) fn finish_unstarted(&self) {
         let counts = self.close();
-        self.finish(StopReport {
+        self.finish(Box::new(StopReport {
             path: self.path(),
             outcome: crate::messages::stop::StopOutcome::NotStarted,
             drained: 0,
@@ -276,7 +276,7 @@ impl ChildShared {
             duration: std::time::Duration::ZERO,
             children: Vec::new(),
             ended_on_its_own: false,
-        });
+        }));
     }
 
     /// The report, once the child is done.

@@ -99,7 +99,7 @@ impl Finished {
 impl ChildLink {
     /// Publishes the child's final report (once; a later call changes
     /// nothing) and notes its end for a shutdown of its supervisor.
-    pub(crate) fn finish(&self, report: StopReport) {
+    pub(crate) fn finish(&self, report: Box<StopReport>) {
         self.shared.finish(report);
         self.scope.finished.note(self.index);
     }

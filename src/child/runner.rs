@@ -913,7 +913,8 @@ impl<A: SupervisedActor> Runner<A> {
                 Failure::new(FailureKind::Error, FailurePhase::Running, "failed".into())
             })),
         };
-        let report = StopReport {
+        // Made in its box: it is moved no more.
+        let report = Box::new(StopReport {
             path: self.link.path.clone(),
             outcome,
             drained,
@@ -923,7 +924,7 @@ impl<A: SupervisedActor> Runner<A> {
             children: Vec::new(),
             // No stop reached it: its policy did not restart it.
             ended_on_its_own: ending != Ending::TimedOut && !stop_began,
-        };
+        });
         if ending == Ending::TimedOut {
             tracing::warn!(
                 path = %self.link.path,
@@ -939,7 +940,7 @@ impl<A: SupervisedActor> Runner<A> {
             "child will not run again"
         );
         self.emit(|| EventKind::Stopped {
-            report: report.clone(),
+            report: StopReport::clone(&report),
         });
         self.link.finished();
         self.keep_factory();

@@ -471,7 +471,7 @@ fn publish(
     let published = match state.link() {
         Some(link) => {
             let own = shutdown::without_children(&stopped);
-            link.finish(stopped);
+            link.finish(Box::new(stopped));
             shutdown::Published::copies_only(own, links)
         }
         None => {

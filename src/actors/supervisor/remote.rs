@@ -438,7 +438,7 @@ fn finish(link: &ChildLink, env: &ChildEnv, report: Option<StopReport>) {
         _ => NodeState::Stopped,
     };
     set_state(link, state);
-    link.finish(report);
+    link.finish(Box::new(report));
     link.set_activity(Activity::Done);
 }
 
@@ -446,7 +446,7 @@ fn finish(link: &ChildLink, env: &ChildEnv, report: Option<StopReport>) {
 /// takes the `Kill`.
 fn killed(link: &ChildLink) {
     set_state(link, NodeState::Stopped);
-    link.finish(empty_report(link, StopOutcome::TimedOut));
+    link.finish(Box::new(empty_report(link, StopOutcome::TimedOut)));
     link.set_activity(Activity::Done);
 }
 
