@@ -6,8 +6,8 @@
 //! # Invariants
 //!
 //! - Every final report of a child under a supervisor is published through
-//!   [`ChildLink::finish`], which notes the child's key here after the
-//!   report is out. The runner, a nested supervisor's shutdown and a remote
+//!   `ChildLink::finish` (in `link.rs`), which notes the child's key here
+//!   after the report is out. The runner, a nested supervisor's shutdown and a remote
 //!   subtree's relay all finish their link that way, on the supervisor's
 //!   thread (links are `Rc`s), so a shutdown that starts watching before it
 //!   looks at its children's reports misses no end.
@@ -18,9 +18,6 @@
 
 use std::cell::{Cell, RefCell};
 use std::task::Waker;
-
-use super::link::ChildLink;
-use crate::messages::stop::StopReport;
 
 /// The ends of a supervisor's children, noted for its shutdown (kept in the
 /// children's `SupervisorScope`).
@@ -93,14 +90,5 @@ impl Finished {
         if !watch.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
             watch.waker = Some(waker.clone());
         }
-    }
-}
-
-impl ChildLink {
-    /// Publishes the child's final report (once; a later call changes
-    /// nothing) and notes its end for a shutdown of its supervisor.
-    pub(crate) fn finish(&self, report: Box<StopReport>) {
-        self.shared.finish(report);
-        self.scope.finished.note(self.index);
     }
 }

@@ -567,3 +567,12 @@ impl ChildLink {
         link
     }
 }
+
+impl ChildLink {
+    /// Publishes the child's final report (once; a later call changes
+    /// nothing) and notes its end for a shutdown of its supervisor.
+    pub(crate) fn finish(&self, report: Box<crate::messages::stop::StopReport>) {
+        self.shared.finish(report);
+        self.scope.finished.note(self.index);
+    }
+}
