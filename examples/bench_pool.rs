@@ -24,8 +24,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use actix_supervisor::pool::Pool;
 use actix_supervisor::prelude::*;
-use actix_supervisor::Pool;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 
 /// The most children the pool runs at once.
