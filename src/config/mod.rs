@@ -34,6 +34,12 @@
 //! [[children.children]]
 //! name = "receiver"
 //! factory = "receiver"
+//!
+//! [[children.children]]
+//! name = "backfill"
+//! factory = "backfill"
+//! restart = "never"
+//! remove_on_exit = true             # leaves the tree when it ends
 //! ```
 //!
 //! Every mistake is refused before anything starts, with a
@@ -149,6 +155,10 @@ pub struct NodeConfig {
     /// For a periodic child: its schedule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub periodic: Option<Periodic>,
+    /// For a child (not a supervisor): leave the tree when an incarnation
+    /// ends for good, freeing the name (see [`ChildSpec::remove_on_exit`](crate::ChildSpec::remove_on_exit)).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub remove_on_exit: bool,
     /// For a supervisor: which children restart together.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strategy: Option<Strategy>,
@@ -172,6 +182,7 @@ impl NodeConfig {
             grace: None,
             depends_on: Vec::new(),
             periodic: None,
+            remove_on_exit: false,
             strategy: None,
             intensity: None,
             children: Vec::new(),
