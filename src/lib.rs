@@ -78,6 +78,16 @@
 //!   [`StartChild`], [`StopChild`], [`RestartChild`], [`RemoveChild`].
 //! - [`system`] runs a tree as a program: signals, a global grace, an exit
 //!   status.
+//!
+//! The crate root holds those concepts (the tree, a child, its handle, the
+//! control messages and their report, the policies, the snapshot, the
+//! errors); everything else is in a module named after what it is:
+//! [`periodic`] and [`worker`] (the ready kinds), [`pool`] (many children of
+//! one kind), [`events`] (what [`Subscribe`] streams), [`path`] (nodes by
+//! path, and handles to them), [`snapshot`] (the parts of a
+//! [`NodeSnapshot`]), [`plumbing`] (traits the generic signatures name), and
+//! the optional `config`, `metrics`, `testkit` and `web` (features). The
+//! [`prelude`] gathers what the README's examples use.
 //! - With the `testkit` feature, `testkit` helps tests wait on the tree
 //!   without sleeps.
 //!
