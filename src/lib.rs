@@ -78,6 +78,8 @@
 //!   [`StartChild`], [`StopChild`], [`RestartChild`], [`RemoveChild`].
 //! - [`system`] runs a tree as a program: signals, a global grace, an exit
 //!   status.
+//! - With the `testkit` feature, `testkit` helps tests wait on the tree
+//!   without sleeps.
 //!
 //! The crate root holds those concepts (the tree, a child, its handle, the
 //! control messages and their report, the policies, the snapshot, the
@@ -88,8 +90,6 @@
 //! [`NodeSnapshot`]), [`plumbing`] (traits the generic signatures name), and
 //! the optional `config`, `metrics`, `testkit` and `web` (features). The
 //! [`prelude`] gathers what the README's examples use.
-//! - With the `testkit` feature, `testkit` helps tests wait on the tree
-//!   without sleeps.
 //!
 //! # Control messages
 //!
