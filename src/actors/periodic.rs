@@ -439,20 +439,21 @@ impl Periodic {
 /// # Examples
 ///
 /// ```
-/// use std::time::Duration;
+/// # use std::time::Duration;
 /// use actix::prelude::*;
-/// use actix_supervisor::periodic::{Periodic, PeriodicActor, Tick, TickContext, TickNow};
+/// use actix_supervisor::periodic::{Periodic, PeriodicActor, TickNow};
 /// use actix_supervisor::{ChildSpec, SupervisorActor};
+/// # use actix_supervisor::periodic::{Tick, TickContext};
 ///
 /// #[derive(Default)]
-/// struct Sampler { samples: u64 }
-/// impl Tick for Sampler {
-///     type Error = String;
-///     async fn tick(&mut self, _: &TickContext) -> Result<(), String> {
-///         self.samples += 1;
-///         Ok(())
-///     }
-/// }
+/// struct Sampler { samples: u64 } // a `Tick`: each tick takes one sample
+/// # impl Tick for Sampler {
+/// #     type Error = String;
+/// #     async fn tick(&mut self, _: &TickContext) -> Result<(), String> {
+/// #         self.samples += 1;
+/// #         Ok(())
+/// #     }
+/// # }
 ///
 /// /// A message of our own, handled by the actor that runs `Sampler`.
 /// #[derive(Message)]

@@ -42,11 +42,9 @@ use crate::tree::NodePath;
 /// # Examples
 ///
 /// ```
-/// use std::time::Duration;
+/// # use std::time::Duration;
 /// use actix::prelude::*;
-/// use actix_supervisor::{
-///     BuildError, ChildSpec, Inspect, RestartIntensity, Strategy, SupervisorActor,
-/// };
+/// use actix_supervisor::prelude::*;
 ///
 /// #[derive(Default)]
 /// struct Conn;
