@@ -398,6 +398,38 @@ impl<A: Actor<Context = Context<A>>> fmt::Debug for ChildSpec<A> {
 ///
 /// Made from a [`ChildSpec`] with `.into()`; supervisor builders accept
 /// anything that converts into it.
+///
+/// # Examples
+///
+/// Children of different actor types, and a nested supervisor, in one list:
+///
+/// ```
+/// use actix::prelude::*;
+/// use actix_supervisor::plumbing::AnyChildSpec;
+/// use actix_supervisor::{ChildSpec, SupervisorActor};
+///
+/// #[derive(Default)]
+/// struct Cache;
+/// impl Actor for Cache { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Cache);
+/// # #[derive(Default)]
+/// # struct Mailer;
+/// # impl Actor for Mailer { type Context = Context<Self>; }
+/// # actix_supervisor::supervised!(Mailer);
+///
+/// let children: Vec<AnyChildSpec> = vec![
+///     ChildSpec::new("cache", Cache::default).into(),
+///     ChildSpec::new("mailer", Mailer::default).into(),
+///     SupervisorActor::builder("jobs").into(),
+/// ];
+/// let names: Vec<&str> = children.iter().map(AnyChildSpec::name).collect();
+/// assert_eq!(names, ["cache", "mailer", "jobs"]);
+///
+/// let app = children
+///     .into_iter()
+///     .fold(SupervisorActor::builder("app"), |app, child| app.child(child));
+/// assert!(app.validate().is_ok());
+/// ```
 pub struct AnyChildSpec(pub(crate) Box<dyn ErasedSpec>);
 
 impl AnyChildSpec {

@@ -407,6 +407,27 @@ async fn root_ended(root: &Addr<SupervisorActor>, mut events: crate::events::Eve
 
 /// Triggers the graceful shutdown of a [`Supervision`] from anywhere, as a
 /// signal would. Cheap to clone; can be sent to other threads.
+///
+/// # Examples
+///
+/// ```
+/// use actix_supervisor::system::Supervision;
+/// use actix_supervisor::SupervisorActor;
+///
+/// # actix::System::new().block_on(async {
+/// let supervision = Supervision::start(SupervisorActor::builder("app"))?;
+/// let shutdown = supervision.shutdown_handle();
+/// let watcher = supervision.clone();
+///
+/// // e.g. an admin command handled on another thread:
+/// std::thread::spawn(move || shutdown.shutdown()).join().unwrap();
+///
+/// let report = supervision.run_until_shutdown().await?;
+/// assert!(report.is_drained());
+/// assert!(watcher.is_stopping());
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone)]
 pub struct ShutdownHandle(CancellationToken);
 

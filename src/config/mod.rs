@@ -129,6 +129,31 @@ pub struct TreeConfig {
 /// Every field but `name` may be left out; an absent policy keeps the
 /// default of the spec the factory returns (for supervisors, of
 /// [`SupervisorBuilder`]).
+///
+/// # Examples
+///
+/// ```
+/// use actix_supervisor::config::{NodeConfig, TreeConfig};
+/// use actix_supervisor::RestartPolicy;
+///
+/// let mut tree = TreeConfig::from_toml_str(r#"
+///     name = "app"
+///
+///     [[children]]
+///     name = "ingest"
+///     factory = "ingest"
+/// "#)?;
+/// let ingest: &mut NodeConfig = &mut tree.root.children[0];
+/// assert!(!ingest.is_supervisor()); // it has a factory
+/// assert_eq!(ingest.restart, None); // left out: the spec's own default
+///
+/// // Changed in code, e.g. from a command-line flag, before it is built:
+/// ingest.restart = Some(RestartPolicy::Always);
+/// tree.root.children.push(NodeConfig::new("jobs")); // a supervisor, no children yet
+/// tree.validate()?;
+/// assert!(tree.to_toml_string()?.contains(r#"restart = "always""#));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]

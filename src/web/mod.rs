@@ -101,6 +101,19 @@ use crate::tree::NodePath;
 pub const MIN_TOKEN_LEN: usize = 16;
 
 /// A web configuration that would be unsafe: refused when it is made.
+///
+/// # Examples
+///
+/// ```
+/// use actix_supervisor::web::{WebConfig, WebConfigError, MIN_TOKEN_LEN};
+///
+/// let short = WebConfig::default().enable_control("secret");
+/// assert_eq!(short.unwrap_err(), WebConfigError::WeakToken);
+/// assert!(WebConfig::default().enable_control("x".repeat(MIN_TOKEN_LEN)).is_ok());
+///
+/// let not_a_path = WebConfig::default().protect("app/http"); // no leading `/`
+/// assert!(matches!(not_a_path.unwrap_err(), WebConfigError::InvalidPath(_)));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum WebConfigError {
