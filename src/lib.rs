@@ -136,8 +136,8 @@
 //!   to finish their start, at most its start timeout; messages queue
 //!   meanwhile.
 //!
-//! Starts, failures, restarts and ends are published as
-//! [`LifecycleEvent`]s to subscribers (entering `Stopping` is not).
+//! Starts, failures, restarts, the start of a stop (`Stopping`) and ends
+//! are published as [`LifecycleEvent`]s to subscribers.
 //!
 //! # Ordering guarantees
 //!
