@@ -223,7 +223,7 @@ impl<A: SupervisedActor> ChildSpec<A> {
     /// "Finished its start" means that the sibling's `started` returned and
     /// the futures it waited on with `ctx.wait` completed (for a nested
     /// supervisor: each of its children finished its start). Until then,
-    /// this child waits, shown as [`NodeState::Waiting`](crate::NodeState::Waiting),
+    /// this child waits, shown as [`NodeState::Waiting`](crate::snapshot::NodeState::Waiting),
     /// at most its [`start_timeout`](ChildSpec::start_timeout). The same
     /// holds for each restart. Children with no dependency between them
     /// start concurrently.
@@ -236,7 +236,7 @@ impl<A: SupervisedActor> ChildSpec<A> {
     /// [depends on](ChildSpec::depends_on) to finish theirs (default 30 s).
     /// When it runs out, the start attempt fails without running the
     /// child's code: a failure in phase
-    /// [`Waiting`](crate::FailurePhase::Waiting) naming the sibling, and
+    /// [`Waiting`](crate::snapshot::FailurePhase::Waiting) naming the sibling, and
     /// for the first attempt [`StartError::DependencyNotReady`](crate::StartError::DependencyNotReady);
     /// the child's restart policy decides what follows. A child without
     /// dependencies never waits.
@@ -398,6 +398,38 @@ impl<A: Actor<Context = Context<A>>> fmt::Debug for ChildSpec<A> {
 ///
 /// Made from a [`ChildSpec`] with `.into()`; supervisor builders accept
 /// anything that converts into it.
+///
+/// # Examples
+///
+/// Children of different actor types, and a nested supervisor, in one list:
+///
+/// ```
+/// use actix::prelude::*;
+/// use actix_supervisor::plumbing::AnyChildSpec;
+/// use actix_supervisor::{ChildSpec, SupervisorActor};
+///
+/// #[derive(Default)]
+/// struct Cache;
+/// impl Actor for Cache { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Cache);
+/// # #[derive(Default)]
+/// # struct Mailer;
+/// # impl Actor for Mailer { type Context = Context<Self>; }
+/// # actix_supervisor::supervised!(Mailer);
+///
+/// let children: Vec<AnyChildSpec> = vec![
+///     ChildSpec::new("cache", Cache::default).into(),
+///     ChildSpec::new("mailer", Mailer::default).into(),
+///     SupervisorActor::builder("jobs").into(),
+/// ];
+/// let names: Vec<&str> = children.iter().map(AnyChildSpec::name).collect();
+/// assert_eq!(names, ["cache", "mailer", "jobs"]);
+///
+/// let app = children
+///     .into_iter()
+///     .fold(SupervisorActor::builder("app"), |app, child| app.child(child));
+/// assert!(app.validate().is_ok());
+/// ```
 pub struct AnyChildSpec(pub(crate) Box<dyn ErasedSpec>);
 
 impl AnyChildSpec {

@@ -28,7 +28,7 @@ pub(crate) const SCHEMA_VERSION: u32 = 1;
 /// # Examples
 ///
 /// ```
-/// use actix_supervisor::NodePath;
+/// use actix_supervisor::path::NodePath;
 ///
 /// let app = NodePath::root("app");
 /// let child = app.join("scanner");
@@ -75,7 +75,7 @@ impl NodePath {
     ///
     /// # Errors
     ///
-    /// [`PathError::Invalid`](crate::PathError::Invalid) for text that is
+    /// [`PathError::Invalid`](crate::path::PathError::Invalid) for text that is
     /// empty, does not start with `/`, is longer than
     /// [`MAX_LEN`](NodePath::MAX_LEN) bytes, has an empty name (`//`, or a
     /// trailing `/`), a name `.` or `..`, or a control character.
@@ -83,16 +83,16 @@ impl NodePath {
     /// # Examples
     ///
     /// ```
-    /// use actix_supervisor::NodePath;
+    /// use actix_supervisor::path::NodePath;
     ///
     /// assert_eq!(NodePath::parse("/app/ingest")?.name(), "ingest");
     /// assert!(NodePath::parse("/app/../etc").is_err());
     /// assert!(NodePath::parse("/app//x").is_err());
     /// assert!(NodePath::parse("app").is_err());
-    /// # Ok::<_, actix_supervisor::PathError>(())
+    /// # Ok::<_, actix_supervisor::path::PathError>(())
     /// ```
-    pub fn parse(text: &str) -> Result<Self, crate::PathError> {
-        let invalid = |reason| crate::PathError::Invalid {
+    pub fn parse(text: &str) -> Result<Self, crate::path::PathError> {
+        let invalid = |reason| crate::path::PathError::Invalid {
             path: text.chars().take(256).collect(),
             reason,
         };
@@ -144,6 +144,30 @@ impl fmt::Debug for NodePath {
 }
 
 /// What a node is.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actix_supervisor::periodic::{Periodic, Tick, TickContext};
+/// use actix_supervisor::snapshot::NodeKind;
+/// use actix_supervisor::{ChildSpec, Inspect, SupervisorActor};
+///
+/// struct Sampler;
+/// impl Tick for Sampler {
+///     type Error = String;
+///     async fn tick(&mut self, _: &TickContext) -> Result<(), String> { Ok(()) }
+/// }
+///
+/// # actix::System::new().block_on(async {
+/// let sampler = ChildSpec::periodic("sampler", Periodic::every(Duration::from_secs(1)), |_| Sampler);
+/// let app = SupervisorActor::builder("app").child(sampler).start()?;
+/// let tree = app.send(Inspect).await?;
+/// assert_eq!(tree.root.kind, NodeKind::Supervisor);
+/// assert_eq!(tree.find("/app/sampler").unwrap().kind, NodeKind::Periodic);
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -189,6 +213,48 @@ pub enum NodeKind {
 /// [depends on](crate::ChildSpec::depends_on) to finish their start, at
 /// most its [start timeout](crate::ChildSpec::start_timeout). Messages wait
 /// in the mailbox.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actix::prelude::*;
+/// use actix_supervisor::snapshot::NodeState;
+/// use actix_supervisor::{Backoff, ChildSpec, Inspect, SupervisorActor, TreeSnapshot};
+///
+/// #[derive(Default)]
+/// struct Job;
+/// impl Actor for Job { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Job);
+/// # #[derive(Message)]
+/// # #[rtype(result = "()")]
+/// # struct Crash;
+/// # impl Handler<Crash> for Job {
+/// #     type Result = ();
+/// #     fn handle(&mut self, _: Crash, _: &mut Context<Self>) { panic!("boom") }
+/// # }
+///
+/// # actix::System::new().block_on(async {
+/// # tokio::time::pause();
+/// # std::panic::set_hook(Box::new(|_| {})); // keep the example's output quiet
+/// let backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30)).jitter(0.0);
+/// let spec = ChildSpec::new("job", Job::default).backoff(backoff);
+/// let job = spec.handle();
+/// let app = SupervisorActor::builder("app").child(spec).start()?;
+/// let state = |tree: TreeSnapshot| tree.find("/app/job").unwrap().state;
+///
+/// job.started().await?;
+/// assert_eq!(state(app.send(Inspect).await?), NodeState::Running);
+///
+/// assert!(job.send(Crash).await.is_err()); // a panic: the next start waits 1 s
+/// let restarting = NodeState::Restarting { attempt: 1, next_start_in: Duration::from_secs(1) };
+/// assert_eq!(state(app.send(Inspect).await?), restarting);
+///
+/// job.stop().await;
+/// assert_eq!(state(app.send(Inspect).await?), NodeState::Stopped);
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "state")]
 #[non_exhaustive]
@@ -248,6 +314,35 @@ impl fmt::Display for NodeState {
 }
 
 /// How an incarnation failed.
+///
+/// # Examples
+///
+/// ```
+/// use actix::prelude::*;
+/// use actix_supervisor::snapshot::FailureKind;
+/// use actix_supervisor::{ChildSpec, Inspect, RestartPolicy, SupervisorActor};
+///
+/// /// Ends its incarnation as a failure, without panicking.
+/// struct Importer;
+/// impl Actor for Importer {
+///     type Context = Context<Self>;
+///     fn started(&mut self, ctx: &mut Context<Self>) {
+///         actix_supervisor::fail(ctx, "the source is unreachable");
+///     }
+/// }
+/// actix_supervisor::supervised!(Importer);
+///
+/// # actix::System::new().block_on(async {
+/// let spec = ChildSpec::new("importer", || Importer).restart(RestartPolicy::Never);
+/// let importer = spec.handle();
+/// let app = SupervisorActor::builder("app").child(spec).start()?;
+/// importer.ended().await;
+/// let tree = app.send(Inspect).await?;
+/// let failure = tree.find("/app/importer").unwrap().last_failure.clone().unwrap();
+/// assert_eq!(failure.kind, FailureKind::Error); // `fail`; a panic would be `Panic`
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -260,6 +355,33 @@ pub enum FailureKind {
 }
 
 /// Where in a node's life a failure happened.
+///
+/// # Examples
+///
+/// A factory that fails fails the start attempt, before any actor exists:
+///
+/// ```
+/// use actix::prelude::*;
+/// use actix_supervisor::snapshot::FailurePhase;
+/// use actix_supervisor::{ChildSpec, RestartPolicy, StartError, SupervisorActor};
+///
+/// struct Conn;
+/// impl Actor for Conn { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Conn);
+///
+/// # actix::System::new().block_on(async {
+/// let spec = ChildSpec::try_new("conn", || Err::<Conn, _>("connection refused"))
+///     .restart(RestartPolicy::Never);
+/// let conn = spec.handle();
+/// let _app = SupervisorActor::builder("app").child(spec).start()?;
+/// let Err(StartError::StartFailed { reason, .. }) = conn.started().await else {
+///     panic!("the factory failed");
+/// };
+/// assert_eq!(reason.phase, FailurePhase::Factory);
+/// assert_eq!(reason.message, "connection refused");
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -278,6 +400,44 @@ pub enum FailurePhase {
 }
 
 /// A failure of one incarnation: what happened, where, and when.
+///
+/// A node's latest one is its snapshot's
+/// [`last_failure`](NodeSnapshot::last_failure); each one is also published
+/// in a failure event.
+///
+/// # Examples
+///
+/// ```
+/// use actix::prelude::*;
+/// use actix_supervisor::snapshot::{FailureKind, FailurePhase};
+/// use actix_supervisor::{ChildSpec, Inspect, SupervisorActor};
+///
+/// #[derive(Default)]
+/// struct Parser;
+/// impl Actor for Parser { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Parser);
+/// # #[derive(Message)]
+/// # #[rtype(result = "()")]
+/// # struct Parse;
+/// # impl Handler<Parse> for Parser {
+/// #     type Result = ();
+/// #     fn handle(&mut self, _: Parse, _: &mut Context<Self>) { panic!("unexpected end of input") }
+/// # }
+///
+/// # actix::System::new().block_on(async {
+/// # std::panic::set_hook(Box::new(|_| {})); // keep the example's output quiet
+/// let spec = ChildSpec::new("parser", Parser::default);
+/// let parser = spec.handle();
+/// let app = SupervisorActor::builder("app").child(spec).start()?;
+/// assert!(parser.send(Parse).await.is_err()); // its handler panicked
+///
+/// let tree = app.send(Inspect).await?;
+/// let failure = tree.find("/app/parser").unwrap().last_failure.as_ref().unwrap();
+/// assert_eq!((failure.kind, failure.phase), (FailureKind::Panic, FailurePhase::Running));
+/// assert_eq!(failure.to_string(), "panic in running: unexpected end of input");
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Failure {
@@ -322,6 +482,34 @@ impl fmt::Display for Failure {
 
 /// Statistics of a periodic or worker child: its ticks (or loop runs) and
 /// their failures, across its incarnations.
+///
+/// # Examples
+///
+/// ```
+/// use actix_supervisor::worker::{Work, WorkContext};
+/// use actix_supervisor::{ChildSpec, Inspect, RestartPolicy, SupervisorActor};
+///
+/// struct Mirror;
+/// impl Work for Mirror {
+///     type Error = String;
+///     async fn run(&mut self, _: WorkContext) -> Result<(), String> {
+///         Err("disk full".to_string())
+///     }
+/// }
+///
+/// # actix::System::new().block_on(async {
+/// let spec = ChildSpec::worker("mirror", |_| Mirror).restart(RestartPolicy::Never);
+/// let mirror = spec.handle();
+/// let app = SupervisorActor::builder("app").child(spec).start()?;
+/// mirror.ended().await;
+///
+/// let tree = app.send(Inspect).await?;
+/// let stats = tree.find("/app/mirror").unwrap().task.clone().unwrap();
+/// assert_eq!((stats.runs, stats.failures, stats.consecutive_failures), (1, 1, 1));
+/// assert_eq!(stats.last_error.as_deref(), Some("disk full"));
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(into = "TaskStatsJson", from = "TaskStatsJson")]
 #[non_exhaustive]
@@ -483,7 +671,35 @@ pub struct NodePolicy {
 }
 
 /// The schedule of a periodic task, as configured
-/// ([`Periodic`](crate::Periodic)), in a snapshot.
+/// ([`Periodic`](crate::periodic::Periodic)), in a snapshot.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actix_supervisor::periodic::{Periodic, Tick, TickContext};
+/// use actix_supervisor::{ChildSpec, Inspect, SupervisorActor};
+///
+/// struct Compact;
+/// impl Tick for Compact {
+///     type Error = String;
+///     async fn tick(&mut self, _: &TickContext) -> Result<(), String> { Ok(()) }
+/// }
+///
+/// # actix::System::new().block_on(async {
+/// let hourly = Periodic::every(Duration::from_secs(3600)).tick_timeout(Duration::from_secs(60));
+/// let app = SupervisorActor::builder("app")
+///     .child(ChildSpec::periodic("compact", hourly, |_| Compact))
+///     .start()?;
+///
+/// let tree = app.send(Inspect).await?;
+/// let schedule = tree.find("/app/compact").unwrap().policy.schedule.clone().unwrap();
+/// assert_eq!(schedule.interval, Duration::from_secs(3600));
+/// assert_eq!(schedule.tick_timeout, Some(Duration::from_secs(60)));
+/// assert_eq!(schedule.missed_ticks, "skip");
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Schedule {
@@ -692,6 +908,34 @@ fn shown(duration: Duration) -> humantime::FormattedDuration {
 /// One node of a [`TreeSnapshot`].
 ///
 /// Its JSON form is described in [`TreeSnapshot`'s docs](TreeSnapshot#json-schema-version-1).
+///
+/// # Examples
+///
+/// ```
+/// use actix::prelude::*;
+/// use actix_supervisor::snapshot::{NodeKind, NodeState};
+/// use actix_supervisor::{ChildSpec, Inspect, NodeSnapshot, SupervisorActor};
+///
+/// #[derive(Default)]
+/// struct Cache;
+/// impl Actor for Cache { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Cache);
+///
+/// # actix::System::new().block_on(async {
+/// let spec = ChildSpec::new("cache", Cache::default);
+/// let cache = spec.handle();
+/// let app = SupervisorActor::builder("app").child(spec).start()?;
+/// cache.started().await?;
+///
+/// let tree = app.send(Inspect).await?;
+/// let node: &NodeSnapshot = &tree.root.children[0];
+/// assert_eq!((node.name.as_str(), node.path.as_str()), ("cache", "/app/cache"));
+/// assert_eq!((node.kind, node.state), (NodeKind::Actor, NodeState::Running));
+/// assert_eq!((node.incarnation, node.restart_count), (1, 0));
+/// assert!(node.last_failure.is_none() && node.uptime.is_some() && node.children.is_empty());
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(from = "NodeSnapshotJson")]
 #[non_exhaustive]
@@ -990,6 +1234,31 @@ fn kind_label(kind: NodeKind) -> &'static str {
 /// node's [`NodePolicy`]: `restart`, `backoff`, `strategy` and `intensity`
 /// in the form a configuration file takes, `grace` (`"infinity"` or a
 /// duration, with `grace_ms`), and a periodic task's `schedule`.
+///
+/// # Examples
+///
+/// ```
+/// use actix::prelude::*;
+/// use actix_supervisor::{ChildSpec, Inspect, SupervisorActor};
+///
+/// #[derive(Default)]
+/// struct Cache;
+/// impl Actor for Cache { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Cache);
+///
+/// # actix::System::new().block_on(async {
+/// let app = SupervisorActor::builder("app")
+///     .child(SupervisorActor::builder("db").child(ChildSpec::new("pool", Cache::default)))
+///     .child(ChildSpec::new("cache", Cache::default))
+///     .start()?;
+///
+/// let tree = app.send(Inspect).await?;
+/// let paths: Vec<&str> = tree.nodes().map(|node| node.path.as_str()).collect();
+/// assert_eq!(paths, ["/app", "/app/db", "/app/db/pool", "/app/cache"]);
+/// assert!(tree.to_string().starts_with("app [supervisor]")); // the outline above
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[non_exhaustive]
 pub struct TreeSnapshot {

@@ -41,7 +41,7 @@ use crate::tree::{NodeKind, NodePath, TaskStats};
 /// # Examples
 ///
 /// ```
-/// use actix_supervisor::{Tick, TickContext};
+/// use actix_supervisor::periodic::{Tick, TickContext};
 ///
 /// /// Expires leases, one partition at a time.
 /// struct LeaseScanner { partitions: u32, expired: u64 }
@@ -76,6 +76,37 @@ pub trait Tick: Unpin + 'static {
 }
 
 /// What a tick is told: its node, its number, and whether a stop began.
+///
+/// In a tree, the child makes one for each tick; in a unit test, make one
+/// with [`detached`](TickContext::detached) or
+/// [`builder`](TickContext::builder).
+///
+/// # Examples
+///
+/// ```
+/// use actix_supervisor::periodic::{Tick, TickContext};
+///
+/// /// Reports that it is alive, with the tick number.
+/// #[derive(Default)]
+/// struct Heartbeat { sent: Vec<String> }
+///
+/// impl Tick for Heartbeat {
+///     type Error = String;
+///     async fn tick(&mut self, cx: &TickContext) -> Result<(), String> {
+///         if !cx.is_stop_requested() {
+///             self.sent.push(format!("{} alive, tick {}", cx.path(), cx.tick_number()));
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let mut heartbeat = Heartbeat::default();
+/// heartbeat.tick(&TickContext::detached()).await?;
+/// assert_eq!(heartbeat.sent, ["/detached alive, tick 1"]);
+/// # Ok::<_, String>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone)]
 pub struct TickContext {
     path: NodePath,
@@ -101,7 +132,8 @@ impl TickContext {
     /// a stop began:
     ///
     /// ```
-    /// use actix_supervisor::{NodePath, Tick, TickContext};
+    /// use actix_supervisor::path::NodePath;
+    /// use actix_supervisor::periodic::{Tick, TickContext};
     ///
     /// /// Flushes every tick, compacts every tenth.
     /// #[derive(Default)]
@@ -168,7 +200,41 @@ impl TickContext {
 }
 
 /// Builds a [`TickContext`] for a unit test; made by
-/// [`TickContext::builder`], which has an example.
+/// [`TickContext::builder`].
+///
+/// # Examples
+///
+/// A test that keeps the token, to request a stop in the middle of a tick:
+///
+/// ```
+/// use actix_supervisor::periodic::{Tick, TickContext};
+/// use tokio_util::sync::CancellationToken;
+///
+/// /// Copies rows in batches; no new batch once a stop began.
+/// #[derive(Default)]
+/// struct Copier { batches: u32 }
+///
+/// impl Tick for Copier {
+///     type Error = String;
+///     async fn tick(&mut self, cx: &TickContext) -> Result<(), String> {
+///         while self.batches < 10 && !cx.is_stop_requested() {
+///             self.batches += 1;
+///             tokio::task::yield_now().await; // the batch's I/O
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let token = CancellationToken::new();
+/// let cx = TickContext::builder().tick_number(7).token(token.clone()).build();
+/// let mut copier = Copier::default();
+/// let (copied, ()) = tokio::join!(copier.tick(&cx), async { token.cancel() });
+/// copied?;
+/// assert_eq!(copier.batches, 1); // the batch in progress finished; no other began
+/// # Ok::<_, String>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone)]
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct TickContextBuilder {
@@ -224,6 +290,21 @@ impl TickContextBuilder {
 
 /// What happens to ticks missed while a tick ran late: as tokio's
 /// [`MissedTickBehavior`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actix_supervisor::periodic::{MissedTicks, Periodic};
+/// use tokio::time::MissedTickBehavior;
+///
+/// // An hourly report that must run once per hour, even after a slow one.
+/// let hourly = Periodic::every(Duration::from_secs(3600)).missed_ticks(MissedTicks::Burst);
+/// assert_eq!(hourly.missed_ticks, MissedTicks::Burst);
+/// assert_eq!(MissedTickBehavior::from(MissedTicks::Burst), MissedTickBehavior::Burst);
+/// // By default, missed ticks are skipped.
+/// assert_eq!(Periodic::every(Duration::from_secs(1)).missed_ticks, MissedTicks::Skip);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -254,7 +335,7 @@ impl From<MissedTicks> for MissedTickBehavior {
 ///
 /// ```
 /// use std::time::Duration;
-/// use actix_supervisor::{MissedTicks, Periodic};
+/// use actix_supervisor::periodic::{MissedTicks, Periodic};
 ///
 /// let every_minute = Periodic::every(Duration::from_secs(60))
 ///     .missed_ticks(MissedTicks::Delay)
@@ -354,6 +435,47 @@ impl Periodic {
 /// of schedule; to send it messages of your own, implement `Handler<M>` for
 /// `PeriodicActor<YourTick>` and reach your struct with
 /// [`task_mut`](PeriodicActor::task_mut).
+///
+/// # Examples
+///
+/// ```
+/// # use std::time::Duration;
+/// use actix::prelude::*;
+/// use actix_supervisor::periodic::{Periodic, PeriodicActor, TickNow};
+/// use actix_supervisor::{ChildSpec, SupervisorActor};
+/// # use actix_supervisor::periodic::{Tick, TickContext};
+///
+/// #[derive(Default)]
+/// struct Sampler { samples: u64 } // a `Tick`: each tick takes one sample
+/// # impl Tick for Sampler {
+/// #     type Error = String;
+/// #     async fn tick(&mut self, _: &TickContext) -> Result<(), String> {
+/// #         self.samples += 1;
+/// #         Ok(())
+/// #     }
+/// # }
+///
+/// /// A message of our own, handled by the actor that runs `Sampler`.
+/// #[derive(Message)]
+/// #[rtype(result = "u64")]
+/// struct Samples;
+/// impl Handler<Samples> for PeriodicActor<Sampler> {
+///     type Result = u64;
+///     fn handle(&mut self, _: Samples, _: &mut Context<Self>) -> u64 {
+///         self.task_mut().map_or(0, |sampler| sampler.samples)
+///     }
+/// }
+///
+/// # actix::System::new().block_on(async {
+/// let hourly = Periodic::every(Duration::from_secs(3600)).first_tick_after_interval();
+/// let spec = ChildSpec::periodic("sampler", hourly, |_| Sampler::default());
+/// let sampler = spec.handle(); // a ChildHandle<PeriodicActor<Sampler>>
+/// let _app = SupervisorActor::builder("app").child(spec).start()?;
+/// sampler.send(TickNow).await?;
+/// assert_eq!(sampler.send(Samples).await?, 1); // handled once the tick is done
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 pub struct PeriodicActor<T: Tick> {
     task: Option<T>,
     config: Periodic,
@@ -487,6 +609,36 @@ impl<T: Tick> StreamHandler<Instant> for PeriodicActor<T> {
 
 /// Asks a periodic child to tick now, out of schedule (skipped while a tick
 /// runs or once a stop began).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actix_supervisor::periodic::{Periodic, Tick, TickContext, TickNow};
+/// use actix_supervisor::{ChildSpec, SupervisorActor};
+/// use tokio::sync::mpsc;
+///
+/// /// Flushes a buffer; says which tick did it.
+/// struct Flush(mpsc::UnboundedSender<u64>);
+/// impl Tick for Flush {
+///     type Error = String;
+///     async fn tick(&mut self, cx: &TickContext) -> Result<(), String> {
+///         self.0.send(cx.tick_number()).map_err(|e| e.to_string())
+///     }
+/// }
+///
+/// # actix::System::new().block_on(async {
+/// let (flushed, mut flushes) = mpsc::unbounded_channel();
+/// let hourly = Periodic::every(Duration::from_secs(3600)).first_tick_after_interval();
+/// let spec = ChildSpec::periodic("flush", hourly, move |_| Flush(flushed.clone()));
+/// let flush = spec.handle();
+/// let _app = SupervisorActor::builder("app").child(spec).start()?;
+///
+/// flush.send(TickNow).await?; // e.g. the buffer is full: flush now
+/// assert_eq!(flushes.recv().await, Some(1)); // the first tick, an hour early
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "()")]
 pub struct TickNow;
@@ -512,7 +664,8 @@ impl<T: Tick> ChildSpec<PeriodicActor<T>> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use actix_supervisor::{ChildSpec, Periodic, SupervisorActor, Tick, TickContext};
+    /// use actix_supervisor::periodic::{Periodic, Tick, TickContext};
+    /// use actix_supervisor::{ChildSpec, SupervisorActor};
     ///
     /// struct Sampler;
     /// impl Tick for Sampler {

@@ -36,7 +36,7 @@ use crate::tree::{NodeKind, NodePath, TaskStats};
 /// # Examples
 ///
 /// ```
-/// use actix_supervisor::{Work, WorkContext};
+/// use actix_supervisor::worker::{Work, WorkContext};
 ///
 /// /// Polls a queue until stopped.
 /// struct Poller { polled: u64 }
@@ -72,6 +72,35 @@ pub trait Work: Unpin + 'static {
 
 /// What a worker's loop is given: its node, and a token cancelled when a
 /// stop (or a restart) of the child begins.
+///
+/// # Examples
+///
+/// ```
+/// use actix_supervisor::worker::{Work, WorkContext};
+/// use actix_supervisor::{ChildSpec, SupervisorActor};
+/// use tokio::sync::mpsc;
+///
+/// /// Listens until its child is stopped.
+/// struct Listener(mpsc::UnboundedSender<String>);
+/// impl Work for Listener {
+///     type Error = String;
+///     async fn run(&mut self, cx: WorkContext) -> Result<(), String> {
+///         let _ = self.0.send(format!("{} listening, incarnation {}", cx.path(), cx.incarnation()));
+///         cx.token().cancelled().await; // until a stop (or a restart) begins
+///         Ok(())
+///     }
+/// }
+///
+/// # actix::System::new().block_on(async {
+/// let (log, mut lines) = mpsc::unbounded_channel();
+/// let spec = ChildSpec::worker("listener", move |_| Listener(log.clone()));
+/// let listener = spec.handle();
+/// let _app = SupervisorActor::builder("app").child(spec).start()?;
+/// assert_eq!(lines.recv().await.unwrap(), "/app/listener listening, incarnation 1");
+/// assert!(listener.stop().await.is_drained()); // the loop saw its token and returned
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone)]
 pub struct WorkContext {
     path: NodePath,
@@ -102,7 +131,8 @@ impl WorkContext {
     /// returns at once when a stop already began:
     ///
     /// ```
-    /// use actix_supervisor::{NodePath, Work, WorkContext};
+    /// use actix_supervisor::path::NodePath;
+    /// use actix_supervisor::worker::{Work, WorkContext};
     ///
     /// #[derive(Default)]
     /// struct Replicator { resumed: bool, batches: u64 }
@@ -166,7 +196,40 @@ impl WorkContext {
 }
 
 /// Builds a [`WorkContext`] for a unit test; made by
-/// [`WorkContext::builder`], which has an example.
+/// [`WorkContext::builder`].
+///
+/// # Examples
+///
+/// A test that keeps the token, to stop the loop while it runs:
+///
+/// ```
+/// use actix_supervisor::worker::{Work, WorkContext};
+/// use tokio_util::sync::CancellationToken;
+///
+/// /// Drains a queue until stopped.
+/// struct Drainer { rounds: u32 }
+///
+/// impl Work for Drainer {
+///     type Error = String;
+///     async fn run(&mut self, cx: WorkContext) -> Result<(), String> {
+///         while !cx.is_stop_requested() {
+///             self.rounds += 1;
+///             tokio::task::yield_now().await; // the round's I/O
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let token = CancellationToken::new();
+/// let cx = WorkContext::builder().incarnation(3).token(token.clone()).build();
+/// let mut drainer = Drainer { rounds: 0 };
+/// let (drained, ()) = tokio::join!(drainer.run(cx), async { token.cancel() });
+/// drained?;
+/// assert_eq!(drainer.rounds, 1); // the round in progress finished; no other began
+/// # Ok::<_, String>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone)]
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct WorkContextBuilder {
@@ -220,6 +283,34 @@ impl WorkContextBuilder {
 }
 
 /// The actor that runs a [`Work`] loop. Built by [`ChildSpec::worker`].
+///
+/// Its loop returning `Ok` ends the child normally; its
+/// [`RestartPolicy`](crate::RestartPolicy) decides what follows.
+///
+/// # Examples
+///
+/// ```
+/// use actix_supervisor::worker::{Work, WorkContext, WorkerActor};
+/// use actix_supervisor::{ChildHandle, ChildSpec, StopOutcome, SupervisorActor};
+///
+/// /// Runs the migrations once, then is done.
+/// struct Migrate;
+/// impl Work for Migrate {
+///     type Error = String;
+///     async fn run(&mut self, _: WorkContext) -> Result<(), String> { Ok(()) }
+/// }
+///
+/// # actix::System::new().block_on(async {
+/// let spec = ChildSpec::worker("migrate", |_| Migrate);
+/// let migrate: ChildHandle<WorkerActor<Migrate>> = spec.handle();
+/// let _app = SupervisorActor::builder("app").child(spec).start()?;
+///
+/// let report = migrate.ended().await; // `OnFailure` (the default): not restarted
+/// assert!(report.ended_on_its_own);
+/// assert_eq!(report.outcome, StopOutcome::Drained);
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 pub struct WorkerActor<W: Work> {
     work: Option<W>,
     context: WorkContext,
@@ -300,7 +391,8 @@ impl<W: Work> ChildSpec<WorkerActor<W>> {
     /// A worker that takes commands through a channel wired by the factory:
     ///
     /// ```
-    /// use actix_supervisor::{ChildSpec, Work, WorkContext};
+    /// use actix_supervisor::worker::{Work, WorkContext};
+    /// use actix_supervisor::ChildSpec;
     /// use tokio::sync::mpsc;
     ///
     /// struct Fanout { commands: mpsc::UnboundedReceiver<String>, sent: u64 }

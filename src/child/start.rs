@@ -26,6 +26,46 @@ pub(crate) struct Parts<A: Actor<Context = Context<A>>> {
 }
 
 /// What a factory is told about the incarnation it builds.
+///
+/// Given to the factory of [`ChildSpec::with_context`](crate::ChildSpec::with_context),
+/// [`ChildSpec::periodic`](crate::ChildSpec::periodic) and
+/// [`ChildSpec::worker`](crate::ChildSpec::worker).
+///
+/// # Examples
+///
+/// ```
+/// use actix::prelude::*;
+/// use actix_supervisor::{ChildSpec, SupervisorActor};
+///
+/// struct Conn { incarnation: u64 }
+/// impl Actor for Conn { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Conn);
+/// # #[derive(Message)]
+/// # #[rtype(result = "u64")]
+/// # struct Incarnation;
+/// # impl Handler<Incarnation> for Conn {
+/// #     type Result = u64;
+/// #     fn handle(&mut self, _: Incarnation, _: &mut Context<Self>) -> u64 { self.incarnation }
+/// # }
+/// # #[derive(Message)]
+/// # #[rtype(result = "()")]
+/// # struct Crash;
+/// # impl Handler<Crash> for Conn {
+/// #     type Result = ();
+/// #     fn handle(&mut self, _: Crash, _: &mut Context<Self>) { panic!("connection reset") }
+/// # }
+///
+/// # actix::System::new().block_on(async {
+/// # std::panic::set_hook(Box::new(|_| {})); // keep the example's output quiet
+/// let spec = ChildSpec::with_context("conn", |start| Conn { incarnation: start.incarnation() });
+/// let conn = spec.handle();
+/// let _app = SupervisorActor::builder("app").child(spec).start()?;
+/// assert_eq!(conn.send(Incarnation).await?, 1);
+/// assert!(conn.send(Crash).await.is_err()); // restarted at once (no backoff)
+/// assert_eq!(conn.send(Incarnation).await?, 2);
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone)]
 pub struct StartContext {
     pub(crate) path: NodePath,

@@ -57,6 +57,28 @@ pub fn restart_fresh<A: 'static>(actor: &mut A) {
 ///
 /// Implemented by [`supervised!`](crate::supervised); you do not implement it
 /// by hand. Forgetting that line is a compile error that names it.
+///
+/// # Examples
+///
+/// The bound of code that works with any supervised actor:
+///
+/// ```
+/// use actix::prelude::*;
+/// use actix_supervisor::{ChildSpec, RestartPolicy, SupervisedActor};
+///
+/// /// Every child of this application gets the same policy.
+/// fn standard<A: SupervisedActor>(name: &str, factory: fn() -> A) -> ChildSpec<A> {
+///     ChildSpec::new(name, factory).restart(RestartPolicy::Always)
+/// }
+///
+/// #[derive(Default)]
+/// struct Cache;
+/// impl Actor for Cache { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Cache); // makes `Cache: SupervisedActor`
+///
+/// let cache = standard("cache", Cache::default);
+/// assert_eq!(cache.name(), "cache");
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be supervised: write `actix_supervisor::supervised!({Self});` after its `impl Actor`",
     label = "`{Self}` needs `actix_supervisor::supervised!({Self});`",
@@ -85,7 +107,7 @@ impl<A> SupervisedActor for A where
 ///
 /// ```
 /// use actix::prelude::*;
-/// use actix_supervisor::SupervisedHandler;
+/// use actix_supervisor::plumbing::SupervisedHandler;
 ///
 /// #[derive(Default)]
 /// struct Counter(u64);

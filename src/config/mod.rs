@@ -34,6 +34,12 @@
 //! [[children.children]]
 //! name = "receiver"
 //! factory = "receiver"
+//!
+//! [[children.children]]
+//! name = "backfill"
+//! factory = "backfill"
+//! restart = "never"
+//! remove_on_exit = true             # leaves the tree when it ends
 //! ```
 //!
 //! Every mistake is refused before anything starts, with a
@@ -123,6 +129,31 @@ pub struct TreeConfig {
 /// Every field but `name` may be left out; an absent policy keeps the
 /// default of the spec the factory returns (for supervisors, of
 /// [`SupervisorBuilder`]).
+///
+/// # Examples
+///
+/// ```
+/// use actix_supervisor::config::{NodeConfig, TreeConfig};
+/// use actix_supervisor::RestartPolicy;
+///
+/// let mut tree = TreeConfig::from_toml_str(r#"
+///     name = "app"
+///
+///     [[children]]
+///     name = "ingest"
+///     factory = "ingest"
+/// "#)?;
+/// let ingest: &mut NodeConfig = &mut tree.root.children[0];
+/// assert!(!ingest.is_supervisor()); // it has a factory
+/// assert_eq!(ingest.restart, None); // left out: the spec's own default
+///
+/// // Changed in code, e.g. from a command-line flag, before it is built:
+/// ingest.restart = Some(RestartPolicy::Always);
+/// tree.root.children.push(NodeConfig::new("jobs")); // a supervisor, no children yet
+/// tree.validate()?;
+/// assert!(tree.to_toml_string()?.contains(r#"restart = "always""#));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -149,6 +180,10 @@ pub struct NodeConfig {
     /// For a periodic child: its schedule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub periodic: Option<Periodic>,
+    /// For a child (not a supervisor): leave the tree when an incarnation
+    /// ends for good, freeing the name (see [`ChildSpec::remove_on_exit`](crate::ChildSpec::remove_on_exit)).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub remove_on_exit: bool,
     /// For a supervisor: which children restart together.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strategy: Option<Strategy>,
@@ -172,6 +207,7 @@ impl NodeConfig {
             grace: None,
             depends_on: Vec::new(),
             periodic: None,
+            remove_on_exit: false,
             strategy: None,
             intensity: None,
             children: Vec::new(),

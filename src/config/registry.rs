@@ -38,7 +38,8 @@ struct Entry {
 /// ```
 /// use actix::prelude::*;
 /// use actix_supervisor::config::Registry;
-/// use actix_supervisor::{ChildSpec, Tick, TickContext};
+/// use actix_supervisor::periodic::{Tick, TickContext};
+/// use actix_supervisor::ChildSpec;
 ///
 /// #[derive(Default)]
 /// struct Ingest;
@@ -73,8 +74,8 @@ impl Registry {
 
     /// Registers `make` under `key`: it makes the spec of a node with
     /// `factory = key`, given the node's name. The node's `restart`,
-    /// `backoff`, `grace` and `depends_on`, when written, are applied to the
-    /// spec it returns. A later registration under the same key replaces an
+    /// `backoff`, `grace`, `depends_on` and `remove_on_exit`, when written,
+    /// are applied to the spec it returns. A later registration under the same key replaces an
     /// earlier one.
     ///
     /// `make` is called once for each node naming it; to keep the children's
@@ -150,6 +151,9 @@ fn apply<A: SupervisedActor>(mut spec: ChildSpec<A>, node: &NodeConfig) -> AnyCh
     }
     for dependency in &node.depends_on {
         spec = spec.depends_on(dependency.clone());
+    }
+    if node.remove_on_exit {
+        spec = spec.remove_on_exit();
     }
     spec.into()
 }

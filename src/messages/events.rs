@@ -28,6 +28,31 @@ use crate::tree::{Failure, NodePath};
 pub(crate) const EVENT_CAPACITY: usize = 1024;
 
 /// Something that happened to a node.
+///
+/// # Examples
+///
+/// ```
+/// use actix::prelude::*;
+/// use actix_supervisor::events::{EventKind, LifecycleEvent};
+/// use actix_supervisor::{ChildSpec, StartChild, Subscribe, SupervisorActor};
+/// use futures_util::StreamExt;
+///
+/// #[derive(Default)]
+/// struct Job;
+/// impl Actor for Job { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Job);
+///
+/// # actix::System::new().block_on(async {
+/// let app = SupervisorActor::builder("app").start()?;
+/// let mut events = app.send(Subscribe::all()).await?;
+/// app.send(StartChild::new(ChildSpec::new("job", Job::default))).await??;
+///
+/// let event: LifecycleEvent = events.next().await.unwrap();
+/// assert_eq!((event.path.as_str(), event.incarnation), ("/app/job", 1));
+/// assert_eq!(event.kind, EventKind::Started);
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct LifecycleEvent {
@@ -58,6 +83,46 @@ impl Message for LifecycleEvent {
 /// `Restarting`, then (after the delay) `Started`; a node asked to stop
 /// shows `Stopping` when it begins to drain; a node that ends for good shows
 /// `Stopped` last, with its report.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actix::prelude::*;
+/// use actix_supervisor::events::EventKind;
+/// use actix_supervisor::{Backoff, ChildSpec, Subscribe, SupervisorActor};
+/// use futures_util::StreamExt;
+///
+/// #[derive(Default)]
+/// struct Job;
+/// impl Actor for Job { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Job);
+/// # #[derive(Message)]
+/// # #[rtype(result = "()")]
+/// # struct Crash;
+/// # impl Handler<Crash> for Job {
+/// #     type Result = ();
+/// #     fn handle(&mut self, _: Crash, _: &mut Context<Self>) { panic!("boom") }
+/// # }
+///
+/// # actix::System::new().block_on(async {
+/// # tokio::time::pause();
+/// # std::panic::set_hook(Box::new(|_| {})); // keep the example's output quiet
+/// let backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30)).jitter(0.0);
+/// let spec = ChildSpec::new("job", Job::default).backoff(backoff);
+/// let job = spec.handle();
+/// let app = SupervisorActor::builder("app").child(spec).start()?;
+/// job.started().await?;
+/// let mut events = app.send(Subscribe::all()).await?;
+///
+/// assert!(job.send(Crash).await.is_err()); // a panic
+/// let kinds: Vec<EventKind> = events.by_ref().take(3).map(|e| e.kind).collect().await;
+/// assert!(matches!(&kinds[0], EventKind::Failed { failure } if failure.message == "boom"));
+/// assert_eq!(kinds[1], EventKind::Restarting { attempt: 1, delay: Duration::from_secs(1) });
+/// assert_eq!(kinds[2], EventKind::Started);
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "event")]
 #[non_exhaustive]
@@ -182,7 +247,8 @@ impl Events {
 ///
 /// ```
 /// use actix::prelude::*;
-/// use actix_supervisor::{ChildSpec, EventKind, Stop, Subscribe, SupervisorActor};
+/// use actix_supervisor::events::EventKind;
+/// use actix_supervisor::{ChildSpec, Stop, Subscribe, SupervisorActor};
 /// use futures_util::StreamExt;
 ///
 /// #[derive(Default)]
@@ -193,7 +259,7 @@ impl Events {
 /// # actix::System::new().block_on(async {
 /// let spec = ChildSpec::new("worker", Worker::default);
 /// let app = SupervisorActor::builder("app").child(spec).start().unwrap();
-/// let worker = actix_supervisor::NodePath::parse("/app/worker").unwrap();
+/// let worker = actix_supervisor::path::NodePath::parse("/app/worker").unwrap();
 /// let mut events = app.send(Subscribe::subtree(worker))
 ///     .await
 ///     .unwrap();
@@ -233,6 +299,41 @@ impl Message for Subscribe {
 /// Asks a supervisor to send the lifecycle events of its subtree (or of the
 /// subtree at a path below it) to an actix `Recipient`, from now on, until
 /// the recipient is gone.
+///
+/// # Examples
+///
+/// ```
+/// use actix::prelude::*;
+/// use actix_supervisor::events::{EventKind, LifecycleEvent, SubscribeRecipient};
+/// use actix_supervisor::{ChildSpec, StartChild, SupervisorActor};
+/// use tokio::sync::mpsc;
+///
+/// /// Passes every event on, e.g. to an audit log.
+/// struct Audit(mpsc::UnboundedSender<LifecycleEvent>);
+/// impl Actor for Audit { type Context = Context<Self>; }
+/// impl Handler<LifecycleEvent> for Audit {
+///     type Result = ();
+///     fn handle(&mut self, event: LifecycleEvent, _: &mut Context<Self>) {
+///         let _ = self.0.send(event);
+///     }
+/// }
+/// # #[derive(Default)]
+/// # struct Job;
+/// # impl Actor for Job { type Context = Context<Self>; }
+/// # actix_supervisor::supervised!(Job);
+///
+/// # actix::System::new().block_on(async {
+/// let (log, mut logged) = mpsc::unbounded_channel();
+/// let audit = Audit(log).start();
+/// let app = SupervisorActor::builder("app").start()?;
+/// app.send(SubscribeRecipient::all(audit.recipient())).await?;
+///
+/// app.send(StartChild::new(ChildSpec::new("job", Job::default))).await??;
+/// let event = logged.recv().await.unwrap();
+/// assert_eq!((event.path.as_str(), event.kind), ("/app/job", EventKind::Started));
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug)]
 pub struct SubscribeRecipient {
     pub(crate) recipient: Recipient<LifecycleEvent>,
@@ -266,6 +367,38 @@ impl Message for SubscribeRecipient {
 /// It ends when the tree is gone. Reading it slowly never slows the tree
 /// down: once it is 1024 events behind, the oldest unread ones are dropped
 /// for it and it receives one [`EventKind::Lagged`] saying how many.
+///
+/// # Examples
+///
+/// A stream of one subtree sees that subtree's events only:
+///
+/// ```
+/// use actix::prelude::*;
+/// use actix_supervisor::events::EventStream;
+/// use actix_supervisor::path::NodePath;
+/// use actix_supervisor::{ChildSpec, Stop, Subscribe, SupervisorActor};
+/// use futures_util::StreamExt;
+///
+/// #[derive(Default)]
+/// struct Conn;
+/// impl Actor for Conn { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Conn);
+///
+/// # actix::System::new().block_on(async {
+/// let app = SupervisorActor::builder("app")
+///     .child(ChildSpec::new("db", Conn::default))
+///     .child(ChildSpec::new("api", Conn::default))
+///     .start()?;
+/// let db = NodePath::parse("/app/db")?;
+/// let events: EventStream = app.send(Subscribe::subtree(db)).await?;
+/// app.send(Stop).await?;
+///
+/// // `Stopping`, then `Stopped`: "/app" and "/app/api" are not in the subtree.
+/// let paths: Vec<String> = events.take(2).map(|e| e.path.to_string()).collect().await;
+/// assert_eq!(paths, ["/app/db", "/app/db"]);
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug)]
 pub struct EventStream {
     subtree: NodePath,

@@ -68,6 +68,43 @@ impl Message for Stop {
 }
 
 /// How a node's stop ended.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actix::prelude::*;
+/// use actix_supervisor::worker::{Work, WorkContext};
+/// use actix_supervisor::{ChildSpec, Grace, Stop, StopOutcome, SupervisorActor};
+///
+/// /// Never looks at its token: a stop can only time out.
+/// struct Stubborn;
+/// impl Work for Stubborn {
+///     type Error = String;
+///     async fn run(&mut self, _: WorkContext) -> Result<(), String> {
+///         std::future::pending().await
+///     }
+/// }
+/// # #[derive(Default)]
+/// # struct Cache;
+/// # impl Actor for Cache { type Context = Context<Self>; }
+/// # actix_supervisor::supervised!(Cache);
+///
+/// # actix::System::new().block_on(async {
+/// # tokio::time::pause();
+/// let stubborn = ChildSpec::worker("stubborn", |_| Stubborn)
+///     .grace(Grace::Duration(Duration::from_secs(1)));
+/// let app = SupervisorActor::builder("app")
+///     .child(stubborn)
+///     .child(ChildSpec::new("cache", Cache::default))
+///     .start()?;
+///
+/// let report = app.send(Stop).await?;
+/// assert_eq!(report.find("/app/stubborn").unwrap().outcome, StopOutcome::TimedOut);
+/// assert_eq!(report.find("/app/cache").unwrap().outcome, StopOutcome::Drained);
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "outcome", content = "failure")]
 #[non_exhaustive]

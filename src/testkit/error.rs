@@ -17,6 +17,32 @@ use super::event_line::EventLine;
 /// A wait on a tree ([`wait_until`](super::wait_until),
 /// [`wait_for_node`](super::wait_for_node)) that ended without the
 /// condition holding.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actix::prelude::*;
+/// use actix_supervisor::testkit::{self, WaitError};
+/// use actix_supervisor::{ChildSpec, SupervisorActor};
+///
+/// #[derive(Default)]
+/// struct Job;
+/// impl Actor for Job { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Job);
+///
+/// testkit::run_paused(async {
+///     let spec = ChildSpec::new("job", Job::default);
+///     let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+///     let err: WaitError = testkit::wait_for_node(&app, "/app/job", |n| n.restart_count > 0)
+///         .timeout(Duration::from_secs(1)) // no real second passes
+///         .try_wait()
+///         .await
+///         .unwrap_err();
+///     assert!(err.is_timeout());
+///     assert_eq!(err.last_snapshot().unwrap().find("/app/job").unwrap().restart_count, 0);
+/// });
+/// ```
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum WaitError {
@@ -81,6 +107,38 @@ impl fmt::Display for LastSnapshot<'_> {
 /// A wait for a lifecycle event
 /// ([`EventRecorder::wait_for`](super::EventRecorder::wait_for)) that ended
 /// without a matching event.
+///
+/// # Examples
+///
+/// ```
+/// # use std::time::Duration;
+/// use actix::prelude::*;
+/// use actix_supervisor::events::EventKind;
+/// use actix_supervisor::testkit::{self, EventRecorder, EventWaitError};
+/// use actix_supervisor::{ChildSpec, SupervisorActor};
+///
+/// # #[derive(Default)]
+/// # struct Job;
+/// # impl Actor for Job { type Context = Context<Self>; }
+/// # actix_supervisor::supervised!(Job);
+/// #
+/// testkit::run_paused(async {
+///     let spec = ChildSpec::new("job", Job::default);
+///     let job = spec.handle();
+///     let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+///     let recorder = EventRecorder::start(&app).await.unwrap();
+///     job.stop().await;
+///
+///     let err = recorder
+///         .wait_for(|e| matches!(e.kind, EventKind::Failed { .. }))
+///         .timeout(Duration::from_secs(1))
+///         .try_wait()
+///         .await
+///         .unwrap_err();
+///     assert!(matches!(err, EventWaitError::TimedOut { .. }));
+///     assert!(err.seen().iter().any(|e| matches!(e.kind, EventKind::Stopped { .. })));
+/// });
+/// ```
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum EventWaitError {
@@ -131,6 +189,25 @@ impl fmt::Display for EventList<'_> {
 
 /// The live actors of the current thread did not come back down to the
 /// expected count (see [`settle_live_actors`](super::settle_live_actors)).
+///
+/// # Examples
+///
+/// ```
+/// use actix_supervisor::{testkit, Stop, SupervisorActor};
+///
+/// testkit::run_paused(async {
+///     let before = testkit::live_actors();
+///     let app = SupervisorActor::builder("app").start().unwrap();
+///
+///     // A supervisor runs until it is stopped: it is still there.
+///     let left = testkit::settle_live_actors(before).await.unwrap_err();
+///     assert_eq!((left.expected, left.live), (before, before + 1));
+///
+///     app.send(Stop).await.unwrap();
+///     drop(app);
+///     testkit::settle_live_actors(before).await.unwrap();
+/// });
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("{live} library actors are alive on this thread, {expected} expected: {} left behind", live.saturating_sub(*expected))]
 #[non_exhaustive]
@@ -144,6 +221,33 @@ pub struct ActorsLeftBehind {
 /// A start/stop stress run ([`stress_tree`](super::stress_tree),
 /// [`stress_child`](super::stress_child)) that found a problem, with the
 /// cycle and the seed that reproduce it.
+///
+/// # Examples
+///
+/// ```
+/// use actix::prelude::*;
+/// use actix_supervisor::testkit::{self, StressFailure};
+/// use actix_supervisor::{BuildError, ChildSpec, SupervisorActor};
+///
+/// #[derive(Default)]
+/// struct Job;
+/// impl Actor for Job { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Job);
+///
+/// testkit::run_paused(async {
+///     let err = testkit::stress_tree(|| {
+///         SupervisorActor::builder("app")
+///             .child(ChildSpec::new("job", Job::default))
+///             .child(ChildSpec::new("job", Job::default)) // the same name twice
+///     })
+///     .seed(9)
+///     .try_run()
+///     .await
+///     .unwrap_err();
+///     assert_eq!((err.cycle, err.seed), (0, 9)); // `.seed(9)` plays it again
+///     assert!(matches!(err.failure, StressFailure::Build(BuildError::DuplicateName { .. })));
+/// });
+/// ```
 #[derive(Debug, Error)]
 #[error("stress cycle {cycle} (seed {seed}) failed: {failure}")]
 #[non_exhaustive]
@@ -157,6 +261,39 @@ pub struct StressError {
 }
 
 /// What went wrong in a stress cycle.
+///
+/// # Examples
+///
+/// A child whose stop never ends hangs the cycle:
+///
+/// ```
+/// # use std::time::Duration;
+/// use actix_supervisor::snapshot::NodeState;
+/// use actix_supervisor::testkit::{self, StressFailure};
+/// use actix_supervisor::worker::{Work, WorkContext};
+/// use actix_supervisor::{ChildSpec, Grace};
+///
+/// struct Stuck; // ignores its token, and its grace never runs out
+/// impl Work for Stuck {
+///     type Error = String;
+///     async fn run(&mut self, _: WorkContext) -> Result<(), String> {
+///         std::future::pending().await
+///     }
+/// }
+///
+/// testkit::run_paused(async {
+///     let stuck = || ChildSpec::worker("stuck", |_| Stuck).grace(Grace::Infinity);
+///     let err = testkit::stress_child(stuck)
+///         .cycle_timeout(Duration::from_secs(1))
+///         .try_run()
+///         .await
+///         .unwrap_err();
+///     let StressFailure::Hung { after, snapshot } = err.failure else { panic!("{err}") };
+///     assert_eq!(after, Duration::from_secs(1));
+///     let tree = snapshot.unwrap(); // the tree when the cycle hung
+///     assert_eq!(tree.find("/stress-host/stuck").unwrap().state, NodeState::Stopping);
+/// });
+/// ```
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum StressFailure {

@@ -41,7 +41,8 @@ use crate::tree::NodePath;
 /// ```
 /// use actix::prelude::*;
 /// use actix_supervisor::testkit::{self, EventRecorder};
-/// use actix_supervisor::{ChildSpec, EventKind, SupervisorActor};
+/// use actix_supervisor::events::EventKind;
+/// use actix_supervisor::{ChildSpec, SupervisorActor};
 ///
 /// #[derive(Default)]
 /// struct Crashy;
@@ -275,6 +276,37 @@ impl EventRecorder {
 ///
 /// Dropping it before it finishes just stops waiting; the recording goes
 /// on.
+///
+/// # Examples
+///
+/// ```
+/// # use std::time::Duration;
+/// use actix::prelude::*;
+/// use actix_supervisor::events::EventKind;
+/// use actix_supervisor::testkit::{self, EventRecorder};
+/// use actix_supervisor::{ChildSpec, SupervisorActor};
+///
+/// # #[derive(Default)]
+/// # struct Job;
+/// # impl Actor for Job { type Context = Context<Self>; }
+/// # actix_supervisor::supervised!(Job);
+/// #
+/// testkit::run_paused(async {
+///     let spec = ChildSpec::new("job", Job::default);
+///     let job = spec.handle();
+///     let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+///     let recorder = EventRecorder::start(&app).await.unwrap();
+///     let stopped = job.stop();
+///
+///     let event = recorder
+///         .wait_for(|e| matches!(e.kind, EventKind::Stopped { .. }))
+///         .timeout(Duration::from_secs(1))
+///         .describe("the job's stop")
+///         .await;
+///     assert_eq!(event.path.as_str(), "/app/job");
+///     assert!(stopped.await.is_drained());
+/// });
+/// ```
 #[must_use = "a wait does nothing until it is awaited"]
 pub struct WaitForEvent<'a> {
     recorder: &'a EventRecorder,

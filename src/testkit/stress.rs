@@ -115,6 +115,31 @@ enum Subject<'a> {
 ///
 /// `.await` resolves to a [`StressReport`] and fails the test on the first
 /// problem; [`try_run`](Stress::try_run) returns a `Result` instead.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actix::prelude::*;
+/// use actix_supervisor::{testkit, ChildSpec};
+///
+/// #[derive(Default)]
+/// struct Job;
+/// impl Actor for Job { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Job);
+///
+/// testkit::run_paused(async {
+///     let job = || ChildSpec::new("job", Job::default).grace(Duration::from_secs(1).into());
+///     let run = testkit::stress_child(job)
+///         .cycles(25)
+///         .seed(42) // a failure prints its seed: run it again with it
+///         .max_stops(5)
+///         .max_delay(Duration::from_millis(50))
+///         .cycle_timeout(Duration::from_secs(2));
+///     let report = run.try_run().await.expect("every cycle ended cleanly");
+///     assert_eq!(report.cycles, 25);
+/// });
+/// ```
 #[must_use = "a stress run does nothing until it is awaited"]
 pub struct Stress<'a> {
     subject: Subject<'a>,
@@ -143,6 +168,31 @@ impl fmt::Debug for Stress<'_> {
 }
 
 /// What a stress run did, when every cycle passed.
+///
+/// # Examples
+///
+/// ```
+/// use actix::prelude::*;
+/// use actix_supervisor::testkit::{self, StressReport};
+/// use actix_supervisor::{ChildSpec, SupervisorActor};
+///
+/// #[derive(Default)]
+/// struct Job;
+/// impl Actor for Job { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Job);
+///
+/// testkit::run_paused(async {
+///     let report: StressReport = testkit::stress_tree(|| {
+///         SupervisorActor::builder("app").child(ChildSpec::new("job", Job::default))
+///     })
+///     .cycles(10)
+///     .await;
+///     assert_eq!(report.cycles, 10);
+///     assert!(report.stops_issued >= 10); // one or more racing stops per cycle
+///     assert_eq!(report.live_actors_after, 0); // nothing left behind
+///     println!("the longest cycle took {:?} of tokio time", report.max_cycle_time);
+/// });
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct StressReport {

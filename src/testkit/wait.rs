@@ -54,7 +54,8 @@ const MIN_RECHECK: Duration = Duration::from_millis(1);
 ///
 /// ```
 /// use actix::prelude::*;
-/// use actix_supervisor::{testkit, ChildSpec, NodeState, SupervisorActor};
+/// use actix_supervisor::snapshot::NodeState;
+/// use actix_supervisor::{testkit, ChildSpec, SupervisorActor};
 ///
 /// #[derive(Default)]
 /// struct Crashy;
@@ -115,7 +116,8 @@ where
 ///
 /// ```
 /// use actix::prelude::*;
-/// use actix_supervisor::{testkit, ChildSpec, NodeState, SupervisorActor};
+/// use actix_supervisor::snapshot::NodeState;
+/// use actix_supervisor::{testkit, ChildSpec, SupervisorActor};
 ///
 /// #[derive(Default)]
 /// struct Job;
@@ -168,6 +170,35 @@ where
 ///
 /// Dropping it before it finishes just stops waiting; the tree is not
 /// affected.
+///
+/// # Examples
+///
+/// Tick statistics change without an event, so this wait also re-inspects
+/// the tree on a period:
+///
+/// ```
+/// use std::time::Duration;
+/// use actix_supervisor::periodic::{Periodic, Tick, TickContext};
+/// use actix_supervisor::{testkit, ChildSpec, NodeSnapshot, SupervisorActor};
+///
+/// struct Beat;
+/// impl Tick for Beat {
+///     type Error = String;
+///     async fn tick(&mut self, _: &TickContext) -> Result<(), String> { Ok(()) }
+/// }
+///
+/// testkit::run_paused(async {
+///     let spec = ChildSpec::periodic("beat", Periodic::every(Duration::from_secs(1)), |_| Beat);
+///     let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+///     let three_runs = |n: &NodeSnapshot| n.task.as_ref().is_some_and(|t| t.runs >= 3);
+///     let beat = testkit::wait_for_node(&app, "/app/beat", three_runs)
+///         .recheck_every(Duration::from_secs(1))
+///         .timeout(Duration::from_secs(10)) // of paused time: free
+///         .describe("three ticks")
+///         .await;
+///     assert_eq!(beat.task.unwrap().failures, 0);
+/// });
+/// ```
 #[must_use = "a wait does nothing until it is awaited"]
 pub struct WaitUntil<'a, T> {
     root: Addr<SupervisorActor>,

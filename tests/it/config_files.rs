@@ -12,8 +12,11 @@ use std::time::Duration;
 
 use actix_supervisor::config::{NodeConfig, Registry, TreeConfig};
 use actix_supervisor::{
-    Backoff, ChildHandle, ChildSpec, ConfigError, ControlError, EventKind, Grace, NodeKind,
-    NodeState, Periodic, RemoveChild, RestartPolicy, Strategy, Subscribe, Tick, TickContext,
+    events::EventKind,
+    periodic::{Periodic, Tick, TickContext},
+    snapshot::{NodeKind, NodeState},
+    Backoff, ChildHandle, ChildSpec, ConfigError, ControlError, Grace, RemoveChild, RestartPolicy,
+    Strategy, Subscribe,
 };
 use common::*;
 use futures_util::StreamExt;
@@ -472,4 +475,66 @@ fn a_schedule_reads_with_its_defaults() {
         config.root.children[0].periodic,
         Some(Periodic::every(Duration::from_secs(90)))
     );
+}
+
+#[actix_rt::test]
+async fn remove_on_exit_in_a_file_makes_a_temporary_child() {
+    let text = r#"
+name = "app"
+
+[[children]]
+name = "job"
+factory = "probe"
+restart = "never"
+remove_on_exit = true
+
+[[children]]
+name = "kept"
+factory = "probe"
+restart = "never"
+"#;
+    let config = TreeConfig::from_toml_str(text).unwrap();
+    assert!(config.root.children[0].remove_on_exit);
+    assert!(!config.root.children[1].remove_on_exit);
+    // Written back only where it is set, and read back the same.
+    let written = config.to_toml_string().unwrap();
+    assert_eq!(
+        written.matches("remove_on_exit = true").count(),
+        1,
+        "{written}"
+    );
+    assert_eq!(TreeConfig::from_toml_str(&written).unwrap(), config);
+
+    let (mut registry, handles) = registry();
+    let app = config.build(&mut registry).unwrap().start().unwrap();
+    let handle = |name: &str| handles.borrow()[name].clone();
+    for name in ["job", "kept"] {
+        within(handle(name).started()).await.unwrap();
+        assert!(within(handle(name).send(Panic("done badly")))
+            .await
+            .is_err());
+        within(handle(name).ended()).await;
+    }
+    let tree = within(app.send(actix_supervisor::Inspect)).await.unwrap();
+    assert!(tree.find("/app/job").is_none(), "{tree}");
+    assert_eq!(tree.find("/app/kept").unwrap().state, NodeState::Failed);
+    within(app.send(actix_supervisor::Stop)).await.unwrap();
+}
+
+#[test]
+fn remove_on_exit_on_a_supervisor_is_refused_naming_the_field() {
+    let text = r#"
+name = "app"
+
+[[children]]
+name = "tenants"
+remove_on_exit = true
+"#;
+    let (mut registry, _) = registry();
+    let err = TreeConfig::from_toml_str(text)
+        .unwrap()
+        .build(&mut registry)
+        .unwrap_err();
+    assert_eq!(err.node(), Some("/app/tenants"), "{err}");
+    assert_eq!(err.field(), Some("remove_on_exit"), "{err}");
 }

@@ -38,6 +38,39 @@ use crate::tree::NodePath;
 /// Nothing is started until [`start`](SupervisorBuilder::start), which checks
 /// the whole description first. A builder is also a child spec: give it to
 /// another supervisor's [`child`](SupervisorBuilder::child) to nest it.
+///
+/// # Examples
+///
+/// ```
+/// # use std::time::Duration;
+/// use actix::prelude::*;
+/// use actix_supervisor::prelude::*;
+///
+/// #[derive(Default)]
+/// struct Conn;
+/// impl Actor for Conn { type Context = Context<Self>; }
+/// actix_supervisor::supervised!(Conn);
+///
+/// # actix::System::new().block_on(async {
+/// let db = SupervisorActor::builder("db")
+///     .strategy(Strategy::OneForAll) // the primary and its replica restart together
+///     .child(ChildSpec::new("primary", Conn::default))
+///     .child(ChildSpec::new("replica", Conn::default));
+/// let app = SupervisorActor::builder("app")
+///     .intensity(RestartIntensity::new(5, Duration::from_secs(10)))
+///     .child(db) // a nested supervisor
+///     .child(ChildSpec::new("api", Conn::default).depends_on("db"))
+///     .start()?;
+/// assert!(app.send(Inspect).await?.find("/app/db/replica").is_some());
+///
+/// // A bad description is refused as a whole, before anything starts.
+/// let twice = SupervisorActor::builder("app")
+///     .child(ChildSpec::new("api", Conn::default))
+///     .child(ChildSpec::new("api", Conn::default));
+/// assert!(matches!(twice.validate(), Err(BuildError::DuplicateName { .. })));
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[must_use = "a supervisor builder does nothing until `start` is called or it is given to a parent"]
 pub struct SupervisorBuilder {
     pub(super) name: String,
@@ -237,9 +270,9 @@ impl SupervisorBuilder {
     /// As a child of another supervisor: bounds how long each start of the
     /// subtree waits for the siblings it [depends on](Self::depends_on) to
     /// finish theirs (default 30 s). Meanwhile it shows as
-    /// [`NodeState::Waiting`](crate::NodeState::Waiting) and none of its
+    /// [`NodeState::Waiting`](crate::snapshot::NodeState::Waiting) and none of its
     /// children starts; when the timeout runs out, its start failed (phase
-    /// [`Waiting`](crate::FailurePhase::Waiting)) and its parent's policy
+    /// [`Waiting`](crate::snapshot::FailurePhase::Waiting)) and its parent's policy
     /// for it decides, as when it escalates.
     ///
     /// # Examples
