@@ -352,7 +352,20 @@ impl<A: SupervisedActor> Future for Runner<A> {
                     let polled =
                         catch_unwind(AssertUnwindSafe(|| Pin::new(&mut *context).poll(cx)));
                     let reported = signals::leave(outer);
+                    let pending = matches!(polled, Ok(Poll::Pending));
                     this.after_poll(polled, reported);
+                    // The context waits, and what followed its poll (a start
+                    // that is over) left the child running freely: polling it
+                    // again would only find the same nothing to do. Whatever
+                    // comes next (a message, a command, a stop through a
+                    // handle) wakes the runner.
+                    if pending
+                        && this.core.lifecycle.is_running_freely()
+                        && !this.link.has_command()
+                        && this.core.shared.is_accepting()
+                    {
+                        return Poll::Pending;
+                    }
                 }
                 State::Backoff { .. } => {
                     let over = this
