@@ -124,8 +124,11 @@ pub(crate) struct SupervisorScope {
     /// The supervisor's restart intensity, shared by all its children.
     pub(crate) intensity: Rc<RefCell<IntensityWindow>>,
     /// The supervisor's cancellation token; an incarnation whose factory
-    /// asks for a token gets a child of it.
-    pub(crate) token: CancellationToken,
+    /// asks for a token gets a child of it. In an `Arc`, so that each
+    /// incarnation's [`StartContext`](crate::StartContext) holds it for the
+    /// price of a reference count, not of a token's clone (which locks the
+    /// token tree's mutex).
+    pub(crate) token: Arc<CancellationToken>,
     pub(crate) strategy: Strategy,
 }
 
