@@ -30,7 +30,8 @@ const REMOVED: u32 = u32::MAX;
 /// The table is sized for supervisors with very many children, and for
 /// supervisors that add and remove children all day (one short-lived child
 /// per job): a slot is one pointer and slots are reused, the name index holds
-/// only slot numbers (names are read from the links' paths), the start order
+/// only slot numbers (names are read from the links' shared state, where
+/// each child's name is kept apart from its path), the start order
 /// is a sorted list of keys, and dependencies are kept only for the children
 /// that have some.
 #[derive(Debug, Default)]
@@ -66,7 +67,7 @@ impl Children {
     pub(crate) fn push(&mut self, link: Rc<ChildLink>, depends_on: Vec<usize>) -> usize {
         let key = self.next_key;
         debug_assert_eq!(link.index, key, "a link is made with the next key");
-        debug_assert!(self.find(link.path.name()).is_none());
+        debug_assert!(self.find(link.shared.name()).is_none());
         self.next_key += 1;
         let slot = match self.free.pop() {
             Some(slot) => slot,
@@ -98,7 +99,7 @@ impl Children {
     fn name_in<'a>(slots: &'a [Option<Rc<ChildLink>>], i: &u32) -> &'a str {
         slots[*i as usize]
             .as_ref()
-            .map_or("", |link| link.path.name())
+            .map_or("", |link| link.shared.name())
     }
 
     /// Makes room for `additional` more children.
@@ -186,7 +187,7 @@ impl Children {
         let at = self.position(key)?;
         let slot = self.order[at].1;
         let link = self.slots[slot as usize].take()?;
-        let hash = self.hasher.hash_one(link.path.name());
+        let hash = self.hasher.hash_one(link.shared.name());
         if let Ok(entry) = self.by_name.find_entry(hash, |&i| i == slot) {
             entry.remove();
         }
@@ -248,7 +249,7 @@ mod tests {
             intensity: Rc::new(RefCell::new(IntensityWindow::new(
                 RestartIntensity::default(),
             ))),
-            token: CancellationToken::new(),
+            token: std::sync::Arc::new(CancellationToken::new()),
             strategy: Strategy::OneForOne,
         });
         let env = ChildEnv {
