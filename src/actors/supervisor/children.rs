@@ -424,6 +424,34 @@ mod tests {
     }
 
     #[test]
+    fn a_table_that_only_grows_keeps_no_start_order_list() {
+        let mut children = Children::new();
+        children.reserve(100);
+        for i in 0..100 {
+            children.push(link(i, &format!("c{i}")), Vec::new());
+        }
+        // 16 bytes per child less: keys are slots, start order slot order.
+        assert!(!children.ordered);
+        assert_eq!(children.order.capacity(), 0);
+        assert_eq!(children.get(42).map(|l| l.path.name()), Some("c42"));
+        let keys: Vec<_> = children.indexed().map(|(k, _)| k).collect();
+        assert_eq!(keys, (0..100).collect::<Vec<_>>());
+        // The first removal starts the list, and start order holds on.
+        children.remove(3).expect("c3 is there");
+        assert!(children.ordered);
+        let key = children.push(link(children.next_index(), "late"), Vec::new());
+        assert_eq!(key, 100);
+        assert_eq!(children.slot_count(), 100, "the freed slot is reused");
+        let names: Vec<_> = children.iter().map(|l| l.path.name().to_string()).collect();
+        assert_eq!(names.len(), 100);
+        assert_eq!(names[2], "c2");
+        assert_eq!(names[3], "c4");
+        assert_eq!(names[99], "late");
+        assert!(children.get(3).is_none());
+        assert_eq!(children.find("late").map(|(k, _)| k), Some(100));
+    }
+
+    #[test]
     fn many_children_are_found_by_name() {
         let mut children = Children::new();
         for i in 0..1000 {
