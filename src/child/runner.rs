@@ -139,16 +139,19 @@ pub(crate) fn spawn<A: SupervisedActor>(env: ChildEnv, parts: Parts<A>) -> Rc<Ch
     // Build the first incarnation now, so the child is `Starting` (and its
     // factory's failures are known) as soon as its supervisor has started it.
     // A handle may have asked for a stop before the child was started.
-    span.in_scope(|| {
+    let first = |runner: &mut Runner<A>| {
         if !runner.core.shared.is_accepting() {
             runner.apply(Event::Stop);
         }
         runner.apply(Event::Turn);
-    });
+    };
     if span.is_disabled() {
-        // No subscriber wanted the span when it was made: it stays disabled.
+        // No subscriber wanted the span when it was made: it stays disabled,
+        // and is neither entered here nor kept (see `InSpan`).
+        first(&mut runner);
         actix_rt::spawn(runner);
     } else {
+        span.in_scope(|| first(&mut runner));
         actix_rt::spawn(InSpan::new(span, runner));
     }
     link
