@@ -36,7 +36,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use actix_supervisor::prelude::*;
-use actix_supervisor::{StartContext, WorkerActor};
+use actix_supervisor::{worker::WorkerActor, StartContext};
 use tokio::sync::{oneshot, watch};
 use tokio_util::sync::CancellationToken;
 

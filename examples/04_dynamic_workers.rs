@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use actix_supervisor::prelude::*;
-use actix_supervisor::{FailurePhase, NodePath};
+use actix_supervisor::{path::NodePath, snapshot::FailurePhase};
 use futures_util::StreamExt;
 
 /// Copies a table in batches; its fourth batch holds a row it cannot read.

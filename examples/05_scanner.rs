@@ -26,8 +26,8 @@ use std::collections::HashMap;
 use std::error::Error;
 use std::time::Duration;
 
+use actix_supervisor::periodic::PeriodicActor;
 use actix_supervisor::prelude::*;
-use actix_supervisor::PeriodicActor;
 use tokio::sync::watch;
 
 /// How far a reconciler got, published as each tick begins (when the

@@ -14,6 +14,15 @@
 //! (at most 100 during the run, none after it). It prints the figures and
 //! exits with status 1 when a check fails.
 //!
+//! It also prints what the resident memory is made of: file-backed pages
+//! (the program's code) and anonymous ones, and glibc's own account of its
+//! heap (`mallinfo2`: the arena it took from the system, the bytes in use
+//! and the free bytes it keeps). With glibc's defaults the arena grows to
+//! about twice the peak heap over the first million jobs while the heap in
+//! use stays flat: freed small blocks kept in glibc's fastbins, per size
+//! (`GLIBC_TUNABLES=glibc.malloc.mxfast=0` turns them off). See
+//! `docs/pool.md`.
+//!
 //! Run it with `cargo run --release --example bench_pool`. `BENCH_SCALE`
 //! (default 1) scales the number of jobs: `BENCH_SCALE=0.02` (20,000 jobs,
 //! a few seconds) is the CI smoke.
@@ -24,8 +33,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use actix_supervisor::pool::Pool;
 use actix_supervisor::prelude::*;
-use actix_supervisor::Pool;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 
 /// The most children the pool runs at once.
@@ -70,6 +79,13 @@ actix_supervisor::supervised!(Job);
 
 /// Heap bytes allocated and not freed.
 static HEAP_IN_USE: AtomicI64 = AtomicI64::new(0);
+/// The most heap bytes in use at any moment so far.
+static HEAP_PEAK: AtomicI64 = AtomicI64::new(0);
+
+fn count(delta: i64) {
+    let now = HEAP_IN_USE.fetch_add(delta, Ordering::Relaxed) + delta;
+    HEAP_PEAK.fetch_max(now, Ordering::Relaxed);
+}
 
 /// The system allocator, counting the bytes in use.
 struct Counting;
@@ -77,15 +93,15 @@ struct Counting;
 // SAFETY: every call is forwarded to the system allocator unchanged.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        HEAP_IN_USE.fetch_add(layout.size() as i64, Ordering::Relaxed);
+        count(layout.size() as i64);
         System.alloc(layout)
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        HEAP_IN_USE.fetch_sub(layout.size() as i64, Ordering::Relaxed);
+        count(-(layout.size() as i64));
         System.dealloc(ptr, layout)
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        HEAP_IN_USE.fetch_add(new_size as i64 - layout.size() as i64, Ordering::Relaxed);
+        count(new_size as i64 - layout.size() as i64);
         System.realloc(ptr, layout, new_size)
     }
 }
@@ -95,6 +111,10 @@ static ALLOCATOR: Counting = Counting;
 
 fn heap_in_use() -> u64 {
     HEAP_IN_USE.load(Ordering::Relaxed).max(0) as u64
+}
+
+fn heap_peak() -> u64 {
+    HEAP_PEAK.load(Ordering::Relaxed).max(0) as u64
 }
 
 /// Resident set size of this process, from `/proc/self/statm` (0 where it
@@ -107,6 +127,45 @@ fn resident_bytes() -> u64 {
         .and_then(|p| p.parse().ok())
         .unwrap_or(0);
     pages * 4096
+}
+
+/// `RssAnon`, `RssFile` and `RssShmem` of `/proc/self/status`, in bytes.
+fn resident_split() -> [u64; 3] {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
+            .unwrap_or(0)
+            * 1024
+    };
+    [field("RssAnon:"), field("RssFile:"), field("RssShmem:")]
+}
+
+/// glibc's `struct mallinfo2`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+struct MallInfo2 {
+    arena: usize,
+    ordblks: usize,
+    smblks: usize,
+    hblks: usize,
+    hblkhd: usize,
+    usmblks: usize,
+    fsmblks: usize,
+    uordblks: usize,
+    fordblks: usize,
+    keepcost: usize,
+}
+
+extern "C" {
+    fn mallinfo2() -> MallInfo2;
+}
+
+fn mallinfo() -> MallInfo2 {
+    // SAFETY: mallinfo2 takes no argument and returns a plain struct.
+    unsafe { mallinfo2() }
 }
 
 fn mb(bytes: u64) -> f64 {
@@ -146,6 +205,11 @@ async fn run(jobs: u64) -> bool {
     // Resident memory at each sample, MB.
     let mut rss_samples = Vec::new();
     let mut heap_at_checkpoint = 0u64;
+    let mut peak_at_checkpoint = 0u64;
+    let mut split_at_checkpoint = [0u64; 3];
+    let mut mall_at_checkpoint = None;
+    // The most heap in use so far, at each sample.
+    let mut peak_samples = Vec::new();
     // Heap bytes in use at each sample (about 100 jobs in flight).
     let mut heap_samples = Vec::new();
     while ended < jobs {
@@ -178,6 +242,9 @@ async fn run(jobs: u64) -> bool {
         if ended == CHECKPOINT {
             rss_at_checkpoint = resident_bytes();
             heap_at_checkpoint = heap_in_use();
+            peak_at_checkpoint = heap_peak();
+            split_at_checkpoint = resident_split();
+            mall_at_checkpoint = Some(mallinfo());
         }
         if ended % (jobs / 10) == 0 {
             let listed = pool
@@ -192,6 +259,7 @@ async fn run(jobs: u64) -> bool {
             samples.push((listed, running.len()));
             rss_samples.push(mb(resident_bytes()));
             heap_samples.push(heap_in_use());
+            peak_samples.push(heap_peak());
         }
     }
     let elapsed = began.elapsed();
@@ -231,6 +299,18 @@ async fn run(jobs: u64) -> bool {
     );
     println!(
         "heap in use: {heap_at_checkpoint} bytes after {CHECKPOINT} jobs; every {} jobs: {heap_samples:?}; {heap_after} after the run",
+        jobs / 10
+    );
+    println!(
+        "resident split (anon, file, shmem): {split_at_checkpoint:?} after {CHECKPOINT} jobs, {:?} after the run",
+        resident_split()
+    );
+    println!(
+        "mallinfo2: {mall_at_checkpoint:?} after {CHECKPOINT} jobs, {:?} after the run",
+        mallinfo()
+    );
+    println!(
+        "heap peak: {peak_at_checkpoint} bytes by {CHECKPOINT} jobs; by every {} jobs: {peak_samples:?}",
         jobs / 10
     );
     println!(

@@ -195,8 +195,8 @@ fn run_child(scenario: &str, side: &str, scale: f64) -> ! {
                 } else {
                     let handle = scenarios::supervised_counter().await;
                     match scenario {
-                        "fire" => scenarios::fire_and_forget(handle.addr(), n).await,
-                        "request" => scenarios::request_response(handle.addr(), n).await,
+                        "fire" => scenarios::fire_and_forget(handle.address(), n).await,
+                        "request" => scenarios::request_response(handle.address(), n).await,
                         _ => scenarios::request_response_handle(&handle, n).await,
                     }
                 };

@@ -368,7 +368,7 @@ pub enum ControlError {
     /// The new child's spec is invalid (a duplicate name, a bad field, ...).
     #[error(transparent)]
     InvalidSpec(#[from] BuildError),
-    /// The supervisor (a [`Pool`](crate::Pool)) already runs its
+    /// The supervisor (a [`Pool`](crate::pool::Pool)) already runs its
     /// `max_children` children; the new one was not started. Start it again
     /// once one of them ended (its [`ChildHandle::ended`](crate::ChildHandle::ended)).
     #[error("{parent}: full: {max_children} children run already (max_children); start again once one ended")]

@@ -195,6 +195,13 @@
 //! [`NodeSnapshot::restart_count`]; the arbiter, the supervisor and
 //! the siblings keep running. An actor can also end its incarnation as a
 //! failure without panicking, with [`fail`].
+//!
+//! [`Tick`]: periodic::Tick
+//! [`Work`]: worker::Work
+//! [`EventStream`]: events::EventStream
+//! [`LifecycleEvent`]: events::LifecycleEvent
+//! [`SubscribeRecipient`]: events::SubscribeRecipient
+//! [`NodeState`]: snapshot::NodeState
 #![deny(missing_docs, unreachable_pub, missing_debug_implementations)]
 #![forbid(unsafe_code)]
 // Promise 16: the library reports through `tracing`, never on standard output.
@@ -220,33 +227,112 @@ mod tree;
 #[cfg(feature = "web")]
 pub mod web;
 
-pub use actors::ArbiterPool;
-pub use actors::{
-    MissedTicks, Periodic, PeriodicActor, SupervisorActor, SupervisorBuilder, Tick, TickContext,
-    TickContextBuilder, TickNow, Work, WorkContext, WorkContextBuilder, WorkerActor,
-};
-pub use actors::{Pool, PoolBuilder};
-pub use child::{
-    fail, restart_fresh, ChildFuture, ChildHandle, StartContext, SupervisedActor, SupervisedHandler,
-};
+// The crate root holds the concepts: the tree, a child, its handle, the
+// control messages and their report, the policies, the snapshot, the errors.
+// Ready-made kinds of child, events, paths, snapshot details and plumbing
+// live in the modules below, each named after its concept.
+pub use actors::{ArbiterPool, SupervisorActor, SupervisorBuilder};
+pub use child::{fail, restart_fresh, ChildFuture, ChildHandle, StartContext, SupervisedActor};
 #[cfg(feature = "config")]
 pub use error::ConfigError;
 pub use error::{BuildError, ControlError, SendError, StartError};
-#[allow(deprecated)]
-pub use messages::Shutdown;
-pub use messages::{ChildAt, SubtreeSummary};
 pub use messages::{
-    EventKind, EventStream, Inspect, Kill, LifecycleEvent, RemoveChild, RestartChild, StartChild,
-    Stop, StopChild, StopOutcome, StopReport, Subscribe, SubscribeRecipient,
+    Inspect, Kill, RemoveChild, RestartChild, StartChild, Stop, StopChild, StopOutcome, StopReport,
+    Subscribe, SubtreeSummary,
 };
-pub use messages::{PathError, RemoveChildAt, RestartChildAt, StopChildAt, SupervisorAt};
 pub use policy::{Backoff, Grace, RestartIntensity, RestartPolicy, Strategy};
-pub use spec::{AnyChildSpec, ChildSpec};
-pub use tree::{
-    Failure, FailureKind, FailurePhase, NodeKind, NodePath, NodeSnapshot, NodeState, TaskStats,
-    TreeSnapshot,
-};
-pub use tree::{NodePolicy, Schedule};
+pub use spec::ChildSpec;
+pub use tree::{NodeSnapshot, TreeSnapshot};
+
+/// Periodic tasks: a [`Tick`](periodic::Tick) run on a
+/// [`Periodic`](periodic::Periodic) schedule, built with
+/// [`ChildSpec::periodic`].
+///
+/// ```
+/// use std::time::Duration;
+/// use actix_supervisor::periodic::{Periodic, Tick, TickContext};
+/// use actix_supervisor::ChildSpec;
+///
+/// struct Sampler;
+/// impl Tick for Sampler {
+///     type Error = String;
+///     async fn tick(&mut self, ctx: &TickContext) -> Result<(), String> {
+///         let _ = ctx.tick_number();
+///         Ok(())
+///     }
+/// }
+/// let spec = ChildSpec::periodic("sampler", Periodic::every(Duration::from_secs(1)), |_| Sampler);
+/// # drop(spec);
+/// ```
+pub mod periodic {
+    pub use crate::actors::{
+        MissedTicks, Periodic, PeriodicActor, Tick, TickContext, TickContextBuilder, TickNow,
+    };
+}
+
+/// Workers: a [`Work`](worker::Work) loop that runs until it is asked to
+/// stop, built with [`ChildSpec::worker`].
+///
+/// ```
+/// use actix_supervisor::worker::{Work, WorkContext};
+/// use actix_supervisor::ChildSpec;
+///
+/// struct Consumer;
+/// impl Work for Consumer {
+///     type Error = String;
+///     async fn run(&mut self, ctx: WorkContext) -> Result<(), String> {
+///         ctx.token().cancelled().await;
+///         Ok(())
+///     }
+/// }
+/// let spec = ChildSpec::worker("consumer", |_| Consumer);
+/// # drop(spec);
+/// ```
+pub mod worker {
+    pub use crate::actors::{Work, WorkContext, WorkContextBuilder, WorkerActor};
+}
+
+/// Dynamic pools: many children of one kind, started at run time from a
+/// template with per-child arguments, with an optional limit. See
+/// [`Pool`](pool::Pool).
+pub mod pool {
+    pub use crate::actors::{Pool, PoolBuilder};
+}
+
+/// Lifecycle events: what [`Subscribe`] streams, one
+/// [`LifecycleEvent`](events::LifecycleEvent) per transition of a node.
+pub mod events {
+    pub use crate::messages::{EventKind, EventStream, LifecycleEvent, SubscribeRecipient};
+}
+
+/// Nodes by path: a [`NodePath`](path::NodePath), handles to a running
+/// node found by its path with its actor type checked
+/// ([`ChildAt`](path::ChildAt), [`SupervisorAt`](path::SupervisorAt)), and
+/// the control messages addressed by path.
+pub mod path {
+    pub use crate::messages::{
+        ChildAt, PathError, RemoveChildAt, RestartChildAt, StopChildAt, SupervisorAt,
+    };
+    pub use crate::tree::NodePath;
+}
+
+/// The parts of a [`NodeSnapshot`]: state, kind, configured policy, task
+/// statistics and the last failure.
+pub mod snapshot {
+    pub use crate::tree::{
+        Failure, FailureKind, FailurePhase, NodeKind, NodePolicy, NodeState, Schedule, TaskStats,
+    };
+}
+
+/// Traits and types that the library's generic signatures name; code rarely
+/// names them itself. [`AnyChildSpec`](plumbing::AnyChildSpec) is what
+/// [`SupervisorBuilder::child`] accepts (a [`ChildSpec`] of any actor, or a
+/// nested [`SupervisorBuilder`]); [`SupervisedHandler`](plumbing::SupervisedHandler)
+/// is the bound a message sent through a [`ChildHandle`] needs.
+pub mod plumbing {
+    pub use crate::child::SupervisedHandler;
+    pub use crate::spec::AnyChildSpec;
+}
 
 /// Plumbing for [`supervised!`]; not part of the public API.
 #[doc(hidden)]
@@ -280,13 +366,15 @@ pub mod __private {
 /// # drop(tree);
 /// ```
 pub mod prelude {
-    pub use crate::ChildFuture;
+    pub use crate::events::{EventKind, LifecycleEvent};
+    pub use crate::periodic::{MissedTicks, Periodic, Tick, TickContext};
+    pub use crate::snapshot::NodeState;
+    pub use crate::worker::{Work, WorkContext};
     pub use crate::{
-        fail, supervised, Backoff, BuildError, ChildHandle, ChildSpec, ControlError, EventKind,
-        Grace, Inspect, Kill, LifecycleEvent, MissedTicks, NodeSnapshot, NodeState, Periodic,
-        RemoveChild, RestartChild, RestartIntensity, RestartPolicy, StartChild, StartError, Stop,
-        StopChild, StopOutcome, StopReport, Strategy, Subscribe, SupervisedActor, SupervisorActor,
-        SupervisorBuilder, Tick, TickContext, TreeSnapshot, Work, WorkContext,
+        fail, supervised, Backoff, BuildError, ChildFuture, ChildHandle, ChildSpec, ControlError,
+        Grace, Inspect, Kill, NodeSnapshot, RemoveChild, RestartChild, RestartIntensity,
+        RestartPolicy, StartChild, StartError, Stop, StopChild, StopOutcome, StopReport, Strategy,
+        Subscribe, SupervisedActor, SupervisorActor, SupervisorBuilder, TreeSnapshot,
     };
 }
 

@@ -225,7 +225,7 @@ impl<A: SupervisedActor> ChildSpec<A> {
     /// "Finished its start" means that the sibling's `started` returned and
     /// the futures it waited on with `ctx.wait` completed (for a nested
     /// supervisor: each of its children finished its start). Until then,
-    /// this child waits, shown as [`NodeState::Waiting`](crate::NodeState::Waiting),
+    /// this child waits, shown as [`NodeState::Waiting`](crate::snapshot::NodeState::Waiting),
     /// at most its [`start_timeout`](ChildSpec::start_timeout). The same
     /// holds for each restart. Children with no dependency between them
     /// start concurrently.
@@ -238,7 +238,7 @@ impl<A: SupervisedActor> ChildSpec<A> {
     /// [depends on](ChildSpec::depends_on) to finish theirs (default 30 s).
     /// When it runs out, the start attempt fails without running the
     /// child's code: a failure in phase
-    /// [`Waiting`](crate::FailurePhase::Waiting) naming the sibling, and
+    /// [`Waiting`](crate::snapshot::FailurePhase::Waiting) naming the sibling, and
     /// for the first attempt [`StartError::DependencyNotReady`](crate::StartError::DependencyNotReady);
     /// the child's restart policy decides what follows. A child without
     /// dependencies never waits.

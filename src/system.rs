@@ -69,7 +69,8 @@ use crate::tree::TreeSnapshot;
 /// ```
 /// use std::time::Duration;
 /// use actix::prelude::*;
-/// use actix_supervisor::{system::Supervision, ChildSpec, Grace, SupervisorActor};
+/// use actix_supervisor::system::Supervision;
+/// use actix_supervisor::{ChildSpec, Grace, SupervisorActor};
 ///
 /// #[derive(Default)]
 /// struct Poller;
@@ -128,7 +129,8 @@ impl Supervision {
     /// # Examples
     ///
     /// ```
-    /// use actix_supervisor::{system::Supervision, SupervisorActor};
+    /// use actix_supervisor::system::Supervision;
+    /// use actix_supervisor::SupervisorActor;
     ///
     /// # actix::System::new().block_on(async {
     /// let root = SupervisorActor::builder("app").start()?;
@@ -227,7 +229,8 @@ impl Supervision {
     ///
     /// ```no_run
     /// use std::process::ExitCode;
-    /// use actix_supervisor::{system::Supervision, SupervisorActor};
+    /// use actix_supervisor::system::Supervision;
+    /// use actix_supervisor::SupervisorActor;
     ///
     /// #[actix::main] // or #[actix_web::main], beside an actix-web server
     /// async fn main() -> ExitCode {
@@ -374,7 +377,7 @@ fn stop_signal() -> impl std::future::Future<Output = &'static str> {
 
 /// Completes when the root supervisor has ended (given up, or stopped by
 /// someone else); never otherwise.
-async fn root_ended(root: &Addr<SupervisorActor>, mut events: crate::EventStream) {
+async fn root_ended(root: &Addr<SupervisorActor>, mut events: crate::events::EventStream) {
     let has_ended = || async {
         match root.send(Inspect).await {
             Ok(tree) => tree.root.state.is_terminal(),

@@ -28,7 +28,7 @@ pub(crate) const SCHEMA_VERSION: u32 = 1;
 /// # Examples
 ///
 /// ```
-/// use actix_supervisor::NodePath;
+/// use actix_supervisor::path::NodePath;
 ///
 /// let app = NodePath::root("app");
 /// let child = app.join("scanner");
@@ -75,7 +75,7 @@ impl NodePath {
     ///
     /// # Errors
     ///
-    /// [`PathError::Invalid`](crate::PathError::Invalid) for text that is
+    /// [`PathError::Invalid`](crate::path::PathError::Invalid) for text that is
     /// empty, does not start with `/`, is longer than
     /// [`MAX_LEN`](NodePath::MAX_LEN) bytes, has an empty name (`//`, or a
     /// trailing `/`), a name `.` or `..`, or a control character.
@@ -83,16 +83,16 @@ impl NodePath {
     /// # Examples
     ///
     /// ```
-    /// use actix_supervisor::NodePath;
+    /// use actix_supervisor::path::NodePath;
     ///
     /// assert_eq!(NodePath::parse("/app/ingest")?.name(), "ingest");
     /// assert!(NodePath::parse("/app/../etc").is_err());
     /// assert!(NodePath::parse("/app//x").is_err());
     /// assert!(NodePath::parse("app").is_err());
-    /// # Ok::<_, actix_supervisor::PathError>(())
+    /// # Ok::<_, actix_supervisor::path::PathError>(())
     /// ```
-    pub fn parse(text: &str) -> Result<Self, crate::PathError> {
-        let invalid = |reason| crate::PathError::Invalid {
+    pub fn parse(text: &str) -> Result<Self, crate::path::PathError> {
+        let invalid = |reason| crate::path::PathError::Invalid {
             path: text.chars().take(256).collect(),
             reason,
         };
@@ -483,7 +483,7 @@ pub struct NodePolicy {
 }
 
 /// The schedule of a periodic task, as configured
-/// ([`Periodic`](crate::Periodic)), in a snapshot.
+/// ([`Periodic`](crate::periodic::Periodic)), in a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Schedule {

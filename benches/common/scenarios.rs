@@ -201,7 +201,7 @@ impl Handler<Inc> for RawRestarting {
 /// failing message to the answer of the next incarnation.
 pub async fn restart_ours(n: usize, panic: bool) -> Vec<Duration> {
     let handle = supervised_counter().await;
-    let addr = handle.addr();
+    let addr = handle.address();
     let mut samples = Vec::with_capacity(n);
     for _ in 0..n {
         let began = Instant::now();
@@ -284,7 +284,7 @@ pub async fn inspect(supervisors: usize, children: usize) -> (Duration, Duration
         let tree = root.send(Inspect).await.unwrap();
         if tree
             .nodes()
-            .all(|n| n.state == actix_supervisor::NodeState::Running)
+            .all(|n| n.state == actix_supervisor::snapshot::NodeState::Running)
         {
             break;
         }

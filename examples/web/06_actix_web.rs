@@ -70,9 +70,11 @@ use actix::prelude::*;
 use actix_supervisor::system::{ShutdownHandle, Supervision};
 use actix_supervisor::web::{Endpoints, WebConfig, WebConfigError};
 use actix_supervisor::{
-    ChildHandle, ChildSpec, EventKind, EventStream, Grace, LifecycleEvent, Periodic,
-    RestartIntensity, RestartPolicy, StopOutcome, StopReport, Subscribe, SupervisorActor, Tick,
-    TickContext, TreeSnapshot, Work, WorkContext,
+    events::{EventKind, EventStream, LifecycleEvent},
+    periodic::{Periodic, Tick, TickContext},
+    worker::{Work, WorkContext},
+    ChildHandle, ChildSpec, Grace, RestartIntensity, RestartPolicy, StopOutcome, StopReport,
+    Subscribe, SupervisorActor, TreeSnapshot,
 };
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -625,7 +627,7 @@ fn auditor_spec(
     log: &AuditLog,
 ) -> (
     mpsc::UnboundedSender<String>,
-    ChildSpec<actix_supervisor::WorkerActor<Auditor>>,
+    ChildSpec<actix_supervisor::worker::WorkerActor<Auditor>>,
 ) {
     let (queue, receiver) = mpsc::unbounded_channel();
     let receiver = Arc::new(tokio::sync::Mutex::new(receiver));

@@ -12,7 +12,11 @@ mod common;
 #[path = "../../examples/web/06_actix_web.rs"]
 mod app;
 
-use actix_supervisor::{EventKind, NodeKind, NodeState, StopReport, TreeSnapshot};
+use actix_supervisor::{
+    events::EventKind,
+    snapshot::{NodeKind, NodeState},
+    StopReport, TreeSnapshot,
+};
 use app::{call, is_give_up_of, is_start_of, start, wait_for_event, Answer, Config, RatesService};
 use common::within;
 use futures_util::{FutureExt, StreamExt};

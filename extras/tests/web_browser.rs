@@ -389,8 +389,8 @@ async fn the_live_page_shows_every_node_and_follows_a_restart_without_a_reload()
 }
 
 /// The state word the page shows for `state`.
-fn actix_state(state: &actix_supervisor::NodeState) -> &'static str {
-    use actix_supervisor::NodeState::*;
+fn actix_state(state: &actix_supervisor::snapshot::NodeState) -> &'static str {
+    use actix_supervisor::snapshot::NodeState::*;
     match state {
         Starting => "starting",
         Running => "running",

@@ -41,7 +41,7 @@ use crate::tree::{NodeKind, NodePath, TaskStats};
 /// # Examples
 ///
 /// ```
-/// use actix_supervisor::{Tick, TickContext};
+/// use actix_supervisor::periodic::{Tick, TickContext};
 ///
 /// /// Expires leases, one partition at a time.
 /// struct LeaseScanner { partitions: u32, expired: u64 }
@@ -101,7 +101,8 @@ impl TickContext {
     /// a stop began:
     ///
     /// ```
-    /// use actix_supervisor::{NodePath, Tick, TickContext};
+    /// use actix_supervisor::path::NodePath;
+    /// use actix_supervisor::periodic::{Tick, TickContext};
     ///
     /// /// Flushes every tick, compacts every tenth.
     /// #[derive(Default)]
@@ -254,7 +255,7 @@ impl From<MissedTicks> for MissedTickBehavior {
 ///
 /// ```
 /// use std::time::Duration;
-/// use actix_supervisor::{MissedTicks, Periodic};
+/// use actix_supervisor::periodic::{MissedTicks, Periodic};
 ///
 /// let every_minute = Periodic::every(Duration::from_secs(60))
 ///     .missed_ticks(MissedTicks::Delay)
@@ -512,7 +513,8 @@ impl<T: Tick> ChildSpec<PeriodicActor<T>> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use actix_supervisor::{ChildSpec, Periodic, SupervisorActor, Tick, TickContext};
+    /// use actix_supervisor::periodic::{Periodic, Tick, TickContext};
+    /// use actix_supervisor::{ChildSpec, SupervisorActor};
     ///
     /// struct Sampler;
     /// impl Tick for Sampler {

@@ -84,7 +84,7 @@ impl<A, Args> Template<A, Args> {
 /// ```
 /// use actix::prelude::*;
 /// use actix_supervisor::prelude::*;
-/// use actix_supervisor::Pool;
+/// use actix_supervisor::pool::Pool;
 ///
 /// struct Backfill { table: String }
 /// impl Actor for Backfill {
@@ -137,7 +137,7 @@ impl<A, Args> fmt::Debug for PoolBuilder<A, Args> {
 /// ```
 /// use actix::prelude::*;
 /// use actix_supervisor::prelude::*;
-/// use actix_supervisor::Pool;
+/// use actix_supervisor::pool::Pool;
 ///
 /// struct Vacuum { table: &'static str }
 /// impl Actor for Vacuum { type Context = Context<Self>; }

@@ -36,7 +36,7 @@ use crate::tree::{NodeKind, NodePath, TaskStats};
 /// # Examples
 ///
 /// ```
-/// use actix_supervisor::{Work, WorkContext};
+/// use actix_supervisor::worker::{Work, WorkContext};
 ///
 /// /// Polls a queue until stopped.
 /// struct Poller { polled: u64 }
@@ -102,7 +102,8 @@ impl WorkContext {
     /// returns at once when a stop already began:
     ///
     /// ```
-    /// use actix_supervisor::{NodePath, Work, WorkContext};
+    /// use actix_supervisor::path::NodePath;
+    /// use actix_supervisor::worker::{Work, WorkContext};
     ///
     /// #[derive(Default)]
     /// struct Replicator { resumed: bool, batches: u64 }
@@ -300,7 +301,8 @@ impl<W: Work> ChildSpec<WorkerActor<W>> {
     /// A worker that takes commands through a channel wired by the factory:
     ///
     /// ```
-    /// use actix_supervisor::{ChildSpec, Work, WorkContext};
+    /// use actix_supervisor::worker::{Work, WorkContext};
+    /// use actix_supervisor::ChildSpec;
     /// use tokio::sync::mpsc;
     ///
     /// struct Fanout { commands: mpsc::UnboundedReceiver<String>, sent: u64 }

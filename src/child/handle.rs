@@ -97,7 +97,7 @@ impl<A: Actor> ChildHandle<A> {
     /// [`RestartChild`](crate::RestartChild) has a new address: this is
     /// always the latest one, while an `Addr` taken before the child ended
     /// stays closed (its sends fail at once).
-    pub fn addr(&self) -> &Addr<A> {
+    pub fn address(&self) -> &Addr<A> {
         self.current().1
     }
 

@@ -81,7 +81,7 @@ impl<A> SupervisedActor for A where
 ///
 /// ```
 /// use actix::prelude::*;
-/// use actix_supervisor::SupervisedHandler;
+/// use actix_supervisor::plumbing::SupervisedHandler;
 ///
 /// #[derive(Default)]
 /// struct Counter(u64);

@@ -38,7 +38,8 @@ struct Entry {
 /// ```
 /// use actix::prelude::*;
 /// use actix_supervisor::config::Registry;
-/// use actix_supervisor::{ChildSpec, Tick, TickContext};
+/// use actix_supervisor::periodic::{Tick, TickContext};
+/// use actix_supervisor::ChildSpec;
 ///
 /// #[derive(Default)]
 /// struct Ingest;

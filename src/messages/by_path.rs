@@ -27,7 +27,8 @@ use crate::tree::{NodeKind, NodePath};
 /// # Examples
 ///
 /// ```
-/// use actix_supervisor::{NodePath, PathError, StopChildAt, SupervisorActor};
+/// use actix_supervisor::path::{NodePath, PathError, StopChildAt};
+/// use actix_supervisor::SupervisorActor;
 ///
 /// # actix::System::new().block_on(async {
 /// let app = SupervisorActor::builder("app").start()?;
@@ -120,7 +121,8 @@ impl PathError {
 ///
 /// ```
 /// use actix::prelude::*;
-/// use actix_supervisor::{ChildSpec, NodePath, StopChildAt, SupervisorActor};
+/// use actix_supervisor::path::{NodePath, StopChildAt};
+/// use actix_supervisor::{ChildSpec, SupervisorActor};
 ///
 /// #[derive(Default)]
 /// struct Poller;
@@ -163,7 +165,8 @@ impl Message for StopChildAt {
 ///
 /// ```
 /// use actix::prelude::*;
-/// use actix_supervisor::{ChildSpec, NodePath, RestartChildAt, SupervisorActor};
+/// use actix_supervisor::path::{NodePath, RestartChildAt};
+/// use actix_supervisor::{ChildSpec, SupervisorActor};
 ///
 /// #[derive(Default)]
 /// struct Poller;
@@ -207,7 +210,8 @@ impl Message for RestartChildAt {
 ///
 /// ```
 /// use actix::prelude::*;
-/// use actix_supervisor::{ChildSpec, Inspect, NodePath, RemoveChildAt, SupervisorActor};
+/// use actix_supervisor::path::{NodePath, RemoveChildAt};
+/// use actix_supervisor::{ChildSpec, Inspect, SupervisorActor};
 ///
 /// #[derive(Default)]
 /// struct Job;
@@ -248,7 +252,8 @@ impl Message for RemoveChildAt {
 /// # Examples
 ///
 /// ```
-/// use actix_supervisor::{Inspect, NodePath, SupervisorActor, SupervisorAt};
+/// use actix_supervisor::path::{NodePath, SupervisorAt};
+/// use actix_supervisor::{Inspect, SupervisorActor};
 ///
 /// # actix::System::new().block_on(async {
 /// let app = SupervisorActor::builder("app")
@@ -294,7 +299,7 @@ impl Message for SupervisorAt {
 /// ```
 /// use actix::prelude::*;
 /// use actix_supervisor::prelude::*;
-/// use actix_supervisor::{ChildAt, NodePath, PathError};
+/// use actix_supervisor::path::{ChildAt, NodePath, PathError};
 ///
 /// #[derive(Default)]
 /// struct Store { rows: u64 }

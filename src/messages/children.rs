@@ -117,7 +117,7 @@ impl Message for StopChild {
 /// - Its [`ChildHandle`](crate::ChildHandle)s reach the new incarnation:
 ///   sends, [`stop`](crate::ChildHandle::stop),
 ///   [`started`](crate::ChildHandle::started) and
-///   [`addr`](crate::ChildHandle::addr) follow it. A stop asked before it
+///   [`address`](crate::ChildHandle::address) follow it. A stop asked before it
 ///   started again answers the report of the start it stopped.
 /// - A raw `Addr` taken before the child ended saw every send fail at once
 ///   (`MailboxError::Closed`) once it ended, and stays closed after: the new

@@ -182,7 +182,8 @@ impl Events {
 ///
 /// ```
 /// use actix::prelude::*;
-/// use actix_supervisor::{ChildSpec, EventKind, Stop, Subscribe, SupervisorActor};
+/// use actix_supervisor::events::EventKind;
+/// use actix_supervisor::{ChildSpec, Stop, Subscribe, SupervisorActor};
 /// use futures_util::StreamExt;
 ///
 /// #[derive(Default)]
@@ -193,7 +194,7 @@ impl Events {
 /// # actix::System::new().block_on(async {
 /// let spec = ChildSpec::new("worker", Worker::default);
 /// let app = SupervisorActor::builder("app").child(spec).start().unwrap();
-/// let worker = actix_supervisor::NodePath::parse("/app/worker").unwrap();
+/// let worker = actix_supervisor::path::NodePath::parse("/app/worker").unwrap();
 /// let mut events = app.send(Subscribe::subtree(worker))
 ///     .await
 ///     .unwrap();

@@ -57,18 +57,3 @@ use actix::Message;
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "()")]
 pub struct Kill;
-
-// The old name of `Kill`, kept (deprecated) so that code written against it
-// still builds.
-
-/// The old name of [`Kill`], which read as the graceful stop it is not.
-/// Write `Kill`.
-#[deprecated(note = "renamed `Kill`: it terminates at once, without draining")]
-pub type Shutdown = Kill;
-
-/// The old name of [`Kill`] as a value (`addr.do_send(Shutdown)`). Write
-/// `Kill`.
-#[doc(hidden)]
-#[allow(non_upper_case_globals)]
-#[deprecated(note = "renamed `Kill`: it terminates at once, without draining")]
-pub const Shutdown: Kill = Kill;

@@ -43,7 +43,8 @@
 //! ```
 //! use actix::prelude::*;
 //! use actix_supervisor::testkit::{self, EventRecorder};
-//! use actix_supervisor::{ChildSpec, NodeState, SupervisorActor};
+//! use actix_supervisor::snapshot::NodeState;
+//! use actix_supervisor::{ChildSpec, SupervisorActor};
 //!
 //! #[derive(Default)]
 //! struct Job;

@@ -41,7 +41,8 @@ use crate::tree::NodePath;
 /// ```
 /// use actix::prelude::*;
 /// use actix_supervisor::testkit::{self, EventRecorder};
-/// use actix_supervisor::{ChildSpec, EventKind, SupervisorActor};
+/// use actix_supervisor::events::EventKind;
+/// use actix_supervisor::{ChildSpec, SupervisorActor};
 ///
 /// #[derive(Default)]
 /// struct Crashy;

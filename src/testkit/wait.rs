@@ -54,7 +54,8 @@ const MIN_RECHECK: Duration = Duration::from_millis(1);
 ///
 /// ```
 /// use actix::prelude::*;
-/// use actix_supervisor::{testkit, ChildSpec, NodeState, SupervisorActor};
+/// use actix_supervisor::snapshot::NodeState;
+/// use actix_supervisor::{testkit, ChildSpec, SupervisorActor};
 ///
 /// #[derive(Default)]
 /// struct Crashy;
@@ -115,7 +116,8 @@ where
 ///
 /// ```
 /// use actix::prelude::*;
-/// use actix_supervisor::{testkit, ChildSpec, NodeState, SupervisorActor};
+/// use actix_supervisor::snapshot::NodeState;
+/// use actix_supervisor::{testkit, ChildSpec, SupervisorActor};
 ///
 /// #[derive(Default)]
 /// struct Job;

@@ -1,7 +1,7 @@
 //! `GET /supervision/events`: lifecycle events as Server-Sent Events, and
 //! the JSON each event is written as.
 //!
-//! A client's stream is the tree's [`EventStream`](crate::EventStream),
+//! A client's stream is the tree's [`EventStream`](crate::events::EventStream),
 //! read only when actix-web can write to the client: nothing is buffered
 //! per client beyond the tree's bounded channel, and a client that falls
 //! behind gets a `lagged` event. A place among the

@@ -29,7 +29,7 @@
 //! | request | answer |
 //! |---|---|
 //! | `GET /supervision` | `200`, the [`TreeSnapshot`](crate::TreeSnapshot) as JSON ([schema](crate::TreeSnapshot)); `503` if the root does not answer |
-//! | `GET /supervision/events` | `200`, `text/event-stream`: one SSE event per [`LifecycleEvent`](crate::LifecycleEvent), named by its kind (`started`, `failed`, `restarting`, `stopped`, `gave_up`, `escalated`, `lagged`), its data one JSON object; `503` past [`WebConfig::max_event_clients`] |
+//! | `GET /supervision/events` | `200`, `text/event-stream`: one SSE event per [`LifecycleEvent`](crate::events::LifecycleEvent), named by its kind (`started`, `failed`, `restarting`, `stopped`, `gave_up`, `escalated`, `lagged`), its data one JSON object; `503` past [`WebConfig::max_event_clients`] |
 //! | `GET /supervision/ui` | `200`, a self-contained HTML page that draws the tree and follows the events live |
 //! | `GET /healthz` | liveness: `200 {"status":"alive"}` while the root answers and has not ended; `503 {"status":"dead","reason":..}` otherwise |
 //! | `GET /readyz` | readiness: `200 {"status":"ready"}` when no stop began, the root runs, and no node is `starting` or `failed`; `503 {"status":"not_ready","reasons":[..]}` otherwise |
@@ -62,7 +62,7 @@
 //! | status | when |
 //! |---|---|
 //! | `200` / `202` | stopped (the report) / restart under way |
-//! | `400` | a path that is not UTF-8, has an empty name, `.` or `..`, or is longer than [`NodePath::MAX_LEN`](crate::NodePath::MAX_LEN) |
+//! | `400` | a path that is not UTF-8, has an empty name, `.` or `..`, or is longer than [`NodePath::MAX_LEN`](crate::path::NodePath::MAX_LEN) |
 //! | `401` | no token, or a wrong one |
 //! | `403` | a protected node: the root, a node given to [`WebConfig::protect`], or an ancestor of one |
 //! | `404` | control is off, or no node has that path |
@@ -114,7 +114,7 @@ pub enum WebConfigError {
     WeakToken,
     /// A path given to [`WebConfig::protect`] is not a path.
     #[error(transparent)]
-    InvalidPath(#[from] crate::PathError),
+    InvalidPath(#[from] crate::path::PathError),
 }
 
 /// What the endpoints serve, and how.

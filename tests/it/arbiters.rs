@@ -15,8 +15,10 @@ use std::time::Duration;
 use actix::prelude::*;
 use actix_supervisor::testkit::EventRecorder;
 use actix_supervisor::{
-    ChildSpec, EventKind, FailureKind, Grace, Inspect, Kill, NodeKind, NodeState, RestartIntensity,
-    RestartPolicy, Stop, StopOutcome, Strategy, SupervisorActor,
+    events::EventKind,
+    snapshot::{FailureKind, NodeKind, NodeState},
+    ChildSpec, Grace, Inspect, Kill, RestartIntensity, RestartPolicy, Stop, StopOutcome, Strategy,
+    SupervisorActor,
 };
 use common::*;
 use tokio_util::sync::CancellationToken;

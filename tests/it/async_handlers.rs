@@ -20,8 +20,10 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use actix_supervisor::{
-    Backoff, ChildFuture, ChildSpec, EventKind, FailureKind, Grace, NodeState, RestartChild,
-    RestartPolicy, SendError, Stop, StopChild, StopOutcome, Subscribe, SupervisorActor,
+    events::EventKind,
+    snapshot::{FailureKind, NodeState},
+    Backoff, ChildFuture, ChildSpec, Grace, RestartChild, RestartPolicy, SendError, Stop,
+    StopChild, StopOutcome, Subscribe, SupervisorActor,
 };
 use common::*;
 use futures_util::StreamExt;
@@ -206,7 +208,7 @@ async fn a_stop_past_the_grace_cancels_child_futures_and_counts_them_undelivered
 
     let finishes = fetcher.send(Fetch::after(IO));
     let hangs = fetcher.send(Fetch::forever());
-    let through_addr = fetcher.addr().send(Fetch::forever());
+    let through_addr = fetcher.address().send(Fetch::forever());
     let began = tokio::time::Instant::now();
     let report = within(app.send(StopChild::new("fetcher")))
         .await
@@ -241,12 +243,14 @@ async fn a_requester_gets_its_answer_whichever_way_it_sent() {
 
     assert_eq!(within(fetcher.send(Fetch::after(IO))).await.unwrap(), 1);
     assert_eq!(
-        within(fetcher.addr().send(Fetch::after(IO))).await.unwrap(),
+        within(fetcher.address().send(Fetch::after(IO)))
+            .await
+            .unwrap(),
         1
     );
     fetcher.do_send(Fetch::after(IO)).unwrap();
     fetcher.try_send(Fetch::after(IO)).unwrap();
-    fetcher.addr().do_send(Fetch::after(IO));
+    fetcher.address().do_send(Fetch::after(IO));
     // The mailbox is FIFO and each fetch takes the same time: once this
     // answers, the three before it have completed.
     assert_eq!(within(fetcher.send(Fetch::after(IO))).await.unwrap(), 1);

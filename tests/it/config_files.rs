@@ -12,8 +12,11 @@ use std::time::Duration;
 
 use actix_supervisor::config::{NodeConfig, Registry, TreeConfig};
 use actix_supervisor::{
-    Backoff, ChildHandle, ChildSpec, ConfigError, ControlError, EventKind, Grace, NodeKind,
-    NodeState, Periodic, RemoveChild, RestartPolicy, Strategy, Subscribe, Tick, TickContext,
+    events::EventKind,
+    periodic::{Periodic, Tick, TickContext},
+    snapshot::{NodeKind, NodeState},
+    Backoff, ChildHandle, ChildSpec, ConfigError, ControlError, Grace, RemoveChild, RestartPolicy,
+    Strategy, Subscribe,
 };
 use common::*;
 use futures_util::StreamExt;

@@ -6,8 +6,8 @@
 use crate::common;
 
 use actix_supervisor::{
-    BuildError, ControlError, Inspect, NodeState, RemoveChild, RestartChild, StartChild, Stop,
-    StopChild, StopOutcome, SupervisorActor,
+    snapshot::NodeState, BuildError, ControlError, Inspect, RemoveChild, RestartChild, StartChild,
+    Stop, StopChild, StopOutcome, SupervisorActor,
 };
 use common::*;
 
@@ -40,7 +40,7 @@ async fn a_duplicate_name_is_refused() {
     assert_eq!(
         err,
         Err(ControlError::InvalidSpec(BuildError::DuplicateName {
-            parent: actix_supervisor::NodePath::root("app"),
+            parent: actix_supervisor::path::NodePath::root("app"),
             name: "worker".into(),
         }))
     );
@@ -130,7 +130,7 @@ async fn unknown_names_and_needed_children_are_refused() {
         .child(probe_spec("user", log).depends_on("base"))
         .start()
         .unwrap();
-    let parent = actix_supervisor::NodePath::root("app");
+    let parent = actix_supervisor::path::NodePath::root("app");
 
     let unknown = ControlError::UnknownChild {
         parent: parent.clone(),

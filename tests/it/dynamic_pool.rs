@@ -14,8 +14,8 @@ use std::time::Duration;
 use actix::prelude::*;
 use actix_supervisor::testkit::{self, EventRecorder};
 use actix_supervisor::{
-    BuildError, ControlError, EventKind, Grace, Inspect, NodeState, Pool, RestartPolicy,
-    StartError, Stop, StopOutcome, SupervisorActor,
+    events::EventKind, pool::Pool, snapshot::NodeState, BuildError, ControlError, Grace, Inspect,
+    RestartPolicy, StartError, Stop, StopOutcome, SupervisorActor,
 };
 use common::{recorder, within, Gate, Recorder};
 
@@ -85,7 +85,7 @@ fn args(id: u32) -> Args {
 }
 
 /// A pool called `jobs` whose children are [`Job`]s logging to `log`.
-fn jobs(log: &Recorder<String>) -> actix_supervisor::PoolBuilder<Job, Args> {
+fn jobs(log: &Recorder<String>) -> actix_supervisor::pool::PoolBuilder<Job, Args> {
     let log = log.clone();
     Pool::builder("jobs", move |args: &Args| {
         if args.broken {

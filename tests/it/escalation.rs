@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use actix_supervisor::testkit::{self, EventRecorder};
 use actix_supervisor::{
-    Backoff, EventKind, Inspect, LifecycleEvent, NodeState, RestartIntensity, RestartPolicy, Stop,
-    StopOutcome, SupervisorActor,
+    events::{EventKind, LifecycleEvent},
+    snapshot::NodeState,
+    Backoff, Inspect, RestartIntensity, RestartPolicy, Stop, StopOutcome, SupervisorActor,
 };
 use common::*;
 

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use actix_supervisor::{
-    ChildSpec, FailureKind, FailurePhase, Inspect, NodeState, RestartPolicy, SupervisorActor,
+    snapshot::{FailureKind, FailurePhase, NodeState},
+    ChildSpec, Inspect, RestartPolicy, SupervisorActor,
 };
 use common::*;
 

@@ -7,7 +7,11 @@ use std::time::Duration;
 use actix::prelude::*;
 use actix_supervisor::prelude::*;
 use actix_supervisor::testkit;
-use actix_supervisor::{ChildAt, NodeKind, NodePath, PathError, SendError, StopChildAt};
+use actix_supervisor::{
+    path::{ChildAt, NodePath, PathError, StopChildAt},
+    snapshot::NodeKind,
+    SendError,
+};
 
 #[derive(Default)]
 struct Store {

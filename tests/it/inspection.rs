@@ -8,8 +8,8 @@ use crate::common;
 use std::time::Duration;
 
 use actix_supervisor::{
-    Backoff, FailureKind, Inspect, NodeKind, NodeState, RestartPolicy, SupervisorActor,
-    TreeSnapshot,
+    snapshot::{FailureKind, NodeKind, NodeState},
+    Backoff, Inspect, RestartPolicy, SupervisorActor, TreeSnapshot,
 };
 use common::*;
 

@@ -113,7 +113,7 @@ fn a_duplicate_name_is_refused() {
     assert_eq!(
         err,
         BuildError::DuplicateName {
-            parent: actix_supervisor::NodePath::root("app"),
+            parent: actix_supervisor::path::NodePath::root("app"),
             name: "poller".into()
         }
     );
@@ -157,7 +157,7 @@ fn a_dependency_cycle_is_refused_with_the_names_involved() {
     assert_eq!(
         err,
         BuildError::DependencyCycle {
-            parent: actix_supervisor::NodePath::root("app"),
+            parent: actix_supervisor::path::NodePath::root("app"),
             cycle: vec!["a".into(), "b".into(), "c".into(), "a".into()],
         }
     );

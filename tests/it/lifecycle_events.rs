@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use actix_supervisor::{
-    Backoff, EventKind, LifecycleEvent, StopOutcome, Subscribe, SubscribeRecipient, SupervisorActor,
+    events::{EventKind, LifecycleEvent, SubscribeRecipient},
+    Backoff, StopOutcome, Subscribe, SupervisorActor,
 };
 use common::*;
 use futures_util::StreamExt;
@@ -320,11 +321,11 @@ async fn a_stop_during_a_backoff_publishes_the_drain_incarnation_and_the_same_re
     let stopped = events
         .wait_for(|e| {
             e.path.as_str() == "/app/probe"
-                && matches!(e.kind, actix_supervisor::EventKind::Stopped { .. })
+                && matches!(e.kind, actix_supervisor::events::EventKind::Stopped { .. })
         })
         .await;
     match &stopped.kind {
-        actix_supervisor::EventKind::Stopped { report: published } => {
+        actix_supervisor::events::EventKind::Stopped { report: published } => {
             assert_eq!(published.clone(), report)
         }
         other => panic!("{other:?}"),

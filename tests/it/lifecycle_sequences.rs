@@ -27,8 +27,8 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use actix_supervisor::{
-    Backoff, ChildHandle, ChildSpec, EventKind, RestartChild, RestartIntensity, RestartPolicy,
-    StopOutcome, StopReport, Strategy, Subscribe, SupervisorActor,
+    events::EventKind, Backoff, ChildHandle, ChildSpec, RestartChild, RestartIntensity,
+    RestartPolicy, StopOutcome, StopReport, Strategy, Subscribe, SupervisorActor,
 };
 use futures_util::StreamExt;
 use proptest::prelude::{any, prop_assert_eq, proptest, ProptestConfig};

@@ -12,6 +12,7 @@ mod arbiters;
 mod async_handlers;
 mod cancellation_tokens;
 mod config_files;
+mod crate_root;
 mod dynamic_children;
 mod dynamic_pool;
 mod escalation;

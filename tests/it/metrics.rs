@@ -12,8 +12,11 @@ use actix::prelude::*;
 use actix_supervisor::metrics::{self as m};
 use actix_supervisor::testkit;
 use actix_supervisor::{
-    fail, ChildSpec, NodeState, Periodic, RestartPolicy, Stop, SupervisorActor, Tick, TickContext,
-    Work, WorkContext,
+    fail,
+    periodic::{Periodic, Tick, TickContext},
+    snapshot::NodeState,
+    worker::{Work, WorkContext},
+    ChildSpec, RestartPolicy, Stop, SupervisorActor,
 };
 use metrics_exporter_prometheus::PrometheusHandle;
 

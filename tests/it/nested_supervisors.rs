@@ -11,9 +11,10 @@ use std::time::Duration;
 use actix::prelude::*;
 use actix_supervisor::testkit;
 use actix_supervisor::{
-    Backoff, BuildError, ChildHandle, ChildSpec, EventKind, Inspect, NodeKind, NodeState,
-    RemoveChild, StartChild, Stop, StopChild, StopOutcome, Strategy, SupervisorActor,
-    SupervisorBuilder,
+    events::EventKind,
+    snapshot::{NodeKind, NodeState},
+    Backoff, BuildError, ChildHandle, ChildSpec, Inspect, RemoveChild, StartChild, Stop, StopChild,
+    StopOutcome, Strategy, SupervisorActor, SupervisorBuilder,
 };
 use common::*;
 use tokio_util::sync::CancellationToken;

@@ -11,7 +11,7 @@
 //! `normal` calls `ctx.stop()`, `abnormal` panics; `terminate_child` is
 //! [`StopChild`], `delete_child` [`RemoveChild`], `restart_child`
 //! [`RestartChild`], `which_children` and `count_children` are [`Inspect`];
-//! `simple_one_for_one` is a [`Pool`](actix_supervisor::Pool) (the
+//! `simple_one_for_one` is a [`Pool`](actix_supervisor::pool::Pool) (the
 //! `dynamic_pool` tests). OTP's `supervisor_1` child is [`Kid`] below; its
 //! `supervisor_deadlock` child (a start that fails while a flag is set) is
 //! [`kid_failing_while`].
@@ -28,9 +28,9 @@ use std::time::Duration;
 use actix::prelude::*;
 use actix_supervisor::testkit;
 use actix_supervisor::{
-    Backoff, BuildError, ChildHandle, ChildSpec, ControlError, EventKind, Grace, Inspect, Kill,
-    NodeState, Pool, RemoveChild, RestartChild, RestartIntensity, RestartPolicy, StartChild,
-    StartError, Stop, StopChild, StopOutcome, Strategy, SupervisorActor,
+    events::EventKind, pool::Pool, snapshot::NodeState, Backoff, BuildError, ChildHandle,
+    ChildSpec, ControlError, Grace, Inspect, Kill, RemoveChild, RestartChild, RestartIntensity,
+    RestartPolicy, StartChild, StartError, Stop, StopChild, StopOutcome, Strategy, SupervisorActor,
 };
 use common::{node, recorder, within, Gate, Recorder, Records};
 
@@ -186,7 +186,7 @@ async fn next_lines(logged: &mut Records<String>, n: usize) -> Vec<String> {
     lines
 }
 
-async fn start_child<S: Into<actix_supervisor::AnyChildSpec>>(
+async fn start_child<S: Into<actix_supervisor::plumbing::AnyChildSpec>>(
     sup: &Addr<SupervisorActor>,
     spec: S,
 ) -> Result<(), ControlError> {
@@ -1335,7 +1335,10 @@ fn kid_args(log: &Recorder<String>, fail: &Arc<AtomicBool>) -> KidArgs {
 }
 
 /// `{simple_one_for_one, MaxR, 3600}` with a `Kid` template of `policy`.
-fn kid_pool(policy: Policy, max_restarts: u32) -> actix_supervisor::PoolBuilder<Kid, KidArgs> {
+fn kid_pool(
+    policy: Policy,
+    max_restarts: u32,
+) -> actix_supervisor::pool::PoolBuilder<Kid, KidArgs> {
     let restart = match policy {
         Policy::Permanent => RestartPolicy::Always,
         Policy::Transient => RestartPolicy::OnFailure,

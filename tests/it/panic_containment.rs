@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 use actix_supervisor::{
-    ChildSpec, FailureKind, FailurePhase, NodeState, RestartPolicy, SupervisorActor,
+    snapshot::{FailureKind, FailurePhase, NodeState},
+    ChildSpec, RestartPolicy, SupervisorActor,
 };
 use common::*;
 

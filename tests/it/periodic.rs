@@ -12,8 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_supervisor::{
-    BuildError, ChildSpec, Grace, MissedTicks, NodeKind, NodeState, Periodic, PeriodicActor,
-    StopOutcome, SupervisorActor, Tick, TickContext,
+    periodic::{MissedTicks, Periodic, PeriodicActor, Tick, TickContext},
+    snapshot::{NodeKind, NodeState},
+    BuildError, ChildSpec, Grace, StopOutcome, SupervisorActor,
 };
 use common::*;
 use tokio::time::Instant;
@@ -354,7 +355,7 @@ async fn tick_now_runs_a_tick_out_of_schedule() {
     let _app = SupervisorActor::builder("app").child(spec).start().unwrap();
     let (_, first) = starts.next().await;
 
-    within(ticker.send(actix_supervisor::TickNow))
+    within(ticker.send(actix_supervisor::periodic::TickNow))
         .await
         .unwrap();
     let (n, second) = starts.next().await;

@@ -13,8 +13,9 @@ use std::time::Duration;
 use actix::prelude::*;
 use actix_supervisor::config::{Registry, TreeConfig};
 use actix_supervisor::{
-    Backoff, ChildSpec, ConfigError, ControlError, Grace, Periodic, RemoveChild, RestartChild,
-    RestartIntensity, RestartPolicy, Stop, StopChild, SupervisorActor, Tick, TickContext,
+    periodic::{Periodic, Tick, TickContext},
+    Backoff, ChildSpec, ConfigError, ControlError, Grace, RemoveChild, RestartChild,
+    RestartIntensity, RestartPolicy, Stop, StopChild, SupervisorActor,
 };
 use common::*;
 use proptest::prelude::*;
@@ -392,7 +393,11 @@ async fn the_largest_durations_run_without_overflow() {
     for path in ["/app/rare", "/app/later"] {
         let node = tree.find(path).unwrap();
         assert!(node.last_failure.is_none(), "{tree}");
-        assert_eq!(node.state, actix_supervisor::NodeState::Running, "{tree}");
+        assert_eq!(
+            node.state,
+            actix_supervisor::snapshot::NodeState::Running,
+            "{tree}"
+        );
     }
     let report = within(app.send(Stop)).await.unwrap();
     assert!(report.is_drained(), "{report}");

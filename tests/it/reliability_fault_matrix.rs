@@ -33,10 +33,15 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use actix_supervisor::{
-    fail, restart_fresh, AnyChildSpec, ChildFuture, ChildHandle, ChildSpec, EventKind, EventStream,
-    FailureKind, FailurePhase, Grace, LifecycleEvent, NodeState, Periodic, RestartPolicy,
-    SendError, StartChild, StartError, Stop, StopChild, StopOutcome, Subscribe, SupervisorActor,
-    Tick, TickContext, TickNow, Work, WorkContext,
+    events::{EventKind, EventStream, LifecycleEvent},
+    fail,
+    periodic::{Periodic, Tick, TickContext, TickNow},
+    plumbing::AnyChildSpec,
+    restart_fresh,
+    snapshot::{FailureKind, FailurePhase, NodeState},
+    worker::{Work, WorkContext},
+    ChildFuture, ChildHandle, ChildSpec, Grace, RestartPolicy, SendError, StartChild, StartError,
+    Stop, StopChild, StopOutcome, Subscribe, SupervisorActor,
 };
 use common::*;
 use futures_util::StreamExt;
@@ -741,7 +746,7 @@ impl Tree {
 }
 
 #[track_caller]
-fn assert_failure(failure: &actix_supervisor::Failure, expected: &ExpectedFailure) {
+fn assert_failure(failure: &actix_supervisor::snapshot::Failure, expected: &ExpectedFailure) {
     assert_eq!(
         (failure.kind, failure.phase),
         (expected.kind, expected.phase),
@@ -838,7 +843,7 @@ async fn assert_failure_recorded(
     failure: &ExpectedFailure,
     restarts: u64,
     given_up: bool,
-) -> actix_supervisor::Failure {
+) -> actix_supervisor::snapshot::Failure {
     let child = node(root, FAULTY).await;
     assert_eq!(child.path.as_str(), FAULTY);
     assert_eq!(child.restart_count, restarts, "{child:?}");

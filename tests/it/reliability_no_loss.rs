@@ -740,7 +740,7 @@ fn children_ending_for_good_while_other_threads_send_account_for_every_message()
                 })
                 .collect();
             for (sink, _, _) in sinks.iter() {
-                sink.addr().do_send(Die);
+                sink.address().do_send(Die);
             }
             let mut reports = Vec::new();
             for (sink, _, _) in sinks.iter() {
@@ -915,7 +915,7 @@ fn stops_during_backoffs_while_other_threads_send_account_for_every_message() {
                 })
                 .collect();
             for (sink, _, _) in sinks.iter() {
-                sink.addr().do_send(Die);
+                sink.address().do_send(Die);
             }
             let mut reports = Vec::new();
             for (sink, _, _) in sinks.iter() {

@@ -23,8 +23,10 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use actix_supervisor::{
-    Backoff, ChildHandle, ChildSpec, EventKind, Inspect, LifecycleEvent, NodeState,
-    RestartIntensity, Stop, StopOutcome, Subscribe, SupervisorActor,
+    events::{EventKind, LifecycleEvent},
+    snapshot::NodeState,
+    Backoff, ChildHandle, ChildSpec, Inspect, RestartIntensity, Stop, StopOutcome, Subscribe,
+    SupervisorActor,
 };
 use common::*;
 use futures_util::StreamExt;

@@ -19,8 +19,9 @@ use std::time::Duration;
 
 use actix_supervisor::testkit::{self, StressReport};
 use actix_supervisor::{
-    Backoff, ChildSpec, Grace, Periodic, RestartPolicy, Strategy, SupervisorActor,
-    SupervisorBuilder, Tick, TickContext, Work, WorkContext,
+    periodic::{Periodic, Tick, TickContext},
+    worker::{Work, WorkContext},
+    Backoff, ChildSpec, Grace, RestartPolicy, Strategy, SupervisorActor, SupervisorBuilder,
 };
 use common::*;
 use reliability_support::long_run;

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use actix::prelude::*;
-use actix_supervisor::{Backoff, ChildSpec, NodeState, RestartPolicy, SupervisorActor};
+use actix_supervisor::{snapshot::NodeState, Backoff, ChildSpec, RestartPolicy, SupervisorActor};
 use common::*;
 use tokio::time::Instant;
 

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use actix_supervisor::testkit;
 use actix_supervisor::{
-    EventKind, Inspect, NodeState, RestartIntensity, Stop, StopOutcome, SupervisorActor,
+    events::EventKind, snapshot::NodeState, Inspect, RestartIntensity, Stop, StopOutcome,
+    SupervisorActor,
 };
 use common::*;
 

@@ -6,7 +6,10 @@
 use crate::common;
 
 use actix::MailboxError;
-use actix_supervisor::{FailureKind, NodeState, RestartPolicy, SupervisorActor};
+use actix_supervisor::{
+    snapshot::{FailureKind, NodeState},
+    RestartPolicy, SupervisorActor,
+};
 use common::*;
 
 #[actix_rt::test]

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use actix_supervisor::prelude::*;
+use actix_supervisor::snapshot::{NodePolicy, Schedule};
 use actix_supervisor::testkit;
-use actix_supervisor::{NodePolicy, Schedule};
 use serde_json::Value;
 
 #[derive(Default)]

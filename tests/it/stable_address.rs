@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use actix::prelude::*;
 use actix_supervisor::{
-    ChildSpec, FailureKind, FailurePhase, Kill, NodeState, RestartPolicy, SupervisorActor,
+    snapshot::{FailureKind, FailurePhase, NodeState},
+    ChildSpec, Kill, RestartPolicy, SupervisorActor,
 };
 use common::*;
 

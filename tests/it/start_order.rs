@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use actix_supervisor::prelude::*;
-use actix_supervisor::{testkit, FailurePhase};
+use actix_supervisor::{snapshot::FailurePhase, testkit};
 use common::*;
 
 /// How a [`Step`]'s start finishes.

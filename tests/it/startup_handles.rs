@@ -9,7 +9,10 @@ use crate::common;
 use std::time::Duration;
 
 use actix::prelude::*;
-use actix_supervisor::{ChildSpec, FailureKind, FailurePhase, Kill, StartError, SupervisorActor};
+use actix_supervisor::{
+    snapshot::{FailureKind, FailurePhase},
+    ChildSpec, Kill, StartError, SupervisorActor,
+};
 use common::*;
 
 #[actix_rt::test]

@@ -12,8 +12,8 @@ use actix::prelude::*;
 
 use actix_supervisor::testkit::EventRecorder;
 use actix_supervisor::{
-    ControlError, EventKind, Inspect, NodeState, RestartChild, RestartPolicy, SendError, Stop,
-    StopChild, StopOutcome, SupervisorActor,
+    events::EventKind, snapshot::NodeState, ControlError, Inspect, RestartChild, RestartPolicy,
+    SendError, Stop, StopChild, StopOutcome, SupervisorActor,
 };
 use common::*;
 
@@ -80,7 +80,7 @@ async fn a_raw_addr_fails_while_stopped_and_stays_closed_after_the_start_again()
     within(job.started()).await.unwrap();
     assert_eq!(within(raw.send(Inc)).await, Err(MailboxError::Closed));
     // The handle's address is the new one.
-    let fresh = job.addr().clone();
+    let fresh = job.address().clone();
     assert_eq!(within(fresh.send(Inc)).await.unwrap(), 1);
     assert_eq!(
         within(job.started())

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use actix::{Addr, MailboxError};
 use actix_supervisor::{
-    Backoff, ChildHandle, NodeState, RestartPolicy, SendError, Stop, StopOutcome, SupervisorActor,
+    snapshot::NodeState, Backoff, ChildHandle, RestartPolicy, SendError, Stop, StopOutcome,
+    SupervisorActor,
 };
 use common::*;
 
@@ -187,7 +188,7 @@ async fn a_stop_during_a_backoff_drains_raw_addr_messages_without_waiting_out_th
         NodeState::Restarting { .. }
     ));
     for n in 0..3 {
-        probe.addr().do_send(Record(n));
+        probe.address().do_send(Record(n));
     }
 
     let began = tokio::time::Instant::now();

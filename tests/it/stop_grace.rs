@@ -7,7 +7,7 @@ use crate::common;
 
 use std::time::Duration;
 
-use actix_supervisor::{Grace, NodeState, SendError, Stop, StopOutcome, SupervisorActor};
+use actix_supervisor::{snapshot::NodeState, Grace, SendError, Stop, StopOutcome, SupervisorActor};
 use common::*;
 use tokio::time::Instant;
 

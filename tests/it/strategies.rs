@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use actix_supervisor::testkit;
 use actix_supervisor::{
-    ChildHandle, ChildSpec, EventKind, Inspect, NodeState, Strategy, SupervisorActor,
+    events::EventKind, snapshot::NodeState, ChildHandle, ChildSpec, Inspect, Strategy,
+    SupervisorActor,
 };
 use common::*;
 

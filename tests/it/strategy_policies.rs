@@ -14,7 +14,8 @@ use std::sync::Arc;
 use actix::prelude::*;
 
 use actix_supervisor::{
-    ChildHandle, ChildSpec, Inspect, NodeState, RestartPolicy, SendError, Strategy, SupervisorActor,
+    snapshot::NodeState, ChildHandle, ChildSpec, Inspect, RestartPolicy, SendError, Strategy,
+    SupervisorActor,
 };
 use common::*;
 

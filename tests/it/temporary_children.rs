@@ -10,8 +10,8 @@ use actix::prelude::*;
 
 use actix_supervisor::testkit::EventRecorder;
 use actix_supervisor::{
-    ChildSpec, EventKind, Inspect, NodeState, RestartPolicy, StartChild, StopChild, StopOutcome,
-    SupervisorActor,
+    events::EventKind, snapshot::NodeState, ChildSpec, Inspect, RestartPolicy, StartChild,
+    StopChild, StopOutcome, SupervisorActor,
 };
 use common::*;
 

@@ -15,8 +15,8 @@ use actix_supervisor::testkit::{
     self, EventRecorder, EventWaitError, StressFailure, WaitError, TIMER_SLACK,
 };
 use actix_supervisor::{
-    Backoff, ChildHandle, ChildSpec, EventKind, Grace, Kill, NodeSnapshot, NodeState,
-    RestartIntensity, StartChild, Stop, Strategy, SupervisorActor, SupervisorBuilder,
+    events::EventKind, snapshot::NodeState, Backoff, ChildHandle, ChildSpec, Grace, Kill,
+    NodeSnapshot, RestartIntensity, StartChild, Stop, Strategy, SupervisorActor, SupervisorBuilder,
 };
 use common::*;
 use tokio::time::Instant;
@@ -184,9 +184,9 @@ async fn a_wait_for_a_node_sees_a_child_started_after_it_began() {
 /// A periodic task that ticks only when asked: its tick count is a change
 /// no lifecycle event announces.
 struct Quiet;
-impl actix_supervisor::Tick for Quiet {
+impl actix_supervisor::periodic::Tick for Quiet {
     type Error = String;
-    async fn tick(&mut self, _: &actix_supervisor::TickContext) -> Result<(), String> {
+    async fn tick(&mut self, _: &actix_supervisor::periodic::TickContext) -> Result<(), String> {
         Ok(())
     }
 }
@@ -195,9 +195,10 @@ impl actix_supervisor::Tick for Quiet {
 /// `TickNow` (its schedule is an hour, its first tick after it).
 async fn tree_with_a_quiet_ticker() -> (
     Addr<SupervisorActor>,
-    ChildHandle<actix_supervisor::PeriodicActor<Quiet>>,
+    ChildHandle<actix_supervisor::periodic::PeriodicActor<Quiet>>,
 ) {
-    let schedule = actix_supervisor::Periodic::every(secs(3600)).first_tick_after_interval();
+    let schedule =
+        actix_supervisor::periodic::Periodic::every(secs(3600)).first_tick_after_interval();
     let spec = ChildSpec::periodic("quiet", schedule, |_| Quiet);
     let quiet = spec.handle();
     let app = SupervisorActor::builder("app").child(spec).start().unwrap();
@@ -209,12 +210,12 @@ async fn tree_with_a_quiet_ticker() -> (
 /// the change comes after the wait's first snapshot), then waits for the
 /// tick to be counted.
 fn ticked_after_first_look(
-    quiet: ChildHandle<actix_supervisor::PeriodicActor<Quiet>>,
+    quiet: ChildHandle<actix_supervisor::periodic::PeriodicActor<Quiet>>,
 ) -> impl FnMut(&NodeSnapshot) -> bool {
     let mut to_tick = Some(quiet);
     move |node| {
         if let Some(quiet) = to_tick.take() {
-            quiet.addr().do_send(actix_supervisor::TickNow);
+            quiet.address().do_send(actix_supervisor::periodic::TickNow);
         }
         node.task.as_ref().is_some_and(|task| task.runs == 1)
     }

@@ -7,8 +7,9 @@
 use actix::prelude::*;
 use actix_supervisor::testkit;
 use actix_supervisor::{
-    ChildSpec, ControlError, Inspect, NodePath, NodeState, PathError, RemoveChildAt,
-    RestartChildAt, StopChildAt, SupervisorActor, SupervisorAt,
+    path::{NodePath, PathError, RemoveChildAt, RestartChildAt, StopChildAt, SupervisorAt},
+    snapshot::NodeState,
+    ChildSpec, ControlError, Inspect, SupervisorActor,
 };
 
 #[derive(Default)]

@@ -15,8 +15,8 @@ use actix_supervisor::system::Supervision;
 use actix_supervisor::testkit;
 use actix_supervisor::web::{Endpoints, WebConfig, WebConfigError};
 use actix_supervisor::{
-    fail, ChildSpec, NodeState, RestartIntensity, RestartPolicy, StartChild, SupervisorActor,
-    SupervisorBuilder, TreeSnapshot,
+    fail, snapshot::NodeState, ChildSpec, RestartIntensity, RestartPolicy, StartChild,
+    SupervisorActor, SupervisorBuilder, TreeSnapshot,
 };
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::http::StatusCode;

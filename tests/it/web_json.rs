@@ -9,7 +9,10 @@ use std::time::Duration;
 use actix::prelude::*;
 use actix_supervisor::testkit;
 use actix_supervisor::{
-    fail, Backoff, ChildSpec, NodeState, Periodic, SupervisorActor, Tick, TickContext, TreeSnapshot,
+    fail,
+    periodic::{Periodic, Tick, TickContext},
+    snapshot::NodeState,
+    Backoff, ChildSpec, SupervisorActor, TreeSnapshot,
 };
 use serde_json::Value;
 

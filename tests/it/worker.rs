@@ -10,8 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_supervisor::{
-    ChildSpec, Grace, NodeKind, NodeState, RestartPolicy, Stop, StopOutcome, SupervisorActor, Work,
-    WorkContext, WorkerActor,
+    snapshot::{NodeKind, NodeState},
+    worker::{Work, WorkContext, WorkerActor},
+    ChildSpec, Grace, RestartPolicy, Stop, StopOutcome, SupervisorActor,
 };
 use common::*;
 use tokio::time::Instant;

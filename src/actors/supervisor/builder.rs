@@ -247,9 +247,9 @@ impl SupervisorBuilder {
     /// As a child of another supervisor: bounds how long each start of the
     /// subtree waits for the siblings it [depends on](Self::depends_on) to
     /// finish theirs (default 30 s). Meanwhile it shows as
-    /// [`NodeState::Waiting`](crate::NodeState::Waiting) and none of its
+    /// [`NodeState::Waiting`](crate::snapshot::NodeState::Waiting) and none of its
     /// children starts; when the timeout runs out, its start failed (phase
-    /// [`Waiting`](crate::FailurePhase::Waiting)) and its parent's policy
+    /// [`Waiting`](crate::snapshot::FailurePhase::Waiting)) and its parent's policy
     /// for it decides, as when it escalates.
     ///
     /// # Examples

@@ -269,6 +269,6 @@ impl ChildHandle<SupervisorActor> {
     ///
     /// See [`ChildAt`].
     pub async fn token(&self) -> Result<CancellationToken, MailboxError> {
-        self.addr().send(TokenOf).await
+        self.address().send(TokenOf).await
     }
 }
