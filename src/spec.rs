@@ -69,7 +69,9 @@ pub struct ChildSpec<A: Actor<Context = Context<A>>> {
     restart: RestartPolicy,
     grace: Grace,
     extras: Option<Box<SpecExtras>>,
-    addr: Addr<A>,
+    /// Moved to the child's runner when it starts (the spec is dropped
+    /// then): a clone would cost actix two allocations.
+    addr: Option<Addr<A>>,
     /// Taken when the child starts; still here when the spec is dropped
     /// unstarted.
     receiver: Option<AddressReceiver<A>>,
@@ -191,7 +193,7 @@ impl<A: SupervisedActor> ChildSpec<A> {
             factory,
             restart: RestartPolicy::default(),
             grace: Grace::default(),
-            addr: Addr::new(sender),
+            addr: Some(Addr::new(sender)),
             receiver: Some(receiver),
             kind: NodeKind::Actor,
             extras: None,
@@ -271,19 +273,26 @@ impl<A: SupervisedActor> ChildSpec<A> {
     /// The child's address. It is valid before the child starts (messages
     /// wait in the mailbox) and stays valid across restarts.
     pub fn address(&self) -> Addr<A> {
-        self.addr.clone()
+        self.addr().clone()
     }
 
     /// A handle to the child: its address, plus sends that are refused once
     /// the child is stopping and counted in its stop report, and a graceful
     /// [`stop`](ChildHandle::stop).
     pub fn handle(&self) -> ChildHandle<A> {
-        ChildHandle::new(self.addr.clone(), self.shared.clone())
+        ChildHandle::new(self.addr().clone(), self.shared.clone())
     }
 
     /// The child's name.
     pub fn name(&self) -> &str {
         self.shared.name()
+    }
+
+    /// The child's address, which the spec holds until the child starts.
+    fn addr(&self) -> &Addr<A> {
+        self.addr
+            .as_ref()
+            .expect("a spec holds its child's address until the child starts")
     }
 
     fn extras_mut(&mut self) -> &mut SpecExtras {
@@ -302,7 +311,7 @@ impl<A: SupervisedActor> ChildSpec<A> {
                 &mut self.factory,
                 Box::new(|_: &StartContext| Err("started already".to_string())),
             ),
-            addr: self.addr.clone(),
+            addr: self.addr.take().expect("a spec is started once"),
             receiver: self.receiver.take().expect("a spec is started once"),
             shared: self.shared.clone(),
             kind: self.kind,

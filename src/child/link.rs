@@ -124,8 +124,11 @@ pub(crate) struct SupervisorScope {
     /// The supervisor's restart intensity, shared by all its children.
     pub(crate) intensity: Rc<RefCell<IntensityWindow>>,
     /// The supervisor's cancellation token; an incarnation whose factory
-    /// asks for a token gets a child of it.
-    pub(crate) token: CancellationToken,
+    /// asks for a token gets a child of it. In an `Arc`, so that each
+    /// incarnation's [`StartContext`](crate::StartContext) holds it for the
+    /// price of a reference count, not of a token's clone (which locks the
+    /// token tree's mutex).
+    pub(crate) token: Arc<CancellationToken>,
     pub(crate) strategy: Strategy,
     /// The children's ends, watched by the supervisor's shutdown.
     pub(crate) finished: super::finished::Finished,
@@ -247,8 +250,9 @@ pub(crate) struct ChildLink {
     pub(crate) token: TokenSlot,
     /// The child leaves its supervisor's table once it will not run again.
     pub(crate) remove_on_exit: bool,
-    /// What the runner left to start the child again, once it finished.
-    kept: RefCell<Option<Box<dyn Respawn>>>,
+    /// What the runner left to start the child again, once it finished (a
+    /// `Cell`: 8 bytes less than a `RefCell` in every link).
+    kept: KeptSlot,
     /// The link of the child's next start, once it was started again after
     /// it ended: siblings that depend on it follow it there.
     successor: std::cell::OnceCell<Rc<ChildLink>>,
@@ -271,6 +275,16 @@ impl TokenSlot {
             token.cancel();
         }
         self.0.set(token);
+    }
+}
+
+/// A cell holding what starts a finished child again.
+#[derive(Default)]
+struct KeptSlot(Cell<Option<Box<dyn Respawn>>>);
+
+impl std::fmt::Debug for KeptSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeptSlot")
     }
 }
 
@@ -328,7 +342,7 @@ impl ChildLink {
             scope: env.scope.clone(),
             token: TokenSlot::default(),
             remove_on_exit: env.remove_on_exit,
-            kept: RefCell::new(None),
+            kept: KeptSlot::default(),
             successor: std::cell::OnceCell::new(),
         })
     }
@@ -516,15 +530,14 @@ impl ChildLink {
     /// child: it leaves the table).
     pub(crate) fn keep(&self, kept: Box<dyn Respawn>) {
         if !self.remove_on_exit {
-            *self.kept.borrow_mut() = Some(kept);
+            self.kept.0.set(Some(kept));
         }
     }
 
     /// Drops what would start the child again: its supervisor is ending,
     /// and a factory may hold the supervisor's own address.
     pub(crate) fn drop_kept(&self) {
-        let kept = self.kept.borrow_mut().take();
-        drop(kept);
+        drop(self.kept.0.take());
     }
 
     /// Starts the finished child again as its next incarnation, from what
@@ -534,7 +547,7 @@ impl ChildLink {
         if self.activity() != Activity::Done {
             return None;
         }
-        let kept = self.kept.borrow_mut().take()?;
+        let kept = self.kept.0.take()?;
         let (restart, backoff) = {
             let rules = self.rules.borrow();
             (rules.policy(), rules.backoff().cloned().map(Box::new))

@@ -45,6 +45,8 @@ pub(crate) mod response;
 pub(crate) mod restart;
 pub(crate) mod runner;
 pub(crate) mod signals;
+#[cfg(test)]
+mod sizes;
 pub(crate) mod start;
 pub(crate) mod supervised;
 

@@ -139,16 +139,19 @@ pub(crate) fn spawn<A: SupervisedActor>(env: ChildEnv, parts: Parts<A>) -> Rc<Ch
     // Build the first incarnation now, so the child is `Starting` (and its
     // factory's failures are known) as soon as its supervisor has started it.
     // A handle may have asked for a stop before the child was started.
-    span.in_scope(|| {
+    let first = |runner: &mut Runner<A>| {
         if !runner.core.shared.is_accepting() {
             runner.apply(Event::Stop);
         }
         runner.apply(Event::Turn);
-    });
+    };
     if span.is_disabled() {
-        // No subscriber wanted the span when it was made: it stays disabled.
+        // No subscriber wanted the span when it was made: it stays disabled,
+        // and is neither entered here nor kept (see `InSpan`).
+        first(&mut runner);
         actix_rt::spawn(runner);
     } else {
+        span.in_scope(|| first(&mut runner));
         actix_rt::spawn(InSpan::new(span, runner));
     }
     link
@@ -358,7 +361,20 @@ impl<A: SupervisedActor> Future for Runner<A> {
                     let polled =
                         catch_unwind(AssertUnwindSafe(|| Pin::new(&mut *context).poll(cx)));
                     let reported = signals::leave(outer);
+                    let pending = matches!(polled, Ok(Poll::Pending));
                     this.after_poll(polled, reported);
+                    // The context waits, and what followed its poll (a start
+                    // that is over) left the child running freely: polling it
+                    // again would only find the same nothing to do. Whatever
+                    // comes next (a message, a command, a stop through a
+                    // handle) wakes the runner.
+                    if pending
+                        && this.core.lifecycle.is_running_freely()
+                        && !this.link.has_command()
+                        && this.core.shared.is_accepting()
+                    {
+                        return Poll::Pending;
+                    }
                 }
                 State::Backoff { .. } => {
                     let over = this

@@ -70,8 +70,9 @@ pub(crate) struct Parts<A: Actor<Context = Context<A>>> {
 pub struct StartContext {
     pub(crate) path: NodePath,
     pub(crate) incarnation: u64,
-    /// The supervisor's token, parent of this incarnation's.
-    pub(crate) parent_token: CancellationToken,
+    /// The supervisor's token, parent of this incarnation's (shared, not
+    /// cloned: see `SupervisorScope::token`).
+    pub(crate) parent_token: Arc<CancellationToken>,
     /// This incarnation's token, made the first time it is asked for: a
     /// child that never asks costs no token.
     pub(crate) token: std::cell::OnceCell<CancellationToken>,

@@ -128,6 +128,16 @@ impl AsChild {
     }
 }
 
+/// The start plan of a supervisor's children, worked out when its
+/// description is checked.
+#[derive(Debug, Default)]
+pub(super) struct Plan {
+    /// The start order (indexes in the order given) and each child's
+    /// dependencies (indexes in the order given); `None` when no child has
+    /// dependencies: the order given, then.
+    dependencies: Option<(Vec<usize>, Vec<Vec<usize>>)>,
+}
+
 /// Where a supervisor is placed in its tree when it is built.
 pub(super) struct Place {
     pub(super) path: NodePath,
@@ -319,7 +329,7 @@ impl SupervisorBuilder {
     ///
     /// When called outside a running actix system.
     pub fn start(mut self) -> Result<Addr<SupervisorActor>, BuildError> {
-        let path = self.validate_as_root()?;
+        let (path, plan) = self.plan_as_root()?;
         self.assign_paths(&path);
         let addr = self.addr.clone();
         let place = move || Place {
@@ -330,10 +340,10 @@ impl SupervisorBuilder {
             as_child: None,
         };
         match self.arbiter.take() {
-            None => self.spawn(place()),
+            None => self.spawn_planned(place(), plan),
             Some(arbiter) => {
                 let root = self.shared.path();
-                if !arbiter.spawn_fn(move || self.spawn(place())) {
+                if !arbiter.spawn_fn(move || self.spawn_planned(place(), plan)) {
                     return Err(BuildError::InvalidField {
                         path: root,
                         field: "arbiter",
@@ -367,6 +377,12 @@ impl SupervisorBuilder {
     /// Checks the whole description as the root of a tree; returns the root's
     /// path.
     pub(crate) fn validate_as_root(&self) -> Result<NodePath, BuildError> {
+        self.plan_as_root().map(|(path, _)| path)
+    }
+
+    /// Checks the whole description as the root of a tree; returns the root's
+    /// path and its children's start plan.
+    fn plan_as_root(&self) -> Result<(NodePath, Plan), BuildError> {
         if let Err(BuildError::InvalidName { name, reason, .. }) =
             check_name(&NodePath::root(""), &self.name)
         {
@@ -377,8 +393,8 @@ impl SupervisorBuilder {
             });
         }
         let path = NodePath::root(&self.name);
-        self.validate_at(&path)?;
-        Ok(path)
+        let plan = self.plan_at(&path)?;
+        Ok((path, plan))
     }
 
     /// Refuses a subtree whose supervisors, placed at `path`, would nest
@@ -407,6 +423,14 @@ impl SupervisorBuilder {
     /// Checks the supervisor's own fields and, recursively, its children, as
     /// if it sat at `path`.
     pub(crate) fn validate_at(&self, path: &NodePath) -> Result<(), BuildError> {
+        self.plan_at(path).map(drop)
+    }
+
+    /// Checks the supervisor's own fields and, recursively, its children, as
+    /// if it sat at `path`; returns its children's start plan, worked out
+    /// in the same pass over the specs (a supervisor of many children walks
+    /// their specs, cold in memory, as few times as it can).
+    fn plan_at(&self, path: &NodePath) -> Result<Plan, BuildError> {
         self.check_depth(path)?;
         let field = |field: &'static str, reason: String| BuildError::InvalidField {
             path: path.clone(),
@@ -422,9 +446,12 @@ impl SupervisorBuilder {
         self.intensity
             .validate()
             .map_err(|e| field(e.field, e.reason))?;
-        let names = self.names();
-        let mut seen = hashbrown::HashSet::with_capacity(names.len());
-        for (child, &name) in self.children.iter().zip(&names) {
+        let mut names = Vec::with_capacity(self.children.len());
+        let mut seen = hashbrown::HashSet::with_capacity(self.children.len());
+        let mut dependencies = false;
+        for child in &self.children {
+            let common = child.0.common();
+            let name = common.name;
             check_name(path, name)?;
             if !seen.insert(name) {
                 return Err(BuildError::DuplicateName {
@@ -433,15 +460,23 @@ impl SupervisorBuilder {
                 });
             }
             child.0.validate(path)?;
+            dependencies |= !common.depends_on.is_empty();
+            names.push(name);
         }
-        let depends_on = self.dependency_indexes(path)?;
-        shutdown::start_order(&names, &depends_on).map_err(|cycle| {
+        if !dependencies {
+            // Start order is the order given; nothing more to work out.
+            return Ok(Plan::default());
+        }
+        let depends_on = self.dependency_indexes(&names, path)?;
+        let order = shutdown::start_order(&names, &depends_on).map_err(|cycle| {
             BuildError::DependencyCycle {
                 parent: path.clone(),
                 cycle,
             }
         })?;
-        Ok(())
+        Ok(Plan {
+            dependencies: Some((order, depends_on)),
+        })
     }
 
     /// Tells this supervisor's handles, and its children's, their paths.
@@ -452,25 +487,37 @@ impl SupervisorBuilder {
         }
     }
 
-    fn names(&self) -> Vec<&str> {
-        self.children.iter().map(AnyChildSpec::name).collect()
-    }
-
-    /// Each child's dependencies as indexes in the order given.
-    fn dependency_indexes(&self, path: &NodePath) -> Result<Vec<Vec<usize>>, BuildError> {
+    /// The start plan of a supervisor validated already (as a child of its
+    /// parent), made again without checking anything else: the fallbacks
+    /// are never taken.
+    fn plan(&self, path: &NodePath) -> Plan {
         if self
             .children
             .iter()
             .all(|child| child.0.common().depends_on.is_empty())
         {
-            return Ok(vec![Vec::new(); self.children.len()]);
+            return Plan::default();
         }
-        let index: hashbrown::HashMap<&str, usize> = self
-            .names()
-            .into_iter()
-            .enumerate()
-            .map(|(i, n)| (n, i))
-            .collect();
+        let names: Vec<&str> = self.children.iter().map(AnyChildSpec::name).collect();
+        let depends_on = self
+            .dependency_indexes(&names, path)
+            .unwrap_or_else(|_| vec![Vec::new(); names.len()]);
+        let order = shutdown::start_order(&names, &depends_on)
+            .unwrap_or_else(|_| (0..names.len()).collect());
+        Plan {
+            dependencies: Some((order, depends_on)),
+        }
+    }
+
+    /// Each child's dependencies as indexes in the order given (`names`:
+    /// the children's names, in that order).
+    fn dependency_indexes(
+        &self,
+        names: &[&str],
+        path: &NodePath,
+    ) -> Result<Vec<Vec<usize>>, BuildError> {
+        let index: hashbrown::HashMap<&str, usize> =
+            names.iter().enumerate().map(|(i, &n)| (n, i)).collect();
         self.children
             .iter()
             .map(|child| {
@@ -494,32 +541,47 @@ impl SupervisorBuilder {
     /// Builds the (validated) supervisor at `place` and spawns it on the
     /// current arbiter, in a span carrying its path.
     pub(super) fn spawn(self, place: Place) {
-        let (supervisor, receiver) = self.into_actor(place);
+        let plan = self.plan(&place.path);
+        self.spawn_planned(place, plan);
+    }
+
+    /// [`spawn`](Self::spawn), with the plan its validation made.
+    fn spawn_planned(self, place: Place, plan: Plan) {
+        let (supervisor, receiver) = self.into_actor(place, plan);
         let span = tracing::info_span!("node", path = %supervisor.path);
         let context = Context::with_receiver(receiver);
         actix_rt::spawn(context.into_future(supervisor).instrument(span));
     }
 
-    fn into_actor(self, place: Place) -> (SupervisorActor, AddressReceiver<SupervisorActor>) {
-        // Validated already: the fallbacks below are never taken.
-        let names = self.names();
-        let depends_on = self
-            .dependency_indexes(&place.path)
-            .unwrap_or_else(|_| vec![Vec::new(); names.len()]);
-        let order = shutdown::start_order(&names, &depends_on)
-            .unwrap_or_else(|_| (0..names.len()).collect());
-        let mut position = vec![0; order.len()];
-        for (at, &i) in order.iter().enumerate() {
-            position[i] = at;
-        }
-        let mut specs: Vec<Option<AnyChildSpec>> = self.children.into_iter().map(Some).collect();
-        let pending = order
-            .iter()
-            .filter_map(|&i| {
-                let deps = depends_on[i].iter().map(|&d| position[d]).collect();
-                specs[i].take().map(|spec| (spec, deps))
-            })
-            .collect();
+    fn into_actor(
+        self,
+        place: Place,
+        plan: Plan,
+    ) -> (SupervisorActor, AddressReceiver<SupervisorActor>) {
+        let pending = match plan.dependencies {
+            // The common case: the order given, no dependencies (an empty
+            // `Vec` allocates nothing).
+            None => self
+                .children
+                .into_iter()
+                .map(|spec| (spec, Vec::new()))
+                .collect(),
+            Some((order, depends_on)) => {
+                let mut position = vec![0; order.len()];
+                for (at, &i) in order.iter().enumerate() {
+                    position[i] = at;
+                }
+                let mut specs: Vec<Option<AnyChildSpec>> =
+                    self.children.into_iter().map(Some).collect();
+                order
+                    .iter()
+                    .filter_map(|&i| {
+                        let deps = depends_on[i].iter().map(|&d| position[d]).collect();
+                        specs[i].take().map(|spec| (spec, deps))
+                    })
+                    .collect()
+            }
+        };
         let supervisor = SupervisorActor {
             path: place.path.clone(),
             grace: self.grace,

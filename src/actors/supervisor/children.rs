@@ -12,10 +12,15 @@
 //! - A child sits in a **slot**; the slot of a removed child is reused by
 //!   the next child added, so the number of slots is the largest number of
 //!   children the table held at once, not the number it ever held.
-//! - `order` lists `(key, slot)` in key order; an entry whose child was
-//!   removed keeps its key with an empty slot until the list is compacted,
-//!   which happens once such entries are more than half of it, so it too
-//!   stays within twice the live children (plus a few).
+//! - Until a child is first removed, a child's key is its slot and start
+//!   order is slot order: `order` is empty then (`ordered` false), so a
+//!   table that only grows, as most do, keeps nothing but its slots and
+//!   its name index.
+//! - From the first removal on (`ordered` true), `order` lists
+//!   `(key, slot)` in key order; an entry whose child was removed keeps its
+//!   key with an empty slot until the list is compacted, which happens once
+//!   such entries are more than half of it, so it too stays within twice
+//!   the live children (plus a few).
 
 use std::hash::BuildHasher;
 use std::rc::Rc;
@@ -30,7 +35,8 @@ const REMOVED: u32 = u32::MAX;
 /// The table is sized for supervisors with very many children, and for
 /// supervisors that add and remove children all day (one short-lived child
 /// per job): a slot is one pointer and slots are reused, the name index holds
-/// only slot numbers (names are read from the links' paths), the start order
+/// only slot numbers (names are read from the links' shared state, where
+/// each child's name is kept apart from its path), the start order
 /// is a sorted list of keys, and dependencies are kept only for the children
 /// that have some.
 #[derive(Debug, Default)]
@@ -39,8 +45,11 @@ pub(crate) struct Children {
     /// Empty slots, reused before the table grows.
     free: Vec<u32>,
     /// `(key, slot)` in start order; `REMOVED` for a removed child's entry
-    /// not compacted yet.
+    /// not compacted yet. Kept only once `ordered`.
     order: Vec<(u64, u32)>,
+    /// Whether a child was ever removed: until then `order` is empty, and
+    /// key, slot and place in start order are one number.
+    ordered: bool,
     /// Entries of `order` that are `REMOVED`.
     removed: usize,
     /// The key the next child gets.
@@ -66,7 +75,7 @@ impl Children {
     pub(crate) fn push(&mut self, link: Rc<ChildLink>, depends_on: Vec<usize>) -> usize {
         let key = self.next_key;
         debug_assert_eq!(link.index, key, "a link is made with the next key");
-        debug_assert!(self.find(link.path.name()).is_none());
+        debug_assert!(self.find(link.shared.name()).is_none());
         self.next_key += 1;
         let slot = match self.free.pop() {
             Some(slot) => slot,
@@ -85,7 +94,11 @@ impl Children {
         let (slots, hasher) = (&self.slots, &self.hasher);
         self.by_name
             .insert_unique(hash, slot, |i| hasher.hash_one(Self::name_in(slots, i)));
-        self.order.push((key, slot));
+        if self.ordered {
+            self.order.push((key, slot));
+        } else {
+            debug_assert_eq!(key, u64::from(slot), "unordered: a key is its slot");
+        }
         let key = key as usize;
         if !depends_on.is_empty() {
             self.depends_on.insert(key, depends_on.into_boxed_slice());
@@ -98,14 +111,16 @@ impl Children {
     fn name_in<'a>(slots: &'a [Option<Rc<ChildLink>>], i: &u32) -> &'a str {
         slots[*i as usize]
             .as_ref()
-            .map_or("", |link| link.path.name())
+            .map_or("", |link| link.shared.name())
     }
 
     /// Makes room for `additional` more children.
     pub(crate) fn reserve(&mut self, additional: usize) {
         let new = additional.saturating_sub(self.free.len());
         self.slots.reserve(new);
-        self.order.reserve(additional);
+        if self.ordered {
+            self.order.reserve(additional);
+        }
         let (slots, hasher) = (&self.slots, &self.hasher);
         self.by_name
             .reserve(additional, |i| hasher.hash_one(Self::name_in(slots, i)));
@@ -135,24 +150,41 @@ impl Children {
 
     /// The children with their keys, in start order.
     pub(crate) fn indexed(&self) -> impl Iterator<Item = (usize, &Rc<ChildLink>)> {
-        self.order.iter().filter_map(|&(key, slot)| {
+        let entries = if self.ordered {
+            self.order.len()
+        } else {
+            self.slots.len()
+        };
+        (0..entries).filter_map(move |at| {
+            let (key, slot) = if self.ordered {
+                self.order[at]
+            } else {
+                (at as u64, at as u32)
+            };
             let link = self.slots.get(slot as usize)?.as_ref()?;
             Some((key as usize, link))
         })
     }
 
-    /// Where the child with `key` is in `order`, if it is in the table.
-    fn position(&self, key: usize) -> Option<usize> {
+    /// Where the child with `key` is in start order, with its slot, if it
+    /// is in the table.
+    fn position(&self, key: usize) -> Option<(usize, u32)> {
+        if !self.ordered {
+            let slot = u32::try_from(key).ok()?;
+            let full = self.slots.get(key).is_some_and(Option::is_some);
+            return full.then_some((key, slot));
+        }
         let at = self
             .order
             .binary_search_by_key(&(key as u64), |&(k, _)| k)
             .ok()?;
-        (self.order[at].1 != REMOVED).then_some(at)
+        let slot = self.order[at].1;
+        (slot != REMOVED).then_some((at, slot))
     }
 
     /// The child with `key`, if it is still in the table.
     pub(crate) fn get(&self, key: usize) -> Option<&Rc<ChildLink>> {
-        let slot = self.order[self.position(key)?].1;
+        let (_, slot) = self.position(key)?;
         self.slots[slot as usize].as_ref()
     }
 
@@ -183,10 +215,17 @@ impl Children {
     /// Takes child `key` out of the table; its name and its slot are free
     /// for the next child.
     pub(crate) fn remove(&mut self, key: usize) -> Option<Rc<ChildLink>> {
-        let at = self.position(key)?;
-        let slot = self.order[at].1;
+        self.position(key)?;
+        if !self.ordered {
+            // From now on slots are reused: start order is kept apart.
+            self.order = (0..self.slots.len())
+                .map(|slot| (slot as u64, slot as u32))
+                .collect();
+            self.ordered = true;
+        }
+        let (at, slot) = self.position(key)?;
         let link = self.slots[slot as usize].take()?;
-        let hash = self.hasher.hash_one(link.path.name());
+        let hash = self.hasher.hash_one(link.shared.name());
         if let Ok(entry) = self.by_name.find_entry(hash, |&i| i == slot) {
             entry.remove();
         }
@@ -204,7 +243,7 @@ impl Children {
     /// Puts `link` in the place of child `key` (the same name, key, slot and
     /// dependencies: a child started again); returns the link it replaced.
     pub(crate) fn replace(&mut self, key: usize, link: Rc<ChildLink>) -> Option<Rc<ChildLink>> {
-        let slot = self.order[self.position(key)?].1;
+        let (_, slot) = self.position(key)?;
         let old = self.slots[slot as usize].as_ref()?;
         debug_assert_eq!(old.path.name(), link.path.name());
         debug_assert_eq!(link.index as usize, key);
@@ -248,7 +287,7 @@ mod tests {
             intensity: Rc::new(RefCell::new(IntensityWindow::new(
                 RestartIntensity::default(),
             ))),
-            token: CancellationToken::new(),
+            token: std::sync::Arc::new(CancellationToken::new()),
             strategy: Strategy::OneForOne,
             finished: Default::default(),
         });
@@ -383,6 +422,34 @@ mod tests {
         assert_eq!(names, ["db", "api", "web"]);
         assert_eq!(children.slot_count(), 3);
         assert!(children.replace(7, link(7, "nobody")).is_none());
+    }
+
+    #[test]
+    fn a_table_that_only_grows_keeps_no_start_order_list() {
+        let mut children = Children::new();
+        children.reserve(100);
+        for i in 0..100 {
+            children.push(link(i, &format!("c{i}")), Vec::new());
+        }
+        // 16 bytes per child less: keys are slots, start order slot order.
+        assert!(!children.ordered);
+        assert_eq!(children.order.capacity(), 0);
+        assert_eq!(children.get(42).map(|l| l.path.name()), Some("c42"));
+        let keys: Vec<_> = children.indexed().map(|(k, _)| k).collect();
+        assert_eq!(keys, (0..100).collect::<Vec<_>>());
+        // The first removal starts the list, and start order holds on.
+        children.remove(3).expect("c3 is there");
+        assert!(children.ordered);
+        let key = children.push(link(children.next_index(), "late"), Vec::new());
+        assert_eq!(key, 100);
+        assert_eq!(children.slot_count(), 100, "the freed slot is reused");
+        let names: Vec<_> = children.iter().map(|l| l.path.name().to_string()).collect();
+        assert_eq!(names.len(), 100);
+        assert_eq!(names[2], "c2");
+        assert_eq!(names[3], "c4");
+        assert_eq!(names[99], "late");
+        assert!(children.get(3).is_none());
+        assert_eq!(children.find("late").map(|(k, _)| k), Some(100));
     }
 
     #[test]

@@ -300,7 +300,7 @@ impl SupervisorActor {
                     supervisor: ctx.address().recipient().downgrade(),
                     events: self.events.clone(),
                     intensity: self.intensity.clone(),
-                    token: self.token.clone(),
+                    token: std::sync::Arc::new(self.token.clone()),
                     strategy: self.strategy,
                     finished: Default::default(),
                 })
