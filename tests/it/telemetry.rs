@@ -77,6 +77,12 @@ async fn failures_and_restarts_are_logged_with_structured_fields_inside_the_node
     let capture = Capture::default();
     let subscriber = tracing_subscriber::registry().with(capture.clone());
     let _guard = tracing::subscriber::set_default(subscriber);
+    // Whether a span or event is enabled is cached per callsite for the
+    // whole process, from the subscriber of the first thread to reach it: a
+    // test running in parallel without a subscriber may have cached "never"
+    // for the runner's span. Ask every callsite again, now that this
+    // thread's subscriber is in place.
+    tracing::callsite::rebuild_interest_cache();
 
     let (log, _events) = recorder();
     let spec = probe_spec("probe", log);
