@@ -1262,3 +1262,400 @@ async fn a_pool_stopped_from_one_thread_while_another_starts_children_leaves_non
     }
     assert_eq!(live.now.load(Ordering::SeqCst), 0, "a job runs on");
 }
+
+// ---------------------------------------------------------------------------
+// 5. Combinations the docs suggest.
+
+/// A root `Stop` while a dependent waits for a dependency that sits in a
+/// long backoff. The shutdown stops the dependent first; a stop during a
+/// backoff would start the dependency at once, but it is not stopped
+/// before the dependent ended.
+#[actix_rt::test]
+#[ignore = "defect: a root stop leaves a dependent waiting for a dependency in a backoff TimedOut, its messages undelivered"]
+async fn a_root_stop_drains_a_dependent_waiting_for_a_dependency_in_a_backoff() {
+    tokio::time::pause();
+    let (log, _records) = recorder();
+    let base = probe_spec("base", log.clone())
+        .restart(RestartPolicy::OnFailure)
+        .backoff(Backoff::new(HOUR, HOUR));
+    let base_handle = base.handle();
+    let user = probe_spec("user", log)
+        .depends_on("base")
+        .restart(RestartPolicy::OnFailure);
+    let user_handle = user.handle();
+    let app = SupervisorActor::builder("app")
+        .intensity(unlimited())
+        .child(base)
+        .child(user)
+        .start()
+        .unwrap();
+    within(user_handle.started()).await.unwrap();
+
+    // The dependency fails into its hour of backoff; the dependent fails
+    // too and, restarted at once, waits for it.
+    base_handle.do_send(FailWith("base down".into())).unwrap();
+    testkit::wait_for_node(&app, "/app/base", |n| {
+        matches!(n.state, NodeState::Restarting { .. })
+    })
+    .await;
+    user_handle.do_send(FailWith("user down".into())).unwrap();
+    testkit::wait_for_node(&app, "/app/user", |n| n.state == NodeState::Waiting).await;
+    for _ in 0..QUEUED {
+        user_handle.do_send(Inc).unwrap();
+    }
+    base_handle.do_send(Inc).unwrap();
+
+    let report = within(app.send(Stop)).await.unwrap();
+    // "Queued when a stop begins: handled before the child stops, within
+    // its grace, in whatever phase the child is."
+    let user = report.find("/app/user").unwrap();
+    assert_eq!(
+        (user.drained, user.undelivered),
+        (QUEUED, 0),
+        "the dependent's messages were not drained:\n{report}"
+    );
+    let base = report.find("/app/base").unwrap();
+    assert_eq!((base.drained, base.undelivered), (1, 0), "{report}");
+    assert!(report.summary().stopped_cleanly(), "{report}");
+}
+
+/// The same with a `StopChild` of the dependent: its dependency may still
+/// start (after its backoff), so the dependent waits within its grace.
+/// Documented: at the grace it ends `TimedOut`, what waits undelivered.
+#[actix_rt::test]
+async fn a_stop_child_of_a_dependent_waiting_for_a_dependency_in_a_backoff_answers_at_its_grace() {
+    tokio::time::pause();
+    let (log, _records) = recorder();
+    let base = probe_spec("base", log.clone())
+        .restart(RestartPolicy::OnFailure)
+        .backoff(Backoff::new(HOUR, HOUR));
+    let base_handle = base.handle();
+    let user = probe_spec("user", log)
+        .depends_on("base")
+        .restart(RestartPolicy::OnFailure)
+        .grace(Grace::Duration(Duration::from_secs(2)));
+    let user_handle = user.handle();
+    let app = SupervisorActor::builder("app")
+        .intensity(unlimited())
+        .child(base)
+        .child(user)
+        .start()
+        .unwrap();
+    within(user_handle.started()).await.unwrap();
+    base_handle.do_send(FailWith("base down".into())).unwrap();
+    testkit::wait_for_node(&app, "/app/base", |n| {
+        matches!(n.state, NodeState::Restarting { .. })
+    })
+    .await;
+    user_handle.do_send(FailWith("user down".into())).unwrap();
+    testkit::wait_for_node(&app, "/app/user", |n| n.state == NodeState::Waiting).await;
+    for _ in 0..QUEUED {
+        user_handle.do_send(Inc).unwrap();
+    }
+
+    let report = within(app.send(StopChild::new("user")))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(report.outcome, StopOutcome::TimedOut, "{report}");
+    assert_eq!(accounted(&report), QUEUED, "{report}");
+}
+
+/// A dependency whose start ends in a failure (its `started` fails once the
+/// gate opens), never restarted.
+struct Doomed {
+    gate: Gate,
+}
+
+impl Actor for Doomed {
+    type Context = Context<Self>;
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.wait(
+            actix::fut::wrap_future::<_, Self>(self.gate.passed()).map(|(), _, ctx| {
+                actix_supervisor::fail(ctx, "the store could not open");
+            }),
+        );
+    }
+}
+actix_supervisor::supervised!(Doomed);
+
+/// "Once the dependencies are ready, or the rest are at rest (parked,
+/// given up or done)": a dependency that fails for good under a stopping
+/// dependent lets it drain.
+#[actix_rt::test]
+async fn a_stop_child_from_another_thread_drains_a_waiting_child_whose_dependency_failed_for_good()
+{
+    let gate = Gate::new();
+    let doomed_gate = gate.clone();
+    let (log, _records) = recorder();
+    let reader = probe_spec("reader", log)
+        .depends_on("store")
+        .grace(Grace::Duration(Duration::from_secs(10)));
+    let reader_handle = reader.handle();
+    let app = SupervisorActor::builder("app")
+        .child(
+            ChildSpec::new("store", move || Doomed {
+                gate: doomed_gate.clone(),
+            })
+            .restart(RestartPolicy::Never),
+        )
+        .child(reader)
+        .start()
+        .unwrap();
+    testkit::wait_for_node(&app, "/app/reader", |n| n.state == NodeState::Waiting).await;
+    for _ in 0..QUEUED {
+        reader_handle.do_send(Inc).unwrap();
+    }
+
+    let to = app.clone();
+    let answer = on_other_thread(move || to.send(StopChild::new("reader")));
+    testkit::wait_for_node(&app, "/app/reader", |n| n.state == NodeState::Stopping).await;
+    gate.open();
+    testkit::wait_for_node(&app, "/app/store", |n| n.state == NodeState::Failed).await;
+    let report = joined(answer).await.unwrap().unwrap();
+    assert_eq!(report.outcome, StopOutcome::Drained, "{report}");
+    assert_eq!(
+        (report.drained, report.undelivered),
+        (QUEUED, 0),
+        "{report}"
+    );
+    within(app.send(Stop)).await.unwrap();
+}
+
+/// A nested supervisor waiting for a sibling: a stop from another thread
+/// ends it at once; its children's handles answer `NotStarted` with what
+/// they accepted reported undelivered.
+#[actix_rt::test]
+async fn a_stop_from_another_thread_of_a_waiting_nested_supervisor_answers_its_children_s_handles()
+{
+    let gate = Gate::new();
+    let (log, _records) = recorder();
+    let inner = probe_spec("inner", log);
+    let inner_handle = inner.handle();
+    let nested = SupervisorActor::builder("nested")
+        .child(inner)
+        .depends_on("store");
+    let app = SupervisorActor::builder("app")
+        .child(store(&gate))
+        .child(nested)
+        .start()
+        .unwrap();
+    testkit::wait_for_node(&app, "/app/nested", |n| n.state == NodeState::Waiting).await;
+    for _ in 0..QUEUED {
+        inner_handle.do_send(Inc).unwrap();
+    }
+
+    let to = app.clone();
+    let report = joined(on_other_thread(move || to.send(Stop)))
+        .await
+        .unwrap();
+    let inner = within(inner_handle.stop()).await;
+    assert_eq!(inner.outcome, StopOutcome::NotStarted, "{inner}");
+    assert_eq!(inner.undelivered, QUEUED, "{inner}");
+    assert!(report.find("/app/nested").is_some(), "{report}");
+    drop(gate);
+}
+
+/// A root with `store` (its start held by `gate`), an independent `first`,
+/// and `remote`, a subtree on `other` that depends on `store`; returns once
+/// `first` started (the remote subtree's relay runs by then, waiting).
+async fn waiting_remote(
+    other: &Other,
+    gate: &Gate,
+    start_timeout: Duration,
+) -> (
+    actix::Addr<SupervisorActor>,
+    actix_supervisor::ChildHandle<Probe>,
+    Records<Event>,
+) {
+    let (log, records) = recorder();
+    let (first_log, _first_records) = recorder();
+    let first = probe_spec("first", first_log);
+    let first_handle = first.handle();
+    let inner = probe_spec("inner", log);
+    let inner_handle = inner.handle();
+    let remote = SupervisorActor::builder("remote")
+        .child(inner)
+        .depends_on("store")
+        .start_timeout(start_timeout)
+        .on_arbiter(other.handle());
+    let app = SupervisorActor::builder("app")
+        .child(store(gate))
+        .child(first)
+        .child(remote)
+        .start()
+        .unwrap();
+    within(first_handle.started()).await.unwrap();
+    for _ in 0..3 {
+        tokio::task::yield_now().await;
+    }
+    for _ in 0..QUEUED {
+        inner_handle.do_send(Inc).unwrap();
+    }
+    (app, inner_handle, records)
+}
+
+/// The children of a subtree that depends on a sibling start only once that
+/// sibling finished its start (`docs/arbiters.md`, "Start order"; and
+/// `docs/start_order.md`: "starting it before its dependencies would break
+/// the order"). Here a root stop comes while the remote subtree waits.
+#[actix_rt::test]
+#[ignore = "defect: a stop while a remote subtree waits for its dependency starts its children before the dependency is ready"]
+async fn a_root_stop_while_a_remote_subtree_waits_never_starts_its_children_before_their_dependency(
+) {
+    let other = Other::new();
+    let gate = Gate::new();
+    let (app, inner, mut records) = waiting_remote(&other, &gate, Duration::from_secs(30)).await;
+
+    let to = app.clone();
+    let report = joined(on_other_thread(move || to.send(Stop)))
+        .await
+        .unwrap();
+    within(inner.stop()).await;
+    let seen = records.drain();
+    assert!(
+        !seen.contains(&Event::Started(1)),
+        "/app/remote/inner started while /app/store never finished its start: {seen:?}\n{report}"
+    );
+    drop(gate);
+}
+
+/// The same when the dependency's start timeout runs out: the remote
+/// subtree ends `Failed` (phase waiting); its children must not start.
+#[actix_rt::test]
+#[ignore = "defect: a remote subtree whose dependency timed out is spawned anyway and starts its children"]
+async fn a_remote_subtree_whose_dependency_timed_out_never_starts_its_children() {
+    let other = Other::new();
+    let gate = Gate::new();
+    let (app, inner, mut records) = waiting_remote(&other, &gate, Duration::from_millis(300)).await;
+
+    let failed = within(inner.ended()).await;
+    let report = within(app.send(Stop)).await.unwrap();
+    let remote = report.find("/app/remote").unwrap();
+    assert!(matches!(remote.outcome, StopOutcome::Failed(_)), "{report}");
+    let seen = records.drain();
+    assert!(
+        !seen.contains(&Event::Started(1)),
+        "/app/remote/inner started while /app/store never finished its start: {seen:?}\n{report}"
+    );
+    assert_eq!(failed.undelivered, QUEUED, "{failed}");
+    drop(gate);
+}
+
+/// The control: on the parent's own arbiter, a nested supervisor whose
+/// dependency timed out starts none of its children.
+#[actix_rt::test]
+async fn a_nested_supervisor_whose_dependency_timed_out_never_starts_its_children() {
+    tokio::time::pause();
+    let gate = Gate::new();
+    let (log, mut records) = recorder();
+    let inner = probe_spec("inner", log);
+    let inner_handle = inner.handle();
+    let nested = SupervisorActor::builder("nested")
+        .child(inner)
+        .depends_on("store")
+        .start_timeout(Duration::from_millis(300))
+        .restart(RestartPolicy::Never);
+    let app = SupervisorActor::builder("app")
+        .child(store(&gate))
+        .child(nested)
+        .start()
+        .unwrap();
+    for _ in 0..QUEUED {
+        inner_handle.do_send(Inc).unwrap();
+    }
+    testkit::wait_for_node(&app, "/app/nested", |n| n.state == NodeState::Failed).await;
+    let report = within(app.send(Stop)).await.unwrap();
+    let inner = within(inner_handle.stop()).await;
+    assert_eq!(inner.outcome, StopOutcome::NotStarted, "{inner}");
+    assert_eq!(inner.undelivered, QUEUED, "{inner}");
+    assert!(records.drain().is_empty(), "{report}");
+    drop(gate);
+}
+
+/// A `Kill` of the root while a remote subtree waits: every handle below it
+/// still answers, and what it accepted is accounted for.
+#[actix_rt::test]
+async fn a_kill_while_a_remote_subtree_waits_answers_every_handle() {
+    let other = Other::new();
+    let gate = Gate::new();
+    let (app, inner, _records) = waiting_remote(&other, &gate, Duration::from_secs(30)).await;
+
+    let to = app.clone();
+    joined(on_other_thread(move || to.send(Kill)))
+        .await
+        .unwrap();
+    let report = within(inner.stop()).await;
+    assert_eq!(accounted(&report), QUEUED, "{report}");
+    assert!(within(inner.started()).await.is_err());
+    drop(gate);
+}
+
+/// `ChildFuture`s on another arbiter: a stop of the root waits for them
+/// there, also for one whose requester gave up half-way.
+#[actix_rt::test]
+async fn a_root_stop_waits_for_child_futures_on_another_arbiter_whose_requesters_gave_up() {
+    let other = Other::new();
+    let counts = Counts::default();
+    let spec = fetcher(&counts);
+    let fetcher = spec.handle();
+    let remote = SupervisorActor::builder("remote")
+        .child(spec)
+        .on_arbiter(other.handle());
+    let app = SupervisorActor::builder("app")
+        .child(remote)
+        .start()
+        .unwrap();
+    within(fetcher.started()).await.unwrap();
+
+    let long = Duration::from_millis(300);
+    // One requester gives up once its handler ran (a `Fetch` answered
+    // after it shows it was handled); one waits.
+    let given_up = fetcher.send(Fetch::after(long));
+    within(fetcher.send(Fetch::after(Duration::ZERO)))
+        .await
+        .unwrap();
+    drop(given_up);
+    let kept = fetcher.send(Fetch::after(long));
+    within(fetcher.send(Fetch::after(Duration::ZERO)))
+        .await
+        .unwrap();
+
+    let report = within(app.send(Stop)).await.unwrap();
+    assert_eq!(counts.done(), 4, "the stop waited for both long fetches");
+    within(kept).await.unwrap();
+    let child = report.find("/app/remote/fetcher").unwrap();
+    assert_eq!(child.outcome, StopOutcome::Drained, "{report}");
+    assert_eq!(
+        (child.drained, child.undelivered, child.cancelled),
+        (2, 0, 0),
+        "{report}"
+    );
+}
+
+/// "Every control message ... answers, whatever state the supervisor is
+/// in"; `Inspect` answers at once. Here a subtree on another arbiter waits
+/// for a sibling before it is spawned.
+#[actix_rt::test]
+#[ignore = "defect: Inspect of the root waits until a remote subtree's dependency is ready or its start timeout (30 s) runs out"]
+async fn inspect_answers_while_a_remote_subtree_waits_for_its_dependency() {
+    let other = Other::new();
+    let gate = Gate::new();
+    let (log, _records) = recorder();
+    let remote = SupervisorActor::builder("remote")
+        .child(probe_spec("inner", log))
+        .depends_on("store")
+        .on_arbiter(other.handle());
+    let app = SupervisorActor::builder("app")
+        .child(store(&gate))
+        .child(remote)
+        .start()
+        .unwrap();
+    let tree = within(app.send(actix_supervisor::Inspect)).await.unwrap();
+    let remote = tree
+        .find("/app/remote")
+        .expect("the remote subtree is listed");
+    assert_eq!(remote.state, NodeState::Waiting, "{tree}");
+    gate.open();
+    within(app.send(Stop)).await.unwrap();
+}
