@@ -1574,20 +1574,27 @@ async fn a_nested_supervisor_whose_dependency_timed_out_never_starts_its_childre
 }
 
 /// A `Kill` of the root while a remote subtree waits: every handle below it
-/// still answers, and what it accepted is accounted for.
+/// still answers, and `Kill` ("terminated its children at once, without
+/// draining") does not start children whose dependency never started.
 #[actix_rt::test]
-async fn a_kill_while_a_remote_subtree_waits_answers_every_handle() {
+#[ignore = "defect (intermittent, about 1 run in 3 under load): a Kill while a remote subtree waits for its dependency can spawn it and start its children"]
+async fn a_kill_while_a_remote_subtree_waits_answers_every_handle_and_starts_nothing() {
     let other = Other::new();
     let gate = Gate::new();
-    let (app, inner, _records) = waiting_remote(&other, &gate, Duration::from_secs(30)).await;
+    let (app, inner, mut records) = waiting_remote(&other, &gate, Duration::from_secs(30)).await;
 
     let to = app.clone();
     joined(on_other_thread(move || to.send(Kill)))
         .await
         .unwrap();
     let report = within(inner.stop()).await;
-    assert_eq!(accounted(&report), QUEUED, "{report}");
-    assert!(within(inner.started()).await.is_err());
+    assert!(within(inner.started()).await.is_err(), "{report}");
+    let seen = records.drain();
+    assert!(
+        !seen.contains(&Event::Started(1)),
+        "/app/remote/inner started after a Kill, its dependency never ready: {seen:?}\n{report}"
+    );
+    assert_eq!(report.undelivered, QUEUED, "{report}");
     drop(gate);
 }
 
