@@ -1666,3 +1666,107 @@ async fn inspect_answers_while_a_remote_subtree_waits_for_its_dependency() {
     gate.open();
     within(app.send(Stop)).await.unwrap();
 }
+
+/// A pool child restarted in place sits in a backoff: it still counts
+/// against `max_children`, and the pool's stop drains what waits for it at
+/// once, not after the backoff.
+#[actix_rt::test]
+async fn a_pool_child_in_a_backoff_counts_against_max_children_and_is_drained_by_the_pool_s_stop() {
+    tokio::time::pause();
+    let live = Arc::new(Live::default());
+    let template_live = live.clone();
+    let pool = Pool::builder("jobs", move |ending: &Ending| PoolJob {
+        ending: *ending,
+        live: template_live.clone(),
+        handled: 0,
+    })
+    .max_children(1)
+    .child_restart(RestartPolicy::Always)
+    .child_backoff(Backoff::new(HOUR, HOUR))
+    .start()
+    .unwrap();
+
+    let job = within(pool.start(Ending::Runs)).await.unwrap();
+    within(job.started()).await.unwrap();
+    let path = job.path().to_string();
+    // Crash it into its backoff through a raw address.
+    job.address().do_send(PoolCrash);
+    testkit::wait_for_node(pool.supervisor(), &path, |n| {
+        matches!(n.state, NodeState::Restarting { .. })
+    })
+    .await;
+    for _ in 0..QUEUED {
+        job.do_send(Work).unwrap();
+    }
+    assert!(matches!(
+        within(pool.start(Ending::Runs)).await,
+        Err(ControlError::Full { .. })
+    ));
+
+    let report = within(pool.supervisor().send(Stop)).await.unwrap();
+    let ended = within(job.ended()).await;
+    assert_eq!(ended.outcome, StopOutcome::Drained, "{ended}\n{report}");
+    assert_eq!((ended.drained, ended.undelivered), (QUEUED, 0), "{ended}");
+}
+
+/// Ends a pool job's incarnation with a panic.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct PoolCrash;
+
+impl Handler<PoolCrash> for PoolJob {
+    type Result = ();
+    fn handle(&mut self, _: PoolCrash, _: &mut Context<Self>) {
+        panic!("the job crashed");
+    }
+}
+
+#[actix_rt::test]
+async fn a_remove_child_from_another_thread_while_waiting_answers_and_accounts_for_what_waits() {
+    let gate = Gate::new();
+    let (app, reader) = waiting_reader(&gate, Duration::from_secs(10)).await;
+
+    let to = app.clone();
+    let answer = on_other_thread(move || to.send(actix_supervisor::RemoveChild::new("reader")));
+    testkit::wait_for_node(&app, "/app/reader", |n| n.state == NodeState::Stopping).await;
+    gate.open();
+    let report = joined(answer).await.unwrap().unwrap();
+    assert_eq!(report.outcome, StopOutcome::Drained, "{report}");
+    assert_eq!(
+        (report.drained, report.undelivered),
+        (QUEUED, 0),
+        "{report}"
+    );
+    assert_eq!(within(reader.stop()).await, report);
+    let tree = within(app.send(actix_supervisor::Inspect)).await.unwrap();
+    assert!(tree.find("/app/reader").is_none(), "{tree}");
+    within(app.send(Stop)).await.unwrap();
+}
+
+/// A subscriber to one node of a remote subtree, reading slowly during a
+/// storm there: told it lagged, and its stream ends with the tree.
+#[actix_rt::test]
+async fn a_slow_subtree_subscriber_below_a_remote_supervisor_lags_and_its_stream_ends() {
+    let other = Other::new();
+    let (parts, crash) = remote_tree(&other);
+    let app = parts.app.start().unwrap();
+    let node = actix_supervisor::path::NodePath::parse("/app/remote/crash").unwrap();
+    let stream = within(app.send(Subscribe::subtree(node))).await.unwrap();
+
+    storm(&crash).await;
+    within(app.send(Stop)).await.unwrap();
+    drop((app, parts.remote_addr, crash));
+    let events = read_to_the_end(stream).await;
+    assert!(
+        missed(&events) > 0,
+        "no Lagged among {} events",
+        events.len()
+    );
+    assert!(events
+        .iter()
+        .all(|e| e.path.as_str() == "/app/remote/crash"));
+    assert!(matches!(
+        events.last().map(|e| &e.kind),
+        Some(EventKind::Stopped { .. })
+    ));
+}
