@@ -10,6 +10,7 @@ mod reliability_support;
 
 mod arbiters;
 mod async_handlers;
+mod attacks;
 mod cancellation_tokens;
 mod config_files;
 mod crate_root;
