@@ -105,11 +105,13 @@ impl StartAfter {
     /// done is not started again while the stop lasts (a supervisor that
     /// shuts down starts nothing, and stops its dependents first), so
     /// waiting for it would only hold the stop until its grace ran out.
-    pub(crate) fn first_awaited_by_stop(&self) -> Option<&Rc<ChildLink>> {
-        self.links
-            .iter()
-            .map(ChildLink::latest)
-            .find(|link| link.activity() == Activity::Active)
+    /// While the supervisor shuts down, a sibling in a backoff is at rest
+    /// too: it starts again only when its own stop comes, after this
+    /// child's (dependents stop first).
+    pub(crate) fn first_awaited_by_stop(&self, shutting_down: bool) -> Option<&Rc<ChildLink>> {
+        self.links.iter().map(ChildLink::latest).find(|link| {
+            link.activity() == Activity::Active && !(shutting_down && link.in_backoff())
+        })
     }
 }
 
@@ -132,6 +134,8 @@ pub(crate) struct SupervisorScope {
     pub(crate) strategy: Strategy,
     /// The children's ends, watched by the supervisor's shutdown.
     pub(crate) finished: super::finished::Finished,
+    /// The supervisor has begun to stop its children.
+    pub(crate) shutting_down: Cell<bool>,
 }
 
 /// The live facts about one node, from which its snapshot is made (with
@@ -408,6 +412,11 @@ impl ChildLink {
                 changed.await;
             }
         }
+    }
+
+    /// Whether the child waits out a backoff between two incarnations.
+    pub(crate) fn in_backoff(&self) -> bool {
+        matches!(self.record.borrow().state, NodeState::Restarting { .. })
     }
 
     /// Completes once the child is ready, at rest (parked or done), or

@@ -631,7 +631,8 @@ impl<A: SupervisedActor> Runner<A> {
         }
         let ready = loop {
             let awaited = if stopping {
-                rare.start_after.first_awaited_by_stop()
+                rare.start_after
+                    .first_awaited_by_stop(self.link.scope.shutting_down.get())
             } else {
                 rare.start_after.first_not_ready()
             };

@@ -642,17 +642,24 @@ async fn stops_and_restarts_racing_from_three_threads_on_a_waiting_child_all_ans
             ),
         "{restarted:?}"
     );
-    assert_eq!(by_handle, by_parent);
-    assert_eq!(by_parent.outcome, StopOutcome::Drained, "{by_parent}");
-    assert_eq!(
-        (
-            by_parent.drained,
-            by_parent.undelivered,
-            by_parent.cancelled
-        ),
-        (QUEUED, 0, 0),
-        "{by_parent}"
-    );
+    // A `RestartChild` taken between the two stops starts a second life,
+    // which the later stop ends: then the two reports are of two lives.
+    // Either way each stop answers `Drained`, and what waited is drained
+    // once, by the first life.
+    for report in [&by_handle, &by_parent] {
+        assert_eq!(report.outcome, StopOutcome::Drained, "{report}");
+        assert_eq!((report.undelivered, report.cancelled), (0, 0), "{report}");
+    }
+    let drained = if by_handle == by_parent {
+        by_parent.drained
+    } else {
+        assert!(
+            restarted.is_ok(),
+            "two lives without a restart: {by_handle}\n{by_parent}"
+        );
+        by_handle.drained + by_parent.drained
+    };
+    assert_eq!(drained, QUEUED, "{by_handle}\n{by_parent}");
     within(app.send(Stop)).await.unwrap();
 }
 
@@ -1271,7 +1278,6 @@ async fn a_pool_stopped_from_one_thread_while_another_starts_children_leaves_non
 /// backoff would start the dependency at once, but it is not stopped
 /// before the dependent ended.
 #[actix_rt::test]
-#[ignore = "defect: a root stop leaves a dependent waiting for a dependency in a backoff TimedOut, its messages undelivered"]
 async fn a_root_stop_drains_a_dependent_waiting_for_a_dependency_in_a_backoff() {
     tokio::time::pause();
     let (log, _records) = recorder();
@@ -1500,7 +1506,6 @@ async fn waiting_remote(
 /// `docs/start_order.md`: "starting it before its dependencies would break
 /// the order"). Here a root stop comes while the remote subtree waits.
 #[actix_rt::test]
-#[ignore = "defect: a stop while a remote subtree waits for its dependency starts its children before the dependency is ready"]
 async fn a_root_stop_while_a_remote_subtree_waits_never_starts_its_children_before_their_dependency(
 ) {
     let other = Other::new();
@@ -1523,7 +1528,6 @@ async fn a_root_stop_while_a_remote_subtree_waits_never_starts_its_children_befo
 /// The same when the dependency's start timeout runs out: the remote
 /// subtree ends `Failed` (phase waiting); its children must not start.
 #[actix_rt::test]
-#[ignore = "defect: a remote subtree whose dependency timed out is spawned anyway and starts its children"]
 async fn a_remote_subtree_whose_dependency_timed_out_never_starts_its_children() {
     let other = Other::new();
     let gate = Gate::new();
@@ -1577,7 +1581,6 @@ async fn a_nested_supervisor_whose_dependency_timed_out_never_starts_its_childre
 /// still answers, and `Kill` ("terminated its children at once, without
 /// draining") does not start children whose dependency never started.
 #[actix_rt::test]
-#[ignore = "defect (intermittent, about 1 run in 3 under load): a Kill while a remote subtree waits for its dependency can spawn it and start its children"]
 async fn a_kill_while_a_remote_subtree_waits_answers_every_handle_and_starts_nothing() {
     let other = Other::new();
     let gate = Gate::new();
@@ -1644,7 +1647,6 @@ async fn a_root_stop_waits_for_child_futures_on_another_arbiter_whose_requesters
 /// in"; `Inspect` answers at once. Here a subtree on another arbiter waits
 /// for a sibling before it is spawned.
 #[actix_rt::test]
-#[ignore = "defect: Inspect of the root waits until a remote subtree's dependency is ready or its start timeout (30 s) runs out"]
 async fn inspect_answers_while_a_remote_subtree_waits_for_its_dependency() {
     let other = Other::new();
     let gate = Gate::new();

@@ -290,6 +290,7 @@ mod tests {
             token: std::sync::Arc::new(CancellationToken::new()),
             strategy: Strategy::OneForOne,
             finished: Default::default(),
+            shutting_down: Default::default(),
         });
         let env = ChildEnv {
             path: NodePath::root("app").join(name),

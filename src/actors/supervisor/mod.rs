@@ -303,6 +303,7 @@ impl SupervisorActor {
                     token: std::sync::Arc::new(self.token.clone()),
                     strategy: self.strategy,
                     finished: Default::default(),
+                    shutting_down: Cell::new(false),
                 })
             })
             .clone()
@@ -376,10 +377,16 @@ impl Handler<Inspect> for SupervisorActor {
     /// message; nested supervisors are asked in turn, in start order.
     fn handle(&mut self, _: Inspect, _: &mut Context<Self>) -> Self::Result {
         let mut root = self.snapshot();
+        // A nested supervisor that waits for its siblings has not run yet
+        // (on another arbiter, it is not even spawned): its record says all
+        // there is, and asking it would wait for it to start.
         let nested: Vec<_> = self
             .children
             .iter()
-            .map(|link| nested::address_of(link))
+            .map(|link| {
+                let waiting = link.record.borrow().state == NodeState::Waiting;
+                nested::address_of(link).filter(|_| !waiting)
+            })
             .collect();
         Box::pin(async move {
             for (child, nested) in root.children.iter_mut().zip(nested) {
@@ -411,6 +418,9 @@ impl SupervisorActor {
             return;
         }
         self.state.set(NodeState::Stopping);
+        if let Some(scope) = &self.child_scope {
+            scope.shutting_down.set(true);
+        }
         self.events
             .emit(&self.path, self.incarnation, || EventKind::Stopping);
         // Children never started (it waited for its dependencies): their

@@ -26,6 +26,11 @@
 //! `Inspect` reaches it through the link's address like any nested
 //! supervisor.
 //!
+//! A subtree that waits for its siblings is spawned only once they are
+//! ready: a stop or a kill meanwhile, or a sibling that does not finish its
+//! start in time, ends it without spawning it, so none of its children
+//! starts before what it depends on (they answer `NotStarted`).
+//!
 //! # What the relay does not wait for
 //!
 //! A `Kill` (the parent's grace ran out, or the parent was killed) is sent
@@ -74,6 +79,11 @@ pub(super) fn start(
         &env,
     );
     link.record.borrow_mut().incarnation = 1;
+    if env.start_after.first_not_ready().is_some() {
+        // Set now, not when the relay first runs: an `Inspect` in between
+        // must not ask a supervisor that is not spawned yet.
+        set_state(&link, NodeState::Waiting);
+    }
     let (to_parent, escalations) = mpsc::unbounded_channel();
     let spawn = Spawn {
         builder,
@@ -235,8 +245,18 @@ async fn relay(
         });
         tokio::select! {
             biased;
-            // A stop meanwhile: it starts, to drain what waits for it.
-            taken = waiting => command = Some(taken),
+            taken = waiting => match taken {
+                // A stop or a kill before its siblings are ready: the
+                // subtree is never spawned, so none of its children starts
+                // before what it depends on; their handles answer
+                // `NotStarted`, what they accepted reported undelivered
+                // (their specs are dropped with the builder).
+                Command::Stop | Command::Kill => {
+                    drop(spawn);
+                    return ended_unstarted(&link, &env, StopOutcome::NotStarted);
+                }
+                other => command = Some(other),
+            },
             ready = dependencies_ready(&env.start_after) => {
                 if let Err(dependency) = ready {
                     let failure = Failure::new(
@@ -246,7 +266,13 @@ async fn relay(
                     );
                     tracing::warn!(path = %link.path, %dependency, "a sibling it depends on did not finish its start in time");
                     link.record.borrow_mut().last_failure = Some(Box::new(failure.clone()));
-                    addr.do_send(GiveUp(failure));
+                    let incarnation = link.record.borrow().incarnation;
+                    env.scope.events.emit(&link.path, incarnation, || EventKind::Failed {
+                        failure: failure.clone(),
+                    });
+                    // Never spawned: its children never start.
+                    drop(spawn);
+                    return ended_unstarted(&link, &env, StopOutcome::Failed(failure));
                 }
             }
         }
@@ -438,6 +464,28 @@ fn finish(link: &ChildLink, env: &ChildEnv, report: Option<StopReport>) {
         _ => NodeState::Stopped,
     };
     set_state(link, state);
+    link.finish(Box::new(report));
+    link.set_activity(Activity::Done);
+}
+
+/// Ended before it was spawned (a stop, a kill, or a dependency that did
+/// not finish its start in time): reported with `outcome`, its `Stopped`
+/// event published here, as the supervisor never ran to publish it.
+fn ended_unstarted(link: &ChildLink, env: &ChildEnv, outcome: StopOutcome) {
+    let report = empty_report(link, outcome);
+    let incarnation = link.record.borrow().incarnation;
+    env.scope
+        .events
+        .emit(&link.path, incarnation, || EventKind::Stopped {
+            report: report.clone(),
+        });
+    set_state(
+        link,
+        match report.outcome {
+            StopOutcome::Failed(_) => NodeState::Failed,
+            _ => NodeState::Stopped,
+        },
+    );
     link.finish(Box::new(report));
     link.set_activity(Activity::Done);
 }
