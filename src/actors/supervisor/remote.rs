@@ -235,6 +235,8 @@ async fn relay(
     let mut known_waker = None;
     let mut command = None;
     if env.start_after.first_not_ready().is_some() {
+        // Usually set by `start` already; again here for a sibling that
+        // stopped being ready in between.
         set_state(&link, NodeState::Waiting);
         let waiting = poll_fn(|cx| {
             link.shared.register_runner(&mut known_waker, cx.waker());
@@ -253,7 +255,7 @@ async fn relay(
                 // (their specs are dropped with the builder).
                 Command::Stop | Command::Kill => {
                     drop(spawn);
-                    return ended_unstarted(&link, &env, StopOutcome::NotStarted);
+                    return ended_here(&link, &env, StopOutcome::NotStarted);
                 }
                 other => command = Some(other),
             },
@@ -272,7 +274,7 @@ async fn relay(
                     });
                     // Never spawned: its children never start.
                     drop(spawn);
-                    return ended_unstarted(&link, &env, StopOutcome::Failed(failure));
+                    return ended_here(&link, &env, StopOutcome::Failed(failure));
                 }
             }
         }
@@ -439,8 +441,8 @@ fn started_again(link: &ChildLink) {
 /// The supervisor ended: its report (it published its own `Stopped` event)
 /// or, when its arbiter stopped under it, a failure.
 fn finish(link: &ChildLink, env: &ChildEnv, report: Option<StopReport>) {
-    let report = match report {
-        Some(report) => report,
+    match report {
+        Some(report) => settle(link, report),
         None => {
             let failure = Failure::new(
                 FailureKind::Error,
@@ -449,29 +451,16 @@ fn finish(link: &ChildLink, env: &ChildEnv, report: Option<StopReport>) {
             );
             tracing::error!(path = %link.path, "a supervisor on another arbiter is gone with its arbiter");
             link.record.borrow_mut().last_failure = Some(Box::new(failure.clone()));
-            let report = empty_report(link, StopOutcome::Failed(failure));
-            let incarnation = link.record.borrow().incarnation;
-            env.scope
-                .events
-                .emit(&link.path, incarnation, || EventKind::Stopped {
-                    report: report.clone(),
-                });
-            report
+            ended_here(link, env, StopOutcome::Failed(failure));
         }
-    };
-    let state = match report.outcome {
-        StopOutcome::Failed(_) => NodeState::Failed,
-        _ => NodeState::Stopped,
-    };
-    set_state(link, state);
-    link.finish(Box::new(report));
-    link.set_activity(Activity::Done);
+    }
 }
 
-/// Ended before it was spawned (a stop, a kill, or a dependency that did
-/// not finish its start in time): reported with `outcome`, its `Stopped`
-/// event published here, as the supervisor never ran to publish it.
-fn ended_unstarted(link: &ChildLink, env: &ChildEnv, outcome: StopOutcome) {
+/// Ended without its supervisor publishing its end (never spawned: a stop,
+/// a kill or a dependency that did not finish its start in time; or gone
+/// with its arbiter): reported with `outcome`, its `Stopped` event
+/// published here.
+fn ended_here(link: &ChildLink, env: &ChildEnv, outcome: StopOutcome) {
     let report = empty_report(link, outcome);
     let incarnation = link.record.borrow().incarnation;
     env.scope
@@ -479,22 +468,23 @@ fn ended_unstarted(link: &ChildLink, env: &ChildEnv, outcome: StopOutcome) {
         .emit(&link.path, incarnation, || EventKind::Stopped {
             report: report.clone(),
         });
-    set_state(
-        link,
-        match report.outcome {
-            StopOutcome::Failed(_) => NodeState::Failed,
-            _ => NodeState::Stopped,
-        },
-    );
-    link.finish(Box::new(report));
-    link.set_activity(Activity::Done);
+    settle(link, report);
 }
 
 /// Killed: reported `TimedOut` now; the supervisor ends when its arbiter
 /// takes the `Kill`.
 fn killed(link: &ChildLink) {
-    set_state(link, NodeState::Stopped);
-    link.finish(Box::new(empty_report(link, StopOutcome::TimedOut)));
+    settle(link, empty_report(link, StopOutcome::TimedOut));
+}
+
+/// The link's last state, its report and its activity, from `report`.
+fn settle(link: &ChildLink, report: StopReport) {
+    let state = match report.outcome {
+        StopOutcome::Failed(_) => NodeState::Failed,
+        _ => NodeState::Stopped,
+    };
+    set_state(link, state);
+    link.finish(Box::new(report));
     link.set_activity(Activity::Done);
 }
 
