@@ -13,6 +13,7 @@
 //! actix_supervisor::supervised!(Reconciler);
 //! ```
 
+mod detached;
 pub(crate) mod periodic;
 pub(crate) mod pool;
 pub(crate) mod supervisor;

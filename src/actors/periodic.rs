@@ -28,6 +28,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_stream::wrappers::IntervalStream;
 use tokio_util::sync::CancellationToken;
 
+use super::detached::Detached;
 use crate::policy::FieldError;
 use crate::spec::{ChildSpec, StartContext};
 use crate::tree::{NodeKind, NodePath, TaskStats};
@@ -170,10 +171,8 @@ impl TickContext {
     /// ```
     pub fn builder() -> TickContextBuilder {
         TickContextBuilder {
-            path: None,
+            detached: Detached::default(),
             tick: 1,
-            token: None,
-            stop_requested: false,
         }
     }
 
@@ -238,16 +237,14 @@ impl TickContext {
 #[derive(Debug, Clone)]
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct TickContextBuilder {
-    path: Option<NodePath>,
+    detached: Detached,
     tick: u64,
-    token: Option<CancellationToken>,
-    stop_requested: bool,
 }
 
 impl TickContextBuilder {
     /// The periodic child's path (default `/detached`).
     pub fn path(mut self, path: NodePath) -> Self {
-        self.path = Some(path);
+        self.detached.path = Some(path);
         self
     }
 
@@ -261,7 +258,7 @@ impl TickContextBuilder {
     /// The token the tick sees, kept by the test to request a stop in the
     /// middle of a tick (default: a fresh token nobody cancels).
     pub fn token(mut self, token: CancellationToken) -> Self {
-        self.token = Some(token);
+        self.detached.token = Some(token);
         self
     }
 
@@ -270,18 +267,15 @@ impl TickContextBuilder {
     /// `false`, a stop is still requested if the token given to
     /// [`token`](Self::token) is cancelled.
     pub fn stop_requested(mut self, requested: bool) -> Self {
-        self.stop_requested = requested;
+        self.detached.stop_requested = requested;
         self
     }
 
     /// The context.
     pub fn build(self) -> TickContext {
-        let token = self.token.unwrap_or_default();
-        if self.stop_requested {
-            token.cancel();
-        }
+        let (path, token) = self.detached.build();
         TickContext {
-            path: self.path.unwrap_or_else(|| NodePath::root("detached")),
+            path,
             tick: self.tick,
             token,
         }

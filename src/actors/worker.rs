@@ -23,6 +23,7 @@ use actix::{Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Running}
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::detached::Detached;
 use crate::spec::{ChildSpec, StartContext};
 use crate::tree::{NodeKind, NodePath, TaskStats};
 
@@ -166,10 +167,8 @@ impl WorkContext {
     /// ```
     pub fn builder() -> WorkContextBuilder {
         WorkContextBuilder {
-            path: None,
+            detached: Detached::default(),
             incarnation: 1,
-            token: None,
-            stop_requested: false,
         }
     }
 
@@ -233,16 +232,14 @@ impl WorkContext {
 #[derive(Debug, Clone)]
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct WorkContextBuilder {
-    path: Option<NodePath>,
+    detached: Detached,
     incarnation: u64,
-    token: Option<CancellationToken>,
-    stop_requested: bool,
 }
 
 impl WorkContextBuilder {
     /// The worker's path (default `/detached`).
     pub fn path(mut self, path: NodePath) -> Self {
-        self.path = Some(path);
+        self.detached.path = Some(path);
         self
     }
 
@@ -255,7 +252,7 @@ impl WorkContextBuilder {
     /// The token the loop sees, kept by the test to stop the loop while it
     /// runs (default: a fresh token nobody cancels).
     pub fn token(mut self, token: CancellationToken) -> Self {
-        self.token = Some(token);
+        self.detached.token = Some(token);
         self
     }
 
@@ -264,18 +261,15 @@ impl WorkContextBuilder {
     /// `false`, a stop is still requested if the token given to
     /// [`token`](Self::token) is cancelled.
     pub fn stop_requested(mut self, requested: bool) -> Self {
-        self.stop_requested = requested;
+        self.detached.stop_requested = requested;
         self
     }
 
     /// The context.
     pub fn build(self) -> WorkContext {
-        let token = self.token.unwrap_or_default();
-        if self.stop_requested {
-            token.cancel();
-        }
+        let (path, token) = self.detached.build();
         WorkContext {
-            path: self.path.unwrap_or_else(|| NodePath::root("detached")),
+            path,
             incarnation: self.incarnation,
             token,
         }
