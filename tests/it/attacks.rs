@@ -1464,7 +1464,7 @@ async fn a_stop_from_another_thread_of_a_waiting_nested_supervisor_answers_its_c
 
 /// A root with `store` (its start held by `gate`), an independent `first`,
 /// and `remote`, a subtree on `other` that depends on `store`; returns once
-/// `first` started (the remote subtree's relay runs by then, waiting).
+/// `first` started (the remote subtree is `waiting` from its start).
 async fn waiting_remote(
     other: &Other,
     gate: &Gate,
@@ -1492,9 +1492,6 @@ async fn waiting_remote(
         .start()
         .unwrap();
     within(first_handle.started()).await.unwrap();
-    for _ in 0..3 {
-        tokio::task::yield_now().await;
-    }
     for _ in 0..QUEUED {
         inner_handle.do_send(Inc).unwrap();
     }
