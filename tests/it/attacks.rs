@@ -1325,6 +1325,51 @@ async fn a_root_stop_drains_a_dependent_waiting_for_a_dependency_in_a_backoff() 
     assert!(report.summary().stopped_cleanly(), "{report}");
 }
 
+/// The same one level down: the dependent and its dependency under a
+/// nested supervisor, which shuts down when the root's stop reaches it.
+#[actix_rt::test]
+async fn a_root_stop_drains_a_nested_dependent_waiting_for_a_dependency_in_a_backoff() {
+    tokio::time::pause();
+    let (log, _records) = recorder();
+    let base = probe_spec("base", log.clone())
+        .restart(RestartPolicy::OnFailure)
+        .backoff(Backoff::new(HOUR, HOUR));
+    let base_handle = base.handle();
+    let user = probe_spec("user", log)
+        .depends_on("base")
+        .restart(RestartPolicy::OnFailure);
+    let user_handle = user.handle();
+    let nested = SupervisorActor::builder("nested")
+        .intensity(unlimited())
+        .child(base)
+        .child(user);
+    let app = SupervisorActor::builder("app")
+        .child(nested)
+        .start()
+        .unwrap();
+    within(user_handle.started()).await.unwrap();
+
+    base_handle.do_send(FailWith("base down".into())).unwrap();
+    testkit::wait_for_node(&app, "/app/nested/base", |n| {
+        matches!(n.state, NodeState::Restarting { .. })
+    })
+    .await;
+    user_handle.do_send(FailWith("user down".into())).unwrap();
+    testkit::wait_for_node(&app, "/app/nested/user", |n| n.state == NodeState::Waiting).await;
+    for _ in 0..QUEUED {
+        user_handle.do_send(Inc).unwrap();
+    }
+
+    let report = within(app.send(Stop)).await.unwrap();
+    let user = report.find("/app/nested/user").unwrap();
+    assert_eq!(
+        (user.drained, user.undelivered),
+        (QUEUED, 0),
+        "the dependent's messages were not drained:\n{report}"
+    );
+    assert!(report.summary().stopped_cleanly(), "{report}");
+}
+
 /// The same with a `StopChild` of the dependent: its dependency may still
 /// start (after its backoff), so the dependent waits within its grace.
 /// Documented: at the grace it ends `TimedOut`, what waits undelivered.
