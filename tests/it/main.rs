@@ -2,8 +2,9 @@
 //! links once: one module per promise, named as the files were before.
 //! Run one with `cargo test --test it MODULE::`.
 //!
-//! Two stay apart: `compile_errors` (trybuild; `--ignored`) and
-//! `system_signals`, which sends signals to its own process.
+//! Three stay apart: `compile_errors` (trybuild; `--ignored`),
+//! `system_signals`, which sends signals to its own process, and
+//! `telemetry`, which needs `tracing`'s process-wide callsite cache alone.
 
 mod common;
 mod reliability_support;
@@ -52,7 +53,6 @@ mod stop_report_own_outcome;
 mod stopping_event;
 mod strategies;
 mod strategy_policies;
-mod telemetry;
 mod temporary_children;
 mod testkit;
 mod web_by_path;
