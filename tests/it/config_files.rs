@@ -541,9 +541,8 @@ factory = "probe"
         .unwrap()
         .start()
         .unwrap();
-    within(handles.borrow()["job"].clone().started())
-        .await
-        .unwrap();
+    let job = handles.borrow()["job"].clone();
+    within(job.started()).await.unwrap();
     let report = within(app.send(actix_supervisor::StopChild::new("tenants")))
         .await
         .unwrap()
