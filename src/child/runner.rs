@@ -118,8 +118,6 @@ fn start<A: SupervisedActor>(
     parts: Parts<A>,
     mut block: Box<Block<A>>,
 ) -> Rc<ChildLink> {
-    let path = env.path.clone();
-    parts.shared.set_path(path.clone());
     let mut record = NodeRecord::new();
     record.stats = parts.stats;
     // A weak typed address, for handles asked for by path.
@@ -131,7 +129,7 @@ fn start<A: SupervisedActor>(
         Some(address),
         &env,
     );
-    let span = tracing::info_span!("node", path = %path);
+    let span = tracing::info_span!("node", path = %link.path());
     // A child without dependencies starts as before: no wait, no `Rare`.
     let (lifecycle, rare) = if env.start_after.links.is_empty() {
         (Lifecycle::new(), None)
@@ -549,7 +547,7 @@ impl<A: SupervisedActor> Runner<A> {
             Action::RecordFailure(failure) => {
                 let incarnation = self.link.record.borrow().incarnation;
                 tracing::error!(
-                    path = %self.link.path,
+                    path = %self.link.path(),
                     incarnation,
                     kind = ?failure.kind,
                     phase = ?failure.phase,
@@ -598,7 +596,7 @@ impl<A: SupervisedActor> Runner<A> {
             Action::Emit(Emit::Restarting { attempt, delay }) => {
                 let incarnation = self.link.record.borrow().incarnation;
                 tracing::warn!(
-                    path = %self.link.path,
+                    path = %self.link.path(),
                     incarnation,
                     attempt,
                     delay = ?delay,
@@ -608,7 +606,7 @@ impl<A: SupervisedActor> Runner<A> {
             }
             Action::Refuse => {
                 if self.core.shared.begin_stopping() {
-                    tracing::info!(path = %self.link.path, "stopping child");
+                    tracing::info!(path = %self.link.path(), "stopping child");
                 }
             }
             Action::ArmGrace => {
@@ -641,7 +639,7 @@ impl<A: SupervisedActor> Runner<A> {
                     context.ctx().terminate();
                 }
                 self.cancel_owned();
-                tracing::warn!(path = %self.link.path, "child did not drain within its grace; terminated for the restart");
+                tracing::warn!(path = %self.link.path(), "child did not drain within its grace; terminated for the restart");
                 self.link.token.cancel();
                 self.link.record.borrow_mut().started_at = None;
             }
@@ -651,7 +649,7 @@ impl<A: SupervisedActor> Runner<A> {
             }
             Action::Tell(notice) => {
                 if notice == Notice::GaveUp {
-                    tracing::error!(path = %self.link.path, "restart intensity exceeded");
+                    tracing::error!(path = %self.link.path(), "restart intensity exceeded");
                 }
                 if let Some(supervisor) = self.link.scope.supervisor.upgrade() {
                     supervisor.do_send(ChildNotice {
@@ -678,7 +676,7 @@ impl<A: SupervisedActor> Runner<A> {
         if rare.start_after.first_not_ready().is_none() {
             return Next::Event(Event::DependenciesReady);
         }
-        tracing::debug!(path = %self.link.path, "waiting for the siblings it depends on");
+        tracing::debug!(path = %self.link.path(), "waiting for the siblings it depends on");
         Next::Nothing
     }
 
@@ -739,9 +737,9 @@ impl<A: SupervisedActor> Runner<A> {
         let dependency = rare
             .start_after
             .first_not_ready()
-            .map_or_else(|| self.link.path.clone(), |link| link.path.clone());
+            .map_or_else(|| self.link.path().clone(), |link| link.path().clone());
         tracing::warn!(
-            path = %self.link.path,
+            path = %self.link.path(),
             dependency = %dependency,
             timeout = ?timeout,
             "a sibling it depends on did not finish its start in time"
@@ -771,7 +769,7 @@ impl<A: SupervisedActor> Runner<A> {
             rare.reported = None;
         }
         let start = StartContext {
-            path: self.link.path.clone(),
+            path: self.link.path().clone(),
             incarnation,
             parent_token: self.link.scope.token.clone(),
             token: std::cell::OnceCell::new(),
@@ -888,7 +886,7 @@ impl<A: SupervisedActor> Runner<A> {
         let owned = &mut rare.owned;
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| owned.cancel_all())) {
             tracing::error!(
-                path = %self.link.path,
+                path = %self.link.path(),
                 reason = %panic_message(payload),
                 "dropping an owned future panicked"
             );
@@ -962,7 +960,7 @@ impl<A: SupervisedActor> Runner<A> {
         let context = std::mem::replace(&mut self.context, ChildContext::Unbuilt(None));
         if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(context))) {
             tracing::error!(
-                path = %self.link.path,
+                path = %self.link.path(),
                 reason = %panic_message(payload),
                 "dropping the child's actor value panicked"
             );
@@ -993,7 +991,7 @@ impl<A: SupervisedActor> Runner<A> {
         };
         // Made in its box: it is moved no more.
         let report = Box::new(StopReport {
-            path: self.link.path.clone(),
+            path: self.link.path().clone(),
             outcome,
             drained,
             undelivered,
@@ -1005,13 +1003,13 @@ impl<A: SupervisedActor> Runner<A> {
         });
         if ending == Ending::TimedOut {
             tracing::warn!(
-                path = %self.link.path,
+                path = %self.link.path(),
                 undelivered,
                 "child did not stop within its grace; terminated"
             );
         }
         tracing::info!(
-            path = %self.link.path,
+            path = %self.link.path(),
             state = %state,
             drained = report.drained,
             undelivered = report.undelivered,
@@ -1057,7 +1055,7 @@ impl<A: SupervisedActor> Runner<A> {
         self.link
             .scope
             .events
-            .emit(&self.link.path, incarnation, kind);
+            .emit(&self.link.path(), incarnation, kind);
     }
 }
 
