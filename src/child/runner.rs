@@ -1055,7 +1055,7 @@ impl<A: SupervisedActor> Runner<A> {
         self.link
             .scope
             .events
-            .emit(&self.link.path(), incarnation, kind);
+            .emit(self.link.path(), incarnation, kind);
     }
 }
 

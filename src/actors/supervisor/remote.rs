@@ -269,7 +269,7 @@ async fn relay(
                     tracing::warn!(path = %link.path(), %dependency, "a sibling it depends on did not finish its start in time");
                     link.record.borrow_mut().last_failure = Some(Box::new(failure.clone()));
                     let incarnation = link.record.borrow().incarnation;
-                    env.scope.events.emit(&link.path(), incarnation, || EventKind::Failed {
+                    env.scope.events.emit(link.path(), incarnation, || EventKind::Failed {
                         failure: failure.clone(),
                     });
                     // Never spawned: its children never start.
@@ -465,7 +465,7 @@ fn ended_here(link: &ChildLink, env: &ChildEnv, outcome: StopOutcome) {
     let incarnation = link.record.borrow().incarnation;
     env.scope
         .events
-        .emit(&link.path(), incarnation, || EventKind::Stopped {
+        .emit(link.path(), incarnation, || EventKind::Stopped {
             report: report.clone(),
         });
     settle(link, report);
