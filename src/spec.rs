@@ -14,14 +14,15 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::dev::channel::{self, AddressReceiver};
+use actix::dev::channel;
 use actix::{Actor, Addr, Context};
 
 use crate::child::drain::ChildShared;
 use crate::child::link::{ChildEnv, ChildLink};
-use crate::child::start::{Factory, Parts};
+use crate::child::runner::{self, Block};
+use crate::child::start::{Factory, SpecExtras, Unstarted};
 pub(crate) use crate::child::StartContext;
-use crate::child::{runner, ChildHandle, SupervisedActor};
+use crate::child::{ChildHandle, SupervisedActor};
 use crate::error::BuildError;
 use crate::policy::FieldError;
 use crate::policy::{Backoff, Grace, RestartPolicy};
@@ -62,52 +63,10 @@ pub(crate) const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(30);
 /// ```
 //
 // A spec describes a child and holds its identity (its mailbox and what its
-// handles share); when the child starts, the spec's parts go to its runner
-// and the spec itself is dropped.
-pub struct ChildSpec<A: Actor<Context = Context<A>>> {
-    factory: Factory<A>,
-    restart: RestartPolicy,
-    grace: Grace,
-    extras: Option<Box<SpecExtras>>,
-    /// Moved to the child's runner when it starts (the spec is dropped
-    /// then): a clone would cost actix two allocations.
-    addr: Option<Addr<A>>,
-    /// Taken when the child starts; still here when the spec is dropped
-    /// unstarted.
-    receiver: Option<AddressReceiver<A>>,
-    shared: Arc<ChildShared>,
-    pub(crate) kind: NodeKind,
-    /// Leaves its supervisor's table when it will not run again. Here, not
-    /// in the extras: every pool child has it, and a box for one flag would
-    /// cost each job an allocation.
-    remove_on_exit: bool,
-}
-
-/// The parts of a spec most specs do not have.
-#[derive(Debug, Default)]
-struct SpecExtras {
-    backoff: Option<Backoff>,
-    depends_on: Vec<String>,
-    start_timeout: Option<Duration>,
-    /// A field of a kind's configuration that cannot be used, reported when
-    /// the tree is built.
-    config_error: Option<FieldError>,
-    /// A periodic or worker child's statistics; moved to the node's record
-    /// when the child starts.
-    stats: Option<Arc<std::sync::Mutex<TaskStats>>>,
-}
-
-impl<A: Actor<Context = Context<A>>> Drop for ChildSpec<A> {
-    /// A spec dropped without its child ever starting (its `StartChild` was
-    /// refused, its tree failed to build) ends the child at once: its
-    /// handles refuse, its startup handle and its stop answer, and what its
-    /// handles accepted meanwhile is reported undelivered.
-    fn drop(&mut self) {
-        if self.receiver.is_some() {
-            self.shared.finish_unstarted();
-        }
-    }
-}
+// handles share). Given to a supervisor, its fields are boxed in a `Block`
+// that the child's runner keeps as its core once the child starts (one
+// allocation for both: see `runner::Block`).
+pub struct ChildSpec<A: Actor<Context = Context<A>>>(pub(crate) Unstarted<A>);
 
 impl<A: SupervisedActor> ChildSpec<A> {
     /// A spec for a child called `name`, built by `factory`.
@@ -190,7 +149,7 @@ impl<A: SupervisedActor> ChildSpec<A> {
     fn with_factory(name: String, factory: Factory<A>) -> Self {
         let (sender, receiver) = channel::channel(MAILBOX_CAPACITY);
         let shared = ChildShared::new(name);
-        ChildSpec {
+        ChildSpec(Unstarted {
             shared,
             factory,
             restart: RestartPolicy::default(),
@@ -200,12 +159,12 @@ impl<A: SupervisedActor> ChildSpec<A> {
             kind: NodeKind::Actor,
             extras: None,
             remove_on_exit: false,
-        }
+        })
     }
 
     /// Sets the restart policy (default [`RestartPolicy::OnFailure`]).
     pub fn restart(mut self, policy: RestartPolicy) -> Self {
-        self.restart = policy;
+        self.0.restart = policy;
         self
     }
 
@@ -218,7 +177,7 @@ impl<A: SupervisedActor> ChildSpec<A> {
 
     /// Sets the shutdown grace (default 5 s).
     pub fn grace(mut self, grace: Grace) -> Self {
-        self.grace = grace;
+        self.0.grace = grace;
         self
     }
 
@@ -276,50 +235,28 @@ impl<A: SupervisedActor> ChildSpec<A> {
     /// The child's address. It is valid before the child starts (messages
     /// wait in the mailbox) and stays valid across restarts.
     pub fn address(&self) -> Addr<A> {
-        self.addr().clone()
+        self.0.addr().clone()
     }
 
     /// A handle to the child: its address, plus sends that are refused once
     /// the child is stopping and counted in its stop report, and a graceful
     /// [`stop`](ChildHandle::stop).
     pub fn handle(&self) -> ChildHandle<A> {
-        ChildHandle::new(self.addr().clone(), self.shared.clone())
+        ChildHandle::new(self.0.addr().clone(), self.0.shared.clone())
     }
 
     /// The child's name.
     pub fn name(&self) -> &str {
-        self.shared.name()
-    }
-
-    /// The child's address, which the spec holds until the child starts.
-    fn addr(&self) -> &Addr<A> {
-        self.addr
-            .as_ref()
-            .expect("a spec holds its child's address until the child starts")
+        self.0.shared.name()
     }
 
     fn extras_mut(&mut self) -> &mut SpecExtras {
-        self.extras.get_or_insert_with(Box::default)
+        self.0.extras.get_or_insert_with(Box::default)
     }
 
     /// Gives the child statistics for `Inspect` to show.
     pub(crate) fn set_stats(&mut self, stats: Arc<std::sync::Mutex<TaskStats>>) {
         self.extras_mut().stats = Some(stats);
-    }
-
-    /// What the child's runner is started with; the spec is left empty.
-    fn take_parts(&mut self) -> Parts<A> {
-        Parts {
-            factory: std::mem::replace(
-                &mut self.factory,
-                Box::new(|_: &StartContext| Err("started already".to_string())),
-            ),
-            addr: self.addr.take().expect("a spec is started once"),
-            receiver: self.receiver.take().expect("a spec is started once"),
-            shared: self.shared.clone(),
-            kind: self.kind,
-            stats: self.extras.as_mut().and_then(|extras| extras.stats.take()),
-        }
     }
 
     /// Records a field of the kind's configuration that cannot be used; the
@@ -382,7 +319,7 @@ impl<A: SupervisedActor> ChildSpec<A> {
     /// # }).unwrap();
     /// ```
     pub fn remove_on_exit(mut self) -> Self {
-        self.remove_on_exit = true;
+        self.0.remove_on_exit = true;
         self
     }
 }
@@ -390,19 +327,23 @@ impl<A: SupervisedActor> ChildSpec<A> {
 impl<A: Actor<Context = Context<A>>> fmt::Debug for ChildSpec<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ChildSpec")
-            .field("name", &self.shared.name())
+            .field("name", &self.0.shared.name())
             .field("actor", &std::any::type_name::<A>())
-            .field("restart", &self.restart)
+            .field("restart", &self.0.restart)
             .field(
                 "backoff",
-                &self.extras.as_ref().and_then(|e| e.backoff.as_ref()),
+                &self.0.extras.as_ref().and_then(|e| e.backoff.as_ref()),
             )
-            .field("grace", &self.grace)
+            .field("grace", &self.0.grace)
             .field(
                 "depends_on",
-                &self.extras.as_ref().map_or(&[][..], |e| &e.depends_on[..]),
+                &self
+                    .0
+                    .extras
+                    .as_ref()
+                    .map_or(&[][..], |e| &e.depends_on[..]),
             )
-            .field("remove_on_exit", &self.remove_on_exit)
+            .field("remove_on_exit", &self.0.remove_on_exit)
             .finish_non_exhaustive()
     }
 }
@@ -462,7 +403,8 @@ impl fmt::Debug for AnyChildSpec {
 
 impl<A: SupervisedActor> From<ChildSpec<A>> for AnyChildSpec {
     fn from(spec: ChildSpec<A>) -> Self {
-        AnyChildSpec(Box::new(spec))
+        // Boxed once: the child's runner keeps this block as its core.
+        AnyChildSpec(Box::new(Block::Spec(spec.0)))
     }
 }
 
@@ -504,22 +446,24 @@ pub(crate) trait ErasedSpec: Send {
     }
 }
 
-impl<A: SupervisedActor> ErasedSpec for ChildSpec<A> {
+impl<A: SupervisedActor> ErasedSpec for Block<A> {
     fn common(&self) -> SpecCommon<'_> {
+        let spec = self.spec();
         SpecCommon {
-            name: self.shared.name(),
-            restart: self.restart,
-            backoff: self.extras.as_ref().and_then(|e| e.backoff.as_ref()),
-            grace: self.grace,
-            depends_on: self.extras.as_ref().map_or(&[], |e| &e.depends_on),
-            start_timeout: self.extras.as_ref().and_then(|e| e.start_timeout),
+            name: spec.shared.name(),
+            restart: spec.restart,
+            backoff: spec.extras.as_ref().and_then(|e| e.backoff.as_ref()),
+            grace: spec.grace,
+            depends_on: spec.extras.as_ref().map_or(&[], |e| &e.depends_on),
+            start_timeout: spec.extras.as_ref().and_then(|e| e.start_timeout),
         }
     }
 
     fn validate(&self, parent: &NodePath) -> Result<(), BuildError> {
-        if let Some(error) = self.extras.as_ref().and_then(|e| e.config_error.as_ref()) {
+        let spec = self.spec();
+        if let Some(error) = spec.extras.as_ref().and_then(|e| e.config_error.as_ref()) {
             return Err(BuildError::InvalidField {
-                path: parent.join(self.name()),
+                path: parent.join(spec.shared.name()),
                 field: error.field,
                 reason: error.reason.clone(),
             });
@@ -528,21 +472,19 @@ impl<A: SupervisedActor> ErasedSpec for ChildSpec<A> {
     }
 
     fn assign_path(&self, path: NodePath) {
-        self.shared.set_path(path);
+        self.spec().shared.set_path(path);
     }
 
     fn assigned_path(&self) -> NodePath {
-        self.shared.path()
+        self.spec().shared.path()
     }
 
-    fn start(mut self: Box<Self>, env: ChildEnv) -> Rc<ChildLink> {
-        let parts = self.take_parts();
-        drop(self);
-        runner::spawn(env, parts)
+    fn start(self: Box<Self>, env: ChildEnv) -> Rc<ChildLink> {
+        runner::spawn(env, self)
     }
 
     fn removes_on_exit(&self) -> bool {
-        self.remove_on_exit
+        self.spec().remove_on_exit
     }
 }
 

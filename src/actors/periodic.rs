@@ -688,7 +688,7 @@ impl<T: Tick> ChildSpec<PeriodicActor<T>> {
             ticks: 0,
             consecutive_failures: 0,
         });
-        spec.kind = NodeKind::Periodic;
+        spec.0.kind = NodeKind::Periodic;
         spec.set_stats(stats);
         if let Some(error) = config_error {
             spec.set_config_error(error);

@@ -433,7 +433,7 @@ impl<W: Work> ChildSpec<WorkerActor<W>> {
             stats: shared_stats.clone(),
             running: false,
         });
-        spec.kind = NodeKind::Worker;
+        spec.0.kind = NodeKind::Worker;
         spec.set_stats(stats);
         spec
     }

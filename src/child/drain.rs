@@ -164,6 +164,14 @@ impl ChildShared {
             .unwrap_or_else(|| NodePath::root(&self.name))
     }
 
+    /// The path its supervisor placed the child at. Every child with a
+    /// link has one: the link sets it when it is made.
+    pub(crate) fn placed_path(&self) -> &NodePath {
+        self.path
+            .get()
+            .expect("a child's path is set before its link is made")
+    }
+
     pub(crate) fn set_path(&self, path: NodePath) {
         let _ = self.path.set(path);
     }

@@ -224,10 +224,9 @@ pub(crate) enum Activity {
 /// What a supervisor and one child's runner share.
 #[derive(Debug)]
 pub(crate) struct ChildLink {
-    /// The child's path.
-    pub(crate) path: NodePath,
     pub(crate) record: RefCell<NodeRecord>,
-    /// The state the child's handles share, with its report.
+    /// The state the child's handles share, with its report, its name and
+    /// its path (read through [`ChildLink::path`], not kept twice).
     pub(crate) shared: Arc<ChildShared>,
     command: Cell<Option<Command>>,
     /// Changes are rung on the shared state's bell.
@@ -299,12 +298,19 @@ impl std::fmt::Debug for TokenSlot {
 }
 
 impl ChildLink {
+    /// The child's path, kept in its shared state (set when the link is
+    /// made, if its supervisor had not placed it yet).
+    #[inline]
+    pub(crate) fn path(&self) -> &NodePath {
+        self.shared.placed_path()
+    }
+
     /// What `Inspect` shows of the child, with `children` under it.
     pub(crate) fn snapshot(&self, children: Vec<NodeSnapshot>) -> NodeSnapshot {
         let mut snapshot = self
             .record
             .borrow()
-            .snapshot(&self.path, self.kind, children);
+            .snapshot(self.path(), self.kind, children);
         let rules = self.rules.borrow();
         snapshot.policy.restart = Some(rules.policy());
         snapshot.policy.backoff = rules.backoff().cloned();
@@ -328,8 +334,8 @@ impl ChildLink {
     ) -> Rc<Self> {
         let mut record = record;
         record.incarnation = env.incarnations;
+        shared.set_path(env.path.clone());
         Rc::new(ChildLink {
-            path: env.path.clone(),
             record: RefCell::new(record),
             shared,
             command: Cell::new(None),
@@ -562,7 +568,7 @@ impl ChildLink {
             (rules.policy(), rules.backoff().cloned().map(Box::new))
         };
         let env = ChildEnv {
-            path: self.path.clone(),
+            path: self.path().clone(),
             restart,
             backoff,
             grace: self.grace,

@@ -35,7 +35,7 @@ pub(crate) struct Kept<A: SupervisedActor> {
     spawn: Spawn<A>,
 }
 
-/// How a runner is spawned: `runner::spawn`.
+/// How a runner is spawned: `runner::spawn_again`.
 pub(crate) type Spawn<A> = fn(ChildEnv, Parts<A>) -> Rc<ChildLink>;
 
 impl<A: SupervisedActor> std::fmt::Debug for Kept<A> {

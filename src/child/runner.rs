@@ -88,18 +88,36 @@ use super::link::{
 use super::response::Owned;
 use super::restart::{Decision, End, Exit};
 use super::signals::{self, Adopted, Reported};
-use super::start::{Factory, Parts, StartContext};
+use super::start::{Factory, Parts, StartContext, Unstarted};
 use super::supervised::{SupervisedActor, FRESH};
 use crate::messages::events::EventKind;
 use crate::messages::stop::{StopOutcome, StopReport};
 use crate::policy::{Grace, Strategy};
 use crate::tree::{Failure, FailureKind, FailurePhase};
 
-/// Spawns the runner of one child on the current arbiter and returns the link
-/// its supervisor keeps.
-pub(crate) fn spawn<A: SupervisedActor>(env: ChildEnv, parts: Parts<A>) -> Rc<ChildLink> {
-    let path = env.path.clone();
-    parts.shared.set_path(path.clone());
+/// Spawns the runner of the child whose spec is `block` on the current
+/// arbiter and returns the link its supervisor keeps. The runner keeps the
+/// spec's block as its core.
+pub(crate) fn spawn<A: SupervisedActor>(env: ChildEnv, mut block: Box<Block<A>>) -> Rc<ChildLink> {
+    let parts = match std::mem::replace(&mut *block, Block::Empty) {
+        Block::Spec(mut spec) => spec.take_parts(),
+        Block::Core(_) | Block::Empty => unreachable!("a spec is started once"),
+    };
+    start(env, parts, block)
+}
+
+/// Spawns the runner of a child started again after it ended (see
+/// [`super::respawn`]): it has no spec's block, so its core gets one.
+pub(crate) fn spawn_again<A: SupervisedActor>(env: ChildEnv, parts: Parts<A>) -> Rc<ChildLink> {
+    start(env, parts, Box::new(Block::Empty))
+}
+
+/// Spawns the runner of a child made of `parts`, with `block` for its core.
+fn start<A: SupervisedActor>(
+    env: ChildEnv,
+    parts: Parts<A>,
+    mut block: Box<Block<A>>,
+) -> Rc<ChildLink> {
     let mut record = NodeRecord::new();
     record.stats = parts.stats;
     // A weak typed address, for handles asked for by path.
@@ -111,7 +129,7 @@ pub(crate) fn spawn<A: SupervisedActor>(env: ChildEnv, parts: Parts<A>) -> Rc<Ch
         Some(address),
         &env,
     );
-    let span = tracing::info_span!("node", path = %path);
+    let span = tracing::info_span!("node", path = %link.path());
     // A child without dependencies starts as before: no wait, no `Rare`.
     let (lifecycle, rare) = if env.start_after.links.is_empty() {
         (Lifecycle::new(), None)
@@ -122,16 +140,17 @@ pub(crate) fn spawn<A: SupervisedActor>(env: ChildEnv, parts: Parts<A>) -> Rc<Ch
         };
         (Lifecycle::with_dependencies(), Some(Box::new(rare)))
     };
+    *block = Block::Core(Core {
+        factory: parts.factory,
+        addr: parts.addr,
+        shared: parts.shared,
+        lifecycle,
+        known_waker: None,
+    });
     let mut runner = Runner {
         link: link.clone(),
-        core: Box::new(Core {
-            factory: parts.factory,
-            addr: parts.addr,
-            shared: parts.shared,
-            lifecycle,
-            known_waker: None,
-            rare,
-        }),
+        core: block,
+        rare,
         context: ChildContext::Unbuilt(Some(parts.receiver)),
         #[cfg(feature = "testkit")]
         _live: crate::testkit::LiveActor::new(),
@@ -173,18 +192,72 @@ enum ChildContext<A: Actor<Context = Context<A>>> {
 /// One child's runner. Its size decides the size of its tokio task, which
 /// tokio rounds up to a multiple of 128 bytes: up to 408 bytes, the task
 /// takes 512, as a plain actix actor's does with an actor of up to 64 bytes.
-/// The runner adds 16 bytes to the actor's context (a test holds it within
-/// 32); the rest of its state lives in its `core`.
+/// The runner adds 24 bytes to the actor's context (a test holds it within
+/// 32); the rest of its state lives in its `core`, the block its spec was
+/// boxed in, and in `rare`.
 struct Runner<A: SupervisedActor> {
     link: Rc<ChildLink>,
-    core: Box<Core<A>>,
+    /// Always `Block::Core`.
+    core: Box<Block<A>>,
+    /// Made the first time the child stops, restarts, backs off or reports
+    /// a failure that does not end its incarnation at once. Kept here, not
+    /// in the core: it is not `Send`, and a spec's block must be.
+    rare: Option<Box<Rare>>,
     context: ChildContext<A>,
     #[cfg(feature = "testkit")]
     _live: crate::testkit::LiveActor,
 }
 
-/// What a runner keeps in a box of its own rather than in its task.
-struct Core<A: Actor<Context = Context<A>>> {
+/// One child's block: its spec's fields until the child starts, then its
+/// runner's core. A spec given to a supervisor is boxed as a block, and its
+/// runner keeps that box: one allocation for the spec and the runner's
+/// state, and none freed at spawn (a spec's block freed then, of another
+/// size class than the core's, stayed a hole in the heap: issue 17,
+/// `docs/profiles/spawn.md`).
+pub(crate) enum Block<A: Actor<Context = Context<A>>> {
+    /// Given to a supervisor, not started yet.
+    Spec(Unstarted<A>),
+    /// Started: what the runner keeps out of its task.
+    Core(Core<A>),
+    /// While the spec's parts go to the runner.
+    Empty,
+}
+
+impl<A: Actor<Context = Context<A>>> Block<A> {
+    /// The spec, before the child starts (a supervisor reads it only then).
+    pub(crate) fn spec(&self) -> &Unstarted<A> {
+        match self {
+            Block::Spec(spec) => spec,
+            Block::Core(_) | Block::Empty => unreachable!("a started child's spec is not read"),
+        }
+    }
+}
+
+/// A runner's block holds its core from the runner's spawn to its end.
+impl<A: Actor<Context = Context<A>>> std::ops::Deref for Block<A> {
+    type Target = Core<A>;
+
+    #[inline]
+    fn deref(&self) -> &Core<A> {
+        match self {
+            Block::Core(core) => core,
+            Block::Spec(_) | Block::Empty => unreachable!("a runner's block holds its core"),
+        }
+    }
+}
+
+impl<A: Actor<Context = Context<A>>> std::ops::DerefMut for Block<A> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut Core<A> {
+        match self {
+            Block::Core(core) => core,
+            Block::Spec(_) | Block::Empty => unreachable!("a runner's block holds its core"),
+        }
+    }
+}
+
+/// What a runner keeps in a block of its own rather than in its task.
+pub(crate) struct Core<A: Actor<Context = Context<A>>> {
     factory: Factory<A>,
     /// Sends the drain markers, and keeps the mailbox connected (actix
     /// restarts a context only while an address to it is alive).
@@ -193,9 +266,6 @@ struct Core<A: Actor<Context = Context<A>>> {
     lifecycle: Lifecycle,
     /// The waker last registered with the child's shared state.
     known_waker: Option<std::task::Waker>,
-    /// Made the first time the child stops, restarts, backs off or reports
-    /// a failure that does not end its incarnation at once.
-    rare: Option<Box<Rare>>,
 }
 
 /// The part of a runner's state only some children ever need.
@@ -235,7 +305,7 @@ struct StopClock {
     timer: Option<Pin<Box<Sleep>>>,
 }
 
-impl<A: Actor<Context = Context<A>>> Core<A> {
+impl<A: SupervisedActor> Runner<A> {
     fn rare_mut(&mut self) -> &mut Rare {
         self.rare.get_or_insert_with(Box::default)
     }
@@ -302,7 +372,7 @@ impl<A: SupervisedActor> Future for Runner<A> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        let core = &mut *this.core;
+        let core: &mut Core<A> = &mut this.core;
         core.shared
             .register_runner(&mut core.known_waker, cx.waker());
         // The message path: a running child, no drain, no command, no stop
@@ -378,7 +448,6 @@ impl<A: SupervisedActor> Future for Runner<A> {
                 }
                 State::Backoff { .. } => {
                     let over = this
-                        .core
                         .rare
                         .as_mut()
                         .and_then(|rare| rare.backoff.as_mut())
@@ -456,7 +525,7 @@ impl<A: SupervisedActor> Runner<A> {
         if self.link.activity() != activity {
             self.link.set_activity(activity);
         }
-        if let Some(rare) = &mut self.core.rare {
+        if let Some(rare) = &mut self.rare {
             if rare.stop.is_some() && !lifecycle.grace_runs() && !lifecycle.is_done() {
                 rare.stop = None;
             }
@@ -478,7 +547,7 @@ impl<A: SupervisedActor> Runner<A> {
             Action::RecordFailure(failure) => {
                 let incarnation = self.link.record.borrow().incarnation;
                 tracing::error!(
-                    path = %self.link.path,
+                    path = %self.link.path(),
                     incarnation,
                     kind = ?failure.kind,
                     phase = ?failure.phase,
@@ -498,7 +567,7 @@ impl<A: SupervisedActor> Runner<A> {
             }
             Action::SettleStart { failed: true } => {
                 if let Some(failure) = self.link.record.borrow().last_failure.as_deref() {
-                    let waited_for = self.core.rare.as_mut().and_then(|rare| {
+                    let waited_for = self.rare.as_mut().and_then(|rare| {
                         let dependency = rare.waited_for.take()?;
                         Some((dependency, rare.start_after.timeout))
                     });
@@ -527,7 +596,7 @@ impl<A: SupervisedActor> Runner<A> {
             Action::Emit(Emit::Restarting { attempt, delay }) => {
                 let incarnation = self.link.record.borrow().incarnation;
                 tracing::warn!(
-                    path = %self.link.path,
+                    path = %self.link.path(),
                     incarnation,
                     attempt,
                     delay = ?delay,
@@ -537,7 +606,7 @@ impl<A: SupervisedActor> Runner<A> {
             }
             Action::Refuse => {
                 if self.core.shared.begin_stopping() {
-                    tracing::info!(path = %self.link.path, "stopping child");
+                    tracing::info!(path = %self.link.path(), "stopping child");
                 }
             }
             Action::ArmGrace => {
@@ -548,7 +617,7 @@ impl<A: SupervisedActor> Runner<A> {
                     Grace::Infinity => None,
                 };
                 let handled_before = self.core.shared.counts().handled();
-                self.core.rare_mut().stop = Some(StopClock {
+                self.rare_mut().stop = Some(StopClock {
                     began,
                     handled_before,
                     deadline,
@@ -570,17 +639,17 @@ impl<A: SupervisedActor> Runner<A> {
                     context.ctx().terminate();
                 }
                 self.cancel_owned();
-                tracing::warn!(path = %self.link.path, "child did not drain within its grace; terminated for the restart");
+                tracing::warn!(path = %self.link.path(), "child did not drain within its grace; terminated for the restart");
                 self.link.token.cancel();
                 self.link.record.borrow_mut().started_at = None;
             }
             Action::Decide(exit) => return Next::Event(Event::Verdict(self.decide(exit))),
             Action::ArmBackoff(delay) => {
-                self.core.rare_mut().backoff = Some(Box::pin(tokio::time::sleep(delay)));
+                self.rare_mut().backoff = Some(Box::pin(tokio::time::sleep(delay)));
             }
             Action::Tell(notice) => {
                 if notice == Notice::GaveUp {
-                    tracing::error!(path = %self.link.path, "restart intensity exceeded");
+                    tracing::error!(path = %self.link.path(), "restart intensity exceeded");
                 }
                 if let Some(supervisor) = self.link.scope.supervisor.upgrade() {
                     supervisor.do_send(ChildNotice {
@@ -599,7 +668,7 @@ impl<A: SupervisedActor> Runner<A> {
     /// dependencies; its answer, at once when they are all ready.
     #[cold]
     fn await_dependencies(&mut self) -> Next {
-        let rare = self.core.rare_mut();
+        let rare = self.rare_mut();
         rare.watch = None;
         rare.start_timer = Instant::now()
             .checked_add(rare.start_after.timeout)
@@ -607,7 +676,7 @@ impl<A: SupervisedActor> Runner<A> {
         if rare.start_after.first_not_ready().is_none() {
             return Next::Event(Event::DependenciesReady);
         }
-        tracing::debug!(path = %self.link.path, "waiting for the siblings it depends on");
+        tracing::debug!(path = %self.link.path(), "waiting for the siblings it depends on");
         Next::Nothing
     }
 
@@ -622,7 +691,7 @@ impl<A: SupervisedActor> Runner<A> {
         // supervisor stops this child before it), and waiting would hold
         // the stop, and the supervisor's shutdown, until the grace.
         let stopping = self.core.lifecycle.has_stop();
-        let Some(rare) = self.core.rare.as_mut() else {
+        let Some(rare) = self.rare.as_mut() else {
             unreachable!("a child that waits for dependencies has them in `Rare`");
         };
         if stopping {
@@ -668,9 +737,9 @@ impl<A: SupervisedActor> Runner<A> {
         let dependency = rare
             .start_after
             .first_not_ready()
-            .map_or_else(|| self.link.path.clone(), |link| link.path.clone());
+            .map_or_else(|| self.link.path().clone(), |link| link.path().clone());
         tracing::warn!(
-            path = %self.link.path,
+            path = %self.link.path(),
             dependency = %dependency,
             timeout = ?timeout,
             "a sibling it depends on did not finish its start in time"
@@ -696,11 +765,11 @@ impl<A: SupervisedActor> Runner<A> {
             record.started_at = Some(Instant::now());
             record.incarnation
         };
-        if let Some(rare) = &mut self.core.rare {
+        if let Some(rare) = &mut self.rare {
             rare.reported = None;
         }
         let start = StartContext {
-            path: self.link.path.clone(),
+            path: self.link.path().clone(),
             incarnation,
             parent_token: self.link.scope.token.clone(),
             token: std::cell::OnceCell::new(),
@@ -739,7 +808,7 @@ impl<A: SupervisedActor> Runner<A> {
                 }
             }
             ChildContext::Built(context) => {
-                let spare = &mut self.core.rare.get_or_insert_with(Box::default).fresh;
+                let spare = &mut self.rare.get_or_insert_with(Box::default).fresh;
                 if let Err(end) = restart_in_place(context, actor, spare) {
                     self.link.token.cancel();
                     return Event::Ended(end);
@@ -760,7 +829,7 @@ impl<A: SupervisedActor> Runner<A> {
         if let Some(reason) = reported.failure.take() {
             // Kept until the incarnation ends: its `stopping` may keep it
             // running a while.
-            self.core.rare_mut().reported = Some(reason);
+            self.rare_mut().reported = Some(reason);
         }
         if reported.start_over() {
             self.apply(Event::StartOver);
@@ -781,17 +850,10 @@ impl<A: SupervisedActor> Runner<A> {
                 }
                 return;
             }
-            Ok(Poll::Ready(())) => {
-                match self
-                    .core
-                    .rare
-                    .as_mut()
-                    .and_then(|rare| rare.reported.take())
-                {
-                    Some(reason) => End::Failed(Failure::new(FailureKind::Error, phase, reason)),
-                    None => End::Normal,
-                }
-            }
+            Ok(Poll::Ready(())) => match self.rare.as_mut().and_then(|rare| rare.reported.take()) {
+                Some(reason) => End::Failed(Failure::new(FailureKind::Error, phase, reason)),
+                None => End::Normal,
+            },
             Err(payload) => End::Failed(Failure::new(
                 FailureKind::Panic,
                 phase,
@@ -806,28 +868,25 @@ impl<A: SupervisedActor> Runner<A> {
     /// Keeps the futures the incarnation took on during a poll.
     #[cold]
     fn adopt_owned(&mut self, adopted: Adopted) {
-        self.core.rare_mut().owned.adopt(adopted);
+        self.rare_mut().owned.adopt(adopted);
     }
 
     /// Whether no future the incarnation owns is in flight: a drain is not
     /// over before.
     fn owned_idle(&self) -> bool {
-        self.core
-            .rare
-            .as_ref()
-            .is_none_or(|rare| rare.owned.is_idle())
+        self.rare.as_ref().is_none_or(|rare| rare.owned.is_idle())
     }
 
     /// Drops the futures the ending incarnation still owns, so that their
     /// requesters get an error now rather than after a backoff.
     fn cancel_owned(&mut self) {
-        let Some(rare) = self.core.rare.as_mut() else {
+        let Some(rare) = self.rare.as_mut() else {
             return;
         };
         let owned = &mut rare.owned;
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| owned.cancel_all())) {
             tracing::error!(
-                path = %self.link.path,
+                path = %self.link.path(),
                 reason = %panic_message(payload),
                 "dropping an owned future panicked"
             );
@@ -870,7 +929,7 @@ impl<A: SupervisedActor> Runner<A> {
 
     /// Whether the grace of the stop (or drain) under way ran out.
     fn grace_over(&mut self, cx: &mut task::Context<'_>) -> bool {
-        let Some(stop) = self.core.rare.as_mut().and_then(|rare| rare.stop.as_mut()) else {
+        let Some(stop) = self.rare.as_mut().and_then(|rare| rare.stop.as_mut()) else {
             return false;
         };
         let Some(deadline) = stop.deadline else {
@@ -901,7 +960,7 @@ impl<A: SupervisedActor> Runner<A> {
         let context = std::mem::replace(&mut self.context, ChildContext::Unbuilt(None));
         if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(context))) {
             tracing::error!(
-                path = %self.link.path,
+                path = %self.link.path(),
                 reason = %panic_message(payload),
                 "dropping the child's actor value panicked"
             );
@@ -912,7 +971,7 @@ impl<A: SupervisedActor> Runner<A> {
             record.started_at = None;
             record.last_failure.as_deref().cloned()
         };
-        let stop = self.core.rare.as_ref().and_then(|r| r.stop.as_ref());
+        let stop = self.rare.as_ref().and_then(|r| r.stop.as_ref());
         let stop_began = stop.is_some();
         let (drained, duration) = match stop {
             Some(stop) => (
@@ -932,7 +991,7 @@ impl<A: SupervisedActor> Runner<A> {
         };
         // Made in its box: it is moved no more.
         let report = Box::new(StopReport {
-            path: self.link.path.clone(),
+            path: self.link.path().clone(),
             outcome,
             drained,
             undelivered,
@@ -944,13 +1003,13 @@ impl<A: SupervisedActor> Runner<A> {
         });
         if ending == Ending::TimedOut {
             tracing::warn!(
-                path = %self.link.path,
+                path = %self.link.path(),
                 undelivered,
                 "child did not stop within its grace; terminated"
             );
         }
         tracing::info!(
-            path = %self.link.path,
+            path = %self.link.path(),
             state = %state,
             drained = report.drained,
             undelivered = report.undelivered,
@@ -977,7 +1036,6 @@ impl<A: SupervisedActor> Runner<A> {
             Box::new(|_: &StartContext| Err("the factory was kept for a start again".into())),
         );
         let start_after = self
-            .core
             .rare
             .as_ref()
             .map(|rare| rare.start_after.clone())
@@ -986,7 +1044,7 @@ impl<A: SupervisedActor> Runner<A> {
             factory,
             self.link.kind,
             start_after,
-            spawn::<A>,
+            spawn_again::<A>,
         )));
     }
 
@@ -997,7 +1055,7 @@ impl<A: SupervisedActor> Runner<A> {
         self.link
             .scope
             .events
-            .emit(&self.link.path, incarnation, kind);
+            .emit(self.link.path(), incarnation, kind);
     }
 }
 

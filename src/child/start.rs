@@ -1,18 +1,96 @@
-//! What a child is started with: its factory, its mailbox, its shared state
-//! ([`Parts`]), and what each incarnation's factory call is told
+//! What a child is started with: a spec's fields until it starts
+//! ([`Unstarted`], what [`ChildSpec`](crate::ChildSpec) wraps), the parts
+//! its runner takes from them (its factory, its mailbox, its shared state:
+//! [`Parts`]), and what each incarnation's factory call is told
 //! ([`StartContext`]).
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use actix::dev::channel::AddressReceiver;
 use actix::{Actor, Addr, Context};
 use tokio_util::sync::CancellationToken;
 
 use super::drain::ChildShared;
+use crate::policy::{Backoff, FieldError, Grace, RestartPolicy};
 use crate::tree::{NodeKind, NodePath, TaskStats};
 
 /// Builds a fresh actor value for each incarnation.
 pub(crate) type Factory<A> = Box<dyn FnMut(&StartContext) -> Result<A, String> + Send>;
+
+/// A spec's fields, until its child starts: what a
+/// [`ChildSpec`](crate::ChildSpec) holds, and what a supervisor keeps of it
+/// (boxed in the runner's `Block`, whose allocation the runner then keeps
+/// as its core).
+pub(crate) struct Unstarted<A: Actor<Context = Context<A>>> {
+    pub(crate) factory: Factory<A>,
+    pub(crate) restart: RestartPolicy,
+    pub(crate) grace: Grace,
+    pub(crate) extras: Option<Box<SpecExtras>>,
+    /// Moved to the child's runner when it starts: a clone would cost
+    /// actix two allocations.
+    pub(crate) addr: Option<Addr<A>>,
+    /// Taken when the child starts; still here when the spec is dropped
+    /// unstarted.
+    pub(crate) receiver: Option<AddressReceiver<A>>,
+    pub(crate) shared: Arc<ChildShared>,
+    pub(crate) kind: NodeKind,
+    /// Leaves its supervisor's table when it will not run again. Here, not
+    /// in the extras: every pool child has it, and a box for one flag would
+    /// cost each job an allocation.
+    pub(crate) remove_on_exit: bool,
+}
+
+/// The parts of a spec most specs do not have.
+#[derive(Debug, Default)]
+pub(crate) struct SpecExtras {
+    pub(crate) backoff: Option<Backoff>,
+    pub(crate) depends_on: Vec<String>,
+    pub(crate) start_timeout: Option<Duration>,
+    /// A field of a kind's configuration that cannot be used, reported when
+    /// the tree is built.
+    pub(crate) config_error: Option<FieldError>,
+    /// A periodic or worker child's statistics; moved to the node's record
+    /// when the child starts.
+    pub(crate) stats: Option<Arc<Mutex<TaskStats>>>,
+}
+
+impl<A: Actor<Context = Context<A>>> Drop for Unstarted<A> {
+    /// A spec dropped without its child ever starting (its `StartChild` was
+    /// refused, its tree failed to build) ends the child at once: its
+    /// handles refuse, its startup handle and its stop answer, and what its
+    /// handles accepted meanwhile is reported undelivered.
+    fn drop(&mut self) {
+        if self.receiver.is_some() {
+            self.shared.finish_unstarted();
+        }
+    }
+}
+
+impl<A: Actor<Context = Context<A>>> Unstarted<A> {
+    /// The child's address, which the spec holds until the child starts.
+    pub(crate) fn addr(&self) -> &Addr<A> {
+        self.addr
+            .as_ref()
+            .expect("a spec holds its child's address until the child starts")
+    }
+
+    /// What the child's runner is started with; the spec is left empty
+    /// (its factory a closure that allocates nothing).
+    pub(crate) fn take_parts(&mut self) -> Parts<A> {
+        Parts {
+            factory: std::mem::replace(
+                &mut self.factory,
+                Box::new(|_: &StartContext| Err("started already".to_string())),
+            ),
+            addr: self.addr.take().expect("a spec is started once"),
+            receiver: self.receiver.take().expect("a spec is started once"),
+            shared: self.shared.clone(),
+            kind: self.kind,
+            stats: self.extras.as_mut().and_then(|extras| extras.stats.take()),
+        }
+    }
+}
 
 /// Everything a child's runner is started with, taken from its spec.
 pub(crate) struct Parts<A: Actor<Context = Context<A>>> {

@@ -123,7 +123,7 @@ impl Handler<StopChildAt> for SupervisorActor {
             Route::Unknown => ready(Err(PathError::Unknown { path })),
             Route::Via(via) => Box::pin(forward(via, message).map(|answer, _, _| answer?)),
             Route::Child(link) => {
-                let name = link.path.name().to_string();
+                let name = link.path().name().to_string();
                 let stopping = <Self as Handler<StopChild>>::handle(self, StopChild(name), ctx);
                 Box::pin(actix::fut::wrap_future(async move {
                     stopping
@@ -145,7 +145,7 @@ impl Handler<RestartChildAt> for SupervisorActor {
             Route::Unknown => ready(Err(PathError::Unknown { path })),
             Route::Via(via) => Box::pin(forward(via, message).map(|answer, _, _| answer?)),
             Route::Child(link) => {
-                let name = link.path.name().to_string();
+                let name = link.path().name().to_string();
                 let restarting =
                     <Self as Handler<RestartChild>>::handle(self, RestartChild(name), ctx);
                 Box::pin(actix::fut::wrap_future(async move {
@@ -168,7 +168,7 @@ impl Handler<RemoveChildAt> for SupervisorActor {
             Route::Unknown => ready(Err(PathError::Unknown { path })),
             Route::Via(via) => Box::pin(forward(via, message).map(|answer, _, _| answer?)),
             Route::Child(link) => {
-                let name = link.path.name().to_string();
+                let name = link.path().name().to_string();
                 let removing = <Self as Handler<RemoveChild>>::handle(self, RemoveChild(name), ctx);
                 Box::pin(
                     removing.map(move |answer, _, _| {

@@ -208,7 +208,7 @@ impl Children {
     pub(crate) fn dependents_of(&self, key: usize) -> Vec<String> {
         self.indexed()
             .filter(|&(i, _)| self.depends_on(i).contains(&key))
-            .map(|(_, link)| link.path.name().to_string())
+            .map(|(_, link)| link.path().name().to_string())
             .collect()
     }
 
@@ -245,7 +245,7 @@ impl Children {
     pub(crate) fn replace(&mut self, key: usize, link: Rc<ChildLink>) -> Option<Rc<ChildLink>> {
         let (_, slot) = self.position(key)?;
         let old = self.slots[slot as usize].as_ref()?;
-        debug_assert_eq!(old.path.name(), link.path.name());
+        debug_assert_eq!(old.path().name(), link.path().name());
         debug_assert_eq!(link.index as usize, key);
         self.slots[slot as usize].replace(link)
     }
@@ -323,7 +323,7 @@ mod tests {
         assert_eq!(children.depends_on(2), [0, 1]);
 
         let removed = children.remove(2).expect("api is there");
-        assert_eq!(removed.path.as_str(), "/app/api");
+        assert_eq!(removed.path().as_str(), "/app/api");
         assert!(children.find("api").is_none());
         assert!(children.dependents_of(0).is_empty());
         assert!(children.remove(2).is_none());
@@ -332,7 +332,7 @@ mod tests {
         assert_eq!(children.push(link(3, "api"), vec![1]), 3);
         assert_eq!(children.find("api").map(|(i, _)| i), Some(3));
         assert_eq!(children.dependents_of(1), ["api"]);
-        let names: Vec<_> = children.iter().map(|l| l.path.name()).collect();
+        let names: Vec<_> = children.iter().map(|l| l.path().name()).collect();
         assert_eq!(names, ["db", "cache", "api"]);
         let plan: Vec<_> = children
             .for_shutdown()
@@ -354,7 +354,7 @@ mod tests {
         let key = children.push(link(children.next_index(), "queue"), vec![1]);
         assert_eq!(key, 3);
         assert_eq!(children.slot_count(), 3);
-        let names: Vec<_> = children.iter().map(|l| l.path.name()).collect();
+        let names: Vec<_> = children.iter().map(|l| l.path().name()).collect();
         assert_eq!(names, ["cache", "api", "queue"]);
         // "api" depended on the removed "db": that key names nobody now.
         assert!(children.get(0).is_none());
@@ -394,14 +394,17 @@ mod tests {
         assert!(children.order.len() <= 2 * children.len() + 9);
         assert!(children.by_name.len() == children.len());
         assert!(children.depends_on.len() <= 5);
-        let names: Vec<_> = children.iter().map(|l| l.path.name().to_string()).collect();
+        let names: Vec<_> = children
+            .iter()
+            .map(|l| l.path().name().to_string())
+            .collect();
         let mut expected: Vec<_> = (0..10).map(|i| format!("keep{i}")).collect();
         expected.extend((9995..10_000).map(|j| format!("job{j}")));
         assert_eq!(names, expected);
         for (key, link) in children.indexed() {
             assert_eq!(
-                children.get(key).map(|l| l.path.name()),
-                Some(link.path.name())
+                children.get(key).map(|l| l.path().name()),
+                Some(link.path().name())
             );
         }
     }
@@ -419,7 +422,7 @@ mod tests {
         assert!(!Rc::ptr_eq(children.get(1).expect("api"), &old));
         assert_eq!(children.find("api").map(|(k, _)| k), Some(1));
         assert_eq!(children.dependents_of(1), ["web"]);
-        let names: Vec<_> = children.iter().map(|l| l.path.name()).collect();
+        let names: Vec<_> = children.iter().map(|l| l.path().name()).collect();
         assert_eq!(names, ["db", "api", "web"]);
         assert_eq!(children.slot_count(), 3);
         assert!(children.replace(7, link(7, "nobody")).is_none());
@@ -435,7 +438,7 @@ mod tests {
         // 16 bytes per child less: keys are slots, start order slot order.
         assert!(!children.ordered);
         assert_eq!(children.order.capacity(), 0);
-        assert_eq!(children.get(42).map(|l| l.path.name()), Some("c42"));
+        assert_eq!(children.get(42).map(|l| l.path().name()), Some("c42"));
         let keys: Vec<_> = children.indexed().map(|(k, _)| k).collect();
         assert_eq!(keys, (0..100).collect::<Vec<_>>());
         // The first removal starts the list, and start order holds on.
@@ -444,7 +447,10 @@ mod tests {
         let key = children.push(link(children.next_index(), "late"), Vec::new());
         assert_eq!(key, 100);
         assert_eq!(children.slot_count(), 100, "the freed slot is reused");
-        let names: Vec<_> = children.iter().map(|l| l.path.name().to_string()).collect();
+        let names: Vec<_> = children
+            .iter()
+            .map(|l| l.path().name().to_string())
+            .collect();
         assert_eq!(names.len(), 100);
         assert_eq!(names[2], "c2");
         assert_eq!(names[3], "c4");

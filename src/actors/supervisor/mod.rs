@@ -540,7 +540,7 @@ impl SupervisorActor {
         let siblings = self.strategy_siblings(failed);
         tracing::warn!(
             path = %self.path,
-            child = %failed_link.path,
+            child = %failed_link.path(),
             strategy = ?self.strategy,
             siblings = siblings.len(),
             "restarting siblings with a child"
@@ -734,11 +734,11 @@ impl Handler<RestartChild> for SupervisorActor {
             _ if self.is_ending() => Err(self.stopping_error()),
             None => Err(self.unknown(name)),
             Some(link) if link.record.borrow().state.is_terminal() => {
-                let path = link.path.clone();
+                let path = link.path().clone();
                 Err(ControlError::ChildEnded { path })
             }
             Some(link) if !link.shared.is_accepting() => {
-                let path = link.path.clone();
+                let path = link.path().clone();
                 Err(ControlError::ChildStopping { path })
             }
             Some(link) => Ok(link),
@@ -750,7 +750,7 @@ impl Handler<RestartChild> for SupervisorActor {
             // A stop that came meanwhile wins: the child ends, it is not
             // started again.
             if !link.shared.is_accepting() {
-                let path = link.path.clone();
+                let path = link.path().clone();
                 return Err(ControlError::ChildStopping { path });
             }
             link.command(Command::Start);
@@ -773,10 +773,10 @@ impl SupervisorActor {
             return None;
         }
         let Some(next) = link.start_again() else {
-            let path = link.path.clone();
+            let path = link.path().clone();
             return Some(Err(ControlError::ChildEnded { path }));
         };
-        tracing::info!(path = %next.path, "starting an ended child again");
+        tracing::info!(path = %next.path(), "starting an ended child again");
         self.children.replace(key, next);
         Some(Ok(()))
     }

@@ -148,7 +148,7 @@ async fn dependencies_ready(after: &StartAfter) -> Result<(), NodePath> {
         Ok(()) => Ok(()),
         Err(_) => Err(after
             .first_not_ready()
-            .map(|link| link.path.clone())
+            .map(|link| link.path().clone())
             .unwrap_or_else(|| NodePath::root("?"))),
     }
 }
@@ -266,10 +266,10 @@ async fn relay(
                         FailurePhase::Waiting,
                         format!("{dependency} did not finish its start in time"),
                     );
-                    tracing::warn!(path = %link.path, %dependency, "a sibling it depends on did not finish its start in time");
+                    tracing::warn!(path = %link.path(), %dependency, "a sibling it depends on did not finish its start in time");
                     link.record.borrow_mut().last_failure = Some(Box::new(failure.clone()));
                     let incarnation = link.record.borrow().incarnation;
-                    env.scope.events.emit(&link.path, incarnation, || EventKind::Failed {
+                    env.scope.events.emit(link.path(), incarnation, || EventKind::Failed {
                         failure: failure.clone(),
                     });
                     // Never spawned: its children never start.
@@ -398,7 +398,7 @@ async fn relay(
 /// What follows an escalation, by the child's restart rules and its
 /// parent's intensity; one restart too many is the parent's to give up on.
 fn decide(link: &ChildLink, env: &ChildEnv, failure: &Failure, ran_for: Duration) -> Decision {
-    tracing::error!(path = %link.path, reason = %failure.message, "a supervisor on another arbiter escalates to its parent");
+    tracing::error!(path = %link.path(), reason = %failure.message, "a supervisor on another arbiter escalates to its parent");
     link.record.borrow_mut().last_failure = Some(Box::new(failure.clone()));
     let decision = link.rules.borrow_mut().decide(Exit::Failed, ran_for);
     if matches!(decision, Decision::Restart { .. })
@@ -449,7 +449,7 @@ fn finish(link: &ChildLink, env: &ChildEnv, report: Option<StopReport>) {
                 FailurePhase::Running,
                 "its arbiter stopped, or had stopped before it started".into(),
             );
-            tracing::error!(path = %link.path, "a supervisor on another arbiter is gone with its arbiter");
+            tracing::error!(path = %link.path(), "a supervisor on another arbiter is gone with its arbiter");
             link.record.borrow_mut().last_failure = Some(Box::new(failure.clone()));
             ended_here(link, env, StopOutcome::Failed(failure));
         }
@@ -465,7 +465,7 @@ fn ended_here(link: &ChildLink, env: &ChildEnv, outcome: StopOutcome) {
     let incarnation = link.record.borrow().incarnation;
     env.scope
         .events
-        .emit(&link.path, incarnation, || EventKind::Stopped {
+        .emit(link.path(), incarnation, || EventKind::Stopped {
             report: report.clone(),
         });
     settle(link, report);
@@ -493,7 +493,7 @@ fn settle(link: &ChildLink, report: StopReport) {
 
 fn empty_report(link: &ChildLink, outcome: StopOutcome) -> StopReport {
     StopReport {
-        path: link.path.clone(),
+        path: link.path().clone(),
         outcome,
         drained: 0,
         undelivered: 0,

@@ -153,6 +153,6 @@ async fn wait_until_ready(after: StartAfter) -> Option<NodePath> {
     };
     match tokio::time::timeout(after.timeout, ready).await {
         Ok(()) => None,
-        Err(_) => after.first_not_ready().map(|link| link.path.clone()),
+        Err(_) => after.first_not_ready().map(|link| link.path().clone()),
     }
 }
