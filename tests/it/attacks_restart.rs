@@ -287,11 +287,13 @@ async fn restart_child_racing_stop_child_leaves_a_state_that_matches_what_runs()
             for _ in 0..3 {
                 job.do_send(Note).ok();
             }
-            let restart = app.send(RestartChild::new("job"));
-            let stop = app.send(StopChild::new("job"));
             let (restarted, stopped) = if restart_first {
+                let restart = app.send(RestartChild::new("job"));
+                let stop = app.send(StopChild::new("job"));
                 within(futures_util::future::join(restart, stop)).await
             } else {
+                let stop = app.send(StopChild::new("job"));
+                let restart = app.send(RestartChild::new("job"));
                 let (s, r) = within(futures_util::future::join(stop, restart)).await;
                 (r, s)
             };
@@ -331,11 +333,15 @@ async fn restart_child_racing_the_parent_s_stop_leaves_nothing_running() {
             .unwrap()
             .unwrap();
 
-        let restart = app.send(RestartChild::new("job"));
-        let stop = app.send(Stop);
+        // `Addr::send` queues at once: the order of the calls is the order
+        // the supervisor handles them.
         let (restarted, report) = if restart_first {
+            let restart = app.send(RestartChild::new("job"));
+            let stop = app.send(Stop);
             within(futures_util::future::join(restart, stop)).await
         } else {
+            let stop = app.send(Stop);
+            let restart = app.send(RestartChild::new("job"));
             let (s, r) = within(futures_util::future::join(stop, restart)).await;
             (r, s)
         };
@@ -424,8 +430,7 @@ async fn restart_child_during_a_backoff_starts_one_incarnation_and_the_timer_non
 }
 
 /// An old handle across two stop-and-start cycles reaches the latest
-/// incarnation; raw `Addr`s taken before each end stay closed; `ended()`
-/// asked while the child runs again waits for that run's end.
+/// incarnation; raw `Addr`s taken before each end stay closed.
 #[actix_rt::test]
 async fn an_old_handle_follows_two_cycles_and_old_addrs_stay_closed() {
     tokio::time::pause();
@@ -449,14 +454,6 @@ async fn an_old_handle_follows_two_cycles_and_old_addrs_stay_closed() {
     );
     assert_eq!(within(second_addr.send(Which)).await.unwrap(), 2);
 
-    // `ended()` asked now waits for this run's end.
-    let pending = tokio::time::timeout(Duration::from_secs(60), job.ended()).await;
-    assert!(
-        pending.is_err(),
-        "ended() answered while the child runs again: {:?}",
-        pending.map(|r| r.to_string())
-    );
-
     // Cycle 2: stopped, started again.
     let stopped = within(job.stop()).await;
     assert_eq!(stopped.outcome, StopOutcome::Drained, "{stopped}");
@@ -476,6 +473,46 @@ async fn an_old_handle_follows_two_cycles_and_old_addrs_stay_closed() {
     assert_eq!(within(job.ended()).await, last);
     within(app.send(Stop)).await.unwrap();
     assert_eq!(live.now(), 0);
+}
+
+/// `ended()` "waits until the child ended for good". Asked through an old
+/// handle after `RestartChild` started the child again, it must wait for
+/// the run now under way, not answer the previous run's report while the
+/// child works: a job's owner would take the job for over.
+#[actix_rt::test]
+#[ignore = "DEFECT: ended() asked after RestartChild started the child again answers the previous run's report at once, while the child runs"]
+async fn ended_asked_after_a_start_again_waits_for_that_run_s_end() {
+    tokio::time::pause();
+    let (log, _logged) = recorder();
+    for stop_first in [false, true] {
+        let live = Arc::new(Live::default());
+        let spec = member("job", &live, &log).restart(RestartPolicy::Never);
+        let job = spec.handle();
+        let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+        within(job.started()).await.unwrap();
+        if stop_first {
+            within(job.stop()).await;
+        } else {
+            within(job.send(FailNow)).await.unwrap();
+            within(job.ended()).await;
+        }
+        restart(&app, "job").await.unwrap();
+        within(job.started()).await.unwrap();
+        assert_eq!(live.now(), 1);
+
+        let early = tokio::time::timeout(Duration::from_secs(60), job.ended()).await;
+        assert!(
+            early.is_err(),
+            "stop first {stop_first}: ended() answered while the child runs again: {}",
+            early.map(|r| r.to_string()).unwrap_or_default()
+        );
+        let pending = job.ended();
+        job.do_send(Note).unwrap();
+        let last = within(job.stop()).await;
+        assert_eq!(within(pending).await, last);
+        assert_eq!(last.drained + live.handled(), 1, "{last}");
+        within(app.send(Stop)).await.unwrap();
+    }
 }
 
 /// `RestartChild` of a child that drains for a stop is refused
@@ -505,7 +542,8 @@ async fn restart_child_of_a_child_draining_for_its_stop_waits_its_turn() {
     );
     gate.open();
     let report = within(stop).await.unwrap().unwrap().unwrap();
-    assert_eq!(report.drained, 2, "{report}");
+    assert!(report.drained >= 1, "{report}");
+    assert_eq!(report.undelivered, 0, "{report}");
     assert_eq!(live.now(), 0);
     restart(&app, "job").await.unwrap();
     assert_consistent(&app, "/app/job", &job, &live).await;
@@ -534,10 +572,10 @@ enum Ending {
 
 /// A subscriber that sees a temporary child's `Stopped` event and at once
 /// starts a new child under its name: the start is taken (its end was
-/// published, it will not run again), and exactly one child of that name is
+/// published, it will not run again: the supervisor was told to remove it
+/// before the event went out), and exactly one child of that name is
 /// listed after.
 #[actix_rt::test]
-#[ignore = "DEFECT: a StartChild sent on a temporary child's Stopped event is refused DuplicateName: the event is published before the supervisor frees the name"]
 async fn a_temporary_child_s_name_is_free_once_its_stopped_event_is_seen() {
     tokio::time::pause();
     let (log, _logged) = recorder();
@@ -817,6 +855,7 @@ async fn a_never_child_that_fails_under_a_strategy_restarts_no_sibling() {
 /// (running, started) and starts, rather than timing out on the one that
 /// left.
 #[actix_rt::test]
+#[ignore = "DEFECT: a dependent restarted after its temporary dependency was replaced by a new child of the same name waits for the old one forever (fails DependencyNotReady each start timeout) while the new one runs"]
 async fn a_dependent_restarted_after_its_temporary_dependency_was_replaced_starts() {
     tokio::time::pause();
     let (log, _logged) = recorder();
@@ -848,14 +887,14 @@ async fn a_dependent_restarted_after_its_temporary_dependency_was_replaced_start
     within(new_db_h.started()).await.unwrap();
 
     let _ = within(reader_h.send(Crash)).await;
-    settled(
-        testkit::wait_for_node(&app, "/app/reader", |n| {
-            n.state == NodeState::Running && n.incarnation == 2
-                || n.state.is_terminal()
-                || n.restart_count >= 2
-        })
-        .timeout(Duration::from_secs(60)),
-    )
+    // The wait fails on its own timeout (paused time: 5 s start timeouts
+    // pass at once).
+    testkit::wait_for_node(&app, "/app/reader", |n| {
+        n.state == NodeState::Running && n.incarnation == 2
+            || n.state.is_terminal()
+            || n.restart_count >= 2
+    })
+    .timeout(Duration::from_secs(60))
     .await;
     let now = node(&app, "/app/reader").await.unwrap();
     assert_eq!(
@@ -871,6 +910,7 @@ async fn a_dependent_restarted_after_its_temporary_dependency_was_replaced_start
 /// every sibling that depends on it has stopped), so the dependent's drain
 /// can still reach it.
 #[actix_rt::test]
+#[ignore = "DEFECT: a temporary dependency replaced under its name is stopped before (in parallel with) its dependent at the root's stop; the dependent drains with its dependency gone"]
 async fn a_replaced_temporary_dependency_still_outlives_its_dependent_at_the_stop() {
     tokio::time::pause();
     let (log, mut logged) = recorder();
@@ -1012,12 +1052,16 @@ async fn a_strategy_restart_while_a_dependent_waits_on_a_sibling_in_a_backoff() 
     for _ in 0..3 {
         handles[2].do_send(Note).unwrap();
     }
-    let tree = settled(testkit::wait_until(&app, |tree| {
+
+    let tree = testkit::wait_until(&app, |tree| {
         ["/app/svc", "/app/db", "/app/reader"]
             .iter()
             .all(|p| tree.find(p).is_some_and(|n| n.state == NodeState::Running))
-    }))
+    })
+    .timeout(Duration::from_secs(60))
     .await;
+    // (svc's restart waits for db's backoff: see
+    // `a_failed_child_s_strategy_restart_is_not_held_by_a_later_sibling_s_backoff`.)
     for (i, name) in ["svc", "db", "reader"].iter().enumerate() {
         assert_consistent(&app, &format!("/app/{name}"), &handles[i], &lives[i]).await;
     }
@@ -1075,7 +1119,8 @@ async fn a_parent_stop_during_a_strategy_restart_drains_every_bystander() {
         }
     }
     handles[0].do_send(Crash).unwrap();
-    settled(testkit::wait_for_node(&app, "/app/always", |n| {
+    // Siblings are drained in reverse start order: `once` first.
+    settled(testkit::wait_for_node(&app, "/app/once", |n| {
         n.state == NodeState::Stopping
     }))
     .await;
