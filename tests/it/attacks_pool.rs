@@ -819,6 +819,101 @@ async fn a_pool_restarted_after_escalating_runs_each_kept_child_once() {
     );
 }
 
+/// `OnFailure` children whose every start panics sit in their backoff
+/// between attempts: they still count against `max_children` and are
+/// listed; the pool's stop ends them, and their `ended()` answers.
+#[actix_rt::test]
+async fn children_failing_every_start_hold_their_slots_and_end_with_the_pool() {
+    tokio::time::pause();
+    let counts = Arc::new(Counts::default());
+    let pool = jobs("jobs", &counts)
+        .child_restart(RestartPolicy::OnFailure)
+        .child_backoff(
+            actix_supervisor::Backoff::new(Duration::from_secs(1), Duration::from_secs(1))
+                .jitter(0.0),
+        )
+        .intensity(crate::common::unlimited())
+        .max_children(2)
+        .start()
+        .unwrap();
+    let failing = [
+        within(pool.start(Kind::PanicsInStarted)).await.unwrap(),
+        within(pool.start(Kind::PanicsInStarted)).await.unwrap(),
+    ];
+    for job in &failing {
+        assert!(within(job.started()).await.is_err());
+    }
+    // A few rounds of failed starts.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(counts.started() >= 4, "{} starts", counts.started());
+    assert!(matches!(
+        within(pool.start(Kind::Runs)).await,
+        Err(ControlError::Full { .. })
+    ));
+    assert_eq!(listed(&pool).await.len(), 2, "{:?}", listed(&pool).await);
+    let report = within(pool.supervisor().send(Stop)).await.unwrap();
+    for job in &failing {
+        let ended = within(job.ended()).await;
+        assert!(report.find(ended.path.as_str()).is_some(), "{report}");
+        assert!(!job.is_accepting());
+    }
+    let started = counts.started();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        counts.started(),
+        started,
+        "a child started after the pool stopped"
+    );
+    assert_eq!(counts.now(), 0);
+}
+
+/// An `Always` child that stops itself is restarted in place (same name,
+/// same handle, one slot); stopped during its backoff, it leaves, and its
+/// name and slot are free at once.
+#[actix_rt::test]
+async fn an_always_child_stopping_itself_is_restarted_in_place_until_stopped() {
+    tokio::time::pause();
+    let counts = Arc::new(Counts::default());
+    let pool = jobs("jobs", &counts)
+        .child_restart(RestartPolicy::Always)
+        .child_backoff(
+            actix_supervisor::Backoff::new(Duration::from_secs(1), Duration::from_secs(1))
+                .jitter(0.0),
+        )
+        .intensity(crate::common::unlimited())
+        .max_children(1)
+        .start()
+        .unwrap();
+    let job = within(pool.start_named("loop", Kind::StopsAtOnce))
+        .await
+        .unwrap();
+    settled(testkit::wait_for_node(
+        pool.supervisor(),
+        "/jobs/loop",
+        |n| n.incarnation >= 3,
+    ))
+    .await;
+    assert_eq!(listed(&pool).await.len(), 1);
+    assert!(matches!(
+        within(pool.start(Kind::Runs)).await,
+        Err(ControlError::Full { .. })
+    ));
+    assert!(job.is_accepting());
+    let report = within(pool.supervisor().send(StopChild::new("loop")))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(within(job.ended()).await, report);
+    assert!(listed(&pool).await.is_empty());
+    let started = counts.started();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(counts.started(), started, "the stopped child came back");
+    let next = within(pool.start_named("loop", Kind::Runs)).await.unwrap();
+    assert_eq!(within(next.send(Task)).await.unwrap(), 1);
+    within(pool.supervisor().send(Stop)).await.unwrap();
+    assert_eq!(counts.now(), 0);
+}
+
 // ---------------------------------------------------------------------------
 // 7. Children the pool did not place.
 

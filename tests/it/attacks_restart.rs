@@ -470,7 +470,7 @@ async fn an_old_handle_follows_two_cycles_and_old_addrs_stay_closed() {
     assert_eq!(live.most(), 1);
 
     let last = within(job.stop()).await;
-    assert_eq!(within(job.ended()).await, last);
+    assert_eq!(last.outcome, StopOutcome::Drained, "{last}");
     within(app.send(Stop)).await.unwrap();
     assert_eq!(live.now(), 0);
 }
@@ -480,7 +480,7 @@ async fn an_old_handle_follows_two_cycles_and_old_addrs_stay_closed() {
 /// the run now under way, not answer the previous run's report while the
 /// child works: a job's owner would take the job for over.
 #[actix_rt::test]
-#[ignore = "DEFECT: ended() asked after RestartChild started the child again answers the previous run's report at once, while the child runs"]
+#[ignore = "DEFECT: ended() asked after RestartChild started the child again answers the first run's report at once, while the child runs (and still after later runs ended)"]
 async fn ended_asked_after_a_start_again_waits_for_that_run_s_end() {
     tokio::time::pause();
     let (log, _logged) = recorder();
@@ -1242,6 +1242,196 @@ async fn a_restart_child_racing_a_strategy_restart_runs_each_child_once() {
             assert!(lives.iter().all(|l| l.now() == 0));
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// 4. Temporary children of a subtree that restarts or is killed, and a
+//    strategy restart held by a sibling's backoff.
+
+/// A nested supervisor holding a temporary one-shot child (added with
+/// `StartChild`) is restarted by its parent's one-for-all. The one-shot
+/// child runs once: it is drained and leaves, as a temporary `Never`
+/// bystander of a strategy restart does; it is not started again with the
+/// subtree.
+#[actix_rt::test]
+#[ignore = "DEFECT: a nested supervisor restarted by its parent's strategy starts its temporary Never children again (a one-shot job runs twice; its ended() never answers)"]
+async fn a_temporary_one_shot_child_of_a_restarted_subtree_does_not_run_again() {
+    tokio::time::pause();
+    let (log, _logged) = recorder();
+    let sub = SupervisorActor::builder("sub");
+    let sub_addr = sub.address();
+    let crasher_live = Arc::new(Live::default());
+    let crasher = member("crasher", &crasher_live, &log);
+    let crash = crasher.handle();
+    let app = SupervisorActor::builder("app")
+        .strategy(Strategy::OneForAll)
+        .child(sub)
+        .child(crasher)
+        .start()
+        .unwrap();
+    within(crash.started()).await.unwrap();
+    let live = Arc::new(Live::default());
+    let job = temporary("job", &live, &log);
+    let job_h = job.handle();
+    within(sub_addr.send(StartChild::new(job)))
+        .await
+        .unwrap()
+        .unwrap();
+    within(job_h.started()).await.unwrap();
+    job_h.do_send(Note).unwrap();
+
+    let _ = within(crash.send(Crash)).await;
+    settled(testkit::wait_for_node(&app, "/app/sub", |n| {
+        n.incarnation == 2 && n.state == NodeState::Running
+    }))
+    .await;
+    assert!(
+        node(&app, "/app/sub/job").await.is_none(),
+        "the one-shot child is back in the restarted subtree"
+    );
+    assert_eq!(live.started(), 1, "the one-shot child ran twice");
+    let ended = within(job_h.ended()).await;
+    assert_eq!(ended.outcome, StopOutcome::Drained, "{ended}");
+    assert_eq!(live.handled(), 1);
+    within(app.send(Stop)).await.unwrap();
+}
+
+/// A nested supervisor holding a temporary child is killed: the child's
+/// handles answer, its accepted note is accounted for, and whatever the
+/// parent does with the subtree, the child does not run again.
+#[actix_rt::test]
+async fn a_temporary_child_of_a_killed_subtree_answers_and_does_not_run_again() {
+    tokio::time::pause();
+    let (log, _logged) = recorder();
+    let sub = SupervisorActor::builder("sub").restart(RestartPolicy::Never);
+    let sub_addr = sub.address();
+    let app = SupervisorActor::builder("app").child(sub).start().unwrap();
+    let live = Arc::new(Live::default());
+    let job = temporary("job", &live, &log);
+    let job_h = job.handle();
+    within(sub_addr.send(StartChild::new(job)))
+        .await
+        .unwrap()
+        .unwrap();
+    within(job_h.started()).await.unwrap();
+    let gate = Gate::new();
+    job_h.do_send(HoldOn(gate.clone())).unwrap();
+    job_h.do_send(Note).unwrap();
+
+    within(sub_addr.send(actix_supervisor::Kill)).await.unwrap();
+    let ended = within(job_h.ended()).await;
+    // Killed without a drain: what waited is undelivered (the `HoldOn`
+    // too, if the kill came before the child took it).
+    assert_eq!(ended.drained, 0, "{ended}");
+    assert!((1..=2).contains(&ended.undelivered), "{ended}");
+    assert_eq!(
+        live.handled(),
+        0,
+        "a killed child handled its queue: {ended}"
+    );
+    assert_eq!(within(job_h.stop()).await, ended);
+    assert!(!job_h.is_accepting());
+    assert_eq!(live.now(), 0);
+    assert_eq!(live.started(), 1);
+    within(app.send(Stop)).await.unwrap();
+    assert_eq!(live.started(), 1);
+}
+
+/// Rest-for-one `svc, db`: db fails and waits out a 10 s backoff; then svc
+/// fails (no backoff). `Inspect` shows svc `Restarting` with its next start
+/// in 0 s; once that delay passed, svc runs. A later sibling's backoff does
+/// not hold the failed child's own restart.
+#[actix_rt::test]
+#[ignore = "DEFECT: a rest-for-one restart of a child with no backoff waits for a later sibling's backoff (10 s here) while Inspect shows it restarting in 0 s"]
+async fn a_failed_child_s_strategy_restart_is_not_held_by_a_later_sibling_s_backoff() {
+    tokio::time::pause();
+    let (log, _logged) = recorder();
+    let lives: Vec<Arc<Live>> = (0..2).map(|_| Arc::new(Live::default())).collect();
+    let svc = member("svc", &lives[0], &log).restart(RestartPolicy::OnFailure);
+    let db = member("db", &lives[1], &log)
+        .restart(RestartPolicy::OnFailure)
+        .backoff(Backoff::new(Duration::from_secs(10), Duration::from_secs(10)).jitter(0.0));
+    let handles = [svc.handle(), db.handle()];
+    let app = SupervisorActor::builder("app")
+        .strategy(Strategy::RestForOne)
+        .intensity(crate::common::unlimited())
+        .child(svc)
+        .child(db)
+        .start()
+        .unwrap();
+    for h in &handles {
+        within(h.started()).await.unwrap();
+    }
+    let _ = within(handles[1].send(Crash)).await;
+    settled(testkit::wait_for_node(&app, "/app/db", |n| {
+        matches!(n.state, NodeState::Restarting { .. })
+    }))
+    .await;
+    let _ = within(handles[0].send(Crash)).await;
+    let shown = settled(testkit::wait_for_node(&app, "/app/svc", |n| {
+        matches!(n.state, NodeState::Restarting { .. })
+    }))
+    .await;
+    let NodeState::Restarting { next_start_in, .. } = shown.state else {
+        unreachable!()
+    };
+    assert!(next_start_in < Duration::from_secs(1), "{shown:?}");
+    // Paused time: past the delay shown, and well short of db's backoff.
+    tokio::time::sleep(next_start_in + Duration::from_secs(1)).await;
+    let svc_now = node(&app, "/app/svc").await.unwrap();
+    assert_eq!(
+        svc_now.state,
+        NodeState::Running,
+        "svc shown restarting in {next_start_in:?}, still not running 1 s after"
+    );
+    within(app.send(Stop)).await.unwrap();
+}
+
+/// A temporary `Always` child in a backoff stays in the table (it will run
+/// again); `RestartChild` starts it at once through the same handle, and
+/// a `StopChild` then makes it leave and frees its name.
+#[actix_rt::test]
+async fn a_temporary_always_child_in_a_backoff_restarts_on_request_and_leaves_when_stopped() {
+    tokio::time::pause();
+    let (log, _logged) = recorder();
+    let live = Arc::new(Live::default());
+    let spec = member("job", &live, &log)
+        .restart(RestartPolicy::Always)
+        .backoff(Backoff::new(Duration::from_secs(30), Duration::from_secs(30)).jitter(0.0))
+        .remove_on_exit();
+    let job = spec.handle();
+    let app = SupervisorActor::builder("app")
+        .intensity(crate::common::unlimited())
+        .child(spec)
+        .start()
+        .unwrap();
+    within(job.started()).await.unwrap();
+    within(job.send(StopSelf)).await.unwrap();
+    settled(testkit::wait_for_node(&app, "/app/job", |n| {
+        matches!(n.state, NodeState::Restarting { .. })
+    }))
+    .await;
+    job.do_send(Note).unwrap();
+    restart(&app, "job").await.unwrap();
+    assert_consistent(&app, "/app/job", &job, &live).await;
+    assert_eq!(live.handled(), 1);
+    let report = within(app.send(StopChild::new("job")))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(report.outcome, StopOutcome::Drained, "{report}");
+    assert!(node(&app, "/app/job").await.is_none());
+    assert_eq!(live.now(), 0);
+    // Past the old backoff: nothing comes back.
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert_eq!(live.now(), 0);
+    assert_eq!(live.started(), 2);
+    let next = temporary("job", &Arc::new(Live::default()), &log);
+    within(app.send(StartChild::new(next)))
+        .await
+        .unwrap()
+        .unwrap();
+    within(app.send(Stop)).await.unwrap();
 }
 
 #[allow(dead_code)]
