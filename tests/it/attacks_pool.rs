@@ -914,6 +914,57 @@ async fn an_always_child_stopping_itself_is_restarted_in_place_until_stopped() {
     assert_eq!(counts.now(), 0);
 }
 
+/// One thread (with its own `System`) starts jobs and sends each ten tasks
+/// through its handle; the test's thread stops the pool half-way. Every
+/// task a handle accepted is handled, or counted undelivered or cancelled
+/// in that job's report, exactly once; the stop is `Drained`.
+#[actix_rt::test]
+async fn tasks_sent_from_another_thread_while_the_pool_stops_are_each_accounted_once() {
+    let counts = Arc::new(Counts::default());
+    let pool = jobs("jobs", &counts).max_children(1000).start().unwrap();
+    let (half_way, reached) = tokio::sync::oneshot::channel();
+    let starter = pool.clone();
+    let sender = on_actix_thread(move || async move {
+        let mut half_way = Some(half_way);
+        let (mut accepted, mut handles) = (0u64, Vec::new());
+        for i in 0..300 {
+            if i == 60 {
+                let _ = half_way.take().unwrap().send(());
+            }
+            match starter.start(Kind::Runs).await {
+                Ok(job) => {
+                    for _ in 0..10 {
+                        if job.do_send(Task).is_ok() {
+                            accepted += 1;
+                        }
+                    }
+                    handles.push(job);
+                }
+                Err(ControlError::SupervisorStopping { .. }) => break,
+                Err(other) => panic!("unexpected {other:?}"),
+            }
+        }
+        (accepted, handles)
+    });
+    within(reached).await.unwrap();
+    let report = within(pool.supervisor().send(Stop)).await.unwrap();
+    assert_eq!(report.outcome, StopOutcome::Drained, "{report}");
+    let (accepted, handles) = joined(sender).await;
+    let mut lost = 0;
+    for job in &handles {
+        let ended = within(job.ended()).await;
+        assert_eq!(ended.outcome, StopOutcome::Drained, "{ended}");
+        lost += ended.undelivered + ended.cancelled;
+    }
+    assert_eq!(
+        counts.handled.load(Ordering::SeqCst) + lost,
+        accepted,
+        "accepted tasks not accounted for ({} jobs)",
+        handles.len()
+    );
+    assert_eq!(counts.now(), 0);
+}
+
 // ---------------------------------------------------------------------------
 // 7. Children the pool did not place.
 

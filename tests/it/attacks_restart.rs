@@ -551,6 +551,64 @@ async fn restart_child_of_a_child_draining_for_its_stop_waits_its_turn() {
     within(app.send(Stop)).await.unwrap();
 }
 
+/// An OS thread sends notes through a handle as fast as it can while the
+/// test's thread stops the child and starts it again, twenty times, then
+/// stops the tree. Every note a handle accepted is handled, or counted
+/// undelivered or cancelled in one report, exactly once; no incarnation
+/// runs beside another.
+#[actix_rt::test]
+async fn notes_sent_from_another_thread_across_stop_and_start_cycles_are_each_accounted_once() {
+    let (log, _logged) = recorder();
+    let live = Arc::new(Live::default());
+    let spec = member("job", &live, &log);
+    let job = spec.handle();
+    let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    within(job.started()).await.unwrap();
+
+    let finished = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sender = {
+        let (job, finished) = (job.clone(), finished.clone());
+        std::thread::spawn(move || {
+            let (mut accepted, mut refused) = (0u64, 0u64);
+            for _ in 0..20_000 {
+                match job.do_send(Note) {
+                    Ok(()) => accepted += 1,
+                    Err(_) => {
+                        refused += 1;
+                        std::thread::yield_now();
+                    }
+                }
+            }
+            finished.store(true, Ordering::SeqCst);
+            (accepted, refused)
+        })
+    };
+    let mut reports = Vec::new();
+    let mut cycles = 0;
+    while cycles < 20 || !finished.load(Ordering::SeqCst) {
+        reports.push(
+            within(app.send(StopChild::new("job")))
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+        restart(&app, "job").await.unwrap();
+        cycles += 1;
+        assert!(cycles < 10_000, "the sender never finished");
+    }
+    let (accepted, _refused) = sender.join().unwrap();
+    let end = within(app.send(Stop)).await.unwrap();
+    reports.push(end.find("/app/job").unwrap().clone());
+    for report in &reports {
+        assert_eq!(report.outcome, StopOutcome::Drained, "{report}");
+    }
+    let lost: u64 = reports.iter().map(|r| r.undelivered + r.cancelled).sum();
+    assert_eq!(lost, 0, "a graceful stop left accepted notes behind");
+    assert_eq!(live.handled(), accepted, "accepted notes not handled");
+    assert!(live.most() <= 1, "{} incarnations at once", live.most());
+    assert_eq!(live.now(), 0);
+}
+
 // ---------------------------------------------------------------------------
 // 2. Temporary children.
 
