@@ -162,7 +162,7 @@ async fn listed(pool: &Pool<Job, Kind>) -> Vec<(String, NodeState)> {
     tree.root
         .children
         .iter()
-        .map(|c| (c.name.clone(), c.state.clone()))
+        .map(|c| (c.name.clone(), c.state))
         .collect()
 }
 

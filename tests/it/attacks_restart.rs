@@ -15,7 +15,7 @@
 //! replies, handles, reports and events; every await that could hang is
 //! bounded.
 
-use crate::common::{recorder, within, Gate, Recorder, Records};
+use crate::common::{recorder, within, Gate, Recorder};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -24,11 +24,11 @@ use std::time::Duration;
 use actix::prelude::*;
 use actix_supervisor::events::EventKind;
 use actix_supervisor::snapshot::NodeState;
-use actix_supervisor::testkit::{self, EventRecorder};
+use actix_supervisor::testkit;
 use actix_supervisor::{
-    Backoff, BuildError, ChildHandle, ChildSpec, ControlError, Grace, Inspect, RestartChild,
-    RestartIntensity, RestartPolicy, SendError, StartChild, Stop, StopChild, StopOutcome, Strategy,
-    Subscribe, SupervisorActor,
+    Backoff, ChildHandle, ChildSpec, ControlError, Grace, Inspect, RestartChild, RestartIntensity,
+    RestartPolicy, SendError, StartChild, Stop, StopChild, StopOutcome, Strategy, Subscribe,
+    SupervisorActor,
 };
 use futures_util::StreamExt;
 
@@ -956,7 +956,7 @@ async fn a_dependent_restarted_after_its_temporary_dependency_was_replaced_start
     .await;
     let now = node(&app, "/app/reader").await.unwrap();
     assert_eq!(
-        (now.state.clone(), now.restart_count),
+        (now.state, now.restart_count),
         (NodeState::Running, 1),
         "the dependent did not start beside a running `db`:\n{now:?}"
     );
@@ -1491,9 +1491,6 @@ async fn a_temporary_always_child_in_a_backoff_restarts_on_request_and_leaves_wh
         .unwrap();
     within(app.send(Stop)).await.unwrap();
 }
-
-#[allow(dead_code)]
-fn unused(_: Records<String>, _: BuildError, _: EventRecorder) {}
 
 /// Awaits a testkit wait (which fails on its own timeout), within the hang
 /// guard too.
