@@ -23,6 +23,11 @@
 //! (`GLIBC_TUNABLES=glibc.malloc.mxfast=0` turns them off). See
 //! `docs/pool.md`.
 //!
+//! Beside it, in a fresh process of its own (this program run again with
+//! `--raw`), the same jobs run as plain actix actors, each started with
+//! `Actor::start` and awaited through a oneshot sent from its `stopped`:
+//! raw actix's resident memory over the same million jobs, the baseline.
+//!
 //! Run it with `cargo run --release --example bench_pool`. `BENCH_SCALE`
 //! (default 1) scales the number of jobs: `BENCH_SCALE=0.02` (20,000 jobs,
 //! a few seconds) is the CI smoke.
@@ -178,10 +183,93 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(1.0);
     let jobs = ((1_000_000.0 * scale) as u64).max(2 * CHECKPOINT);
+    if std::env::args().nth(1).as_deref() == Some("--raw") {
+        actix::System::new().block_on(run_raw(jobs));
+        return;
+    }
     let ok = actix::System::new().block_on(run(jobs));
-    if !ok {
+    let raw = std::process::Command::new(std::env::current_exe().expect("this program's path"))
+        .arg("--raw")
+        .output()
+        .expect("this program runs again as the raw baseline");
+    print!("{}", String::from_utf8_lossy(&raw.stdout));
+    if !ok || !raw.status.success() {
         std::process::exit(1);
     }
+}
+
+/// A job as a plain actix actor: the same work as [`Job`], its end told
+/// through `done`.
+struct RawJob {
+    n: u64,
+    total: Arc<AtomicU64>,
+    done: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Actor for RawJob {
+    type Context = Context<Self>;
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.spawn(
+            actix::fut::wrap_future::<_, Self>(tokio::time::sleep(Duration::from_millis(1))).map(
+                |(), job, ctx| {
+                    job.total.fetch_add(job.n, Ordering::Relaxed);
+                    ctx.stop();
+                },
+            ),
+        );
+    }
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        if let Some(done) = self.done.take() {
+            let _ = done.send(());
+        }
+    }
+}
+
+/// The same jobs as [`run`], at most [`MAX_CHILDREN`] at once, as plain
+/// actix actors: prints raw actix's resident memory after the checkpoint
+/// and after the run.
+async fn run_raw(jobs: u64) {
+    let total = Arc::new(AtomicU64::new(0));
+    let began = Instant::now();
+    let mut running = FuturesUnordered::new();
+    let (mut started, mut ended) = (0u64, 0u64);
+    let (mut rss_at_checkpoint, mut rss_samples) = (0u64, Vec::new());
+    while ended < jobs {
+        while started < jobs && running.len() < MAX_CHILDREN {
+            started += 1;
+            let (done, finished) = tokio::sync::oneshot::channel();
+            RawJob {
+                n: started,
+                total: total.clone(),
+                done: Some(done),
+            }
+            .start();
+            running.push(finished);
+        }
+        running
+            .next()
+            .await
+            .expect("a job runs")
+            .expect("every job tells its end");
+        ended += 1;
+        if ended == CHECKPOINT {
+            rss_at_checkpoint = resident_bytes();
+        }
+        if ended % (jobs / 10) == 0 {
+            rss_samples.push(mb(resident_bytes()));
+        }
+    }
+    let elapsed = began.elapsed();
+    let rss_after = resident_bytes();
+    assert_eq!(total.load(Ordering::Relaxed), jobs * (jobs + 1) / 2);
+    println!(
+        "raw actix, the same jobs in a fresh process: {:.0} jobs/s; resident memory {:.1} MB after {CHECKPOINT} jobs, {:.1} MB after {jobs} ({:+.1}%); every {} jobs, MB: {rss_samples:.1?}",
+        jobs as f64 / elapsed.as_secs_f64(),
+        mb(rss_at_checkpoint),
+        mb(rss_after),
+        (rss_after as f64 / rss_at_checkpoint.max(1) as f64 - 1.0) * 100.0,
+        jobs / 10
+    );
 }
 
 async fn run(jobs: u64) -> bool {

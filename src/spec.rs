@@ -77,6 +77,10 @@ pub struct ChildSpec<A: Actor<Context = Context<A>>> {
     receiver: Option<AddressReceiver<A>>,
     shared: Arc<ChildShared>,
     pub(crate) kind: NodeKind,
+    /// Leaves its supervisor's table when it will not run again. Here, not
+    /// in the extras: every pool child has it, and a box for one flag would
+    /// cost each job an allocation.
+    remove_on_exit: bool,
 }
 
 /// The parts of a spec most specs do not have.
@@ -91,8 +95,6 @@ struct SpecExtras {
     /// A periodic or worker child's statistics; moved to the node's record
     /// when the child starts.
     stats: Option<Arc<std::sync::Mutex<TaskStats>>>,
-    /// Leaves its supervisor's table when it will not run again.
-    remove_on_exit: bool,
 }
 
 impl<A: Actor<Context = Context<A>>> Drop for ChildSpec<A> {
@@ -197,6 +199,7 @@ impl<A: SupervisedActor> ChildSpec<A> {
             receiver: Some(receiver),
             kind: NodeKind::Actor,
             extras: None,
+            remove_on_exit: false,
         }
     }
 
@@ -379,7 +382,7 @@ impl<A: SupervisedActor> ChildSpec<A> {
     /// # }).unwrap();
     /// ```
     pub fn remove_on_exit(mut self) -> Self {
-        self.extras_mut().remove_on_exit = true;
+        self.remove_on_exit = true;
         self
     }
 }
@@ -399,6 +402,7 @@ impl<A: Actor<Context = Context<A>>> fmt::Debug for ChildSpec<A> {
                 "depends_on",
                 &self.extras.as_ref().map_or(&[][..], |e| &e.depends_on[..]),
             )
+            .field("remove_on_exit", &self.remove_on_exit)
             .finish_non_exhaustive()
     }
 }
@@ -538,7 +542,7 @@ impl<A: SupervisedActor> ErasedSpec for ChildSpec<A> {
     }
 
     fn removes_on_exit(&self) -> bool {
-        self.extras.as_ref().is_some_and(|e| e.remove_on_exit)
+        self.remove_on_exit
     }
 }
 

@@ -83,14 +83,10 @@ fn supervisor(
             "a supervisor (a node without `factory`) has no schedule; did you forget `factory`?",
         ));
     }
-    if node.remove_on_exit {
-        return Err(ConfigError::invalid(
-            path.as_str(),
-            "remove_on_exit",
-            "only a child (a node with `factory`) can leave the tree when it ends; a supervisor stays",
-        ));
-    }
     let mut builder = SupervisorActor::builder(node.name.clone());
+    if node.remove_on_exit {
+        builder = builder.remove_on_exit();
+    }
     if let Some(strategy) = node.strategy {
         builder = builder.strategy(strategy);
     }

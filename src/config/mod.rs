@@ -180,8 +180,10 @@ pub struct NodeConfig {
     /// For a periodic child: its schedule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub periodic: Option<Periodic>,
-    /// For a child (not a supervisor): leave the tree when an incarnation
-    /// ends for good, freeing the name (see [`ChildSpec::remove_on_exit`](crate::ChildSpec::remove_on_exit)).
+    /// Leave the tree when the node ends for good, freeing the name (see
+    /// [`ChildSpec::remove_on_exit`](crate::ChildSpec::remove_on_exit) and,
+    /// for a supervisor,
+    /// [`SupervisorBuilder::remove_on_exit`](crate::SupervisorBuilder::remove_on_exit)).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub remove_on_exit: bool,
     /// For a supervisor: which children restart together.

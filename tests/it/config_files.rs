@@ -521,20 +521,35 @@ restart = "never"
     within(app.send(actix_supervisor::Stop)).await.unwrap();
 }
 
-#[test]
-fn remove_on_exit_on_a_supervisor_is_refused_naming_the_field() {
+#[actix_rt::test]
+async fn remove_on_exit_on_a_supervisor_makes_a_temporary_subtree() {
     let text = r#"
 name = "app"
 
 [[children]]
 name = "tenants"
 remove_on_exit = true
+
+[[children.children]]
+name = "job"
+factory = "probe"
 "#;
-    let (mut registry, _) = registry();
-    let err = TreeConfig::from_toml_str(text)
+    let (mut registry, handles) = registry();
+    let app = TreeConfig::from_toml_str(text)
         .unwrap()
         .build(&mut registry)
-        .unwrap_err();
-    assert_eq!(err.node(), Some("/app/tenants"), "{err}");
-    assert_eq!(err.field(), Some("remove_on_exit"), "{err}");
+        .unwrap()
+        .start()
+        .unwrap();
+    let job = handles.borrow()["job"].clone();
+    within(job.started()).await.unwrap();
+    let report = within(app.send(actix_supervisor::StopChild::new("tenants")))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(report.is_drained(), "{report}");
+    assert_eq!(report.children.len(), 1, "{report}");
+    let tree = within(app.send(actix_supervisor::Inspect)).await.unwrap();
+    assert!(tree.find("/app/tenants").is_none(), "{tree}");
+    within(app.send(actix_supervisor::Stop)).await.unwrap();
 }

@@ -185,3 +185,115 @@ async fn a_thousand_one_shot_jobs_leave_only_the_live_ones_in_the_tree() {
     }
     assert_eq!(children_of(&app).await, ["keeper"]);
 }
+
+fn temporary_batch(name: &str, log: Recorder<Event>) -> actix_supervisor::SupervisorBuilder {
+    SupervisorActor::builder(name)
+        .child(probe_spec("worker", log))
+        .remove_on_exit()
+}
+
+#[actix_rt::test]
+async fn a_temporary_nested_supervisor_is_gone_by_the_time_its_stop_answers() {
+    let (log, mut logged) = recorder();
+    let app = SupervisorActor::builder("app").start().unwrap();
+    let batch = temporary_batch("batch", log.clone());
+    within(app.send(StartChild::new(batch)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(children_of(&app).await, ["batch"]);
+
+    let report = within(app.send(StopChild::new("batch")))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(report.is_drained(), "{report}");
+    assert_eq!(report.children.len(), 1, "{report}");
+    assert!(logged.drain().contains(&Event::Stopped(1)));
+    // Asked right after the report: gone, and its name is free at once.
+    assert_eq!(children_of(&app).await, Vec::<String>::new());
+    within(app.send(StartChild::new(temporary_batch("batch", log))))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(children_of(&app).await, ["batch"]);
+}
+
+#[actix_rt::test]
+async fn a_temporary_nested_supervisor_that_gives_up_leaves_with_its_failure_published() {
+    let (log, _logged) = recorder();
+    let worker = probe_spec("worker", log.clone());
+    let worker_handle = worker.handle();
+    let batch = SupervisorActor::builder("batch")
+        .child(worker)
+        .restart(RestartPolicy::Never)
+        .intensity(actix_supervisor::RestartIntensity::new(
+            0,
+            std::time::Duration::from_secs(1),
+        ))
+        .remove_on_exit();
+    let app = SupervisorActor::builder("app")
+        .child(probe_spec("keeper", log))
+        .child(batch)
+        .start()
+        .unwrap();
+    let events = EventRecorder::start(&app).await.unwrap();
+    within(worker_handle.started()).await.unwrap();
+
+    // No restart allowed: the batch gives up at its worker's first failure,
+    // and its policy does not restart it.
+    worker_handle.do_send(FailWith("disk full".into())).unwrap();
+    let stopped = events
+        .wait_for(|e| {
+            e.path.as_str() == "/app/batch" && matches!(e.kind, EventKind::Stopped { .. })
+        })
+        .await;
+    match stopped.kind {
+        EventKind::Stopped { report } => match report.outcome {
+            StopOutcome::Failed(failure) => {
+                assert!(failure.message.contains("disk full"), "{failure:?}")
+            }
+            other => panic!("expected a failed outcome, got {other:?}"),
+        },
+        other => panic!("expected Stopped, got {other:?}"),
+    }
+    assert_eq!(children_of(&app).await, ["keeper"]);
+    let report = within(app.send(actix_supervisor::Stop)).await.unwrap();
+    assert!(report.is_drained(), "{report}");
+}
+
+#[actix_rt::test]
+async fn a_temporary_nested_supervisor_on_another_arbiter_leaves_when_stopped() {
+    let (log, _logged) = recorder();
+    let arbiter = actix::Arbiter::new();
+    let app = SupervisorActor::builder("app").start().unwrap();
+    let batch = temporary_batch("batch", log).on_arbiter(arbiter.handle());
+    within(app.send(StartChild::new(batch)))
+        .await
+        .unwrap()
+        .unwrap();
+    let report = within(app.send(StopChild::new("batch")))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(report.is_drained(), "{report}");
+    assert_eq!(report.children.len(), 1, "{report}");
+    assert_eq!(children_of(&app).await, Vec::<String>::new());
+    within(app.send(actix_supervisor::Stop)).await.unwrap();
+    arbiter.stop();
+}
+
+#[actix_rt::test]
+async fn a_nested_supervisor_that_is_not_temporary_stays_after_its_stop() {
+    let (log, _logged) = recorder();
+    let app = SupervisorActor::builder("app")
+        .child(SupervisorActor::builder("batch").child(probe_spec("worker", log)))
+        .start()
+        .unwrap();
+    within(app.send(StopChild::new("batch")))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(children_of(&app).await, ["batch"]);
+    assert_eq!(node(&app, "/app/batch").await.state, NodeState::Stopped);
+}

@@ -89,6 +89,8 @@ pub struct SupervisorBuilder {
     pub(super) arbiter: Option<ArbiterHandle>,
     /// How many live children it takes at most (a pool's `max_children`).
     pub(crate) max_children: Option<usize>,
+    /// As a child: leaves its parent's table when it ends for good.
+    pub(super) remove_on_exit: bool,
 }
 
 impl fmt::Debug for SupervisorBuilder {
@@ -101,6 +103,7 @@ impl fmt::Debug for SupervisorBuilder {
             .field("children", &self.children)
             .field("restart", &self.restart)
             .field("arbiter", &self.arbiter.is_some())
+            .field("remove_on_exit", &self.remove_on_exit)
             .finish_non_exhaustive()
     }
 }
@@ -173,6 +176,7 @@ impl SupervisorBuilder {
             receiver,
             arbiter: None,
             max_children: None,
+            remove_on_exit: false,
         }
     }
 
@@ -218,6 +222,40 @@ impl SupervisorBuilder {
     /// subtree (default: restart at once).
     pub fn backoff(mut self, backoff: Backoff) -> Self {
         self.backoff = Some(backoff);
+        self
+    }
+
+    /// As a child of another supervisor: once the whole subtree ended for
+    /// good (stopped, killed, or given up with no restart left by its
+    /// [`restart`](Self::restart) policy), it leaves its parent's table,
+    /// freeing its name, as a temporary child does
+    /// ([`ChildSpec::remove_on_exit`](crate::ChildSpec::remove_on_exit)).
+    /// Its final report, with every child's, is still answered to its stop
+    /// and published in its `Stopped` event. Default: it stays, `Stopped`
+    /// or `Failed`, until [`RemoveChild`](crate::RemoveChild). A root has no
+    /// table to leave: the setting is then ignored.
+    ///
+    /// ```
+    /// # use actix::prelude::*;
+    /// use actix_supervisor::prelude::*;
+    /// # #[derive(Default)] struct Worker;
+    /// # impl Actor for Worker { type Context = Context<Self>; }
+    /// # actix_supervisor::supervised!(Worker);
+    ///
+    /// # actix::System::new().block_on(async {
+    /// let app = SupervisorActor::builder("app").start()?;
+    /// let batch = SupervisorActor::builder("batch-7")
+    ///     .child(ChildSpec::new("worker", Worker::default))
+    ///     .remove_on_exit();
+    /// app.send(StartChild::new(batch)).await??;
+    /// let report = app.send(StopChild::new("batch-7")).await??;
+    /// assert!(report.is_drained());
+    /// assert!(app.send(Inspect).await?.find("/app/batch-7").is_none());
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn remove_on_exit(mut self) -> Self {
+        self.remove_on_exit = true;
         self
     }
 

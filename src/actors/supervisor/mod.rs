@@ -481,6 +481,11 @@ fn publish(
     let published = match state.link() {
         Some(link) => {
             let own = shutdown::without_children(&stopped);
+            // Done before the report is out, and a temporary one asks its
+            // parent to take it out of the table first: whoever waited for
+            // the report and then asks the parent finds it gone.
+            link.set_activity(link::Activity::Done);
+            link.finished();
             link.finish(Box::new(stopped));
             shutdown::Published::copies_only(own, links)
         }

@@ -73,6 +73,10 @@ impl ErasedSpec for SupervisorBuilder {
         self.shared.path()
     }
 
+    fn removes_on_exit(&self) -> bool {
+        self.remove_on_exit
+    }
+
     fn start(self: Box<Self>, env: ChildEnv) -> Rc<ChildLink> {
         let mut builder = *self;
         if let Some(arbiter) = builder.arbiter.take() {

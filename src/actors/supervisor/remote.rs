@@ -484,8 +484,11 @@ fn settle(link: &ChildLink, report: StopReport) {
         _ => NodeState::Stopped,
     };
     set_state(link, state);
-    link.finish(Box::new(report));
+    // Done before the report is out, and a temporary one asks its parent to
+    // take it out of the table first (see `ChildLink::finished`).
     link.set_activity(Activity::Done);
+    link.finished();
+    link.finish(Box::new(report));
 }
 
 fn empty_report(link: &ChildLink, outcome: StopOutcome) -> StopReport {
