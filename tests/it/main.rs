@@ -12,6 +12,8 @@ mod reliability_support;
 mod arbiters;
 mod async_handlers;
 mod attacks;
+mod attacks_pool;
+mod attacks_restart;
 mod cancellation_tokens;
 mod config_files;
 mod crate_root;
