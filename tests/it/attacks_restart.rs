@@ -1312,7 +1312,6 @@ async fn a_restart_child_racing_a_strategy_restart_runs_each_child_once() {
 /// bystander of a strategy restart does; it is not started again with the
 /// subtree.
 #[actix_rt::test]
-#[ignore = "DEFECT: a nested supervisor restarted by its parent's strategy starts its temporary Never children again (a one-shot job runs twice; its ended() never answers)"]
 async fn a_temporary_one_shot_child_of_a_restarted_subtree_does_not_run_again() {
     tokio::time::pause();
     let (log, _logged) = recorder();

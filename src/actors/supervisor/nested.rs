@@ -166,12 +166,14 @@ async fn relay(link: Rc<ChildLink>, addr: actix::Addr<SupervisorActor>, env: Chi
 
 impl SupervisorActor {
     /// Drains and parks every child, in reverse start order, keeping their
-    /// mailboxes; completes when all are at rest.
+    /// mailboxes; completes when all are at rest. A `Never` child is not
+    /// parked but stopped for good, as a bystander of a strategy restart is
+    /// (`bystander_command`): it runs once, and a temporary one leaves.
     pub(super) fn park_children(&self) -> impl Future<Output = ()> + 'static {
         let links: Vec<_> = self.children.iter().cloned().collect();
         async move {
             for link in links.iter().rev() {
-                link.command(Command::Restart);
+                link.command(super::bystander_command(link));
                 link.at_rest().await;
             }
         }
