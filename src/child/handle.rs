@@ -337,7 +337,10 @@ impl<A: Actor> ChildHandle<A> {
     /// that its policy does not restart, a stop, its supervisor gone), and
     /// answers its final report; it stops nothing. A one-shot job's owner
     /// awaits this to learn that the job is over (a temporary child has
-    /// left its supervisor's table by then).
+    /// left its supervisor's table by then). Once the child ended and was
+    /// started again with [`RestartChild`](crate::RestartChild), a new call
+    /// waits for the end of that run (a call made before answers the run it
+    /// was made in).
     ///
     /// # Examples
     ///
@@ -365,6 +368,6 @@ impl<A: Actor> ChildHandle<A> {
     /// # }).unwrap();
     /// ```
     pub fn ended(&self) -> impl Future<Output = StopReport> + 'static {
-        self.shared.report()
+        self.current().0.report()
     }
 }

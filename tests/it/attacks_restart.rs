@@ -480,7 +480,6 @@ async fn an_old_handle_follows_two_cycles_and_old_addrs_stay_closed() {
 /// the run now under way, not answer the previous run's report while the
 /// child works: a job's owner would take the job for over.
 #[actix_rt::test]
-#[ignore = "DEFECT: ended() asked after RestartChild started the child again answers the first run's report at once, while the child runs (and still after later runs ended)"]
 async fn ended_asked_after_a_start_again_waits_for_that_run_s_end() {
     tokio::time::pause();
     let (log, _logged) = recorder();
@@ -510,7 +509,9 @@ async fn ended_asked_after_a_start_again_waits_for_that_run_s_end() {
         job.do_send(Note).unwrap();
         let last = within(job.stop()).await;
         assert_eq!(within(pending).await, last);
-        assert_eq!(last.drained + live.handled(), 1, "{last}");
+        // The note is handled once, before the stop or in its drain.
+        assert!(last.is_drained(), "{last}");
+        assert_eq!(live.handled(), 1, "{last}");
         within(app.send(Stop)).await.unwrap();
     }
 }
