@@ -131,6 +131,7 @@ pub(crate) fn spawn<A: SupervisedActor>(env: ChildEnv, parts: Parts<A>) -> Rc<Ch
             lifecycle,
             known_waker: None,
             rare,
+            stop: None,
         }),
         context: ChildContext::Unbuilt(Some(parts.receiver)),
         #[cfg(feature = "testkit")]
@@ -193,16 +194,20 @@ struct Core<A: Actor<Context = Context<A>>> {
     lifecycle: Lifecycle,
     /// The waker last registered with the child's shared state.
     known_waker: Option<std::task::Waker>,
-    /// Made the first time the child stops, restarts, backs off or reports
-    /// a failure that does not end its incarnation at once.
+    /// Made the first time the child restarts, backs off, reports a
+    /// failure that does not end its incarnation at once, or waits out the
+    /// grace of a drain.
     rare: Option<Box<Rare>>,
+    /// The clock of the stop (or strategy drain) under way.
+    stop: Option<StopClock>,
 }
 
 /// The part of a runner's state only some children ever need.
 #[derive(Default)]
 struct Rare {
-    /// The clock of the stop (or strategy drain) under way.
-    stop: Option<StopClock>,
+    /// The timer of the grace of the stop (or strategy drain) under way,
+    /// armed once the drain has to wait.
+    grace_timer: Option<Pin<Box<Sleep>>>,
     /// The backoff timer, in `State::Backoff`.
     backoff: Option<Pin<Box<Sleep>>>,
     /// A failure reported with `fail` in this incarnation whose context has
@@ -225,14 +230,12 @@ struct Rare {
     fresh: Option<Box<dyn std::any::Any>>,
 }
 
-/// When a stop (or strategy drain) began, and its grace.
+/// When a stop (or strategy drain) began; its deadline is that plus the
+/// child's grace.
 struct StopClock {
     began: Instant,
     /// Messages handled before it began.
     handled_before: u64,
-    deadline: Option<Instant>,
-    /// The timer for `deadline`, armed once the drain has to wait.
-    timer: Option<Pin<Box<Sleep>>>,
 }
 
 impl<A: Actor<Context = Context<A>>> Core<A> {
@@ -454,12 +457,21 @@ impl<A: SupervisedActor> Runner<A> {
             Activity::Active
         };
         if self.link.activity() != activity {
-            self.link.set_activity(activity);
+            if activity == Activity::Done {
+                // The lifecycle is done only with `Finish` among the step's
+                // actions: the report's publication rings the bell.
+                self.link.set_done_quietly();
+            } else {
+                self.link.set_activity(activity);
+            }
+        }
+        if self.core.stop.is_some() && !lifecycle.grace_runs() && !lifecycle.is_done() {
+            self.core.stop = None;
+            if let Some(rare) = &mut self.core.rare {
+                rare.grace_timer = None;
+            }
         }
         if let Some(rare) = &mut self.core.rare {
-            if rare.stop.is_some() && !lifecycle.grace_runs() && !lifecycle.is_done() {
-                rare.stop = None;
-            }
             if rare.backoff.is_some() && !matches!(lifecycle.state(), State::Backoff { .. }) {
                 rare.backoff = None;
             }
@@ -541,19 +553,15 @@ impl<A: SupervisedActor> Runner<A> {
                 }
             }
             Action::ArmGrace => {
-                let began = Instant::now();
-                let deadline = match self.link.grace {
-                    // A grace too long for the clock is no deadline at all.
-                    Grace::Duration(grace) => began.checked_add(grace),
-                    Grace::Infinity => None,
-                };
+                // Kept in the core: a stop allocates nothing for its clock.
                 let handled_before = self.core.shared.counts().handled();
-                self.core.rare_mut().stop = Some(StopClock {
-                    began,
+                self.core.stop = Some(StopClock {
+                    began: Instant::now(),
                     handled_before,
-                    deadline,
-                    timer: None,
                 });
+                if let Some(rare) = &mut self.core.rare {
+                    rare.grace_timer = None;
+                }
             }
             Action::QueueMarker(id) => {
                 // The incarnation's work should wind down: its token tells it.
@@ -870,13 +878,20 @@ impl<A: SupervisedActor> Runner<A> {
 
     /// Whether the grace of the stop (or drain) under way ran out.
     fn grace_over(&mut self, cx: &mut task::Context<'_>) -> bool {
-        let Some(stop) = self.core.rare.as_mut().and_then(|rare| rare.stop.as_mut()) else {
+        let Some(stop) = &self.core.stop else {
             return false;
         };
-        let Some(deadline) = stop.deadline else {
+        let deadline = match self.link.grace {
+            // A grace too long for the clock is no deadline at all.
+            Grace::Duration(grace) => stop.began.checked_add(grace),
+            Grace::Infinity => None,
+        };
+        let Some(deadline) = deadline else {
             return false;
         };
-        stop.timer
+        self.core
+            .rare_mut()
+            .grace_timer
             .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)))
             .as_mut()
             .poll(cx)
@@ -898,8 +913,12 @@ impl<A: SupervisedActor> Runner<A> {
         // From here every handle refuses, and a message dropped unhandled is
         // undelivered, not cancelled.
         let counts = self.core.shared.close();
-        let context = std::mem::replace(&mut self.context, ChildContext::Unbuilt(None));
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(context))) {
+        // Dropped in place (a move would copy the whole context first); a
+        // panic in a destructor still leaves the slot `Unbuilt`.
+        let context = &mut self.context;
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| {
+            *context = ChildContext::Unbuilt(None);
+        })) {
             tracing::error!(
                 path = %self.link.path,
                 reason = %panic_message(payload),
@@ -912,7 +931,7 @@ impl<A: SupervisedActor> Runner<A> {
             record.started_at = None;
             record.last_failure.as_deref().cloned()
         };
-        let stop = self.core.rare.as_ref().and_then(|r| r.stop.as_ref());
+        let stop = self.core.stop.as_ref();
         let stop_began = stop.is_some();
         let (drained, duration) = match stop {
             Some(stop) => (
