@@ -602,6 +602,8 @@ impl ChildLink {
     /// nothing) and notes its end for a shutdown of its supervisor.
     pub(crate) fn finish(&self, report: Box<crate::messages::stop::StopReport>) {
         self.shared.finish(report);
-        self.scope.finished.note(self.index);
+        self.scope
+            .finished
+            .note(self.index, self.shared.final_report());
     }
 }
