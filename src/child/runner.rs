@@ -131,7 +131,6 @@ pub(crate) fn spawn<A: SupervisedActor>(env: ChildEnv, parts: Parts<A>) -> Rc<Ch
             lifecycle,
             known_waker: None,
             rare,
-            stop: None,
         }),
         context: ChildContext::Unbuilt(Some(parts.receiver)),
         #[cfg(feature = "testkit")]
@@ -194,20 +193,16 @@ struct Core<A: Actor<Context = Context<A>>> {
     lifecycle: Lifecycle,
     /// The waker last registered with the child's shared state.
     known_waker: Option<std::task::Waker>,
-    /// Made the first time the child restarts, backs off, reports a
-    /// failure that does not end its incarnation at once, or waits out the
-    /// grace of a drain.
+    /// Made the first time the child stops, restarts, backs off or reports
+    /// a failure that does not end its incarnation at once.
     rare: Option<Box<Rare>>,
-    /// The clock of the stop (or strategy drain) under way.
-    stop: Option<StopClock>,
 }
 
 /// The part of a runner's state only some children ever need.
 #[derive(Default)]
 struct Rare {
-    /// The timer of the grace of the stop (or strategy drain) under way,
-    /// armed once the drain has to wait.
-    grace_timer: Option<Pin<Box<Sleep>>>,
+    /// The clock of the stop (or strategy drain) under way.
+    stop: Option<StopClock>,
     /// The backoff timer, in `State::Backoff`.
     backoff: Option<Pin<Box<Sleep>>>,
     /// A failure reported with `fail` in this incarnation whose context has
@@ -230,12 +225,14 @@ struct Rare {
     fresh: Option<Box<dyn std::any::Any>>,
 }
 
-/// When a stop (or strategy drain) began; its deadline is that plus the
-/// child's grace.
+/// When a stop (or strategy drain) began, and its grace.
 struct StopClock {
     began: Instant,
     /// Messages handled before it began.
     handled_before: u64,
+    deadline: Option<Instant>,
+    /// The timer for `deadline`, armed once the drain has to wait.
+    timer: Option<Pin<Box<Sleep>>>,
 }
 
 impl<A: Actor<Context = Context<A>>> Core<A> {
@@ -465,13 +462,10 @@ impl<A: SupervisedActor> Runner<A> {
                 self.link.set_activity(activity);
             }
         }
-        if self.core.stop.is_some() && !lifecycle.grace_runs() && !lifecycle.is_done() {
-            self.core.stop = None;
-            if let Some(rare) = &mut self.core.rare {
-                rare.grace_timer = None;
-            }
-        }
         if let Some(rare) = &mut self.core.rare {
+            if rare.stop.is_some() && !lifecycle.grace_runs() && !lifecycle.is_done() {
+                rare.stop = None;
+            }
             if rare.backoff.is_some() && !matches!(lifecycle.state(), State::Backoff { .. }) {
                 rare.backoff = None;
             }
@@ -553,15 +547,19 @@ impl<A: SupervisedActor> Runner<A> {
                 }
             }
             Action::ArmGrace => {
-                // Kept in the core: a stop allocates nothing for its clock.
+                let began = Instant::now();
+                let deadline = match self.link.grace {
+                    // A grace too long for the clock is no deadline at all.
+                    Grace::Duration(grace) => began.checked_add(grace),
+                    Grace::Infinity => None,
+                };
                 let handled_before = self.core.shared.counts().handled();
-                self.core.stop = Some(StopClock {
-                    began: Instant::now(),
+                self.core.rare_mut().stop = Some(StopClock {
+                    began,
                     handled_before,
+                    deadline,
+                    timer: None,
                 });
-                if let Some(rare) = &mut self.core.rare {
-                    rare.grace_timer = None;
-                }
             }
             Action::QueueMarker(id) => {
                 // The incarnation's work should wind down: its token tells it.
@@ -878,20 +876,13 @@ impl<A: SupervisedActor> Runner<A> {
 
     /// Whether the grace of the stop (or drain) under way ran out.
     fn grace_over(&mut self, cx: &mut task::Context<'_>) -> bool {
-        let Some(stop) = &self.core.stop else {
+        let Some(stop) = self.core.rare.as_mut().and_then(|rare| rare.stop.as_mut()) else {
             return false;
         };
-        let deadline = match self.link.grace {
-            // A grace too long for the clock is no deadline at all.
-            Grace::Duration(grace) => stop.began.checked_add(grace),
-            Grace::Infinity => None,
-        };
-        let Some(deadline) = deadline else {
+        let Some(deadline) = stop.deadline else {
             return false;
         };
-        self.core
-            .rare_mut()
-            .grace_timer
+        stop.timer
             .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)))
             .as_mut()
             .poll(cx)
@@ -931,7 +922,7 @@ impl<A: SupervisedActor> Runner<A> {
             record.started_at = None;
             record.last_failure.as_deref().cloned()
         };
-        let stop = self.core.stop.as_ref();
+        let stop = self.core.rare.as_ref().and_then(|r| r.stop.as_ref());
         let stop_began = stop.is_some();
         let (drained, duration) = match stop {
             Some(stop) => (
