@@ -235,3 +235,92 @@ async fn a_restart_allocates_only_what_its_messages_and_its_failure_need() {
         "{calls} allocations per restart with its request"
     );
 }
+
+/// A child's report, awaited later.
+type Ended = std::pin::Pin<Box<dyn std::future::Future<Output = StopReport>>>;
+
+/// A supervisor's report lists its children in start order, each with the
+/// report the child published, whether its end was noted during the
+/// shutdown (its copy made then) or before it (the child had ended on its
+/// own, and its report is read at the end), also once a child left the
+/// middle of the table (the children's keys are no longer their places).
+#[actix::test]
+async fn a_stop_report_lists_each_childs_own_report_in_start_order() {
+    #[derive(Default)]
+    struct Fails;
+    impl Actor for Fails {
+        type Context = Context<Self>;
+        fn started(&mut self, ctx: &mut Context<Self>) {
+            actix_supervisor::fail(ctx, "it cannot work");
+        }
+    }
+    actix_supervisor::supervised!(Fails);
+
+    let mut builder = SupervisorActor::builder("app");
+    let mut idle = Vec::new();
+    // Each child's own report, and whether it stays in the table.
+    let mut ended: Vec<(Ended, bool)> = Vec::new();
+    for i in 0..6 {
+        let name = format!("child-{i}");
+        if i == 1 || i == 3 {
+            // Both end on their own; the first leaves the table.
+            let mut spec = ChildSpec::new(name, Fails::default).restart(RestartPolicy::Never);
+            if i == 1 {
+                spec = spec.remove_on_exit();
+            }
+            ended.push((Box::pin(spec.handle().ended()), i == 3));
+            builder = builder.child(spec);
+        } else {
+            let spec = ChildSpec::new(name, Idle::default);
+            let handle = spec.handle();
+            ended.push((Box::pin(handle.ended()), true));
+            idle.push(handle);
+            builder = builder.child(spec);
+        }
+    }
+    let app = builder.start().unwrap();
+    for handle in &idle {
+        handle.started().await.unwrap();
+    }
+    let mut listed = Vec::new();
+    for (i, (end, kept)) in ended.into_iter().enumerate() {
+        if i == 1 || i == 3 {
+            // Ended before the stop: nothing notes it during it.
+            let report = end.await;
+            assert!(matches!(report.outcome, StopOutcome::Failed(_)));
+            listed.push((None, Some(report), kept));
+        } else {
+            listed.push((Some(end), None, kept));
+        }
+    }
+    // The first one's removal was queued to the supervisor before its
+    // report was out: `Stop`, sent after it, finds it gone.
+    let report = app.send(Stop).await.unwrap();
+    let mut expected = Vec::new();
+    for (end, report, kept) in listed {
+        let report = match (end, report) {
+            (Some(end), _) => end.await,
+            (None, Some(report)) => report,
+            (None, None) => unreachable!("each child has its report"),
+        };
+        if kept {
+            expected.push(report);
+        }
+    }
+    assert_eq!(report.children, expected);
+    let names: Vec<String> = report
+        .children
+        .iter()
+        .map(|child| child.path.to_string())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "/app/child-0",
+            "/app/child-2",
+            "/app/child-3",
+            "/app/child-4",
+            "/app/child-5"
+        ]
+    );
+}

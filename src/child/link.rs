@@ -375,6 +375,13 @@ impl ChildLink {
         }
     }
 
+    /// Marks the child done without ringing the bell: for its runner, whose
+    /// report's publication (`ChildShared::finish`), in the same step,
+    /// rings the same bell once the report is there.
+    pub(crate) fn set_done_quietly(&self) {
+        self.activity.set(Activity::Done);
+    }
+
     /// Whether the child finished its start and runs: its runner's
     /// incarnation is `Running` (draining or not), or, for a nested
     /// supervisor, each of its children is.
@@ -601,6 +608,8 @@ impl ChildLink {
     /// nothing) and notes its end for a shutdown of its supervisor.
     pub(crate) fn finish(&self, report: Box<crate::messages::stop::StopReport>) {
         self.shared.finish(report);
-        self.scope.finished.note(self.index);
+        self.scope
+            .finished
+            .note(self.index, self.shared.final_report());
     }
 }

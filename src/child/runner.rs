@@ -523,7 +523,13 @@ impl<A: SupervisedActor> Runner<A> {
             Activity::Active
         };
         if self.link.activity() != activity {
-            self.link.set_activity(activity);
+            if activity == Activity::Done {
+                // The lifecycle is done only with `Finish` among the step's
+                // actions: the report's publication rings the bell.
+                self.link.set_done_quietly();
+            } else {
+                self.link.set_activity(activity);
+            }
         }
         if let Some(rare) = &mut self.rare {
             if rare.stop.is_some() && !lifecycle.grace_runs() && !lifecycle.is_done() {
@@ -957,8 +963,12 @@ impl<A: SupervisedActor> Runner<A> {
         // From here every handle refuses, and a message dropped unhandled is
         // undelivered, not cancelled.
         let counts = self.core.shared.close();
-        let context = std::mem::replace(&mut self.context, ChildContext::Unbuilt(None));
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(context))) {
+        // Dropped in place (a move would copy the whole context first); a
+        // panic in a destructor still leaves the slot `Unbuilt`.
+        let context = &mut self.context;
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| {
+            *context = ChildContext::Unbuilt(None);
+        })) {
             tracing::error!(
                 path = %self.link.path(),
                 reason = %panic_message(payload),

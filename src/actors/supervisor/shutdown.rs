@@ -30,9 +30,10 @@ use crate::tree::NodePath;
 /// or waiting to stop is killed, and reported `TimedOut`.
 ///
 /// It waits for its children with one waker: each child's end is noted in
-/// the scope the children share (see `crate::child::finished`), and the
-/// future takes the noted keys when it is woken. The children's reports are
-/// read from their links once every child is done.
+/// the scope the children share (see `crate::child::finished`), with a copy
+/// of its report made while the report is fresh, and the future takes the
+/// noted keys when it is woken. Only the reports of children that ended
+/// before the shutdown are read from their links at the end.
 pub(crate) fn shut_down(
     path: NodePath,
     children: Vec<(Rc<ChildLink>, Vec<usize>)>,
@@ -46,7 +47,9 @@ pub(crate) fn shut_down(
     let mut scopes: Vec<Rc<SupervisorScope>> = Vec::new();
     for link in &links {
         if !scopes.iter().any(|scope| Rc::ptr_eq(scope, &link.scope)) {
-            link.scope.finished.watch(n);
+            link.scope
+                .finished
+                .watch(links.iter().map(|link| link.index).collect());
             scopes.push(link.scope.clone());
         }
     }
@@ -66,18 +69,35 @@ pub(crate) fn shut_down(
     shutdown.tell_ready();
     async move {
         std::future::poll_fn(|cx| shutdown.poll_ends(cx)).await;
+        let mut reports: Vec<Option<StopReport>> = Vec::new();
         for scope in &shutdown.scopes {
-            scope.finished.unwatch();
+            let noted = scope.finished.unwatch();
+            if reports.is_empty() {
+                reports = noted;
+            } else {
+                for (report, noted) in reports.iter_mut().zip(noted) {
+                    if report.is_none() {
+                        *report = noted;
+                    }
+                }
+            }
         }
-        let children: Vec<StopReport> = shutdown
-            .links
-            .iter()
-            .map(|link| {
-                link.shared
-                    .final_report()
-                    .expect("every child reported")
-                    .clone()
-            })
+        reports.resize_with(n, || None);
+        // A child that ended before the shutdown was not noted during it.
+        for (report, link) in reports.iter_mut().zip(&shutdown.links) {
+            if report.is_none() {
+                *report = Some(
+                    link.shared
+                        .final_report()
+                        .expect("every child reported")
+                        .clone(),
+                );
+            }
+        }
+        // Collected in place: every place holds a report now.
+        let children: Vec<StopReport> = reports
+            .into_iter()
+            .map(|report| report.expect("every child reported"))
             .collect();
         // The supervisor's own outcome: how its children ended is theirs
         // (see `StopReport::summary`).
