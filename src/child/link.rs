@@ -592,8 +592,17 @@ impl ChildLink {
         Some(next)
     }
 
+    /// A child that left its supervisor's table (temporary, at its end) is
+    /// replaced by a new child of its name: the siblings that depend on it
+    /// by name follow it to `next`, as to a start again.
+    pub(crate) fn replaced_by(&self, next: Rc<ChildLink>) {
+        let _ = self.successor.set(next);
+        self.shared.bell().notify_waiters();
+    }
+
     /// The link of the child's latest start: this one, or the one that
-    /// took its place when it was started again after it ended.
+    /// took its place when it was started again after it ended (or, once
+    /// it left the table, a new child of its name: `replaced_by`).
     pub(crate) fn latest(self: &Rc<Self>) -> &Rc<Self> {
         let mut link = self;
         while let Some(next) = link.successor.get() {

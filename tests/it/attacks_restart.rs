@@ -914,7 +914,6 @@ async fn a_never_child_that_fails_under_a_strategy_restarts_no_sibling() {
 /// (running, started) and starts, rather than timing out on the one that
 /// left.
 #[actix_rt::test]
-#[ignore = "DEFECT: a dependent restarted after its temporary dependency was replaced by a new child of the same name waits for the old one forever (fails DependencyNotReady each start timeout) while the new one runs"]
 async fn a_dependent_restarted_after_its_temporary_dependency_was_replaced_starts() {
     tokio::time::pause();
     let (log, _logged) = recorder();
@@ -969,7 +968,6 @@ async fn a_dependent_restarted_after_its_temporary_dependency_was_replaced_start
 /// every sibling that depends on it has stopped), so the dependent's drain
 /// can still reach it.
 #[actix_rt::test]
-#[ignore = "DEFECT: a temporary dependency replaced under its name is stopped before (in parallel with) its dependent at the root's stop; the dependent drains with its dependency gone"]
 async fn a_replaced_temporary_dependency_still_outlives_its_dependent_at_the_stop() {
     tokio::time::pause();
     let (log, mut logged) = recorder();

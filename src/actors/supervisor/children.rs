@@ -61,6 +61,10 @@ pub(crate) struct Children {
     /// children with dependencies. A key whose child was removed names
     /// nobody (keys are never given twice), so it is simply skipped.
     depends_on: std::collections::HashMap<usize, Box<[usize]>>,
+    /// Children that left the table (temporary ones, at their end) while
+    /// siblings depended on them, by name: the next child of that name
+    /// takes their place as those siblings' dependency.
+    departed: std::collections::HashMap<String, Rc<ChildLink>>,
 }
 
 impl Children {
@@ -103,7 +107,63 @@ impl Children {
         if !depends_on.is_empty() {
             self.depends_on.insert(key, depends_on.into_boxed_slice());
         }
+        self.take_place_of_departed(key);
         key
+    }
+
+    /// Child `key`, just added, takes the place of a departed child of its
+    /// name as the dependency of the siblings that depend on that name:
+    /// their keys here (for the shutdown order) and, through the departed
+    /// link's successor, the siblings waiting for its start. Not when the
+    /// new child itself depends, directly or not, on one of those
+    /// siblings: that would be a cycle, and they keep waiting for the one
+    /// that left.
+    fn take_place_of_departed(&mut self, key: usize) {
+        if self.departed.is_empty() {
+            return;
+        }
+        let Some(link) = self.get(key).cloned() else {
+            return;
+        };
+        let Some(old) = self.departed.remove(link.shared.name()) else {
+            return;
+        };
+        let old_key = old.index as usize;
+        let dependents: Vec<usize> = self
+            .depends_on
+            .iter()
+            .filter(|(_, deps)| deps.contains(&old_key))
+            .map(|(&dependent, _)| dependent)
+            .collect();
+        if self.reaches(key, &dependents) {
+            return;
+        }
+        for dependent in dependents {
+            if let Some(deps) = self.depends_on.get_mut(&dependent) {
+                for dep in deps.iter_mut().filter(|dep| **dep == old_key) {
+                    *dep = key;
+                }
+            }
+        }
+        old.replaced_by(link);
+    }
+
+    /// Whether child `from` depends, directly or through others, on one of
+    /// `targets`.
+    fn reaches(&self, from: usize, targets: &[usize]) -> bool {
+        let mut seen = std::collections::HashSet::new();
+        let mut stack = vec![from];
+        while let Some(key) = stack.pop() {
+            for &dep in self.depends_on(key) {
+                if targets.contains(&dep) {
+                    return true;
+                }
+                if seen.insert(dep) {
+                    stack.push(dep);
+                }
+            }
+        }
+        false
     }
 
     /// The name of the child in slot `i` (a removed child's slot is not in
@@ -230,6 +290,10 @@ impl Children {
             entry.remove();
         }
         self.depends_on.remove(&key);
+        if self.depends_on.values().any(|deps| deps.contains(&key)) {
+            self.departed
+                .insert(link.shared.name().to_string(), link.clone());
+        }
         self.free.push(slot);
         self.order[at].1 = REMOVED;
         self.removed += 1;
@@ -340,6 +404,47 @@ mod tests {
             .map(|(_, d)| d)
             .collect();
         assert_eq!(plan, [vec![], vec![], vec![1]]);
+    }
+
+    #[test]
+    fn a_new_child_of_a_departed_dependencys_name_takes_its_place() {
+        let mut children = Children::new();
+        children.push(link(0, "db"), Vec::new());
+        children.push(link(1, "api"), vec![0]);
+        let departed = children.remove(0).expect("db is there");
+        assert_eq!(children.depends_on(1), [0]);
+
+        let key = children.push(link(children.next_index(), "db"), Vec::new());
+        assert_eq!(children.depends_on(1), [key]);
+        assert_eq!(children.dependents_of(key), ["api"]);
+        let latest = ChildLink::latest(&departed);
+        assert_eq!(latest.index as usize, key);
+        // The shutdown plan stops api (now before db in start order) first.
+        let plan: Vec<_> = children
+            .for_shutdown()
+            .into_iter()
+            .map(|(link, d)| (link.path().name().to_string(), d))
+            .collect();
+        assert_eq!(
+            plan,
+            [("api".to_string(), vec![1]), ("db".to_string(), vec![])]
+        );
+        // Taken once: a later child of that name is nobody's dependency.
+        let again = children.remove(key).expect("the new db is there");
+        assert!(ChildLink::latest(&again).index as usize == key);
+    }
+
+    #[test]
+    fn a_new_child_that_depends_on_the_dependents_does_not_take_the_place() {
+        let mut children = Children::new();
+        children.push(link(0, "db"), Vec::new());
+        children.push(link(1, "api"), vec![0]);
+        let departed = children.remove(0).expect("db is there");
+        // The new db depends on api: taking the old one's place would make
+        // a cycle.
+        children.push(link(children.next_index(), "db"), vec![1]);
+        assert_eq!(children.depends_on(1), [0]);
+        assert_eq!(ChildLink::latest(&departed).index, departed.index);
     }
 
     #[test]
