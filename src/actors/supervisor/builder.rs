@@ -635,6 +635,7 @@ impl SupervisorBuilder {
             token: place.token,
             strategy: self.strategy,
             restarts: std::collections::VecDeque::new(),
+            awaiting_start: Default::default(),
             incarnation: 1,
             as_child: place.as_child,
             child_scope: None,

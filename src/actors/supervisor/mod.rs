@@ -123,6 +123,10 @@ pub struct SupervisorActor {
     /// Children that ended and wait for a strategy restart, oldest first;
     /// the first one's restart is under way.
     restarts: std::collections::VecDeque<ChildEnded>,
+    /// The keys of children whose start waits out an earlier strategy
+    /// restart's backoff (with how many restarts wait for it): a later
+    /// restart, which does not wait for that backoff, leaves them to it.
+    awaiting_start: Rc<RefCell<std::collections::HashMap<usize, u32>>>,
     /// 1 for the first run; one more each time its subtree is restarted.
     incarnation: u64,
     /// Its place among its parent's children, when it is a child.
@@ -522,8 +526,10 @@ impl SupervisorActor {
     /// Runs the strategy restart at the head of the queue: stops the
     /// siblings in reverse start order (each by its policy: a `Never` one is
     /// drained and ends for good, the others are drained for the restart),
-    /// waits out the failed child's backoff, then starts the failed child
-    /// and the siblings that restart, in start order.
+    /// then, while the next restart in the queue goes on, waits out the
+    /// failed child's backoff and starts the failed child and the siblings
+    /// that restart, in start order (but not those an earlier restart still
+    /// has to start after its own backoff).
     fn run_next_restart(&mut self, ctx: &mut Context<Self>) {
         let Some(ended) = self.restarts.front() else {
             return;
@@ -545,30 +551,61 @@ impl SupervisorActor {
             siblings = siblings.len(),
             "restarting siblings with a child"
         );
-        let restart = async move {
-            for (_, sibling) in siblings.iter().rev() {
-                sibling.command(bystander_command(sibling));
-                sibling.at_rest().await;
+        // Stopping the siblings is one restart at a time; waiting out the
+        // backoff is not: a later restart (of a child without one) does not
+        // wait for it, and leaves the children still waiting for their own
+        // start to it.
+        let stop_siblings = {
+            let siblings = siblings.clone();
+            async move {
+                for (_, sibling) in siblings.iter().rev() {
+                    sibling.command(bystander_command(sibling));
+                    sibling.at_rest().await;
+                }
+            }
+        };
+        let mut to_start = siblings;
+        to_start.push((failed, failed_link));
+        to_start.sort_by_key(|(index, _)| *index);
+        let awaiting = self.awaiting_start.clone();
+        let start = async move {
+            // Children an earlier restart still has to start after its
+            // backoff are its to start.
+            to_start.retain(|(index, _)| !awaiting.borrow().contains_key(index));
+            for (index, _) in &to_start {
+                *awaiting.borrow_mut().entry(*index).or_default() += 1;
             }
             tokio::time::sleep(delay).await;
-            let mut to_start = siblings;
-            to_start.push((failed, failed_link));
-            to_start.sort_by_key(|(index, _)| *index);
-            for (_, link) in to_start {
+            for (index, link) in to_start {
+                let mut waiting = awaiting.borrow_mut();
+                if let Some(count) = waiting.get_mut(&index) {
+                    *count -= 1;
+                    if *count == 0 {
+                        waiting.remove(&index);
+                    }
+                }
+                drop(waiting);
                 link.command(Command::Start);
             }
         };
         // Abandoned once the supervisor has stopped: a pending restart must
         // not keep a stopped supervisor alive through its backoff.
         let stopped = self.token.clone();
-        let restart = async move {
-            tokio::select! {
-                () = stopped.cancelled() => {}
-                () = restart => {}
-            }
-        };
         ctx.spawn(
-            actix::fut::wrap_future::<_, Self>(restart).map(|(), this, ctx| {
+            actix::fut::wrap_future::<_, Self>(async move {
+                tokio::select! {
+                    () = stopped.cancelled() => {}
+                    () = stop_siblings => {}
+                }
+            })
+            .map(move |(), this, ctx| {
+                let stopped = this.token.clone();
+                ctx.spawn(actix::fut::wrap_future::<_, Self>(async move {
+                    tokio::select! {
+                        () = stopped.cancelled() => {}
+                        () = start => {}
+                    }
+                }));
                 this.restarts.pop_front();
                 this.run_next_restart(ctx);
             }),
