@@ -410,7 +410,10 @@ impl BackoffState {
 /// Siblings restarted by a strategy are drained as by a stop (without
 /// refusing new messages: those wait for the next incarnation), in reverse
 /// start order; then the failed child (after its backoff) and the siblings
-/// start again, in start order.
+/// start again, in start order. Two strategy restarts drain their siblings
+/// one after the other, but a backoff holds only its own restart: a later
+/// restart of a child without one goes on, and leaves the children still
+/// waiting out the earlier backoff to start when it is over.
 ///
 /// Each sibling taken along follows its own [`RestartPolicy`]: a `Never`
 /// sibling runs once, so it is stopped instead (drained, its handles
