@@ -297,3 +297,38 @@ async fn a_nested_supervisor_that_is_not_temporary_stays_after_its_stop() {
     assert_eq!(children_of(&app).await, ["batch"]);
     assert_eq!(node(&app, "/app/batch").await.state, NodeState::Stopped);
 }
+
+#[actix_rt::test]
+async fn a_temporary_never_subtree_ended_by_its_parents_strategy_leaves_and_the_rest_restarts() {
+    let (log, _logged) = recorder();
+    let worker = probe_spec("worker", log.clone());
+    let worker_handle = worker.handle();
+    let app = SupervisorActor::builder("app")
+        .strategy(actix_supervisor::Strategy::OneForAll)
+        .intensity(unlimited())
+        .child(worker)
+        .child(temporary_batch("batch", log).restart(RestartPolicy::Never))
+        .start()
+        .unwrap();
+    let events = EventRecorder::start(&app).await.unwrap();
+    within(worker_handle.started()).await.unwrap();
+    assert_eq!(children_of(&app).await, ["worker", "batch"]);
+
+    // The worker fails: one-for-all takes the batch along, which runs once.
+    assert!(within(worker_handle.send(Panic("boom"))).await.is_err());
+    events
+        .wait_for(|e| {
+            e.path.as_str() == "/app/batch" && matches!(e.kind, EventKind::Stopped { .. })
+        })
+        .await;
+    events
+        .wait_for(|e| {
+            e.path.as_str() == "/app/worker"
+                && e.incarnation == 2
+                && matches!(e.kind, EventKind::Started)
+        })
+        .await;
+    assert_eq!(children_of(&app).await, ["worker"]);
+    let report = within(app.send(actix_supervisor::Stop)).await.unwrap();
+    assert!(report.is_drained(), "{report}");
+}
