@@ -411,4 +411,3 @@ fn two_lives_ending_with_equal_reports_are_both_accounted_for() {
     ];
     assert_eq!(run(RestartPolicy::OnFailure, &ops), Ok(()));
 }
-
