@@ -1,0 +1,525 @@
+//! Attacks from outside, with the public API only, on temporary children
+//! (`ChildSpec::remove_on_exit`, `SupervisorBuilder::remove_on_exit`) and on
+//! dependencies on them, in the cases `attacks_restart` left: a temporary
+//! nested supervisor stopped through its own address (local and on another
+//! arbiter), the parent's stop while a temporary child or subtree drains,
+//! `RestartChild` and `StartChild` of the same name racing a temporary
+//! child's own end, a dependent whose restart waits while its temporary
+//! dependency is away and comes back, replacements that would close a
+//! dependency cycle, and a temporary nested supervisor as a dependency.
+//!
+//! Each test asserts a promise of `docs/ended_children.md`,
+//! `docs/start_order.md` or the rustdoc. A test marked
+//! `#[ignore = "DEFECT: ..."]` shows a promise broken today.
+//!
+//! Tests run under paused time where they stay on one thread, and wait
+//! only on replies, handles, reports and events; every await that could
+//! hang is bounded.
+
+use crate::attacks3_support::{
+    assert_consistent, member, names, node, settled, Crash, Done, HoldOn, Live, Member, Note, Which,
+};
+use crate::common::{within, Gate};
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use actix_supervisor::events::EventKind;
+use actix_supervisor::snapshot::NodeState;
+use actix_supervisor::testkit;
+use actix_supervisor::{
+    ChildSpec, ControlError, RestartChild, RestartPolicy, StartChild, Stop, StopChild, StopOutcome,
+    StopReport, Subscribe, SupervisorActor, SupervisorBuilder,
+};
+use futures_util::StreamExt;
+
+fn temporary(name: &str, live: &Arc<Live>) -> ChildSpec<Member> {
+    member(name, live)
+        .restart(RestartPolicy::Never)
+        .remove_on_exit()
+}
+
+fn temporary_batch(name: &str, live: &Arc<Live>) -> SupervisorBuilder {
+    SupervisorActor::builder(name)
+        .child(member("worker", live))
+        .remove_on_exit()
+}
+
+/// Waits for the `Stopped` event of `path` on `events`, and answers its
+/// report.
+async fn stopped_event(
+    events: &mut (impl futures_util::Stream<Item = actix_supervisor::events::LifecycleEvent> + Unpin),
+    path: &str,
+) -> StopReport {
+    loop {
+        let event = within(events.next()).await.expect("the stream ended");
+        if event.path.as_str() == path {
+            if let EventKind::Stopped { report } = event.kind {
+                return report;
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 1. Temporary nested supervisors.
+
+/// A temporary nested supervisor stopped with a `Stop` sent to its own
+/// address (not through its parent), on the parent's arbiter and on
+/// another: it leaves, its `Stopped` event carries the report the `Stop`
+/// answered, and a new subtree of the same name is taken right after.
+#[actix_rt::test]
+async fn a_temporary_subtree_stopped_through_its_own_address_leaves_and_frees_its_name() {
+    let arbiter = Arbiter::new();
+    for remote in [false, true] {
+        let live = Live::new();
+        let app = SupervisorActor::builder("app").start().unwrap();
+        let mut events = within(app.send(Subscribe::all())).await.unwrap();
+        let mut batch = temporary_batch("batch", &live);
+        if remote {
+            batch = batch.on_arbiter(arbiter.handle());
+        }
+        let batch_addr = batch.address();
+        within(app.send(StartChild::new(batch)))
+            .await
+            .unwrap()
+            .unwrap();
+        settled(testkit::wait_for_node(&app, "/app/batch/worker", |n| {
+            n.state == NodeState::Running
+        }))
+        .await;
+
+        let report = within(batch_addr.send(Stop)).await.unwrap();
+        assert_eq!(
+            report.outcome,
+            StopOutcome::Drained,
+            "remote {remote}: {report}"
+        );
+        assert_eq!(live.now(), 0, "remote {remote}");
+        let published = stopped_event(&mut events, "/app/batch").await;
+        assert_eq!(published, report, "remote {remote}");
+        assert!(
+            node(&app, "/app/batch").await.is_none(),
+            "remote {remote}: a stopped temporary subtree stays listed"
+        );
+        let again = within(app.send(StartChild::new(temporary_batch("batch", &live))))
+            .await
+            .unwrap();
+        assert!(again.is_ok(), "remote {remote}: {again:?}");
+        assert_eq!(names(&app).await, ["batch"], "remote {remote}");
+        let end = within(app.send(Stop)).await.unwrap();
+        assert_eq!(end.outcome, StopOutcome::Drained, "remote {remote}: {end}");
+        assert_eq!(live.now(), 0, "remote {remote}");
+    }
+    arbiter.stop();
+}
+
+/// A temporary subtree on another arbiter whose only child keeps failing
+/// gives up (no restart left by its policy): it leaves, its `Stopped`
+/// event carries the failure, and its name is free once the event is seen.
+#[actix_rt::test]
+async fn a_temporary_subtree_on_another_arbiter_that_gives_up_leaves_and_frees_its_name() {
+    let arbiter = Arbiter::new();
+    let live = Live::new();
+    let app = SupervisorActor::builder("app").start().unwrap();
+    let mut events = within(app.send(Subscribe::all())).await.unwrap();
+    let worker = member("worker", &live).restart(RestartPolicy::OnFailure);
+    let crash = worker.handle();
+    let batch = SupervisorActor::builder("batch")
+        .child(worker)
+        .restart(RestartPolicy::Never)
+        .intensity(actix_supervisor::RestartIntensity::new(
+            0,
+            Duration::from_secs(5),
+        ))
+        .remove_on_exit()
+        .on_arbiter(arbiter.handle());
+    within(app.send(StartChild::new(batch)))
+        .await
+        .unwrap()
+        .unwrap();
+    within(crash.started()).await.unwrap();
+    crash.do_send(Crash).unwrap();
+    let report = stopped_event(&mut events, "/app/batch").await;
+    assert!(matches!(report.outcome, StopOutcome::Failed(_)), "{report}");
+    let again = within(app.send(StartChild::new(temporary_batch("batch", &live))))
+        .await
+        .unwrap();
+    assert!(again.is_ok(), "{again:?}");
+    assert_eq!(names(&app).await, ["batch"]);
+    within(app.send(Stop)).await.unwrap();
+    assert_eq!(live.now(), 0);
+    arbiter.stop();
+}
+
+// ---------------------------------------------------------------------------
+// 2. The parent's stop while a temporary child ends.
+
+/// A temporary child drains for its handle's stop (held by a gate) when
+/// the parent is asked to stop: both stops answer, the child's report is
+/// the same wherever it is read, every note it held is handled, and
+/// nothing runs after.
+#[actix_rt::test]
+async fn the_parent_s_stop_while_a_temporary_child_drains_answers_one_report() {
+    tokio::time::pause();
+    let live = Live::new();
+    let keeper_live = Live::new();
+    let spec = temporary("job", &live);
+    let job = spec.handle();
+    let app = SupervisorActor::builder("app")
+        .child(member("keeper", &keeper_live))
+        .child(spec)
+        .start()
+        .unwrap();
+    within(job.started()).await.unwrap();
+    let gate = Gate::new();
+    job.do_send(HoldOn(gate.clone())).unwrap();
+    for _ in 0..3 {
+        job.do_send(Note).unwrap();
+    }
+    let own = tokio::spawn(job.stop());
+    settled(testkit::wait_for_node(&app, "/app/job", |n| {
+        n.state == NodeState::Stopping
+    }))
+    .await;
+    let parent = tokio::spawn(app.send(Stop));
+    tokio::task::yield_now().await;
+    gate.open();
+    let own = within(own).await.unwrap();
+    let parent = within(parent).await.unwrap().unwrap();
+    assert_eq!(own.outcome, StopOutcome::Drained, "{own}");
+    assert_eq!(own.drained, 4, "{own}");
+    assert_eq!(parent.outcome, StopOutcome::Drained, "{parent}");
+    if let Some(held) = parent.find("/app/job") {
+        assert_eq!(held, &own, "two reports for one end");
+    }
+    assert_eq!(within(job.ended()).await, own);
+    assert_eq!(live.handled(), 3);
+    assert_eq!(live.now() + keeper_live.now(), 0);
+}
+
+/// The same with a temporary subtree: its `StopChild` drains a worker held
+/// by a gate when the root is asked to stop. Both answer, with one report
+/// for the subtree, and every note is handled.
+#[actix_rt::test]
+async fn the_parent_s_stop_while_a_temporary_subtree_drains_answers_one_report() {
+    tokio::time::pause();
+    let live = Live::new();
+    let worker = member("worker", &live);
+    let handle = worker.handle();
+    let batch = SupervisorActor::builder("batch")
+        .child(worker)
+        .remove_on_exit();
+    let app = SupervisorActor::builder("app")
+        .child(batch)
+        .start()
+        .unwrap();
+    within(handle.started()).await.unwrap();
+    let gate = Gate::new();
+    handle.do_send(HoldOn(gate.clone())).unwrap();
+    for _ in 0..3 {
+        handle.do_send(Note).unwrap();
+    }
+    let child_stop = tokio::spawn(app.send(StopChild::new("batch")));
+    settled(testkit::wait_for_node(&app, "/app/batch/worker", |n| {
+        n.state == NodeState::Stopping
+    }))
+    .await;
+    let parent = tokio::spawn(app.send(Stop));
+    tokio::task::yield_now().await;
+    gate.open();
+    let child_stop = within(child_stop).await.unwrap().unwrap().unwrap();
+    let parent = within(parent).await.unwrap().unwrap();
+    assert_eq!(child_stop.outcome, StopOutcome::Drained, "{child_stop}");
+    assert_eq!(parent.outcome, StopOutcome::Drained, "{parent}");
+    if let Some(held) = parent.find("/app/batch") {
+        assert_eq!(held, &child_stop, "two reports for one end");
+    }
+    assert_eq!(live.handled(), 3);
+    assert_eq!(live.now(), 0);
+    assert!(within(handle.ended()).await.drained >= 3);
+}
+
+// ---------------------------------------------------------------------------
+// 3. Requests racing a temporary child's own end.
+
+/// A temporary child is told to end on its own (`Done`), and after 0 to 20
+/// turns of the scheduler a `RestartChild` of its name is sent. Whatever
+/// the interleaving: the request answers; if it started the child again,
+/// one incarnation runs, is listed and is reached by the handle; if not,
+/// nothing of that name is listed or runs, and the handle refuses.
+#[actix_rt::test]
+async fn restart_child_racing_a_temporary_child_s_own_end_leaves_a_consistent_tree() {
+    tokio::time::pause();
+    for yields in [0u32, 1, 2, 3, 5, 10, 20] {
+        let live = Live::new();
+        let spec = temporary("job", &live);
+        let job = spec.handle();
+        let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+        within(job.started()).await.unwrap();
+        job.do_send(Done).unwrap();
+        for _ in 0..yields {
+            tokio::task::yield_now().await;
+        }
+        let restarted = within(app.send(RestartChild::new("job"))).await.unwrap();
+        assert!(
+            matches!(
+                restarted,
+                Ok(())
+                    | Err(ControlError::UnknownChild { .. })
+                    | Err(ControlError::ChildStopping { .. })
+                    | Err(ControlError::ChildEnded { .. })
+            ),
+            "{yields} yields: {restarted:?}"
+        );
+        assert_consistent(&app, "/app/job", &job, &live).await;
+        let listed = node(&app, "/app/job").await;
+        if restarted.is_ok() {
+            // Started again: it runs until stopped, then leaves.
+            assert!(
+                listed.is_some(),
+                "{yields} yields: restarted but not listed"
+            );
+            let report = within(job.stop()).await;
+            assert_eq!(report.outcome, StopOutcome::Drained, "{report}");
+            assert!(node(&app, "/app/job").await.is_none());
+        } else {
+            assert!(listed.is_none(), "{yields} yields: {listed:?}");
+        }
+        assert_eq!(live.now(), 0, "{yields} yields");
+        let end = within(app.send(Stop)).await.unwrap();
+        assert_eq!(end.outcome, StopOutcome::Drained, "{yields} yields: {end}");
+    }
+}
+
+/// A temporary child is told to end on its own, and a `StartChild` of a new
+/// child under its name is sent 0 to 20 turns later. The start answers: a
+/// duplicate while the old one has not ended, or taken. Once taken, the
+/// old child's leaving must not take the new one with it: exactly one
+/// child of that name is listed, and it is the new one, running.
+#[actix_rt::test]
+async fn start_child_racing_a_temporary_child_s_own_end_never_loses_the_new_child() {
+    tokio::time::pause();
+    for yields in [0u32, 1, 2, 3, 5, 10, 20] {
+        let (old_live, new_live) = (Live::new(), Live::new());
+        let spec = temporary("job", &old_live);
+        let old = spec.handle();
+        let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+        within(old.started()).await.unwrap();
+        old.do_send(Done).unwrap();
+        for _ in 0..yields {
+            tokio::task::yield_now().await;
+        }
+        let next = temporary("job", &new_live);
+        let new = next.handle();
+        let taken = within(app.send(StartChild::new(next))).await.unwrap();
+        match taken {
+            Ok(_) => {}
+            Err(ControlError::InvalidSpec(_)) => {
+                // Not yet: after `ended()`, the name is free.
+                within(old.ended()).await;
+                let next = temporary("job", &new_live);
+                let retry = next.handle();
+                within(app.send(StartChild::new(next)))
+                    .await
+                    .unwrap()
+                    .unwrap_or_else(|e| panic!("{yields} yields: {e:?}"));
+                within(retry.started()).await.unwrap();
+                assert_eq!(within(retry.send(Which)).await.unwrap(), 1);
+                within(app.send(Stop)).await.unwrap();
+                continue;
+            }
+            Err(other) => panic!("{yields} yields: {other:?}"),
+        }
+        within(new.started()).await.unwrap();
+        within(old.ended()).await;
+        // Let the old child's leaving be processed, then look.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let listed = names(&app).await;
+        assert_eq!(listed, ["job"], "{yields} yields: the new child was lost");
+        assert_consistent(&app, "/app/job", &new, &new_live).await;
+        assert_eq!(new_live.now(), 1, "{yields} yields");
+        assert_eq!(old_live.now(), 0);
+        within(app.send(Stop)).await.unwrap();
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 4. Dependencies on temporary children.
+
+/// `reader` depends on the temporary `db`. `db` leaves; `reader` fails and
+/// its restart waits (start timeout 60 s). Meanwhile a new `db` is started:
+/// it takes the old one's place for `reader`, whose wait ends and which
+/// starts, before its timeout, without failing again.
+#[actix_rt::test]
+async fn a_dependent_waiting_while_its_temporary_dependency_is_away_starts_when_it_comes_back() {
+    tokio::time::pause();
+    let (db_live, reader_live, new_db_live) = (Live::new(), Live::new(), Live::new());
+    let db = temporary("db", &db_live);
+    let reader = member("reader", &reader_live)
+        .restart(RestartPolicy::OnFailure)
+        .depends_on("db")
+        .start_timeout(Duration::from_secs(60));
+    let (db_h, reader_h) = (db.handle(), reader.handle());
+    let app = SupervisorActor::builder("app")
+        .intensity(crate::common::unlimited())
+        .child(db)
+        .child(reader)
+        .start()
+        .unwrap();
+    within(reader_h.started()).await.unwrap();
+    within(db_h.stop()).await;
+    assert!(node(&app, "/app/db").await.is_none());
+
+    reader_h.do_send(Crash).unwrap();
+    settled(testkit::wait_for_node(&app, "/app/reader", |n| {
+        n.state == NodeState::Waiting
+    }))
+    .await;
+    reader_h.do_send(Note).unwrap();
+
+    let new_db = temporary("db", &new_db_live);
+    within(app.send(StartChild::new(new_db)))
+        .await
+        .unwrap()
+        .unwrap();
+    let reader_now = testkit::wait_for_node(&app, "/app/reader", |n| {
+        n.state == NodeState::Running || n.restart_count >= 2 || n.state.is_terminal()
+    })
+    .timeout(Duration::from_secs(30))
+    .await;
+    assert_eq!(
+        (reader_now.state, reader_now.restart_count),
+        (NodeState::Running, 1),
+        "the dependent did not start beside the new `db`: {reader_now:?}"
+    );
+    assert_eq!(within(reader_h.send(Which)).await.unwrap(), 2);
+    assert_eq!(reader_live.handled(), 1, "the note sent while it waited");
+    let report = within(app.send(Stop)).await.unwrap();
+    assert_eq!(report.outcome, StopOutcome::Drained, "{report}");
+    assert_eq!(reader_live.now() + new_db_live.now(), 0);
+}
+
+/// `b` depends on the temporary `a`, `c` on `b`. `a` leaves, and a new `a`
+/// that depends on `b` (then, in a second tree, on `c`) is started: taking
+/// the old one's place would close a cycle, so `b` keeps its old
+/// dependency (docs/ended_children.md). Whatever the start answers, the
+/// tree stays usable: the new `a` starts if taken, the root's stop answers,
+/// and nothing runs after.
+#[actix_rt::test]
+async fn a_replacement_that_would_close_a_dependency_cycle_does_not_hang_the_tree() {
+    tokio::time::pause();
+    for on in ["b", "c"] {
+        let (a_live, b_live, c_live, new_a_live) =
+            (Live::new(), Live::new(), Live::new(), Live::new());
+        let a = temporary("a", &a_live);
+        let b = member("b", &b_live)
+            .restart(RestartPolicy::OnFailure)
+            .depends_on("a")
+            .start_timeout(Duration::from_secs(1));
+        let c = member("c", &c_live).depends_on("b");
+        let (a_h, b_h, c_h) = (a.handle(), b.handle(), c.handle());
+        let app = SupervisorActor::builder("app")
+            .intensity(crate::common::unlimited())
+            .child(a)
+            .child(b)
+            .child(c)
+            .start()
+            .unwrap();
+        within(c_h.started()).await.unwrap();
+        within(a_h.stop()).await;
+
+        let new_a = temporary("a", &new_a_live).depends_on(on);
+        let new_a_h = new_a.handle();
+        let taken = within(app.send(StartChild::new(new_a))).await.unwrap();
+        if taken.is_ok() {
+            within(new_a_h.started())
+                .await
+                .unwrap_or_else(|e| panic!("on {on}: {e:?}"));
+            assert_eq!(new_a_live.now(), 1, "on {on}");
+        }
+        // `b` fails: its restart must not wait forever on anything.
+        b_h.do_send(Crash).unwrap();
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let report = within(app.send(Stop)).await.unwrap();
+        assert!(
+            !matches!(report.outcome, StopOutcome::TimedOut),
+            "on {on}: {report}"
+        );
+        for (name, live) in [("b", &b_live), ("c", &c_live), ("new a", &new_a_live)] {
+            assert_eq!(live.now(), 0, "on {on}: {name} runs after the stop");
+        }
+        for h in [&b_h, &c_h, &new_a_h] {
+            within(h.ended()).await;
+        }
+    }
+}
+
+/// A temporary nested supervisor as a dependency: `reader` depends on
+/// `batch`. The batch is stopped (it leaves), a new batch of that name is
+/// started, `reader` fails: it restarts beside the new batch. At the
+/// root's stop, `reader` stops before the new batch does.
+#[actix_rt::test]
+async fn a_temporary_subtree_as_a_dependency_leaves_comes_back_and_outlives_its_dependent() {
+    tokio::time::pause();
+    let (worker_live, reader_live, new_worker_live) = (Live::new(), Live::new(), Live::new());
+    let reader = member("reader", &reader_live)
+        .restart(RestartPolicy::OnFailure)
+        .depends_on("batch")
+        .start_timeout(Duration::from_secs(60));
+    let reader_h = reader.handle();
+    let app = SupervisorActor::builder("app")
+        .intensity(crate::common::unlimited())
+        .child(temporary_batch("batch", &worker_live))
+        .child(reader)
+        .start()
+        .unwrap();
+    within(reader_h.started()).await.unwrap();
+    within(app.send(StopChild::new("batch")))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(node(&app, "/app/batch").await.is_none());
+    within(app.send(StartChild::new(temporary_batch("batch", &new_worker_live))))
+        .await
+        .unwrap()
+        .unwrap();
+    settled(testkit::wait_for_node(&app, "/app/batch/worker", |n| {
+        n.state == NodeState::Running
+    }))
+    .await;
+
+    reader_h.do_send(Crash).unwrap();
+    let reader_now = testkit::wait_for_node(&app, "/app/reader", |n| {
+        n.state == NodeState::Running && n.incarnation == 2
+            || n.restart_count >= 2
+            || n.state.is_terminal()
+    })
+    .timeout(Duration::from_secs(30))
+    .await;
+    assert_eq!(
+        (reader_now.state, reader_now.restart_count),
+        (NodeState::Running, 1),
+        "{reader_now:?}"
+    );
+
+    let gate = Gate::new();
+    reader_h.do_send(HoldOn(gate.clone())).unwrap();
+    let stop = tokio::spawn(app.send(Stop));
+    settled(testkit::wait_for_node(&app, "/app/reader", |n| {
+        n.state == NodeState::Stopping
+    }))
+    .await;
+    // Long enough for a parallel stop of the batch to finish.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        new_worker_live.now(),
+        1,
+        "the batch stopped while its dependent drained"
+    );
+    gate.open();
+    let report = within(stop).await.unwrap().unwrap();
+    assert_eq!(report.outcome, StopOutcome::Drained, "{report}");
+    assert_eq!(reader_live.now() + new_worker_live.now(), 0);
+}
