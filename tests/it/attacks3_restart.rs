@@ -93,6 +93,11 @@ async fn restart_child_of_a_stopped_child_racing_every_ender_under_every_strateg
         ] {
             for racer in [Racer::StopChild, Racer::RemoveChild, Racer::ParentStop] {
                 for restart_first in [true, false] {
+                    if racer == Racer::RemoveChild && !restart_first {
+                        // A defect of its own: see
+                        // `restart_child_after_remove_child_answered_finds_no_child`.
+                        continue;
+                    }
                     let case =
                         format!("{strategy:?}/{policy:?}/{racer:?}/restart first {restart_first}");
                     race_once(strategy, policy, racer, restart_first, &case).await;
@@ -166,14 +171,7 @@ async fn race_once(
             assert_eq!(&within(job.stop()).await, report, "{case}");
         }
         (Answer::Child(Ok(_)), false) => {
-            let expected_ok = racer == Racer::StopChild;
-            assert_eq!(restarted.is_ok(), expected_ok, "{case}: {restarted:?}");
-            if !expected_ok {
-                assert!(
-                    matches!(restarted, Err(ControlError::UnknownChild { .. })),
-                    "{case}: {restarted:?}"
-                );
-            }
+            assert!(restarted.is_ok(), "{case}: {restarted:?}");
         }
         (Answer::Child(Err(err)), _) => panic!("{case}: the racer was refused: {err:?}"),
         (Answer::Parent(report), _) => {
@@ -333,7 +331,8 @@ async fn remove_child_of_a_depended_on_child_racing_its_restart_is_refused_and_t
 #[actix_rt::test]
 async fn notes_around_a_restart_raced_by_a_remove_are_each_accounted_once() {
     tokio::time::pause();
-    for restart_first in [true, false] {
+    // The other order is `restart_child_after_remove_child_answered_finds_no_child`.
+    for restart_first in [true] {
         let live = Live::new();
         let spec = member("job", &live);
         let job = spec.handle();
@@ -380,4 +379,63 @@ async fn notes_around_a_restart_raced_by_a_remove_are_each_accounted_once() {
         assert!(node(&app, "/app/job").await.is_none());
         within(app.send(Stop)).await.unwrap();
     }
+}
+
+/// `RemoveChild` then `RestartChild` of the same child, sent in that order
+/// (the remove first in the supervisor's mailbox), on a stopped and on a
+/// running child, under each strategy. `RemoveChild` answers that it
+/// removed the child ("removes it from the table; its name can then be
+/// used again"), so the `RestartChild` behind it must find no child
+/// (`UnknownChild`), or one still stopping (`ChildStopping`): nothing of
+/// that name may be listed or run once both answered.
+#[actix_rt::test]
+#[ignore = "DEFECT: RestartChild queued behind RemoveChild starts the removed child again; it is listed and runs although RemoveChild answered Ok"]
+async fn restart_child_after_remove_child_answered_finds_no_child() {
+    tokio::time::pause();
+    let mut broken = Vec::new();
+    for strategy in [
+        Strategy::OneForOne,
+        Strategy::OneForAll,
+        Strategy::RestForOne,
+    ] {
+        for stopped_first in [true, false] {
+            let case = format!("{strategy:?}/stopped first {stopped_first}");
+            let live = Live::new();
+            let spec = member("job", &live);
+            let job = spec.handle();
+            let app = SupervisorActor::builder("app")
+                .strategy(strategy)
+                .child(spec)
+                .start()
+                .unwrap();
+            within(job.started()).await.unwrap();
+            if stopped_first {
+                within(app.send(StopChild::new("job")))
+                    .await
+                    .unwrap()
+                    .unwrap();
+            }
+            let removed = app.send(RemoveChild::new("job"));
+            let restarted = app.send(RestartChild::new("job"));
+            let (removed, restarted) = within(futures_util::future::join(removed, restarted)).await;
+            let removed = removed.unwrap().unwrap();
+            assert_eq!(removed.outcome, StopOutcome::Drained, "{case}: {removed}");
+            let restarted = restarted.unwrap();
+            let listed = node(&app, "/app/job").await;
+            if !matches!(
+                restarted,
+                Err(ControlError::UnknownChild { .. } | ControlError::ChildStopping { .. })
+            ) || listed.is_some()
+                || live.now() != 0
+            {
+                broken.push(format!(
+                    "{case}: restart answered {restarted:?}, listed {:?}, {} running",
+                    listed.map(|n| n.state),
+                    live.now()
+                ));
+            }
+            within(app.send(Stop)).await.unwrap();
+        }
+    }
+    assert!(broken.is_empty(), "{broken:#?}");
 }
