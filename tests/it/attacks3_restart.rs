@@ -439,3 +439,80 @@ async fn restart_child_after_remove_child_answered_finds_no_child() {
     }
     assert!(broken.is_empty(), "{broken:#?}");
 }
+
+/// Under one-for-all and rest-for-one, `job` was stopped with `StopChild`;
+/// then `crasher` fails (a strategy restart that covers `job`) while a
+/// `RestartChild` of `job` is sent, before or after the crash, a few turns
+/// of the scheduler apart. Whatever the strategy does with a stopped
+/// bystander, `job` never runs twice at once, what is listed matches what
+/// runs and what its handle reaches, and the tree's stop drains all.
+#[actix_rt::test]
+async fn restart_child_of_a_stopped_child_racing_a_strategy_restart_that_covers_it() {
+    tokio::time::pause();
+    for strategy in [Strategy::OneForAll, Strategy::RestForOne] {
+        for crash_first in [true, false] {
+            for yields in [0u32, 1, 3, 10] {
+                let case = format!("{strategy:?}/crash first {crash_first}/{yields} yields");
+                let (first_live, job_live, crasher_live) = (Live::new(), Live::new(), Live::new());
+                let first = member("first", &first_live).restart(RestartPolicy::Always);
+                let crasher = member("crasher", &crasher_live).restart(RestartPolicy::OnFailure);
+                let job = member("job", &job_live).restart(RestartPolicy::OnFailure);
+                let (crash, job_h) = (crasher.handle(), job.handle());
+                let app = SupervisorActor::builder("app")
+                    .strategy(strategy)
+                    .intensity(crate::common::unlimited())
+                    .child(first)
+                    .child(crasher)
+                    .child(job)
+                    .start()
+                    .unwrap();
+                within(job_h.started()).await.unwrap();
+                within(crash.started()).await.unwrap();
+                within(app.send(StopChild::new("job")))
+                    .await
+                    .unwrap()
+                    .unwrap();
+
+                let restarted = if crash_first {
+                    crash.do_send(Crash).unwrap();
+                    for _ in 0..yields {
+                        tokio::task::yield_now().await;
+                    }
+                    within(app.send(RestartChild::new("job"))).await.unwrap()
+                } else {
+                    let r = app.send(RestartChild::new("job"));
+                    for _ in 0..yields {
+                        tokio::task::yield_now().await;
+                    }
+                    crash.do_send(Crash).unwrap();
+                    within(r).await.unwrap()
+                };
+                assert!(
+                    matches!(restarted, Ok(()) | Err(ControlError::ChildStopping { .. })),
+                    "{case}: {restarted:?}"
+                );
+                let tree = settled(testkit::wait_until(&app, |t| {
+                    ["/app/first", "/app/crasher", "/app/job"].iter().all(|p| {
+                        t.find(p)
+                            .is_some_and(|n| n.state == NodeState::Running || n.state.is_terminal())
+                    }) && t.find("/app/crasher").unwrap().incarnation >= 2
+                }))
+                .await;
+                assert_consistent(&app, "/app/job", &job_h, &job_live).await;
+                assert!(
+                    job_live.most() <= 1,
+                    "{case}: job ran twice at once\n{tree}"
+                );
+                for (name, live) in [("first", &first_live), ("crasher", &crasher_live)] {
+                    assert_eq!(live.now(), 1, "{case}: {name}\n{tree}");
+                    assert!(live.most() <= 1, "{case}: {name}");
+                }
+                let report = within(app.send(Stop)).await.unwrap();
+                assert_eq!(report.outcome, StopOutcome::Drained, "{case}: {report}");
+                for live in [&first_live, &crasher_live, &job_live] {
+                    assert_eq!(live.now(), 0, "{case}");
+                }
+            }
+        }
+    }
+}

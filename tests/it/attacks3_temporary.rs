@@ -559,3 +559,48 @@ async fn a_temporary_subtree_as_a_dependency_leaves_comes_back_and_outlives_its_
     assert_eq!(report.outcome, StopOutcome::Drained, "{report}");
     assert_eq!(reader_live.now() + new_worker_live.now(), 0);
 }
+
+// ---------------------------------------------------------------------------
+// 5. Requests queued behind a temporary child's stop.
+
+/// `StopChild` of a running temporary child, and a `RestartChild` of it
+/// queued right behind (and, in a second round, before). The stop answers
+/// its report; `StopChild` says a temporary child leaves once stopped, so a
+/// restart behind it finds no child, or one still stopping; a restart
+/// before it is stopped by it. Once both answered, nothing of that name is
+/// listed or runs, and the handle refuses.
+#[actix_rt::test]
+async fn restart_child_queued_around_stop_child_of_a_temporary_child_leaves_nothing_running() {
+    tokio::time::pause();
+    for restart_first in [false, true] {
+        let live = Live::new();
+        let spec = temporary("job", &live);
+        let job = spec.handle();
+        let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+        within(job.started()).await.unwrap();
+        job.do_send(Note).unwrap();
+        let (stopped, restarted) = if restart_first {
+            let r = app.send(RestartChild::new("job"));
+            let s = app.send(StopChild::new("job"));
+            let (r, s) = within(futures_util::future::join(r, s)).await;
+            (s, r)
+        } else {
+            let s = app.send(StopChild::new("job"));
+            let r = app.send(RestartChild::new("job"));
+            within(futures_util::future::join(s, r)).await
+        };
+        let stopped = stopped.unwrap().unwrap();
+        let restarted = restarted.unwrap();
+        assert_eq!(stopped.outcome, StopOutcome::Drained, "{stopped}");
+        let listed = node(&app, "/app/job").await;
+        assert!(
+            listed.is_none() && live.now() == 0,
+            "restart first {restart_first}: the restart answered {restarted:?}; \
+             listed {listed:?}, {} running after the temporary child's stop answered",
+            live.now()
+        );
+        assert!(!job.is_accepting());
+        assert_eq!(live.handled(), 1);
+        within(app.send(Stop)).await.unwrap();
+    }
+}
