@@ -694,3 +694,214 @@ async fn inspect_at_each_stopped_event_no_longer_lists_that_child() {
     assert!(live.most() <= MAX as u64);
     within(pool.supervisor().send(Stop)).await.unwrap();
 }
+
+// ---------------------------------------------------------------------------
+// 7. Templates that panic, handles before the pool starts.
+
+/// A template that panics for some arguments: the start is taken, the
+/// child's `started()` answers an error and its `ended()` a failure; it
+/// leaves, its slot is free at once, and the pool runs on (a one-shot
+/// child's failure restarts nothing, so the pool's intensity is not
+/// spent, however many there are).
+#[actix_rt::test]
+async fn a_template_that_panics_fails_that_child_only_and_frees_its_slot() {
+    tokio::time::pause();
+    let live = Live::new();
+    let made = live.clone();
+    let pool = Pool::builder("jobs", move |bad: &bool| {
+        if *bad {
+            panic!("the template cannot build this job");
+        }
+        Member::new("job", 1, Start::Runs, &made)
+    })
+    .max_children(1)
+    .start()
+    .unwrap();
+    for round in 0..8 {
+        let job = within(pool.start(true)).await;
+        let job = match job {
+            Ok(job) => job,
+            Err(other) => panic!("round {round}: {other:?}"),
+        };
+        assert!(within(job.started()).await.is_err(), "round {round}");
+        let ended = within(job.ended()).await;
+        assert!(
+            matches!(ended.outcome, StopOutcome::Failed(_)),
+            "round {round}: {ended}"
+        );
+        assert!(names(pool.supervisor()).await.is_empty(), "round {round}");
+    }
+    let good = within(pool.start(false)).await.unwrap();
+    within(good.started()).await.unwrap();
+    within(good.send(Note)).await.unwrap();
+    let report = within(pool.supervisor().send(Stop)).await.unwrap();
+    assert_eq!(report.outcome, StopOutcome::Drained, "{report}");
+    assert_eq!(live.handled(), 1);
+    assert_eq!(live.now(), 0);
+}
+
+/// A `Pool` handle taken from a builder that is dropped without starting,
+/// or given to a tree that fails to build: every start answers at once
+/// with an error (the pool is gone), nothing is built.
+#[actix_rt::test]
+async fn starts_on_a_pool_that_never_started_answer_at_once() {
+    tokio::time::pause();
+    let live = Live::new();
+    let dropped = jobs("jobs", &live);
+    let pool = dropped.pool();
+    drop(dropped);
+    for _ in 0..3 {
+        let start = within(pool.start(Start::Runs)).await;
+        assert!(
+            matches!(start, Err(ControlError::SupervisorStopping { .. })),
+            "{start:?}"
+        );
+        let named = within(pool.start_named("x", Start::Runs)).await;
+        assert!(named.is_err(), "{named:?}");
+    }
+
+    let builder = jobs("jobs", &live);
+    let pool = builder.pool();
+    let refused = SupervisorActor::builder("app")
+        .child(builder)
+        .child(crate::attacks3_support::member("jobs", &live))
+        .start();
+    assert!(refused.is_err(), "two children named jobs");
+    let start = within(pool.start(Start::Runs)).await;
+    assert!(start.is_err(), "{start:?}");
+    assert_eq!(live.built(), 0);
+}
+
+/// Starts sent through a `Pool` handle before its tree starts wait in the
+/// supervisor's mailbox: once it starts, they are taken up to
+/// `max_children`, the rest refused `Full`.
+#[actix_rt::test]
+async fn starts_sent_before_the_pool_starts_are_taken_up_to_max_children() {
+    tokio::time::pause();
+    let live = Live::new();
+    let builder = jobs("jobs", &live).max_children(2);
+    let pool = builder.pool();
+    let early: Vec<_> = (0..4)
+        .map(|_| actix::spawn(pool.start(Start::Runs)))
+        .collect();
+    // Let every start reach the mailbox before the tree starts.
+    for _ in 0..5 {
+        tokio::task::yield_now().await;
+    }
+    let app = SupervisorActor::builder("app")
+        .child(builder)
+        .start()
+        .unwrap();
+    let (mut taken, mut full) = (Vec::new(), 0);
+    for start in early {
+        match within(start).await.unwrap() {
+            Ok(job) => taken.push(job),
+            Err(ControlError::Full { .. }) => full += 1,
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((taken.len(), full), (2, 2));
+    for job in &taken {
+        within(job.send(Note)).await.unwrap();
+    }
+    assert_eq!(live.now(), 2);
+    let report = within(app.send(Stop)).await.unwrap();
+    assert_eq!(report.outcome, StopOutcome::Drained, "{report}");
+    assert_eq!(live.now(), 0);
+}
+
+// ---------------------------------------------------------------------------
+// 8. A child's stop and its pool's stop; kept children of a restarted pool.
+
+/// A pool child drains for its handle's `stop()` (held by a gate) when
+/// the pool is asked to stop: both answer, the child's report is one, and
+/// every note it held is handled.
+#[actix_rt::test]
+async fn a_child_s_stop_and_its_pool_s_stop_at_once_answer_one_report() {
+    tokio::time::pause();
+    let live = Live::new();
+    let pool = jobs("jobs", &live).start().unwrap();
+    let job = within(pool.start(Start::Runs)).await.unwrap();
+    let other = within(pool.start(Start::Runs)).await.unwrap();
+    within(job.started()).await.unwrap();
+    within(other.started()).await.unwrap();
+    let gate = Gate::new();
+    job.do_send(HoldOn(gate.clone())).unwrap();
+    for _ in 0..3 {
+        job.do_send(Note).unwrap();
+        other.do_send(Note).unwrap();
+    }
+    let own = tokio::spawn(job.stop());
+    let pool_stop = tokio::spawn(pool.supervisor().send(Stop));
+    settled(testkit::wait_for_node(pool.supervisor(), "/jobs", |n| {
+        n.state == NodeState::Stopping
+    }))
+    .await;
+    gate.open();
+    let own = within(own).await.unwrap();
+    let pool_report = within(pool_stop).await.unwrap().unwrap();
+    assert_eq!(own.outcome, StopOutcome::Drained, "{own}");
+    assert_eq!(pool_report.outcome, StopOutcome::Drained, "{pool_report}");
+    if let Some(held) = pool_report.find(own.path.as_str()) {
+        assert_eq!(held, &own, "two reports for one end");
+    }
+    assert_eq!(within(job.ended()).await, own);
+    assert_eq!(live.handled(), 6);
+    assert_eq!(live.now(), 0);
+}
+
+/// A pool of `Always` children restarted by its parent's one-for-all (a
+/// sibling fails): its children are kept and restart with it, each once,
+/// each reached by its old handle; the notes they held are handled; the
+/// cap still counts them.
+#[actix_rt::test]
+async fn always_children_of_a_pool_restarted_by_its_parent_s_strategy_are_kept_and_run_once() {
+    tokio::time::pause();
+    let live = Live::new();
+    let sibling_live = Live::new();
+    let builder = jobs("jobs", &live)
+        .child_restart(RestartPolicy::Always)
+        .max_children(2);
+    let pool = builder.pool();
+    let sibling =
+        crate::attacks3_support::member("sibling", &sibling_live).restart(RestartPolicy::OnFailure);
+    let crash = sibling.handle();
+    let app = SupervisorActor::builder("app")
+        .strategy(Strategy::OneForAll)
+        .child(builder)
+        .child(sibling)
+        .start()
+        .unwrap();
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let job = within(pool.start(Start::Runs)).await.unwrap();
+        within(job.started()).await.unwrap();
+        job.do_send(Note).unwrap();
+        held.push(job);
+    }
+    let _ = within(crash.send(Crash)).await;
+    let tree = settled(testkit::wait_until(&app, |t| {
+        t.find("/app/jobs").is_some_and(|n| {
+            n.incarnation == 2
+                && n.state == NodeState::Running
+                && n.children.len() == 2
+                && n.children.iter().all(|c| c.state == NodeState::Running)
+        })
+    }))
+    .await;
+    assert_eq!(live.now(), 2, "{tree}");
+    assert!(live.most() <= 2, "{} ran at once", live.most());
+    assert_eq!(live.handled(), 2);
+    for job in &held {
+        assert!(job.is_accepting(), "{tree}");
+        within(job.send(Note)).await.unwrap();
+    }
+    assert!(matches!(
+        within(pool.start(Start::Runs)).await,
+        Err(ControlError::Full { .. })
+    ));
+    let report = within(app.send(Stop)).await.unwrap();
+    assert_eq!(report.outcome, StopOutcome::Drained, "{report}");
+    assert_eq!(live.handled(), 4);
+    assert_eq!(live.now(), 0);
+}
