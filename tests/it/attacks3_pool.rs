@@ -33,8 +33,8 @@ use actix_supervisor::pool::{Pool, PoolBuilder};
 use actix_supervisor::snapshot::NodeState;
 use actix_supervisor::testkit;
 use actix_supervisor::{
-    ControlError, Inspect, RestartPolicy, Stop, StopChild, StopOutcome, StopReport, Strategy,
-    Subscribe, SupervisorActor,
+    ControlError, Inspect, RestartChild, RestartPolicy, Stop, StopChild, StopOutcome, StopReport,
+    Strategy, Subscribe, SupervisorActor,
 };
 use futures_util::StreamExt;
 
@@ -903,5 +903,99 @@ async fn always_children_of_a_pool_restarted_by_its_parent_s_strategy_are_kept_a
     let report = within(app.send(Stop)).await.unwrap();
     assert_eq!(report.outcome, StopOutcome::Drained, "{report}");
     assert_eq!(live.handled(), 4);
+    assert_eq!(live.now(), 0);
+}
+
+// ---------------------------------------------------------------------------
+// 9. Restarts of pool children on request, and stops in a backoff.
+
+/// `RestartChild` of a running one-shot pool child (it is temporary): the
+/// restart drains the current incarnation and starts a fresh one, so the
+/// child must not leave the pool on the way: it is listed running as
+/// incarnation 2, its handle reaches it, its `ended()` has not answered,
+/// and it still holds its slot.
+#[actix_rt::test]
+async fn restart_child_of_a_running_one_shot_pool_child_keeps_it_in_the_pool() {
+    tokio::time::pause();
+    let live = Live::new();
+    let pool = jobs("jobs", &live).max_children(1).start().unwrap();
+    let job = within(pool.start_named("job", Start::Runs)).await.unwrap();
+    within(job.started()).await.unwrap();
+    job.do_send(Note).unwrap();
+    let restarted = within(pool.supervisor().send(RestartChild::new("job")))
+        .await
+        .unwrap();
+    assert!(restarted.is_ok(), "{restarted:?}");
+    let listed = settled(testkit::wait_for_node(
+        pool.supervisor(),
+        "/jobs/job",
+        |n| n.state == NodeState::Running && n.incarnation == 2,
+    ))
+    .await;
+    assert_eq!(live.handled(), 1, "{listed:?}");
+    assert_eq!(live.now(), 1);
+    assert_eq!(live.started(), 2);
+    assert!(job.is_accepting());
+    within(job.send(Note)).await.unwrap();
+    assert!(matches!(
+        within(pool.start(Start::Runs)).await,
+        Err(ControlError::Full { .. })
+    ));
+    let mut ended = Box::pin(job.ended());
+    assert!(
+        futures_util::poll!(ended.as_mut()).is_pending(),
+        "ended() answered while the child runs"
+    );
+    let report = within(job.stop()).await;
+    assert_eq!(within(ended).await, report);
+    assert!(names(pool.supervisor()).await.is_empty());
+    within(pool.supervisor().send(Stop)).await.unwrap();
+    assert_eq!(live.now(), 0);
+}
+
+/// An `OnFailure` pool child that failed waits out a 10 s backoff; notes
+/// sent meanwhile wait for its next incarnation. Its handle's `stop()`
+/// then starts that incarnation at once only to drain them: each is
+/// handled, the child leaves, its slot and name are free, and the backoff's
+/// timer starts nothing later.
+#[actix_rt::test]
+async fn a_pool_child_stopped_in_its_backoff_drains_what_waited_and_leaves() {
+    tokio::time::pause();
+    let live = Live::new();
+    let pool = jobs("jobs", &live)
+        .child_restart(RestartPolicy::OnFailure)
+        .child_backoff(
+            actix_supervisor::Backoff::new(Duration::from_secs(10), Duration::from_secs(10))
+                .jitter(0.0),
+        )
+        .max_children(1)
+        .start()
+        .unwrap();
+    let job = within(pool.start_named("job", Start::Runs)).await.unwrap();
+    within(job.started()).await.unwrap();
+    job.do_send(Crash).unwrap();
+    settled(testkit::wait_for_node(
+        pool.supervisor(),
+        "/jobs/job",
+        |n| matches!(n.state, NodeState::Restarting { .. }),
+    ))
+    .await;
+    let mut accepted = 0;
+    for _ in 0..3 {
+        accepted += u64::from(job.do_send(Note).is_ok());
+    }
+    let report = within(job.stop()).await;
+    assert_eq!(
+        live.handled() + report.undelivered + report.cancelled,
+        accepted,
+        "{report}"
+    );
+    assert!(names(pool.supervisor()).await.is_empty());
+    let started = live.started();
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert_eq!(live.started(), started, "the backoff's timer started it");
+    let again = within(pool.start_named("job", Start::Runs)).await;
+    assert!(again.is_ok(), "{again:?}");
+    within(pool.supervisor().send(Stop)).await.unwrap();
     assert_eq!(live.now(), 0);
 }

@@ -604,3 +604,100 @@ async fn restart_child_queued_around_stop_child_of_a_temporary_child_leaves_noth
         within(app.send(Stop)).await.unwrap();
     }
 }
+
+/// `RestartChild` of a running temporary `Never` child: the restart drains
+/// the incarnation and starts a fresh one; the child must not leave on the
+/// way. It is listed running as incarnation 2, its handle reaches it, and
+/// its `ended()` waits.
+#[actix_rt::test]
+async fn restart_child_of_a_running_temporary_child_keeps_it_in_the_tree() {
+    tokio::time::pause();
+    let live = Live::new();
+    let spec = temporary("job", &live);
+    let job = spec.handle();
+    let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    within(job.started()).await.unwrap();
+    job.do_send(Note).unwrap();
+    within(app.send(RestartChild::new("job")))
+        .await
+        .unwrap()
+        .unwrap();
+    settled(testkit::wait_for_node(&app, "/app/job", |n| {
+        n.state == NodeState::Running && n.incarnation == 2
+    }))
+    .await;
+    assert_consistent(&app, "/app/job", &job, &live).await;
+    assert_eq!(live.handled(), 1);
+    let mut ended = Box::pin(job.ended());
+    assert!(futures_util::poll!(ended.as_mut()).is_pending());
+    let report = within(job.stop()).await;
+    assert_eq!(within(ended).await, report);
+    assert!(node(&app, "/app/job").await.is_none());
+    within(app.send(Stop)).await.unwrap();
+}
+
+/// `reader` depends on the temporary `db`. Three `db`s in turn leave, each
+/// replaced by the next under the same name; then `reader` fails. Its
+/// restart follows the chain of replacements to the `db` running now and
+/// starts, without waiting out its timeout.
+#[actix_rt::test]
+async fn a_dependent_follows_a_chain_of_replaced_temporary_dependencies() {
+    tokio::time::pause();
+    let reader_live = Live::new();
+    let db_lives: Vec<Arc<Live>> = (0..4).map(|_| Live::new()).collect();
+    let db = temporary("db", &db_lives[0]);
+    let mut db_h = db.handle();
+    let reader = member("reader", &reader_live)
+        .restart(RestartPolicy::OnFailure)
+        .depends_on("db")
+        .start_timeout(Duration::from_secs(60));
+    let reader_h = reader.handle();
+    let app = SupervisorActor::builder("app")
+        .intensity(crate::common::unlimited())
+        .child(db)
+        .child(reader)
+        .start()
+        .unwrap();
+    within(reader_h.started()).await.unwrap();
+    for live in &db_lives[1..] {
+        within(db_h.stop()).await;
+        assert!(node(&app, "/app/db").await.is_none());
+        let next = temporary("db", live);
+        db_h = next.handle();
+        within(app.send(StartChild::new(next)))
+            .await
+            .unwrap()
+            .unwrap();
+        within(db_h.started()).await.unwrap();
+    }
+    reader_h.do_send(Crash).unwrap();
+    let reader_now = testkit::wait_for_node(&app, "/app/reader", |n| {
+        n.state == NodeState::Running && n.incarnation == 2
+            || n.restart_count >= 2
+            || n.state.is_terminal()
+    })
+    .timeout(Duration::from_secs(30))
+    .await;
+    assert_eq!(
+        (reader_now.state, reader_now.restart_count),
+        (NodeState::Running, 1),
+        "{reader_now:?}"
+    );
+    // And at the stop, the latest `db` outlives its dependent.
+    let gate = Gate::new();
+    reader_h.do_send(HoldOn(gate.clone())).unwrap();
+    let stop = tokio::spawn(app.send(Stop));
+    settled(testkit::wait_for_node(&app, "/app/reader", |n| {
+        n.state == NodeState::Stopping
+    }))
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        db_lives[3].now(),
+        1,
+        "db stopped while its dependent drained"
+    );
+    gate.open();
+    within(stop).await.unwrap().unwrap();
+    assert_eq!(reader_live.now() + db_lives[3].now(), 0);
+}
