@@ -516,3 +516,55 @@ async fn restart_child_of_a_stopped_child_racing_a_strategy_restart_that_covers_
         }
     }
 }
+
+/// `RemoveChild` of a running child that drains (held by a gate), and the
+/// parent's `Stop` while it drains: both answer, with one report for the
+/// child; every note it held is handled; nothing runs after; its handle's
+/// `ended()` answers that report.
+#[actix_rt::test]
+async fn remove_child_and_the_parent_s_stop_while_the_child_drains_answer_one_report() {
+    tokio::time::pause();
+    for strategy in [
+        Strategy::OneForOne,
+        Strategy::OneForAll,
+        Strategy::RestForOne,
+    ] {
+        let Tree { app, job, lives } = tree(strategy, RestartPolicy::Always);
+        within(job.started()).await.unwrap();
+        let gate = crate::common::Gate::new();
+        job.do_send(crate::attacks3_support::HoldOn(gate.clone()))
+            .unwrap();
+        for _ in 0..3 {
+            job.do_send(Note).unwrap();
+        }
+        let removed = tokio::spawn(app.send(RemoveChild::new("job")));
+        settled(testkit::wait_for_node(&app, "/app/job", |n| {
+            n.state == NodeState::Stopping
+        }))
+        .await;
+        let stopped = tokio::spawn(app.send(Stop));
+        tokio::task::yield_now().await;
+        gate.open();
+        let removed = within(removed).await.unwrap().unwrap().unwrap();
+        let stopped = within(stopped).await.unwrap().unwrap();
+        assert_eq!(
+            removed.outcome,
+            StopOutcome::Drained,
+            "{strategy:?}: {removed}"
+        );
+        assert_eq!(
+            stopped.outcome,
+            StopOutcome::Drained,
+            "{strategy:?}: {stopped}"
+        );
+        if let Some(held) = stopped.find("/app/job") {
+            assert_eq!(held, &removed, "{strategy:?}: two reports for one end");
+        }
+        assert_eq!(within(job.ended()).await, removed, "{strategy:?}");
+        assert_eq!(lives[1].handled(), 3, "{strategy:?}");
+        for live in &lives {
+            assert_eq!(live.now(), 0, "{strategy:?}");
+            assert_eq!(live.started(), 1, "{strategy:?}: a sibling restarted");
+        }
+    }
+}

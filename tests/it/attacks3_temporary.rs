@@ -701,3 +701,132 @@ async fn a_dependent_follows_a_chain_of_replaced_temporary_dependencies() {
     within(stop).await.unwrap().unwrap();
     assert_eq!(reader_live.now() + db_lives[3].now(), 0);
 }
+
+// ---------------------------------------------------------------------------
+// 6. Temporary subtrees restarted, on request or by a strategy.
+
+/// `RestartChild` of a running temporary subtree: it restarts (its worker
+/// drains and starts again) and stays in its parent's table, listed
+/// running as incarnation 2, its worker reached by its old handle.
+#[actix_rt::test]
+async fn restart_child_of_a_running_temporary_subtree_keeps_it_in_the_tree() {
+    tokio::time::pause();
+    let live = Live::new();
+    let worker = member("worker", &live);
+    let worker_h = worker.handle();
+    let app = SupervisorActor::builder("app")
+        .child(
+            SupervisorActor::builder("batch")
+                .child(worker)
+                .remove_on_exit(),
+        )
+        .start()
+        .unwrap();
+    within(worker_h.started()).await.unwrap();
+    worker_h.do_send(Note).unwrap();
+    let restarted = within(app.send(RestartChild::new("batch"))).await.unwrap();
+    assert!(restarted.is_ok(), "{restarted:?}");
+    let tree = settled(testkit::wait_until(&app, |t| {
+        t.find("/app/batch/worker")
+            .is_some_and(|n| n.state == NodeState::Running && n.incarnation == 2)
+    }))
+    .await;
+    assert_eq!(
+        tree.find("/app/batch").map(|n| n.state),
+        Some(NodeState::Running),
+        "{tree}"
+    );
+    assert_eq!(live.handled(), 1);
+    assert_eq!(live.now(), 1);
+    assert_eq!(within(worker_h.send(Which)).await.unwrap(), 2);
+    let report = within(app.send(Stop)).await.unwrap();
+    assert_eq!(report.outcome, StopOutcome::Drained, "{report}");
+    assert_eq!(live.now(), 0);
+}
+
+/// A temporary subtree under a one-for-all parent whose sibling fails, on
+/// the parent's arbiter or another. With policy `OnFailure` it is drained
+/// and restarted, and stays; with `Never` it is drained, ends for good and
+/// leaves, its name free once its `Stopped` event is seen. Either way the
+/// sibling runs again and the worker's notes are handled.
+async fn temporary_subtree_as_a_bystander(remote: Option<&Arbiter>, policy: RestartPolicy) {
+    let case = format!("remote {}/{policy:?}", remote.is_some());
+    let (live, sibling_live) = (Live::new(), Live::new());
+    let worker = member("worker", &live);
+    let worker_h = worker.handle();
+    let sibling = member("sibling", &sibling_live).restart(RestartPolicy::OnFailure);
+    let crash = sibling.handle();
+    let mut batch = SupervisorActor::builder("batch")
+        .child(worker)
+        .restart(policy)
+        .remove_on_exit();
+    if let Some(arbiter) = remote {
+        batch = batch.on_arbiter(arbiter.handle());
+    }
+    let app = SupervisorActor::builder("app")
+        .strategy(actix_supervisor::Strategy::OneForAll)
+        .child(batch)
+        .child(sibling)
+        .start()
+        .unwrap();
+    let mut events = within(app.send(Subscribe::all())).await.unwrap();
+    within(worker_h.started()).await.unwrap();
+    within(crash.started()).await.unwrap();
+    for _ in 0..3 {
+        worker_h.do_send(Note).unwrap();
+    }
+    crash.do_send(Crash).unwrap();
+    if policy == RestartPolicy::Never {
+        let report = stopped_event(&mut events, "/app/batch").await;
+        assert_eq!(report.outcome, StopOutcome::Drained, "{case}: {report}");
+        let again = within(app.send(StartChild::new(temporary_batch("batch", &live))))
+            .await
+            .unwrap();
+        assert!(again.is_ok(), "{case}: {again:?}");
+    } else {
+        settled(testkit::wait_until(&app, |t| {
+            t.find("/app/batch/worker")
+                .is_some_and(|n| n.state == NodeState::Running && n.incarnation == 2)
+        }))
+        .await;
+        assert_eq!(within(worker_h.send(Which)).await.unwrap(), 2, "{case}");
+    }
+    settled(testkit::wait_for_node(&app, "/app/sibling", |n| {
+        n.state == NodeState::Running && n.incarnation == 2
+    }))
+    .await;
+    assert_eq!(live.handled(), 3, "{case}");
+    assert_eq!(live.now(), 1, "{case}");
+    let mut listed = names(&app).await;
+    listed.sort();
+    assert_eq!(listed, ["batch", "sibling"], "{case}");
+    let report = within(app.send(Stop)).await.unwrap();
+    assert_eq!(report.outcome, StopOutcome::Drained, "{case}: {report}");
+    assert_eq!(live.now() + sibling_live.now(), 0, "{case}");
+}
+
+#[actix_rt::test]
+async fn a_temporary_subtree_bystander_of_a_one_for_all_restart_follows_its_policy() {
+    for policy in [RestartPolicy::OnFailure, RestartPolicy::Never] {
+        temporary_subtree_as_a_bystander(None, policy).await;
+    }
+}
+
+#[actix_rt::test]
+async fn a_restarting_temporary_subtree_on_another_arbiter_bystander_of_a_one_for_all_restart_stays(
+) {
+    let arbiter = Arbiter::new();
+    temporary_subtree_as_a_bystander(Some(&arbiter), RestartPolicy::OnFailure).await;
+    arbiter.stop();
+}
+
+/// The same with policy `Never`, on another arbiter: the subtree's
+/// `Stopped` event is published while its parent still holds its name.
+#[actix_rt::test]
+#[ignore = "DEFECT: a temporary Never subtree on another arbiter ended by its parent's one-for-all still holds its name (DuplicateName) after its Stopped event"]
+async fn a_never_temporary_subtree_on_another_arbiter_ended_by_a_one_for_all_restart_frees_its_name_by_its_stopped_event(
+) {
+    let arbiter = Arbiter::new();
+    temporary_subtree_as_a_bystander(Some(&arbiter), RestartPolicy::Never).await;
+    arbiter.stop();
+}
