@@ -999,3 +999,67 @@ async fn a_pool_child_stopped_in_its_backoff_drains_what_waited_and_leaves() {
     within(pool.supervisor().send(Stop)).await.unwrap();
     assert_eq!(live.now(), 0);
 }
+
+// ---------------------------------------------------------------------------
+// 10. Handles on other threads racing children's own ends.
+
+/// Two threads, each with its own `System`, start one-shot jobs that stop
+/// themselves in `started`, and at once ask each one's `stop()` and
+/// `ended()` (and a second `stop()` after): every call answers, all with
+/// one report, which says the job ended on its own or was stopped, never
+/// a job that did not start; the slots all come back.
+#[actix_rt::test]
+async fn stop_and_ended_from_other_threads_racing_jobs_that_end_at_once_answer_one_report() {
+    const MAX: usize = 4;
+    const EACH: u64 = 150;
+    let live = Live::new();
+    let pool = jobs("jobs", &live).max_children(MAX).start().unwrap();
+    let threads: Vec<_> = (0..2)
+        .map(|_| {
+            let pool = pool.clone();
+            on_actix_thread(move || async move {
+                let mut taken = 0u64;
+                for i in 0..EACH {
+                    let start = if i % 3 == 0 {
+                        Start::Runs
+                    } else {
+                        Start::StopsAtOnce
+                    };
+                    let job = match pool.start(start).await {
+                        Ok(job) => job,
+                        Err(ControlError::Full { .. }) => continue,
+                        Err(other) => panic!("unexpected {other:?}"),
+                    };
+                    taken += 1;
+                    let (stop, ended) = (job.stop(), job.ended());
+                    let (stopped, ended) = futures_util::future::join(stop, ended).await;
+                    assert_eq!(stopped, ended, "{i}");
+                    assert_eq!(job.stop().await, stopped, "{i}");
+                    assert!(
+                        !matches!(stopped.outcome, StopOutcome::NotStarted),
+                        "{i}: {stopped}"
+                    );
+                }
+                taken
+            })
+        })
+        .collect();
+    let mut taken = 0;
+    for thread in threads {
+        taken += joined(thread).await;
+    }
+    assert!(taken > 0);
+    assert_eq!(live.built(), taken);
+    assert_eq!(live.now(), 0);
+    assert!(names(pool.supervisor()).await.is_empty());
+    let mut full = Vec::new();
+    for _ in 0..MAX {
+        full.push(within(pool.start(Start::Runs)).await.unwrap());
+    }
+    assert!(matches!(
+        within(pool.start(Start::Runs)).await,
+        Err(ControlError::Full { .. })
+    ));
+    let report = within(pool.supervisor().send(Stop)).await.unwrap();
+    assert_eq!(report.outcome, StopOutcome::Drained, "{report}");
+}

@@ -830,3 +830,46 @@ async fn a_never_temporary_subtree_on_another_arbiter_ended_by_a_one_for_all_res
     temporary_subtree_as_a_bystander(Some(&arbiter), RestartPolicy::Never).await;
     arbiter.stop();
 }
+
+/// A temporary subtree on another arbiter gives up (its worker fails, no
+/// restart allowed, policy `Never`) at the moment its parent is asked to
+/// stop: the parent's stop answers, the worker's `ended()` answers, and
+/// nothing runs after.
+#[actix_rt::test]
+async fn a_temporary_subtree_on_another_arbiter_giving_up_as_its_parent_stops_lets_the_stop_answer()
+{
+    let arbiter = Arbiter::new();
+    for yields in [0u32, 1, 5] {
+        let live = Live::new();
+        let keeper_live = Live::new();
+        let worker = member("worker", &live).restart(RestartPolicy::OnFailure);
+        let crash = worker.handle();
+        let batch = SupervisorActor::builder("batch")
+            .child(worker)
+            .restart(RestartPolicy::Never)
+            .intensity(actix_supervisor::RestartIntensity::new(
+                0,
+                Duration::from_secs(5),
+            ))
+            .remove_on_exit()
+            .on_arbiter(arbiter.handle());
+        let app = SupervisorActor::builder("app")
+            .child(member("keeper", &keeper_live))
+            .child(batch)
+            .start()
+            .unwrap();
+        within(crash.started()).await.unwrap();
+        crash.do_send(Crash).unwrap();
+        for _ in 0..yields {
+            tokio::task::yield_now().await;
+        }
+        let report = within(app.send(Stop)).await.unwrap();
+        assert!(
+            !matches!(report.outcome, StopOutcome::TimedOut),
+            "{yields} yields: {report}"
+        );
+        within(crash.ended()).await;
+        assert_eq!(live.now() + keeper_live.now(), 0, "{yields} yields");
+    }
+    arbiter.stop();
+}
