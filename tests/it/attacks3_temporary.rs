@@ -873,3 +873,129 @@ async fn a_temporary_subtree_on_another_arbiter_giving_up_as_its_parent_stops_le
     }
     arbiter.stop();
 }
+
+// ---------------------------------------------------------------------------
+// 7. One end, one event.
+
+/// Every event up to the root's own `Stopped`.
+async fn events_until_root_stopped(
+    events: &mut (impl futures_util::Stream<Item = actix_supervisor::events::LifecycleEvent> + Unpin),
+    root: &str,
+) -> Vec<actix_supervisor::events::LifecycleEvent> {
+    let mut seen = Vec::new();
+    loop {
+        let event = within(events.next()).await.expect("the stream ended");
+        let last = event.path.as_str() == root && matches!(event.kind, EventKind::Stopped { .. });
+        seen.push(event);
+        if last {
+            return seen;
+        }
+    }
+}
+
+/// The `Stopped` events of `path` in `seen`, with their reports.
+fn stopped_reports(
+    seen: &[actix_supervisor::events::LifecycleEvent],
+    path: &str,
+) -> Vec<StopReport> {
+    seen.iter()
+        .filter(|e| e.path.as_str() == path)
+        .filter_map(|e| match &e.kind {
+            EventKind::Stopped { report } => Some(report.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A temporary child (a leaf, then a subtree) ends on its own while its
+/// parent is asked to stop, 0 to 20 turns of the scheduler apart: the
+/// parent's stop answers; the child's end is published exactly once, with
+/// the report its handle's `ended()` answers (and the parent's report
+/// holds that same one, if it lists the child).
+#[actix_rt::test]
+async fn a_temporary_child_ending_on_its_own_as_its_parent_stops_is_published_once() {
+    tokio::time::pause();
+    for subtree in [false, true] {
+        for yields in [0u32, 1, 2, 3, 5, 10, 20] {
+            let case = format!("subtree {subtree}/{yields} yields");
+            let live = Live::new();
+            let spec = member("worker", &live).restart(RestartPolicy::Never);
+            let handle = spec.handle();
+            let (app, path) = if subtree {
+                let batch = SupervisorActor::builder("batch")
+                    .child(spec)
+                    .restart(RestartPolicy::Never)
+                    .remove_on_exit();
+                let app = SupervisorActor::builder("app")
+                    .child(batch)
+                    .start()
+                    .unwrap();
+                (app, "/app/batch/worker")
+            } else {
+                let app = SupervisorActor::builder("app")
+                    .child(spec.remove_on_exit())
+                    .start()
+                    .unwrap();
+                (app, "/app/worker")
+            };
+            let mut events = within(app.send(Subscribe::all())).await.unwrap();
+            within(handle.started()).await.unwrap();
+            handle.do_send(Done).unwrap();
+            for _ in 0..yields {
+                tokio::task::yield_now().await;
+            }
+            let report = within(app.send(Stop)).await.unwrap();
+            assert!(
+                !matches!(report.outcome, StopOutcome::TimedOut),
+                "{case}: {report}"
+            );
+            let seen = events_until_root_stopped(&mut events, "/app").await;
+            let ended = within(handle.ended()).await;
+            let published = stopped_reports(&seen, path);
+            assert_eq!(published, [ended.clone()], "{case}: {seen:#?}");
+            if let Some(held) = report.find(path) {
+                assert_eq!(held, &ended, "{case}");
+            }
+            assert_eq!(live.handled(), 1, "{case}");
+            assert_eq!(live.now(), 0, "{case}");
+        }
+    }
+}
+
+/// `RemoveChild` of a temporary child that is ending on its own, 0 to 20
+/// turns apart: the remove answers (its report, or `UnknownChild` once the
+/// child left); the end is published exactly once, with the report that
+/// `ended()` answers and that the remove answered.
+#[actix_rt::test]
+async fn remove_child_racing_a_temporary_child_s_own_end_publishes_it_once() {
+    tokio::time::pause();
+    for yields in [0u32, 1, 2, 3, 5, 10, 20] {
+        let live = Live::new();
+        let spec = temporary("job", &live);
+        let job = spec.handle();
+        let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+        let mut events = within(app.send(Subscribe::all())).await.unwrap();
+        within(job.started()).await.unwrap();
+        job.do_send(Done).unwrap();
+        for _ in 0..yields {
+            tokio::task::yield_now().await;
+        }
+        let removed = within(app.send(actix_supervisor::RemoveChild::new("job")))
+            .await
+            .unwrap();
+        let ended = within(job.ended()).await;
+        match &removed {
+            Ok(report) => assert_eq!(report, &ended, "{yields} yields"),
+            Err(ControlError::UnknownChild { .. }) => {}
+            Err(other) => panic!("{yields} yields: {other:?}"),
+        }
+        assert!(node(&app, "/app/job").await.is_none());
+        within(app.send(Stop)).await.unwrap();
+        let seen = events_until_root_stopped(&mut events, "/app").await;
+        assert_eq!(
+            stopped_reports(&seen, "/app/job"),
+            [ended],
+            "{yields} yields: removed {removed:?}"
+        );
+    }
+}
