@@ -568,3 +568,154 @@ async fn remove_child_and_the_parent_s_stop_while_the_child_drains_answer_one_re
         }
     }
 }
+
+/// One request of a seeded sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    StopChild,
+    RestartChild,
+    RemoveChild,
+    HandleStop,
+    Crash,
+    Note,
+}
+
+/// Seeded sequences of requests on `job` (and crashes of it), sent in
+/// batches of two to four without waiting between them, under every
+/// strategy and bystander policy. After each batch settles, every child's
+/// listed state matches what runs and what its handle reaches, no child
+/// ever ran twice at once, and the final stop answers with nothing left
+/// running. (`RemoveChild` followed by `RestartChild` in one batch is left
+/// out: it is the defect of
+/// `restart_child_after_remove_child_answered_finds_no_child`; with
+/// `ATTACK3_WITH_DEFECT=1` it is drawn too, and this test finds it.)
+#[actix_rt::test]
+async fn seeded_batches_of_requests_keep_every_child_consistent() {
+    tokio::time::pause();
+    let with_the_defect = std::env::var("ATTACK3_WITH_DEFECT").is_ok();
+    let mut state: u64 = 0x5eed_a77a_c3;
+    let mut next = move |n: u64| {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 33) % n
+    };
+    let ops = [
+        Op::StopChild,
+        Op::RestartChild,
+        Op::RemoveChild,
+        Op::HandleStop,
+        Op::Crash,
+        Op::Note,
+    ];
+    for seed in 0..300 {
+        let strategy = [
+            Strategy::OneForOne,
+            Strategy::OneForAll,
+            Strategy::RestForOne,
+        ][next(3) as usize];
+        let policy = [
+            RestartPolicy::Never,
+            RestartPolicy::OnFailure,
+            RestartPolicy::Always,
+        ][next(3) as usize];
+        let Tree { app, job, lives } = tree(strategy, policy);
+        within(job.started()).await.unwrap();
+        let mut history = Vec::new();
+        for _batch in 0..6 {
+            let len = 2 + next(3) as usize;
+            let mut batch: Vec<Op> = Vec::new();
+            while batch.len() < len {
+                let op = ops[next(ops.len() as u64) as usize];
+                if !with_the_defect && op == Op::RestartChild && batch.contains(&Op::RemoveChild) {
+                    continue;
+                }
+                batch.push(op);
+            }
+            history.push(batch.clone());
+            let case = format!("seed {seed}: {strategy:?}/{policy:?}: {history:?}");
+            let mut pending: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = String>>>> =
+                Vec::new();
+            for op in batch {
+                match op {
+                    Op::StopChild => {
+                        let f = app.send(StopChild::new("job"));
+                        pending.push(Box::pin(async move {
+                            format!("{:?}", f.await.unwrap().map(|r| r.outcome))
+                        }));
+                    }
+                    Op::RestartChild => {
+                        let f = app.send(RestartChild::new("job"));
+                        pending.push(Box::pin(async move { format!("{:?}", f.await.unwrap()) }));
+                    }
+                    Op::RemoveChild => {
+                        let f = app.send(RemoveChild::new("job"));
+                        pending.push(Box::pin(async move {
+                            format!("{:?}", f.await.unwrap().map(|r| r.outcome))
+                        }));
+                    }
+                    Op::HandleStop => {
+                        let f = job.stop();
+                        pending.push(Box::pin(async move { format!("{:?}", f.await.outcome) }));
+                    }
+                    Op::Crash => {
+                        let _ = job.do_send(Crash);
+                    }
+                    Op::Note => {
+                        let _ = job.do_send(Note);
+                    }
+                }
+            }
+            let answers = within(futures_util::future::join_all(pending)).await;
+            let tree_now = settled(testkit::wait_until(&app, |t| {
+                t.root
+                    .children
+                    .iter()
+                    .all(|c| c.state == NodeState::Running || c.state.is_terminal())
+            }))
+            .await;
+            let job_now = tree_now.find("/app/job").cloned();
+            let removed = answers.iter().any(|a| a.starts_with("Ok(Drained)"))
+                && history.last().unwrap().contains(&Op::RemoveChild);
+            if removed && job_now.is_some() && !with_the_defect {
+                // A remove that answered its report leaves no child, unless
+                // a restart came after it (left out above).
+                panic!("{case}: removed, yet listed: {job_now:?}; answers {answers:?}");
+            }
+            assert_consistent(&app, "/app/job", &job, &lives[1]).await;
+            if with_the_defect {
+                assert!(
+                    !(history.last().unwrap().contains(&Op::RemoveChild)
+                        && job_now.is_some()
+                        && lives[1].now() == 1),
+                    "{case}: a removed child runs on: {job_now:?}; answers {answers:?}"
+                );
+            }
+            for (i, path) in [(0, "/app/before"), (2, "/app/after")] {
+                let n = tree_now.find(path).unwrap();
+                let running = n.state == NodeState::Running;
+                assert_eq!(
+                    lives[i].now(),
+                    u64::from(running),
+                    "{case}: {path} listed {:?}; answers {answers:?}\n{tree_now}",
+                    n.state
+                );
+                assert!(lives[i].most() <= 1, "{case}: {path} ran twice at once");
+            }
+            if job_now.is_none() {
+                break;
+            }
+        }
+        let case = format!("seed {seed}: {strategy:?}/{policy:?}: {history:?}");
+        let report = within(app.send(Stop)).await.unwrap();
+        assert!(
+            !matches!(report.outcome, StopOutcome::TimedOut),
+            "{case}: {report}"
+        );
+        for live in &lives {
+            assert_eq!(live.now(), 0, "{case}");
+            assert!(live.most() <= 1, "{case}");
+        }
+        within(job.ended()).await;
+    }
+}
