@@ -36,7 +36,7 @@ use actix_supervisor::{
     ControlError, Inspect, RestartChild, RestartPolicy, Stop, StopChild, StopOutcome, StopReport,
     Strategy, Subscribe, SupervisorActor,
 };
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 
 /// A pool called `name` of [`Member`]s counted in `live`.
 fn jobs(name: &str, live: &Arc<Live>) -> PoolBuilder<Member, Start> {
@@ -1062,4 +1062,194 @@ async fn stop_and_ended_from_other_threads_racing_jobs_that_end_at_once_answer_o
     ));
     let report = within(pool.supervisor().send(Stop)).await.unwrap();
     assert_eq!(report.outcome, StopOutcome::Drained, "{report}");
+}
+
+// ---------------------------------------------------------------------------
+// 11. Seeded batches of requests on a pool.
+
+/// One request of a seeded sequence on a pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PoolOp {
+    Start,
+    StartNamed,
+    HandleStop,
+    Done,
+    Crash,
+    Note,
+    StopChild,
+    RestartChild,
+    RemoveChild,
+}
+
+/// Seeded batches of two to five requests on a pool of three (starts,
+/// named starts, stops by handle and by `StopChild`, `RestartChild`,
+/// `RemoveChild`, jobs that end or crash on their own), sent without
+/// waiting between them, with each child policy. After each batch settles:
+/// `Inspect` lists only running children, at most three; what runs is what
+/// is listed; each handle reaches its listed child or refuses and its
+/// `ended()` answers. The final stop answers with nothing running.
+#[actix_rt::test]
+async fn seeded_batches_of_requests_on_a_pool_keep_it_consistent() {
+    tokio::time::pause();
+    const MAX: usize = 3;
+    let mut state: u64 = 0x9001_5eed;
+    let mut next = move |n: u64| {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 33) % n
+    };
+    let ops = [
+        PoolOp::Start,
+        PoolOp::StartNamed,
+        PoolOp::HandleStop,
+        PoolOp::Done,
+        PoolOp::Crash,
+        PoolOp::Note,
+        PoolOp::StopChild,
+        PoolOp::RestartChild,
+        PoolOp::RemoveChild,
+    ];
+    for seed in 0..120 {
+        let policy = [
+            RestartPolicy::Never,
+            RestartPolicy::OnFailure,
+            RestartPolicy::Always,
+        ][next(3) as usize];
+        let live = Live::new();
+        let pool = jobs("jobs", &live)
+            .child_restart(policy)
+            .intensity(crate::common::unlimited())
+            .max_children(MAX)
+            .start()
+            .unwrap();
+        let mut handles: Vec<(String, actix_supervisor::ChildHandle<Member>)> = Vec::new();
+        let mut history = Vec::new();
+        for _batch in 0..6 {
+            let len = 2 + next(4) as usize;
+            let mut batch = Vec::new();
+            while batch.len() < len {
+                let op = ops[next(ops.len() as u64) as usize];
+                // RemoveChild then RestartChild of one name is a defect of
+                // its own (attacks3_restart).
+                if op == PoolOp::RestartChild && batch.contains(&PoolOp::RemoveChild) {
+                    continue;
+                }
+                batch.push(op);
+            }
+            history.push(batch.clone());
+            let case = format!("seed {seed}: {policy:?}: {history:?}");
+            let target = if handles.is_empty() {
+                None
+            } else {
+                Some(handles[next(handles.len() as u64) as usize].clone())
+            };
+            let mut starts = Vec::new();
+            let mut pending: Vec<std::pin::Pin<Box<dyn Future<Output = ()>>>> = Vec::new();
+            for op in batch {
+                match (op, &target) {
+                    (PoolOp::Start, _) => starts.push(pool.start(Start::Runs).boxed_local()),
+                    (PoolOp::StartNamed, _) => {
+                        let name = format!("n{}", next(3));
+                        starts.push(pool.start_named(name, Start::Runs).boxed_local());
+                    }
+                    (_, None) => {}
+                    (PoolOp::HandleStop, Some((_, h))) => {
+                        let f = h.stop();
+                        pending.push(Box::pin(async move {
+                            f.await;
+                        }));
+                    }
+                    (PoolOp::Done, Some((_, h))) => {
+                        let _ = h.do_send(Done);
+                    }
+                    (PoolOp::Crash, Some((_, h))) => {
+                        let _ = h.do_send(Crash);
+                    }
+                    (PoolOp::Note, Some((_, h))) => {
+                        let _ = h.do_send(Note);
+                    }
+                    (PoolOp::StopChild, Some((name, _))) => {
+                        let f = pool.supervisor().send(StopChild::new(name.clone()));
+                        pending.push(Box::pin(async move {
+                            let _ = f.await.unwrap();
+                        }));
+                    }
+                    (PoolOp::RestartChild, Some((name, _))) => {
+                        let f = pool.supervisor().send(RestartChild::new(name.clone()));
+                        pending.push(Box::pin(async move {
+                            let _ = f.await.unwrap();
+                        }));
+                    }
+                    (PoolOp::RemoveChild, Some((name, _))) => {
+                        let f = pool
+                            .supervisor()
+                            .send(actix_supervisor::RemoveChild::new(name.clone()));
+                        pending.push(Box::pin(async move {
+                            let _ = f.await.unwrap();
+                        }));
+                    }
+                }
+            }
+            let (started, _) = within(futures_util::future::join(
+                futures_util::future::join_all(starts),
+                futures_util::future::join_all(pending),
+            ))
+            .await;
+            for answer in started {
+                match answer {
+                    Ok(h) => {
+                        let name = h.path().as_str().rsplit('/').next().unwrap().to_string();
+                        handles.push((name, h));
+                    }
+                    Err(ControlError::Full { .. })
+                    | Err(ControlError::InvalidSpec(
+                        actix_supervisor::BuildError::DuplicateName { .. },
+                    )) => {}
+                    Err(other) => panic!("{case}: {other:?}"),
+                }
+            }
+            let tree = settled(
+                testkit::wait_until(pool.supervisor(), |t| {
+                    t.root
+                        .children
+                        .iter()
+                        .all(|c| c.state == NodeState::Running)
+                })
+                .describe(case.clone()),
+            )
+            .await;
+            let listed: Vec<&str> = tree.root.children.iter().map(|c| c.name.as_str()).collect();
+            assert!(listed.len() <= MAX, "{case}: {listed:?}");
+            assert_eq!(live.now(), listed.len() as u64, "{case}: {listed:?}");
+            assert!(live.most() <= MAX as u64, "{case}");
+            // Handles of children that left answer; the latest handle of
+            // each listed name reaches it.
+            let mut latest: HashMap<&str, &actix_supervisor::ChildHandle<Member>> = HashMap::new();
+            for (name, h) in &handles {
+                latest.insert(name.as_str(), h);
+            }
+            for (name, h) in &handles {
+                let is_latest = std::ptr::eq(latest[name.as_str()], h);
+                if is_latest && listed.contains(&name.as_str()) {
+                    assert!(h.is_accepting(), "{case}: {name}");
+                    let reached = within(h.send(Note)).await;
+                    assert!(reached.is_ok(), "{case}: {name}: {reached:?}");
+                } else if !listed.contains(&name.as_str()) {
+                    assert!(!h.is_accepting(), "{case}: {name} left but accepts");
+                    within(h.ended()).await;
+                }
+            }
+        }
+        let case = format!("seed {seed}: {policy:?}: {history:?}");
+        let report = within(pool.supervisor().send(Stop)).await.unwrap();
+        assert!(
+            !matches!(report.outcome, StopOutcome::TimedOut),
+            "{case}: {report}"
+        );
+        assert_eq!(live.now(), 0, "{case}");
+        for (_, h) in &handles {
+            within(h.ended()).await;
+        }
+    }
 }
