@@ -999,3 +999,100 @@ async fn remove_child_racing_a_temporary_child_s_own_end_publishes_it_once() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// 8. Temporary subtrees on another arbiter, as dependencies and restarted.
+
+/// The same as the dependency test above with the temporary subtree on
+/// another arbiter: it leaves when stopped, a new one takes its name, the
+/// dependent's restart waits for the new one and starts; the root's stop
+/// answers with nothing running.
+#[actix_rt::test]
+async fn a_temporary_subtree_on_another_arbiter_as_a_dependency_leaves_and_comes_back() {
+    let arbiter = Arbiter::new();
+    let (worker_live, reader_live, new_worker_live) = (Live::new(), Live::new(), Live::new());
+    let reader = member("reader", &reader_live)
+        .restart(RestartPolicy::OnFailure)
+        .depends_on("batch")
+        .start_timeout(Duration::from_secs(60));
+    let reader_h = reader.handle();
+    let app = SupervisorActor::builder("app")
+        .intensity(crate::common::unlimited())
+        .child(temporary_batch("batch", &worker_live).on_arbiter(arbiter.handle()))
+        .child(reader)
+        .start()
+        .unwrap();
+    within(reader_h.started()).await.unwrap();
+    within(app.send(StopChild::new("batch")))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(node(&app, "/app/batch").await.is_none());
+    assert_eq!(worker_live.now(), 0);
+    within(app.send(StartChild::new(
+        temporary_batch("batch", &new_worker_live).on_arbiter(arbiter.handle()),
+    )))
+    .await
+    .unwrap()
+    .unwrap();
+    settled(testkit::wait_for_node(&app, "/app/batch/worker", |n| {
+        n.state == NodeState::Running
+    }))
+    .await;
+    reader_h.do_send(Crash).unwrap();
+    let reader_now = testkit::wait_for_node(&app, "/app/reader", |n| {
+        n.state == NodeState::Running && n.incarnation == 2
+            || n.restart_count >= 2
+            || n.state.is_terminal()
+    })
+    .timeout(Duration::from_secs(30))
+    .await;
+    assert_eq!(
+        (reader_now.state, reader_now.restart_count),
+        (NodeState::Running, 1),
+        "{reader_now:?}"
+    );
+    let report = within(app.send(Stop)).await.unwrap();
+    assert_eq!(report.outcome, StopOutcome::Drained, "{report}");
+    assert_eq!(reader_live.now() + new_worker_live.now(), 0);
+    arbiter.stop();
+}
+
+/// `RestartChild` of a running temporary subtree on another arbiter: it
+/// restarts and stays in its parent's table; its worker runs again as
+/// incarnation 2, reached by its old handle.
+#[actix_rt::test]
+async fn restart_child_of_a_temporary_subtree_on_another_arbiter_keeps_it_in_the_tree() {
+    let arbiter = Arbiter::new();
+    let live = Live::new();
+    let worker = member("worker", &live);
+    let worker_h = worker.handle();
+    let app = SupervisorActor::builder("app")
+        .child(
+            SupervisorActor::builder("batch")
+                .child(worker)
+                .remove_on_exit()
+                .on_arbiter(arbiter.handle()),
+        )
+        .start()
+        .unwrap();
+    within(worker_h.started()).await.unwrap();
+    worker_h.do_send(Note).unwrap();
+    let restarted = within(app.send(RestartChild::new("batch"))).await.unwrap();
+    assert!(restarted.is_ok(), "{restarted:?}");
+    settled(testkit::wait_until(&app, |t| {
+        t.find("/app/batch/worker")
+            .is_some_and(|n| n.state == NodeState::Running && n.incarnation == 2)
+    }))
+    .await;
+    assert_eq!(
+        node(&app, "/app/batch").await.map(|n| n.state),
+        Some(NodeState::Running)
+    );
+    assert_eq!(live.handled(), 1);
+    assert_eq!(within(worker_h.send(Which)).await.unwrap(), 2);
+    let report = within(app.send(Stop)).await.unwrap();
+    assert_eq!(report.outcome, StopOutcome::Drained, "{report}");
+    assert_eq!(live.now(), 0);
+    arbiter.stop();
+}
