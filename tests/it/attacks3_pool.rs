@@ -1253,3 +1253,94 @@ async fn seeded_batches_of_requests_on_a_pool_keep_it_consistent() {
         }
     }
 }
+
+/// The same check on a pool under a supervisor on another arbiter,
+/// subscribed at the root: at each child's `Stopped` event, `Inspect` of
+/// the pool sent at once no longer lists it, and the event's report is the
+/// one its `ended()` answers.
+#[actix_rt::test]
+async fn inspect_at_each_stopped_event_of_a_pool_on_another_arbiter_no_longer_lists_that_child() {
+    const MAX: usize = 4;
+    let arbiter = Arbiter::new();
+    let live = Live::new();
+    let builder = jobs("jobs", &live).max_children(MAX);
+    let pool = builder.pool();
+    let app = SupervisorActor::builder("app")
+        .child(
+            SupervisorActor::builder("remote")
+                .child(builder)
+                .on_arbiter(arbiter.handle()),
+        )
+        .start()
+        .unwrap();
+    let mut events = within(app.send(Subscribe::all())).await.unwrap();
+    let mut reports: HashMap<String, StopReport> = HashMap::new();
+    let mut handles = Vec::new();
+    let mut lagged = false;
+    let prefix = "/app/remote/jobs/";
+
+    async fn next_stopped(
+        pool: &Pool<Member, Start>,
+        events: &mut (impl futures_util::Stream<Item = actix_supervisor::events::LifecycleEvent>
+                  + Unpin),
+        reports: &mut HashMap<String, StopReport>,
+        lagged: &mut bool,
+        prefix: &str,
+    ) {
+        loop {
+            let event = within(events.next()).await.expect("the stream ended");
+            match event.kind {
+                EventKind::Stopped { report } if event.path.as_str().starts_with(prefix) => {
+                    let path = event.path.as_str().to_string();
+                    let tree = within(pool.supervisor().send(Inspect)).await.unwrap();
+                    let name = path.rsplit('/').next().unwrap();
+                    assert!(
+                        tree.root.children.iter().all(|c| c.name != name),
+                        "{path} listed after its Stopped event:\n{tree}"
+                    );
+                    reports.insert(path, report);
+                    return;
+                }
+                EventKind::Lagged { .. } => *lagged = true,
+                _ => {}
+            }
+        }
+    }
+
+    for i in 0..30u32 {
+        let job = loop {
+            match within(pool.start(Start::Runs)).await {
+                Ok(job) => break job,
+                Err(ControlError::Full { .. }) => {
+                    next_stopped(&pool, &mut events, &mut reports, &mut lagged, prefix).await
+                }
+                Err(other) => panic!("unexpected {other:?}"),
+            }
+        };
+        within(job.started()).await.unwrap();
+        match i % 4 {
+            0 => job.do_send(Done).unwrap(),
+            1 => job.do_send(FailNow).unwrap(),
+            2 => job.do_send(Crash).unwrap(),
+            _ => {
+                actix::spawn(job.stop());
+            }
+        }
+        handles.push(job);
+    }
+    while reports.len() < handles.len() && !lagged {
+        next_stopped(&pool, &mut events, &mut reports, &mut lagged, prefix).await;
+    }
+    for job in &handles {
+        let ended = within(job.ended()).await;
+        if let Some(seen) = reports.get(ended.path.as_str()) {
+            assert_eq!(seen, &ended, "the event's report is not the handle's");
+        } else {
+            assert!(lagged, "no Stopped event for {}", ended.path);
+        }
+    }
+    assert!(names(pool.supervisor()).await.is_empty());
+    assert_eq!(live.now(), 0);
+    within(app.send(Stop)).await.unwrap();
+    arbiter.stop();
+}
