@@ -593,7 +593,7 @@ enum Op {
 async fn seeded_batches_of_requests_keep_every_child_consistent() {
     tokio::time::pause();
     let with_the_defect = std::env::var("ATTACK3_WITH_DEFECT").is_ok();
-    let mut state: u64 = 0x5eed_a77a_c3;
+    let mut state: u64 = 0x005e_eda7_7ac3;
     let mut next = move |n: u64| {
         state = state
             .wrapping_mul(6364136223846793005)
