@@ -229,11 +229,11 @@ impl SupervisorActor {
     }
 
     fn snapshot(&self) -> NodeSnapshot {
-        let children = self
-            .children
-            .iter()
-            .map(|link| link.snapshot(Vec::new()))
-            .collect();
+        // Made at its size at once: grown by doubling, the vector of a
+        // large table takes a chain of ever larger blocks, each of which
+        // can need fresh heap (see `docs/pool.md`).
+        let mut children = Vec::with_capacity(self.children.len());
+        children.extend(self.children.iter().map(|link| link.snapshot(Vec::new())));
         let state = self.state.get();
         NodeSnapshot {
             name: self.path.name().to_string(),
@@ -706,10 +706,34 @@ impl Handler<StartChild> for SupervisorActor {
     type Result = Result<(), ControlError>;
 
     fn handle(&mut self, StartChild(spec): StartChild, ctx: &mut Context<Self>) -> Self::Result {
+        self.can_take_child()?;
+        self.take_child(spec, ctx)
+    }
+}
+
+impl SupervisorActor {
+    /// Whether a new child can be taken now: the supervisor is not ending
+    /// and has room under its `max_children`.
+    pub(crate) fn can_take_child(&self) -> Result<(), ControlError> {
         if self.is_ending() {
             return Err(self.stopping_error());
         }
-        self.check_room()?;
+        self.check_room()
+    }
+
+    /// Whether a child of this name is in the table.
+    pub(crate) fn has_child(&self, name: &str) -> bool {
+        self.children.find(name).is_some()
+    }
+
+    /// Checks `spec` against the table (its name, its dependencies) and
+    /// starts it as a new child: what `StartChild` does once
+    /// [`can_take_child`](Self::can_take_child) said yes.
+    pub(crate) fn take_child(
+        &mut self,
+        spec: AnyChildSpec,
+        ctx: &mut Context<Self>,
+    ) -> Result<(), ControlError> {
         let common = spec.0.common();
         check_name(&self.path, common.name)?;
         if self.children.find(common.name).is_some() {
