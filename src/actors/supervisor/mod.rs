@@ -127,6 +127,9 @@ pub struct SupervisorActor {
     /// restart's backoff (with how many restarts wait for it): a later
     /// restart, which does not wait for that backoff, leaves them to it.
     awaiting_start: Rc<RefCell<std::collections::HashMap<usize, u32>>>,
+    /// The keys of children a `RemoveChild` is removing: it waits for their
+    /// stop, and nothing starts them again meanwhile.
+    removing: Vec<usize>,
     /// 1 for the first run; one more each time its subtree is restarted.
     incarnation: u64,
     /// Its place among its parent's children, when it is a child.
@@ -830,6 +833,10 @@ impl SupervisorActor {
             return None;
         }
         let (key, link) = self.children.find(name)?;
+        if self.removing.contains(&key) {
+            let path = link.path().clone();
+            return Some(Err(ControlError::ChildStopping { path }));
+        }
         if link.activity() != link::Activity::Done {
             return None;
         }
@@ -865,8 +872,12 @@ impl Handler<RemoveChild> for SupervisorActor {
         }
         link.command(Command::Stop);
         let report = link.shared.report();
+        self.removing.push(index);
         Box::pin(
             actix::fut::wrap_future::<_, Self>(report).map(move |report, this, _| {
+                if let Some(at) = this.removing.iter().position(|&key| key == index) {
+                    this.removing.swap_remove(at);
+                }
                 if this
                     .children
                     .get(index)
