@@ -154,6 +154,9 @@ pub(crate) struct OwnState {
     link: Option<std::rc::Weak<link::ChildLink>>,
     /// The number of the latest wait for the siblings it depends on.
     wait: Cell<u32>,
+    /// On another arbiter: where its parent's relay waits for its end (see
+    /// [`remote::AwaitEnd`]).
+    relay: RefCell<Option<remote::EndSender>>,
 }
 
 impl OwnState {
@@ -162,6 +165,7 @@ impl OwnState {
             state: Cell::new(NodeState::Starting),
             link: link.as_ref().map(Rc::downgrade),
             wait: Cell::new(0),
+            relay: RefCell::new(None),
         }
     }
 
@@ -370,7 +374,7 @@ impl Actor for SupervisorActor {
                     children,
                     ended_on_its_own: false,
                 };
-                publish(stopped, links, &state, &events, &report);
+                publish(stopped, links, &state, &events, report);
             });
         }
         tracing::info!(path = %self.path, "supervisor stopped");
@@ -465,7 +469,7 @@ impl SupervisorActor {
                     }
                 }
                 token.cancel();
-                publish(stopped, links, &state, &events, &report);
+                publish(stopped, links, &state, &events, report);
                 drop(keep_alive);
             }
             .in_current_span(),
@@ -483,8 +487,26 @@ fn publish(
     links: Vec<Rc<link::ChildLink>>,
     state: &OwnState,
     events: &Events,
-    report: &watch::Sender<Option<Rc<shutdown::Published>>>,
+    report: Rc<watch::Sender<Option<Rc<shutdown::Published>>>>,
 ) {
+    // On another arbiter, its parent's relay takes its end first, and it is
+    // published once the relay answers: by then the parent's link is done
+    // (and a temporary one asked its parent to take it out of the table),
+    // as for a nested supervisor on the parent's thread.
+    let relay = state.relay.borrow_mut().take();
+    if let Some(relay) = relay {
+        let (settled, on_settled) = tokio::sync::oneshot::channel();
+        if relay.send((stopped.clone(), settled)).is_ok() {
+            let events = events.clone();
+            actix_rt::spawn(async move {
+                // Told, or the relay is gone (killed, or its parent is):
+                // published either way.
+                let _ = on_settled.await;
+                publish_own(stopped, links, &events, &report);
+            });
+            return;
+        }
+    }
     let published = match state.link() {
         Some(link) => {
             let own = shutdown::without_children(&stopped);
@@ -496,14 +518,24 @@ fn publish(
             link.finish(Box::new(stopped));
             shutdown::Published::copies_only(own, links)
         }
-        None => {
-            events.emit(&stopped.path, 1, || EventKind::Stopped {
-                report: stopped.clone(),
-            });
-            shutdown::Published::new(stopped, links)
-        }
+        None => return publish_own(stopped, links, events, &report),
     };
     report.send_replace(Some(Rc::new(published)));
+}
+
+/// Publishes the final report of a supervisor that tells its own end (a
+/// root, or one on another arbiter): its `Stopped` event, then the `Stop`s
+/// it answers.
+fn publish_own(
+    stopped: StopReport,
+    links: Vec<Rc<link::ChildLink>>,
+    events: &Events,
+    report: &watch::Sender<Option<Rc<shutdown::Published>>>,
+) {
+    events.emit(&stopped.path, 1, || EventKind::Stopped {
+        report: stopped.clone(),
+    });
+    report.send_replace(Some(Rc::new(shutdown::Published::new(stopped, links))));
 }
 
 impl Handler<Stop> for SupervisorActor {
