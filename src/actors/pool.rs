@@ -8,16 +8,18 @@
 //! a supervisor (a `Stop` drains every child and answers a report,
 //! `Inspect` shows the live children, lifecycle events are published, each
 //! child has a startup handle) and can be the root of a tree or a child of
-//! another supervisor. What the pool adds is on the caller's side: a
-//! [`Pool`] handle builds each child's spec from the template and the
-//! arguments of that child and gives it to the supervisor with
-//! [`StartChild`], which refuses it with [`ControlError::Full`] when
-//! `max_children` children run already (Postgres refuses a background
-//! worker the same way when its slots are full; OTP's `simple_one_for_one`
-//! and Elixir's `DynamicSupervisor` are the models).
+//! another supervisor. What the pool adds is a [`Pool`] handle: it sends
+//! the template and the arguments of each child to the supervisor, which
+//! builds the child's spec there and starts it as a
+//! [`StartChild`](crate::StartChild) would, or refuses it with
+//! [`ControlError::Full`] when `max_children` children run already
+//! (Postgres refuses a background worker the same way when its slots are
+//! full; OTP's `simple_one_for_one` and Elixir's `DynamicSupervisor` are
+//! the models). The pool's numbers skip a name already taken, by a child
+//! started under that name with `start_named` or a plain `StartChild`.
 //!
-//! The limit is checked by the supervisor as it handles the `StartChild`,
-//! so concurrent callers on any thread can never start more than
+//! The limit is checked by the supervisor as it handles the start, so
+//! concurrent callers on any thread can never start more than
 //! `max_children`. A child that ended counts no longer: a caller that
 //! waited for [`ChildHandle::ended`] and starts the next child is never
 //! refused because of it.
@@ -33,7 +35,6 @@ use actix::Addr;
 use super::supervisor::{SupervisorActor, SupervisorBuilder};
 use crate::child::{ChildHandle, SupervisedActor};
 use crate::error::{BuildError, ControlError};
-use crate::messages::children::StartChild;
 use crate::policy::{Backoff, Grace, RestartIntensity, RestartPolicy};
 use crate::spec::{AnyChildSpec, ChildSpec};
 use crate::tree::NodePath;
@@ -128,8 +129,8 @@ impl<A, Args> fmt::Debug for PoolBuilder<A, Args> {
 /// A handle to a running pool: starts its children, and reaches its
 /// supervisor.
 ///
-/// Cheap to clone, and usable from any thread: each start builds the
-/// child's spec where it is called and sends it to the pool's supervisor.
+/// Cheap to clone, and usable from any thread: each start sends the
+/// child's arguments to the pool's supervisor, which builds the child.
 /// Valid before the pool starts (starts wait in the supervisor's mailbox).
 ///
 /// # Examples
@@ -156,7 +157,8 @@ impl<A, Args> fmt::Debug for PoolBuilder<A, Args> {
 /// }
 /// first.stop().await; // it ended: its slot is free at once
 /// let second = pool.start("orders").await?;
-/// assert_eq!(second.path().as_str(), "/vacuum/3");
+/// // The refused start took no number.
+/// assert_eq!(second.path().as_str(), "/vacuum/2");
 /// let report = pool.supervisor().send(Stop).await?; // drains every child
 /// assert!(report.is_drained());
 /// # Ok::<_, Box<dyn std::error::Error>>(())
@@ -370,9 +372,12 @@ where
     Args: Send + 'static,
 {
     /// Starts a child built by the template from `args`, named with the
-    /// pool's next number (`1`, `2`, ...), and answers its handle once the
+    /// pool's next number (`1`, `2`, ...; a refused start takes none, and
+    /// a number whose name a child has already is skipped), and answers its handle once the
     /// pool's supervisor took it: the child is starting, and its
-    /// [`started`](ChildHandle::started) tells how the start went.
+    /// [`started`](ChildHandle::started) tells how the start went. The
+    /// start is sent when `start` is called: dropping the future unpolled
+    /// does not take it back (the child starts, and its handle is dropped).
     ///
     /// # Errors
     ///
@@ -384,8 +389,7 @@ where
         &self,
         args: Args,
     ) -> impl Future<Output = Result<ChildHandle<A>, ControlError>> + 'static {
-        let number = self.template.next.fetch_add(1, Ordering::Relaxed);
-        self.start_named(number.to_string(), args)
+        self.send(None, args)
     }
 
     /// Starts a child called `name` (unique in the pool, not a number the
@@ -401,26 +405,28 @@ where
         name: impl Into<String>,
         args: Args,
     ) -> impl Future<Output = Result<ChildHandle<A>, ControlError>> + 'static {
-        let settings = self.template.settings();
+        self.send(Some(name.into()), args)
+    }
+
+    /// Sends the start to the pool's supervisor now (not when the future is
+    /// first polled), which builds the child there.
+    fn send(
+        &self,
+        name: Option<String>,
+        args: Args,
+    ) -> impl Future<Output = Result<ChildHandle<A>, ControlError>> + 'static {
         let template = self.template.clone();
-        let mut spec = ChildSpec::new(name, move || (template.factory)(&args))
-            .restart(settings.restart)
-            .grace(settings.grace)
-            .remove_on_exit();
-        if let Some(backoff) = settings.backoff {
-            spec = spec.backoff(backoff);
-        }
-        let handle = spec.handle();
-        let started = self.supervisor.send(StartChild::new(spec));
-        let template = self.template.clone();
+        let started = self.supervisor.send(StartFromTemplate {
+            template: self.template.clone(),
+            name,
+            args,
+        });
         async move {
-            match started.await {
-                Ok(Ok(())) => Ok(handle),
-                Ok(Err(err)) => Err(err),
-                Err(_) => Err(ControlError::SupervisorStopping {
-                    parent: parent_of(&handle.path(), &template.name),
-                }),
-            }
+            started.await.unwrap_or_else(|_| {
+                Err(ControlError::SupervisorStopping {
+                    parent: NodePath::root(&template.name),
+                })
+            })
         }
     }
 
@@ -432,12 +438,58 @@ where
     }
 }
 
-/// The path of the pool a child belongs to: its path without its name, or,
-/// for a child the pool never placed, the pool's name as a root.
-fn parent_of(child: &NodePath, pool: &str) -> NodePath {
-    let path = child.as_str();
-    match path.rfind('/') {
-        Some(at) if at > 0 => NodePath::parse(&path[..at]).unwrap_or_else(|_| NodePath::root(pool)),
-        _ => NodePath::root(pool),
+/// A pool's start, handled by its supervisor: the child's spec, mailbox,
+/// handle and name are made there, as the child is taken, so that what a
+/// child allocates is allocated together (see `docs/pool.md`), and the
+/// pool's numbers skip names already taken.
+struct StartFromTemplate<A, Args> {
+    template: Arc<Template<A, Args>>,
+    /// `None`: the pool's next number that names no child.
+    name: Option<String>,
+    args: Args,
+}
+
+impl<A, Args> actix::Message for StartFromTemplate<A, Args>
+where
+    A: SupervisedActor,
+{
+    type Result = Result<ChildHandle<A>, ControlError>;
+}
+
+impl<A, Args> actix::Handler<StartFromTemplate<A, Args>> for SupervisorActor
+where
+    A: SupervisedActor,
+    Args: Send + 'static,
+{
+    type Result = Result<ChildHandle<A>, ControlError>;
+
+    fn handle(
+        &mut self,
+        start: StartFromTemplate<A, Args>,
+        ctx: &mut actix::Context<Self>,
+    ) -> Self::Result {
+        self.can_take_child()?;
+        let StartFromTemplate {
+            template,
+            name,
+            args,
+        } = start;
+        let name = name.unwrap_or_else(|| loop {
+            let number = template.next.fetch_add(1, Ordering::Relaxed).to_string();
+            if !self.has_child(&number) {
+                break number;
+            }
+        });
+        let settings = template.settings();
+        let mut spec = ChildSpec::new(name, move || (template.factory)(&args))
+            .restart(settings.restart)
+            .grace(settings.grace)
+            .remove_on_exit();
+        if let Some(backoff) = settings.backoff {
+            spec = spec.backoff(backoff);
+        }
+        let handle = spec.handle();
+        self.take_child(spec.into(), ctx)?;
+        Ok(handle)
     }
 }

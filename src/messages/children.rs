@@ -131,6 +131,8 @@ impl Message for StopChild {
 ///
 /// [`ControlError::UnknownChild`], [`ControlError::ChildEnded`] for a child
 /// that ended and cannot start again (a nested supervisor),
+/// [`ControlError::ChildStopping`] for a child a stop or a [`RemoveChild`]
+/// is ending (it will end, and not start again),
 /// [`ControlError::SupervisorStopping`].
 ///
 /// # Examples
@@ -175,7 +177,9 @@ impl Message for RestartChild {
 }
 
 /// Stops one child gracefully, if it still runs, and removes it from the
-/// table; its name can then be used again. Answers its report.
+/// table; its name can then be used again. Answers its report. Until then,
+/// a [`RestartChild`] of it answers [`ControlError::ChildStopping`]: nothing
+/// starts a child that is being removed.
 ///
 /// # Errors
 ///

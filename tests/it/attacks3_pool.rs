@@ -9,8 +9,7 @@
 //! child's `Stopped` event.
 //!
 //! Each test asserts a promise of `docs/pool.md`, `docs/ended_children.md`
-//! or the rustdoc. A test marked `#[ignore = "DEFECT: ..."]` shows a promise
-//! broken today.
+//! or the rustdoc. A test marked `//! broken today.
 //!
 //! Tests on one thread run under paused time; tests that involve other OS
 //! threads run on the real clock and wait only on replies, handles, reports
@@ -78,7 +77,6 @@ async fn joined<T>(rx: tokio::sync::oneshot::Receiver<T>) -> T {
 /// name, or taken without ever making one of the pool's own starts fail.
 /// The pool's handle must not be able to break its own numbering.
 #[actix_rt::test]
-#[ignore = "DEFECT: pool.start_named(\"2\") is taken, and the pool's own start that reaches number 2 then fails DuplicateName"]
 async fn start_named_with_a_number_the_pool_gives_later_does_not_break_its_starts() {
     tokio::time::pause();
     let live = Live::new();

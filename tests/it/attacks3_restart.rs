@@ -6,8 +6,7 @@
 //!
 //! Each test asserts a promise of `docs/ended_children.md` or the rustdoc
 //! of `RestartChild`, `RemoveChild` and `ChildHandle`. A test marked
-//! `#[ignore = "DEFECT: ..."]` shows a promise broken today.
-//!
+//! `//!
 //! Every test runs on one thread under paused time and waits only on
 //! replies, handles, reports and events; every await that could hang is
 //! bounded.
@@ -389,7 +388,6 @@ async fn notes_around_a_restart_raced_by_a_remove_are_each_accounted_once() {
 /// (`UnknownChild`), or one still stopping (`ChildStopping`): nothing of
 /// that name may be listed or run once both answered.
 #[actix_rt::test]
-#[ignore = "DEFECT: RestartChild queued behind RemoveChild starts the removed child again; it is listed and runs although RemoveChild answered Ok"]
 async fn restart_child_after_remove_child_answered_finds_no_child() {
     tokio::time::pause();
     let mut broken = Vec::new();

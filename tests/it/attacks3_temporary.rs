@@ -10,8 +10,7 @@
 //!
 //! Each test asserts a promise of `docs/ended_children.md`,
 //! `docs/start_order.md` or the rustdoc. A test marked
-//! `#[ignore = "DEFECT: ..."]` shows a promise broken today.
-//!
+//! `//!
 //! Tests run under paused time where they stay on one thread, and wait
 //! only on replies, handles, reports and events; every await that could
 //! hang is bounded.
@@ -123,7 +122,6 @@ async fn a_temporary_subtree_stopped_through_its_own_address_leaves_and_frees_it
 /// The same on another arbiter: the `Stop` answers and the `Stopped` event
 /// is published while the parent still lists the subtree.
 #[actix_rt::test]
-#[ignore = "DEFECT: a temporary subtree on another arbiter stopped through its own address is still listed after its Stop answered and its Stopped event was seen"]
 async fn a_temporary_subtree_on_another_arbiter_stopped_through_its_own_address_leaves_by_its_stopped_event(
 ) {
     let arbiter = Arbiter::new();
@@ -181,7 +179,6 @@ async fn a_temporary_subtree_that_gives_up_frees_its_name_by_its_stopped_event()
 /// The same on another arbiter: the `Stopped` event is published while the
 /// parent still holds the name.
 #[actix_rt::test]
-#[ignore = "DEFECT: a temporary subtree on another arbiter that gave up still holds its name (DuplicateName) after its Stopped event was published"]
 async fn a_temporary_subtree_on_another_arbiter_that_gives_up_frees_its_name_by_its_stopped_event()
 {
     let arbiter = Arbiter::new();
@@ -823,7 +820,6 @@ async fn a_restarting_temporary_subtree_on_another_arbiter_bystander_of_a_one_fo
 /// The same with policy `Never`, on another arbiter: the subtree's
 /// `Stopped` event is published while its parent still holds its name.
 #[actix_rt::test]
-#[ignore = "DEFECT: a temporary Never subtree on another arbiter ended by its parent's one-for-all still holds its name (DuplicateName) after its Stopped event"]
 async fn a_never_temporary_subtree_on_another_arbiter_ended_by_a_one_for_all_restart_frees_its_name_by_its_stopped_event(
 ) {
     let arbiter = Arbiter::new();

@@ -973,7 +973,6 @@ async fn tasks_sent_from_another_thread_while_the_pool_stops_are_each_accounted_
 /// and unusable settings, none of which holds), and the two never share a
 /// name.
 #[actix_rt::test]
-#[ignore = "DEFECT (minor): a plain StartChild to a pool's supervisor can take a number the pool gives later; that pool.start then fails DuplicateName"]
 async fn a_child_placed_under_a_pool_number_does_not_break_the_pool_s_starts() {
     tokio::time::pause();
     let counts = Arc::new(Counts::default());

@@ -636,6 +636,7 @@ impl SupervisorBuilder {
             strategy: self.strategy,
             restarts: std::collections::VecDeque::new(),
             awaiting_start: Default::default(),
+            removing: Vec::new(),
             incarnation: 1,
             as_child: place.as_child,
             child_scope: None,

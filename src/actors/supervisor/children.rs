@@ -192,7 +192,6 @@ impl Children {
     }
 
     /// How many children the table holds.
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.slots.len() - self.free.len()
     }

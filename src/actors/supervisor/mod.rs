@@ -127,6 +127,9 @@ pub struct SupervisorActor {
     /// restart's backoff (with how many restarts wait for it): a later
     /// restart, which does not wait for that backoff, leaves them to it.
     awaiting_start: Rc<RefCell<std::collections::HashMap<usize, u32>>>,
+    /// The keys of children a `RemoveChild` is removing: it waits for their
+    /// stop, and nothing starts them again meanwhile.
+    removing: Vec<usize>,
     /// 1 for the first run; one more each time its subtree is restarted.
     incarnation: u64,
     /// Its place among its parent's children, when it is a child.
@@ -151,6 +154,9 @@ pub(crate) struct OwnState {
     link: Option<std::rc::Weak<link::ChildLink>>,
     /// The number of the latest wait for the siblings it depends on.
     wait: Cell<u32>,
+    /// On another arbiter: where its parent's relay waits for its end (see
+    /// [`remote::AwaitEnd`]).
+    relay: RefCell<Option<remote::EndSender>>,
 }
 
 impl OwnState {
@@ -159,6 +165,7 @@ impl OwnState {
             state: Cell::new(NodeState::Starting),
             link: link.as_ref().map(Rc::downgrade),
             wait: Cell::new(0),
+            relay: RefCell::new(None),
         }
     }
 
@@ -229,11 +236,11 @@ impl SupervisorActor {
     }
 
     fn snapshot(&self) -> NodeSnapshot {
-        let children = self
-            .children
-            .iter()
-            .map(|link| link.snapshot(Vec::new()))
-            .collect();
+        // Made at its size at once: grown by doubling, the vector of a
+        // large table takes a chain of ever larger blocks, each of which
+        // can need fresh heap (see `docs/pool.md`).
+        let mut children = Vec::with_capacity(self.children.len());
+        children.extend(self.children.iter().map(|link| link.snapshot(Vec::new())));
         let state = self.state.get();
         NodeSnapshot {
             name: self.path.name().to_string(),
@@ -367,7 +374,7 @@ impl Actor for SupervisorActor {
                     children,
                     ended_on_its_own: false,
                 };
-                publish(stopped, links, &state, &events, &report);
+                publish(stopped, links, &state, &events, report);
             });
         }
         tracing::info!(path = %self.path, "supervisor stopped");
@@ -462,7 +469,7 @@ impl SupervisorActor {
                     }
                 }
                 token.cancel();
-                publish(stopped, links, &state, &events, &report);
+                publish(stopped, links, &state, &events, report);
                 drop(keep_alive);
             }
             .in_current_span(),
@@ -480,8 +487,26 @@ fn publish(
     links: Vec<Rc<link::ChildLink>>,
     state: &OwnState,
     events: &Events,
-    report: &watch::Sender<Option<Rc<shutdown::Published>>>,
+    report: Rc<watch::Sender<Option<Rc<shutdown::Published>>>>,
 ) {
+    // On another arbiter, its parent's relay takes its end first, and it is
+    // published once the relay answers: by then the parent's link is done
+    // (and a temporary one asked its parent to take it out of the table),
+    // as for a nested supervisor on the parent's thread.
+    let relay = state.relay.borrow_mut().take();
+    if let Some(relay) = relay {
+        let (settled, on_settled) = tokio::sync::oneshot::channel();
+        if relay.send((stopped.clone(), settled)).is_ok() {
+            let events = events.clone();
+            actix_rt::spawn(async move {
+                // Told, or the relay is gone (killed, or its parent is):
+                // published either way.
+                let _ = on_settled.await;
+                publish_own(stopped, links, &events, &report);
+            });
+            return;
+        }
+    }
     let published = match state.link() {
         Some(link) => {
             let own = shutdown::without_children(&stopped);
@@ -493,14 +518,24 @@ fn publish(
             link.finish(Box::new(stopped));
             shutdown::Published::copies_only(own, links)
         }
-        None => {
-            events.emit(&stopped.path, 1, || EventKind::Stopped {
-                report: stopped.clone(),
-            });
-            shutdown::Published::new(stopped, links)
-        }
+        None => return publish_own(stopped, links, events, &report),
     };
     report.send_replace(Some(Rc::new(published)));
+}
+
+/// Publishes the final report of a supervisor that tells its own end (a
+/// root, or one on another arbiter): its `Stopped` event, then the `Stop`s
+/// it answers.
+fn publish_own(
+    stopped: StopReport,
+    links: Vec<Rc<link::ChildLink>>,
+    events: &Events,
+    report: &watch::Sender<Option<Rc<shutdown::Published>>>,
+) {
+    events.emit(&stopped.path, 1, || EventKind::Stopped {
+        report: stopped.clone(),
+    });
+    report.send_replace(Some(Rc::new(shutdown::Published::new(stopped, links))));
 }
 
 impl Handler<Stop> for SupervisorActor {
@@ -706,10 +741,34 @@ impl Handler<StartChild> for SupervisorActor {
     type Result = Result<(), ControlError>;
 
     fn handle(&mut self, StartChild(spec): StartChild, ctx: &mut Context<Self>) -> Self::Result {
+        self.can_take_child()?;
+        self.take_child(spec, ctx)
+    }
+}
+
+impl SupervisorActor {
+    /// Whether a new child can be taken now: the supervisor is not ending
+    /// and has room under its `max_children`.
+    pub(crate) fn can_take_child(&self) -> Result<(), ControlError> {
         if self.is_ending() {
             return Err(self.stopping_error());
         }
-        self.check_room()?;
+        self.check_room()
+    }
+
+    /// Whether a child of this name is in the table.
+    pub(crate) fn has_child(&self, name: &str) -> bool {
+        self.children.find(name).is_some()
+    }
+
+    /// Checks `spec` against the table (its name, its dependencies) and
+    /// starts it as a new child: what `StartChild` does once
+    /// [`can_take_child`](Self::can_take_child) said yes.
+    pub(crate) fn take_child(
+        &mut self,
+        spec: AnyChildSpec,
+        ctx: &mut Context<Self>,
+    ) -> Result<(), ControlError> {
         let common = spec.0.common();
         check_name(&self.path, common.name)?;
         if self.children.find(common.name).is_some() {
@@ -806,6 +865,10 @@ impl SupervisorActor {
             return None;
         }
         let (key, link) = self.children.find(name)?;
+        if self.removing.contains(&key) {
+            let path = link.path().clone();
+            return Some(Err(ControlError::ChildStopping { path }));
+        }
         if link.activity() != link::Activity::Done {
             return None;
         }
@@ -841,8 +904,12 @@ impl Handler<RemoveChild> for SupervisorActor {
         }
         link.command(Command::Stop);
         let report = link.shared.report();
+        self.removing.push(index);
         Box::pin(
             actix::fut::wrap_future::<_, Self>(report).map(move |report, this, _| {
+                if let Some(at) = this.removing.iter().position(|&key| key == index) {
+                    this.removing.swap_remove(at);
+                }
                 if this
                     .children
                     .get(index)

@@ -155,22 +155,36 @@ async fn dependencies_ready(after: &StartAfter) -> Result<(), NodePath> {
 
 /// To a supervisor: answers with its stop report once it has ended (after
 /// a `Stop`, giving up, or `Kill`), without asking it to stop; `None` if it
-/// ended without one.
+/// ended without one. The answer comes before the supervisor publishes its
+/// end (its `Stopped` event, its `Stop`s answered), which waits until the
+/// relay sends on the [`Settled`] it carries, once the parent's link is
+/// done.
 #[derive(Debug)]
 pub(crate) struct AwaitEnd;
 
+/// The relay's word that the parent's link took the end.
+pub(crate) type Settled = tokio::sync::oneshot::Sender<()>;
+
+/// Where a supervisor on another arbiter gives its end to its relay.
+pub(crate) type EndSender = tokio::sync::oneshot::Sender<(StopReport, Settled)>;
+
 impl Message for AwaitEnd {
-    type Result = Option<StopReport>;
+    type Result = Option<(StopReport, Option<Settled>)>;
 }
 
 impl Handler<AwaitEnd> for SupervisorActor {
-    type Result = ResponseFuture<Option<StopReport>>;
+    type Result = ResponseFuture<Option<(StopReport, Option<Settled>)>>;
 
     fn handle(&mut self, _: AwaitEnd, _: &mut Context<Self>) -> Self::Result {
-        let mut reports = self.report.subscribe();
+        if let Some(published) = self.report.borrow().clone() {
+            // Published already: nothing is left to order.
+            return Box::pin(async move { Some((published.take(), None)) });
+        }
+        let (end, on_end) = tokio::sync::oneshot::channel();
+        *self.state.relay.borrow_mut() = Some(end);
         Box::pin(async move {
-            let published = reports.wait_for(Option::is_some).await.ok()?.clone()?;
-            Some(published.take())
+            let (report, settled) = on_end.await.ok()?;
+            Some((report, Some(settled)))
         })
     }
 }
@@ -220,7 +234,7 @@ enum Next {
     Ready,
     Escalated(Failure),
     RestartDue,
-    Ended(Option<StopReport>),
+    Ended(Option<(StopReport, Option<Settled>)>),
 }
 
 /// Serves the link of a supervisor on another arbiter until it ends:
@@ -316,7 +330,15 @@ async fn relay(
                     link.set_activity(Activity::Ready);
                 }
             }
-            Next::Ended(report) => return finish(&link, &env, report),
+            Next::Ended(Some((report, settled))) => {
+                settle(&link, report);
+                // Its end is published now, after the link's.
+                if let Some(settled) = settled {
+                    let _ = settled.send(());
+                }
+                return;
+            }
+            Next::Ended(None) => return gone_with_its_arbiter(&link, &env),
             Next::Command(Command::Stop) => {
                 restart_at = None;
                 set_state(&link, NodeState::Stopping);
@@ -438,22 +460,17 @@ fn started_again(link: &ChildLink) {
     set_state(link, NodeState::Running);
 }
 
-/// The supervisor ended: its report (it published its own `Stopped` event)
-/// or, when its arbiter stopped under it, a failure.
-fn finish(link: &ChildLink, env: &ChildEnv, report: Option<StopReport>) {
-    match report {
-        Some(report) => settle(link, report),
-        None => {
-            let failure = Failure::new(
-                FailureKind::Error,
-                FailurePhase::Running,
-                "its arbiter stopped, or had stopped before it started".into(),
-            );
-            tracing::error!(path = %link.path(), "a supervisor on another arbiter is gone with its arbiter");
-            link.record.borrow_mut().last_failure = Some(Box::new(failure.clone()));
-            ended_here(link, env, StopOutcome::Failed(failure));
-        }
-    }
+/// The supervisor is gone with its arbiter, without telling its end: it is
+/// reported failed, its `Stopped` event published here.
+fn gone_with_its_arbiter(link: &ChildLink, env: &ChildEnv) {
+    let failure = Failure::new(
+        FailureKind::Error,
+        FailurePhase::Running,
+        "its arbiter stopped, or had stopped before it started".into(),
+    );
+    tracing::error!(path = %link.path(), "a supervisor on another arbiter is gone with its arbiter");
+    link.record.borrow_mut().last_failure = Some(Box::new(failure.clone()));
+    ended_here(link, env, StopOutcome::Failed(failure));
 }
 
 /// Ended without its supervisor publishing its end (never spawned: a stop,
