@@ -10,7 +10,8 @@
 //!
 //! Each test asserts a promise of `docs/ended_children.md`,
 //! `docs/start_order.md` or the rustdoc. A test marked
-//! `//!
+//! `#[ignore = "DEFECT: ..."]` shows a promise broken today.
+//!
 //! Tests run under paused time where they stay on one thread, and wait
 //! only on replies, handles, reports and events; every await that could
 //! hang is bounded.
@@ -119,8 +120,9 @@ async fn a_temporary_subtree_stopped_through_its_own_address_leaves_and_frees_it
     stopped_through_its_own_address(None).await;
 }
 
-/// The same on another arbiter: the `Stop` answers and the `Stopped` event
-/// is published while the parent still lists the subtree.
+/// The same on another arbiter (once a defect: the `Stop` answered and the
+/// `Stopped` event was published while the parent still listed the
+/// subtree).
 #[actix_rt::test]
 async fn a_temporary_subtree_on_another_arbiter_stopped_through_its_own_address_leaves_by_its_stopped_event(
 ) {
@@ -176,8 +178,8 @@ async fn a_temporary_subtree_that_gives_up_frees_its_name_by_its_stopped_event()
     gives_up(None).await;
 }
 
-/// The same on another arbiter: the `Stopped` event is published while the
-/// parent still holds the name.
+/// The same on another arbiter (once a defect: the `Stopped` event was
+/// published while the parent still held the name).
 #[actix_rt::test]
 async fn a_temporary_subtree_on_another_arbiter_that_gives_up_frees_its_name_by_its_stopped_event()
 {
@@ -817,8 +819,9 @@ async fn a_restarting_temporary_subtree_on_another_arbiter_bystander_of_a_one_fo
     arbiter.stop();
 }
 
-/// The same with policy `Never`, on another arbiter: the subtree's
-/// `Stopped` event is published while its parent still holds its name.
+/// The same with policy `Never`, on another arbiter (once a defect: the
+/// subtree's `Stopped` event was published while its parent still held its
+/// name).
 #[actix_rt::test]
 async fn a_never_temporary_subtree_on_another_arbiter_ended_by_a_one_for_all_restart_frees_its_name_by_its_stopped_event(
 ) {
