@@ -708,3 +708,65 @@ async fn seeded_batches_of_requests_keep_every_child_consistent() {
         within(job.ended()).await;
     }
 }
+
+/// One-for-all: `job` (`Always`) is being removed and drains behind a gate
+/// when its sibling `crasher` fails. The strategy restart must not start
+/// the child being removed again: once the remove answered, nothing of
+/// that name is listed or runs, every note it held is handled, and the
+/// sibling runs again.
+#[actix_rt::test]
+async fn a_strategy_restart_while_a_child_is_being_removed_does_not_start_it_again() {
+    tokio::time::pause();
+    for strategy in [Strategy::OneForAll, Strategy::RestForOne] {
+        let (job_live, crasher_live) = (Live::new(), Live::new());
+        let crasher = member("crasher", &crasher_live).restart(RestartPolicy::OnFailure);
+        let job = member("job", &job_live).restart(RestartPolicy::Always);
+        let (crash, job_h) = (crasher.handle(), job.handle());
+        let app = SupervisorActor::builder("app")
+            .strategy(strategy)
+            .intensity(crate::common::unlimited())
+            .child(crasher)
+            .child(job)
+            .start()
+            .unwrap();
+        within(job_h.started()).await.unwrap();
+        within(crash.started()).await.unwrap();
+        let gate = crate::common::Gate::new();
+        job_h
+            .do_send(crate::attacks3_support::HoldOn(gate.clone()))
+            .unwrap();
+        for _ in 0..3 {
+            job_h.do_send(Note).unwrap();
+        }
+        let removed = tokio::spawn(app.send(RemoveChild::new("job")));
+        settled(testkit::wait_for_node(&app, "/app/job", |n| {
+            n.state == NodeState::Stopping
+        }))
+        .await;
+        crash.do_send(Crash).unwrap();
+        for _ in 0..5 {
+            tokio::task::yield_now().await;
+        }
+        gate.open();
+        let removed = within(removed).await.unwrap().unwrap().unwrap();
+        assert_eq!(
+            removed.outcome,
+            StopOutcome::Drained,
+            "{strategy:?}: {removed}"
+        );
+        settled(testkit::wait_for_node(&app, "/app/crasher", |n| {
+            n.state == NodeState::Running && n.incarnation == 2
+        }))
+        .await;
+        let listed = node(&app, "/app/job").await;
+        assert!(
+            listed.is_none() && job_live.now() == 0,
+            "{strategy:?}: removed, yet listed {listed:?}, {} running",
+            job_live.now()
+        );
+        assert_eq!(job_live.handled(), 3, "{strategy:?}");
+        assert!(!job_h.is_accepting(), "{strategy:?}");
+        within(app.send(Stop)).await.unwrap();
+        assert_eq!(job_live.now() + crasher_live.now(), 0);
+    }
+}

@@ -1095,3 +1095,50 @@ async fn restart_child_of_a_temporary_subtree_on_another_arbiter_keeps_it_in_the
     assert_eq!(live.now(), 0);
     arbiter.stop();
 }
+
+/// A temporary subtree on another arbiter whose worker hangs in its drain
+/// (a gate never opened) is stopped with `StopChild`, and its grace runs
+/// out: the stop answers `TimedOut`, the subtree's end is published once
+/// (not once by the parent's relay and again by the subtree when its
+/// arbiter takes the kill), its name is free at once, and the root's stop
+/// answers.
+#[actix_rt::test]
+async fn a_temporary_subtree_on_another_arbiter_killed_at_its_grace_is_published_once() {
+    let arbiter = Arbiter::new();
+    let live = Live::new();
+    let worker = member("worker", &live);
+    let worker_h = worker.handle();
+    let app = SupervisorActor::builder("app").start().unwrap();
+    let mut events = within(app.send(Subscribe::all())).await.unwrap();
+    let batch = SupervisorActor::builder("batch")
+        .child(worker)
+        .grace(actix_supervisor::Grace::Duration(Duration::from_millis(
+            200,
+        )))
+        .remove_on_exit()
+        .on_arbiter(arbiter.handle());
+    within(app.send(StartChild::new(batch)))
+        .await
+        .unwrap()
+        .unwrap();
+    within(worker_h.started()).await.unwrap();
+    let never = Gate::new();
+    worker_h.do_send(HoldOn(never.clone())).unwrap();
+    let report = within(app.send(StopChild::new("batch")))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(report.outcome, StopOutcome::TimedOut), "{report}");
+    let again = within(app.send(StartChild::new(temporary_batch("batch", &Live::new()))))
+        .await
+        .unwrap();
+    assert!(again.is_ok(), "{again:?}");
+    within(app.send(Stop)).await.unwrap();
+    let seen = events_until_root_stopped(&mut events, "/app").await;
+    let published = stopped_reports(&seen, "/app/batch");
+    // Two subtrees named batch ran: the killed one, then the new one.
+    assert_eq!(published.len(), 2, "{published:#?}");
+    assert_eq!(published[0], report, "{published:#?}");
+    within(worker_h.ended()).await;
+    arbiter.stop();
+}
