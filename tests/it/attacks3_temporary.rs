@@ -1102,9 +1102,7 @@ async fn restart_child_of_a_temporary_subtree_on_another_arbiter_keeps_it_in_the
 /// (not once by the parent's relay and again by the subtree when its
 /// arbiter takes the kill), its name is free at once, and the root's stop
 /// answers.
-#[actix_rt::test]
-async fn a_temporary_subtree_on_another_arbiter_killed_at_its_grace_is_published_once() {
-    let arbiter = Arbiter::new();
+async fn killed_at_its_grace(remote: Option<&Arbiter>) {
     let live = Live::new();
     let worker = member("worker", &live);
     let worker_h = worker.handle();
@@ -1115,8 +1113,11 @@ async fn a_temporary_subtree_on_another_arbiter_killed_at_its_grace_is_published
         .grace(actix_supervisor::Grace::Duration(Duration::from_millis(
             200,
         )))
-        .remove_on_exit()
-        .on_arbiter(arbiter.handle());
+        .remove_on_exit();
+    let batch = match remote {
+        Some(arbiter) => batch.on_arbiter(arbiter.handle()),
+        None => batch,
+    };
     within(app.send(StartChild::new(batch)))
         .await
         .unwrap()
@@ -1140,5 +1141,16 @@ async fn a_temporary_subtree_on_another_arbiter_killed_at_its_grace_is_published
     assert_eq!(published.len(), 2, "{published:#?}");
     assert_eq!(published[0], report, "{published:#?}");
     within(worker_h.ended()).await;
+}
+
+#[actix_rt::test]
+async fn a_temporary_subtree_killed_at_its_grace_is_published_once() {
+    killed_at_its_grace(None).await;
+}
+
+#[actix_rt::test]
+async fn a_temporary_subtree_on_another_arbiter_killed_at_its_grace_is_published_once() {
+    let arbiter = Arbiter::new();
+    killed_at_its_grace(Some(&arbiter)).await;
     arbiter.stop();
 }
