@@ -1337,3 +1337,59 @@ async fn inspect_at_each_stopped_event_of_a_pool_on_another_arbiter_no_longer_li
     within(app.send(Stop)).await.unwrap();
     arbiter.stop();
 }
+
+/// A pool whose children hang in their drain (a gate never opened), with
+/// a child grace of 1 s and a pool grace of 2 s, is stopped while starts
+/// are still in flight: the stop answers (`TimedOut` for the hung ones,
+/// their held note reported), every start answers, every taken child's `ended()` answers the report
+/// the stop holds for it, later starts answer at once, nothing runs.
+#[actix_rt::test]
+async fn a_pool_with_hung_children_stopped_past_its_grace_answers_every_start_and_every_end() {
+    tokio::time::pause();
+    let live = Live::new();
+    let pool = jobs("jobs", &live)
+        .child_grace(actix_supervisor::Grace::Duration(Duration::from_secs(1)))
+        .grace(actix_supervisor::Grace::Duration(Duration::from_secs(2)))
+        .max_children(10)
+        .start()
+        .unwrap();
+    let never = Gate::new();
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let job = within(pool.start(Start::Runs)).await.unwrap();
+        within(job.started()).await.unwrap();
+        job.do_send(HoldOn(never.clone())).unwrap();
+        job.do_send(Note).unwrap();
+        held.push(job);
+    }
+    let late: Vec<_> = (0..4).map(|_| pool.start(Start::Runs)).collect();
+    let stop = pool.supervisor().send(Stop);
+    let after: Vec<_> = (0..4).map(|_| pool.start(Start::Runs)).collect();
+    let report = within(stop).await.unwrap();
+    let hung = held.len();
+    for start in late.into_iter().chain(after) {
+        match within(start).await {
+            Ok(job) => held.push(job),
+            Err(ControlError::SupervisorStopping { .. }) => {}
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    for (i, job) in held.iter().enumerate() {
+        let ended = within(job.ended()).await;
+        assert_eq!(report.find(ended.path.as_str()), Some(&ended), "{report}");
+        if i < hung {
+            // Terminated at its grace; the note behind the gate reported.
+            assert_eq!(ended.outcome, StopOutcome::TimedOut, "{ended}");
+            assert_eq!(ended.undelivered + ended.cancelled, 1, "{ended}");
+        } else {
+            assert_eq!(ended.outcome, StopOutcome::Drained, "{ended}");
+        }
+        assert!(!job.is_accepting());
+    }
+    assert_eq!(live.handled(), 0);
+    assert!(matches!(
+        within(pool.start(Start::Runs)).await,
+        Err(ControlError::SupervisorStopping { .. })
+    ));
+    assert_eq!(live.now(), 0, "a hung job runs on after the pool's stop");
+}
