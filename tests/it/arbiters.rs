@@ -517,11 +517,19 @@ async fn a_stop_while_the_other_arbiter_is_busy_answers_within_the_parent_s_grac
         report.find("/app/remote").unwrap().outcome,
         StopOutcome::TimedOut
     );
+    // The subtree's end was published with the report, at the kill; its
+    // child, busy on the other thread, is still there.
+    let seen = lifecycle.events();
+    assert!(
+        seen.iter().any(|e| e.path.as_str() == "/app/remote"
+            && matches!(&e.kind, EventKind::Stopped { report } if report.outcome == StopOutcome::TimedOut)),
+        "{seen:#?}"
+    );
     release.store(true, Ordering::SeqCst);
-    // Once free, the other thread ends the subtree.
+    // Once free, the other thread ends the subtree: its child ends.
     lifecycle
         .wait_for(|e| {
-            e.path.as_str() == "/app/remote" && matches!(e.kind, EventKind::Stopped { .. })
+            e.path.as_str() == "/app/remote/cruncher" && matches!(e.kind, EventKind::Stopped { .. })
         })
         .await;
     assert!(within(handle.send(Crunch)).await.is_err());

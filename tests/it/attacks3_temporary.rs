@@ -1150,7 +1150,6 @@ async fn a_temporary_subtree_killed_at_its_grace_is_published_once() {
 
 /// The same on another arbiter.
 #[actix_rt::test]
-#[ignore = "DEFECT: a temporary subtree on another arbiter killed at its grace leaves at once, but its TimedOut Stopped event can come after its successor's end and the root's own Stopped"]
 async fn a_temporary_subtree_on_another_arbiter_killed_at_its_grace_is_published_once() {
     let arbiter = Arbiter::new();
     killed_at_its_grace(Some(&arbiter)).await;

@@ -155,7 +155,7 @@ pub(crate) struct OwnState {
     /// The number of the latest wait for the siblings it depends on.
     wait: Cell<u32>,
     /// On another arbiter: where its parent's relay waits for its end (see
-    /// [`remote::AwaitEnd`]).
+    /// [`remote::AwaitEnd`]); the relay publishes it.
     relay: RefCell<Option<remote::EndSender>>,
 }
 
@@ -489,23 +489,24 @@ fn publish(
     events: &Events,
     report: Rc<watch::Sender<Option<Rc<shutdown::Published>>>>,
 ) {
-    // On another arbiter, its parent's relay takes its end first, and it is
-    // published once the relay answers: by then the parent's link is done
-    // (and a temporary one asked its parent to take it out of the table),
-    // as for a nested supervisor on the parent's thread.
+    // On another arbiter, its parent's relay takes its end and publishes
+    // its event; its `Stop`s are answered once the relay is done: by then
+    // the parent's link is done (and a temporary one asked its parent to
+    // take it out of the table), as for a nested supervisor on the
+    // parent's thread. A relay gone (it reported a kill, or the parent is
+    // gone) published what there is to publish: its `Stop`s answer at once.
     let relay = state.relay.borrow_mut().take();
     if let Some(relay) = relay {
         let (settled, on_settled) = tokio::sync::oneshot::channel();
         if relay.send((stopped.clone(), settled)).is_ok() {
-            let events = events.clone();
             actix_rt::spawn(async move {
-                // Told, or the relay is gone (killed, or its parent is):
-                // published either way.
                 let _ = on_settled.await;
-                publish_own(stopped, links, &events, &report);
+                publish_own(stopped, links, None, &report);
             });
-            return;
+        } else {
+            publish_own(stopped, links, None, &report);
         }
+        return;
     }
     let published = match state.link() {
         Some(link) => {
@@ -518,23 +519,25 @@ fn publish(
             link.finish(Box::new(stopped));
             shutdown::Published::copies_only(own, links)
         }
-        None => return publish_own(stopped, links, events, &report),
+        None => return publish_own(stopped, links, Some(events), &report),
     };
     report.send_replace(Some(Rc::new(published)));
 }
 
 /// Publishes the final report of a supervisor that tells its own end (a
-/// root, or one on another arbiter): its `Stopped` event, then the `Stop`s
-/// it answers.
+/// root, or one on another arbiter): its `Stopped` event (unless its relay
+/// published it: `events` is `None`), then the `Stop`s it answers.
 fn publish_own(
     stopped: StopReport,
     links: Vec<Rc<link::ChildLink>>,
-    events: &Events,
+    events: Option<&Events>,
     report: &watch::Sender<Option<Rc<shutdown::Published>>>,
 ) {
-    events.emit(&stopped.path, 1, || EventKind::Stopped {
-        report: stopped.clone(),
-    });
+    if let Some(events) = events {
+        events.emit(&stopped.path, 1, || EventKind::Stopped {
+            report: stopped.clone(),
+        });
+    }
     report.send_replace(Some(Rc::new(shutdown::Published::new(stopped, links))));
 }
 

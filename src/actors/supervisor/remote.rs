@@ -34,10 +34,22 @@
 //! # What the relay does not wait for
 //!
 //! A `Kill` (the parent's grace ran out, or the parent was killed) is sent
-//! on, and the relay reports the subtree `TimedOut` at once, without waiting
-//! for the other thread: a CPU-bound handler there cannot hold its parent's
-//! stop past the parent's grace. The subtree ends as soon as its arbiter
-//! takes the message.
+//! on, and the relay reports the subtree `TimedOut` at once, its `Stopped`
+//! event included, without waiting for the other thread: a CPU-bound
+//! handler there cannot hold its parent's stop past the parent's grace. The
+//! subtree ends as soon as its arbiter takes the message.
+//!
+//! # Who publishes the end
+//!
+//! The relay, on the parent's thread, in the order a nested supervisor there
+//! keeps: the `Stopped` event, then the link done (a temporary subtree asks
+//! its parent to take it out of the table), then the report to whoever
+//! waits on the link. The subtree hands its end over as the answer to
+//! [`AwaitEnd`], with a [`Settled`] sender on which the relay says when it is
+//! done; only then does the subtree answer the `Stop`s sent to its own
+//! address. A subtree whose relay is gone answers them at once, and never
+//! publishes a `Stopped` event of its own: the relay reported its end
+//! (killed, or gone with its arbiter).
 
 use std::future::poll_fn;
 use std::rc::Rc;
@@ -62,6 +74,7 @@ use crate::messages::stop::{Stop, StopOutcome, StopReport};
 use crate::messages::Kill;
 use crate::policy::Strategy;
 use crate::tree::{Failure, FailureKind, FailurePhase, NodeKind, NodePath, NodeState};
+use futures_util::FutureExt as _;
 
 /// Starts `builder` (validated, its paths assigned) on `arbiter` as the
 /// child `env` describes, and the relay that serves its link here.
@@ -331,12 +344,7 @@ async fn relay(
                 }
             }
             Next::Ended(Some((report, settled))) => {
-                settle(&link, report);
-                // Its end is published now, after the link's.
-                if let Some(settled) = settled {
-                    let _ = settled.send(());
-                }
-                return;
+                return settled_end(&link, &env, report, settled)
             }
             Next::Ended(None) => return gone_with_its_arbiter(&link, &env),
             Next::Command(Command::Stop) => {
@@ -345,9 +353,13 @@ async fn relay(
                 addr.do_send(Stop);
             }
             Next::Command(Command::Kill) => {
+                // An end handed over already is taken as it is.
+                if let Some(Ok(Some((report, settled)))) = ended.as_mut().now_or_never() {
+                    return settled_end(&link, &env, report, settled);
+                }
                 addr.do_send(Stop);
                 addr.do_send(Kill);
-                return killed(&link);
+                return ended_here(&link, &env, StopOutcome::TimedOut);
             }
             Next::Command(Command::Restart) => {
                 restart_at = None;
@@ -488,10 +500,19 @@ fn ended_here(link: &ChildLink, env: &ChildEnv, outcome: StopOutcome) {
     settle(link, report);
 }
 
-/// Killed: reported `TimedOut` now; the supervisor ends when its arbiter
-/// takes the `Kill`.
-fn killed(link: &ChildLink) {
-    settle(link, empty_report(link, StopOutcome::TimedOut));
+/// The end the supervisor handed over: its `Stopped` event published and
+/// the link settled here, then the supervisor told to answer its `Stop`s.
+fn settled_end(link: &ChildLink, env: &ChildEnv, report: StopReport, settled: Option<Settled>) {
+    let incarnation = link.record.borrow().incarnation;
+    env.scope
+        .events
+        .emit(link.path(), incarnation, || EventKind::Stopped {
+            report: report.clone(),
+        });
+    settle(link, report);
+    if let Some(settled) = settled {
+        let _ = settled.send(());
+    }
 }
 
 /// The link's last state, its report and its activity, from `report`.
