@@ -373,9 +373,10 @@ where
 {
     /// Starts a child built by the template from `args`, named with the
     /// pool's next number (`1`, `2`, ...; a refused start takes none, and
-    /// a number whose name a child has already is skipped), and answers its handle once the
-    /// pool's supervisor took it: the child is starting, and its
-    /// [`started`](ChildHandle::started) tells how the start went. The
+    /// a number whose name a child has already is skipped), and answers
+    /// its handle once the pool's supervisor took it: the child is
+    /// starting, and its [`started`](ChildHandle::started) tells how the
+    /// start went. The
     /// start is sent when `start` is called: dropping the future unpolled
     /// does not take it back (the child starts, and its handle is dropped).
     ///
@@ -439,9 +440,8 @@ where
 }
 
 /// A pool's start, handled by its supervisor: the child's spec, mailbox,
-/// handle and name are made there, as the child is taken, so that what a
-/// child allocates is allocated together (see `docs/pool.md`), and the
-/// pool's numbers skip names already taken.
+/// handle and name are made there, as the child is taken, so the pool's
+/// numbers can skip the names already taken.
 struct StartFromTemplate<A, Args> {
     template: Arc<Template<A, Args>>,
     /// `None`: the pool's next number that names no child.
