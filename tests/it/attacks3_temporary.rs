@@ -368,9 +368,9 @@ async fn start_child_racing_a_temporary_child_s_own_end_never_loses_the_new_chil
             Err(other) => panic!("{yields} yields: {other:?}"),
         }
         within(new.started()).await.unwrap();
+        // Once `ended()` answered, the old child has asked to leave: the
+        // next look sees its leaving done.
         within(old.ended()).await;
-        // Let the old child's leaving be processed, then look.
-        tokio::time::sleep(Duration::from_millis(10)).await;
         let listed = names(&app).await;
         assert_eq!(listed, ["job"], "{yields} yields: the new child was lost");
         assert_consistent(&app, "/app/job", &new, &new_live).await;
