@@ -490,33 +490,28 @@ fn gone_with_its_arbiter(link: &ChildLink, env: &ChildEnv) {
 /// with its arbiter): reported with `outcome`, its `Stopped` event
 /// published here.
 fn ended_here(link: &ChildLink, env: &ChildEnv, outcome: StopOutcome) {
-    let report = empty_report(link, outcome);
-    let incarnation = link.record.borrow().incarnation;
-    env.scope
-        .events
-        .emit(link.path(), incarnation, || EventKind::Stopped {
-            report: report.clone(),
-        });
-    settle(link, report);
+    settle(link, env, empty_report(link, outcome));
 }
 
 /// The end the supervisor handed over: its `Stopped` event published and
 /// the link settled here, then the supervisor told to answer its `Stop`s.
 fn settled_end(link: &ChildLink, env: &ChildEnv, report: StopReport, settled: Option<Settled>) {
+    settle(link, env, report);
+    if let Some(settled) = settled {
+        let _ = settled.send(());
+    }
+}
+
+/// The subtree's end, in the order a nested supervisor on the parent's
+/// thread keeps: its `Stopped` event, then the link's last state and
+/// activity, then its report.
+fn settle(link: &ChildLink, env: &ChildEnv, report: StopReport) {
     let incarnation = link.record.borrow().incarnation;
     env.scope
         .events
         .emit(link.path(), incarnation, || EventKind::Stopped {
             report: report.clone(),
         });
-    settle(link, report);
-    if let Some(settled) = settled {
-        let _ = settled.send(());
-    }
-}
-
-/// The link's last state, its report and its activity, from `report`.
-fn settle(link: &ChildLink, report: StopReport) {
     let state = match report.outcome {
         StopOutcome::Failed(_) => NodeState::Failed,
         _ => NodeState::Stopped,
