@@ -12,7 +12,8 @@
 //! ```text
 //!                 Built                StartOver
 //!   Pending ─────────────▶ Starting ─────────────▶ Running
-//!     ▲  │ Turn (yield, then Build)  │                 │
+//!     ▲  │ Turn (yield, then Build;  │                 │
+//!     │  │ LaterTurn: Build at once) │                 │
 //!     │  │                           └──── Ended ──────┤
 //!     │  │ Turn, with dependencies                     │
 //!     │  ├──────────▶ Waiting ── DependenciesReady: Build ──▶ Starting
@@ -74,10 +75,11 @@ use super::restart::{End, Exit};
 /// Where one child is in its life, with the data each state needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum State {
-    /// The next incarnation is built on the runner's next turn (after one
-    /// yield, unless `yielded`: a child failing at once again and again must
-    /// not keep its arbiter from everything else). With `stop`, it starts
-    /// only to drain what waits for it.
+    /// The next incarnation is built on the runner's next turn: at once
+    /// when the last one was built in an earlier poll (`LaterTurn`), else
+    /// after one yield, unless `yielded` (a child failing at once again and
+    /// again must not keep its arbiter from everything else). With `stop`,
+    /// it starts only to drain what waits for it.
     Pending {
         attempt: u32,
         stop: bool,
@@ -124,8 +126,15 @@ pub(crate) struct Drain {
 /// What happened to a child, as its runner saw it.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Event {
-    /// The runner's turn while `Pending`.
+    /// The runner's turn while `Pending`, in the poll that built the last
+    /// incarnation (or before any was built): a yield is owed first, unless
+    /// the state says it was made.
     Turn,
+    /// The runner's turn while `Pending`, in a later poll than the one that
+    /// built the last incarnation: the arbiter ran its other tasks since,
+    /// so no yield is owed. A child whose incarnations keep failing at once
+    /// still yields once per poll (its next turn is a `Turn`).
+    LaterTurn,
     /// The new incarnation's value is in place; its start runs.
     Built,
     /// The incarnation's start is over (`started` and what it waited on).
@@ -444,11 +453,11 @@ impl Lifecycle {
                     };
                     out.push(Action::Yield);
                 }
-                Event::Turn if self.has_dependencies => {
+                Event::Turn | Event::LaterTurn if self.has_dependencies => {
                     self.state = State::Waiting { attempt, stop };
                     out.push(Action::AwaitDependencies);
                 }
-                Event::Turn => out.push(Action::Build),
+                Event::Turn | Event::LaterTurn => out.push(Action::Build),
                 Event::Built => {
                     let drain = stop.then(|| self.new_drain(false));
                     self.state = State::Starting { drain };

@@ -293,6 +293,11 @@ impl Owned {
         !self.slots.iter().any(|slot| slot.is_live())
     }
 
+    /// Whether no owned future was ever kept (or all were dropped since).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
     /// Drops every owned future still in flight: their requesters get an
     /// error. Returns how many there were.
     pub(crate) fn cancel_all(&mut self) -> usize {

@@ -152,6 +152,7 @@ fn start<A: SupervisedActor>(
         core: block,
         rare,
         context: ChildContext::Unbuilt(Some(parts.receiver)),
+        built_this_poll: false,
         #[cfg(feature = "testkit")]
         _live: crate::testkit::LiveActor::new(),
     };
@@ -204,6 +205,10 @@ struct Runner<A: SupervisedActor> {
     /// in the core: it is not `Send`, and a spec's block must be.
     rare: Option<Box<Rare>>,
     context: ChildContext<A>,
+    /// An incarnation was built in the runner's current poll (or before
+    /// its first): the next turn owes the arbiter a yield
+    /// ([`Event::Turn`], else [`Event::LaterTurn`]).
+    built_this_poll: bool,
     #[cfg(feature = "testkit")]
     _live: crate::testkit::LiveActor,
 }
@@ -372,6 +377,7 @@ impl<A: SupervisedActor> Future for Runner<A> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<()> {
         let this = self.get_mut();
+        this.built_this_poll = false;
         let core: &mut Core<A> = &mut this.core;
         core.shared
             .register_runner(&mut core.known_waker, cx.waker());
@@ -418,7 +424,12 @@ impl<A: SupervisedActor> Future for Runner<A> {
                     this.apply(Event::GraceOver);
                 }
                 State::Pending { .. } => {
-                    if this.apply(Event::Turn) {
+                    let turn = if this.built_this_poll {
+                        Event::Turn
+                    } else {
+                        Event::LaterTurn
+                    };
+                    if this.apply(turn) {
                         cx.waker().wake_by_ref();
                         return Poll::Pending;
                     }
@@ -765,6 +776,7 @@ impl<A: SupervisedActor> Runner<A> {
     /// Calls the factory and puts the next incarnation's value in place.
     #[cold]
     fn build(&mut self) -> Event {
+        self.built_this_poll = true;
         let incarnation = {
             let mut record = self.link.record.borrow_mut();
             record.incarnation += 1;
@@ -886,7 +898,7 @@ impl<A: SupervisedActor> Runner<A> {
     /// Drops the futures the ending incarnation still owns, so that their
     /// requesters get an error now rather than after a backoff.
     fn cancel_owned(&mut self) {
-        let Some(rare) = self.rare.as_mut() else {
+        let Some(rare) = self.rare.as_mut().filter(|rare| !rare.owned.is_empty()) else {
             return;
         };
         let owned = &mut rare.owned;

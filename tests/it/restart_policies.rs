@@ -113,3 +113,67 @@ async fn never_does_not_restart_after_a_normal_stop() {
         MailboxError::Closed
     );
 }
+
+/// Fails in `started`, with an error, until the factory built `LIMIT` of
+/// it; then runs.
+struct FailsAtOnce {
+    build: usize,
+}
+
+/// Incarnations of `FailsAtOnce` that fail.
+const LIMIT: usize = 1_000;
+
+impl actix::Actor for FailsAtOnce {
+    type Context = actix::Context<Self>;
+    fn started(&mut self, ctx: &mut actix::Context<Self>) {
+        if self.build < LIMIT {
+            actix_supervisor::fail(ctx, "not yet");
+        }
+    }
+}
+
+actix_supervisor::supervised!(FailsAtOnce);
+
+/// A restart right after the poll that built the failing incarnation
+/// yields to the arbiter first: a child that fails at once, again and
+/// again, without a backoff and under no intensity limit, never keeps the
+/// other tasks of its arbiter from running. Without the yield, the
+/// runner would build all `LIMIT` incarnations in one poll.
+#[actix_rt::test]
+async fn a_child_failing_at_once_again_and_again_lets_its_arbiter_run_other_tasks() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    let builds = Arc::new(AtomicUsize::new(0));
+    let counted = builds.clone();
+    let spec = actix_supervisor::ChildSpec::new("eager", move || FailsAtOnce {
+        build: counted.fetch_add(1, Ordering::SeqCst) + 1,
+    })
+    .restart(RestartPolicy::Always);
+    let handle = spec.handle();
+    let app = SupervisorActor::builder("app")
+        .intensity(unlimited())
+        .child(spec)
+        .start()
+        .unwrap();
+    let (mut last, mut most, mut turns) = (builds.load(Ordering::SeqCst), 0, 0);
+    while last < LIMIT {
+        tokio::task::yield_now().await;
+        let now = builds.load(Ordering::SeqCst);
+        most = most.max(now - last);
+        last = now;
+        turns += 1;
+        assert!(turns < 100 * LIMIT, "the child stopped restarting at {now}");
+    }
+    // tokio's local scheduler polls up to 61 tasks between two turns of
+    // this one: one build per poll of the runner.
+    assert!(
+        most <= 64,
+        "{most} incarnations were built between two turns of another task"
+    );
+    assert!(turns >= LIMIT / 64, "{turns} turns for {LIMIT} builds");
+    // Its first start failed, and the supervisor kept up with every one.
+    assert!(within(handle.started()).await.is_err());
+    let child = node(&app, "/app/eager").await;
+    assert_eq!(child.incarnation as usize, LIMIT);
+}

@@ -107,6 +107,9 @@ enum Input {
     ExitNormally,
     StartOver,
     Turn,
+    /// The runner's turn in a later poll than the one that built the last
+    /// incarnation.
+    LaterTurn,
     BackoffOver,
     GraceOver,
     Stop,
@@ -118,7 +121,7 @@ enum Input {
     StartTimeout,
 }
 
-const INPUTS: [Input; 18] = [
+const INPUTS: [Input; 19] = [
     Input::SendCounted,
     Input::SendRaw,
     Input::HandleOne,
@@ -128,6 +131,7 @@ const INPUTS: [Input; 18] = [
     Input::ExitNormally,
     Input::StartOver,
     Input::Turn,
+    Input::LaterTurn,
     Input::BackoffOver,
     Input::GraceOver,
     Input::Stop,
@@ -276,6 +280,9 @@ impl Model {
             }
             Input::Turn if matches!(self.lifecycle.state(), State::Pending { .. }) => {
                 self.apply(Event::Turn, config)
+            }
+            Input::LaterTurn if matches!(self.lifecycle.state(), State::Pending { .. }) => {
+                self.apply(Event::LaterTurn, config)
             }
             Input::BackoffOver if self.backoff_armed => self.apply(Event::BackoffOver, config),
             Input::GraceOver if self.grace_armed => self.apply(Event::GraceOver, config),

@@ -271,3 +271,49 @@ fn a_waiting_child_is_parked_by_a_strategy_restart_and_killed_at_once() {
         [Action::Finish(Ending::TimedOut)]
     );
 }
+
+#[test]
+fn a_restart_in_a_later_poll_builds_at_once() {
+    let mut lifecycle = running();
+    lifecycle.step(Event::Ended(panic_in(FailurePhase::Running)));
+    lifecycle.step(Event::Verdict(Verdict::Restart {
+        attempt: 1,
+        delay: Duration::ZERO,
+        alone: true,
+    }));
+    // The incarnation that ended was built in an earlier poll: the arbiter
+    // ran its other tasks since, so no yield is owed.
+    assert_eq!(lifecycle.step(Event::LaterTurn).as_slice(), [Action::Build]);
+}
+
+#[test]
+fn a_restart_in_the_poll_that_built_the_incarnation_yields_first() {
+    let mut lifecycle = running();
+    lifecycle.step(Event::Ended(panic_in(FailurePhase::Starting)));
+    lifecycle.step(Event::Verdict(Verdict::Restart {
+        attempt: 1,
+        delay: Duration::ZERO,
+        alone: true,
+    }));
+    assert_eq!(lifecycle.step(Event::Turn).as_slice(), [Action::Yield]);
+    // Its next turn, in the next poll, builds.
+    assert_eq!(lifecycle.step(Event::LaterTurn).as_slice(), [Action::Build]);
+}
+
+#[test]
+fn a_later_turn_of_a_child_with_dependencies_waits_for_them() {
+    let mut lifecycle = Lifecycle::with_dependencies();
+    assert_eq!(
+        lifecycle.step(Event::LaterTurn).as_slice(),
+        [Action::AwaitDependencies]
+    );
+    assert!(matches!(lifecycle.state(), State::Waiting { .. }));
+}
+
+#[test]
+fn a_later_turn_is_ignored_outside_pending() {
+    let mut lifecycle = running();
+    let before = lifecycle;
+    assert!(lifecycle.step(Event::LaterTurn).is_empty());
+    assert_eq!(lifecycle, before);
+}
