@@ -479,7 +479,7 @@ impl Lifecycle {
                     self.state = State::Done { failed: false };
                     out.push(Action::Finish(Ending::TimedOut));
                 }
-                Event::Restart if !stop => self.park_for_restart(out),
+                Event::Restart if !stop => self.park_between(attempt, out),
                 _ => {}
             },
 
@@ -511,7 +511,7 @@ impl Lifecycle {
                     self.state = State::Done { failed: false };
                     out.push(Action::Finish(Ending::TimedOut));
                 }
-                Event::Restart if !stop => self.park_for_restart(out),
+                Event::Restart if !stop => self.park_between(attempt, out),
                 _ => {}
             },
 
@@ -627,7 +627,7 @@ impl Lifecycle {
                         out.push(Action::Refuse);
                         out.push(Action::ArmGrace);
                     }
-                    Event::Restart if !parked => self.park_for_restart(out),
+                    Event::Restart if !parked => self.park_between(attempt, out),
                     _ => {}
                 }
             }
@@ -648,6 +648,21 @@ impl Lifecycle {
             State::Starting { drain: d } | State::Running { drain: d } => *d = drain,
             _ => unreachable!("a drain belongs to a live incarnation"),
         }
+    }
+
+    /// A strategy restart between two incarnations: waits for the
+    /// supervisor's `Resume`. The restart after the last incarnation was
+    /// already published (`Restarting`, with its `attempt`), so nothing is
+    /// published again; before the first incarnation (`attempt` 0) there
+    /// was none, and parking publishes it.
+    fn park_between(&mut self, attempt: u32, out: &mut Actions) {
+        if attempt == 0 {
+            return self.park_for_restart(out);
+        }
+        self.state = State::Parked {
+            attempt,
+            delay: Duration::ZERO,
+        };
     }
 
     /// Waits for the supervisor's `Resume`, as part of a strategy restart.

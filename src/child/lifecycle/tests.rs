@@ -312,3 +312,41 @@ fn a_later_turn_is_ignored_outside_pending() {
     assert!(lifecycle.step(Event::LaterTurn).is_empty());
     assert_eq!(lifecycle, before);
 }
+
+#[test]
+fn a_strategy_restart_between_two_incarnations_publishes_no_second_restarting() {
+    // Decided to restart at once: `Restarting` is out; the supervisor's
+    // restart parks the child without publishing it again.
+    let mut lifecycle = restarting_after(FailurePhase::Running);
+    assert!(lifecycle.step(Event::Restart).is_empty());
+    assert_eq!(
+        lifecycle.state(),
+        State::Parked {
+            attempt: 1,
+            delay: Duration::ZERO
+        }
+    );
+    // The same during a backoff.
+    let mut lifecycle = running();
+    lifecycle.step(Event::Ended(panic_in(FailurePhase::Running)));
+    let delay = Duration::from_secs(10);
+    lifecycle.step(Event::Verdict(Verdict::Restart {
+        attempt: 1,
+        delay,
+        alone: true,
+    }));
+    assert!(lifecycle.step(Event::Restart).is_empty());
+    assert!(matches!(lifecycle.state(), State::Parked { attempt: 1, .. }));
+}
+
+#[test]
+fn a_strategy_restart_before_the_first_incarnation_publishes_restarting() {
+    let mut lifecycle = waiting();
+    assert_eq!(
+        lifecycle.step(Event::Restart).as_slice(),
+        [Action::Emit(Emit::Restarting {
+            attempt: 1,
+            delay: Duration::ZERO
+        })]
+    );
+}
