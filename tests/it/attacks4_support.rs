@@ -112,6 +112,8 @@ pub enum StartFails {
     Never,
     /// Every even incarnation (2, 4, 6, ...).
     EveryOther(How),
+    /// Every incarnation.
+    Always(How),
 }
 
 pub struct Flaky {
@@ -125,10 +127,12 @@ impl Actor for Flaky {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.book.started.lock().unwrap().push(self.incarnation);
-        if let StartFails::EveryOther(how) = self.start_fails {
-            if self.incarnation % 2 == 0 {
-                end(how, ctx, "fails to start");
+        match self.start_fails {
+            StartFails::EveryOther(how) if self.incarnation % 2 == 0 => {
+                end(how, ctx, "fails to start")
             }
+            StartFails::Always(how) => end(how, ctx, "fails to start"),
+            _ => {}
         }
     }
 }
@@ -213,4 +217,31 @@ pub fn quiet_panics() {
             }
         }));
     });
+}
+
+/// Recorded in the book when its handler runs; answers the incarnation
+/// with a `ChildFuture` that waits for `gate` first.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "u64")]
+pub struct Await {
+    pub sender: u32,
+    pub seq: u32,
+    pub gate: crate::common::Gate,
+}
+
+impl Handler<Await> for Flaky {
+    type Result = actix_supervisor::ChildFuture<u64>;
+    fn handle(&mut self, msg: Await, _: &mut Context<Self>) -> Self::Result {
+        self.book.handled.lock().unwrap().push(Seen {
+            incarnation: self.incarnation,
+            sender: msg.sender,
+            seq: msg.seq,
+        });
+        let incarnation = self.incarnation;
+        let passed = msg.gate.passed();
+        actix_supervisor::ChildFuture::new(async move {
+            passed.await;
+            incarnation
+        })
+    }
 }

@@ -363,6 +363,7 @@ async fn the_intensity_is_counted_exactly_through_a_burst() {
                     StartFails::Never => 1 + u64::from(max),
                     // Odd incarnations handle one message each.
                     StartFails::EveryOther(_) => (u64::from(max) + 2) / 2,
+                    StartFails::Always(_) => unreachable!(),
                 };
                 assert_eq!(handled, expected_handled, "{case}: {report}");
                 assert_eq!(
@@ -426,6 +427,7 @@ async fn lifecycle_events_follow_each_incarnation_in_order() {
             let ends = match start_fails {
                 StartFails::Never => N,
                 StartFails::EveryOther(_) => 2 * N,
+                StartFails::Always(_) => unreachable!(),
             };
             assert_eq!(last, 1 + ends, "{case}");
             events
