@@ -457,8 +457,10 @@ async fn lifecycle_events_follow_each_incarnation_in_order() {
                     let kind = match &e.kind {
                         EventKind::Started => "started",
                         EventKind::Failed { .. } => "failed",
-                        EventKind::Restarting { delay, .. } => {
+                        EventKind::Restarting { delay, attempt } => {
                             assert_eq!(*delay, Duration::ZERO, "{case}: {e:?}");
+                            // No run was stable (30 s): attempts count up.
+                            assert_eq!(u64::from(*attempt), e.incarnation, "{case}: {e:?}");
                             "restarting"
                         }
                         other => panic!("{case}: unexpected {other:?}"),

@@ -20,6 +20,8 @@ mod attacks4_arbiter;
 mod attacks4_ends;
 mod attacks4_more;
 mod attacks4_queued;
+mod attacks4_random;
+mod attacks4_restart_child;
 mod attacks4_support;
 mod attacks4_tree;
 mod attacks_pool;
