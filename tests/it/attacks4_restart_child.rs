@@ -25,6 +25,9 @@ async fn restart_behind(prefix: &[How]) -> (String, NodeState, bool, u64) {
         .child(spec)
         .start()
         .unwrap();
+    let events = actix_supervisor::testkit::EventRecorder::start(&app)
+        .await
+        .unwrap();
     within(handle.started()).await.unwrap();
     for (seq, how) in prefix.iter().enumerate() {
         handle.do_send(Job::new(0, seq as u32, *how)).unwrap();
@@ -40,6 +43,20 @@ async fn restart_behind(prefix: &[How]) -> (String, NodeState, bool, u64) {
     } else {
         0
     };
+    if std::env::var("ATTACK4_SHOW").is_ok() {
+        eprintln!("{prefix:?}: handled {:?}", book.handled());
+        let seen: Vec<_> = events
+            .for_path("/app/job")
+            .iter()
+            .map(|e| {
+                format!("{}:{:?}", e.incarnation, e.kind)
+                    .chars()
+                    .take(40)
+                    .collect::<String>()
+            })
+            .collect();
+        eprintln!("{prefix:?}: events {seen:?}");
+    }
     within(app.send(Stop)).await.unwrap();
     (format!("{answer:?}"), job.state, accepting, which)
 }
