@@ -134,7 +134,7 @@ async fn control_messages_from_another_thread_during_a_burst_answer_and_account(
                         Err(e) => panic!("{case}: {e}"),
                     }
                     seq += 1;
-                    if seq % 8 == 0 {
+                    if seq.is_multiple_of(8) {
                         tokio::task::yield_now().await;
                     }
                     assert!(seq < 2_000_000, "{case}: the stop never took effect");
@@ -289,6 +289,69 @@ async fn backoff_restarts_through_a_burst_wait_their_delays() {
             (1 + u64::from(N), u64::from(N)),
             "{case}"
         );
+        within(app.send(Stop)).await.unwrap();
+    }
+}
+
+/// A stop through the handle right behind a burst of failing messages:
+/// the child's events show one `Stopping`, then the drain (each
+/// incarnation's events with its number one more than the last), then one
+/// `Stopped`, last, carrying the same report as the stop's answer.
+#[actix_rt::test]
+async fn a_stop_during_a_burst_shows_stopping_then_stopped_last() {
+    quiet_panics();
+    const N: u32 = 50;
+    for how in [How::Panic, How::Fail] {
+        let case = format!("{how:?}");
+        let book = Book::new();
+        let spec = flaky("job", &book, StartFails::Never);
+        let handle = spec.handle();
+        let app = SupervisorActor::builder("app")
+            .intensity(unlimited())
+            .child(spec)
+            .start()
+            .unwrap();
+        let events = EventRecorder::start(&app).await.unwrap();
+        within(handle.started()).await.unwrap();
+        for seq in 0..N {
+            handle.do_send(Job::new(0, seq, how)).unwrap();
+        }
+        let report = within(handle.stop()).await;
+        let last = events
+            .wait_for(|e| {
+                e.path.as_str() == "/app/job" && matches!(e.kind, EventKind::Stopped { .. })
+            })
+            .await;
+        assert!(
+            matches!(&last.kind, EventKind::Stopped { report: r } if *r == report),
+            "{case}: {last:?} vs {report}"
+        );
+        let seen = events.for_path("/app/job");
+        let kinds = events.kinds("/app/job");
+        let stopping: Vec<usize> = kinds
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| **k == "stopping")
+            .map(|(i, _)| i)
+            .collect();
+        let stopped: Vec<usize> = kinds
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| **k == "stopped")
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(stopping.len(), 1, "{case}: {kinds:?}");
+        assert_eq!(stopped, [kinds.len() - 1], "{case}: {kinds:?}");
+        let mut incarnation = seen[0].incarnation;
+        for e in &seen {
+            assert!(
+                e.incarnation == incarnation || e.incarnation == incarnation + 1,
+                "{case}: {e:?} after incarnation {incarnation}"
+            );
+            incarnation = e.incarnation;
+        }
+        assert_eq!(incarnation, 1 + u64::from(N), "{case}: {kinds:?}");
+        assert_eq!(report.drained, u64::from(N), "{case}: {report}");
         within(app.send(Stop)).await.unwrap();
     }
 }

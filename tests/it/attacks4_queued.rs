@@ -27,6 +27,7 @@ use actix_supervisor::{
 use futures_util::future::join_all;
 
 /// How messages reach the child.
+#[allow(clippy::enum_variant_names)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Way {
     HandleDoSend,
@@ -52,7 +53,7 @@ enum Pattern {
 fn how_of(pattern: Pattern, seq: u32, how: How) -> How {
     match pattern {
         Pattern::Every => how,
-        Pattern::EveryOther if seq % 2 == 0 => how,
+        Pattern::EveryOther if seq.is_multiple_of(2) => how,
         Pattern::EveryOther => How::Run,
     }
 }
@@ -357,7 +358,7 @@ async fn a_stop_from_another_thread_among_failures_accounts_for_every_message() 
                     Err(e) => panic!("{case}: {e}"),
                 }
                 seq += 1;
-                if seq % 16 == 0 {
+                if seq.is_multiple_of(16) {
                     tokio::task::yield_now().await;
                 }
                 assert!(seq < 1_000_000, "{case}: the stop never took effect");
@@ -465,12 +466,12 @@ async fn several_senders_among_failures_keep_their_order() {
         tasks.push(actix_rt::spawn(async move {
             let mut sent = Vec::new();
             for seq in 0..100u32 {
-                let how = if (seq + sender) % 3 == 0 {
+                let how = if (seq + sender).is_multiple_of(3) {
                     How::Fail
                 } else {
                     How::Panic
                 };
-                let how = if seq % 5 == 0 { How::Run } else { how };
+                let how = if seq.is_multiple_of(5) { How::Run } else { how };
                 handle.do_send(Job::new(sender, seq, how)).unwrap();
                 sent.push((sender, seq));
                 if seq % 7 == sender {

@@ -99,10 +99,9 @@ async fn random_sequences_of_failures_and_control_account_for_every_message() {
         let mut accepted = 0u64;
         let mut in_order = Vec::new();
         let mut requests = Vec::new();
-        let mut seq = 0u32;
         let mut left_before = 0u64;
         let mut counted = false;
-        for op in &ops {
+        for (seq, op) in (0u32..).zip(&ops) {
             match *op {
                 Op::DoSend(how) => {
                     if handle.do_send(Job::new(0, seq, how)).is_ok() {
@@ -153,7 +152,6 @@ async fn random_sequences_of_failures_and_control_account_for_every_message() {
                     assert!(tree.find("/app/job").is_some(), "{case}");
                 }
             }
-            seq += 1;
         }
         let report = match stopper {
             0 => within(handle.stop()).await,

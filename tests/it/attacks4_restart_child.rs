@@ -86,9 +86,16 @@ async fn restart_child_behind_a_normal_end_starts_the_child_or_says_why_not() {
     assert!(broken.is_empty(), "Ok, yet not started again: {broken:#?}");
 }
 
-/// The same with several failures, each restarted in the same poll as the
-/// one before it, ahead of the normal stop: an `Ok` from `RestartChild`
-/// is followed by a child that takes no work, shown `Stopped`.
+/// The same with several failures ahead of the normal stop. Today, with
+/// `[Panic, Fail, Panic]`: incarnations 1, 2, 3 each fail on their
+/// message; `RestartChild` reaches the child between incarnations 3 and 4
+/// (events: `3:Failed`, `3:Restarting{attempt 3}`, `3:Restarting{attempt
+/// 1}`, `4:Started`); it answers `Ok`, and incarnation 4, the "fresh" one,
+/// handles the normal stop queued *before* the request and ends for good:
+/// the node shows `Stopped` and the handle refuses work. The promise: the
+/// current incarnation drains the mailbox as it was, then a fresh one
+/// starts, and `Ok` answers once it is starting. (Also broken before
+/// commit 2d43182, for `[Panic, Panic]` and `[Fail, Fail]` too.)
 #[actix_rt::test]
 #[ignore = "DEFECT: RestartChild answers Ok behind failures and a normal end, but the child stays Stopped"]
 async fn restart_child_behind_failures_and_a_normal_end_starts_the_child_or_says_why_not() {

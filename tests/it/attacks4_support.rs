@@ -128,7 +128,7 @@ impl Actor for Flaky {
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.book.started.lock().unwrap().push(self.incarnation);
         match self.start_fails {
-            StartFails::EveryOther(how) if self.incarnation % 2 == 0 => {
+            StartFails::EveryOther(how) if self.incarnation.is_multiple_of(2) => {
                 end(how, ctx, "fails to start")
             }
             StartFails::Always(how) => end(how, ctx, "fails to start"),

@@ -28,7 +28,7 @@ const STRATEGIES: [Strategy; 3] = [
 ];
 
 fn how_for(child: u32, seq: u32) -> How {
-    if (child + seq) % 2 == 0 {
+    if (child + seq).is_multiple_of(2) {
         How::Panic
     } else {
         How::Fail
@@ -439,8 +439,8 @@ async fn lifecycle_events_follow_each_incarnation_in_order() {
             // failed; then, but for the last, `Failed` and `Restarting`.
             let mut expected: Vec<(u64, &str)> = Vec::new();
             for incarnation in 1..=1 + ends {
-                let start_failed =
-                    matches!(start_fails, StartFails::EveryOther(_)) && incarnation % 2 == 0;
+                let start_failed = matches!(start_fails, StartFails::EveryOther(_))
+                    && incarnation.is_multiple_of(2);
                 if !start_failed {
                     expected.push((incarnation, "started"));
                 }
