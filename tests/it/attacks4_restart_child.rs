@@ -119,3 +119,75 @@ async fn restart_child_behind_failures_and_a_normal_end_starts_the_child_or_says
     }
     assert!(broken.is_empty(), "Ok, yet not started again: {broken:#?}");
 }
+
+/// `RestartChild` asked right behind `[Panic, Panic]` and a normal stop,
+/// while no stop of any kind was asked: today it answers
+/// `ControlError::ChildStopping` ("a stop of the child is under way: it
+/// will end, not restart"), and the child, which ended on its own
+/// normally, stays `Stopped`. The promise (rustdoc of `RestartChild`): a
+/// child that ended normally is started again; `ChildStopping` is for a
+/// child that a stop or a `RemoveChild` is ending. The same request asked
+/// once `ended()` answered starts it again (the control case below).
+#[actix_rt::test]
+#[ignore = "DEFECT: RestartChild racing a child's own normal end answers ChildStopping though no stop was asked"]
+async fn restart_child_racing_a_normal_end_never_answers_child_stopping() {
+    quiet_panics();
+    let mut broken = Vec::new();
+    for prefix in [
+        vec![How::Panic, How::Panic],
+        vec![How::Fail, How::Fail],
+        vec![How::Run, How::Panic, How::Run, How::Panic, How::Run],
+    ] {
+        let (answer, state, accepting, _) = restart_behind(&prefix).await;
+        if answer.starts_with("Err(ChildStopping") {
+            broken.push(format!(
+                "{prefix:?}: {answer}, then {state:?}, accepting {accepting}"
+            ));
+        }
+    }
+    assert!(broken.is_empty(), "no stop was asked: {broken:#?}");
+}
+
+/// The control case: once `ended()` answered, `RestartChild` of the child
+/// that ended normally (after failures) starts it again.
+#[actix_rt::test]
+async fn restart_child_after_a_normal_end_that_followed_failures_starts_it_again() {
+    quiet_panics();
+    for prefix in [
+        vec![How::Panic, How::Panic],
+        vec![How::Fail, How::Panic, How::Fail],
+    ] {
+        let case = format!("{prefix:?}");
+        let book = Book::new();
+        let spec = flaky("job", &book, StartFails::Never).restart(RestartPolicy::OnFailure);
+        let handle = spec.handle();
+        let app = SupervisorActor::builder("app")
+            .intensity(unlimited())
+            .child(spec)
+            .start()
+            .unwrap();
+        within(handle.started()).await.unwrap();
+        for (seq, how) in prefix.iter().enumerate() {
+            handle.do_send(Job::new(0, seq as u32, *how)).unwrap();
+        }
+        handle
+            .do_send(Job::new(0, prefix.len() as u32, How::StopNormally))
+            .unwrap();
+        let report = within(handle.ended()).await;
+        assert!(report.ended_on_its_own, "{case}: {report}");
+        assert_eq!(
+            within(app.send(RestartChild::new("job"))).await.unwrap(),
+            Ok(()),
+            "{case}"
+        );
+        assert!(handle.is_accepting(), "{case}");
+        let which = within(handle.send(Which)).await.unwrap();
+        assert_eq!(which, 2 + prefix.len() as u64, "{case}");
+        assert_eq!(
+            node(&app, "/app/job").await.state,
+            NodeState::Running,
+            "{case}"
+        );
+        within(app.send(Stop)).await.unwrap();
+    }
+}
