@@ -401,3 +401,53 @@ async fn the_intensity_window_slides_between_bursts() {
         );
     }
 }
+
+/// A factory that panics on every other build (the 2nd, 4th...), for a
+/// child failing on every message: each failed build is a failure its
+/// policy restarts; every message is handled once, in order, each by an
+/// incarnation that was built, and the stop leaves nothing undelivered.
+#[actix_rt::test]
+async fn a_factory_failing_every_other_build_among_failing_messages_loses_nothing() {
+    quiet_panics();
+    const N: u32 = 40;
+    for how in [How::Panic, How::Fail] {
+        let case = format!("{how:?}");
+        let book = Book::new();
+        let made = book.clone();
+        let spec = actix_supervisor::ChildSpec::new("job", move || {
+            let n = made.built.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            if n.is_multiple_of(2) {
+                panic!("fails to build");
+            }
+            Flaky {
+                incarnation: n,
+                book: made.clone(),
+                start_fails: StartFails::Never,
+            }
+        })
+        .restart(RestartPolicy::Always);
+        let handle = spec.handle();
+        let app = app_with(spec);
+        within(handle.started()).await.unwrap();
+        for seq in 0..N {
+            handle.do_send(Job::new(0, seq, how)).unwrap();
+        }
+        let last = within(handle.send(Which)).await.unwrap();
+        assert_eq!(last, 1 + 2 * u64::from(N), "{case}");
+        let expected: Vec<(u32, u32)> = (0..N).map(|s| (0, s)).collect();
+        book.assert_each_once_in_order(&expected, &case);
+        for (k, seen) in book.handled().iter().enumerate() {
+            assert_eq!(seen.incarnation, 1 + 2 * k as u64, "{case}: {seen:?}");
+        }
+        let job = node(&app, "/app/job").await;
+        assert_eq!(job.state, NodeState::Running, "{case}");
+        let report = within(handle.stop()).await;
+        assert_eq!(report.outcome, StopOutcome::Drained, "{case}: {report}");
+        assert_eq!(
+            (report.undelivered, report.cancelled),
+            (0, 0),
+            "{case}: {report}"
+        );
+        within(app.send(Stop)).await.unwrap();
+    }
+}
