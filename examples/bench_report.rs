@@ -62,6 +62,10 @@ struct Scenario {
     goal: &'static str,
     /// Extra figures the child prints besides `value`, each with a row.
     extra: &'static [(&'static str, &'static str, &'static str)],
+    /// Repetitions per side, as a multiple of `BENCH_REPS`: more for the
+    /// short per-restart scenarios, whose figure moves most with where a
+    /// process's stack and heap land (see `docs/profiles/restart.md`).
+    reps_factor: usize,
 }
 
 const SCENARIOS: &[Scenario] = &[
@@ -74,6 +78,7 @@ const SCENARIOS: &[Scenario] = &[
         decimals: 3,
         goal: "≥ 0.97 by instructions: run `bash benches/instructions.sh`",
         extra: &[],
+        reps_factor: 1,
     },
     Scenario {
         name: "request-handle",
@@ -84,6 +89,7 @@ const SCENARIOS: &[Scenario] = &[
         decimals: 3,
         goal: "–",
         extra: &[],
+        reps_factor: 1,
     },
     Scenario {
         name: "fire",
@@ -94,6 +100,7 @@ const SCENARIOS: &[Scenario] = &[
         decimals: 3,
         goal: "≥ 0.90",
         extra: &[],
+        reps_factor: 1,
     },
     Scenario {
         name: "spawn",
@@ -104,6 +111,7 @@ const SCENARIOS: &[Scenario] = &[
         decimals: 0,
         goal: "≥ 0.60",
         extra: &[],
+        reps_factor: 1,
     },
     Scenario {
         name: "stop",
@@ -114,6 +122,7 @@ const SCENARIOS: &[Scenario] = &[
         decimals: 1,
         goal: "≤ 2.0",
         extra: &[],
+        reps_factor: 1,
     },
     Scenario {
         name: "memory",
@@ -124,6 +133,7 @@ const SCENARIOS: &[Scenario] = &[
         decimals: 0,
         goal: "≤ 1,200 B",
         extra: &[],
+        reps_factor: 1,
     },
     Scenario {
         name: "restart-error",
@@ -134,6 +144,7 @@ const SCENARIOS: &[Scenario] = &[
         decimals: 2,
         goal: "≤ 2 µs",
         extra: &[("p99", "6. the same, p99", "–")],
+        reps_factor: 5,
     },
     Scenario {
         name: "restart-panic",
@@ -144,6 +155,7 @@ const SCENARIOS: &[Scenario] = &[
         decimals: 2,
         goal: "≤ 8 µs",
         extra: &[("p99", "7. the same, p99", "≤ 20 µs")],
+        reps_factor: 5,
     },
     Scenario {
         name: "drain",
@@ -154,6 +166,7 @@ const SCENARIOS: &[Scenario] = &[
         decimals: 2,
         goal: "≤ 1.5",
         extra: &[],
+        reps_factor: 1,
     },
     Scenario {
         name: "inspect",
@@ -164,6 +177,7 @@ const SCENARIOS: &[Scenario] = &[
         decimals: 2,
         goal: "≤ 10 ms",
         extra: &[("json", "9b. that snapshot to JSON", "–")],
+        reps_factor: 1,
     },
 ];
 
@@ -404,7 +418,7 @@ fn main() {
     for spec in SCENARIOS {
         let mut samples: BTreeMap<(&str, String), Vec<f64>> = BTreeMap::new();
         let mut n = scaled(spec.size, scale) as f64;
-        for _ in 0..reps {
+        for _ in 0..reps * spec.reps_factor {
             let sides: &[&str] = if spec.raw {
                 &["raw", "ours"]
             } else {
@@ -451,9 +465,10 @@ fn main() {
     println!();
     println!("load average at end (1, 5, 15 min): {}  ", load_average());
     println!(
-        "Each cell: {reps} repetitions, each in a fresh process, raw and supervised interleaved. \
+        "Each cell: {reps} repetitions ({} for the restarts), each in a fresh process, raw and supervised interleaved. \
          Request/response is judged by instructions, not by this wall-clock ratio: \
-         run `bash benches/instructions.sh`."
+         run `bash benches/instructions.sh`.",
+        reps * SCENARIOS.iter().map(|s| s.reps_factor).max().unwrap_or(1)
     );
     if !failures.is_empty() {
         for why in &failures {

@@ -534,7 +534,10 @@ impl Default for RestartIntensity {
 #[derive(Debug)]
 pub(crate) struct IntensityWindow {
     intensity: RestartIntensity,
-    restarts: std::collections::VecDeque<tokio::time::Instant>,
+    /// When each restart in the window leaves it (its time plus the
+    /// window's length; `None`: never, for a window too long for the
+    /// clock), oldest first: a comparison per check, not a subtraction.
+    restarts: std::collections::VecDeque<Option<tokio::time::Instant>>,
 }
 
 impl IntensityWindow {
@@ -545,12 +548,12 @@ impl IntensityWindow {
         }
     }
 
-    /// Forgets every restart: a restarted subtree starts with a clean slate.
     /// The configured intensity.
     pub(crate) fn intensity(&self) -> RestartIntensity {
         self.intensity
     }
 
+    /// Forgets every restart: a restarted subtree starts with a clean slate.
     pub(crate) fn reset(&mut self) {
         self.restarts.clear();
     }
@@ -558,8 +561,8 @@ impl IntensityWindow {
     /// Records a restart at `now` if the intensity allows one more; false if
     /// it does not (and nothing is recorded).
     pub(crate) fn allow(&mut self, now: tokio::time::Instant) -> bool {
-        while let Some(&oldest) = self.restarts.front() {
-            if now.duration_since(oldest) >= self.intensity.within {
+        while let Some(&Some(leaves)) = self.restarts.front() {
+            if leaves <= now {
                 self.restarts.pop_front();
             } else {
                 break;
@@ -568,7 +571,8 @@ impl IntensityWindow {
         if self.restarts.len() >= self.intensity.max_restarts as usize {
             return false;
         }
-        self.restarts.push_back(now);
+        self.restarts
+            .push_back(now.checked_add(self.intensity.within));
         true
     }
 }
@@ -839,6 +843,31 @@ mod tests {
                     .jitter(jitter)
             },
         )
+    }
+
+    #[test]
+    fn the_intensity_window_allows_max_restarts_within_it_and_forgets_them_at_its_end() {
+        let mut window = IntensityWindow::new(RestartIntensity::new(2, ms(1_000)));
+        let t0 = tokio::time::Instant::now();
+        assert!(window.allow(t0));
+        assert!(window.allow(t0 + ms(400)));
+        // A third within 1 s of the first: one too many.
+        assert!(!window.allow(t0 + ms(999)));
+        // The first leaves the window exactly 1 s after it.
+        assert!(window.allow(t0 + ms(1_000)));
+        assert!(!window.allow(t0 + ms(1_399)));
+        assert!(window.allow(t0 + ms(1_400)));
+        window.reset();
+        assert!(window.allow(t0 + ms(1_401)));
+        assert!(window.allow(t0 + ms(1_402)));
+    }
+
+    #[test]
+    fn a_window_too_long_for_the_clock_never_forgets_a_restart() {
+        let mut window = IntensityWindow::new(RestartIntensity::new(1, Duration::MAX));
+        let t0 = tokio::time::Instant::now();
+        assert!(window.allow(t0));
+        assert!(!window.allow(t0 + Duration::from_secs(10 * 365 * 24 * 3600)));
     }
 
     proptest! {

@@ -120,7 +120,7 @@ impl<A, Args> fmt::Debug for PoolBuilder<A, Args> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PoolBuilder")
             .field("supervisor", &self.supervisor)
-            .field("max_children", &self.supervisor.max_children)
+            .field("max_children", &self.supervisor.parts.max_children)
             .field("children", &self.template.settings())
             .finish_non_exhaustive()
     }
@@ -228,7 +228,7 @@ where
     /// with [`ControlError::Full`] (default: no cap). `0` refuses every
     /// start.
     pub fn max_children(mut self, max_children: usize) -> Self {
-        self.supervisor.max_children = Some(max_children);
+        self.supervisor.parts.max_children = Some(max_children);
         self
     }
 

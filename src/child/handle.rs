@@ -201,20 +201,23 @@ impl<A: Actor> ChildHandle<A> {
         M::Result: Send,
         A: SupervisedHandler<M>,
     {
+        use futures_util::future::{ready, Either, FutureExt};
         let (shared, addr) = self.current();
-        let queued = match shared.accept() {
+        match shared.accept() {
+            // Combinators, not an `async` block: the future is built where
+            // it is returned, without moving actix's request (which holds a
+            // timer) into a block of its own.
             Ok(()) => {
                 let reply = addr.send(Tracked::new(message, shared.clone()));
                 shared.pushed();
-                Ok((reply, shared.clone()))
+                let shared = shared.clone();
+                Either::Left(reply.map(move |reply| {
+                    reply.map_err(|_: MailboxError| SendError::NoReply {
+                        path: shared.path(),
+                    })
+                }))
             }
-            Err(status) => Err(self.refused(status, message)),
-        };
-        async move {
-            let (reply, shared) = queued?;
-            reply.await.map_err(|_: MailboxError| SendError::NoReply {
-                path: shared.path(),
-            })
+            Err(status) => Either::Right(ready(Err(self.refused(status, message)))),
         }
     }
 

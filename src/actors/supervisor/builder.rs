@@ -73,6 +73,13 @@ use crate::tree::NodePath;
 /// ```
 #[must_use = "a supervisor builder does nothing until `start` is called or it is given to a parent"]
 pub struct SupervisorBuilder {
+    /// Boxed, so that each call of the by-value builder (`.child(…)` once
+    /// per child) moves a pointer, not the whole description.
+    pub(crate) parts: Box<BuilderParts>,
+}
+
+/// What a [`SupervisorBuilder`] describes.
+pub(crate) struct BuilderParts {
     pub(super) name: String,
     pub(super) grace: Grace,
     pub(super) intensity: RestartIntensity,
@@ -96,14 +103,14 @@ pub struct SupervisorBuilder {
 impl fmt::Debug for SupervisorBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SupervisorBuilder")
-            .field("name", &self.name)
-            .field("grace", &self.grace)
-            .field("intensity", &self.intensity)
-            .field("strategy", &self.strategy)
-            .field("children", &self.children)
-            .field("restart", &self.restart)
-            .field("arbiter", &self.arbiter.is_some())
-            .field("remove_on_exit", &self.remove_on_exit)
+            .field("name", &self.parts.name)
+            .field("grace", &self.parts.grace)
+            .field("intensity", &self.parts.intensity)
+            .field("strategy", &self.parts.strategy)
+            .field("children", &self.parts.children)
+            .field("restart", &self.parts.restart)
+            .field("arbiter", &self.parts.arbiter.is_some())
+            .field("remove_on_exit", &self.parts.remove_on_exit)
             .finish_non_exhaustive()
     }
 }
@@ -161,7 +168,7 @@ impl SupervisorBuilder {
 
     pub(super) fn new(name: String) -> Self {
         let (sender, receiver) = channel::channel(16);
-        SupervisorBuilder {
+        let parts = BuilderParts {
             shared: ChildShared::new(name.clone()),
             name,
             grace: Grace::Infinity,
@@ -177,6 +184,9 @@ impl SupervisorBuilder {
             arbiter: None,
             max_children: None,
             remove_on_exit: false,
+        };
+        SupervisorBuilder {
+            parts: Box::new(parts),
         }
     }
 
@@ -184,7 +194,7 @@ impl SupervisorBuilder {
     /// supervisor's builder). Children start in the order they are added,
     /// except that a child starts after the siblings it depends on.
     pub fn child(mut self, spec: impl Into<AnyChildSpec>) -> Self {
-        self.children.push(spec.into());
+        self.parts.children.push(spec.into());
         self
     }
 
@@ -192,7 +202,7 @@ impl SupervisorBuilder {
     /// child's own grace bounds it). When it runs out, every child still
     /// stopping is terminated and reported `TimedOut`.
     pub fn grace(mut self, grace: Grace) -> Self {
-        self.grace = grace;
+        self.parts.grace = grace;
         self
     }
 
@@ -200,28 +210,28 @@ impl SupervisorBuilder {
     /// all children). One restart more, and the supervisor gives up: it
     /// stops its remaining children in shutdown order and fails.
     pub fn intensity(mut self, intensity: RestartIntensity) -> Self {
-        self.intensity = intensity;
+        self.parts.intensity = intensity;
         self
     }
 
     /// Sets which children restart with one that is restarted (default
     /// [`Strategy::OneForOne`]).
     pub fn strategy(mut self, strategy: Strategy) -> Self {
-        self.strategy = strategy;
+        self.parts.strategy = strategy;
         self
     }
 
     /// As a child of another supervisor: what its parent does when it gives
     /// up (default [`RestartPolicy::OnFailure`]: restart the whole subtree).
     pub fn restart(mut self, policy: RestartPolicy) -> Self {
-        self.restart = policy;
+        self.parts.restart = policy;
         self
     }
 
     /// As a child of another supervisor: waits between restarts of the whole
     /// subtree (default: restart at once).
     pub fn backoff(mut self, backoff: Backoff) -> Self {
-        self.backoff = Some(backoff);
+        self.parts.backoff = Some(backoff);
         self
     }
 
@@ -255,7 +265,7 @@ impl SupervisorBuilder {
     /// # }).unwrap();
     /// ```
     pub fn remove_on_exit(mut self) -> Self {
-        self.remove_on_exit = true;
+        self.parts.remove_on_exit = true;
         self
     }
 
@@ -263,7 +273,7 @@ impl SupervisorBuilder {
     /// finished its start, and stops before it. Its children start only
     /// then; see [`start_timeout`](Self::start_timeout).
     pub fn depends_on(mut self, name: impl Into<String>) -> Self {
-        self.depends_on.push(name.into());
+        self.parts.depends_on.push(name.into());
         self
     }
 
@@ -311,7 +321,7 @@ impl SupervisorBuilder {
     /// # }).unwrap();
     /// ```
     pub fn on_arbiter(mut self, arbiter: ArbiterHandle) -> Self {
-        self.arbiter = Some(arbiter);
+        self.parts.arbiter = Some(arbiter);
         self
     }
 
@@ -335,18 +345,18 @@ impl SupervisorBuilder {
     /// # drop(tenants);
     /// ```
     pub fn start_timeout(mut self, timeout: std::time::Duration) -> Self {
-        self.start_timeout = Some(timeout);
+        self.parts.start_timeout = Some(timeout);
         self
     }
 
     /// The supervisor's address: valid before it starts (messages wait).
     pub fn address(&self) -> Addr<SupervisorActor> {
-        self.addr.clone()
+        self.parts.addr.clone()
     }
 
     /// The supervisor's name.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.parts.name
     }
 
     /// Checks the description and starts the supervisor, as the root of a
@@ -369,7 +379,7 @@ impl SupervisorBuilder {
     pub fn start(mut self) -> Result<Addr<SupervisorActor>, BuildError> {
         let (path, plan) = self.plan_as_root()?;
         self.assign_paths(&path);
-        let addr = self.addr.clone();
+        let addr = self.parts.addr.clone();
         let place = move || Place {
             path,
             events: Events::new(),
@@ -377,10 +387,10 @@ impl SupervisorBuilder {
             link: None,
             as_child: None,
         };
-        match self.arbiter.take() {
+        match self.parts.arbiter.take() {
             None => self.spawn_planned(place(), plan),
             Some(arbiter) => {
-                let root = self.shared.path();
+                let root = self.parts.shared.path();
                 if !arbiter.spawn_fn(move || self.spawn_planned(place(), plan)) {
                     return Err(BuildError::InvalidField {
                         path: root,
@@ -422,7 +432,7 @@ impl SupervisorBuilder {
     /// path and its children's start plan.
     fn plan_as_root(&self) -> Result<(NodePath, Plan), BuildError> {
         if let Err(BuildError::InvalidName { name, reason, .. }) =
-            check_name(&NodePath::root(""), &self.name)
+            check_name(&NodePath::root(""), &self.parts.name)
         {
             return Err(BuildError::InvalidField {
                 path: NodePath::root(&name),
@@ -430,7 +440,7 @@ impl SupervisorBuilder {
                 reason: reason.to_string(),
             });
         }
-        let path = NodePath::root(&self.name);
+        let path = NodePath::root(&self.parts.name);
         let plan = self.plan_at(&path)?;
         Ok((path, plan))
     }
@@ -442,7 +452,7 @@ impl SupervisorBuilder {
         // The root is level 0.
         let depth = path.as_str().matches('/').count().saturating_sub(1);
         let mut stack: Vec<(&[AnyChildSpec], usize, NodePath)> =
-            vec![(&self.children, depth, path.clone())];
+            vec![(&self.parts.children, depth, path.clone())];
         while let Some((children, depth, parent)) = stack.pop() {
             for child in children.iter().filter(|child| child.0.is_supervisor()) {
                 let path = parent.join(child.name());
@@ -475,19 +485,20 @@ impl SupervisorBuilder {
             field,
             reason,
         };
-        if self.grace == Grace::Duration(std::time::Duration::ZERO) {
+        if self.parts.grace == Grace::Duration(std::time::Duration::ZERO) {
             return Err(field(
                 "grace",
                 "must be above zero (use a short grace, not none)".into(),
             ));
         }
-        self.intensity
+        self.parts
+            .intensity
             .validate()
             .map_err(|e| field(e.field, e.reason))?;
-        let mut names = Vec::with_capacity(self.children.len());
-        let mut seen = hashbrown::HashSet::with_capacity(self.children.len());
+        let mut names = Vec::with_capacity(self.parts.children.len());
+        let mut seen = hashbrown::HashSet::with_capacity(self.parts.children.len());
         let mut dependencies = false;
-        for child in &self.children {
+        for child in &self.parts.children {
             let common = child.0.common();
             let name = common.name;
             check_name(path, name)?;
@@ -519,8 +530,8 @@ impl SupervisorBuilder {
 
     /// Tells this supervisor's handles, and its children's, their paths.
     pub(crate) fn assign_paths(&self, path: &NodePath) {
-        self.shared.set_path(path.clone());
-        for child in &self.children {
+        self.parts.shared.set_path(path.clone());
+        for child in &self.parts.children {
             child.0.assign_path(path.join(child.name()));
         }
     }
@@ -530,13 +541,14 @@ impl SupervisorBuilder {
     /// are never taken.
     fn plan(&self, path: &NodePath) -> Plan {
         if self
+            .parts
             .children
             .iter()
             .all(|child| child.0.common().depends_on.is_empty())
         {
             return Plan::default();
         }
-        let names: Vec<&str> = self.children.iter().map(AnyChildSpec::name).collect();
+        let names: Vec<&str> = self.parts.children.iter().map(AnyChildSpec::name).collect();
         let depends_on = self
             .dependency_indexes(&names, path)
             .unwrap_or_else(|_| vec![Vec::new(); names.len()]);
@@ -556,7 +568,8 @@ impl SupervisorBuilder {
     ) -> Result<Vec<Vec<usize>>, BuildError> {
         let index: hashbrown::HashMap<&str, usize> =
             names.iter().enumerate().map(|(i, &n)| (n, i)).collect();
-        self.children
+        self.parts
+            .children
             .iter()
             .map(|child| {
                 let common = child.0.common();
@@ -600,6 +613,7 @@ impl SupervisorBuilder {
             // The common case: the order given, no dependencies (an empty
             // `Vec` allocates nothing).
             None => self
+                .parts
                 .children
                 .into_iter()
                 .map(|spec| (spec, Vec::new()))
@@ -610,7 +624,7 @@ impl SupervisorBuilder {
                     position[i] = at;
                 }
                 let mut specs: Vec<Option<AnyChildSpec>> =
-                    self.children.into_iter().map(Some).collect();
+                    self.parts.children.into_iter().map(Some).collect();
                 order
                     .iter()
                     .filter_map(|&i| {
@@ -622,7 +636,7 @@ impl SupervisorBuilder {
         };
         let supervisor = SupervisorActor {
             path: place.path.clone(),
-            grace: self.grace,
+            grace: self.parts.grace,
             children: Children::new(),
             pending,
             started_at: Instant::now(),
@@ -630,20 +644,20 @@ impl SupervisorBuilder {
             report: Rc::new(watch::Sender::new(None)),
             keep_alive: None,
             events: place.events,
-            intensity: Rc::new(RefCell::new(IntensityWindow::new(self.intensity))),
+            intensity: Rc::new(RefCell::new(IntensityWindow::new(self.parts.intensity))),
             last_failure: None,
             token: place.token,
-            strategy: self.strategy,
+            strategy: self.parts.strategy,
             restarts: std::collections::VecDeque::new(),
             awaiting_start: Default::default(),
             removing: Vec::new(),
             incarnation: 1,
             as_child: place.as_child,
             child_scope: None,
-            max_children: self.max_children,
+            max_children: self.parts.max_children,
             #[cfg(feature = "testkit")]
             _live: crate::testkit::LiveActor::new(),
         };
-        (supervisor, self.receiver)
+        (supervisor, self.parts.receiver)
     }
 }

@@ -43,18 +43,18 @@ impl From<SupervisorBuilder> for AnyChildSpec {
 impl ErasedSpec for SupervisorBuilder {
     fn common(&self) -> SpecCommon<'_> {
         SpecCommon {
-            name: &self.name,
-            restart: self.restart,
-            backoff: self.backoff.as_ref(),
-            grace: self.grace,
-            depends_on: &self.depends_on,
-            start_timeout: self.start_timeout,
+            name: &self.parts.name,
+            restart: self.parts.restart,
+            backoff: self.parts.backoff.as_ref(),
+            grace: self.parts.grace,
+            depends_on: &self.parts.depends_on,
+            start_timeout: self.parts.start_timeout,
         }
     }
 
     fn validate(&self, parent: &NodePath) -> Result<(), BuildError> {
         spec::validate(&self.common(), parent)?;
-        self.validate_at(&parent.join(&self.name))
+        self.validate_at(&parent.join(&self.parts.name))
     }
 
     fn assign_path(&self, path: NodePath) {
@@ -66,31 +66,31 @@ impl ErasedSpec for SupervisorBuilder {
     }
 
     fn children(&self) -> &[AnyChildSpec] {
-        &self.children
+        &self.parts.children
     }
 
     fn assigned_path(&self) -> NodePath {
-        self.shared.path()
+        self.parts.shared.path()
     }
 
     fn removes_on_exit(&self) -> bool {
-        self.remove_on_exit
+        self.parts.remove_on_exit
     }
 
     fn start(self: Box<Self>, env: ChildEnv) -> Rc<ChildLink> {
         let mut builder = *self;
-        if let Some(arbiter) = builder.arbiter.take() {
+        if let Some(arbiter) = builder.parts.arbiter.take() {
             return super::remote::start(builder, arbiter, env);
         }
         let link = ChildLink::new(
             NodeRecord::new(),
             NodeKind::Supervisor,
-            builder.shared.clone(),
-            Some(Nested(Box::new(builder.addr.clone()))),
+            builder.parts.shared.clone(),
+            Some(Nested(Box::new(builder.parts.addr.clone()))),
             &env,
         );
         link.record.borrow_mut().incarnation = 1;
-        let addr = builder.addr.clone();
+        let addr = builder.parts.addr.clone();
         let as_child = AsChild::Local {
             rules: RestartRules::new(env.restart, env.backoff.as_deref().cloned()),
             env: env.clone(),

@@ -83,11 +83,11 @@ pub(super) fn start(
     arbiter: ArbiterHandle,
     env: ChildEnv,
 ) -> Rc<ChildLink> {
-    let addr = builder.addr.clone();
+    let addr = builder.parts.addr.clone();
     let link = ChildLink::new(
         NodeRecord::new(),
         NodeKind::Supervisor,
-        builder.shared.clone(),
+        builder.parts.shared.clone(),
         Some(Nested(Box::new(addr.clone()))),
         &env,
     );

@@ -16,6 +16,19 @@ fn running() -> Lifecycle {
     lifecycle
 }
 
+/// A running child whose incarnation panicked in `phase`, to be started
+/// again at once.
+fn restarting_after(phase: FailurePhase) -> Lifecycle {
+    let mut lifecycle = running();
+    lifecycle.step(Event::Ended(panic_in(phase)));
+    lifecycle.step(Event::Verdict(Verdict::Restart {
+        attempt: 1,
+        delay: Duration::ZERO,
+        alone: true,
+    }));
+    lifecycle
+}
+
 #[test]
 fn a_stop_while_running_drains_to_its_marker_then_waits_for_every_message() {
     let mut lifecycle = running();
@@ -66,13 +79,7 @@ fn a_stale_marker_does_not_end_a_later_drain() {
 
 #[test]
 fn a_stop_between_two_incarnations_starts_the_next_to_drain() {
-    let mut lifecycle = running();
-    lifecycle.step(Event::Ended(panic_in(FailurePhase::Running)));
-    lifecycle.step(Event::Verdict(Verdict::Restart {
-        attempt: 1,
-        delay: Duration::ZERO,
-        alone: true,
-    }));
+    let mut lifecycle = restarting_after(FailurePhase::Running);
     assert_eq!(
         lifecycle.step(Event::Stop).as_slice(),
         [Action::Refuse, Action::ArmGrace]
@@ -274,13 +281,7 @@ fn a_waiting_child_is_parked_by_a_strategy_restart_and_killed_at_once() {
 
 #[test]
 fn a_restart_in_a_later_poll_builds_at_once() {
-    let mut lifecycle = running();
-    lifecycle.step(Event::Ended(panic_in(FailurePhase::Running)));
-    lifecycle.step(Event::Verdict(Verdict::Restart {
-        attempt: 1,
-        delay: Duration::ZERO,
-        alone: true,
-    }));
+    let mut lifecycle = restarting_after(FailurePhase::Running);
     // The incarnation that ended was built in an earlier poll: the arbiter
     // ran its other tasks since, so no yield is owed.
     assert_eq!(lifecycle.step(Event::LaterTurn).as_slice(), [Action::Build]);
@@ -288,13 +289,7 @@ fn a_restart_in_a_later_poll_builds_at_once() {
 
 #[test]
 fn a_restart_in_the_poll_that_built_the_incarnation_yields_first() {
-    let mut lifecycle = running();
-    lifecycle.step(Event::Ended(panic_in(FailurePhase::Starting)));
-    lifecycle.step(Event::Verdict(Verdict::Restart {
-        attempt: 1,
-        delay: Duration::ZERO,
-        alone: true,
-    }));
+    let mut lifecycle = restarting_after(FailurePhase::Starting);
     assert_eq!(lifecycle.step(Event::Turn).as_slice(), [Action::Yield]);
     // Its next turn, in the next poll, builds.
     assert_eq!(lifecycle.step(Event::LaterTurn).as_slice(), [Action::Build]);
