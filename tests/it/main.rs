@@ -18,6 +18,7 @@ mod attacks3_support;
 mod attacks3_temporary;
 mod attacks4_arbiter;
 mod attacks4_ends;
+mod attacks4_intensity;
 mod attacks4_more;
 mod attacks4_queued;
 mod attacks4_random;
