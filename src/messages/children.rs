@@ -103,7 +103,9 @@ impl Message for StopChild {
 
 /// Restarts one child: drains its current incarnation to the end of its
 /// mailbox as it is now, then starts a fresh one; messages sent meanwhile
-/// wait for it. Answers once the new incarnation is starting.
+/// wait for it. Answers once the new incarnation is starting. A child that
+/// ends on its own while the request waits (a normal end its policy does
+/// not restart) is started again, as an ended child is (below).
 ///
 /// # A child that ended
 ///

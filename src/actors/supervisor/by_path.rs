@@ -148,11 +148,11 @@ impl Handler<RestartChildAt> for SupervisorActor {
                 let name = link.path().name().to_string();
                 let restarting =
                     <Self as Handler<RestartChild>>::handle(self, RestartChild(name), ctx);
-                Box::pin(actix::fut::wrap_future(async move {
-                    restarting
-                        .await
-                        .map_err(|e| PathError::from_control(&path, e))
-                }))
+                Box::pin(
+                    restarting.map(move |answer, _, _| {
+                        answer.map_err(|e| PathError::from_control(&path, e))
+                    }),
+                )
             }
         }
     }

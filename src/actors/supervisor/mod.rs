@@ -822,16 +822,16 @@ impl Handler<StopChild> for SupervisorActor {
 }
 
 impl Handler<RestartChild> for SupervisorActor {
-    type Result = ResponseFuture<Result<(), ControlError>>;
+    type Result = actix::ResponseActFuture<Self, Result<(), ControlError>>;
 
     fn handle(&mut self, RestartChild(name): RestartChild, _: &mut Context<Self>) -> Self::Result {
         if let Some(started) = self.start_again(&name) {
-            return Box::pin(async move { started });
+            return Box::pin(actix::fut::ready(started));
         }
         let link = self.children.find(&name).map(|(_, link)| link.clone());
         let link = match link {
             _ if self.is_ending() => Err(self.stopping_error()),
-            None => Err(self.unknown(name)),
+            None => Err(self.unknown(name.clone())),
             Some(link) if link.record.borrow().state.is_terminal() => {
                 let path = link.path().clone();
                 Err(ControlError::ChildEnded { path })
@@ -842,19 +842,40 @@ impl Handler<RestartChild> for SupervisorActor {
             }
             Some(link) => Ok(link),
         };
-        Box::pin(async move {
+        let ask = async move {
             let link = link?;
             link.command(Command::Restart);
             link.at_rest().await;
-            // A stop that came meanwhile wins: the child ends, it is not
-            // started again.
-            if !link.shared.is_accepting() {
-                let path = link.path().clone();
-                return Err(ControlError::ChildStopping { path });
-            }
-            link.command(Command::Start);
-            Ok(())
-        })
+            Ok::<_, ControlError>(link)
+        };
+        Box::pin(
+            actix::fut::wrap_future(ask).map(move |link, this: &mut Self, _| {
+                let link = link?;
+                if link.shared.is_accepting() {
+                    link.command(Command::Start);
+                    return Ok(());
+                }
+                // It ended meanwhile. On its own (a normal end its policy does
+                // not restart, or a failure it gave up on): it is started again,
+                // as an ended child is. By a stop that came meanwhile: the stop
+                // wins, and it is not started again.
+                let on_its_own = link
+                    .shared
+                    .final_report()
+                    .is_some_and(|report| report.ended_on_its_own);
+                if !on_its_own {
+                    let path = link.path().clone();
+                    return Err(ControlError::ChildStopping { path });
+                }
+                match this.start_again(&name) {
+                    Some(started) => started,
+                    None if this.is_ending() => Err(this.stopping_error()),
+                    // Started again meanwhile (another `RestartChild`).
+                    None if this.children.find(&name).is_some() => Ok(()),
+                    None => Err(this.unknown(name)),
+                }
+            }),
+        )
     }
 }
 

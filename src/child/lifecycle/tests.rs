@@ -336,7 +336,10 @@ fn a_strategy_restart_between_two_incarnations_publishes_no_second_restarting() 
         alone: true,
     }));
     assert!(lifecycle.step(Event::Restart).is_empty());
-    assert!(matches!(lifecycle.state(), State::Parked { attempt: 1, .. }));
+    assert!(matches!(
+        lifecycle.state(),
+        State::Parked { attempt: 1, .. }
+    ));
 }
 
 #[test]
