@@ -12,7 +12,7 @@
 //! window (README "Restart policies").
 
 use crate::attacks4_support::{
-    flaky, quiet_panics, Await, Book, Flaky, How, Job, StartFails, Which,
+    flaky, quiet_panics, stop_by, Await, Book, Flaky, How, Job, StartFails, Which, STOPPERS,
 };
 use crate::common::{node, unlimited, within, Gate};
 
@@ -21,8 +21,8 @@ use std::time::Duration;
 use actix::prelude::*;
 use actix_supervisor::snapshot::NodeState;
 use actix_supervisor::{
-    ChildHandle, Grace, Kill, RemoveChild, RestartIntensity, RestartPolicy, SendError, Stop,
-    StopChild, StopOutcome, StopReport, Strategy, SupervisorActor,
+    Grace, Kill, RestartIntensity, RestartPolicy, SendError, Stop, StopOutcome, StopReport,
+    Strategy, SupervisorActor,
 };
 use futures_util::future::join_all;
 
@@ -182,49 +182,6 @@ async fn a_kill_in_the_middle_of_a_burst_accounts_for_every_message() {
             let expected: Vec<(u32, u32)> = (0..handled as u32).map(|s| (0, s)).collect();
             book.assert_each_once_in_order(&expected, &case);
             assert!(!handle.is_accepting(), "{case}");
-        }
-    }
-}
-
-/// Who stops the child.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stopper {
-    Handle,
-    StopChild,
-    ParentStop,
-    RemoveChild,
-}
-
-const STOPPERS: [Stopper; 4] = [
-    Stopper::Handle,
-    Stopper::StopChild,
-    Stopper::ParentStop,
-    Stopper::RemoveChild,
-];
-
-async fn stop_by(
-    stopper: Stopper,
-    app: &Addr<SupervisorActor>,
-    handle: &ChildHandle<Flaky>,
-) -> StopReport {
-    match stopper {
-        Stopper::Handle => within(handle.stop()).await,
-        Stopper::StopChild => within(app.send(StopChild::new("job")))
-            .await
-            .unwrap()
-            .unwrap(),
-        Stopper::RemoveChild => within(app.send(RemoveChild::new("job")))
-            .await
-            .unwrap()
-            .unwrap(),
-        Stopper::ParentStop => {
-            let report = within(app.send(Stop)).await.unwrap();
-            report
-                .children
-                .iter()
-                .find(|c| c.path.as_str() == "/app/job")
-                .cloned()
-                .unwrap_or_else(|| panic!("no report of the job in {report}"))
         }
     }
 }

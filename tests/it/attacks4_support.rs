@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use actix::prelude::*;
+
+use crate::common::within;
 use actix_supervisor::ChildSpec;
 
 /// How a handler (or `started`) ends.
@@ -243,5 +245,49 @@ impl Handler<Await> for Flaky {
             passed.await;
             incarnation
         })
+    }
+}
+
+/// Who stops the child (the last, `RemoveChild`, also takes it out of
+/// the table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopper {
+    Handle,
+    StopChild,
+    ParentStop,
+    RemoveChild,
+}
+
+pub const STOPPERS: [Stopper; 4] = [
+    Stopper::Handle,
+    Stopper::StopChild,
+    Stopper::ParentStop,
+    Stopper::RemoveChild,
+];
+
+pub async fn stop_by(
+    stopper: Stopper,
+    app: &Addr<actix_supervisor::SupervisorActor>,
+    handle: &actix_supervisor::ChildHandle<Flaky>,
+) -> actix_supervisor::StopReport {
+    match stopper {
+        Stopper::Handle => within(handle.stop()).await,
+        Stopper::StopChild => within(app.send(actix_supervisor::StopChild::new("job")))
+            .await
+            .unwrap()
+            .unwrap(),
+        Stopper::RemoveChild => within(app.send(actix_supervisor::RemoveChild::new("job")))
+            .await
+            .unwrap()
+            .unwrap(),
+        Stopper::ParentStop => {
+            let report = within(app.send(actix_supervisor::Stop)).await.unwrap();
+            report
+                .children
+                .iter()
+                .find(|c| c.path.as_str() == "/app/job")
+                .cloned()
+                .unwrap_or_else(|| panic!("no report of the job in {report}"))
+        }
     }
 }
