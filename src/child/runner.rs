@@ -628,7 +628,7 @@ impl<A: SupervisedActor> Runner<A> {
             }
             Action::ArmGrace => {
                 let began = Instant::now();
-                let deadline = match self.link.grace {
+                let deadline = match self.link.grace() {
                     // A grace too long for the clock is no deadline at all.
                     Grace::Duration(grace) => began.checked_add(grace),
                     Grace::Infinity => None,
