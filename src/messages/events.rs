@@ -10,6 +10,8 @@
 //! [`EventKind::Lagged`] saying how many, as tokio's broadcast channel does.
 
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, SystemTime};
 
@@ -207,6 +209,27 @@ pub enum EventKind {
 pub(crate) struct Events {
     sender: broadcast::Sender<LifecycleEvent>,
     started: Instant,
+    /// The event streams open: one atomic load tells `emit` whether anyone
+    /// listens (the sender's own count is read under a mutex, on every
+    /// start, stop and restart of every child).
+    listening: Arc<AtomicUsize>,
+}
+
+/// An open event stream, counted in its tree's [`Events`] while it lives.
+#[derive(Debug)]
+struct Listening(Arc<AtomicUsize>);
+
+impl Listening {
+    fn new(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Listening(count.clone())
+    }
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Events {
@@ -214,12 +237,13 @@ impl Events {
         Events {
             sender: broadcast::Sender::new(EVENT_CAPACITY),
             started: Instant::now(),
+            listening: Arc::new(AtomicUsize::new(0)),
         }
     }
 
     /// Sends an event, built only if someone listens.
     pub(crate) fn emit(&self, path: &NodePath, incarnation: u64, kind: impl FnOnce() -> EventKind) {
-        if self.sender.receiver_count() == 0 {
+        if self.listening.load(Ordering::SeqCst) == 0 {
             return;
         }
         let _ = self.sender.send(LifecycleEvent {
@@ -232,10 +256,15 @@ impl Events {
     }
 
     pub(crate) fn subscribe(&self, subtree: NodePath) -> EventStream {
+        // Counted before it subscribes: an event sent in between finds it
+        // counted (and is sent, to nobody yet), never subscribed but not
+        // counted.
+        let listening = Listening::new(&self.listening);
         EventStream {
             subtree,
             events: BroadcastStream::new(self.sender.subscribe()),
             started: self.started,
+            _listening: listening,
         }
     }
 }
@@ -404,6 +433,9 @@ pub struct EventStream {
     subtree: NodePath,
     events: BroadcastStream<LifecycleEvent>,
     started: Instant,
+    /// Dropped after `events`, so that the stream stops being counted only
+    /// once it no longer receives.
+    _listening: Listening,
 }
 
 impl Stream for EventStream {
@@ -443,6 +475,34 @@ fn is_within(path: &NodePath, subtree: &NodePath) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `emit` sends only while a stream is open: each stream is counted from
+    /// before it subscribes until it is dropped, clones of `Events` count
+    /// the same streams, and an event sent while one is open reaches it.
+    #[tokio::test]
+    async fn events_are_sent_while_a_stream_is_open_and_only_then() {
+        use futures_util::StreamExt;
+        let events = Events::new();
+        let clone = events.clone();
+        let app = NodePath::root("app");
+        assert_eq!(events.listening.load(Ordering::SeqCst), 0);
+        let mut first = events.subscribe(app.clone());
+        let second = clone.subscribe(app.clone());
+        assert_eq!(events.listening.load(Ordering::SeqCst), 2);
+        drop(second);
+        assert_eq!(clone.listening.load(Ordering::SeqCst), 1);
+        clone.emit(&app, 1, || EventKind::Stopping);
+        let event = first.next().await.expect("the stream is open");
+        assert_eq!(event.kind, EventKind::Stopping);
+        drop(first);
+        assert_eq!(events.listening.load(Ordering::SeqCst), 0);
+        let mut built = false;
+        events.emit(&app, 1, || {
+            built = true;
+            EventKind::Stopping
+        });
+        assert!(!built, "no event is built while nobody listens");
+    }
 
     #[test]
     fn a_subtree_holds_its_root_and_what_is_below_it_only() {
