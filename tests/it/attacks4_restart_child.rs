@@ -104,7 +104,6 @@ async fn restart_child_behind_a_normal_end_starts_the_child_or_says_why_not() {
 /// starts, and `Ok` answers once it is starting. (Also broken before
 /// commit 2d43182, for `[Panic, Panic]` and `[Fail, Fail]` too.)
 #[actix_rt::test]
-#[ignore = "DEFECT: RestartChild answers Ok behind failures and a normal end, but the child stays Stopped"]
 async fn restart_child_behind_failures_and_a_normal_end_starts_the_child_or_says_why_not() {
     quiet_panics();
     let mut broken = Vec::new();

@@ -335,7 +335,7 @@ impl Model {
         }
         for action in actions {
             match action {
-                Action::Yield | Action::RecordFailure(_) | Action::Emit(_) => {}
+                Action::Yield | Action::RecordFailure(_) | Action::Emit(_) | Action::WindDown => {}
                 Action::Tell(_) => {}
                 Action::Build => {
                     if self.ctx != Ctx::None {
