@@ -795,10 +795,12 @@ impl Lifecycle {
                 if failed {
                     out.push(Action::Emit(Emit::Failed));
                 }
-                if !started || d.marker_reached {
+                if !started || d.marker_reached || self.has_dependencies {
                     // Drained, or a start that failed: starting another
-                    // would only fail again. The fresh incarnation takes
-                    // what waits.
+                    // would only fail again. (A child with dependencies is
+                    // not started again to drain: it would wait for
+                    // siblings the same restart parks.) The fresh
+                    // incarnation takes what waits.
                     return self.park_for_restart(out);
                 }
                 // Ended before its marker: the next incarnation drains the
