@@ -11,8 +11,8 @@
 //! - a message queued before a strategy restart's marker is handled only
 //!   by an incarnation that drains for that restart: when the child is
 //!   parked for the restart, none waits, unless the drain was cut short by
-//!   its grace, by an incarnation that could not start, or by any end of
-//!   a child with dependencies (or a stop took it over);
+//!   its grace or by an incarnation that could not start (or a stop took
+//!   it over), or the child has dependencies (it is parked at once);
 //! - a child with dependencies builds an incarnation only after they were
 //!   ready (`DependenciesReady`) since it last built one, and a waiting
 //!   child has no context;
@@ -331,7 +331,20 @@ impl Model {
                 self.apply(Event::Stop, config)
             }
             Input::Kill => self.apply(Event::Kill, config),
-            Input::StrategyRestart => self.apply(Event::Restart, config),
+            Input::StrategyRestart => {
+                let before = self.lifecycle;
+                let result = self.apply(Event::Restart, config);
+                if self.lifecycle != before && !self.lifecycle.has_stop() {
+                    // The restart took: what waits now was queued before
+                    // it, for an incarnation that drains, not the fresh one.
+                    for item in &mut self.mailbox {
+                        if let Item::Msg { before_restart, .. } = item {
+                            *before_restart = true;
+                        }
+                    }
+                }
+                result
+            }
             Input::Resume => self.apply(Event::Resume, config),
             Input::FactoryFailsNext if !self.factory_fails => {
                 self.factory_fails = true;
@@ -368,11 +381,11 @@ impl Model {
         let was_parked = matches!(self.lifecycle.state(), State::Parked { .. });
         // A restart's drain may be cut short by its grace or by an
         // incarnation that cannot start: the fresh one takes what waits.
-        // So it is by any end of a child with dependencies: another
-        // incarnation to drain would wait for siblings the restart parks.
+        // A child with dependencies is not started again to drain at all:
+        // that incarnation would wait for siblings the restart parks.
         let cut_short = match &event {
+            _ if config.deps => true,
             Event::GraceOver => true,
-            Event::Ended(_) if config.deps => true,
             Event::Ended(End::Failed(failure)) => matches!(
                 failure.phase,
                 FailurePhase::Factory | FailurePhase::Starting | FailurePhase::Restarting
@@ -425,19 +438,7 @@ impl Model {
                 }
                 Action::Refuse => self.refusing = true,
                 Action::ArmGrace => self.grace_armed = true,
-                Action::QueueMarker(id) => {
-                    if !self.lifecycle.has_stop() {
-                        // A strategy restart's marker: what waits before it
-                        // is for the incarnation that drains, not the fresh
-                        // one.
-                        for item in &mut self.mailbox {
-                            if let Item::Msg { before_restart, .. } = item {
-                                *before_restart = true;
-                            }
-                        }
-                    }
-                    self.mailbox.push_back(Item::Marker(id));
-                }
+                Action::QueueMarker(id) => self.mailbox.push_back(Item::Marker(id)),
                 Action::StopContext => {
                     if self.ctx != Ctx::Running {
                         return Err(format!("stopped a context that was {:?}", self.ctx));
