@@ -36,10 +36,11 @@
 //!
 //! | state | `Stop` | `Kill` | strategy `Restart` |
 //! |---|---|---|---|
-//! | `Pending` | start it anyway, to drain | `Done`, timed out | `Parked` |
+//! | `Pending` | start it anyway, to drain | `Done`, timed out | queue a marker; the next incarnation drains to it, then `Parked` (with dependencies: `Parked` at once) |
 //! | `Waiting` | keep waiting, within the stop's grace: once the dependencies are ready (or at rest, which the runner does not wait for under a stop), the next incarnation drains what waits; at the grace, `Done`, timed out (what waits undelivered) | `Done`, timed out | `Parked` (it waits again when resumed) |
-//! | `Starting`, `Running` | drain to a marker, then stop the context | `Done`, timed out | drain to a marker, then `Parked` |
-//! | `Backoff`, `Parked` | `Pending` with the stop: the next incarnation drains what waits | `Done`, timed out | `Parked` |
+//! | `Starting`, `Running` | drain to a marker, then stop the context | `Done`, timed out | drain to a marker, then `Parked` (ended before it: the next incarnation drains the rest) |
+//! | `Backoff` | `Pending` with the stop: the next incarnation drains what waits | `Done`, timed out | as in `Pending`, without the rest of the backoff |
+//! | `Parked` | `Pending` with the stop: the next incarnation drains what waits | `Done`, timed out | – |
 //! | `GaveUp` | `Done`, failed | `Done`, failed | – |
 //! | `Done` | – (the report is out) | – | – |
 //!
@@ -60,6 +61,18 @@
 //! handled and every message the handles accepted is settled (handled, or
 //! cancelled by its requester); a strategy restart's drain is over at its
 //! marker (later messages wait for the next incarnation).
+//!
+//! A strategy restart (or `RestartChild`) drains what was accepted before
+//! it, up to its marker, with an incarnation that is then ended; only the
+//! next one, started by the supervisor, is fresh. Between two incarnations
+//! the marker is queued at once and the next incarnation is built to
+//! drain (`Pending { drain_to }`). An incarnation that ends before the
+//! marker (it failed, or ended normally) is followed at once by another
+//! that drains the rest to the same marker, unless it could not start
+//! (it would only fail again) or the child has dependencies (an
+//! incarnation would wait for siblings the same restart parks): then it
+//! is parked, and the fresh incarnation takes what waits. The grace of the
+//! restart bounds the whole drain.
 //!
 //! A stop is kept until the child is `Done`: an incarnation that ends
 //! during a stop's drain, before the drain is over, is followed (if its

@@ -9,9 +9,10 @@
 //! means a stop is under way; a restarted incarnation shows `Failed`,
 //! `Restarting`, `Started`. The attack found three of these broken (also
 //! at 87ac7aa, before 2d43182, for other prefixes): the `ChildStopping`
-//! answer to a child's own normal end and the second `Restarting` are
-//! fixed (their tests run); the drain cut short by a failure is not, and
-//! its test is marked `#[ignore = "DEFECT: ..."]`.
+//! answer to a child's own normal end, the second `Restarting`, and the
+//! restart between two incarnations (or a drain cut short by a failure)
+//! whose fresh incarnation handled what was queued before the request are
+//! fixed; their tests run.
 
 use crate::attacks4_support::{flaky, quiet_panics, Book, How, Job, StartFails, Which};
 use crate::common::{node, unlimited, within};
@@ -93,16 +94,19 @@ async fn restart_child_behind_a_normal_end_starts_the_child_or_says_why_not() {
     assert!(broken.is_empty(), "Ok, yet not started again: {broken:#?}");
 }
 
-/// The same with several failures ahead of the normal stop. Today, with
-/// `[Panic, Fail, Panic]`: incarnations 1, 2, 3 each fail on their
-/// message; `RestartChild` reaches the child between incarnations 3 and 4
-/// (events: `3:Failed`, `3:Restarting{attempt 3}`, `3:Restarting{attempt
-/// 1}`, `4:Started`); it answers `Ok`, and incarnation 4, the "fresh" one,
-/// handles the normal stop queued *before* the request and ends for good:
-/// the node shows `Stopped` and the handle refuses work. The promise: the
+/// The same with several failures ahead of the normal stop. It was broken
+/// with `[Panic, Fail, Panic]`: incarnations 1, 2, 3 each failed on their
+/// message; `RestartChild` reached the child between incarnations 3 and 4,
+/// parked it at once; it answered `Ok`, and incarnation 4, the "fresh"
+/// one, handled the normal stop queued *before* the request and ended for
+/// good: the node showed `Stopped` and the handle refused work. (Also
+/// broken before commit 2d43182, for `[Panic, Panic]` and `[Fail, Fail]`
+/// too, through a restart drain cut short by a failure.) The promise: the
 /// current incarnation drains the mailbox as it was, then a fresh one
-/// starts, and `Ok` answers once it is starting. (Also broken before
-/// commit 2d43182, for `[Panic, Panic]` and `[Fail, Fail]` too.)
+/// starts, and `Ok` answers once it is starting. Fixed: between two
+/// incarnations the restart queues its marker and the next incarnation
+/// drains to it, then is parked; one that ends before the marker is
+/// followed by another that drains the rest (`Lifecycle`, `drain_to`).
 #[actix_rt::test]
 async fn restart_child_behind_failures_and_a_normal_end_starts_the_child_or_says_why_not() {
     quiet_panics();
