@@ -355,8 +355,13 @@ impl Backoff {
     /// assert!(first.iter().all(|d| *d >= backoff.initial && *d <= backoff.max));
     /// ```
     pub fn delays(&self) -> impl Iterator<Item = Duration> + '_ {
-        let mut state = BackoffState::new(Some(self));
-        std::iter::from_fn(move || Some(state.next(Some(self), Duration::ZERO).1))
+        let mut state = BackoffState::new(self.clone());
+        let mut attempt = 0;
+        std::iter::from_fn(move || {
+            let (next, delay) = state.next(attempt, Duration::ZERO);
+            attempt = next;
+            Some(delay)
+        })
     }
 }
 
@@ -370,38 +375,35 @@ pub(crate) fn next_attempt(previous: u32, ran_for: Duration, stable_after: Durat
     }
 }
 
-/// The backoff position of one child: its attempt count and its jitter
-/// source (only with a backoff).
+/// A child's backoff with its jitter source: what a child with a backoff
+/// keeps (boxed, so that a child without one pays a pointer, not the
+/// backoff's 56 bytes and the generator's 8).
 #[derive(Debug)]
 pub(crate) struct BackoffState {
-    attempt: u32,
-    rng: Option<SplitMix64>,
+    backoff: Backoff,
+    rng: SplitMix64,
 }
 
 impl BackoffState {
-    pub(crate) fn new(backoff: Option<&Backoff>) -> Self {
-        let rng = backoff.map(|b| match b.seed {
+    pub(crate) fn new(backoff: Backoff) -> Self {
+        let rng = match backoff.seed {
             Some(seed) => SplitMix64::seeded(seed),
             None => SplitMix64::from_entropy(),
-        });
-        BackoffState { attempt: 0, rng }
+        };
+        BackoffState { backoff, rng }
     }
 
-    /// Records one more restart after a run of `ran_for` and returns its
-    /// attempt number and delay (zero without a backoff).
-    pub(crate) fn next(&mut self, backoff: Option<&Backoff>, ran_for: Duration) -> (u32, Duration) {
-        match backoff {
-            None => {
-                self.attempt = self.attempt.saturating_add(1);
-                (self.attempt, Duration::ZERO)
-            }
-            Some(backoff) => {
-                self.attempt = next_attempt(self.attempt, ran_for, backoff.stable_after);
-                let rng = self.rng.get_or_insert_with(SplitMix64::from_entropy);
-                let unit = rng.unit_f64();
-                (self.attempt, backoff.delay(self.attempt, unit))
-            }
-        }
+    /// The backoff.
+    pub(crate) fn backoff(&self) -> &Backoff {
+        &self.backoff
+    }
+
+    /// The attempt number and delay of the restart that follows attempt
+    /// `previous` (0 if none yet) after a run of `ran_for`.
+    pub(crate) fn next(&mut self, previous: u32, ran_for: Duration) -> (u32, Duration) {
+        let attempt = next_attempt(previous, ran_for, self.backoff.stable_after);
+        let unit = self.rng.unit_f64();
+        (attempt, self.backoff.delay(attempt, unit))
     }
 }
 
@@ -616,6 +618,38 @@ impl Default for Grace {
     }
 }
 
+/// A [`Grace`] in 8 bytes, as every child's link keeps it (a `Grace` takes
+/// 16): nanoseconds, `u64::MAX` for [`Grace::Infinity`]. A grace too long
+/// for that (over 584 years) is kept as `Duration::MAX`, which bounds
+/// nothing either.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PackedGrace(u64);
+
+impl PackedGrace {
+    const INFINITY: u64 = u64::MAX;
+    const LONGEST: u64 = u64::MAX - 1;
+
+    /// The grace this holds.
+    pub(crate) fn get(self) -> Grace {
+        match self.0 {
+            Self::INFINITY => Grace::Infinity,
+            Self::LONGEST => Grace::Duration(Duration::MAX),
+            nanos => Grace::Duration(Duration::from_nanos(nanos)),
+        }
+    }
+}
+
+impl From<Grace> for PackedGrace {
+    fn from(grace: Grace) -> Self {
+        PackedGrace(match grace {
+            Grace::Infinity => Self::INFINITY,
+            Grace::Duration(d) => u64::try_from(d.as_nanos())
+                .unwrap_or(Self::LONGEST)
+                .min(Self::LONGEST),
+        })
+    }
+}
+
 impl From<Duration> for Grace {
     /// A grace of at most `duration`.
     ///
@@ -660,6 +694,26 @@ impl<'de> Deserialize<'de> for Grace {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_packed_grace_gives_back_the_grace_it_was_made_of() {
+        for grace in [
+            Grace::Infinity,
+            Grace::Duration(Duration::ZERO),
+            Grace::Duration(Duration::from_nanos(1)),
+            Grace::Duration(Duration::from_secs(5)),
+            Grace::Duration(Duration::from_nanos(u64::MAX - 2)),
+            Grace::Duration(Duration::MAX),
+        ] {
+            assert_eq!(PackedGrace::from(grace).get(), grace);
+        }
+        // Longer than 584 years: kept as the longest duration.
+        let long = Grace::Duration(Duration::from_secs(u64::MAX / 1_000_000_000 + 1));
+        assert_eq!(
+            PackedGrace::from(long).get(),
+            Grace::Duration(Duration::MAX)
+        );
+    }
     use proptest::prelude::{any, prop_assert, prop_assert_eq, proptest};
     use proptest::strategy::Strategy as PropStrategy;
 
@@ -756,9 +810,9 @@ mod tests {
     fn the_same_seed_gives_the_same_delays() {
         let b = Backoff::new(ms(10), ms(10_000)).jitter(1.0).seed(42);
         let run = || {
-            let mut state = BackoffState::new(Some(&b));
-            (0..8)
-                .map(|_| state.next(Some(&b), ms(0)).1)
+            let mut state = BackoffState::new(b.clone());
+            (0..8u32)
+                .map(|attempt| state.next(attempt, ms(0)).1)
                 .collect::<Vec<_>>()
         };
         assert_eq!(run(), run());
@@ -899,11 +953,11 @@ mod tests {
             b in valid_backoff(), seed in any::<u64>()
         ) {
             let b = b.seed(seed);
-            let mut state = BackoffState::new(Some(&b));
+            let mut state = BackoffState::new(b.clone());
             let mut rng = SplitMix64::seeded(seed);
             for attempt in 1..=5u32 {
                 let expected = b.delay(attempt, rng.unit_f64());
-                prop_assert_eq!(state.next(Some(&b), ms(0)), (attempt, expected));
+                prop_assert_eq!(state.next(attempt - 1, ms(0)), (attempt, expected));
             }
         }
     }

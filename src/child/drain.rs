@@ -35,9 +35,10 @@ use actix::dev::{MessageResponse, OneshotSender};
 use actix::{Actor, Handler, Message};
 
 use super::response;
-use crate::latch::Latch;
+use crate::latch::{BoxLatch, Latch};
 use crate::messages::stop::StopReport;
 use crate::tree::{Failure, NodePath};
+use once_cell::race::OnceBox;
 
 pub(crate) const ACCEPTING: u8 = 0;
 pub(crate) const STOPPING: u8 = 1;
@@ -81,7 +82,7 @@ pub(crate) struct ChildShared {
     /// The runner task's waker, kept (not taken) so that a stop request or a
     /// change in the counts always reaches the runner, whatever it is doing.
     runner: Mutex<Option<Waker>>,
-    report: Latch<Box<StopReport>>,
+    report: BoxLatch<StopReport>,
     /// How the first start attempt went.
     startup: Latch<Startup>,
     /// Rung when the report or the start outcome is set, or the runner's
@@ -89,7 +90,7 @@ pub(crate) struct ChildShared {
     bell: tokio::sync::Notify,
     /// Set once, when the child ended and was started again: the shared
     /// state and address of that next start (see [`Successor`]).
-    successor: OnceLock<Box<Successor>>,
+    successor: OnceBox<Successor>,
 }
 
 /// The next start of a child that ended and was started again
@@ -144,10 +145,10 @@ impl ChildShared {
             settled: AtomicU64::new(0),
             cancelled: AtomicU64::new(0),
             runner: Mutex::new(None),
-            report: Latch::new(),
+            report: BoxLatch::new(),
             startup: Latch::new(),
             bell: tokio::sync::Notify::new(),
-            successor: OnceLock::new(),
+            successor: OnceBox::new(),
         })
     }
 
@@ -300,7 +301,7 @@ impl ChildShared {
 
     /// The report, if the child is done.
     pub(crate) fn final_report(&self) -> Option<&StopReport> {
-        self.report.get().map(|report| &**report)
+        self.report.get()
     }
 
     /// The bell rung on every change a waiter on this child watches.
@@ -393,7 +394,7 @@ impl ChildShared {
     /// The next start of this child, once it ended and was started again.
     #[inline]
     pub(crate) fn successor(&self) -> Option<&Successor> {
-        self.successor.get().map(|next| &**next)
+        self.successor.get()
     }
 
     /// Records the next start of this child; only for a child that is gone

@@ -32,7 +32,7 @@ use super::drain::ChildShared;
 use super::lifecycle::Notice;
 use super::restart::RestartRules;
 use crate::messages::events::Events;
-use crate::policy::{Backoff, Grace, IntensityWindow, RestartPolicy, Strategy};
+use crate::policy::{Backoff, Grace, IntensityWindow, PackedGrace, RestartPolicy, Strategy};
 use crate::tree::{Failure, NodeKind, NodePath, NodePolicy, NodeSnapshot, NodeState, TaskStats};
 use tokio_util::sync::CancellationToken;
 
@@ -240,7 +240,7 @@ pub(crate) struct ChildLink {
     /// How long a stop may drain the child, and what follows the end of an
     /// incarnation: read by the runner only when a stop begins or an
     /// incarnation ends, so kept here, out of the runner's task.
-    pub(crate) grace: Grace,
+    grace: PackedGrace,
     pub(crate) rules: RefCell<RestartRules>,
     /// The child's key in its supervisor's table: its place in start order,
     /// never given to another child of that supervisor.
@@ -305,6 +305,12 @@ impl ChildLink {
         self.shared.placed_path()
     }
 
+    /// How long a stop may drain the child.
+    #[inline]
+    pub(crate) fn grace(&self) -> Grace {
+        self.grace.get()
+    }
+
     /// What `Inspect` shows of the child, with `children` under it.
     pub(crate) fn snapshot(&self, children: Vec<NodeSnapshot>) -> NodeSnapshot {
         let mut snapshot = self
@@ -314,7 +320,7 @@ impl ChildLink {
         let rules = self.rules.borrow();
         snapshot.policy.restart = Some(rules.policy());
         snapshot.policy.backoff = rules.backoff().cloned();
-        snapshot.policy.grace = Some(self.grace);
+        snapshot.policy.grace = Some(self.grace());
         snapshot.policy.schedule = snapshot
             .task
             .as_mut()
@@ -342,7 +348,7 @@ impl ChildLink {
             activity: Cell::new(Activity::Active),
             watched: Cell::new(false),
             nested,
-            grace: env.grace,
+            grace: env.grace.into(),
             rules: RefCell::new(RestartRules::new(
                 env.restart,
                 env.backoff.as_deref().cloned(),
@@ -578,7 +584,7 @@ impl ChildLink {
             path: self.path().clone(),
             restart,
             backoff,
-            grace: self.grace,
+            grace: self.grace(),
             index: self.index as usize,
             scope: self.scope.clone(),
             remove_on_exit: self.remove_on_exit,

@@ -56,21 +56,23 @@ pub(crate) enum Decision {
     Finish,
 }
 
-/// One child's restart rules and its position in its backoff.
+/// One child's restart rules and its position in its backoff: 16 bytes
+/// in every child's link (the backoff, which few children have, is boxed
+/// with its jitter source).
 #[derive(Debug)]
 pub(crate) struct RestartRules {
     policy: RestartPolicy,
-    backoff: Option<Box<Backoff>>,
-    state: BackoffState,
+    /// The attempt number of the latest restart (0 before the first).
+    attempt: u32,
+    backoff: Option<Box<BackoffState>>,
 }
 
 impl RestartRules {
     pub(crate) fn new(policy: RestartPolicy, backoff: Option<Backoff>) -> Self {
-        let state = BackoffState::new(backoff.as_ref());
         RestartRules {
             policy,
-            backoff: backoff.map(Box::new),
-            state,
+            attempt: 0,
+            backoff: backoff.map(|backoff| Box::new(BackoffState::new(backoff))),
         }
     }
 
@@ -81,7 +83,7 @@ impl RestartRules {
 
     /// The child's backoff, if it has one.
     pub(crate) fn backoff(&self) -> Option<&Backoff> {
-        self.backoff.as_deref()
+        self.backoff.as_deref().map(BackoffState::backoff)
     }
 
     /// Decides what follows an incarnation that ended as `exit` after
@@ -95,7 +97,11 @@ impl RestartRules {
         if !self.policy.restarts(kind) {
             return Decision::Finish;
         }
-        let (attempt, delay) = self.state.next(self.backoff.as_deref(), ran_for);
+        let (attempt, delay) = match self.backoff.as_deref_mut() {
+            Some(backoff) => backoff.next(self.attempt, ran_for),
+            None => (self.attempt.saturating_add(1), Duration::ZERO),
+        };
+        self.attempt = attempt;
         Decision::Restart { attempt, delay }
     }
 }
