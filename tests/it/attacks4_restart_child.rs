@@ -271,3 +271,105 @@ async fn restart_child_behind_failures_counts_each_restart_once() {
     }
     assert!(broken.is_empty(), "{broken:#?}");
 }
+
+/// A child that can be held on a gate, panic, and note which incarnation
+/// handled a message.
+struct Gated {
+    incarnation: u64,
+    notes: std::sync::Arc<std::sync::Mutex<Vec<(u64, u32)>>>,
+}
+
+impl actix::Actor for Gated {
+    type Context = actix::Context<Self>;
+}
+
+actix_supervisor::supervised!(Gated);
+
+/// Holds the incarnation (`ctx.wait`) until the gate opens.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+struct HoldOn(crate::common::Gate);
+
+impl actix::Handler<HoldOn> for Gated {
+    type Result = ();
+    fn handle(&mut self, HoldOn(gate): HoldOn, ctx: &mut actix::Context<Self>) {
+        use actix::AsyncContext;
+        ctx.wait(actix::fut::wrap_future(gate.passed()));
+    }
+}
+
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+struct Boom;
+
+impl actix::Handler<Boom> for Gated {
+    type Result = ();
+    fn handle(&mut self, _: Boom, _: &mut actix::Context<Self>) {
+        panic!("boom");
+    }
+}
+
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+struct Note(u32);
+
+impl actix::Handler<Note> for Gated {
+    type Result = ();
+    fn handle(&mut self, Note(n): Note, _: &mut actix::Context<Self>) {
+        self.notes.lock().unwrap().push((self.incarnation, n));
+    }
+}
+
+impl actix::Handler<Which> for Gated {
+    type Result = u64;
+    fn handle(&mut self, _: Which, _: &mut actix::Context<Self>) -> u64 {
+        self.incarnation
+    }
+}
+
+/// `RestartChild` reaches a running child held on a gate, with `[Boom,
+/// Note 1, Note 2]` queued behind: its drain's marker follows them. The
+/// draining incarnation (1) fails on `Boom`, before the marker; the next
+/// one (2) drains the notes to the marker and is ended; only then does the
+/// fresh incarnation (3) start, and `Ok` answers. Before the fix the
+/// failure parked the child at once and the fresh incarnation handled the
+/// notes queued before the request.
+#[actix_rt::test]
+async fn a_restart_drain_cut_short_by_a_failure_is_finished_before_the_fresh_incarnation() {
+    quiet_panics();
+    let notes = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let made = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let spec = {
+        let notes = notes.clone();
+        actix_supervisor::ChildSpec::new("job", move || Gated {
+            incarnation: made.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1,
+            notes: notes.clone(),
+        })
+        .restart(RestartPolicy::OnFailure)
+    };
+    let handle = spec.handle();
+    let app = SupervisorActor::builder("app")
+        .intensity(unlimited())
+        .child(spec)
+        .start()
+        .unwrap();
+    within(handle.started()).await.unwrap();
+    let gate = crate::common::Gate::new();
+    // Handled: the incarnation now waits on the gate.
+    within(handle.send(HoldOn(gate.clone()))).await.unwrap();
+    handle.do_send(Boom).unwrap();
+    handle.do_send(Note(1)).unwrap();
+    handle.do_send(Note(2)).unwrap();
+    let restart = app.send(RestartChild::new("job"));
+    // The request reached the running incarnation: its drain began.
+    actix_supervisor::testkit::wait_for_node(&app, "/app/job", |n| n.state == NodeState::Stopping)
+        .await;
+    gate.open();
+    assert_eq!(within(restart).await.unwrap(), Ok(()));
+    let fresh = within(handle.send(Which)).await.unwrap();
+    assert_eq!(fresh, 3);
+    assert_eq!(*notes.lock().unwrap(), [(2, 1), (2, 2)]);
+    let job = node(&app, "/app/job").await;
+    assert_eq!((job.state, job.incarnation), (NodeState::Running, 3));
+    within(app.send(Stop)).await.unwrap();
+}
