@@ -334,7 +334,9 @@ impl Model {
             Input::StrategyRestart => {
                 let before = self.lifecycle;
                 let result = self.apply(Event::Restart, config);
-                if self.lifecycle != before && !self.lifecycle.has_stop() {
+                // (A child with dependencies is parked at once: the fresh
+                // incarnation takes what waits.)
+                if self.lifecycle != before && !self.lifecycle.has_stop() && !config.deps {
                     // The restart took: what waits now was queued before
                     // it, for an incarnation that drains, not the fresh one.
                     for item in &mut self.mailbox {
