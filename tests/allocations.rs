@@ -151,21 +151,24 @@ fn per_child() -> (f64, f64) {
 /// shared state (1) and the factory's box (1) as for any actor with
 /// handles, and the library's own: the spec's block (1), which its runner
 /// keeps as its core, the child's path (1), its link (1) and the weak typed
-/// address kept for handles asked for by path (1). Nothing is freed during
-/// the spawn. Before issue 17's spawn work it took 15 allocations and 3
-/// frees: moving the spec's `Addr` into the runner instead of cloning it
-/// saved two (actix allocates twice per clone of an address), and keeping
-/// the spec's block as the runner's core instead of freeing it and
-/// allocating a core saved one and a free.
+/// address kept for handles asked for by path (1). One block is freed: the
+/// caller's `String` of the name, whose text the shared state keeps inline
+/// (names up to 24 bytes), so that the block is given back at once and the
+/// next name reuses it, instead of staying allocated for the child's life.
+/// Before issue 17's spawn work it took 15 allocations and 3 frees: moving
+/// the spec's `Addr` into the runner instead of cloning it saved two (actix
+/// allocates twice per clone of an address), and keeping the spec's block
+/// as the runner's core instead of freeing it and allocating a core saved
+/// one and a free.
 #[test]
-fn a_spawned_child_costs_at_most_twelve_allocations_and_no_free() {
+fn a_spawned_child_costs_at_most_twelve_allocations_and_one_free() {
     let (allocations, frees) = per_child();
     assert!(
         allocations < 12.5,
         "{allocations:.2} allocations per spawned child, more than 12"
     );
     assert!(
-        frees < 0.5,
-        "{frees:.2} frees per spawned child, more than none"
+        frees < 1.5,
+        "{frees:.2} frees per spawned child, more than one"
     );
 }
