@@ -36,10 +36,11 @@
 //!
 //! | state | `Stop` | `Kill` | strategy `Restart` |
 //! |---|---|---|---|
-//! | `Pending` | start it anyway, to drain | `Done`, timed out | `Parked` |
+//! | `Pending` | start it anyway, to drain | `Done`, timed out | queue a marker; the next incarnation drains to it, then `Parked` (with dependencies: `Parked` at once) |
 //! | `Waiting` | keep waiting, within the stop's grace: once the dependencies are ready (or at rest, which the runner does not wait for under a stop), the next incarnation drains what waits; at the grace, `Done`, timed out (what waits undelivered) | `Done`, timed out | `Parked` (it waits again when resumed) |
-//! | `Starting`, `Running` | drain to a marker, then stop the context | `Done`, timed out | drain to a marker, then `Parked` |
-//! | `Backoff`, `Parked` | `Pending` with the stop: the next incarnation drains what waits | `Done`, timed out | `Parked` |
+//! | `Starting`, `Running` | drain to a marker, then stop the context | `Done`, timed out | drain to a marker, then `Parked` (ended before it: the next incarnation drains the rest) |
+//! | `Backoff` | `Pending` with the stop: the next incarnation drains what waits | `Done`, timed out | as in `Pending`, without the rest of the backoff |
+//! | `Parked` | `Pending` with the stop: the next incarnation drains what waits | `Done`, timed out | – |
 //! | `GaveUp` | `Done`, failed | `Done`, failed | – |
 //! | `Done` | – (the report is out) | – | – |
 //!
@@ -61,6 +62,18 @@
 //! cancelled by its requester); a strategy restart's drain is over at its
 //! marker (later messages wait for the next incarnation).
 //!
+//! A strategy restart (or `RestartChild`) drains what was accepted before
+//! it, up to its marker, with an incarnation that is then ended; only the
+//! next one, started by the supervisor, is fresh. Between two incarnations
+//! the marker is queued at once and the next incarnation is built to
+//! drain (`Pending { drain_to }`). An incarnation that ends before the
+//! marker (it failed, or ended normally) is followed at once by another
+//! that drains the rest to the same marker, unless it could not start
+//! (it would only fail again) or the child has dependencies (an
+//! incarnation would wait for siblings the same restart parks): then it
+//! is parked, and the fresh incarnation takes what waits. The grace of the
+//! restart bounds the whole drain.
+//!
 //! A stop is kept until the child is `Done`: an incarnation that ends
 //! during a stop's drain, before the drain is over, is followed (if its
 //! policy restarts it) by another that drains what still waits, without
@@ -79,11 +92,14 @@ pub(crate) enum State {
     /// when the last one was built in an earlier poll (`LaterTurn`), else
     /// after one yield, unless `yielded` (a child failing at once again and
     /// again must not keep its arbiter from everything else). With `stop`,
-    /// it starts only to drain what waits for it.
+    /// it starts only to drain what waits for it. With `drain_to`, it
+    /// starts only to drain, for a strategy restart, up to the marker with
+    /// this number (already queued), and is then parked.
     Pending {
         attempt: u32,
         stop: bool,
         yielded: bool,
+        drain_to: Option<u32>,
     },
     /// The incarnation's `started` (and what it waits on) runs.
     Starting { drain: Option<Drain> },
@@ -121,6 +137,20 @@ pub(crate) struct Drain {
     /// A strategy drain whose context was already told to stop when a stop
     /// came: what waits past its marker is drained by another incarnation.
     pub(crate) then_stop: bool,
+}
+
+impl Drain {
+    /// The strategy drain to marker `id`, already queued, that a new
+    /// incarnation takes over (see `State::Pending`).
+    const fn for_restart(id: u32) -> Self {
+        Drain {
+            id,
+            for_restart: true,
+            marker_reached: false,
+            context_stopped: false,
+            then_stop: false,
+        }
+    }
 }
 
 /// What happened to a child, as its runner saw it.
@@ -245,6 +275,9 @@ pub(crate) enum Action {
     /// answer with `DependenciesReady` (at once if they are ready) or
     /// `StartTimeout`.
     AwaitDependencies,
+    /// Tell the new incarnation's work to wind down (its token): it was
+    /// built to drain what its marker, queued before, closes.
+    WindDown,
 }
 
 /// A lifecycle event to publish; the runner builds it (only for a
@@ -286,6 +319,7 @@ impl Lifecycle {
                 attempt: 0,
                 stop: false,
                 yielded: true,
+                drain_to: None,
             },
             drains: 0,
             has_dependencies: false,
@@ -308,6 +342,9 @@ impl Lifecycle {
     pub(crate) fn node_state(&self) -> NodeState {
         match self.state {
             State::Pending { stop: true, .. }
+            | State::Pending {
+                drain_to: Some(_), ..
+            }
             | State::Deciding { stop: true, .. }
             | State::Waiting { stop: true, .. } => NodeState::Stopping,
             State::Waiting { stop: false, .. } => NodeState::Waiting,
@@ -365,9 +402,8 @@ impl Lifecycle {
     /// Whether a grace runs: a stop, or a strategy drain, is under way.
     pub(crate) fn grace_runs(&self) -> bool {
         match self.state {
-            State::Pending { stop, .. }
-            | State::Deciding { stop, .. }
-            | State::Waiting { stop, .. } => stop,
+            State::Pending { stop, drain_to, .. } => stop || drain_to.is_some(),
+            State::Deciding { stop, .. } | State::Waiting { stop, .. } => stop,
             State::Starting { drain } | State::Running { drain } => drain.is_some(),
             _ => false,
         }
@@ -442,6 +478,7 @@ impl Lifecycle {
                     attempt,
                     stop,
                     yielded,
+                    drain_to,
                 },
                 event,
             ) => match event {
@@ -450,6 +487,7 @@ impl Lifecycle {
                         attempt,
                         stop,
                         yielded: true,
+                        drain_to,
                     };
                     out.push(Action::Yield);
                 }
@@ -458,19 +496,43 @@ impl Lifecycle {
                     out.push(Action::AwaitDependencies);
                 }
                 Event::Turn | Event::LaterTurn => out.push(Action::Build),
-                Event::Built => {
-                    let drain = stop.then(|| self.new_drain(false));
-                    self.state = State::Starting { drain };
-                    if let Some(drain) = drain {
-                        out.push(Action::QueueMarker(drain.id));
+                Event::Built => match drain_to {
+                    // The marker is queued: the new incarnation drains to it
+                    // (its work told to wind down), then it is parked.
+                    Some(id) => {
+                        self.state = State::Starting {
+                            drain: Some(Drain::for_restart(id)),
+                        };
+                        out.push(Action::WindDown);
                     }
+                    None => {
+                        let drain = stop.then(|| self.new_drain(false));
+                        self.state = State::Starting { drain };
+                        if let Some(drain) = drain {
+                            out.push(Action::QueueMarker(drain.id));
+                        }
+                    }
+                },
+                Event::Ended(end) => {
+                    let drain = drain_to.map(Drain::for_restart);
+                    self.ended(end, stop, drain, false, out);
                 }
-                Event::Ended(end) => self.ended(end, stop, None, false, out),
+                // A stop takes the restart's drain over: its grace runs.
+                Event::Stop if drain_to.is_some() => {
+                    self.state = State::Pending {
+                        attempt,
+                        stop: true,
+                        yielded,
+                        drain_to: None,
+                    };
+                    out.push(Action::Refuse);
+                }
                 Event::Stop if !stop => {
                     self.state = State::Pending {
                         attempt,
                         stop: true,
                         yielded,
+                        drain_to: None,
                     };
                     out.push(Action::Refuse);
                     out.push(Action::ArmGrace);
@@ -479,7 +541,12 @@ impl Lifecycle {
                     self.state = State::Done { failed: false };
                     out.push(Action::Finish(Ending::TimedOut));
                 }
-                Event::Restart if !stop => self.park_between(attempt, out),
+                // The restart's drain ran out of grace before its next
+                // incarnation was built: what waits goes to the fresh one.
+                Event::GraceOver if drain_to.is_some() => self.park_for_restart(out),
+                Event::Restart if !stop && drain_to.is_none() => {
+                    self.restart_between(attempt, yielded, out);
+                }
                 _ => {}
             },
 
@@ -493,6 +560,7 @@ impl Lifecycle {
                         attempt,
                         stop,
                         yielded: true,
+                        drain_to: None,
                     };
                     out.push(Action::Build);
                 }
@@ -607,6 +675,7 @@ impl Lifecycle {
                             attempt,
                             stop: false,
                             yielded: true,
+                            drain_to: None,
                         };
                     }
                     Event::Resume if parked => {
@@ -614,6 +683,7 @@ impl Lifecycle {
                             attempt,
                             stop: false,
                             yielded: false,
+                            drain_to: None,
                         };
                     }
                     // What waits in the mailbox is drained by the next
@@ -623,11 +693,12 @@ impl Lifecycle {
                             attempt,
                             stop: true,
                             yielded: false,
+                            drain_to: None,
                         };
                         out.push(Action::Refuse);
                         out.push(Action::ArmGrace);
                     }
-                    Event::Restart if !parked => self.park_between(attempt, out),
+                    Event::Restart if !parked => self.restart_between(attempt, false, out),
                     _ => {}
                 }
             }
@@ -637,6 +708,7 @@ impl Lifecycle {
                     attempt: 1,
                     stop: false,
                     yielded: false,
+                    drain_to: None,
                 };
             }
             (State::GaveUp, _) => {}
@@ -648,6 +720,28 @@ impl Lifecycle {
             State::Starting { drain: d } | State::Running { drain: d } => *d = drain,
             _ => unreachable!("a drain belongs to a live incarnation"),
         }
+    }
+
+    /// A strategy restart between two incarnations (`Pending` or
+    /// `Backoff`): what waits in the mailbox now was accepted before the
+    /// restart, so it is not left to the fresh incarnation. The marker is
+    /// queued at once and the next incarnation, built now (without the
+    /// rest of a backoff), drains to it and is then parked, as a running
+    /// one is. A child with dependencies is parked at once: its next
+    /// incarnation would wait for siblings the same restart parks.
+    fn restart_between(&mut self, attempt: u32, yielded: bool, out: &mut Actions) {
+        if self.has_dependencies {
+            return self.park_between(attempt, out);
+        }
+        let d = self.new_drain(true);
+        self.state = State::Pending {
+            attempt,
+            stop: false,
+            yielded,
+            drain_to: Some(d.id),
+        };
+        out.push(Action::ArmGrace);
+        out.push(Action::QueueMarker(d.id));
     }
 
     /// A strategy restart between two incarnations: waits for the
@@ -706,10 +800,34 @@ impl Lifecycle {
                     attempt: 1,
                     stop: true,
                     yielded: false,
+                    drain_to: None,
                 };
                 return;
             }
-            Some(d) if d.for_restart => return self.park_for_restart(out),
+            Some(d) if d.for_restart => {
+                if failed {
+                    out.push(Action::Emit(Emit::Failed));
+                }
+                if !started || d.marker_reached || self.has_dependencies {
+                    // Drained, or a start that failed: starting another
+                    // would only fail again. (A child with dependencies is
+                    // not started again to drain: it would wait for
+                    // siblings the same restart parks.) The fresh
+                    // incarnation takes what waits.
+                    return self.park_for_restart(out);
+                }
+                // Ended before its marker: the next incarnation drains the
+                // rest, then is parked.
+                let (attempt, delay) = (1, Duration::ZERO);
+                self.state = State::Pending {
+                    attempt,
+                    stop: false,
+                    yielded: false,
+                    drain_to: Some(d.id),
+                };
+                out.push(Action::Emit(Emit::Restarting { attempt, delay }));
+                return;
+            }
             _ => {}
         }
         if start_failed {
@@ -753,6 +871,7 @@ impl Lifecycle {
                     attempt,
                     stop: true,
                     yielded: false,
+                    drain_to: None,
                 };
             }
             Verdict::Restart {
@@ -769,6 +888,7 @@ impl Lifecycle {
                         attempt,
                         stop: false,
                         yielded: false,
+                        drain_to: None,
                     };
                 } else {
                     self.state = State::Backoff { attempt, delay };

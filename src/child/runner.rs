@@ -421,9 +421,12 @@ impl<A: SupervisedActor> Future for Runner<A> {
         loop {
             let before = this.core.lifecycle;
             match before.state() {
-                // A stop's next incarnation: its grace bounds it too (an
-                // incarnation that starts and ends again and again).
-                State::Pending { stop: true, .. } if this.grace_over(cx) => {
+                // A stop's (or a restart drain's) next incarnation: its
+                // grace bounds it too (an incarnation that starts and ends
+                // again and again).
+                State::Pending { .. }
+                    if this.core.lifecycle.grace_runs() && this.grace_over(cx) =>
+                {
                     this.apply(Event::GraceOver);
                 }
                 State::Pending { .. } => {
@@ -680,6 +683,7 @@ impl<A: SupervisedActor> Runner<A> {
             }
             Action::Finish(ending) => self.finish(ending),
             Action::AwaitDependencies => return self.await_dependencies(),
+            Action::WindDown => self.link.token.cancel(),
         }
         Next::Nothing
     }

@@ -9,9 +9,10 @@
 //! means a stop is under way; a restarted incarnation shows `Failed`,
 //! `Restarting`, `Started`. The attack found three of these broken (also
 //! at 87ac7aa, before 2d43182, for other prefixes): the `ChildStopping`
-//! answer to a child's own normal end and the second `Restarting` are
-//! fixed (their tests run); the drain cut short by a failure is not, and
-//! its test is marked `#[ignore = "DEFECT: ..."]`.
+//! answer to a child's own normal end, the second `Restarting`, and the
+//! restart between two incarnations (or a drain cut short by a failure)
+//! whose fresh incarnation handled what was queued before the request are
+//! fixed; their tests run.
 
 use crate::attacks4_support::{flaky, quiet_panics, Book, How, Job, StartFails, Which};
 use crate::common::{node, unlimited, within};
@@ -93,18 +94,20 @@ async fn restart_child_behind_a_normal_end_starts_the_child_or_says_why_not() {
     assert!(broken.is_empty(), "Ok, yet not started again: {broken:#?}");
 }
 
-/// The same with several failures ahead of the normal stop. Today, with
-/// `[Panic, Fail, Panic]`: incarnations 1, 2, 3 each fail on their
-/// message; `RestartChild` reaches the child between incarnations 3 and 4
-/// (events: `3:Failed`, `3:Restarting{attempt 3}`, `3:Restarting{attempt
-/// 1}`, `4:Started`); it answers `Ok`, and incarnation 4, the "fresh" one,
-/// handles the normal stop queued *before* the request and ends for good:
-/// the node shows `Stopped` and the handle refuses work. The promise: the
+/// The same with several failures ahead of the normal stop. It was broken
+/// with `[Panic, Fail, Panic]`: incarnations 1, 2, 3 each failed on their
+/// message; `RestartChild` reached the child between incarnations 3 and 4,
+/// parked it at once; it answered `Ok`, and incarnation 4, the "fresh"
+/// one, handled the normal stop queued *before* the request and ended for
+/// good: the node showed `Stopped` and the handle refused work. (Also
+/// broken before commit 2d43182, for `[Panic, Panic]` and `[Fail, Fail]`
+/// too, through a restart drain cut short by a failure.) The promise: the
 /// current incarnation drains the mailbox as it was, then a fresh one
-/// starts, and `Ok` answers once it is starting. (Also broken before
-/// commit 2d43182, for `[Panic, Panic]` and `[Fail, Fail]` too.)
+/// starts, and `Ok` answers once it is starting. Fixed: between two
+/// incarnations the restart queues its marker and the next incarnation
+/// drains to it, then is parked; one that ends before the marker is
+/// followed by another that drains the rest (`Lifecycle`, `drain_to`).
 #[actix_rt::test]
-#[ignore = "DEFECT: RestartChild answers Ok behind failures and a normal end, but the child stays Stopped"]
 async fn restart_child_behind_failures_and_a_normal_end_starts_the_child_or_says_why_not() {
     quiet_panics();
     let mut broken = Vec::new();
@@ -267,4 +270,106 @@ async fn restart_child_behind_failures_counts_each_restart_once() {
         within(app.send(Stop)).await.unwrap();
     }
     assert!(broken.is_empty(), "{broken:#?}");
+}
+
+/// A child that can be held on a gate, panic, and note which incarnation
+/// handled a message.
+struct Gated {
+    incarnation: u64,
+    notes: std::sync::Arc<std::sync::Mutex<Vec<(u64, u32)>>>,
+}
+
+impl actix::Actor for Gated {
+    type Context = actix::Context<Self>;
+}
+
+actix_supervisor::supervised!(Gated);
+
+/// Holds the incarnation (`ctx.wait`) until the gate opens.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+struct HoldOn(crate::common::Gate);
+
+impl actix::Handler<HoldOn> for Gated {
+    type Result = ();
+    fn handle(&mut self, HoldOn(gate): HoldOn, ctx: &mut actix::Context<Self>) {
+        use actix::AsyncContext;
+        ctx.wait(actix::fut::wrap_future(gate.passed()));
+    }
+}
+
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+struct Boom;
+
+impl actix::Handler<Boom> for Gated {
+    type Result = ();
+    fn handle(&mut self, _: Boom, _: &mut actix::Context<Self>) {
+        panic!("boom");
+    }
+}
+
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+struct Note(u32);
+
+impl actix::Handler<Note> for Gated {
+    type Result = ();
+    fn handle(&mut self, Note(n): Note, _: &mut actix::Context<Self>) {
+        self.notes.lock().unwrap().push((self.incarnation, n));
+    }
+}
+
+impl actix::Handler<Which> for Gated {
+    type Result = u64;
+    fn handle(&mut self, _: Which, _: &mut actix::Context<Self>) -> u64 {
+        self.incarnation
+    }
+}
+
+/// `RestartChild` reaches a running child held on a gate, with `[Boom,
+/// Note 1, Note 2]` queued behind: its drain's marker follows them. The
+/// draining incarnation (1) fails on `Boom`, before the marker; the next
+/// one (2) drains the notes to the marker and is ended; only then does the
+/// fresh incarnation (3) start, and `Ok` answers. Before the fix the
+/// failure parked the child at once and the fresh incarnation handled the
+/// notes queued before the request.
+#[actix_rt::test]
+async fn a_restart_drain_cut_short_by_a_failure_is_finished_before_the_fresh_incarnation() {
+    quiet_panics();
+    let notes = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let made = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let spec = {
+        let notes = notes.clone();
+        actix_supervisor::ChildSpec::new("job", move || Gated {
+            incarnation: made.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1,
+            notes: notes.clone(),
+        })
+        .restart(RestartPolicy::OnFailure)
+    };
+    let handle = spec.handle();
+    let app = SupervisorActor::builder("app")
+        .intensity(unlimited())
+        .child(spec)
+        .start()
+        .unwrap();
+    within(handle.started()).await.unwrap();
+    let gate = crate::common::Gate::new();
+    // Handled: the incarnation now waits on the gate.
+    within(handle.send(HoldOn(gate.clone()))).await.unwrap();
+    handle.do_send(Boom).unwrap();
+    handle.do_send(Note(1)).unwrap();
+    handle.do_send(Note(2)).unwrap();
+    let restart = app.send(RestartChild::new("job"));
+    // The request reached the running incarnation: its drain began.
+    actix_supervisor::testkit::wait_for_node(&app, "/app/job", |n| n.state == NodeState::Stopping)
+        .await;
+    gate.open();
+    assert_eq!(within(restart).await.unwrap(), Ok(()));
+    let fresh = within(handle.send(Which)).await.unwrap();
+    assert_eq!(fresh, 3);
+    assert_eq!(*notes.lock().unwrap(), [(2, 1), (2, 2)]);
+    let job = node(&app, "/app/job").await;
+    assert_eq!((job.state, job.incarnation), (NodeState::Running, 3));
+    within(app.send(Stop)).await.unwrap();
 }

@@ -8,6 +8,11 @@
 //! - a stop never stops the context before its marker and every counted
 //!   message before it are handled;
 //! - the report is published once;
+//! - a message queued before a strategy restart's marker is handled only
+//!   by an incarnation that drains for that restart: when the child is
+//!   parked for the restart, none waits, unless the drain was cut short by
+//!   its grace or by an incarnation that could not start (or a stop took
+//!   it over), or the child has dependencies (it is parked at once);
 //! - a child with dependencies builds an incarnation only after they were
 //!   ready (`DependenciesReady`) since it last built one, and a waiting
 //!   child has no context;
@@ -29,12 +34,27 @@ use crate::tree::FailureKind;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Item {
     /// A message; `counted` when sent through a handle, `gone` once its
-    /// requester dropped its future.
+    /// requester dropped its future, `before_restart` when it was queued
+    /// before a strategy restart's marker (no fresh incarnation may handle
+    /// it).
     Msg {
         counted: bool,
         gone: bool,
+        before_restart: bool,
     },
     Marker(u32),
+}
+
+impl Item {
+    fn before_restart(&self) -> bool {
+        matches!(
+            self,
+            Item::Msg {
+                before_restart: true,
+                ..
+            }
+        )
+    }
 }
 
 /// The incarnation's actix context, as far as the runner can tell.
@@ -210,6 +230,7 @@ impl Model {
                     self.mailbox.push_back(Item::Msg {
                         counted: true,
                         gone: false,
+                        before_restart: false,
                     });
                 }
                 self.quiet(config)
@@ -218,18 +239,35 @@ impl Model {
                 self.mailbox.push_back(Item::Msg {
                     counted: false,
                     gone: false,
+                    before_restart: false,
                 });
                 Ok(())
             }
             Input::HandleOne if self.ctx == Ctx::Running && !self.mailbox.is_empty() => {
-                match self.mailbox.pop_front().expect("not empty") {
+                let item = self.mailbox.pop_front().expect("not empty");
+                if matches!(
+                    item,
+                    Item::Msg {
+                        before_restart: true,
+                        ..
+                    }
+                ) && !self.drains_for_restart()
+                {
+                    return Some(Err(
+                        "a message queued before a restart was handled by the fresh incarnation"
+                            .into(),
+                    ));
+                }
+                match item {
                     Item::Msg {
                         counted: true,
                         gone: false,
+                        ..
                     } => self.handled += 1,
                     Item::Msg {
                         counted: true,
                         gone: true,
+                        ..
                     } => self.cancelled += 1,
                     Item::Msg { counted: false, .. } => {}
                     Item::Marker(id) => {
@@ -245,6 +283,7 @@ impl Model {
                     Item::Msg {
                         counted: true,
                         gone,
+                        ..
                     } if !*gone => Some(gone),
                     _ => None,
                 });
@@ -286,9 +325,28 @@ impl Model {
             }
             Input::BackoffOver if self.backoff_armed => self.apply(Event::BackoffOver, config),
             Input::GraceOver if self.grace_armed => self.apply(Event::GraceOver, config),
-            Input::Stop => self.apply(Event::Stop, config),
+            Input::Stop => {
+                // A stop drains everything; no fresh incarnation follows.
+                self.untag();
+                self.apply(Event::Stop, config)
+            }
             Input::Kill => self.apply(Event::Kill, config),
-            Input::StrategyRestart => self.apply(Event::Restart, config),
+            Input::StrategyRestart => {
+                let before = self.lifecycle;
+                let result = self.apply(Event::Restart, config);
+                // (A child with dependencies is parked at once: the fresh
+                // incarnation takes what waits.)
+                if self.lifecycle != before && !self.lifecycle.has_stop() && !config.deps {
+                    // The restart took: what waits now was queued before
+                    // it, for an incarnation that drains, not the fresh one.
+                    for item in &mut self.mailbox {
+                        if let Item::Msg { before_restart, .. } = item {
+                            *before_restart = true;
+                        }
+                    }
+                }
+                result
+            }
             Input::Resume => self.apply(Event::Resume, config),
             Input::FactoryFailsNext if !self.factory_fails => {
                 self.factory_fails = true;
@@ -322,7 +380,30 @@ impl Model {
 
     /// Steps the lifecycle and carries out its actions, as the runner does.
     fn apply(&mut self, event: Event, config: &Config) -> Result<(), String> {
+        let was_parked = matches!(self.lifecycle.state(), State::Parked { .. });
+        // A restart's drain may be cut short by its grace or by an
+        // incarnation that cannot start: the fresh one takes what waits.
+        // A child with dependencies is not started again to drain at all:
+        // that incarnation would wait for siblings the restart parks.
+        let cut_short = match &event {
+            _ if config.deps => true,
+            Event::GraceOver => true,
+            Event::Ended(End::Failed(failure)) => matches!(
+                failure.phase,
+                FailurePhase::Factory | FailurePhase::Starting | FailurePhase::Restarting
+            ),
+            _ => false,
+        };
         let actions = self.lifecycle.step(event);
+        if !was_parked && matches!(self.lifecycle.state(), State::Parked { .. }) {
+            if cut_short {
+                self.untag();
+            } else if self.mailbox.iter().any(Item::before_restart) {
+                return Err(
+                    "parked for a restart with messages queued before it still waiting".into(),
+                );
+            }
+        }
         // Runner::sync.
         if !self.lifecycle.grace_runs() && !self.lifecycle.is_done() {
             self.grace_armed = false;
@@ -335,7 +416,7 @@ impl Model {
         }
         for action in actions {
             match action {
-                Action::Yield | Action::RecordFailure(_) | Action::Emit(_) => {}
+                Action::Yield | Action::RecordFailure(_) | Action::Emit(_) | Action::WindDown => {}
                 Action::Tell(_) => {}
                 Action::Build => {
                     if self.ctx != Ctx::None {
@@ -428,6 +509,23 @@ impl Model {
             }
         }
         Ok(())
+    }
+
+    /// Whether the incarnation drains for a strategy restart.
+    fn drains_for_restart(&self) -> bool {
+        matches!(
+            self.lifecycle.state(),
+            State::Starting { drain: Some(d) } | State::Running { drain: Some(d) } if d.for_restart
+        )
+    }
+
+    /// Forgets which messages were queued before a restart.
+    fn untag(&mut self) {
+        for item in &mut self.mailbox {
+            if let Item::Msg { before_restart, .. } = item {
+                *before_restart = false;
+            }
+        }
     }
 
     fn current_drain(&self) -> Option<u32> {

@@ -313,20 +313,56 @@ fn a_later_turn_is_ignored_outside_pending() {
     assert_eq!(lifecycle, before);
 }
 
+/// A restart between two incarnations queues its marker at once; the next
+/// incarnation, built at once, drains to it, then is parked: what was
+/// accepted before the restart never reaches the fresh incarnation.
+/// `Restarting` for that next incarnation is out already: parking it
+/// publishes the one for the fresh incarnation, nothing more.
 #[test]
-fn a_strategy_restart_between_two_incarnations_publishes_no_second_restarting() {
-    // Decided to restart at once: `Restarting` is out; the supervisor's
-    // restart parks the child without publishing it again.
+fn a_strategy_restart_between_two_incarnations_drains_in_the_next_then_parks() {
     let mut lifecycle = restarting_after(FailurePhase::Running);
-    assert!(lifecycle.step(Event::Restart).is_empty());
+    assert_eq!(
+        lifecycle.step(Event::Restart).as_slice(),
+        [Action::ArmGrace, Action::QueueMarker(1)]
+    );
     assert_eq!(
         lifecycle.state(),
-        State::Parked {
+        State::Pending {
             attempt: 1,
-            delay: Duration::ZERO
+            stop: false,
+            yielded: false,
+            drain_to: Some(1),
         }
     );
-    // The same during a backoff.
+    assert!(lifecycle.grace_runs());
+    assert!(!lifecycle.has_stop());
+    assert_eq!(lifecycle.node_state(), NodeState::Stopping);
+    // Another restart changes nothing.
+    assert!(lifecycle.step(Event::Restart).is_empty());
+    assert_eq!(lifecycle.step(Event::LaterTurn).as_slice(), [Action::Build]);
+    assert_eq!(lifecycle.step(Event::Built).as_slice(), [Action::WindDown]);
+    assert!(lifecycle.is_draining());
+    lifecycle.step(Event::StartOver);
+    assert!(lifecycle.step(Event::Quiet { settled: false }).is_empty());
+    lifecycle.step(Event::MarkerReached(1));
+    // A strategy drain is over at its marker, settled or not.
+    assert_eq!(
+        lifecycle.step(Event::Quiet { settled: false }).as_slice(),
+        [Action::StopContext]
+    );
+    assert_eq!(
+        lifecycle.step(Event::Ended(End::Normal)).as_slice(),
+        [Action::Emit(Emit::Restarting {
+            attempt: 1,
+            delay: Duration::ZERO
+        })]
+    );
+    assert!(lifecycle.is_at_rest());
+}
+
+/// The same during a backoff: the rest of the backoff is not waited out.
+#[test]
+fn a_strategy_restart_during_a_backoff_drains_in_the_next_incarnation_at_once() {
     let mut lifecycle = running();
     lifecycle.step(Event::Ended(panic_in(FailurePhase::Running)));
     let delay = Duration::from_secs(10);
@@ -335,11 +371,150 @@ fn a_strategy_restart_between_two_incarnations_publishes_no_second_restarting() 
         delay,
         alone: true,
     }));
-    assert!(lifecycle.step(Event::Restart).is_empty());
+    assert_eq!(
+        lifecycle.step(Event::Restart).as_slice(),
+        [Action::ArmGrace, Action::QueueMarker(1)]
+    );
     assert!(matches!(
         lifecycle.state(),
-        State::Parked { attempt: 1, .. }
+        State::Pending {
+            attempt: 1,
+            drain_to: Some(1),
+            ..
+        }
     ));
+    assert_eq!(lifecycle.step(Event::Turn).as_slice(), [Action::Yield]);
+    assert_eq!(lifecycle.step(Event::Turn).as_slice(), [Action::Build]);
+    assert_eq!(lifecycle.step(Event::Built).as_slice(), [Action::WindDown]);
+}
+
+/// A restart drain whose incarnation ends before its marker (a failure, or
+/// a normal end) is taken over by another incarnation, which drains the
+/// rest to the same marker; each end is published (`Failed`, then
+/// `Restarting`), and it is parked once the marker is reached.
+#[test]
+fn a_restart_drain_cut_short_is_taken_over_by_the_next_incarnation() {
+    let mut lifecycle = running();
+    lifecycle.step(Event::Restart);
+    let actions = lifecycle.step(Event::Ended(panic_in(FailurePhase::Running)));
+    assert!(matches!(actions[0], Action::RecordFailure(_)));
+    assert_eq!(
+        actions[1..],
+        [
+            Action::Emit(Emit::Failed),
+            Action::Emit(Emit::Restarting {
+                attempt: 1,
+                delay: Duration::ZERO
+            }),
+        ]
+    );
+    assert!(matches!(
+        lifecycle.state(),
+        State::Pending {
+            stop: false,
+            drain_to: Some(1),
+            ..
+        }
+    ));
+    assert!(!lifecycle.is_at_rest());
+    lifecycle.step(Event::Turn);
+    lifecycle.step(Event::Turn);
+    lifecycle.step(Event::Built);
+    lifecycle.step(Event::StartOver);
+    // A normal end before the marker: the same again, no `Failed`.
+    assert_eq!(
+        lifecycle.step(Event::Ended(End::Normal)).as_slice(),
+        [Action::Emit(Emit::Restarting {
+            attempt: 1,
+            delay: Duration::ZERO
+        })]
+    );
+    lifecycle.step(Event::LaterTurn);
+    lifecycle.step(Event::Built);
+    lifecycle.step(Event::StartOver);
+    lifecycle.step(Event::MarkerReached(1));
+    lifecycle.step(Event::Quiet { settled: true });
+    lifecycle.step(Event::Ended(End::Normal));
+    assert!(matches!(lifecycle.state(), State::Parked { .. }));
+}
+
+/// An incarnation built to drain that cannot start (its factory, or its
+/// start, fails) is not followed by another that would fail again: the
+/// child is parked, and what waits goes to the fresh incarnation.
+#[test]
+fn a_restart_drain_whose_incarnation_cannot_start_parks_the_child() {
+    // The factory fails (no `Built`), or `started` does.
+    for (phase, built) in [
+        (FailurePhase::Factory, false),
+        (FailurePhase::Starting, true),
+    ] {
+        let mut lifecycle = restarting_after(FailurePhase::Running);
+        lifecycle.step(Event::Restart);
+        lifecycle.step(Event::LaterTurn);
+        if built {
+            lifecycle.step(Event::Built);
+        }
+        let actions = lifecycle.step(Event::Ended(panic_in(phase)));
+        assert!(actions.contains(&Action::Emit(Emit::Failed)), "{phase:?}");
+        assert!(
+            matches!(lifecycle.state(), State::Parked { .. }),
+            "{phase:?}"
+        );
+    }
+}
+
+/// A stop between the restart and the next incarnation takes the drain
+/// over (its grace already runs); the grace of the restart's drain, if it
+/// runs out first, parks the child.
+#[test]
+fn a_stop_or_the_grace_before_the_restart_drains_incarnation() {
+    let mut lifecycle = restarting_after(FailurePhase::Running);
+    lifecycle.step(Event::Restart);
+    assert_eq!(lifecycle.step(Event::Stop).as_slice(), [Action::Refuse]);
+    assert!(lifecycle.has_stop());
+    lifecycle.step(Event::LaterTurn);
+    // The stop's own marker: it waits for every accepted message.
+    assert_eq!(
+        lifecycle.step(Event::Built).as_slice(),
+        [Action::QueueMarker(2)]
+    );
+
+    let mut lifecycle = restarting_after(FailurePhase::Running);
+    lifecycle.step(Event::Restart);
+    assert_eq!(
+        lifecycle.step(Event::GraceOver).as_slice(),
+        [Action::Emit(Emit::Restarting {
+            attempt: 1,
+            delay: Duration::ZERO
+        })]
+    );
+    assert!(lifecycle.is_at_rest());
+}
+
+/// A child with dependencies is parked at once between two incarnations:
+/// an incarnation built to drain would wait for siblings the same restart
+/// parks.
+#[test]
+fn a_strategy_restart_between_incarnations_of_a_child_with_dependencies_parks_it() {
+    let mut lifecycle = Lifecycle::with_dependencies();
+    lifecycle.step(Event::Turn);
+    lifecycle.step(Event::DependenciesReady);
+    lifecycle.step(Event::Built);
+    lifecycle.step(Event::StartOver);
+    lifecycle.step(Event::Ended(panic_in(FailurePhase::Running)));
+    lifecycle.step(Event::Verdict(Verdict::Restart {
+        attempt: 1,
+        delay: Duration::ZERO,
+        alone: true,
+    }));
+    assert!(lifecycle.step(Event::Restart).is_empty());
+    assert_eq!(
+        lifecycle.state(),
+        State::Parked {
+            attempt: 1,
+            delay: Duration::ZERO
+        }
+    );
 }
 
 #[test]
@@ -352,4 +527,19 @@ fn a_strategy_restart_before_the_first_incarnation_publishes_restarting() {
             delay: Duration::ZERO
         })]
     );
+}
+
+/// A child with dependencies whose restart drain is cut short is parked,
+/// not started again to drain: that incarnation would wait for siblings
+/// the same restart parks.
+#[test]
+fn a_restart_drain_of_a_child_with_dependencies_cut_short_parks_it() {
+    let mut lifecycle = Lifecycle::with_dependencies();
+    lifecycle.step(Event::Turn);
+    lifecycle.step(Event::DependenciesReady);
+    lifecycle.step(Event::Built);
+    lifecycle.step(Event::StartOver);
+    lifecycle.step(Event::Restart);
+    lifecycle.step(Event::Ended(End::Normal));
+    assert!(matches!(lifecycle.state(), State::Parked { .. }));
 }
