@@ -546,3 +546,181 @@ async fn remove_child_during_a_restart_drain_closes_the_accounting() {
     );
     within(app.send(Stop)).await.unwrap();
 }
+
+/// Which stop a drain incarnation meets.
+#[derive(Debug, Clone, Copy)]
+enum DrainStopper {
+    Handle,
+    Parent,
+    Remove,
+}
+
+/// A stop that reaches the child while a restart's drain incarnation is
+/// busy: the child failed on `Panic`, `RestartChild` was asked behind a
+/// request that waits on a gate (so the incarnation built after the
+/// failure drains, and holds in that request); then a stop comes, then
+/// the gate opens. Both answer, and the accounting closes: the gated
+/// request is handled (its future ended) and the messages behind it are
+/// handled or undelivered, once.
+#[actix_rt::test]
+async fn a_stop_during_a_restart_drain_incarnation_answers_and_accounts() {
+    quiet_panics();
+    for stopper in [
+        DrainStopper::Handle,
+        DrainStopper::Parent,
+        DrainStopper::Remove,
+    ] {
+        let case = format!("{stopper:?}");
+        let book = Book::new();
+        let spec = flaky("job", &book, StartFails::Never).restart(RestartPolicy::Always);
+        let handle = spec.handle();
+        let app = SupervisorActor::builder("app")
+            .intensity(unlimited())
+            .child(spec)
+            .start()
+            .unwrap();
+        let events = EventRecorder::start(&app).await.unwrap();
+        within(handle.started()).await.unwrap();
+        let gate = crate::common::Gate::new();
+        handle.do_send(Job::new(0, 0, How::Panic)).unwrap();
+        let gated = actix::spawn(handle.send(crate::attacks5_support::Await {
+            sender: 0,
+            seq: 1,
+            gate: gate.clone(),
+        }));
+        handle.do_send(Job::new(0, 2, How::Run)).unwrap();
+        let sent = vec![(0, 0), (0, 1), (0, 2)];
+        let restart = actix::spawn(app.send(RestartChild::new("job")));
+        // The drain incarnation (2) holds in the gated request.
+        events
+            .wait_for(|e| {
+                e.path.as_str() == "/app/job" && e.incarnation == 2 && e.kind == EventKind::Started
+            })
+            .await;
+        let stop = {
+            let (app, handle) = (app.clone(), handle.clone());
+            actix::spawn(async move {
+                match stopper {
+                    DrainStopper::Handle => handle.stop().await,
+                    DrainStopper::Parent => report_of(&app.send(Stop).await.unwrap(), "/app/job"),
+                    DrainStopper::Remove => app
+                        .send(RemoveChild::new("job"))
+                        .await
+                        .unwrap()
+                        .expect("the child is in the table"),
+                }
+            })
+        };
+        // The stop is under way once the node shows `Stopping`; then the
+        // gate opens.
+        events
+            .wait_for(|e| {
+                e.path.as_str() == "/app/job" && e.incarnation == 2 && e.kind == EventKind::Stopping
+            })
+            .await;
+        gate.open();
+        let restarted = within(restart).await.unwrap().unwrap();
+        let report = within(stop).await.unwrap();
+        let _ = within(gated).await;
+        if std::env::var("ATTACK5_SHOW").is_ok() {
+            eprintln!(
+                "{case}: restart {restarted:?}, {report:?}, {:?}",
+                book.handled()
+            );
+        }
+        accounts(&book, &sent, &report, &case);
+        if !matches!(stopper, DrainStopper::Parent) {
+            within(app.send(Stop)).await.unwrap();
+        }
+    }
+}
+
+/// A restart whose drain incarnation holds in a request that never ends,
+/// with a 50 ms grace, under paused time: `RestartChild` answers `Ok` once
+/// the grace is over, the request cut off with its incarnation counts as
+/// handled (once), and the fresh incarnation takes the work sent after.
+#[test]
+fn a_restart_drain_held_past_its_grace_answers_and_the_fresh_one_works() {
+    quiet_panics();
+    actix_supervisor::testkit::run_paused(async {
+        let book = Book::new();
+        let spec = flaky("job", &book, StartFails::Never)
+            .restart(RestartPolicy::Always)
+            .grace(Grace::Duration(Duration::from_millis(50)));
+        let handle = spec.handle();
+        let app = SupervisorActor::builder("app")
+            .intensity(unlimited())
+            .child(spec)
+            .start()
+            .unwrap();
+        within(handle.started()).await.unwrap();
+        let never = crate::common::Gate::new();
+        handle.do_send(Job::new(0, 0, How::Panic)).unwrap();
+        let stuck = actix::spawn(handle.send(crate::attacks5_support::Await {
+            sender: 0,
+            seq: 1,
+            gate: never.clone(),
+        }));
+        handle.do_send(Job::new(0, 2, How::Run)).unwrap();
+        let answer = within(app.send(RestartChild::new("job"))).await.unwrap();
+        assert_eq!(answer, Ok(()));
+        let fresh = within(handle.send(Which)).await.unwrap();
+        assert_eq!(
+            within(handle.send(Job::new(1, 0, How::Run))).await.unwrap(),
+            fresh
+        );
+        let _ = within(stuck).await;
+        let report = within(app.send(Stop)).await.unwrap();
+        let report = report_of(&report, "/app/job");
+        let sent = [(0, 0), (0, 1), (0, 2), (1, 0)];
+        // The request cut off with its incarnation counts as handled
+        // (`ChildFuture`: "handled if the child is not gone then"), once.
+        accounts(&book, &sent, &report, "held past its grace");
+        assert_eq!(report.undelivered, 0, "{report}");
+    });
+}
+
+/// `Inspect`, asked over and over while the child fails and is restarted
+/// (by its policy and by `RestartChild`) from this and another task, never
+/// shows an impossible node: `restart_count` is `incarnation - 1`, a
+/// running node has an uptime and a node that is not running has none.
+#[actix_rt::test]
+async fn inspect_during_restart_churn_never_shows_an_impossible_node() {
+    quiet_panics();
+    let book = Book::new();
+    let spec = flaky("job", &book, StartFails::EveryOther(How::Fail))
+        .restart(RestartPolicy::Always)
+        .backoff(Backoff::new(
+            Duration::from_micros(100),
+            Duration::from_millis(1),
+        ));
+    let handle = spec.handle();
+    let app = SupervisorActor::builder("app")
+        .intensity(unlimited())
+        .child(spec)
+        .start()
+        .unwrap();
+    within(handle.started()).await.unwrap();
+    let churn = {
+        let (app, handle) = (app.clone(), handle.clone());
+        actix::spawn(async move {
+            for n in 0..40u32 {
+                let _ = handle.do_send(Job::new(0, n, How::Panic));
+                let _ = app.send(RestartChild::new("job")).await;
+            }
+        })
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    while !churn.is_finished() {
+        let job = node(&app, "/app/job").await;
+        seen.insert(format!("{:?}", std::mem::discriminant(&job.state)));
+        assert_eq!(job.restart_count + 1, job.incarnation, "{job:?}");
+        assert_eq!(
+            job.uptime.is_some(),
+            job.state == NodeState::Running,
+            "{job:?}"
+        );
+    }
+    within(churn).await.unwrap();
+    within(app.send(Stop)).await.unwrap();
+}
