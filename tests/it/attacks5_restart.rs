@@ -624,8 +624,9 @@ async fn a_stop_during_a_restart_drain_incarnation_answers_and_accounts() {
         let _ = within(gated).await;
         if std::env::var("ATTACK5_SHOW").is_ok() {
             eprintln!(
-                "{case}: restart {restarted:?}, {report:?}, {:?}",
-                book.handled()
+                "{case}: restart {restarted:?}, {report:?}, {:?}, started {:?}",
+                book.handled(),
+                book.started()
             );
         }
         accounts(&book, &sent, &report, &case);
@@ -723,4 +724,55 @@ async fn inspect_during_restart_churn_never_shows_an_impossible_node() {
     }
     within(churn).await.unwrap();
     within(app.send(Stop)).await.unwrap();
+}
+
+/// The supervisor's `Stop` arriving while a `RestartChild`'s drain
+/// incarnation is busy. Sequence: the child (policy `Always`) fails on a
+/// `Panic`; behind it a request that waits on a gate, then a `Run`; then
+/// `RestartChild` is sent (not awaited); incarnation 2 is built to drain
+/// and holds in the gated request; the supervisor is sent `Stop` and shows
+/// `Stopping`; the gate opens. Promised (rustdoc of `RestartChild`): it
+/// answers `Ok` only once the new incarnation is starting, else
+/// `ChildStopping` / `SupervisorStopping` for a child a stop is ending.
+#[actix_rt::test]
+async fn restart_child_cut_off_by_the_supervisors_stop_answers_ok_only_for_a_fresh_start() {
+    quiet_panics();
+    let book = Book::new();
+    let spec = flaky("job", &book, StartFails::Never).restart(RestartPolicy::Always);
+    let handle = spec.handle();
+    let app = SupervisorActor::builder("app")
+        .intensity(unlimited())
+        .child(spec)
+        .start()
+        .unwrap();
+    let events = EventRecorder::start(&app).await.unwrap();
+    within(handle.started()).await.unwrap();
+    let gate = crate::common::Gate::new();
+    handle.do_send(Job::new(0, 0, How::Panic)).unwrap();
+    let gated = actix::spawn(handle.send(crate::attacks5_support::Await {
+        sender: 0,
+        seq: 1,
+        gate: gate.clone(),
+    }));
+    handle.do_send(Job::new(0, 2, How::Run)).unwrap();
+    let restart = actix::spawn(app.send(RestartChild::new("job")));
+    events
+        .wait_for(|e| {
+            e.path.as_str() == "/app/job" && e.incarnation == 2 && e.kind == EventKind::Stopping
+        })
+        .await;
+    let stop = actix::spawn(app.send(Stop));
+    // The stop reached the supervisor: it shows `Stopping` for the root.
+    events
+        .wait_for(|e| e.path.as_str() == "/app" && e.kind == EventKind::Stopping)
+        .await;
+    gate.open();
+    let answer = within(restart).await.unwrap().unwrap();
+    within(stop).await.unwrap().unwrap();
+    let _ = within(gated).await;
+    let started = book.started();
+    assert!(
+        answer.is_err() || started.contains(&3),
+        "RestartChild answered {answer:?}, yet only incarnations {started:?} started"
+    );
 }
