@@ -6,7 +6,9 @@
 //!
 //! Every await that could hang is bounded by `within`.
 
-use crate::attacks4_support::{flaky, quiet_panics, Book, Flaky, How, Job, StartFails, Which};
+use crate::attacks4_support::{
+    flaky, quiet_panics, start_alone, Book, Flaky, How, Job, StartFails, Which,
+};
 use crate::common::{node, unlimited, within};
 
 use std::time::Duration;
@@ -102,13 +104,7 @@ async fn control_messages_from_another_thread_during_a_burst_answer_and_account(
                 let case = format!("{remote:?}/{how:?}/after {wait_for}");
                 let book = Book::new();
                 let spec = flaky("job", &book, StartFails::Never);
-                let handle = spec.handle();
-                let app = SupervisorActor::builder("app")
-                    .intensity(unlimited())
-                    .child(spec)
-                    .start()
-                    .unwrap();
-                within(handle.started()).await.unwrap();
+                let (app, handle) = start_alone(spec).await;
                 let (app2, handle2, book2) = (app.clone(), handle.clone(), book.clone());
                 let stopper = std::thread::spawn(move || {
                     while book2.count() < wait_for {
