@@ -517,8 +517,7 @@ impl Lifecycle {
                     let drain = drain_to.map(Drain::for_restart);
                     self.ended(end, stop, drain, false, out);
                 }
-                // A stop takes the restart's drain over: its grace runs.
-                Event::Stop if drain_to.is_some() => {
+                Event::Stop if !stop || drain_to.is_some() => {
                     self.state = State::Pending {
                         attempt,
                         stop: true,
@@ -526,16 +525,11 @@ impl Lifecycle {
                         drain_to: None,
                     };
                     out.push(Action::Refuse);
-                }
-                Event::Stop if !stop => {
-                    self.state = State::Pending {
-                        attempt,
-                        stop: true,
-                        yielded,
-                        drain_to: None,
-                    };
-                    out.push(Action::Refuse);
-                    out.push(Action::ArmGrace);
+                    // A stop takes a restart's drain over, with the grace
+                    // that already runs.
+                    if drain_to.is_none() {
+                        out.push(Action::ArmGrace);
+                    }
                 }
                 Event::GraceOver if stop => {
                     self.state = State::Done { failed: false };

@@ -8,7 +8,9 @@
 //! handled between two turns of another task, or before another actor
 //! answered), never time.
 
-use crate::attacks4_support::{flaky, quiet_panics, Book, How, Job, StartFails, Which};
+use crate::attacks4_support::{
+    flaky, quiet_panics, start_alone, Book, How, Job, StartFails, Which,
+};
 use crate::common::{unlimited, within, Bystander, Get};
 
 use actix::prelude::*;
@@ -33,13 +35,7 @@ async fn another_task_gets_turns_through_a_burst_of_failures() {
         let case = format!("{how:?}");
         let book = Book::new();
         let spec = flaky("job", &book, StartFails::Never).restart(RestartPolicy::Always);
-        let handle = spec.handle();
-        let app = SupervisorActor::builder("app")
-            .intensity(unlimited())
-            .child(spec)
-            .start()
-            .unwrap();
-        within(handle.started()).await.unwrap();
+        let (app, handle) = start_alone(spec).await;
         for seq in 0..BURST {
             handle.do_send(Job::new(0, seq, how)).unwrap();
         }
@@ -81,13 +77,7 @@ async fn an_actor_and_the_supervisor_answer_during_a_burst_of_failures() {
         let case = format!("{how:?}");
         let book = Book::new();
         let spec = flaky("job", &book, StartFails::Never);
-        let handle = spec.handle();
-        let app = SupervisorActor::builder("app")
-            .intensity(unlimited())
-            .child(spec)
-            .start()
-            .unwrap();
-        within(handle.started()).await.unwrap();
+        let (app, handle) = start_alone(spec).await;
         let bystander = Bystander.start();
         for seq in 0..BURST {
             handle.do_send(Job::new(0, seq, how)).unwrap();

@@ -6,7 +6,9 @@
 //!
 //! Every await that could hang is bounded by `within`.
 
-use crate::attacks4_support::{flaky, quiet_panics, Book, Flaky, How, Job, StartFails, Which};
+use crate::attacks4_support::{
+    flaky, quiet_panics, start_alone, Book, Flaky, How, Job, StartFails, Which,
+};
 use crate::common::{node, unlimited, within};
 
 use std::time::Duration;
@@ -102,13 +104,7 @@ async fn control_messages_from_another_thread_during_a_burst_answer_and_account(
                 let case = format!("{remote:?}/{how:?}/after {wait_for}");
                 let book = Book::new();
                 let spec = flaky("job", &book, StartFails::Never);
-                let handle = spec.handle();
-                let app = SupervisorActor::builder("app")
-                    .intensity(unlimited())
-                    .child(spec)
-                    .start()
-                    .unwrap();
-                within(handle.started()).await.unwrap();
+                let (app, handle) = start_alone(spec).await;
                 let (app2, handle2, book2) = (app.clone(), handle.clone(), book.clone());
                 let stopper = std::thread::spawn(move || {
                     while book2.count() < wait_for {
@@ -155,31 +151,16 @@ async fn control_messages_from_another_thread_during_a_burst_answer_and_account(
     }
 }
 
-/// Polls `fut` to its end on this thread, parking between wakes; fails
-/// after [`crate::common::TIMEOUT`] (a guard against hangs only).
+/// Runs `fut` to its end on this thread (one that runs no actix system),
+/// on a runtime of its own; fails after [`crate::common::TIMEOUT`] (a
+/// guard against hangs only).
 fn block_on<F: std::future::Future>(fut: F) -> F::Output {
-    use std::sync::Arc;
-    use std::task::{Context, Poll, Wake, Waker};
-    struct Unpark(std::thread::Thread);
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    let mut fut = std::pin::pin!(fut);
-    let deadline = std::time::Instant::now() + crate::common::TIMEOUT;
-    loop {
-        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
-            return out;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "a request never answered"
-        );
-        std::thread::park_timeout(Duration::from_millis(100));
-    }
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a runtime for this thread")
+        .block_on(async { tokio::time::timeout(crate::common::TIMEOUT, fut).await })
+        .expect("a request never answered")
 }
 
 /// Failures, then a normal stop, then messages that run, all queued at

@@ -11,12 +11,12 @@
 //! messages were handled in the order sent; the snapshot's incarnation is
 //! the factory's count. A failure names its seed and the sequence.
 
-use crate::attacks4_support::{flaky, quiet_panics, Book, How, Job, StartFails};
-use crate::common::{unlimited, within};
+use crate::attacks4_support::{flaky, quiet_panics, start_alone, Book, How, Job, StartFails};
+use crate::common::within;
 
 use futures_util::FutureExt;
 
-use actix_supervisor::{Inspect, RestartChild, RestartPolicy, Stop, StopChild, SupervisorActor};
+use actix_supervisor::{Inspect, RestartChild, RestartPolicy, Stop, StopChild};
 
 /// A small, fixed pseudo-random sequence (splitmix64).
 struct Rng(u64);
@@ -89,13 +89,7 @@ async fn random_sequences_of_failures_and_control_account_for_every_message() {
 
         let book = Book::new();
         let spec = flaky("job", &book, start_fails).restart(policy);
-        let handle = spec.handle();
-        let app = SupervisorActor::builder("app")
-            .intensity(unlimited())
-            .child(spec)
-            .start()
-            .unwrap();
-        within(handle.started()).await.unwrap();
+        let (app, handle) = start_alone(spec).await;
         let mut accepted = 0u64;
         let mut in_order = Vec::new();
         let mut requests = Vec::new();

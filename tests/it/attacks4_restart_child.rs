@@ -14,7 +14,9 @@
 //! whose fresh incarnation handled what was queued before the request are
 //! fixed; their tests run.
 
-use crate::attacks4_support::{flaky, quiet_panics, Book, How, Job, StartFails, Which};
+use crate::attacks4_support::{
+    flaky, quiet_panics, start_alone, Book, How, Job, StartFails, Which,
+};
 use crate::common::{node, unlimited, within};
 
 use actix_supervisor::snapshot::NodeState;
@@ -170,13 +172,7 @@ async fn restart_child_after_a_normal_end_that_followed_failures_starts_it_again
         let case = format!("{prefix:?}");
         let book = Book::new();
         let spec = flaky("job", &book, StartFails::Never).restart(RestartPolicy::OnFailure);
-        let handle = spec.handle();
-        let app = SupervisorActor::builder("app")
-            .intensity(unlimited())
-            .child(spec)
-            .start()
-            .unwrap();
-        within(handle.started()).await.unwrap();
+        let (app, handle) = start_alone(spec).await;
         for (seq, how) in prefix.iter().enumerate() {
             handle.do_send(Job::new(0, seq as u32, *how)).unwrap();
         }
@@ -347,13 +343,7 @@ async fn a_restart_drain_cut_short_by_a_failure_is_finished_before_the_fresh_inc
         })
         .restart(RestartPolicy::OnFailure)
     };
-    let handle = spec.handle();
-    let app = SupervisorActor::builder("app")
-        .intensity(unlimited())
-        .child(spec)
-        .start()
-        .unwrap();
-    within(handle.started()).await.unwrap();
+    let (app, handle) = start_alone(spec).await;
     let gate = crate::common::Gate::new();
     // Handled: the incarnation now waits on the gate.
     within(handle.send(HoldOn(gate.clone()))).await.unwrap();

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use actix::prelude::*;
 
 use crate::common::within;
-use actix_supervisor::ChildSpec;
+use actix_supervisor::{ChildSpec, SupervisorActor};
 
 /// How a handler (or `started`) ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -290,4 +290,19 @@ pub async fn stop_by(
                 .unwrap_or_else(|| panic!("no report of the job in {report}"))
         }
     }
+}
+
+/// Starts `spec` alone under a supervisor "app" with an unlimited restart
+/// intensity, and waits until its first start is over.
+pub async fn start_alone<A: actix_supervisor::SupervisedActor>(
+    spec: ChildSpec<A>,
+) -> (Addr<SupervisorActor>, actix_supervisor::ChildHandle<A>) {
+    let handle = spec.handle();
+    let app = SupervisorActor::builder("app")
+        .intensity(crate::common::unlimited())
+        .child(spec)
+        .start()
+        .unwrap();
+    crate::common::within(handle.started()).await.unwrap();
+    (app, handle)
 }

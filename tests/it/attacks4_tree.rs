@@ -8,7 +8,9 @@
 //! Every await that could hang is bounded by `within`; tests that count
 //! restarts against a window run under paused time.
 
-use crate::attacks4_support::{flaky, quiet_panics, Book, Flaky, How, Job, StartFails, Which};
+use crate::attacks4_support::{
+    flaky, quiet_panics, start_alone, Book, Flaky, How, Job, StartFails, Which,
+};
 use crate::common::{node, unlimited, within};
 
 use std::time::Duration;
@@ -222,13 +224,7 @@ async fn remove_child_in_a_burst_of_failures_accounts_for_every_message() {
             let case = format!("{how:?}/{policy:?}");
             let book = Book::new();
             let spec = flaky("job", &book, StartFails::Never).restart(policy);
-            let handle = spec.handle();
-            let app = SupervisorActor::builder("app")
-                .intensity(unlimited())
-                .child(spec)
-                .start()
-                .unwrap();
-            within(handle.started()).await.unwrap();
+            let (app, handle) = start_alone(spec).await;
             let mut accepted = 0u32;
             for seq in 0..N {
                 if handle.do_send(Job::new(0, seq, how)).is_ok() {
