@@ -618,35 +618,40 @@ impl Default for Grace {
     }
 }
 
-/// A [`Grace`] in 8 bytes, as every child's link keeps it (a `Grace` takes
-/// 16): nanoseconds, `u64::MAX` for [`Grace::Infinity`]. A grace too long
-/// for that (over 584 years) is kept as `Duration::MAX`, which bounds
-/// nothing either.
+/// A [`Grace`] as every child's link keeps it: nanoseconds in a `u64`
+/// beside a one-byte [`GraceUnit`], which sits in the link's padding (a
+/// `Grace` takes 16 bytes). Exact for every grace of up to `u64::MAX`
+/// nanoseconds (584 years), for `Duration::MAX` and for
+/// [`Grace::Infinity`]; a longer grace is kept as `Duration::MAX`, which
+/// bounds nothing either.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct PackedGrace(u64);
-
-impl PackedGrace {
-    const INFINITY: u64 = u64::MAX;
-    const LONGEST: u64 = u64::MAX - 1;
-
-    /// The grace this holds.
-    pub(crate) fn get(self) -> Grace {
-        match self.0 {
-            Self::INFINITY => Grace::Infinity,
-            Self::LONGEST => Grace::Duration(Duration::MAX),
-            nanos => Grace::Duration(Duration::from_nanos(nanos)),
-        }
-    }
+pub(crate) enum GraceUnit {
+    /// The `u64` is the grace in nanoseconds.
+    Nanos,
+    /// `Duration::MAX` (or longer than `u64::MAX` nanoseconds).
+    Longest,
+    Infinity,
 }
 
-impl From<Grace> for PackedGrace {
-    fn from(grace: Grace) -> Self {
-        PackedGrace(match grace {
-            Grace::Infinity => Self::INFINITY,
-            Grace::Duration(d) => u64::try_from(d.as_nanos())
-                .unwrap_or(Self::LONGEST)
-                .min(Self::LONGEST),
-        })
+impl GraceUnit {
+    /// `grace` as nanoseconds and their unit.
+    pub(crate) fn pack(grace: Grace) -> (u64, GraceUnit) {
+        match grace {
+            Grace::Infinity => (0, GraceUnit::Infinity),
+            Grace::Duration(d) => match u64::try_from(d.as_nanos()) {
+                Ok(nanos) => (nanos, GraceUnit::Nanos),
+                Err(_) => (0, GraceUnit::Longest),
+            },
+        }
+    }
+
+    /// The grace that [`pack`](GraceUnit::pack) gave `nanos` and this unit for.
+    pub(crate) fn unpack(self, nanos: u64) -> Grace {
+        match self {
+            GraceUnit::Nanos => Grace::Duration(Duration::from_nanos(nanos)),
+            GraceUnit::Longest => Grace::Duration(Duration::MAX),
+            GraceUnit::Infinity => Grace::Infinity,
+        }
     }
 }
 
@@ -697,22 +702,25 @@ mod tests {
 
     #[test]
     fn a_packed_grace_gives_back_the_grace_it_was_made_of() {
+        let pack = |grace| {
+            let (nanos, unit) = GraceUnit::pack(grace);
+            unit.unpack(nanos)
+        };
         for grace in [
             Grace::Infinity,
             Grace::Duration(Duration::ZERO),
             Grace::Duration(Duration::from_nanos(1)),
             Grace::Duration(Duration::from_secs(5)),
             Grace::Duration(Duration::from_nanos(u64::MAX - 2)),
+            Grace::Duration(Duration::from_nanos(u64::MAX - 1)),
+            Grace::Duration(Duration::from_nanos(u64::MAX)),
             Grace::Duration(Duration::MAX),
         ] {
-            assert_eq!(PackedGrace::from(grace).get(), grace);
+            assert_eq!(pack(grace), grace);
         }
-        // Longer than 584 years: kept as the longest duration.
+        // Longer than `u64::MAX` nanoseconds: kept as the longest duration.
         let long = Grace::Duration(Duration::from_secs(u64::MAX / 1_000_000_000 + 1));
-        assert_eq!(
-            PackedGrace::from(long).get(),
-            Grace::Duration(Duration::MAX)
-        );
+        assert_eq!(pack(long), Grace::Duration(Duration::MAX));
     }
     use proptest::prelude::{any, prop_assert, prop_assert_eq, proptest};
     use proptest::strategy::Strategy as PropStrategy;

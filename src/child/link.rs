@@ -32,7 +32,7 @@ use super::drain::ChildShared;
 use super::lifecycle::Notice;
 use super::restart::RestartRules;
 use crate::messages::events::Events;
-use crate::policy::{Backoff, Grace, IntensityWindow, PackedGrace, RestartPolicy, Strategy};
+use crate::policy::{Backoff, Grace, GraceUnit, IntensityWindow, RestartPolicy, Strategy};
 use crate::tree::{Failure, NodeKind, NodePath, NodePolicy, NodeSnapshot, NodeState, TaskStats};
 use tokio_util::sync::CancellationToken;
 
@@ -240,7 +240,10 @@ pub(crate) struct ChildLink {
     /// How long a stop may drain the child, and what follows the end of an
     /// incarnation: read by the runner only when a stop begins or an
     /// incarnation ends, so kept here, out of the runner's task.
-    grace: PackedGrace,
+    grace: u64,
+    /// What `grace` counts (see [`GraceUnit`]): one byte, in the link's
+    /// padding.
+    grace_unit: GraceUnit,
     pub(crate) rules: RefCell<RestartRules>,
     /// The child's key in its supervisor's table: its place in start order,
     /// never given to another child of that supervisor.
@@ -308,7 +311,7 @@ impl ChildLink {
     /// How long a stop may drain the child.
     #[inline]
     pub(crate) fn grace(&self) -> Grace {
-        self.grace.get()
+        self.grace_unit.unpack(self.grace)
     }
 
     /// What `Inspect` shows of the child, with `children` under it.
@@ -341,6 +344,7 @@ impl ChildLink {
         let mut record = record;
         record.incarnation = env.incarnations;
         shared.set_path(env.path.clone());
+        let (grace, grace_unit) = GraceUnit::pack(env.grace);
         Rc::new(ChildLink {
             record: RefCell::new(record),
             shared,
@@ -348,7 +352,8 @@ impl ChildLink {
             activity: Cell::new(Activity::Active),
             watched: Cell::new(false),
             nested,
-            grace: env.grace.into(),
+            grace,
+            grace_unit,
             rules: RefCell::new(RestartRules::new(
                 env.restart,
                 env.backoff.as_deref().cloned(),
