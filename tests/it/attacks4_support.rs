@@ -1,4 +1,4 @@
-//! Shared by the `attacks4_*` tests: `Flaky`, a supervised actor that ends
+//! Shared by the `attacks4_*` and `attacks5_*` tests: `Flaky`, a supervised actor that ends
 //! its incarnation on the messages told to (a panic, an error exit with
 //! `fail`, a normal stop) and, if asked, in every other `started`; its
 //! `Book` records every message each incarnation handled, so a test can
@@ -305,4 +305,26 @@ pub async fn start_alone<A: actix_supervisor::SupervisedActor>(
         .unwrap();
     crate::common::within(handle.started()).await.unwrap();
     (app, handle)
+}
+
+/// A spec of a `Flaky` whose factory fails on the builds (numbered from
+/// 1) for which `fails` is true; a failed build still takes its number.
+pub fn flaky_try(
+    name: &str,
+    book: &Arc<Book>,
+    start_fails: StartFails,
+    fails: fn(u64) -> bool,
+) -> ChildSpec<Flaky> {
+    let book = book.clone();
+    ChildSpec::try_new(name, move || {
+        let incarnation = book.built.fetch_add(1, Ordering::SeqCst) + 1;
+        if fails(incarnation) {
+            return Err(format!("build {incarnation} fails"));
+        }
+        Ok(Flaky {
+            incarnation,
+            book: book.clone(),
+            start_fails,
+        })
+    })
 }

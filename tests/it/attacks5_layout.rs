@@ -18,7 +18,7 @@ use actix_supervisor::{
 };
 use futures_util::StreamExt;
 
-use crate::attacks5_support::{flaky, quiet_panics, Await, Book, How, Job, StartFails, Which};
+use crate::attacks4_support::{flaky, quiet_panics, Await, Book, How, Job, StartFails, Which};
 use crate::common::{node, unlimited, within, Gate};
 
 /// Sixteen threads, each on its own runtime, ask `stop()` or `ended()` of

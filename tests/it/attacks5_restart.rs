@@ -26,7 +26,7 @@ use actix_supervisor::{
     SupervisorActor,
 };
 
-use crate::attacks5_support::{
+use crate::attacks4_support::{
     flaky, flaky_try, quiet_panics, stop_by, Book, How, Job, StartFails, Stopper, Which,
 };
 use crate::common::{node, unlimited, within};
@@ -128,7 +128,7 @@ fn kind_name(kind: &EventKind) -> &'static str {
 
 /// Sends `prefix` as sender 0, returns what was sent.
 fn send_prefix(
-    handle: &actix_supervisor::ChildHandle<crate::attacks5_support::Flaky>,
+    handle: &actix_supervisor::ChildHandle<crate::attacks4_support::Flaky>,
     sender: u32,
     prefix: &[How],
 ) -> Vec<(u32, u32)> {
@@ -248,7 +248,7 @@ async fn restart_child_during_a_one_for_all_restart_answers_and_loses_nothing() 
 #[actix_rt::test]
 async fn a_stop_racing_a_restart_between_incarnations_answers_and_accounts() {
     quiet_panics();
-    for stopper in crate::attacks5_support::STOPPERS {
+    for stopper in crate::attacks4_support::STOPPERS {
         for prefix in [
             vec![How::Panic, How::Run, How::Run],
             vec![How::Fail, How::Panic, How::Run],
@@ -583,7 +583,7 @@ async fn a_stop_during_a_restart_drain_incarnation_answers_and_accounts() {
         within(handle.started()).await.unwrap();
         let gate = crate::common::Gate::new();
         handle.do_send(Job::new(0, 0, How::Panic)).unwrap();
-        let gated = actix::spawn(handle.send(crate::attacks5_support::Await {
+        let gated = actix::spawn(handle.send(crate::attacks4_support::Await {
             sender: 0,
             seq: 1,
             gate: gate.clone(),
@@ -657,7 +657,7 @@ fn a_restart_drain_held_past_its_grace_answers_and_the_fresh_one_works() {
         within(handle.started()).await.unwrap();
         let never = crate::common::Gate::new();
         handle.do_send(Job::new(0, 0, How::Panic)).unwrap();
-        let stuck = actix::spawn(handle.send(crate::attacks5_support::Await {
+        let stuck = actix::spawn(handle.send(crate::attacks4_support::Await {
             sender: 0,
             seq: 1,
             gate: never.clone(),
@@ -749,7 +749,7 @@ async fn restart_child_cut_off_by_the_supervisors_stop_answers_ok_only_for_a_fre
     within(handle.started()).await.unwrap();
     let gate = crate::common::Gate::new();
     handle.do_send(Job::new(0, 0, How::Panic)).unwrap();
-    let gated = actix::spawn(handle.send(crate::attacks5_support::Await {
+    let gated = actix::spawn(handle.send(crate::attacks4_support::Await {
         sender: 0,
         seq: 1,
         gate: gate.clone(),

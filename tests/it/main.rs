@@ -27,7 +27,6 @@ mod attacks4_support;
 mod attacks4_tree;
 mod attacks5_layout;
 mod attacks5_restart;
-mod attacks5_support;
 mod attacks_pool;
 mod attacks_restart;
 mod cancellation_tokens;
