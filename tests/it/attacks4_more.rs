@@ -7,7 +7,7 @@
 //! Every await that could hang is bounded by `within`.
 
 use crate::attacks4_support::{
-    flaky, quiet_panics, start_alone, Book, Flaky, How, Job, StartFails, Which,
+    flaky, quiet_panics, start_alone, supervise, Book, Flaky, How, Job, StartFails, Which,
 };
 use crate::common::{node, unlimited, within};
 
@@ -231,12 +231,7 @@ async fn backoff_restarts_through_a_burst_wait_their_delays() {
         let backoff =
             Backoff::new(Duration::from_millis(100), Duration::from_millis(1_000)).jitter(0.0);
         let spec = flaky("job", &book, StartFails::Never).backoff(backoff);
-        let handle = spec.handle();
-        let app = SupervisorActor::builder("app")
-            .intensity(unlimited())
-            .child(spec)
-            .start()
-            .unwrap();
+        let (app, handle) = supervise(spec);
         let events = EventRecorder::start(&app).await.unwrap();
         within(handle.started()).await.unwrap();
         for seq in 0..N {
@@ -286,12 +281,7 @@ async fn a_stop_during_a_burst_shows_stopping_then_stopped_last() {
         let case = format!("{how:?}");
         let book = Book::new();
         let spec = flaky("job", &book, StartFails::Never);
-        let handle = spec.handle();
-        let app = SupervisorActor::builder("app")
-            .intensity(unlimited())
-            .child(spec)
-            .start()
-            .unwrap();
+        let (app, handle) = supervise(spec);
         let events = EventRecorder::start(&app).await.unwrap();
         within(handle.started()).await.unwrap();
         for seq in 0..N {

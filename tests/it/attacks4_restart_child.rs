@@ -15,12 +15,12 @@
 //! fixed; their tests run.
 
 use crate::attacks4_support::{
-    flaky, quiet_panics, start_alone, Book, How, Job, StartFails, Which,
+    flaky, quiet_panics, start_alone, supervise, Book, How, Job, StartFails, Which,
 };
-use crate::common::{node, unlimited, within};
+use crate::common::{node, within};
 
 use actix_supervisor::snapshot::NodeState;
-use actix_supervisor::{RestartChild, RestartPolicy, Stop, SupervisorActor};
+use actix_supervisor::{RestartChild, RestartPolicy, Stop};
 
 /// Queues `prefix`, then a normal stop (which ends an `OnFailure` child
 /// for good), then asks `RestartChild` without waiting in between.
@@ -29,12 +29,7 @@ use actix_supervisor::{RestartChild, RestartPolicy, Stop, SupervisorActor};
 async fn restart_behind(prefix: &[How]) -> (String, NodeState, bool, u64) {
     let book = Book::new();
     let spec = flaky("job", &book, StartFails::Never).restart(RestartPolicy::OnFailure);
-    let handle = spec.handle();
-    let app = SupervisorActor::builder("app")
-        .intensity(unlimited())
-        .child(spec)
-        .start()
-        .unwrap();
+    let (app, handle) = supervise(spec);
     let events = actix_supervisor::testkit::EventRecorder::start(&app)
         .await
         .unwrap();
@@ -225,12 +220,7 @@ async fn restart_child_behind_failures_counts_each_restart_once() {
         let case = format!("{prefix:?}");
         let book = Book::new();
         let spec = flaky("job", &book, StartFails::Never).restart(RestartPolicy::OnFailure);
-        let handle = spec.handle();
-        let app = SupervisorActor::builder("app")
-            .intensity(unlimited())
-            .child(spec)
-            .start()
-            .unwrap();
+        let (app, handle) = supervise(spec);
         let events = actix_supervisor::testkit::EventRecorder::start(&app)
             .await
             .unwrap();

@@ -293,8 +293,8 @@ pub async fn stop_by(
 }
 
 /// Starts `spec` alone under a supervisor "app" with an unlimited restart
-/// intensity, and waits until its first start is over.
-pub async fn start_alone<A: actix_supervisor::SupervisedActor>(
+/// intensity (without waiting for the child's start).
+pub fn supervise<A: actix_supervisor::SupervisedActor>(
     spec: ChildSpec<A>,
 ) -> (Addr<SupervisorActor>, actix_supervisor::ChildHandle<A>) {
     let handle = spec.handle();
@@ -303,6 +303,14 @@ pub async fn start_alone<A: actix_supervisor::SupervisedActor>(
         .child(spec)
         .start()
         .unwrap();
+    (app, handle)
+}
+
+/// [`supervise`], then waits until the child's first start is over.
+pub async fn start_alone<A: actix_supervisor::SupervisedActor>(
+    spec: ChildSpec<A>,
+) -> (Addr<SupervisorActor>, actix_supervisor::ChildHandle<A>) {
+    let (app, handle) = supervise(spec);
     crate::common::within(handle.started()).await.unwrap();
     (app, handle)
 }

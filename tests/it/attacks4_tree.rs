@@ -9,7 +9,7 @@
 //! restarts against a window run under paused time.
 
 use crate::attacks4_support::{
-    flaky, quiet_panics, start_alone, Book, Flaky, How, Job, StartFails, Which,
+    flaky, quiet_panics, start_alone, supervise, Book, Flaky, How, Job, StartFails, Which,
 };
 use crate::common::{node, unlimited, within};
 
@@ -408,12 +408,7 @@ async fn lifecycle_events_follow_each_incarnation_in_order() {
             let case = format!("{how:?}/{start_fails:?}");
             let book = Book::new();
             let spec = flaky("job", &book, start_fails);
-            let handle = spec.handle();
-            let app = SupervisorActor::builder("app")
-                .intensity(unlimited())
-                .child(spec)
-                .start()
-                .unwrap();
+            let (app, handle) = supervise(spec);
             let events = EventRecorder::start(&app).await.unwrap();
             within(handle.started()).await.unwrap();
             for seq in 0..N as u32 {

@@ -18,8 +18,10 @@ use actix_supervisor::{
 };
 use futures_util::StreamExt;
 
-use crate::attacks4_support::{flaky, quiet_panics, Await, Book, How, Job, StartFails, Which};
-use crate::common::{node, unlimited, within, Gate};
+use crate::attacks4_support::{
+    flaky, quiet_panics, supervise, Await, Book, How, Job, StartFails, Which,
+};
+use crate::common::{node, within, Gate};
 
 /// Sixteen threads, each on its own runtime, ask `stop()` or `ended()` of
 /// one child at the same time as the test does: every one gets the same
@@ -306,12 +308,7 @@ fn a_seeded_backoff_gives_the_delays_it_predicts() {
             let spec = flaky("job", &book, StartFails::Never)
                 .restart(RestartPolicy::Always)
                 .backoff(backoff.clone());
-            let handle = spec.handle();
-            let app = SupervisorActor::builder("app")
-                .intensity(unlimited())
-                .child(spec)
-                .start()
-                .unwrap();
+            let (app, handle) = supervise(spec);
             let events = EventRecorder::start(&app).await.unwrap();
             within(handle.started()).await.unwrap();
             let mut seen = Vec::new();
@@ -368,12 +365,7 @@ async fn streams_opened_and_dropped_across_restarts_see_exactly_their_events() {
     quiet_panics();
     let book = Book::new();
     let spec = flaky("job", &book, StartFails::Never).restart(RestartPolicy::Always);
-    let handle = spec.handle();
-    let app = SupervisorActor::builder("app")
-        .intensity(unlimited())
-        .child(spec)
-        .start()
-        .unwrap();
+    let (app, handle) = supervise(spec);
     within(handle.started()).await.unwrap();
     let restart = |n: u32| {
         handle.do_send(Job::new(0, n, How::Panic)).unwrap();
@@ -425,12 +417,7 @@ async fn streams_churning_never_take_events_from_one_that_stays_open() {
     quiet_panics();
     let book = Book::new();
     let spec = flaky("job", &book, StartFails::Never).restart(RestartPolicy::Always);
-    let handle = spec.handle();
-    let app = SupervisorActor::builder("app")
-        .intensity(unlimited())
-        .child(spec)
-        .start()
-        .unwrap();
+    let (app, handle) = supervise(spec);
     within(handle.started()).await.unwrap();
     let mut steady = within(app.send(Subscribe::all())).await.unwrap();
     let churn = {

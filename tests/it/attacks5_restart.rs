@@ -27,7 +27,7 @@ use actix_supervisor::{
 };
 
 use crate::attacks4_support::{
-    flaky, flaky_try, quiet_panics, stop_by, Book, How, Job, StartFails, Stopper, Which,
+    flaky, flaky_try, quiet_panics, stop_by, supervise, Book, How, Job, StartFails, Stopper, Which,
 };
 use crate::common::{node, unlimited, within};
 
@@ -159,12 +159,7 @@ async fn two_restart_child_at_once_behind_failures_both_answer_and_lose_nothing(
         let case = format!("{prefix:?}");
         let book = Book::new();
         let spec = flaky("job", &book, StartFails::Never).restart(RestartPolicy::Always);
-        let handle = spec.handle();
-        let app = SupervisorActor::builder("app")
-            .intensity(unlimited())
-            .child(spec)
-            .start()
-            .unwrap();
+        let (app, handle) = supervise(spec);
         let events = EventRecorder::start(&app).await.unwrap();
         within(handle.started()).await.unwrap();
         let mut sent = send_prefix(&handle, 0, &prefix);
@@ -257,12 +252,7 @@ async fn a_stop_racing_a_restart_between_incarnations_answers_and_accounts() {
             let case = format!("{stopper:?} {prefix:?}");
             let book = Book::new();
             let spec = flaky("job", &book, StartFails::Never).restart(RestartPolicy::Always);
-            let handle = spec.handle();
-            let app = SupervisorActor::builder("app")
-                .intensity(unlimited())
-                .child(spec)
-                .start()
-                .unwrap();
+            let (app, handle) = supervise(spec);
             within(handle.started()).await.unwrap();
             let sent = send_prefix(&handle, 0, &prefix);
             let restart = app.send(RestartChild::new("job"));
@@ -306,12 +296,7 @@ async fn a_restart_of_a_child_that_ends_in_every_start_answers() {
                 Duration::from_millis(5),
             ))
             .grace(Grace::Duration(Duration::from_millis(200)));
-        let handle = spec.handle();
-        let app = SupervisorActor::builder("app")
-            .intensity(unlimited())
-            .child(spec)
-            .start()
-            .unwrap();
+        let (app, handle) = supervise(spec);
         let mut sent = Vec::new();
         for seq in 0..3 {
             if handle.do_send(Job::new(0, seq, How::Run)).is_ok() {
@@ -366,12 +351,7 @@ async fn a_restart_whose_drain_incarnation_cannot_start_answers_and_accounts() {
         let case = format!("{start_fails:?} {prefix:?}");
         let book = Book::new();
         let spec = flaky_try("job", &book, start_fails, fails).restart(RestartPolicy::Always);
-        let handle = spec.handle();
-        let app = SupervisorActor::builder("app")
-            .intensity(unlimited())
-            .child(spec)
-            .start()
-            .unwrap();
+        let (app, handle) = supervise(spec);
         within(handle.started()).await.unwrap();
         let mut sent = send_prefix(&handle, 0, &prefix);
         let answer = within(app.send(RestartChild::new("job"))).await.unwrap();
@@ -431,12 +411,7 @@ async fn senders_on_other_threads_during_restarts_lose_nothing() {
     quiet_panics();
     let book = Book::new();
     let spec = flaky("job", &book, StartFails::Never).restart(RestartPolicy::Always);
-    let handle = spec.handle();
-    let app = SupervisorActor::builder("app")
-        .intensity(unlimited())
-        .child(spec)
-        .start()
-        .unwrap();
+    let (app, handle) = supervise(spec);
     let events = EventRecorder::start(&app).await.unwrap();
     within(handle.started()).await.unwrap();
     let threads: Vec<_> = (1..=3u32)
@@ -485,12 +460,7 @@ async fn requests_given_up_around_a_restart_are_counted_cancelled_or_handled() {
     quiet_panics();
     let book = Book::new();
     let spec = flaky("job", &book, StartFails::Never).restart(RestartPolicy::Always);
-    let handle = spec.handle();
-    let app = SupervisorActor::builder("app")
-        .intensity(unlimited())
-        .child(spec)
-        .start()
-        .unwrap();
+    let (app, handle) = supervise(spec);
     within(handle.started()).await.unwrap();
     let mut sent = Vec::new();
     for seq in 0..10u32 {
@@ -519,12 +489,7 @@ async fn remove_child_during_a_restart_drain_closes_the_accounting() {
     quiet_panics();
     let book = Book::new();
     let spec = flaky("job", &book, StartFails::Never).restart(RestartPolicy::Always);
-    let handle = spec.handle();
-    let app = SupervisorActor::builder("app")
-        .intensity(unlimited())
-        .child(spec)
-        .start()
-        .unwrap();
+    let (app, handle) = supervise(spec);
     within(handle.started()).await.unwrap();
     let sent = send_prefix(&handle, 0, &[How::Panic, How::Fail, How::Run, How::Run]);
     let restart = app.send(RestartChild::new("job"));
@@ -573,12 +538,7 @@ async fn a_stop_during_a_restart_drain_incarnation_answers_and_accounts() {
         let case = format!("{stopper:?}");
         let book = Book::new();
         let spec = flaky("job", &book, StartFails::Never).restart(RestartPolicy::Always);
-        let handle = spec.handle();
-        let app = SupervisorActor::builder("app")
-            .intensity(unlimited())
-            .child(spec)
-            .start()
-            .unwrap();
+        let (app, handle) = supervise(spec);
         let events = EventRecorder::start(&app).await.unwrap();
         within(handle.started()).await.unwrap();
         let gate = crate::common::Gate::new();
@@ -648,12 +608,7 @@ fn a_restart_drain_held_past_its_grace_answers_and_the_fresh_one_works() {
         let spec = flaky("job", &book, StartFails::Never)
             .restart(RestartPolicy::Always)
             .grace(Grace::Duration(Duration::from_millis(50)));
-        let handle = spec.handle();
-        let app = SupervisorActor::builder("app")
-            .intensity(unlimited())
-            .child(spec)
-            .start()
-            .unwrap();
+        let (app, handle) = supervise(spec);
         within(handle.started()).await.unwrap();
         let never = crate::common::Gate::new();
         handle.do_send(Job::new(0, 0, How::Panic)).unwrap();
@@ -695,12 +650,7 @@ async fn inspect_during_restart_churn_never_shows_an_impossible_node() {
             Duration::from_micros(100),
             Duration::from_millis(1),
         ));
-    let handle = spec.handle();
-    let app = SupervisorActor::builder("app")
-        .intensity(unlimited())
-        .child(spec)
-        .start()
-        .unwrap();
+    let (app, handle) = supervise(spec);
     within(handle.started()).await.unwrap();
     let churn = {
         let (app, handle) = (app.clone(), handle.clone());
@@ -739,12 +689,7 @@ async fn restart_child_cut_off_by_the_supervisors_stop_answers_ok_only_for_a_fre
     quiet_panics();
     let book = Book::new();
     let spec = flaky("job", &book, StartFails::Never).restart(RestartPolicy::Always);
-    let handle = spec.handle();
-    let app = SupervisorActor::builder("app")
-        .intensity(unlimited())
-        .child(spec)
-        .start()
-        .unwrap();
+    let (app, handle) = supervise(spec);
     let events = EventRecorder::start(&app).await.unwrap();
     within(handle.started()).await.unwrap();
     let gate = crate::common::Gate::new();
