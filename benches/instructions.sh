@@ -29,7 +29,9 @@ for exit in error panic; do
   echo "instructions per restart ($exit), with the round trip after it: $per"
 done
 actix=$(( ($(count restart-actix "$restarts") - $(count restart-actix 0)) / restarts ))
+restart_floor=$(( ($(count restart-floor "$restarts") - $(count restart-floor 0)) / restarts ))
 echo "instructions per restart in place by actix::Supervisor after ctx.stop() (same value), with the round trip after it: $actix"
+echo "instructions per restart of the floor model (actix::Supervisor plus the reason, clock, intensity window, record, fresh value and start barrier any supervisor needs), with the round trip: $restart_floor"
 floor=$(( ($(count panic-floor "$restarts") - $(count panic-floor 0)) / restarts ))
 echo "instructions per panic caught one frame away (the floor of a restart after a panic): $floor"
 declare -A spawned stopped

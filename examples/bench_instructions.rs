@@ -13,12 +13,16 @@
 //! runtime's teardown is not counted: a stop costs `stop-*` minus `spawn-*`.
 //! `restart-actix` counts restarts in place by `actix::Supervisor` after
 //! `ctx.stop()` (same value, no policy), each with its round trip: the
-//! floor of a restart after an error exit.
+//! cost of actix's own restart.
 //! `spawn-floor` spawns `BENCH_REQUESTS` raw actors with what any
 //! supervised child needs besides (a name, one shared allocation, a table
 //! slot and a name index): the floor of a supervised spawn. `stop-floor`
 //! also stops them with a drain marker each and a report written: a stop's
 //! floor is `stop-floor` minus `spawn-floor`.
+//! `restart-floor` counts restarts of `scenarios::RestartFloor`: the same
+//! restart in place plus what any supervisor with the library's promises
+//! does at a restart (the reason, one clock read, the intensity window, the
+//! record, a fresh value, a start barrier): the floor of a supervised restart.
 //! `panic-floor` counts `BENCH_REQUESTS` panics caught by `catch_unwind`
 //! right around them, with the hook silenced: what any restart after a
 //! panic pays before the supervisor does anything.
@@ -36,7 +40,10 @@ use counter::{Boom, Counter, ErrorExit, Inc};
 
 fn main() {
     let mode = std::env::var("BENCH_MODE").unwrap_or_default();
-    if let Some(what) = mode.strip_suffix("-floor").filter(|w| *w != "panic") {
+    if let Some(what) = mode
+        .strip_suffix("-floor")
+        .filter(|w| *w == "spawn" || *w == "stop")
+    {
         return floor(what == "stop");
     }
     if let Some((what, side)) = mode
@@ -49,7 +56,10 @@ fn main() {
         return panic_floor();
     }
     if mode == "restart-actix" {
-        return restarts_actix();
+        return restarts_actix(false);
+    }
+    if mode == "restart-floor" {
+        return restarts_actix(true);
     }
     if let Some(exit) = mode.strip_prefix("restart-") {
         return restarts(exit == "panic");
@@ -153,13 +163,24 @@ fn panic_floor() {
 }
 
 /// `BENCH_MODE=restart-actix`: `BENCH_REQUESTS` restarts in place by
-/// `actix::Supervisor`, each followed by a round trip.
-fn restarts_actix() {
+/// `actix::Supervisor`, each followed by a round trip; with `floor`
+/// (`BENCH_MODE=restart-floor`), of `scenarios::RestartFloor`, which adds
+/// what any supervisor must do at a restart.
+fn restarts_actix(floor: bool) {
     let restarts: u64 = std::env::var("BENCH_REQUESTS")
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(10_000);
     actix::System::new().block_on(async move {
+        if floor {
+            let addr = actix::Supervisor::start(|_| scenarios::RestartFloor::default());
+            addr.send(Inc).await.unwrap();
+            for _ in 0..restarts {
+                addr.do_send(ErrorExit);
+                addr.send(Inc).await.unwrap();
+            }
+            return;
+        }
         let addr = actix::Supervisor::start(|_| scenarios::RawRestarting::default());
         addr.send(Inc).await.unwrap();
         for _ in 0..restarts {

@@ -399,3 +399,113 @@ pub async fn stop_floor(n: usize) -> Duration {
     stopped.wait().await;
     began.elapsed()
 }
+
+/// What any supervisor of a restartable actor keeps per child and writes at
+/// each restart after an error exit: the floor model's record (see
+/// [`RestartFloor`]).
+#[derive(Default)]
+pub struct FloorRecord {
+    incarnation: u64,
+    attempt: u32,
+    started_at: Option<Instant>,
+    last_failure: Option<Box<FloorFailure>>,
+    /// When each restart within the intensity window happened.
+    window: std::collections::VecDeque<Instant>,
+}
+
+/// A failure as a supervisor must keep it for inspection: its kind and
+/// phase, the reason, and when it happened.
+pub struct FloorFailure {
+    kind: u8,
+    phase: u8,
+    message: String,
+    at: std::time::SystemTime,
+}
+
+/// The floor model of a supervised restart after an error exit: a restart
+/// in place by `actix::Supervisor` (which keeps the mailbox, as the runner
+/// does) plus what any supervisor with the library's promises must do at
+/// each restart: keep the error's reason, read the clock once, check the
+/// restart intensity over a window of restart times, count the attempt and
+/// the incarnation, record the failure with its time for inspection, build
+/// a fresh value from a factory, and queue a start barrier (a ready future
+/// through `ctx.wait`) to see the start end. No lifecycle, events, logs or
+/// handles.
+pub struct RestartFloor {
+    count: u64,
+    reason: Option<String>,
+    record: std::rc::Rc<std::cell::RefCell<FloorRecord>>,
+    factory: fn() -> u64,
+}
+
+impl Default for RestartFloor {
+    fn default() -> Self {
+        RestartFloor {
+            count: 0,
+            reason: None,
+            record: Default::default(),
+            factory: || 0,
+        }
+    }
+}
+
+impl Actor for RestartFloor {
+    type Context = Context<Self>;
+}
+
+impl actix::Supervised for RestartFloor {
+    fn restarting(&mut self, ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        let reason = self.reason.take().unwrap_or_default();
+        let mut record = self.record.borrow_mut();
+        let ran_for = record
+            .started_at
+            .take()
+            .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
+        std::hint::black_box(ran_for);
+        let within = Duration::from_secs(1);
+        while record
+            .window
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) > within)
+        {
+            record.window.pop_front();
+        }
+        record.window.push_back(now);
+        if record.window.len() > u32::MAX as usize {
+            panic!("too many restarts");
+        }
+        record.attempt += 1;
+        let failure = FloorFailure {
+            kind: 1,
+            phase: 2,
+            message: reason,
+            at: std::time::SystemTime::now(),
+        };
+        match &mut record.last_failure {
+            Some(last) => **last = failure,
+            last @ None => *last = Some(Box::new(failure)),
+        }
+        record.incarnation += 1;
+        record.started_at = Some(now);
+        drop(record);
+        self.count = (self.factory)();
+        ctx.wait(actix::fut::ready(()));
+    }
+}
+
+impl Handler<ErrorExit> for RestartFloor {
+    type Result = ();
+    fn handle(&mut self, _: ErrorExit, ctx: &mut Context<Self>) {
+        self.reason = Some("error exit".to_string());
+        ctx.stop();
+    }
+}
+
+impl Handler<Inc> for RestartFloor {
+    type Result = u64;
+    fn handle(&mut self, _: Inc, _: &mut Context<Self>) -> u64 {
+        self.count += 1;
+        self.count
+    }
+}
