@@ -68,10 +68,11 @@ use super::signals::{self, Adopted, OwnedSlot};
 ///   those).
 /// - **A strategy restart's drain waits for it too**, within the same grace;
 ///   past it the incarnation is terminated and the future dropped (its
-///   requester gets an error).
+///   requester gets an error). The child lives on, so its message counts as
+///   handled (its handler ran), not as undelivered.
 /// - When its incarnation ends for any other reason (a panic elsewhere,
 ///   [`fail`](crate::fail), `ctx.stop()`), the future is dropped at once and
-///   its requester gets an error.
+///   its requester gets an error; its message counts as handled too.
 ///
 /// A message answered this way counts as handled when its future ends, not
 /// when its handler returns. The work runs to its end even if its requester

@@ -399,6 +399,13 @@ async fn an_incarnation_that_ends_drops_its_child_futures_at_once() {
         node(&app, "/app/fetcher").await.state,
         NodeState::Restarting { .. }
     ));
+    // The child lives on: the dropped future's message counts as handled,
+    // so the stop that follows finds nothing undelivered.
+    let report = within(app.send(StopChild::new("fetcher")))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(report.undelivered, 0, "{report}");
 }
 
 /// Outside a supervisor, a `ChildFuture` answers like actix's own replies.
