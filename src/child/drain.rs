@@ -540,8 +540,13 @@ impl Message for DrainMarker {
     type Result = ();
 }
 
-/// Handles a [`DrainMarker`]: reports it to the runner polling the child.
+/// Handles a [`DrainMarker`]: reports it to the runner polling the child,
+/// and stops the context right after it when the marker ends a restart's
+/// drain with nothing left in flight, so that what was queued behind it
+/// waits for the fresh incarnation.
 #[doc(hidden)]
-pub fn handle_drain_marker(marker: DrainMarker) {
-    super::signals::marker_reached(marker.0);
+pub fn handle_drain_marker<C: actix::ActorContext>(marker: DrainMarker, ctx: &mut C) {
+    if super::signals::marker_reached(marker.0) {
+        ctx.stop();
+    }
 }

@@ -171,6 +171,11 @@ pub(crate) enum Event {
     StartOver,
     /// The drain marker with this number was handled.
     MarkerReached(u32),
+    /// The drain marker with this number was handled and the context
+    /// stopped right after it (the marker ended a restart's drain: see
+    /// [`Lifecycle::restart_marker`]), so what is queued behind it waits for
+    /// the next incarnation.
+    StoppedAtMarker(u32),
     /// A poll left the context waiting; `settled` says whether every
     /// message the handles accepted has been handled or cancelled.
     Quiet { settled: bool },
@@ -417,6 +422,21 @@ impl Lifecycle {
         )
     }
 
+    /// The number of the marker that ends the restart's drain under way, if
+    /// the incarnation drains for a restart only (no stop took it over) and
+    /// has not reached it yet: what is queued behind that marker is the
+    /// fresh incarnation's.
+    pub(crate) fn restart_marker(&self) -> Option<u32> {
+        match self.state {
+            State::Starting { drain: Some(d) } | State::Running { drain: Some(d) }
+                if d.for_restart && !d.then_stop && !d.marker_reached =>
+            {
+                Some(d.id)
+            }
+            _ => None,
+        }
+    }
+
     /// Whether the incarnation runs with no drain under way: the state of
     /// the message path.
     #[inline]
@@ -589,6 +609,13 @@ impl Lifecycle {
                     Event::MarkerReached(id) => {
                         if let Some(mut d) = drain.filter(|d| d.id == id) {
                             d.marker_reached = true;
+                            self.set_drain(Some(d));
+                        }
+                    }
+                    Event::StoppedAtMarker(id) => {
+                        if let Some(mut d) = drain.filter(|d| d.id == id) {
+                            d.marker_reached = true;
+                            d.context_stopped = true;
                             self.set_drain(Some(d));
                         }
                     }

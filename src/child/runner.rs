@@ -444,10 +444,19 @@ impl<A: SupervisedActor> Future for Runner<A> {
                     let ChildContext::Built(context) = &mut this.context else {
                         unreachable!("a starting or running child has a context");
                     };
+                    // A restart's drain ends at its marker: the context stops
+                    // there unless the incarnation owns futures in flight.
+                    let stop_at = this
+                        .core
+                        .lifecycle
+                        .restart_marker()
+                        .filter(|_| this.rare.as_ref().is_none_or(|rare| rare.owned.is_idle()));
+                    let previous = signals::stop_at_marker(stop_at);
                     let outer = signals::enter();
                     let polled =
                         catch_unwind(AssertUnwindSafe(|| Pin::new(&mut *context).poll(cx)));
                     let reported = signals::leave(outer);
+                    signals::restore_stop_at(previous);
                     let pending = matches!(polled, Ok(Poll::Pending));
                     this.after_poll(polled, reported);
                     // The context waits, and what followed its poll (a start
@@ -860,7 +869,11 @@ impl<A: SupervisedActor> Runner<A> {
             self.apply(Event::StartOver);
         }
         if let Some(id) = reported.marker() {
-            self.apply(Event::MarkerReached(id));
+            self.apply(if reported.stopped_at_marker() {
+                Event::StoppedAtMarker(id)
+            } else {
+                Event::MarkerReached(id)
+            });
         }
         let phase = if self.core.lifecycle.is_starting() {
             FailurePhase::Starting

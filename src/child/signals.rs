@@ -39,6 +39,12 @@ impl Reported {
         (self.word & MARKER != 0).then_some(self.word as u32)
     }
 
+    /// Whether the context was stopped right after the marker handled (it
+    /// ended a restart's drain).
+    pub(crate) fn stopped_at_marker(&self) -> bool {
+        self.word & STOPPED_AT_MARKER != 0
+    }
+
     /// Whether the start barrier was reached: the incarnation's start is
     /// over.
     pub(crate) fn start_over(&self) -> bool {
@@ -63,10 +69,12 @@ const MARKER: u64 = 1 << 32;
 const START_OVER: u64 = 1 << 33;
 const FAILED: u64 = 1 << 34;
 const OWNED_SOME: u64 = 1 << 35;
-const CLOSED: u64 = 1 << 36;
+/// The context was stopped right after the marker (see [`marker_reached`]).
+const STOPPED_AT_MARKER: u64 = 1 << 36;
+const CLOSED: u64 = 1 << 37;
 /// In a scope opened inside one that owned futures: how many of `OWNED`'s
-/// are the outer scope's (bits 37 and up).
-const BASE_SHIFT: u32 = 37;
+/// are the outer scope's (bits 38 and up).
+const BASE_SHIFT: u32 = 38;
 
 thread_local! {
     /// The scope of the poll under way on this thread.
@@ -77,6 +85,9 @@ thread_local! {
     static OWNED: RefCell<Vec<Rc<dyn OwnedSlot>>> = const { RefCell::new(Vec::new()) };
     /// The futures owned in the scope last closed, for its runner.
     static ADOPTED: RefCell<Vec<Rc<dyn OwnedSlot>>> = const { RefCell::new(Vec::new()) };
+    /// The marker that ends a restart's drain in the poll under way, as
+    /// `MARKER | id` (0 for none): see [`stop_at_marker`].
+    static STOP_AT: Cell<u64> = const { Cell::new(0) };
 }
 
 /// The scope that was open before [`enter`], to give back to [`leave`].
@@ -148,7 +159,7 @@ fn reported(word: u64, outer_reason: Option<String>) -> Reported {
     }
     Reported {
         failure,
-        word: word & (MARKER | (MARKER - 1) | START_OVER | OWNED_SOME),
+        word: word & (MARKER | (MARKER - 1) | START_OVER | OWNED_SOME | STOPPED_AT_MARKER),
     }
 }
 
@@ -169,9 +180,35 @@ pub(crate) fn own(slot: Rc<dyn OwnedSlot>) {
     SCOPE.with(|scope| scope.set(word | OWNED_SOME));
 }
 
-/// Reports that the drain marker numbered `id` was handled.
-pub(crate) fn marker_reached(id: u32) {
-    SCOPE.with(|scope| scope.set((scope.get() & !(MARKER - 1)) | MARKER | u64::from(id)));
+/// Reports that the drain marker numbered `id` was handled. Returns whether
+/// the child's context must stop right after it: the marker ends a
+/// restart's drain ([`stop_at_marker`]) and the incarnation took on no
+/// future in this poll, so nothing is left for it to wait for, and the
+/// messages queued behind the marker stay in the mailbox for the fresh
+/// incarnation (actix's mailbox would otherwise hand them to this one in
+/// the same poll).
+pub(crate) fn marker_reached(id: u32) -> bool {
+    let stop_at = STOP_AT.with(Cell::get) == MARKER | u64::from(id);
+    SCOPE.with(|scope| {
+        let word = scope.get();
+        let stop = stop_at && word & (CLOSED | OWNED_SOME) == 0;
+        let stopped = if stop { STOPPED_AT_MARKER } else { 0 };
+        scope.set((word & !(MARKER - 1) & !STOPPED_AT_MARKER) | MARKER | stopped | u64::from(id));
+        stop
+    })
+}
+
+/// Says which marker, if any, ends a restart's drain in the poll about to
+/// run (the runner sets it only when the incarnation owns no future in
+/// flight); returns the value to give back to [`restore_stop_at`] after
+/// the poll.
+pub(crate) fn stop_at_marker(id: Option<u32>) -> u64 {
+    STOP_AT.with(|stop_at| stop_at.replace(id.map_or(0, |id| MARKER | u64::from(id))))
+}
+
+/// Restores what [`stop_at_marker`] replaced.
+pub(crate) fn restore_stop_at(previous: u64) {
+    STOP_AT.with(|stop_at| stop_at.set(previous));
 }
 
 /// Reports that the start barrier was reached.
@@ -280,6 +317,35 @@ mod tests {
         assert!(leave(outer).owned());
         assert_eq!(take_owned().0.len(), 1);
         assert!(leave(enter()).is_empty());
+    }
+
+    /// The context stops at a marker only if it is the one that ends a
+    /// restart's drain and the incarnation took on no future in the poll.
+    #[test]
+    fn only_a_restart_drains_marker_with_nothing_owned_stops_the_context() {
+        let previous = stop_at_marker(Some(3));
+        let outer = enter();
+        assert!(!marker_reached(2), "another drain's marker");
+        assert!(marker_reached(3));
+        let reported = leave(outer);
+        assert_eq!(reported.marker(), Some(3));
+        assert!(reported.stopped_at_marker());
+
+        let outer = enter();
+        own(Rc::new(Live));
+        assert!(!marker_reached(3), "a future owned in this poll");
+        let reported = leave(outer);
+        assert!(reported.owned() && !reported.stopped_at_marker());
+        assert_eq!(take_owned().0.len(), 1);
+        restore_stop_at(previous);
+
+        let outer = enter();
+        assert!(!marker_reached(3), "no restart's drain under way");
+        let _ = leave(outer);
+        // Outside every scope (a plain actix actor) a marker stops nothing.
+        let previous = stop_at_marker(Some(3));
+        assert!(!marker_reached(3));
+        restore_stop_at(previous);
     }
 
     #[test]

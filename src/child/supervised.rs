@@ -198,9 +198,9 @@ macro_rules! supervised {
             fn handle(
                 &mut self,
                 marker: $crate::__private::DrainMarker,
-                _: &mut <Self as ::actix::Actor>::Context,
+                ctx: &mut <Self as ::actix::Actor>::Context,
             ) {
-                $crate::__private::handle_drain_marker(marker);
+                $crate::__private::handle_drain_marker(marker, ctx);
             }
         }
 

@@ -103,7 +103,13 @@ impl Message for StopChild {
 
 /// Restarts one child: drains its current incarnation to the end of its
 /// mailbox as it is now, then starts a fresh one; messages sent meanwhile
-/// wait for it. Answers once the new incarnation is starting. A child that
+/// wait for it (even when the current incarnation holds its mailbox, in a
+/// `ctx.wait` or an `AtomicResponse`, when the request comes). One
+/// exception: while [`ChildFuture`](crate::ChildFuture)s of the draining
+/// incarnation are still running when it reaches the end of the drain, it
+/// keeps reading its mailbox until they end (actix polls a context's
+/// futures only together with its mailbox), so messages sent meanwhile may
+/// be handled by it. Answers once the new incarnation is starting. A child that
 /// ends on its own while the request waits (a normal end its policy does
 /// not restart) is started again, as an ended child is (below).
 ///

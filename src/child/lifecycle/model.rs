@@ -13,6 +13,9 @@
 //!   parked for the restart, none waits, unless the drain was cut short by
 //!   its grace or by an incarnation that could not start (or a stop took
 //!   it over), or the child has dependencies (it is parked at once);
+//! - a message queued behind a strategy restart's marker is never handled
+//!   by an incarnation that drains for that restart (the context stops at
+//!   the marker), unless a stop took the drain over;
 //! - a child with dependencies builds an incarnation only after they were
 //!   ready (`DependenciesReady`) since it last built one, and a waiting
 //!   child has no context;
@@ -36,11 +39,13 @@ enum Item {
     /// A message; `counted` when sent through a handle, `gone` once its
     /// requester dropped its future, `before_restart` when it was queued
     /// before a strategy restart's marker (no fresh incarnation may handle
-    /// it).
+    /// it), `after_restart` when it was queued behind one (no incarnation
+    /// that drains for that restart may handle it).
     Msg {
         counted: bool,
         gone: bool,
         before_restart: bool,
+        after_restart: bool,
     },
     Marker(u32),
 }
@@ -227,19 +232,23 @@ impl Model {
                     self.handed_back += 1;
                 } else {
                     self.accepted += 1;
+                    let after_restart = self.behind_restart_marker();
                     self.mailbox.push_back(Item::Msg {
                         counted: true,
                         gone: false,
                         before_restart: false,
+                        after_restart,
                     });
                 }
                 self.quiet(config)
             }
             Input::SendRaw if !self.lifecycle.is_done() => {
+                let after_restart = self.behind_restart_marker();
                 self.mailbox.push_back(Item::Msg {
                     counted: false,
                     gone: false,
                     before_restart: false,
+                    after_restart,
                 });
                 Ok(())
             }
@@ -258,6 +267,20 @@ impl Model {
                             .into(),
                     ));
                 }
+                if matches!(
+                    item,
+                    Item::Msg {
+                        after_restart: true,
+                        ..
+                    }
+                ) && self.drains_for_restart()
+                {
+                    return Some(Err(
+                        "a message queued behind a restart's marker was handled by the \
+                         incarnation draining for it"
+                            .into(),
+                    ));
+                }
                 match item {
                     Item::Msg {
                         counted: true,
@@ -271,8 +294,23 @@ impl Model {
                     } => self.cancelled += 1,
                     Item::Msg { counted: false, .. } => {}
                     Item::Marker(id) => {
-                        if let Err(error) = self.apply(Event::MarkerReached(id), config) {
+                        // The runner's marker handler stops the context at
+                        // the marker that ends a restart's drain (the model
+                        // has no owned futures in flight).
+                        let event = if self.lifecycle.restart_marker() == Some(id) {
+                            self.ctx = Ctx::Stopping;
+                            Event::StoppedAtMarker(id)
+                        } else {
+                            Event::MarkerReached(id)
+                        };
+                        if let Err(error) = self.apply(event, config) {
                             return Some(Err(error));
+                        }
+                        // actix's mailbox reads on past a marker in the same
+                        // poll unless the context stopped: the runner hears
+                        // of nothing before the next message is handled.
+                        if self.ctx == Ctx::Running && !self.mailbox.is_empty() {
+                            return Some(Ok(()));
                         }
                     }
                 }
@@ -340,8 +378,14 @@ impl Model {
                     // The restart took: what waits now was queued before
                     // it, for an incarnation that drains, not the fresh one.
                     for item in &mut self.mailbox {
-                        if let Item::Msg { before_restart, .. } = item {
+                        if let Item::Msg {
+                            before_restart,
+                            after_restart,
+                            ..
+                        } = item
+                        {
                             *before_restart = true;
+                            *after_restart = false;
                         }
                     }
                 }
@@ -519,11 +563,36 @@ impl Model {
         )
     }
 
-    /// Forgets which messages were queued before a restart.
+    /// Whether a message queued now waits behind the marker of a strategy
+    /// restart's drain that no stop took over.
+    fn behind_restart_marker(&self) -> bool {
+        let id = match self.lifecycle.state() {
+            State::Pending {
+                drain_to: Some(id),
+                stop: false,
+                ..
+            } => id,
+            State::Starting { drain: Some(d) } | State::Running { drain: Some(d) }
+                if d.for_restart && !d.then_stop =>
+            {
+                d.id
+            }
+            _ => return false,
+        };
+        self.mailbox.contains(&Item::Marker(id))
+    }
+
+    /// Forgets which messages were queued before (or behind) a restart.
     fn untag(&mut self) {
         for item in &mut self.mailbox {
-            if let Item::Msg { before_restart, .. } = item {
+            if let Item::Msg {
+                before_restart,
+                after_restart,
+                ..
+            } = item
+            {
                 *before_restart = false;
+                *after_restart = false;
             }
         }
     }

@@ -543,3 +543,63 @@ fn a_restart_drain_of_a_child_with_dependencies_cut_short_parks_it() {
     lifecycle.step(Event::Ended(End::Normal));
     assert!(matches!(lifecycle.state(), State::Parked { .. }));
 }
+
+/// The marker a restart's drain ends at is named while the incarnation
+/// drains for the restart only: not once the marker is reached, not once a
+/// stop took the drain over, and never for a stop's own drain.
+#[test]
+fn the_restart_marker_is_named_only_while_a_restart_drain_waits_for_it() {
+    let mut lifecycle = running();
+    assert_eq!(lifecycle.restart_marker(), None);
+    lifecycle.step(Event::Restart);
+    assert_eq!(lifecycle.restart_marker(), Some(1));
+    lifecycle.step(Event::MarkerReached(1));
+    assert_eq!(lifecycle.restart_marker(), None);
+
+    let mut taken_over = running();
+    taken_over.step(Event::Restart);
+    taken_over.step(Event::Stop);
+    assert_eq!(taken_over.restart_marker(), None);
+
+    let mut stopped = running();
+    stopped.step(Event::Stop);
+    assert_eq!(stopped.restart_marker(), None);
+
+    // Between two incarnations the marker is queued; the incarnation built
+    // to drain to it names it from its start.
+    let mut between = restarting_after(FailurePhase::Running);
+    between.step(Event::Restart);
+    assert_eq!(between.restart_marker(), None);
+    between.step(Event::LaterTurn);
+    between.step(Event::Built);
+    assert!(between.is_starting());
+    assert_eq!(between.restart_marker(), Some(1));
+}
+
+/// A restart's drain whose context stopped at its marker: no `StopContext`
+/// is asked for again, the end parks the child, and a stop that comes
+/// before the end takes over with the next incarnation, which drains what
+/// was queued behind the marker (whatever the policy).
+#[test]
+fn a_restart_drain_stopped_at_its_marker_leaves_what_is_behind_it_to_the_next_incarnation() {
+    let mut lifecycle = running();
+    lifecycle.step(Event::Restart);
+    assert!(lifecycle.step(Event::StoppedAtMarker(1)).is_empty());
+    assert!(lifecycle.step(Event::Quiet { settled: false }).is_empty());
+    lifecycle.step(Event::Ended(End::Normal));
+    assert!(matches!(lifecycle.state(), State::Parked { .. }));
+
+    let mut stopped = running();
+    stopped.step(Event::Restart);
+    stopped.step(Event::StoppedAtMarker(1));
+    assert_eq!(stopped.step(Event::Stop).as_slice(), [Action::Refuse]);
+    assert!(stopped.step(Event::Ended(End::Normal)).is_empty());
+    assert!(matches!(
+        stopped.state(),
+        State::Pending {
+            stop: true,
+            drain_to: None,
+            ..
+        }
+    ));
+}
