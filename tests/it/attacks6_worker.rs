@@ -1,0 +1,165 @@
+//! Sixth outside attack, on worker children: a loop that ends in every way
+//! after its stop began (returns, fails, panics, ignores its token past the
+//! grace) under every restart policy, and a stop that comes during the
+//! worker's backoff.
+//!
+//! The promises attacked (`worker` module docs, README, `docs/lifecycle.md`):
+//! the stop waits for the loop, bounded by the grace; the token is cancelled
+//! as soon as a stop begins, so any loop that runs during a stop (one
+//! started to drain after a failure mid-stop, or at once out of a backoff)
+//! sees the stop requested; every message accepted through a handle is
+//! accounted for exactly once; every stop answers, a second one with the
+//! same report.
+
+use std::time::Duration;
+
+use actix_supervisor::{
+    snapshot::NodeState, testkit, Backoff, ChildSpec, Grace, RestartPolicy, StopOutcome,
+    SupervisorActor,
+};
+
+use crate::attacks4_support::quiet_panics;
+use crate::attacks6_support::*;
+use crate::common::unlimited;
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// Awaits `fut` within an hour of paused time.
+async fn in_paused_hour<F: std::future::Future>(fut: F, what: &str) -> F::Output {
+    tokio::time::timeout(HOUR, fut)
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not answer within an hour of paused time"))
+}
+
+/// Asserts that the first loop began before any stop and every later one
+/// with the stop already requested.
+fn assert_later_runs_saw_the_stop(held: &Held, case: &str) {
+    let runs = held.book.runs();
+    assert_eq!(runs.first(), Some(&(1, false)), "{case}: {runs:?}");
+    for &(incarnation, stop_requested) in &runs[1..] {
+        assert!(
+            stop_requested,
+            "{case}: incarnation {incarnation}'s loop began during the stop \
+             with its token not cancelled: {runs:?}"
+        );
+    }
+}
+
+async fn stop_during_a_held_loop(ending: Ending, policy: RestartPolicy) {
+    let case = format!("{ending:?} under {policy:?}");
+    let (factory, mut held) = held_loop(ending);
+    let grace = if ending == Ending::Hang {
+        Duration::from_secs(30)
+    } else {
+        2 * HOUR
+    };
+    let spec = ChildSpec::worker("looper", factory)
+        .restart(policy)
+        .grace(Grace::Duration(grace));
+    let looper = spec.handle();
+    let app = SupervisorActor::builder("app")
+        .intensity(unlimited())
+        .child(spec)
+        .start()
+        .unwrap();
+    assert_eq!(held.next_entered().await, 1, "{case}");
+
+    let kept = send_notes(&looper, &held.book, 0..5);
+    let abandoned = abandon_notes(&looper, &held.book, 5..10).await;
+    let stop = actix_rt::spawn(looper.stop());
+    testkit::wait_for_node(&app, "/app/looper", |n| n.state == NodeState::Stopping)
+        .describe("the worker is stopping, its loop still held")
+        .await;
+    held.gate.open();
+
+    let report = in_paused_hour(stop, "the worker's stop").await.unwrap();
+    let fared = in_paused_hour(kept, "the notes").await.unwrap();
+    if ending == Ending::Hang {
+        assert_eq!(report.outcome, StopOutcome::TimedOut, "{case}: {report}");
+    } else {
+        assert_ne!(report.outcome, StopOutcome::TimedOut, "{case}: {report}");
+    }
+    assert_later_runs_saw_the_stop(&held, &case);
+    assert_accounts(&report, fared + abandoned, &held.book, &case);
+    assert_eq!(
+        (fared.answered, fared.refused),
+        (5, 0),
+        "{case}: the notes sent before the stop: {report}"
+    );
+    let node = testkit::wait_for_node(&app, "/app/looper", |n| n.state.is_terminal())
+        .describe("the worker ended")
+        .await;
+    assert!(
+        node.state == NodeState::Stopped || node.state == NodeState::Failed,
+        "{case}: {node:?}"
+    );
+    let again = in_paused_hour(looper.stop(), "a second stop").await;
+    assert_eq!(
+        again, report,
+        "{case}: a second stop answered another report"
+    );
+    in_paused_hour(app.send(actix_supervisor::Stop), "the root's stop")
+        .await
+        .unwrap();
+}
+
+/// Promise (`worker` docs "the token is cancelled as soon as a stop begins
+/// ... the child's stop waits for the loop to return, bounded by the
+/// child's grace"; README "every stop answers"): a worker stopped while its
+/// loop is busy, the loop then returning, failing, panicking or hanging
+/// under each policy, answers its stop (timed out only for the loop that
+/// hangs), runs no loop during the stop without its token cancelled, and
+/// accounts for every request.
+#[actix_rt::test]
+async fn a_loop_ending_every_way_after_its_stop_began_answers_and_no_later_loop_misses_the_stop() {
+    quiet_panics();
+    tokio::time::pause();
+    for ending in [Ending::Ok, Ending::Err, Ending::Panic, Ending::Hang] {
+        for policy in [
+            RestartPolicy::Never,
+            RestartPolicy::OnFailure,
+            RestartPolicy::Always,
+        ] {
+            stop_during_a_held_loop(ending, policy).await;
+        }
+    }
+}
+
+/// Promise (`docs/lifecycle.md` "A `Stop` there starts the next incarnation
+/// at once (without the rest of its backoff) to drain, then ends the child";
+/// `worker` docs "a token cancelled when a stop (or a restart) of the child
+/// begins"): a worker whose loop failed on its own, stopped during its
+/// backoff, answers at once, and the loop of the incarnation started to
+/// drain begins with its stop requested.
+#[actix_rt::test]
+async fn a_loop_started_out_of_a_backoff_by_a_stop_sees_the_stop_at_once() {
+    quiet_panics();
+    tokio::time::pause();
+    for ending in [Ending::Err, Ending::Panic] {
+        let case = format!("{ending:?}");
+        let (factory, mut held) = held_loop(ending);
+        let spec = ChildSpec::worker("looper", factory)
+            .restart(RestartPolicy::Always)
+            .backoff(Backoff::new(HOUR, HOUR));
+        let looper = spec.handle();
+        let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+        assert_eq!(held.next_entered().await, 1, "{case}");
+        held.gate.open(); // the first loop fails on its own
+        testkit::wait_for_node(&app, "/app/looper", |n| {
+            matches!(n.state, NodeState::Restarting { .. })
+        })
+        .describe("the worker waits out its backoff")
+        .await;
+
+        let kept = send_notes(&looper, &held.book, 0..3);
+        let report = tokio::time::timeout(Duration::from_secs(60), looper.stop())
+            .await
+            .unwrap_or_else(|_| panic!("{case}: the stop waited out the backoff"));
+        let fared = in_paused_hour(kept, "the notes").await.unwrap();
+        assert_eq!(report.outcome, StopOutcome::Drained, "{case}: {report}");
+        assert_later_runs_saw_the_stop(&held, &case);
+        assert_accounts(&report, fared, &held.book, &case);
+        assert_eq!(fared.answered, 3, "{case}: {report}");
+        app.send(actix_supervisor::Stop).await.unwrap();
+    }
+}
