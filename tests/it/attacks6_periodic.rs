@@ -78,6 +78,13 @@ async fn stop_during_a_held_tick(ending: Ending, policy: RestartPolicy) {
         [(1, false)],
         "{case}: a tick began after the stop began: {report}"
     );
+    if ending != Ending::Hang {
+        assert_eq!(
+            held.book.ends(),
+            [(1, true)],
+            "{case}: the held tick did not see the stop requested"
+        );
+    }
     assert_accounts(&report, fared + abandoned, &held.book, &case);
     assert_eq!(fared.refused, 0, "{case}: {fared:?}");
     let failed = ending != Ending::Ok;
@@ -170,4 +177,94 @@ async fn tick_now_requests_queued_behind_a_tick_when_a_stop_comes_start_no_tick(
         "a tick began after the stop"
     );
     app.send(actix_supervisor::Stop).await.unwrap();
+}
+
+/// How a restart of the held child is asked for.
+#[derive(Debug, Clone, Copy)]
+enum RestartBy {
+    /// `RestartChild` to its supervisor.
+    Request,
+    /// A sibling's panic under one-for-all.
+    Strategy,
+}
+
+/// Promise (`RestartChild` docs "drains its current incarnation to the end
+/// of its mailbox as it is now, then starts a fresh one; messages sent
+/// meanwhile wait for it"; `docs/lifecycle.md` "A restart between two
+/// incarnations" for a strategy restart too; `TickContext::is_stop_requested`
+/// "Whether a stop (or a restart) of the child began"): a periodic child
+/// restarted while a tick holds its mailbox sees the restart in its tick,
+/// starts no other tick in that incarnation, handles the requests sent
+/// before the restart in the old incarnation and those sent after in the
+/// fresh one, whose first tick runs with no stop requested.
+#[actix_rt::test]
+#[ignore = "DEFECT: requests sent after a restart's drain began are handled by the old incarnation when the mailbox was held (they should wait for the fresh one)"]
+async fn a_periodic_child_restarted_mid_tick_drains_to_the_request_and_the_fresh_one_ticks() {
+    quiet_panics();
+    tokio::time::pause();
+    for by in [RestartBy::Strategy, RestartBy::Request] {
+        let case = format!("{by:?}");
+        let (factory, mut held) = held_tick(Ending::Ok);
+        let spec = ChildSpec::periodic("ticker", Periodic::every(HOUR), factory);
+        let ticker = spec.handle();
+        let (log, _probe_log) = crate::common::recorder();
+        let probe = crate::common::probe_spec("probe", log);
+        let probe_handle = probe.handle();
+        let app = SupervisorActor::builder("app")
+            .strategy(actix_supervisor::Strategy::OneForAll)
+            .intensity(unlimited())
+            .child(spec)
+            .child(probe)
+            .start()
+            .unwrap();
+        assert_eq!(held.next_entered().await, 1, "{case}");
+        in_paused_hour(probe_handle.started(), "the probe's start")
+            .await
+            .unwrap();
+
+        let before = send_notes(&ticker, &held.book, 0..4);
+        let restart = match by {
+            RestartBy::Request => Some(actix_rt::spawn(
+                app.send(actix_supervisor::RestartChild::new("ticker")),
+            )),
+            RestartBy::Strategy => {
+                let _ = probe_handle.send(crate::common::Panic("sibling")).await;
+                None
+            }
+        };
+        held.token_cancelled().await;
+        let after = send_notes(&ticker, &held.book, 4..8);
+        held.gate.open();
+
+        if let Some(restart) = restart {
+            in_paused_hour(restart, "RestartChild")
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap_or_else(|e| panic!("{case}: RestartChild answered {e}"));
+        }
+        assert_eq!(
+            held.next_entered().await,
+            1,
+            "{case}: the fresh incarnation's tick"
+        );
+        let before = in_paused_hour(before, "the notes sent before")
+            .await
+            .unwrap();
+        let after = in_paused_hour(after, "the notes sent after").await.unwrap();
+        assert_eq!((before.answered, after.answered), (4, 4), "{case}");
+        let mut noted = held.book.noted_by();
+        noted.sort_unstable();
+        let expected: Vec<(u32, u64)> = (0..8).map(|id| (id, if id < 4 { 1 } else { 2 })).collect();
+        assert_eq!(
+            noted, expected,
+            "{case}: (note, incarnation that handled it)"
+        );
+        assert_eq!(held.book.runs(), [(1, false), (1, false)], "{case}");
+        assert_eq!(held.book.ends(), [(1, true)], "{case}");
+        let report = in_paused_hour(app.send(actix_supervisor::Stop), "the root's stop")
+            .await
+            .unwrap();
+        assert!(report.summary().stopped_cleanly(), "{case}:\n{report}");
+    }
 }

@@ -38,6 +38,12 @@ pub struct Book {
     /// Each tick or loop that began: its incarnation (or tick number) and
     /// whether a stop had been requested when it began.
     runs: Mutex<Vec<(u64, bool)>>,
+    /// Each held tick that ended: its tick number and whether it saw a
+    /// stop (or restart) requested when its gate opened.
+    ends: Mutex<Vec<(u64, bool)>>,
+    /// Each note handled by a periodic task: its id and the incarnation
+    /// (the factory's build number) whose task handled it.
+    noted_by: Mutex<Vec<(u32, u64)>>,
     /// Incarnations built by the factory.
     built: AtomicU64,
 }
@@ -53,6 +59,14 @@ impl Book {
 
     pub fn runs(&self) -> Vec<(u64, bool)> {
         self.runs.lock().unwrap().clone()
+    }
+
+    pub fn ends(&self) -> Vec<(u64, bool)> {
+        self.ends.lock().unwrap().clone()
+    }
+
+    pub fn noted_by(&self) -> Vec<(u32, u64)> {
+        self.noted_by.lock().unwrap().clone()
     }
 
     pub fn built(&self) -> u64 {
@@ -74,14 +88,17 @@ impl Book {
 #[rtype(result = "u32")]
 pub struct Note(pub u32, pub Arc<Book>);
 
-/// A periodic task: its first tick (across incarnations) waits at the gate,
-/// then ends as `first` says; every later tick succeeds at once. Each tick
-/// that begins is booked.
+/// A periodic task: its first tick (across incarnations) waits at the gate
+/// (saying when it sees its token cancelled meanwhile), then ends as
+/// `first` says; every later tick succeeds at once. Each tick that begins
+/// and the held one's end are booked.
 pub struct HeldTick {
     book: Arc<Book>,
+    incarnation: u64,
     gate: Gate,
     first: Ending,
     entered: tokio::sync::mpsc::UnboundedSender<u64>,
+    token_seen: tokio::sync::mpsc::UnboundedSender<u64>,
 }
 
 impl Tick for HeldTick {
@@ -97,10 +114,21 @@ impl Tick for HeldTick {
         if !first {
             return Ok(());
         }
+        tokio::select! {
+            _ = cx.token().cancelled() => {
+                let _ = self.token_seen.send(cx.tick_number());
+            }
+            _ = self.gate.passed() => {}
+        }
         if self.first == Ending::Hang {
             std::future::pending::<()>().await;
         }
         self.gate.passed().await;
+        self.book
+            .ends
+            .lock()
+            .unwrap()
+            .push((cx.tick_number(), cx.is_stop_requested()));
         match self.first {
             Ending::Ok | Ending::Hang => Ok(()),
             Ending::Err => Err("the held tick failed".into()),
@@ -113,6 +141,8 @@ impl Handler<Note> for PeriodicActor<HeldTick> {
     type Result = u32;
     fn handle(&mut self, note: Note, _: &mut Context<Self>) -> u32 {
         note.1.notes.lock().unwrap().push(note.0);
+        let incarnation = self.task_mut().map_or(0, |task| task.incarnation);
+        note.1.noted_by.lock().unwrap().push((note.0, incarnation));
         note.0
     }
 }
@@ -126,6 +156,7 @@ pub struct HeldLoop {
     gate: Gate,
     first: Ending,
     entered: tokio::sync::mpsc::UnboundedSender<u64>,
+    token_seen: tokio::sync::mpsc::UnboundedSender<u64>,
 }
 
 impl Work for HeldLoop {
@@ -143,7 +174,9 @@ impl Work for HeldLoop {
             return Ok(());
         }
         tokio::select! {
-            _ = cx.token().cancelled() => {}
+            _ = cx.token().cancelled() => {
+                let _ = self.token_seen.send(cx.incarnation());
+            }
             _ = self.gate.passed() => {}
         }
         if self.first == Ending::Hang {
@@ -172,12 +205,21 @@ pub struct Held {
     pub book: Arc<Book>,
     pub gate: Gate,
     pub entered: tokio::sync::mpsc::UnboundedReceiver<u64>,
+    pub token_seen: tokio::sync::mpsc::UnboundedReceiver<u64>,
 }
 
 impl Held {
     /// Waits until the next tick or loop has begun; answers its number.
     pub async fn next_entered(&mut self) -> u64 {
         within(self.entered.recv())
+            .await
+            .expect("the task's sender lives in its factory")
+    }
+
+    /// Waits until the held first run saw its token cancelled (a stop or a
+    /// restart began) while it waited at its gate.
+    pub async fn token_cancelled(&mut self) -> u64 {
+        within(self.token_seen.recv())
             .await
             .expect("the task's sender lives in its factory")
     }
@@ -188,18 +230,22 @@ pub fn held_tick(first: Ending) -> (impl FnMut(&StartContext) -> HeldTick + Send
     let book = Book::new();
     let gate = Gate::new();
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let (seen_tx, seen_rx) = tokio::sync::mpsc::unbounded_channel();
     let held = Held {
         book: book.clone(),
         gate: gate.clone(),
         entered: rx,
+        token_seen: seen_rx,
     };
     let factory = move |_: &StartContext| {
-        book.built.fetch_add(1, Ordering::SeqCst);
+        let incarnation = book.built.fetch_add(1, Ordering::SeqCst) + 1;
         HeldTick {
             book: book.clone(),
+            incarnation,
             gate: gate.clone(),
             first,
             entered: tx.clone(),
+            token_seen: seen_tx.clone(),
         }
     };
     (factory, held)
@@ -210,10 +256,12 @@ pub fn held_loop(first: Ending) -> (impl FnMut(&StartContext) -> HeldLoop + Send
     let book = Book::new();
     let gate = Gate::new();
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let (seen_tx, seen_rx) = tokio::sync::mpsc::unbounded_channel();
     let held = Held {
         book: book.clone(),
         gate: gate.clone(),
         entered: rx,
+        token_seen: seen_rx,
     };
     let factory = move |_: &StartContext| {
         book.built.fetch_add(1, Ordering::SeqCst);
@@ -222,6 +270,7 @@ pub fn held_loop(first: Ending) -> (impl FnMut(&StartContext) -> HeldLoop + Send
             gate: gate.clone(),
             first,
             entered: tx.clone(),
+            token_seen: seen_tx.clone(),
         }
     };
     (factory, held)

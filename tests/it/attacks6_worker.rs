@@ -163,3 +163,69 @@ async fn a_loop_started_out_of_a_backoff_by_a_stop_sees_the_stop_at_once() {
         app.send(actix_supervisor::Stop).await.unwrap();
     }
 }
+
+/// Promise (`worker` docs "a token cancelled when a stop (or a restart) of
+/// the child begins", "the struct is built fresh by the spec's factory for
+/// each incarnation"; `RestartChild` docs "Answers once the new incarnation
+/// is starting"): a worker restarted while its loop is busy, by
+/// `RestartChild` or by a sibling's failure under one-for-all, sees its
+/// token cancelled; the restart waits for the loop to return; the fresh
+/// incarnation's loop begins with a token that is not cancelled.
+#[actix_rt::test]
+async fn a_worker_restarted_mid_loop_waits_for_the_loop_and_the_fresh_one_has_a_fresh_token() {
+    quiet_panics();
+    tokio::time::pause();
+    for by_request in [true, false] {
+        let case = if by_request {
+            "RestartChild"
+        } else {
+            "one-for-all"
+        };
+        let (factory, mut held) = held_loop(Ending::Ok);
+        let spec = ChildSpec::worker("looper", factory);
+        let (log, _probe_log) = crate::common::recorder();
+        let probe = crate::common::probe_spec("probe", log);
+        let probe_handle = probe.handle();
+        let app = SupervisorActor::builder("app")
+            .strategy(actix_supervisor::Strategy::OneForAll)
+            .intensity(unlimited())
+            .child(spec)
+            .child(probe)
+            .start()
+            .unwrap();
+        assert_eq!(held.next_entered().await, 1, "{case}");
+        in_paused_hour(probe_handle.started(), "the probe's start")
+            .await
+            .unwrap();
+
+        let restart = if by_request {
+            Some(actix_rt::spawn(
+                app.send(actix_supervisor::RestartChild::new("looper")),
+            ))
+        } else {
+            let _ = probe_handle.send(crate::common::Panic("sibling")).await;
+            None
+        };
+        assert_eq!(held.token_cancelled().await, 1, "{case}");
+        held.gate.open();
+        if let Some(restart) = restart {
+            in_paused_hour(restart, "RestartChild")
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap_or_else(|e| panic!("{case}: RestartChild answered {e}"));
+        }
+        assert_eq!(held.next_entered().await, 2, "{case}");
+        assert_eq!(
+            held.book.runs(),
+            [(1, false), (2, false)],
+            "{case}: the fresh loop began with its token cancelled"
+        );
+        let node = crate::common::node(&app, "/app/looper").await;
+        assert_eq!(node.state, NodeState::Running, "{case}: {node:?}");
+        let report = in_paused_hour(app.send(actix_supervisor::Stop), "the root's stop")
+            .await
+            .unwrap();
+        assert!(report.summary().stopped_cleanly(), "{case}:\n{report}");
+    }
+}

@@ -28,6 +28,7 @@ mod attacks4_tree;
 mod attacks5_layout;
 mod attacks5_restart;
 mod attacks6_periodic;
+mod attacks6_restart;
 mod attacks6_support;
 mod attacks6_tree;
 mod attacks6_worker;
