@@ -253,6 +253,8 @@ async fn a_periodic_child_restarted_mid_tick_drains_to_the_request_and_the_fresh
             .unwrap();
         let after = in_paused_hour(after, "the notes sent after").await.unwrap();
         assert_eq!((before.answered, after.answered), (4, 4), "{case}");
+        assert_eq!(held.book.runs(), [(1, false), (1, false)], "{case}");
+        assert_eq!(held.book.ends(), [(1, true)], "{case}");
         let mut noted = held.book.noted_by();
         noted.sort_unstable();
         let expected: Vec<(u32, u64)> = (0..8).map(|id| (id, if id < 4 { 1 } else { 2 })).collect();
@@ -260,11 +262,106 @@ async fn a_periodic_child_restarted_mid_tick_drains_to_the_request_and_the_fresh
             noted, expected,
             "{case}: (note, incarnation that handled it)"
         );
-        assert_eq!(held.book.runs(), [(1, false), (1, false)], "{case}");
-        assert_eq!(held.book.ends(), [(1, true)], "{case}");
         let report = in_paused_hour(app.send(actix_supervisor::Stop), "the root's stop")
             .await
             .unwrap();
         assert!(report.summary().stopped_cleanly(), "{case}:\n{report}");
+    }
+}
+
+/// Promise (`docs/async_handlers.md` "`ChildFuture` ... a stop waits for it
+/// within the grace"; `periodic` docs "a stop's drain finishes the tick in
+/// progress"): requests answered by a `ChildFuture`, queued behind a held
+/// tick when a stop comes, are handled by the drain after the tick, and the
+/// stop waits for their futures (which take ten seconds of paused time)
+/// before it answers: each requester gets its answer, none `NoReply`.
+#[actix_rt::test]
+async fn child_futures_started_by_the_drain_after_a_held_tick_are_waited_for_by_the_stop() {
+    tokio::time::pause();
+    let (factory, mut held) = held_tick(Ending::Ok);
+    let spec =
+        ChildSpec::periodic("ticker", Periodic::every(HOUR), factory).grace(Grace::Duration(HOUR));
+    let ticker = spec.handle();
+    let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    assert_eq!(held.next_entered().await, 1);
+
+    let requests: Vec<_> = (0..3)
+        .map(|id| {
+            let send = ticker.send(SlowNote(id, held.book.clone(), Duration::from_secs(10)));
+            actix_rt::spawn(send)
+        })
+        .collect();
+    let stop = actix_rt::spawn(ticker.stop());
+    held.token_cancelled().await;
+    held.gate.open();
+
+    let report = in_paused_hour(stop, "the child's stop").await.unwrap();
+    let handled_at_the_answer = held.book.notes().len();
+    for request in requests {
+        let answer = in_paused_hour(request, "a slow note").await.unwrap();
+        assert!(
+            answer.is_ok(),
+            "a ChildFuture was not waited for: {answer:?}: {report}"
+        );
+    }
+    assert_eq!(
+        handled_at_the_answer, 3,
+        "the stop answered before the futures ended: {report}"
+    );
+    assert_eq!(report.outcome, StopOutcome::Drained, "{report}");
+    assert_eq!((report.drained, report.undelivered), (3, 0), "{report}");
+    assert_eq!(held.book.runs(), [(1, false)]);
+    app.send(actix_supervisor::Stop).await.unwrap();
+}
+
+/// Promise (`MissedTicks::Burst` docs "Run the missed ticks at once";
+/// `periodic` docs "Once a stop has begun, no new tick starts"): ticks
+/// missed while a tick was held, under `Burst`, are not run once a stop
+/// began, whether the stop came before or after the ticks were missed
+/// (without a stop, the first of them runs as soon as the held tick ends:
+/// the attack has teeth).
+#[actix_rt::test]
+async fn ticks_missed_under_burst_while_a_tick_was_held_do_not_run_once_a_stop_began() {
+    tokio::time::pause();
+    for stop_first in [None, Some(false), Some(true)] {
+        let case = format!("stop first: {stop_first:?}");
+        let (factory, mut held) = held_tick(Ending::Ok);
+        let schedule = Periodic::every(Duration::from_secs(1))
+            .missed_ticks(actix_supervisor::periodic::MissedTicks::Burst);
+        let spec = ChildSpec::periodic("ticker", schedule, factory).grace(Grace::Duration(HOUR));
+        let ticker = spec.handle();
+        let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+        assert_eq!(held.next_entered().await, 1, "{case}");
+
+        let stop = match stop_first {
+            None => {
+                tokio::time::advance(Duration::from_secs(10)).await;
+                held.gate.open();
+                assert_eq!(held.next_entered().await, 2, "{case}: no missed tick ran");
+                app.send(actix_supervisor::Stop).await.unwrap();
+                continue;
+            }
+            Some(true) => {
+                let stop = actix_rt::spawn(ticker.stop());
+                held.token_cancelled().await;
+                tokio::time::advance(Duration::from_secs(10)).await;
+                stop
+            }
+            Some(false) => {
+                tokio::time::advance(Duration::from_secs(10)).await;
+                let stop = actix_rt::spawn(ticker.stop());
+                held.token_cancelled().await;
+                stop
+            }
+        };
+        held.gate.open();
+        let report = in_paused_hour(stop, "the child's stop").await.unwrap();
+        assert_eq!(report.outcome, StopOutcome::Drained, "{case}: {report}");
+        assert_eq!(
+            held.book.runs(),
+            [(1, false)],
+            "{case}: a missed tick ran in the stop"
+        );
+        app.send(actix_supervisor::Stop).await.unwrap();
     }
 }

@@ -147,6 +147,24 @@ impl Handler<Note> for PeriodicActor<HeldTick> {
     }
 }
 
+/// A note answered by a [`ChildFuture`](actix_supervisor::ChildFuture)
+/// that waits `.2` of (paused) time, then books the note and answers its id.
+#[derive(Message)]
+#[rtype(result = "u32")]
+pub struct SlowNote(pub u32, pub Arc<Book>, pub std::time::Duration);
+
+impl Handler<SlowNote> for PeriodicActor<HeldTick> {
+    type Result = actix_supervisor::ChildFuture<u32>;
+    fn handle(&mut self, note: SlowNote, _: &mut Context<Self>) -> Self::Result {
+        let SlowNote(id, book, wait) = note;
+        actix_supervisor::ChildFuture::new(async move {
+            tokio::time::sleep(wait).await;
+            book.notes.lock().unwrap().push(id);
+            id
+        })
+    }
+}
+
 /// A worker loop: its first run (across incarnations) waits for its token
 /// or the gate, then at the gate, then ends as `first` says (opening the gate
 /// before any stop ends it on its own); every later run waits for its token
