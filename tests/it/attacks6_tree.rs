@@ -465,3 +465,69 @@ async fn control_requests_given_up_half_way_about_a_draining_child_leave_a_tree_
         within(app.send(Stop)).await.unwrap();
     }
 }
+
+/// Promise (design promise 12 "`RestartChild` ... at run time", `RestartChild`
+/// docs "drains its current incarnation ..., then starts a fresh one";
+/// promise 6 "The `Addr` a user holds stays valid across restarts"; promise
+/// 13 `Inspect` shows incarnations): `RestartChild` of a running nested
+/// supervisor whose periodic child holds a tick drains that child (the tick
+/// sees the restart, the requests queued behind it are handled), answers
+/// once the subtree starts again, and the child's handle reaches its fresh
+/// incarnation, which ticks; `Inspect` shows both restarted and running.
+#[actix_rt::test]
+async fn restart_child_of_a_nested_supervisor_mid_tick_drains_it_and_the_old_handle_reaches_the_new_one(
+) {
+    for round in 0..5 {
+        let case = format!("round {round}");
+        let (factory, mut held) = held_tick(Ending::Ok);
+        let spec = ChildSpec::periodic("ticker", Periodic::every(HOUR), factory);
+        let ticker = spec.handle();
+        let app = SupervisorActor::builder("app")
+            .child(SupervisorActor::builder("region").child(spec))
+            .start()
+            .unwrap();
+        assert_eq!(held.next_entered().await, 1, "{case}");
+
+        let before = send_notes(&ticker, &held.book, 0..4);
+        let restart = actix_rt::spawn(app.send(RestartChild::new("region")));
+        held.token_cancelled().await;
+        held.gate.open();
+        within(restart)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap_or_else(|e| panic!("{case}: RestartChild answered {e}"));
+        assert_eq!(
+            held.next_entered().await,
+            1,
+            "{case}: the fresh ticker's tick"
+        );
+        let before = within(before).await.unwrap();
+        assert_eq!(before.answered, 4, "{case}: {before:?}");
+        assert_eq!(
+            within(ticker.send(Note(9, held.book.clone())))
+                .await
+                .unwrap_or_else(|e| panic!("{case}: the handle after the restart: {e}")),
+            9
+        );
+        let noted = held.book.noted_by();
+        assert_eq!(
+            noted,
+            [(0, 1), (1, 1), (2, 1), (3, 1), (9, 2)],
+            "{case}: (note, incarnation that handled it)"
+        );
+        let tree = within(app.send(Inspect)).await.unwrap();
+        for (path, incarnation) in [("/app/region", 2), ("/app/region/ticker", 2)] {
+            let node = tree
+                .find(path)
+                .unwrap_or_else(|| panic!("{case}: no {path} in\n{tree}"));
+            assert_eq!(
+                (&node.state, node.incarnation),
+                (&NodeState::Running, incarnation),
+                "{case}: {path} in\n{tree}"
+            );
+        }
+        let report = within(app.send(Stop)).await.unwrap();
+        assert!(report.summary().stopped_cleanly(), "{case}:\n{report}");
+    }
+}
