@@ -198,7 +198,6 @@ enum RestartBy {
 /// before the restart in the old incarnation and those sent after in the
 /// fresh one, whose first tick runs with no stop requested.
 #[actix_rt::test]
-#[ignore = "DEFECT: requests sent after a restart's drain began are handled by the old incarnation when the mailbox was held (they should wait for the fresh one)"]
 async fn a_periodic_child_restarted_mid_tick_drains_to_the_request_and_the_fresh_one_ticks() {
     quiet_panics();
     tokio::time::pause();

@@ -22,7 +22,6 @@ use crate::common::{probe_spec, recorder, tally_spec, unlimited, within, Bump, G
 /// `Stopping` for the restart in the fresh one (its count starts again at
 /// 1).
 #[actix_rt::test]
-#[ignore = "DEFECT: requests sent after a restart's drain began are handled by the old incarnation when the mailbox was held (they should wait for the fresh one)"]
 async fn requests_sent_after_a_restart_began_behind_a_held_mailbox_go_to_the_fresh_incarnation() {
     quiet_panics();
     for by_request in [false, true] {
