@@ -441,16 +441,16 @@ impl<A: SupervisedActor> Future for Runner<A> {
                     }
                 }
                 State::Starting { .. } | State::Running { .. } => {
-                    let ChildContext::Built(context) = &mut this.context else {
-                        unreachable!("a starting or running child has a context");
-                    };
                     // A restart's drain ends at its marker: the context stops
                     // there unless the incarnation owns futures in flight.
                     let stop_at = this
                         .core
                         .lifecycle
                         .restart_marker()
-                        .filter(|_| this.rare.as_ref().is_none_or(|rare| rare.owned.is_idle()));
+                        .filter(|_| this.owned_idle());
+                    let ChildContext::Built(context) = &mut this.context else {
+                        unreachable!("a starting or running child has a context");
+                    };
                     let previous = signals::stop_at_marker(stop_at);
                     let outer = signals::enter();
                     let polled =
