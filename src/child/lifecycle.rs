@@ -78,6 +78,9 @@
 //! during a stop's drain, before the drain is over, is followed (if its
 //! policy restarts it) by another that drains what still waits, without
 //! its backoff; nothing accepted is dropped while the child can still run.
+//! One that ends on its own once its stop's marker was handled and every
+//! accepted message is settled ends the child, whatever its policy: there
+//! is nothing left for another incarnation to drain.
 
 use std::time::Duration;
 
@@ -179,8 +182,10 @@ pub(crate) enum Event {
     /// A poll left the context waiting; `settled` says whether every
     /// message the handles accepted has been handled or cancelled.
     Quiet { settled: bool },
-    /// The incarnation ended (or could not be built).
-    Ended(End),
+    /// The incarnation ended (or could not be built); `settled` says
+    /// whether every message the handles accepted has been handled or
+    /// cancelled (the futures it owned are dropped by then).
+    Ended { end: End, settled: bool },
     /// The restart rules' answer to `Action::Decide`.
     Verdict(Verdict),
     /// The backoff delay is over.
@@ -533,9 +538,9 @@ impl Lifecycle {
                         }
                     }
                 },
-                Event::Ended(end) => {
+                Event::Ended { end, settled } => {
                     let drain = drain_to.map(Drain::for_restart);
-                    self.ended(end, stop, drain, false, out);
+                    self.ended(end, stop, drain, false, settled, out);
                 }
                 Event::Stop if !stop || drain_to.is_some() => {
                     self.state = State::Pending {
@@ -579,7 +584,7 @@ impl Lifecycle {
                     out.push(Action::Build);
                 }
                 Event::StartTimeout(failure) => {
-                    self.ended(End::Failed(failure), stop, None, false, out);
+                    self.ended(End::Failed(failure), stop, None, false, false, out);
                 }
                 Event::Stop if !stop => {
                     self.state = State::Waiting {
@@ -629,7 +634,9 @@ impl Lifecycle {
                             }
                         }
                     }
-                    Event::Ended(end) => self.ended(end, false, drain, !starting, out),
+                    Event::Ended { end, settled } => {
+                        self.ended(end, false, drain, !starting, settled, out);
+                    }
                     Event::Stop => match drain {
                         None => {
                             let d = self.new_drain(false);
@@ -789,13 +796,14 @@ impl Lifecycle {
 
     /// The incarnation ended (or could not be built) with `end`, during the
     /// stop of `Pending { stop }` or with `drain` under way; `started` if its
-    /// start was over.
+    /// start was over, `settled` if nothing the handles accepted waits.
     fn ended(
         &mut self,
         end: End,
         stop: bool,
         drain: Option<Drain>,
         started: bool,
+        settled: bool,
         out: &mut Actions,
     ) {
         let exit = end.exit();
@@ -858,11 +866,16 @@ impl Lifecycle {
             out.push(Action::Emit(Emit::Failed));
         }
         let stop = stop || drain.is_some();
-        if drain.is_some_and(|d| d.context_stopped) || (stop && !started) {
+        let drained = drain
+            .is_some_and(|d| d.context_stopped || (!d.for_restart && d.marker_reached && settled));
+        if drained || (stop && !started) {
             // The drain was over and the context stopped: the stop is done.
-            // Or an incarnation that was to drain could not start: what
-            // waits cannot be handled, and starting yet another would only
-            // fail again (a storm no grace bounds).
+            // So it is when the incarnation ended on its own past its stop's
+            // marker with nothing accepted waiting (a loop that returns when
+            // its token is cancelled): another incarnation would have
+            // nothing to drain. Or an incarnation that was to drain could
+            // not start: what waits cannot be handled, and starting yet
+            // another would only fail again (a storm no grace bounds).
             self.state = State::Done { failed };
             out.push(Action::Finish(if failed {
                 Ending::Failed

@@ -811,12 +811,9 @@ impl<A: SupervisedActor> Runner<A> {
         let factory = &mut self.core.factory;
         let built = catch_unwind(AssertUnwindSafe(|| factory(&start)));
         self.link.token.replace(start.token.into_inner());
-        let failed = |kind, message| {
-            Event::Ended(End::Failed(Failure::new(
-                kind,
-                FailurePhase::Factory,
-                message,
-            )))
+        let failed = |kind, message| Event::Ended {
+            end: End::Failed(Failure::new(kind, FailurePhase::Factory, message)),
+            settled: false,
         };
         let actor = match built {
             Ok(Ok(actor)) => actor,
@@ -845,7 +842,10 @@ impl<A: SupervisedActor> Runner<A> {
                 let spare = &mut self.rare.get_or_insert_with(Box::default).fresh;
                 if let Err(end) = restart_in_place(context, actor, spare) {
                     self.link.token.cancel();
-                    return Event::Ended(end);
+                    return Event::Ended {
+                        end,
+                        settled: false,
+                    };
                 }
                 context
             }
@@ -900,7 +900,8 @@ impl<A: SupervisedActor> Runner<A> {
         };
         self.link.token.cancel();
         self.cancel_owned();
-        self.apply(Event::Ended(end));
+        let settled = self.core.shared.is_settled();
+        self.apply(Event::Ended { end, settled });
     }
 
     /// Keeps the futures the incarnation took on during a poll.

@@ -331,7 +331,6 @@ impl actix_supervisor::worker::Work for Listener {
 /// `TimedOut` (with `Grace::Infinity` the stop would never answer). Under
 /// `OnFailure` the same loops stop at once, drained.
 #[actix_rt::test]
-#[ignore = "DEFECT: a worker under Always whose loop returns on cancellation is restarted during its stop (3 extra runs; after a normal-exit restart, a hot loop until the grace, TimedOut)"]
 async fn a_cooperative_loop_under_always_is_stopped_at_once_and_not_restarted() {
     for policy in [RestartPolicy::OnFailure, RestartPolicy::Always] {
         // (a) The loop of the `WorkContext` docs.

@@ -8,6 +8,9 @@
 //! - a stop never stops the context before its marker and every counted
 //!   message before it are handled;
 //! - the report is published once;
+//! - once a stop's drain is over (its marker handled, every counted
+//!   message settled), no incarnation is built: an incarnation that then
+//!   ends on its own ends the child, whatever its policy;
 //! - a message queued before a strategy restart's marker is handled only
 //!   by an incarnation that drains for that restart: when the child is
 //!   parked for the restart, none waits, unless the drain was cut short by
@@ -118,6 +121,9 @@ struct Model {
     start_timer_armed: bool,
     /// The dependencies were ready since the last build.
     deps_ready: bool,
+    /// A stop's drain was over: its marker handled, every counted message
+    /// settled.
+    stop_drained: bool,
 }
 
 /// What the outside world (users, actix, timers, the supervisor) can do.
@@ -193,6 +199,7 @@ impl Model {
             stopped_at: None,
             start_timer_armed: false,
             deps_ready: false,
+            stop_drained: false,
         };
         // As the runner's spawn does: the first incarnation at once (or
         // the wait for its dependencies).
@@ -339,17 +346,14 @@ impl Model {
             }
             Input::Panic if live => {
                 let end = Self::failure(self.phase(), FailureKind::Panic);
-                self.ctx = Ctx::None;
-                self.apply(Event::Ended(end), config)
+                self.ended(end, config)
             }
             Input::Fail if live && self.ctx != Ctx::Stopping => {
                 let end = Self::failure(self.phase(), FailureKind::Error);
-                self.ctx = Ctx::None;
-                self.apply(Event::Ended(end), config)
+                self.ended(end, config)
             }
             Input::ExitNormally if matches!(self.ctx, Ctx::Running | Ctx::Stopping) => {
-                self.ctx = Ctx::None;
-                self.apply(Event::Ended(End::Normal), config)
+                self.ended(End::Normal, config)
             }
             Input::StartOver if self.ctx == Ctx::Starting => {
                 self.ctx = Ctx::Running;
@@ -413,6 +417,14 @@ impl Model {
         Some(result.and_then(|()| self.check()))
     }
 
+    /// The incarnation ended: as the runner does, the lifecycle hears
+    /// whether every counted message is settled.
+    fn ended(&mut self, end: End, config: &Config) -> Result<(), String> {
+        self.ctx = Ctx::None;
+        let settled = self.settled();
+        self.apply(Event::Ended { end, settled }, config)
+    }
+
     /// What the runner feeds after a poll that left the context waiting.
     fn quiet(&mut self, config: &Config) -> Result<(), String> {
         if self.lifecycle.is_draining() && matches!(self.ctx, Ctx::Starting | Ctx::Running) {
@@ -432,13 +444,23 @@ impl Model {
         let cut_short = match &event {
             _ if config.deps => true,
             Event::GraceOver => true,
-            Event::Ended(End::Failed(failure)) => matches!(
+            Event::Ended {
+                end: End::Failed(failure),
+                ..
+            } => matches!(
                 failure.phase,
                 FailurePhase::Factory | FailurePhase::Starting | FailurePhase::Restarting
             ),
             _ => false,
         };
         let actions = self.lifecycle.step(event);
+        if let State::Starting { drain: Some(d) } | State::Running { drain: Some(d) } =
+            self.lifecycle.state()
+        {
+            if !d.for_restart && d.marker_reached && self.settled() {
+                self.stop_drained = true;
+            }
+        }
         if !was_parked && matches!(self.lifecycle.state(), State::Parked { .. }) {
             if cut_short {
                 self.untag();
@@ -466,13 +488,19 @@ impl Model {
                     if self.ctx != Ctx::None {
                         return Err("built over a live context".into());
                     }
+                    if self.stop_drained {
+                        return Err("built an incarnation after the stop's drain was over".into());
+                    }
                     if config.deps && !self.deps_ready {
                         return Err("built before its dependencies were ready".into());
                     }
                     self.deps_ready = false;
                     let next = if self.factory_fails {
                         self.factory_fails = false;
-                        Event::Ended(Self::failure(FailurePhase::Factory, FailureKind::Error))
+                        Event::Ended {
+                            end: Self::failure(FailurePhase::Factory, FailureKind::Error),
+                            settled: false,
+                        }
                     } else {
                         self.ctx = Ctx::Starting;
                         Event::Built

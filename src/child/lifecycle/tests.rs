@@ -20,7 +20,10 @@ fn running() -> Lifecycle {
 /// again at once.
 fn restarting_after(phase: FailurePhase) -> Lifecycle {
     let mut lifecycle = running();
-    lifecycle.step(Event::Ended(panic_in(phase)));
+    lifecycle.step(Event::Ended {
+        end: panic_in(phase),
+        settled: false,
+    });
     lifecycle.step(Event::Verdict(Verdict::Restart {
         attempt: 1,
         delay: Duration::ZERO,
@@ -47,7 +50,12 @@ fn a_stop_while_running_drains_to_its_marker_then_waits_for_every_message() {
         [Action::StopContext]
     );
     assert_eq!(
-        lifecycle.step(Event::Ended(End::Normal)).as_slice(),
+        lifecycle
+            .step(Event::Ended {
+                end: End::Normal,
+                settled: false
+            })
+            .as_slice(),
         [Action::Finish(Ending::Stopped)]
     );
     assert_eq!(lifecycle.node_state(), NodeState::Stopped);
@@ -95,7 +103,10 @@ fn a_stop_between_two_incarnations_starts_the_next_to_drain() {
 #[test]
 fn a_stop_during_a_backoff_starts_the_next_incarnation_at_once() {
     let mut lifecycle = running();
-    lifecycle.step(Event::Ended(panic_in(FailurePhase::Running)));
+    lifecycle.step(Event::Ended {
+        end: panic_in(FailurePhase::Running),
+        settled: false,
+    });
     let delay = Duration::from_secs(10);
     let actions = lifecycle.step(Event::Verdict(Verdict::Restart {
         attempt: 1,
@@ -113,7 +124,10 @@ fn a_stop_during_a_backoff_starts_the_next_incarnation_at_once() {
 fn an_incarnation_that_ends_mid_drain_is_followed_by_one_that_drains_the_rest() {
     let mut lifecycle = running();
     lifecycle.step(Event::Stop);
-    let actions = lifecycle.step(Event::Ended(panic_in(FailurePhase::Running)));
+    let actions = lifecycle.step(Event::Ended {
+        end: panic_in(FailurePhase::Running),
+        settled: false,
+    });
     assert!(matches!(actions.last(), Some(Action::Decide(_))));
     lifecycle.step(Event::Verdict(Verdict::Restart {
         attempt: 1,
@@ -129,7 +143,10 @@ fn an_incarnation_that_ends_mid_drain_is_followed_by_one_that_drains_the_rest() 
 #[test]
 fn a_given_up_child_stopped_ends_failed() {
     let mut lifecycle = running();
-    lifecycle.step(Event::Ended(panic_in(FailurePhase::Running)));
+    lifecycle.step(Event::Ended {
+        end: panic_in(FailurePhase::Running),
+        settled: false,
+    });
     assert_eq!(
         lifecycle.step(Event::Verdict(Verdict::TooMany)).as_slice(),
         [Action::Tell(Notice::GaveUp)]
@@ -195,7 +212,10 @@ fn a_child_with_dependencies_builds_each_incarnation_only_once_they_are_ready() 
     lifecycle.step(Event::StartOver);
     assert!(lifecycle.is_ready());
     // The next incarnation waits again.
-    lifecycle.step(Event::Ended(panic_in(FailurePhase::Running)));
+    lifecycle.step(Event::Ended {
+        end: panic_in(FailurePhase::Running),
+        settled: false,
+    });
     lifecycle.step(Event::Verdict(Verdict::Restart {
         attempt: 1,
         delay: Duration::ZERO,
@@ -351,7 +371,12 @@ fn a_strategy_restart_between_two_incarnations_drains_in_the_next_then_parks() {
         [Action::StopContext]
     );
     assert_eq!(
-        lifecycle.step(Event::Ended(End::Normal)).as_slice(),
+        lifecycle
+            .step(Event::Ended {
+                end: End::Normal,
+                settled: false
+            })
+            .as_slice(),
         [Action::Emit(Emit::Restarting {
             attempt: 1,
             delay: Duration::ZERO
@@ -364,7 +389,10 @@ fn a_strategy_restart_between_two_incarnations_drains_in_the_next_then_parks() {
 #[test]
 fn a_strategy_restart_during_a_backoff_drains_in_the_next_incarnation_at_once() {
     let mut lifecycle = running();
-    lifecycle.step(Event::Ended(panic_in(FailurePhase::Running)));
+    lifecycle.step(Event::Ended {
+        end: panic_in(FailurePhase::Running),
+        settled: false,
+    });
     let delay = Duration::from_secs(10);
     lifecycle.step(Event::Verdict(Verdict::Restart {
         attempt: 1,
@@ -396,7 +424,10 @@ fn a_strategy_restart_during_a_backoff_drains_in_the_next_incarnation_at_once() 
 fn a_restart_drain_cut_short_is_taken_over_by_the_next_incarnation() {
     let mut lifecycle = running();
     lifecycle.step(Event::Restart);
-    let actions = lifecycle.step(Event::Ended(panic_in(FailurePhase::Running)));
+    let actions = lifecycle.step(Event::Ended {
+        end: panic_in(FailurePhase::Running),
+        settled: false,
+    });
     assert!(matches!(actions[0], Action::RecordFailure(_)));
     assert_eq!(
         actions[1..],
@@ -423,7 +454,12 @@ fn a_restart_drain_cut_short_is_taken_over_by_the_next_incarnation() {
     lifecycle.step(Event::StartOver);
     // A normal end before the marker: the same again, no `Failed`.
     assert_eq!(
-        lifecycle.step(Event::Ended(End::Normal)).as_slice(),
+        lifecycle
+            .step(Event::Ended {
+                end: End::Normal,
+                settled: false
+            })
+            .as_slice(),
         [Action::Emit(Emit::Restarting {
             attempt: 1,
             delay: Duration::ZERO
@@ -434,7 +470,10 @@ fn a_restart_drain_cut_short_is_taken_over_by_the_next_incarnation() {
     lifecycle.step(Event::StartOver);
     lifecycle.step(Event::MarkerReached(1));
     lifecycle.step(Event::Quiet { settled: true });
-    lifecycle.step(Event::Ended(End::Normal));
+    lifecycle.step(Event::Ended {
+        end: End::Normal,
+        settled: false,
+    });
     assert!(matches!(lifecycle.state(), State::Parked { .. }));
 }
 
@@ -454,7 +493,10 @@ fn a_restart_drain_whose_incarnation_cannot_start_parks_the_child() {
         if built {
             lifecycle.step(Event::Built);
         }
-        let actions = lifecycle.step(Event::Ended(panic_in(phase)));
+        let actions = lifecycle.step(Event::Ended {
+            end: panic_in(phase),
+            settled: false,
+        });
         assert!(actions.contains(&Action::Emit(Emit::Failed)), "{phase:?}");
         assert!(
             matches!(lifecycle.state(), State::Parked { .. }),
@@ -501,7 +543,10 @@ fn a_strategy_restart_between_incarnations_of_a_child_with_dependencies_parks_it
     lifecycle.step(Event::DependenciesReady);
     lifecycle.step(Event::Built);
     lifecycle.step(Event::StartOver);
-    lifecycle.step(Event::Ended(panic_in(FailurePhase::Running)));
+    lifecycle.step(Event::Ended {
+        end: panic_in(FailurePhase::Running),
+        settled: false,
+    });
     lifecycle.step(Event::Verdict(Verdict::Restart {
         attempt: 1,
         delay: Duration::ZERO,
@@ -540,7 +585,10 @@ fn a_restart_drain_of_a_child_with_dependencies_cut_short_parks_it() {
     lifecycle.step(Event::Built);
     lifecycle.step(Event::StartOver);
     lifecycle.step(Event::Restart);
-    lifecycle.step(Event::Ended(End::Normal));
+    lifecycle.step(Event::Ended {
+        end: End::Normal,
+        settled: false,
+    });
     assert!(matches!(lifecycle.state(), State::Parked { .. }));
 }
 
@@ -586,14 +634,22 @@ fn a_restart_drain_stopped_at_its_marker_leaves_what_is_behind_it_to_the_next_in
     lifecycle.step(Event::Restart);
     assert!(lifecycle.step(Event::StoppedAtMarker(1)).is_empty());
     assert!(lifecycle.step(Event::Quiet { settled: false }).is_empty());
-    lifecycle.step(Event::Ended(End::Normal));
+    lifecycle.step(Event::Ended {
+        end: End::Normal,
+        settled: false,
+    });
     assert!(matches!(lifecycle.state(), State::Parked { .. }));
 
     let mut stopped = running();
     stopped.step(Event::Restart);
     stopped.step(Event::StoppedAtMarker(1));
     assert_eq!(stopped.step(Event::Stop).as_slice(), [Action::Refuse]);
-    assert!(stopped.step(Event::Ended(End::Normal)).is_empty());
+    assert!(stopped
+        .step(Event::Ended {
+            end: End::Normal,
+            settled: false
+        })
+        .is_empty());
     assert!(matches!(
         stopped.state(),
         State::Pending {
@@ -602,4 +658,47 @@ fn a_restart_drain_stopped_at_its_marker_leaves_what_is_behind_it_to_the_next_in
             ..
         }
     ));
+}
+
+/// An incarnation that ends on its own once its stop's marker was handled,
+/// with every accepted message settled, ends the child whatever its
+/// policy: no incarnation is built to drain nothing. With a message still
+/// waiting (one accepted as the stop began, queued behind the marker), the
+/// restart rules decide, so that a next incarnation may drain it.
+#[test]
+fn an_incarnation_ending_on_its_own_after_its_stop_drain_ends_the_child() {
+    for end in [End::Normal, panic_in(FailurePhase::Running)] {
+        let failed = end != End::Normal;
+        let mut lifecycle = running();
+        lifecycle.step(Event::Stop);
+        lifecycle.step(Event::MarkerReached(1));
+        let actions = lifecycle.step(Event::Ended {
+            end: end.clone(),
+            settled: true,
+        });
+        let ending = if failed {
+            Ending::Failed
+        } else {
+            Ending::Stopped
+        };
+        assert_eq!(actions.last(), Some(&Action::Finish(ending)), "{end:?}");
+        assert_eq!(lifecycle.state(), State::Done { failed });
+
+        let mut waiting = running();
+        waiting.step(Event::Stop);
+        waiting.step(Event::MarkerReached(1));
+        let actions = waiting.step(Event::Ended { end, settled: false });
+        assert!(matches!(actions.last(), Some(Action::Decide(_))));
+        assert_eq!(waiting.state(), State::Deciding { stop: true, failed });
+
+        // Before its marker, a settled end decides too: raw messages may
+        // still wait in front of the marker.
+        let mut early = running();
+        early.step(Event::Stop);
+        let actions = early.step(Event::Ended {
+            end: End::Normal,
+            settled: true,
+        });
+        assert!(matches!(actions.last(), Some(Action::Decide(_))));
+    }
 }
