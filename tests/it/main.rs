@@ -32,6 +32,7 @@ mod attacks6_restart;
 mod attacks6_support;
 mod attacks6_tree;
 mod attacks6_worker;
+mod attacks7_ends;
 mod attacks7_restart;
 mod attacks7_support;
 mod attacks_pool;
