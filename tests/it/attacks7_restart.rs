@@ -386,3 +386,68 @@ async fn a_restart_with_a_child_future_in_flight_and_senders_on_another_thread_l
         within(app.send(Stop)).await.unwrap();
     }
 }
+
+/// Promises (`ChildHandle::stop`: "past its grace it is terminated
+/// (`TimedOut`)"; `StopReport` counts): a keeper whose `stopping` answers
+/// `Running::Continue` (once, or always) is stopped while it holds its
+/// mailbox with requests queued behind, either directly or right after a
+/// `RestartChild` whose marker it refused to stop at: the stop answers
+/// (within the grace, as paused time runs), its counts close with what the
+/// senders saw, and nothing is built after it.
+///
+/// Seen if broken: a stop that never answers, or counts that do not close.
+#[actix_rt::test]
+async fn a_keeper_that_refuses_to_stop_is_still_stopped_with_exact_counts() {
+    tokio::time::pause();
+    for refuse in [Refuse::Once, Refuse::Always] {
+        for after_restart in [false, true] {
+            let case = format!("{refuse:?}, after a restart: {after_restart}");
+            let (spec, book) = keeper("keeper", refuse, At::Nowhere, What::Stop);
+            let handle = spec.handle();
+            let app = SupervisorActor::builder("app")
+                .intensity(unlimited())
+                .child(spec)
+                .start()
+                .unwrap();
+            within(handle.started()).await.unwrap();
+            let mut fared = Fared::default();
+            if after_restart {
+                let gate = Gate::new();
+                let held = actix_rt::spawn(handle.send(Atomic(0, gate.clone())));
+                let restart = actix_rt::spawn(app.send(RestartChild::new("keeper")));
+                testkit::wait_for_node(&app, "/app/keeper", |n| n.state == NodeState::Stopping)
+                    .describe("the restart's drain began")
+                    .await;
+                gate.open();
+                fared.note(within(held).await.unwrap());
+                // Answered at the latest when the grace ends the old
+                // incarnation (see the defect above); not awaited here.
+                drop(restart);
+            }
+            let gate = Gate::new();
+            let held = actix_rt::spawn(handle.send(Atomic(1, gate.clone())));
+            let queued: Vec<_> = (2..=6)
+                .map(|id| actix_rt::spawn(handle.send(Bump(id))))
+                .collect();
+            let stop = actix_rt::spawn(handle.stop());
+            testkit::wait_for_node(&app, "/app/keeper", |n| n.state == NodeState::Stopping)
+                .describe("the stop began")
+                .await;
+            gate.open();
+            let report = within(stop).await.unwrap();
+            fared.note(within(held).await.unwrap());
+            for send in queued {
+                fared.note(within(send).await.unwrap());
+            }
+            assert_accounts(&report, fared, &book, &case);
+            let built = book.built();
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            assert_eq!(
+                book.built(),
+                built,
+                "{case}: built after the report: {report}"
+            );
+            within(app.send(Stop)).await.unwrap();
+        }
+    }
+}
