@@ -118,12 +118,13 @@ impl Keeper {
         match self.what {
             What::Stop => {
                 // Begins the stop now; the test awaits the same report later.
-                let _ = self
-                    .book
-                    .handle
-                    .get()
-                    .expect("the test set the handle")
-                    .stop();
+                drop(
+                    self.book
+                        .handle
+                        .get()
+                        .expect("the test set the handle")
+                        .stop(),
+                );
             }
             What::Kill => {
                 self.book
