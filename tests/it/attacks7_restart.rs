@@ -201,23 +201,31 @@ async fn a_stop_or_a_kill_at_every_point_of_a_restart_drain_answers_with_exact_c
     for what in [What::Stop, What::Kill] {
         for at in [At::Bump(2), At::Bump(12), At::Stopped, At::Started2] {
             for holder in [Holder::Wait, Holder::Atomic] {
-                let case = format!("{what:?} at {at:?}, {holder:?}");
-                stop_within_restart(what, at, holder, &case).await;
+                for by in [By::Request, By::OneForAll] {
+                    let case = format!("{what:?} at {at:?}, {holder:?}, {by:?}");
+                    stop_within_restart(what, at, holder, by, &case).await;
+                }
             }
         }
     }
 }
 
-async fn stop_within_restart(what: What, at: At, holder: Holder, case: &str) {
+async fn stop_within_restart(what: What, at: At, holder: Holder, by: By, case: &str) {
     let (spec, book) = keeper("keeper", Refuse::No, at, what);
     let handle = spec.handle();
+    let (probe_log, _records) = recorder();
+    let probe = probe_spec("probe", probe_log);
+    let probe_handle = probe.handle();
     let app = SupervisorActor::builder("app")
+        .strategy(Strategy::OneForAll)
         .intensity(unlimited())
+        .child(probe)
         .child(spec)
         .start()
         .unwrap();
     book.app.set(app.clone()).unwrap();
     within(handle.started()).await.unwrap();
+    within(probe_handle.started()).await.unwrap();
 
     let gate = Gate::new();
     let held = match holder {
@@ -230,7 +238,13 @@ async fn stop_within_restart(what: What, at: At, holder: Holder, case: &str) {
     let before: Vec<_> = (1..=4)
         .map(|id| actix_rt::spawn(handle.send(Bump(id))))
         .collect();
-    let restart = actix_rt::spawn(app.send(RestartChild::new("keeper")));
+    let restart = match by {
+        By::Request => Some(actix_rt::spawn(app.send(RestartChild::new("keeper")))),
+        _ => {
+            let _ = within(probe_handle.send(Panic("the sibling fails"))).await;
+            None
+        }
+    };
     testkit::wait_for_node(&app, "/app/keeper", |n| n.state == NodeState::Stopping)
         .describe("the restart's drain began")
         .await;
@@ -241,18 +255,25 @@ async fn stop_within_restart(what: What, at: At, holder: Holder, case: &str) {
 
     // The restart answers (an error once the stop or the kill took over
     // is fine; no answer at all is not).
-    let _ = within(restart).await.unwrap();
-    let mut fared = Fared::default();
-    match held {
-        // The `Hold` was a `do_send`: accepted, no answer to wait for.
-        None => fared.answered += u64::from(book.handled_by(0).is_some()),
-        Some(held) => fared.note(within(held).await.unwrap()),
+    if let Some(restart) = restart {
+        let _ = within(restart).await.unwrap();
     }
-    if held_unhandled(&book) {
-        fared.no_reply += u64::from(holder == Holder::Wait);
+    let mut fared = Fared::default();
+    if let Some(held) = held {
+        fared.note(within(held).await.unwrap());
     }
     for send in before.into_iter().chain(after) {
         fared.note(within(send).await.unwrap());
+    }
+    if holder == Holder::Wait {
+        // The `Hold` was a `do_send`: accepted, no answer to wait for. Every
+        // request after it is answered or failed by now, so it was handled
+        // by now if it ever will be.
+        if book.handled_by(0).is_some() {
+            fared.answered += 1;
+        } else {
+            fared.no_reply += 1;
+        }
     }
     assert!(book.fired(), "{case}: the trigger never went off");
     let report = within(handle.ended()).await;
@@ -293,11 +314,6 @@ async fn stop_within_restart(what: What, at: At, holder: Holder, case: &str) {
         );
         within(app.send(Stop)).await.unwrap();
     }
-}
-
-/// Whether the `Hold` (id 0, a `do_send`) was never handled.
-fn held_unhandled(book: &Book) -> bool {
-    book.handled_by(0).is_none()
 }
 
 /// Promises (`RestartChild`: with `ChildFuture`s in flight the draining
