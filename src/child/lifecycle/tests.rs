@@ -687,7 +687,10 @@ fn an_incarnation_ending_on_its_own_after_its_stop_drain_ends_the_child() {
         let mut waiting = running();
         waiting.step(Event::Stop);
         waiting.step(Event::MarkerReached(1));
-        let actions = waiting.step(Event::Ended { end, settled: false });
+        let actions = waiting.step(Event::Ended {
+            end,
+            settled: false,
+        });
         assert!(matches!(actions.last(), Some(Action::Decide(_))));
         assert_eq!(waiting.state(), State::Deciding { stop: true, failed });
 
