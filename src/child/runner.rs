@@ -419,8 +419,9 @@ impl<A: SupervisedActor> Future for Runner<A> {
         }
         this.stop_if_asked();
         loop {
-            let before = this.core.lifecycle;
-            match before.state() {
+            let before = this.mark();
+            let state = before.0.state();
+            match state {
                 // A stop's (or a restart drain's) next incarnation: its
                 // grace bounds it too (an incarnation that starts and ends
                 // again and again).
@@ -488,12 +489,12 @@ impl<A: SupervisedActor> Future for Runner<A> {
             }
             // Checked only once a drain waits: a drain that ends in one poll
             // never arms its timer.
-            if this.core.lifecycle == before {
+            if this.mark() == before {
                 if !this.grace_over(cx) {
                     return Poll::Pending;
                 }
                 this.apply(Event::GraceOver);
-                if this.core.lifecycle == before {
+                if this.mark() == before {
                     return Poll::Pending;
                 }
             }
@@ -502,6 +503,14 @@ impl<A: SupervisedActor> Future for Runner<A> {
 }
 
 impl<A: SupervisedActor> Runner<A> {
+    /// Where the runner is: its lifecycle and its incarnation. A turn of
+    /// the poll's loop that leaves it unchanged made no progress; an
+    /// incarnation that ended and was built again within one turn (and is
+    /// `Starting` again) did.
+    fn mark(&self) -> (Lifecycle, u64) {
+        (self.core.lifecycle, self.link.record.borrow().incarnation)
+    }
+
     /// A stop asked for through a handle (its status no longer accepting)
     /// reaches the lifecycle here.
     fn stop_if_asked(&mut self) {
@@ -576,6 +585,10 @@ impl<A: SupervisedActor> Runner<A> {
         match action {
             Action::Yield => return Next::Yield,
             Action::Build => return Next::Event(self.build()),
+            Action::BuildAndStart => match self.build() {
+                Event::Built => {}
+                ended => return Next::Event(ended),
+            },
             Action::RecordFailure(failure) => {
                 let incarnation = self.link.record.borrow().incarnation;
                 tracing::error!(
@@ -675,7 +688,13 @@ impl<A: SupervisedActor> Runner<A> {
                 self.link.token.cancel();
                 self.link.record.borrow_mut().started_at = None;
             }
-            Action::Decide(exit) => return Next::Event(Event::Verdict(self.decide(exit))),
+            Action::Decide(exit) => {
+                let verdict = self.decide(exit);
+                return Next::Event(Event::Verdict {
+                    verdict,
+                    built_this_poll: self.built_this_poll,
+                });
+            }
             Action::ArmBackoff(delay) => {
                 self.rare_mut().backoff = Some(Box::pin(tokio::time::sleep(delay)));
             }
