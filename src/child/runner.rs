@@ -406,6 +406,17 @@ impl<A: SupervisedActor> Future for Runner<A> {
                 this.after_poll(polled, reported);
             }
         }
+        this.poll_lifecycle(cx)
+    }
+}
+
+impl<A: SupervisedActor> Runner<A> {
+    /// The rest of a poll, off the message path: commands, a stop asked
+    /// for through a handle, and the lifecycle's turns until nothing moves.
+    /// Kept out of `poll` so that the message path's frame stays small.
+    #[inline(never)]
+    fn poll_lifecycle(&mut self, cx: &mut task::Context<'_>) -> Poll<()> {
+        let this = self;
         let command = match this.link.take_command() {
             Some(Command::Stop) => Some(Event::Stop),
             Some(Command::Kill) => Some(Event::Kill),
@@ -500,9 +511,7 @@ impl<A: SupervisedActor> Future for Runner<A> {
             }
         }
     }
-}
 
-impl<A: SupervisedActor> Runner<A> {
     /// Where the runner is: its lifecycle and its incarnation. A turn of
     /// the poll's loop that leaves it unchanged made no progress; an
     /// incarnation that ended and was built again within one turn (and is
