@@ -966,14 +966,16 @@ impl<A: SupervisedActor> Runner<A> {
     fn decide(&mut self, exit: Exit) -> Verdict {
         // One clock read for both the run's length and the intensity.
         let now = Instant::now();
-        let ran_for = self
-            .link
-            .record
-            .borrow_mut()
-            .started_at
-            .take()
-            .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
-        match self.link.rules.borrow_mut().decide(exit, ran_for) {
+        let started_at = self.link.record.borrow_mut().started_at.take();
+        let mut rules = self.link.rules.borrow_mut();
+        // Only a backoff reads how long the incarnation ran.
+        let ran_for = match (rules.backoff(), started_at) {
+            (Some(_), Some(started_at)) => now.saturating_duration_since(started_at),
+            _ => Duration::ZERO,
+        };
+        let decision = rules.decide(exit, ran_for);
+        drop(rules);
+        match decision {
             Decision::Finish => Verdict::Finish,
             Decision::Restart { .. } if !self.link.scope.intensity.borrow_mut().allow(now) => {
                 if exit == Exit::Normal {
