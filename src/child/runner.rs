@@ -599,10 +599,9 @@ impl<A: SupervisedActor> Runner<A> {
                 ended => return Next::Event(ended),
             },
             Action::RecordFailure(failure) => {
-                let incarnation = self.link.record.borrow().incarnation;
                 tracing::error!(
                     path = %self.link.path(),
-                    incarnation,
+                    incarnation = self.link.record.borrow().incarnation,
                     kind = ?failure.kind,
                     phase = ?failure.phase,
                     reason = %failure.message,
@@ -648,10 +647,9 @@ impl<A: SupervisedActor> Runner<A> {
                 });
             }
             Action::Emit(Emit::Restarting { attempt, delay }) => {
-                let incarnation = self.link.record.borrow().incarnation;
                 tracing::warn!(
                     path = %self.link.path(),
-                    incarnation,
+                    incarnation = self.link.record.borrow().incarnation,
                     attempt,
                     delay = ?delay,
                     "restarting child"
@@ -1124,11 +1122,11 @@ impl<A: SupervisedActor> Runner<A> {
     /// Sends a lifecycle event about this child's current incarnation, built
     /// only if someone listens.
     fn emit(&self, kind: impl FnOnce() -> EventKind) {
-        let incarnation = self.link.record.borrow().incarnation;
-        self.link
-            .scope
-            .events
-            .emit(self.link.path(), incarnation, kind);
+        let events = &self.link.scope.events;
+        if events.is_listened() {
+            let incarnation = self.link.record.borrow().incarnation;
+            events.emit(self.link.path(), incarnation, kind);
+        }
     }
 }
 
