@@ -535,11 +535,7 @@ impl Lifecycle {
                     };
                     out.push(Action::Yield);
                 }
-                Event::Turn | Event::LaterTurn if self.has_dependencies => {
-                    self.state = State::Waiting { attempt, stop };
-                    out.push(Action::AwaitDependencies);
-                }
-                Event::Turn | Event::LaterTurn => self.build(stop, drain_to, out),
+                Event::Turn | Event::LaterTurn => self.turn(attempt, stop, drain_to, out),
                 Event::Built => match drain_to {
                     // The marker is queued: the new incarnation drains to it
                     // (its work told to wind down), then it is parked.
@@ -765,6 +761,17 @@ impl Lifecycle {
         }
     }
 
+    /// The turn of `Pending` with no yield owed: the next incarnation waits
+    /// for its dependencies, if it has any, or is built.
+    fn turn(&mut self, attempt: u32, stop: bool, drain_to: Option<u32>, out: &mut Actions) {
+        if self.has_dependencies {
+            self.state = State::Waiting { attempt, stop };
+            out.push(Action::AwaitDependencies);
+        } else {
+            self.build(stop, drain_to, out);
+        }
+    }
+
     /// Builds the next incarnation (`Pending`, its yield made and its
     /// dependencies ready): one that only runs starts at once; one built to
     /// drain waits in `Pending` for `Built`, to queue or take its marker.
@@ -968,7 +975,7 @@ impl Lifecycle {
                     // No yield owed: the next incarnation now, as the
                     // runner's next turn would (`LaterTurn`).
                     if !built_this_poll {
-                        self.step_into(Event::LaterTurn, out);
+                        self.turn(attempt, false, None, out);
                     }
                 } else {
                     self.state = State::Backoff { attempt, delay };

@@ -463,12 +463,16 @@ impl<A: SupervisedActor> Runner<A> {
                     let ChildContext::Built(context) = &mut this.context else {
                         unreachable!("a starting or running child has a context");
                     };
-                    let previous = signals::stop_at_marker(stop_at);
+                    // Unset outside such a poll (polls of runners never
+                    // nest), so only a restart's drain touches it.
+                    let previous = stop_at.map(signals::stop_at_marker);
                     let outer = signals::enter();
                     let polled =
                         catch_unwind(AssertUnwindSafe(|| Pin::new(&mut *context).poll(cx)));
                     let reported = signals::leave(outer);
-                    signals::restore_stop_at(previous);
+                    if let Some(previous) = previous {
+                        signals::restore_stop_at(previous);
+                    }
                     let pending = matches!(polled, Ok(Poll::Pending));
                     this.after_poll(polled, reported);
                     // The context waits, and what followed its poll (a start
