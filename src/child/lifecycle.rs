@@ -274,9 +274,12 @@ pub(crate) enum Action {
     BuildAndStart,
     /// Keep the failure as the node's last one.
     RecordFailure(Failure),
-    /// The child's first start attempt is over: it started, or it failed
-    /// (the failure is the node's last one).
-    SettleStart { failed: bool },
+    /// The incarnation's start is over: publish `Started`, and settle the
+    /// child's first start attempt as started if it is not settled yet.
+    Started,
+    /// A start failed (the failure is the node's last one): settle the
+    /// child's first start attempt as failed if it is not settled yet.
+    StartFailed,
     /// Publish a lifecycle event.
     Emit(Emit),
     /// Handles refuse new work from now on.
@@ -313,7 +316,6 @@ pub(crate) enum Action {
 /// listener) from the node's record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Emit {
-    Started,
     /// The incarnation failed: the node's last failure.
     Failed,
     Restarting {
@@ -623,8 +625,7 @@ impl Lifecycle {
                 match event {
                     Event::StartOver if starting => {
                         self.state = State::Running { drain };
-                        out.push(Action::SettleStart { failed: false });
-                        out.push(Action::Emit(Emit::Started));
+                        out.push(Action::Started);
                     }
                     Event::MarkerReached(id) => {
                         if let Some(mut d) = drain.filter(|d| d.id == id) {
@@ -901,7 +902,7 @@ impl Lifecycle {
             _ => {}
         }
         if start_failed {
-            out.push(Action::SettleStart { failed: true });
+            out.push(Action::StartFailed);
         }
         if failed {
             out.push(Action::Emit(Emit::Failed));

@@ -618,11 +618,14 @@ impl<A: SupervisedActor> Runner<A> {
                     last @ None => *last = Some(Box::new(failure)),
                 }
             }
-            Action::SettleStart { failed: false } => {
-                tracing::debug!("child started");
-                self.core.shared.settle_startup(Startup::Started);
+            Action::Started => {
+                if !self.core.shared.is_startup_settled() {
+                    tracing::debug!("child started");
+                    self.core.shared.settle_startup(Startup::Started);
+                }
+                self.emit(|| EventKind::Started);
             }
-            Action::SettleStart { failed: true } => {
+            Action::StartFailed => {
                 if let Some(failure) = self.link.record.borrow().last_failure.as_deref() {
                     let waited_for = self.rare.as_mut().and_then(|rare| {
                         let dependency = rare.waited_for.take()?;
@@ -637,7 +640,6 @@ impl<A: SupervisedActor> Runner<A> {
                     self.core.shared.settle_startup(outcome);
                 }
             }
-            Action::Emit(Emit::Started) => self.emit(|| EventKind::Started),
             Action::Emit(Emit::Failed) => {
                 let link = &self.link;
                 self.emit(|| EventKind::Failed {

@@ -512,8 +512,11 @@ impl Model {
                         }
                     }
                 }
-                Action::SettleStart { failed } => {
-                    self.startup.get_or_insert(!failed);
+                Action::Started => {
+                    self.startup.get_or_insert(true);
+                }
+                Action::StartFailed => {
+                    self.startup.get_or_insert(false);
                 }
                 Action::Refuse => self.refusing = true,
                 Action::ArmGrace => self.grace_armed = true,

@@ -257,7 +257,7 @@ fn a_start_timeout_fails_the_start_attempt_and_asks_the_restart_rules() {
             .as_slice(),
         [
             Action::RecordFailure(failure),
-            Action::SettleStart { failed: true },
+            Action::StartFailed,
             Action::Emit(Emit::Failed),
             Action::Decide(Exit::Failed),
         ]
@@ -369,7 +369,7 @@ fn a_restart_in_a_later_poll_builds_at_once() {
         actions.as_slice(),
         [
             Action::RecordFailure(failure),
-            Action::SettleStart { failed: true },
+            Action::StartFailed,
             Action::Emit(Emit::Failed),
             Action::Decide(Exit::Failed),
         ]
