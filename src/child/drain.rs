@@ -312,6 +312,11 @@ impl ChildShared {
         &self.bell
     }
 
+    /// Whether the first start attempt is settled.
+    pub(crate) fn is_startup_settled(&self) -> bool {
+        self.startup.get().is_some()
+    }
+
     /// Settles the first start attempt, if it is not settled yet.
     pub(crate) fn settle_startup(&self, outcome: Startup) {
         if self.startup.get().is_none() {

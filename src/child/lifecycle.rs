@@ -10,7 +10,7 @@
 //! # States and events
 //!
 //! ```text
-//!                 Built                StartOver
+//!           Turn: BuildAndStart        StartOver
 //!   Pending ─────────────▶ Starting ─────────────▶ Running
 //!     ▲  │ Turn (yield, then Build;  │                 │
 //!     │  │ LaterTurn: Build at once) │                 │
@@ -33,6 +33,14 @@
 //!                                        Finish                         │
 //!                   Done ◀───────────────────────────────────────────────┘
 //! ```
+//!
+//! An incarnation that only runs is `Starting` from the step that asks
+//! for it to be built (`BuildAndStart`; only a failed build answers, with
+//! `Ended`); one built to drain (a stop's, or a restart's to a marker
+//! queued before) stays `Pending` until `Built`, which queues or takes its
+//! marker. A turn yields first when the incarnation that ended was built in
+//! the same poll (`Turn`), else builds at once (`LaterTurn`); a verdict to
+//! restart at once, alone, that owes no yield builds in its own step.
 //!
 //! | state | `Stop` | `Kill` | strategy `Restart` |
 //! |---|---|---|---|
@@ -186,8 +194,15 @@ pub(crate) enum Event {
     /// whether every message the handles accepted has been handled or
     /// cancelled (the futures it owned are dropped by then).
     Ended { end: End, settled: bool },
-    /// The restart rules' answer to `Action::Decide`.
-    Verdict(Verdict),
+    /// The restart rules' answer to `Action::Decide`; `built_this_poll`
+    /// when the ended incarnation was built in the runner's current poll
+    /// (or could not be built): an immediate restart then yields first, so
+    /// that a child failing at once again and again cannot keep its arbiter
+    /// from its other tasks.
+    Verdict {
+        verdict: Verdict,
+        built_this_poll: bool,
+    },
     /// The backoff delay is over.
     BackoffOver,
     /// The grace of the stop (or strategy drain) under way ran out.
@@ -251,13 +266,20 @@ pub(crate) enum Notice {
 pub(crate) enum Action {
     /// Come back on the next turn of the arbiter.
     Yield,
-    /// Build the next incarnation; answer with `Built` or `Ended`.
+    /// Build the next incarnation, which drains (a stop's, or a restart's
+    /// up to a marker queued before); answer with `Built` or `Ended`.
     Build,
+    /// Build the next incarnation and run its start: the lifecycle is
+    /// `Starting` already. Answer only a build that failed, with `Ended`.
+    BuildAndStart,
     /// Keep the failure as the node's last one.
     RecordFailure(Failure),
-    /// The child's first start attempt is over: it started, or it failed
-    /// (the failure is the node's last one).
-    SettleStart { failed: bool },
+    /// The incarnation's start is over: publish `Started`, and settle the
+    /// child's first start attempt as started if it is not settled yet.
+    Started,
+    /// A start failed (the failure is the node's last one): settle the
+    /// child's first start attempt as failed if it is not settled yet.
+    StartFailed,
     /// Publish a lifecycle event.
     Emit(Emit),
     /// Handles refuse new work from now on.
@@ -294,7 +316,6 @@ pub(crate) enum Action {
 /// listener) from the node's record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Emit {
-    Started,
     /// The incarnation failed: the node's last failure.
     Failed,
     Restarting {
@@ -516,11 +537,7 @@ impl Lifecycle {
                     };
                     out.push(Action::Yield);
                 }
-                Event::Turn | Event::LaterTurn if self.has_dependencies => {
-                    self.state = State::Waiting { attempt, stop };
-                    out.push(Action::AwaitDependencies);
-                }
-                Event::Turn | Event::LaterTurn => out.push(Action::Build),
+                Event::Turn | Event::LaterTurn => self.turn(attempt, stop, drain_to, out),
                 Event::Built => match drain_to {
                     // The marker is queued: the new incarnation drains to it
                     // (its work told to wind down), then it is parked.
@@ -581,7 +598,7 @@ impl Lifecycle {
                         yielded: true,
                         drain_to: None,
                     };
-                    out.push(Action::Build);
+                    self.build(stop, None, out);
                 }
                 Event::StartTimeout(failure) => {
                     self.ended(End::Failed(failure), stop, None, false, false, out);
@@ -608,8 +625,7 @@ impl Lifecycle {
                 match event {
                     Event::StartOver if starting => {
                         self.state = State::Running { drain };
-                        out.push(Action::SettleStart { failed: false });
-                        out.push(Action::Emit(Emit::Started));
+                        out.push(Action::Started);
                     }
                     Event::MarkerReached(id) => {
                         if let Some(mut d) = drain.filter(|d| d.id == id) {
@@ -686,7 +702,10 @@ impl Lifecycle {
             }
 
             (State::Deciding { stop, failed }, event) => match event {
-                Event::Verdict(verdict) => self.decided(verdict, stop, failed, out),
+                Event::Verdict {
+                    verdict,
+                    built_this_poll,
+                } => self.decided(verdict, stop, failed, built_this_poll, out),
                 Event::Stop if !stop => {
                     self.state = State::Deciding { stop: true, failed };
                     out.push(Action::Refuse);
@@ -740,6 +759,29 @@ impl Lifecycle {
                 };
             }
             (State::GaveUp, _) => {}
+        }
+    }
+
+    /// The turn of `Pending` with no yield owed: the next incarnation waits
+    /// for its dependencies, if it has any, or is built.
+    fn turn(&mut self, attempt: u32, stop: bool, drain_to: Option<u32>, out: &mut Actions) {
+        if self.has_dependencies {
+            self.state = State::Waiting { attempt, stop };
+            out.push(Action::AwaitDependencies);
+        } else {
+            self.build(stop, drain_to, out);
+        }
+    }
+
+    /// Builds the next incarnation (`Pending`, its yield made and its
+    /// dependencies ready): one that only runs starts at once; one built to
+    /// drain waits in `Pending` for `Built`, to queue or take its marker.
+    fn build(&mut self, stop: bool, drain_to: Option<u32>, out: &mut Actions) {
+        if stop || drain_to.is_some() {
+            out.push(Action::Build);
+        } else {
+            self.state = State::Starting { drain: None };
+            out.push(Action::BuildAndStart);
         }
     }
 
@@ -860,7 +902,7 @@ impl Lifecycle {
             _ => {}
         }
         if start_failed {
-            out.push(Action::SettleStart { failed: true });
+            out.push(Action::StartFailed);
         }
         if failed {
             out.push(Action::Emit(Emit::Failed));
@@ -888,7 +930,14 @@ impl Lifecycle {
         out.push(Action::Decide(exit));
     }
 
-    fn decided(&mut self, verdict: Verdict, stop: bool, failed: bool, out: &mut Actions) {
+    fn decided(
+        &mut self,
+        verdict: Verdict,
+        stop: bool,
+        failed: bool,
+        built_this_poll: bool,
+        out: &mut Actions,
+    ) {
         let finish = |this: &mut Self, out: &mut Actions| {
             this.state = State::Done { failed };
             out.push(Action::Finish(if failed {
@@ -921,9 +970,14 @@ impl Lifecycle {
                     self.state = State::Pending {
                         attempt,
                         stop: false,
-                        yielded: false,
+                        yielded: !built_this_poll,
                         drain_to: None,
                     };
+                    // No yield owed: the next incarnation now, as the
+                    // runner's next turn would (`LaterTurn`).
+                    if !built_this_poll {
+                        self.turn(attempt, false, None, out);
+                    }
                 } else {
                     self.state = State::Backoff { attempt, delay };
                     out.push(Action::ArmBackoff(delay));

@@ -406,6 +406,17 @@ impl<A: SupervisedActor> Future for Runner<A> {
                 this.after_poll(polled, reported);
             }
         }
+        this.poll_lifecycle(cx)
+    }
+}
+
+impl<A: SupervisedActor> Runner<A> {
+    /// The rest of a poll, off the message path: commands, a stop asked
+    /// for through a handle, and the lifecycle's turns until nothing moves.
+    /// Kept out of `poll` so that the message path's frame stays small.
+    #[inline(never)]
+    fn poll_lifecycle(&mut self, cx: &mut task::Context<'_>) -> Poll<()> {
+        let this = self;
         let command = match this.link.take_command() {
             Some(Command::Stop) => Some(Event::Stop),
             Some(Command::Kill) => Some(Event::Kill),
@@ -419,8 +430,9 @@ impl<A: SupervisedActor> Future for Runner<A> {
         }
         this.stop_if_asked();
         loop {
-            let before = this.core.lifecycle;
-            match before.state() {
+            let before = this.mark();
+            let state = before.0.state();
+            match state {
                 // A stop's (or a restart drain's) next incarnation: its
                 // grace bounds it too (an incarnation that starts and ends
                 // again and again).
@@ -451,12 +463,16 @@ impl<A: SupervisedActor> Future for Runner<A> {
                     let ChildContext::Built(context) = &mut this.context else {
                         unreachable!("a starting or running child has a context");
                     };
-                    let previous = signals::stop_at_marker(stop_at);
+                    // Unset outside such a poll (polls of runners never
+                    // nest), so only a restart's drain touches it.
+                    let previous = stop_at.map(signals::stop_at_marker);
                     let outer = signals::enter();
                     let polled =
                         catch_unwind(AssertUnwindSafe(|| Pin::new(&mut *context).poll(cx)));
                     let reported = signals::leave(outer);
-                    signals::restore_stop_at(previous);
+                    if let Some(previous) = previous {
+                        signals::restore_stop_at(previous);
+                    }
                     let pending = matches!(polled, Ok(Poll::Pending));
                     this.after_poll(polled, reported);
                     // The context waits, and what followed its poll (a start
@@ -488,20 +504,26 @@ impl<A: SupervisedActor> Future for Runner<A> {
             }
             // Checked only once a drain waits: a drain that ends in one poll
             // never arms its timer.
-            if this.core.lifecycle == before {
+            if this.mark() == before {
                 if !this.grace_over(cx) {
                     return Poll::Pending;
                 }
                 this.apply(Event::GraceOver);
-                if this.core.lifecycle == before {
+                if this.mark() == before {
                     return Poll::Pending;
                 }
             }
         }
     }
-}
 
-impl<A: SupervisedActor> Runner<A> {
+    /// Where the runner is: its lifecycle and its incarnation. A turn of
+    /// the poll's loop that leaves it unchanged made no progress; an
+    /// incarnation that ended and was built again within one turn (and is
+    /// `Starting` again) did.
+    fn mark(&self) -> (Lifecycle, u64) {
+        (self.core.lifecycle, self.link.record.borrow().incarnation)
+    }
+
     /// A stop asked for through a handle (its status no longer accepting)
     /// reaches the lifecycle here.
     fn stop_if_asked(&mut self) {
@@ -576,11 +598,14 @@ impl<A: SupervisedActor> Runner<A> {
         match action {
             Action::Yield => return Next::Yield,
             Action::Build => return Next::Event(self.build()),
+            Action::BuildAndStart => match self.build() {
+                Event::Built => {}
+                ended => return Next::Event(ended),
+            },
             Action::RecordFailure(failure) => {
-                let incarnation = self.link.record.borrow().incarnation;
                 tracing::error!(
                     path = %self.link.path(),
-                    incarnation,
+                    incarnation = self.link.record.borrow().incarnation,
                     kind = ?failure.kind,
                     phase = ?failure.phase,
                     reason = %failure.message,
@@ -593,11 +618,14 @@ impl<A: SupervisedActor> Runner<A> {
                     last @ None => *last = Some(Box::new(failure)),
                 }
             }
-            Action::SettleStart { failed: false } => {
-                tracing::debug!("child started");
-                self.core.shared.settle_startup(Startup::Started);
+            Action::Started => {
+                if !self.core.shared.is_startup_settled() {
+                    tracing::debug!("child started");
+                    self.core.shared.settle_startup(Startup::Started);
+                }
+                self.emit(|| EventKind::Started);
             }
-            Action::SettleStart { failed: true } => {
+            Action::StartFailed => {
                 if let Some(failure) = self.link.record.borrow().last_failure.as_deref() {
                     let waited_for = self.rare.as_mut().and_then(|rare| {
                         let dependency = rare.waited_for.take()?;
@@ -612,7 +640,6 @@ impl<A: SupervisedActor> Runner<A> {
                     self.core.shared.settle_startup(outcome);
                 }
             }
-            Action::Emit(Emit::Started) => self.emit(|| EventKind::Started),
             Action::Emit(Emit::Failed) => {
                 let link = &self.link;
                 self.emit(|| EventKind::Failed {
@@ -626,10 +653,9 @@ impl<A: SupervisedActor> Runner<A> {
                 });
             }
             Action::Emit(Emit::Restarting { attempt, delay }) => {
-                let incarnation = self.link.record.borrow().incarnation;
                 tracing::warn!(
                     path = %self.link.path(),
-                    incarnation,
+                    incarnation = self.link.record.borrow().incarnation,
                     attempt,
                     delay = ?delay,
                     "restarting child"
@@ -675,7 +701,13 @@ impl<A: SupervisedActor> Runner<A> {
                 self.link.token.cancel();
                 self.link.record.borrow_mut().started_at = None;
             }
-            Action::Decide(exit) => return Next::Event(Event::Verdict(self.decide(exit))),
+            Action::Decide(exit) => {
+                let verdict = self.decide(exit);
+                return Next::Event(Event::Verdict {
+                    verdict,
+                    built_this_poll: self.built_this_poll,
+                });
+            }
             Action::ArmBackoff(delay) => {
                 self.rare_mut().backoff = Some(Box::pin(tokio::time::sleep(delay)));
             }
@@ -938,14 +970,16 @@ impl<A: SupervisedActor> Runner<A> {
     fn decide(&mut self, exit: Exit) -> Verdict {
         // One clock read for both the run's length and the intensity.
         let now = Instant::now();
-        let ran_for = self
-            .link
-            .record
-            .borrow_mut()
-            .started_at
-            .take()
-            .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
-        match self.link.rules.borrow_mut().decide(exit, ran_for) {
+        let started_at = self.link.record.borrow_mut().started_at.take();
+        let mut rules = self.link.rules.borrow_mut();
+        // Only a backoff reads how long the incarnation ran.
+        let ran_for = match (rules.backoff(), started_at) {
+            (Some(_), Some(started_at)) => now.saturating_duration_since(started_at),
+            _ => Duration::ZERO,
+        };
+        let decision = rules.decide(exit, ran_for);
+        drop(rules);
+        match decision {
             Decision::Finish => Verdict::Finish,
             Decision::Restart { .. } if !self.link.scope.intensity.borrow_mut().allow(now) => {
                 if exit == Exit::Normal {
@@ -1094,11 +1128,11 @@ impl<A: SupervisedActor> Runner<A> {
     /// Sends a lifecycle event about this child's current incarnation, built
     /// only if someone listens.
     fn emit(&self, kind: impl FnOnce() -> EventKind) {
-        let incarnation = self.link.record.borrow().incarnation;
-        self.link
-            .scope
-            .events
-            .emit(self.link.path(), incarnation, kind);
+        let events = &self.link.scope.events;
+        if events.is_listened() {
+            let incarnation = self.link.record.borrow().incarnation;
+            events.emit(self.link.path(), incarnation, kind);
+        }
     }
 }
 

@@ -202,8 +202,8 @@ pub(crate) fn marker_reached(id: u32) -> bool {
 /// run (the runner sets it only when the incarnation owns no future in
 /// flight); returns the value to give back to [`restore_stop_at`] after
 /// the poll.
-pub(crate) fn stop_at_marker(id: Option<u32>) -> u64 {
-    STOP_AT.with(|stop_at| stop_at.replace(id.map_or(0, |id| MARKER | u64::from(id))))
+pub(crate) fn stop_at_marker(id: u32) -> u64 {
+    STOP_AT.with(|stop_at| stop_at.replace(MARKER | u64::from(id)))
 }
 
 /// Restores what [`stop_at_marker`] replaced.
@@ -323,7 +323,7 @@ mod tests {
     /// restart's drain and the incarnation took on no future in the poll.
     #[test]
     fn only_a_restart_drains_marker_with_nothing_owned_stops_the_context() {
-        let previous = stop_at_marker(Some(3));
+        let previous = stop_at_marker(3);
         let outer = enter();
         assert!(!marker_reached(2), "another drain's marker");
         assert!(marker_reached(3));
@@ -343,7 +343,7 @@ mod tests {
         assert!(!marker_reached(3), "no restart's drain under way");
         let _ = leave(outer);
         // Outside every scope (a plain actix actor) a marker stops nothing.
-        let previous = stop_at_marker(Some(3));
+        let previous = stop_at_marker(3);
         assert!(!marker_reached(3));
         restore_stop_at(previous);
     }

@@ -241,9 +241,14 @@ impl Events {
         }
     }
 
+    /// Whether someone listens: an event is built only then.
+    pub(crate) fn is_listened(&self) -> bool {
+        self.listening.load(Ordering::SeqCst) != 0
+    }
+
     /// Sends an event, built only if someone listens.
     pub(crate) fn emit(&self, path: &NodePath, incarnation: u64, kind: impl FnOnce() -> EventKind) {
-        if self.listening.load(Ordering::SeqCst) == 0 {
+        if !self.is_listened() {
             return;
         }
         let _ = self.sender.send(LifecycleEvent {

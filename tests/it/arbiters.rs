@@ -480,6 +480,11 @@ async fn kill_of_the_parent_ends_the_remote_subtree() {
         })
         .await;
     within(token.cancelled()).await;
+    // The event is published at the kill, from the parent's thread; the
+    // child on the other arbiter ends on that arbiter's next turn (killed,
+    // or stopped by its cancelled token if that came first), and its
+    // handle answers its report then.
+    within(handle.ended()).await;
     assert!(
         within(handle.send(Crunch)).await.is_err(),
         "the remote child is gone"

@@ -170,14 +170,20 @@ struct Escalating {
     recorded: EventRecorder,
 }
 
-async fn escalate_during_the_root_s_stop(slow_grace: Grace) -> Escalating {
+async fn escalate_during_the_root_s_stop(
+    slow_grace: Grace,
+    arbiter: Option<ArbiterHandle>,
+) -> Escalating {
     quiet_panics();
     let (log, mut probe_log) = recorder();
     let probe = probe_spec("probe", log);
     let probe_handle = probe.handle();
-    let region = SupervisorActor::builder("region")
+    let mut region = SupervisorActor::builder("region")
         .intensity(RestartIntensity::new(0, HOUR))
         .child(probe);
+    if let Some(arbiter) = arbiter {
+        region = region.on_arbiter(arbiter);
+    }
     let (tick_factory, mut held) = held_tick(Ending::Ok);
     // "slow" depends on "region", so the root's stop drains "slow" first and
     // stops "region" only once "slow" ended.
@@ -230,7 +236,7 @@ async fn an_escalation_reaching_a_one_for_all_root_during_its_stop_restarts_noth
             mut probe_log,
             held,
             recorded,
-        } = escalate_during_the_root_s_stop(Grace::Duration(HOUR)).await;
+        } = escalate_during_the_root_s_stop(Grace::Duration(HOUR), None).await;
         held.gate.open();
 
         let report = within(stop)
@@ -269,11 +275,25 @@ async fn an_escalation_reaching_a_one_for_all_root_during_its_stop_restarts_noth
 /// is not shown as `Restarting { next_start_in: 0 }` for as long as the
 /// parent's stop lasts, and its report says it gave up.
 #[actix_rt::test]
-#[ignore = "DEFECT: a subtree that gave up while its parent stops shows `restarting (attempt 1, in 0s)` until the stop reaches it, then is reported `drained`"]
 async fn a_subtree_that_gave_up_while_its_parent_stops_is_shown_and_reported_as_given_up() {
+    given_up_during_the_parent_s_stop(None).await;
+}
+
+/// The same, with the subtree on another arbiter: its escalation is decided
+/// by the parent's relay, which restarts nothing while the parent stops.
+#[actix_rt::test]
+async fn a_subtree_on_another_arbiter_that_gave_up_while_its_parent_stops_is_reported_as_given_up()
+{
+    let other = Arbiter::new();
+    given_up_during_the_parent_s_stop(Some(other.handle())).await;
+    other.stop();
+    other.join().expect("the arbiter's thread ends");
+}
+
+async fn given_up_during_the_parent_s_stop(arbiter: Option<ArbiterHandle>) {
     let Escalating {
         app, stop, held, ..
-    } = escalate_during_the_root_s_stop(Grace::Infinity).await;
+    } = escalate_during_the_root_s_stop(Grace::Infinity, arbiter).await;
     let tree = within(app.send(Inspect)).await.unwrap();
     let region = tree.find("/app/region").unwrap().clone();
     held.gate.open();

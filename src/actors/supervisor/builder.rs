@@ -223,6 +223,10 @@ impl SupervisorBuilder {
 
     /// As a child of another supervisor: what its parent does when it gives
     /// up (default [`RestartPolicy::OnFailure`]: restart the whole subtree).
+    /// A parent that is stopping restarts nothing: a subtree that gives up
+    /// then stops for good and fails, and its report (with
+    /// [`ended_on_its_own`](crate::StopReport::ended_on_its_own)) is the one
+    /// made then.
     pub fn restart(mut self, policy: RestartPolicy) -> Self {
         self.parts.restart = policy;
         self

@@ -247,7 +247,13 @@ impl SupervisorActor {
         };
         let (env, rules) = as_child;
         let ran_for = self.started_at.elapsed();
-        let mut decision = rules.decide(Exit::Failed, ran_for);
+        // A parent that is stopping restarts nothing: the subtree stops
+        // for good, failed, and its report is the one made now.
+        let mut decision = if env.scope.shutting_down.get() {
+            Decision::Finish
+        } else {
+            rules.decide(Exit::Failed, ran_for)
+        };
         if matches!(decision, Decision::Restart { .. })
             && !env
                 .scope

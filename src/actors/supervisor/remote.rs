@@ -434,6 +434,10 @@ async fn relay(
 fn decide(link: &ChildLink, env: &ChildEnv, failure: &Failure, ran_for: Duration) -> Decision {
     tracing::error!(path = %link.path(), reason = %failure.message, "a supervisor on another arbiter escalates to its parent");
     link.record.borrow_mut().last_failure = Some(Box::new(failure.clone()));
+    // A parent that is stopping restarts nothing (see `escalate`).
+    if env.scope.shutting_down.get() {
+        return Decision::Finish;
+    }
     let decision = link.rules.borrow_mut().decide(Exit::Failed, ran_for);
     if matches!(decision, Decision::Restart { .. })
         && !env.scope.intensity.borrow_mut().allow(Instant::now())

@@ -484,7 +484,7 @@ impl Model {
             match action {
                 Action::Yield | Action::RecordFailure(_) | Action::Emit(_) | Action::WindDown => {}
                 Action::Tell(_) => {}
-                Action::Build => {
+                Action::Build | Action::BuildAndStart => {
                     if self.ctx != Ctx::None {
                         return Err("built over a live context".into());
                     }
@@ -495,20 +495,28 @@ impl Model {
                         return Err("built before its dependencies were ready".into());
                     }
                     self.deps_ready = false;
-                    let next = if self.factory_fails {
+                    if self.factory_fails {
                         self.factory_fails = false;
-                        Event::Ended {
-                            end: Self::failure(FailurePhase::Factory, FailureKind::Error),
-                            settled: false,
-                        }
+                        let end = Self::failure(FailurePhase::Factory, FailureKind::Error);
+                        self.apply(
+                            Event::Ended {
+                                end,
+                                settled: false,
+                            },
+                            config,
+                        )?;
                     } else {
                         self.ctx = Ctx::Starting;
-                        Event::Built
-                    };
-                    self.apply(next, config)?;
+                        if action == Action::Build {
+                            self.apply(Event::Built, config)?;
+                        }
+                    }
                 }
-                Action::SettleStart { failed } => {
-                    self.startup.get_or_insert(!failed);
+                Action::Started => {
+                    self.startup.get_or_insert(true);
+                }
+                Action::StartFailed => {
+                    self.startup.get_or_insert(false);
                 }
                 Action::Refuse => self.refusing = true,
                 Action::ArmGrace => self.grace_armed = true,
@@ -555,7 +563,16 @@ impl Model {
                             alone: config.alone,
                         }
                     };
-                    self.apply(Event::Verdict(verdict), config)?;
+                    // The model has no polls: a failure ends an incarnation
+                    // built in the same poll, a normal end a later one.
+                    let built_this_poll = exit == Exit::Failed;
+                    self.apply(
+                        Event::Verdict {
+                            verdict,
+                            built_this_poll,
+                        },
+                        config,
+                    )?;
                 }
                 Action::ArmBackoff(_) => self.backoff_armed = true,
                 Action::AwaitDependencies => {

@@ -9,8 +9,11 @@ fn panic_in(phase: FailurePhase) -> End {
 
 fn running() -> Lifecycle {
     let mut lifecycle = Lifecycle::new();
-    assert_eq!(lifecycle.step(Event::Turn).as_slice(), [Action::Build]);
-    assert!(lifecycle.step(Event::Built).is_empty());
+    assert_eq!(
+        lifecycle.step(Event::Turn).as_slice(),
+        [Action::BuildAndStart]
+    );
+    assert!(lifecycle.is_starting());
     lifecycle.step(Event::StartOver);
     assert_eq!(lifecycle.node_state(), NodeState::Running);
     lifecycle
@@ -24,11 +27,14 @@ fn restarting_after(phase: FailurePhase) -> Lifecycle {
         end: panic_in(phase),
         settled: false,
     });
-    lifecycle.step(Event::Verdict(Verdict::Restart {
-        attempt: 1,
-        delay: Duration::ZERO,
-        alone: true,
-    }));
+    lifecycle.step(Event::Verdict {
+        verdict: Verdict::Restart {
+            attempt: 1,
+            delay: Duration::ZERO,
+            alone: true,
+        },
+        built_this_poll: true,
+    });
     lifecycle
 }
 
@@ -108,11 +114,14 @@ fn a_stop_during_a_backoff_starts_the_next_incarnation_at_once() {
         settled: false,
     });
     let delay = Duration::from_secs(10);
-    let actions = lifecycle.step(Event::Verdict(Verdict::Restart {
-        attempt: 1,
-        delay,
-        alone: true,
-    }));
+    let actions = lifecycle.step(Event::Verdict {
+        verdict: Verdict::Restart {
+            attempt: 1,
+            delay,
+            alone: true,
+        },
+        built_this_poll: true,
+    });
     assert!(actions.contains(&Action::ArmBackoff(delay)));
     lifecycle.step(Event::Stop);
     assert_eq!(lifecycle.node_state(), NodeState::Stopping);
@@ -129,11 +138,14 @@ fn an_incarnation_that_ends_mid_drain_is_followed_by_one_that_drains_the_rest() 
         settled: false,
     });
     assert!(matches!(actions.last(), Some(Action::Decide(_))));
-    lifecycle.step(Event::Verdict(Verdict::Restart {
-        attempt: 1,
-        delay: Duration::from_secs(5),
-        alone: true,
-    }));
+    lifecycle.step(Event::Verdict {
+        verdict: Verdict::Restart {
+            attempt: 1,
+            delay: Duration::from_secs(5),
+            alone: true,
+        },
+        built_this_poll: true,
+    });
     assert!(matches!(
         lifecycle.state(),
         State::Pending { stop: true, .. }
@@ -148,7 +160,12 @@ fn a_given_up_child_stopped_ends_failed() {
         settled: false,
     });
     assert_eq!(
-        lifecycle.step(Event::Verdict(Verdict::TooMany)).as_slice(),
+        lifecycle
+            .step(Event::Verdict {
+                verdict: Verdict::TooMany,
+                built_this_poll: true,
+            })
+            .as_slice(),
         [Action::Tell(Notice::GaveUp)]
     );
     assert_eq!(lifecycle.node_state(), NodeState::Failed);
@@ -206,9 +223,8 @@ fn a_child_with_dependencies_builds_each_incarnation_only_once_they_are_ready() 
     }
     assert_eq!(
         lifecycle.step(Event::DependenciesReady).as_slice(),
-        [Action::Build]
+        [Action::BuildAndStart]
     );
-    lifecycle.step(Event::Built);
     lifecycle.step(Event::StartOver);
     assert!(lifecycle.is_ready());
     // The next incarnation waits again.
@@ -216,11 +232,14 @@ fn a_child_with_dependencies_builds_each_incarnation_only_once_they_are_ready() 
         end: panic_in(FailurePhase::Running),
         settled: false,
     });
-    lifecycle.step(Event::Verdict(Verdict::Restart {
-        attempt: 1,
-        delay: Duration::ZERO,
-        alone: true,
-    }));
+    lifecycle.step(Event::Verdict {
+        verdict: Verdict::Restart {
+            attempt: 1,
+            delay: Duration::ZERO,
+            alone: true,
+        },
+        built_this_poll: true,
+    });
     assert_eq!(lifecycle.step(Event::Turn).as_slice(), [Action::Yield]);
     assert_eq!(
         lifecycle.step(Event::Turn).as_slice(),
@@ -238,13 +257,18 @@ fn a_start_timeout_fails_the_start_attempt_and_asks_the_restart_rules() {
             .as_slice(),
         [
             Action::RecordFailure(failure),
-            Action::SettleStart { failed: true },
+            Action::StartFailed,
             Action::Emit(Emit::Failed),
             Action::Decide(Exit::Failed),
         ]
     );
     assert_eq!(
-        lifecycle.step(Event::Verdict(Verdict::Finish)).as_slice(),
+        lifecycle
+            .step(Event::Verdict {
+                verdict: Verdict::Finish,
+                built_this_poll: true,
+            })
+            .as_slice(),
         [Action::Finish(Ending::Failed)]
     );
     assert_eq!(lifecycle.node_state(), NodeState::Failed);
@@ -302,9 +326,54 @@ fn a_waiting_child_is_parked_by_a_strategy_restart_and_killed_at_once() {
 #[test]
 fn a_restart_in_a_later_poll_builds_at_once() {
     let mut lifecycle = restarting_after(FailurePhase::Running);
-    // The incarnation that ended was built in an earlier poll: the arbiter
-    // ran its other tasks since, so no yield is owed.
-    assert_eq!(lifecycle.step(Event::LaterTurn).as_slice(), [Action::Build]);
+    // The turn of a later poll than the one that built the incarnation: the
+    // arbiter ran its other tasks since, so no yield is owed.
+    assert_eq!(
+        lifecycle.step(Event::LaterTurn).as_slice(),
+        [Action::BuildAndStart]
+    );
+    assert!(lifecycle.is_starting());
+
+    // The verdict itself, in such a poll, builds the next incarnation.
+    let mut lifecycle = running();
+    lifecycle.step(Event::Ended {
+        end: panic_in(FailurePhase::Running),
+        settled: false,
+    });
+    let (attempt, delay) = (1, Duration::ZERO);
+    let verdict = Verdict::Restart {
+        attempt,
+        delay,
+        alone: true,
+    };
+    assert_eq!(
+        lifecycle
+            .step(Event::Verdict {
+                verdict,
+                built_this_poll: false,
+            })
+            .as_slice(),
+        [
+            Action::Emit(Emit::Restarting { attempt, delay }),
+            Action::BuildAndStart
+        ]
+    );
+    assert!(lifecycle.is_starting());
+    // A build that failed ends the start attempt, as in `Pending`.
+    let failure = Failure::new(FailureKind::Error, FailurePhase::Factory, "no".into());
+    let actions = lifecycle.step(Event::Ended {
+        end: End::Failed(failure.clone()),
+        settled: true,
+    });
+    assert_eq!(
+        actions.as_slice(),
+        [
+            Action::RecordFailure(failure),
+            Action::StartFailed,
+            Action::Emit(Emit::Failed),
+            Action::Decide(Exit::Failed),
+        ]
+    );
 }
 
 #[test]
@@ -312,7 +381,10 @@ fn a_restart_in_the_poll_that_built_the_incarnation_yields_first() {
     let mut lifecycle = restarting_after(FailurePhase::Starting);
     assert_eq!(lifecycle.step(Event::Turn).as_slice(), [Action::Yield]);
     // Its next turn, in the next poll, builds.
-    assert_eq!(lifecycle.step(Event::LaterTurn).as_slice(), [Action::Build]);
+    assert_eq!(
+        lifecycle.step(Event::LaterTurn).as_slice(),
+        [Action::BuildAndStart]
+    );
 }
 
 #[test]
@@ -394,11 +466,14 @@ fn a_strategy_restart_during_a_backoff_drains_in_the_next_incarnation_at_once() 
         settled: false,
     });
     let delay = Duration::from_secs(10);
-    lifecycle.step(Event::Verdict(Verdict::Restart {
-        attempt: 1,
-        delay,
-        alone: true,
-    }));
+    lifecycle.step(Event::Verdict {
+        verdict: Verdict::Restart {
+            attempt: 1,
+            delay,
+            alone: true,
+        },
+        built_this_poll: true,
+    });
     assert_eq!(
         lifecycle.step(Event::Restart).as_slice(),
         [Action::ArmGrace, Action::QueueMarker(1)]
@@ -547,11 +622,14 @@ fn a_strategy_restart_between_incarnations_of_a_child_with_dependencies_parks_it
         end: panic_in(FailurePhase::Running),
         settled: false,
     });
-    lifecycle.step(Event::Verdict(Verdict::Restart {
-        attempt: 1,
-        delay: Duration::ZERO,
-        alone: true,
-    }));
+    lifecycle.step(Event::Verdict {
+        verdict: Verdict::Restart {
+            attempt: 1,
+            delay: Duration::ZERO,
+            alone: true,
+        },
+        built_this_poll: true,
+    });
     assert!(lifecycle.step(Event::Restart).is_empty());
     assert_eq!(
         lifecycle.state(),
@@ -687,7 +765,10 @@ fn an_incarnation_ending_on_its_own_after_its_stop_drain_ends_the_child() {
         let mut waiting = running();
         waiting.step(Event::Stop);
         waiting.step(Event::MarkerReached(1));
-        let actions = waiting.step(Event::Ended { end, settled: false });
+        let actions = waiting.step(Event::Ended {
+            end,
+            settled: false,
+        });
         assert!(matches!(actions.last(), Some(Action::Decide(_))));
         assert_eq!(waiting.state(), State::Deciding { stop: true, failed });
 
