@@ -23,6 +23,13 @@ fn running() -> Lifecycle {
 /// again at once.
 fn restarting_after(phase: FailurePhase) -> Lifecycle {
     let mut lifecycle = running();
+    panicked_and_restarted(&mut lifecycle, phase);
+    lifecycle
+}
+
+/// Ends the incarnation with a panic in `phase`, in the poll that built it,
+/// and answers the restart rules with an immediate restart, alone.
+fn panicked_and_restarted(lifecycle: &mut Lifecycle, phase: FailurePhase) {
     lifecycle.step(Event::Ended {
         end: panic_in(phase),
         settled: false,
@@ -35,7 +42,6 @@ fn restarting_after(phase: FailurePhase) -> Lifecycle {
         },
         built_this_poll: true,
     });
-    lifecycle
 }
 
 #[test]
@@ -228,18 +234,7 @@ fn a_child_with_dependencies_builds_each_incarnation_only_once_they_are_ready() 
     lifecycle.step(Event::StartOver);
     assert!(lifecycle.is_ready());
     // The next incarnation waits again.
-    lifecycle.step(Event::Ended {
-        end: panic_in(FailurePhase::Running),
-        settled: false,
-    });
-    lifecycle.step(Event::Verdict {
-        verdict: Verdict::Restart {
-            attempt: 1,
-            delay: Duration::ZERO,
-            alone: true,
-        },
-        built_this_poll: true,
-    });
+    panicked_and_restarted(&mut lifecycle, FailurePhase::Running);
     assert_eq!(lifecycle.step(Event::Turn).as_slice(), [Action::Yield]);
     assert_eq!(
         lifecycle.step(Event::Turn).as_slice(),
@@ -618,18 +613,7 @@ fn a_strategy_restart_between_incarnations_of_a_child_with_dependencies_parks_it
     lifecycle.step(Event::DependenciesReady);
     lifecycle.step(Event::Built);
     lifecycle.step(Event::StartOver);
-    lifecycle.step(Event::Ended {
-        end: panic_in(FailurePhase::Running),
-        settled: false,
-    });
-    lifecycle.step(Event::Verdict {
-        verdict: Verdict::Restart {
-            attempt: 1,
-            delay: Duration::ZERO,
-            alone: true,
-        },
-        built_this_poll: true,
-    });
+    panicked_and_restarted(&mut lifecycle, FailurePhase::Running);
     assert!(lifecycle.step(Event::Restart).is_empty());
     assert_eq!(
         lifecycle.state(),
