@@ -21,8 +21,11 @@
 //!   request whose future was dropped, and a `send` future dropped while it
 //!   waits for room in a full mailbox drops its message). A message dropped
 //!   after the child is gone is undelivered, counted as accepted minus
-//!   settled when the child closed. So accepted = handled + cancelled +
-//!   undelivered, and a requester that gives up never holds a drain open.
+//!   settled when the child closed. A `ChildFuture` dropped unfinished
+//!   while the child is stopping (its incarnation ended during the stop's
+//!   drain) settles its message as lost: undelivered too, yet it no longer
+//!   holds the drain open. So accepted = handled + cancelled + undelivered,
+//!   and a requester that gives up never holds a drain open.
 //! - The accepted count only goes down when `try_send` finds the mailbox full
 //!   (or closed) after counting; the message is handed back.
 //! - The report is published once, when the runner is done with the child.
@@ -57,6 +60,12 @@ const IN_FLIGHT: u64 = STOPPING_BIT - IN_FLIGHT_ONE;
 /// to 39).
 const COUNT: u64 = IN_FLIGHT_ONE - 1;
 
+/// In [`ChildShared::dropped`]: one message lost (bits 40 to 63); the
+/// cancelled ones are bits 0 to 39.
+const LOST_ONE: u64 = 1 << 40;
+/// In [`ChildShared::dropped`]: the cancelled messages.
+const CANCELLED: u64 = LOST_ONE - 1;
+
 /// The status a state word holds.
 fn status_of(state: u64) -> u8 {
     if state & GONE_BIT != 0 {
@@ -80,8 +89,11 @@ pub(crate) struct ChildShared {
     state: AtomicU64,
     /// Accepted messages handled or cancelled.
     settled: AtomicU64,
-    /// Accepted messages cancelled by their requesters.
-    cancelled: AtomicU64,
+    /// Accepted messages settled unhandled: cancelled by their requesters
+    /// (bits 0 to 39), and lost, their `ChildFuture` dropped unfinished
+    /// while the child was stopping (bits 40 to 63). One word: the shared
+    /// state stays within its size bound.
+    dropped: AtomicU64,
     /// The runner task's waker, kept (not taken) so that a stop request or a
     /// change in the counts always reaches the runner, whatever it is doing.
     runner: Mutex<Option<Waker>>,
@@ -129,13 +141,32 @@ pub(crate) enum Startup {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Counts {
     pub(crate) accepted: u64,
+    /// Handled, cancelled or lost.
     pub(crate) settled: u64,
     pub(crate) cancelled: u64,
+    /// Settled, yet not handled: a `ChildFuture` dropped unfinished while
+    /// the child was stopping.
+    pub(crate) lost: u64,
 }
 
 impl Counts {
+    /// From the accepted count, the settled count and the `dropped` word.
+    fn new(accepted: u64, settled: u64, dropped: u64) -> Self {
+        Counts {
+            accepted,
+            settled,
+            cancelled: dropped & CANCELLED,
+            lost: dropped / LOST_ONE,
+        }
+    }
+
     pub(crate) fn handled(&self) -> u64 {
-        self.settled - self.cancelled
+        self.settled - self.cancelled - self.lost
+    }
+
+    /// Accepted and not handled or cancelled: never settled, or lost.
+    pub(crate) fn undelivered(&self) -> u64 {
+        self.accepted.saturating_sub(self.settled) + self.lost
     }
 }
 
@@ -146,7 +177,7 @@ impl ChildShared {
             path: OnceLock::new(),
             state: AtomicU64::new(0),
             settled: AtomicU64::new(0),
-            cancelled: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
             runner: Mutex::new(None),
             report: BoxLatch::new(),
             startup: Latch::new(),
@@ -201,13 +232,9 @@ impl ChildShared {
 
     /// The counts now.
     pub(crate) fn counts(&self) -> Counts {
-        let cancelled = self.cancelled.load(SeqCst);
+        let dropped = self.dropped.load(SeqCst);
         let settled = self.settled.load(SeqCst);
-        Counts {
-            accepted: self.state.load(SeqCst) & COUNT,
-            settled,
-            cancelled,
-        }
+        Counts::new(self.state.load(SeqCst) & COUNT, settled, dropped)
     }
 
     /// Remembers the runner's waker; `known` is the runner's own copy, so an
@@ -253,14 +280,9 @@ impl ChildShared {
             std::thread::yield_now();
             state = self.state.load(SeqCst);
         }
-        let accepted = state & COUNT;
-        let cancelled = self.cancelled.load(SeqCst);
+        let dropped = self.dropped.load(SeqCst);
         let settled = self.settled.load(SeqCst);
-        Counts {
-            accepted,
-            settled,
-            cancelled,
-        }
+        Counts::new(state & COUNT, settled, dropped)
     }
 
     /// The child will not run again; closes it if needed and publishes its
@@ -283,7 +305,7 @@ impl ChildShared {
             path: self.path(),
             outcome: crate::messages::stop::StopOutcome::NotStarted,
             drained: 0,
-            undelivered: counts.accepted.saturating_sub(counts.settled),
+            undelivered: counts.undelivered(),
             cancelled: counts.cancelled,
             duration: std::time::Duration::ZERO,
             children: Vec::new(),
@@ -374,12 +396,20 @@ impl ChildShared {
         self.settled.fetch_add(1, SeqCst);
     }
 
-    /// An accepted message answered with a `ChildFuture` is done: handled
-    /// (its future completed, or its incarnation ended), unless the child is
-    /// gone (then it is undelivered).
-    pub(crate) fn settle_owned(&self) {
-        if self.status() == GONE {
-            return;
+    /// An accepted message answered with a `ChildFuture` is done:
+    ///
+    /// - its future `completed`: handled;
+    /// - dropped unfinished (its incarnation ended, or a strategy restart
+    ///   terminated it): handled, its handler ran and the child lives on;
+    ///   but while the child is stopping, lost: its stop did not drain it;
+    /// - the child is gone: left unsettled, undelivered.
+    pub(crate) fn settle_owned(&self, completed: bool) {
+        match self.status() {
+            GONE => return,
+            STOPPING if !completed => {
+                self.dropped.fetch_add(LOST_ONE, SeqCst);
+            }
+            _ => {}
         }
         self.settled.fetch_add(1, SeqCst);
     }
@@ -391,7 +421,7 @@ impl ChildShared {
         if self.status() == GONE {
             return;
         }
-        self.cancelled.fetch_add(1, SeqCst);
+        self.dropped.fetch_add(1, SeqCst);
         self.settled.fetch_add(1, SeqCst);
         // A drain may be waiting for this message.
         self.wake_runner();
@@ -516,7 +546,10 @@ where
     A: Handler<M>,
     M: Message + 'static,
 {
-    let pending = Box::new(Pending(message.child.clone()));
+    let pending = Box::new(Pending {
+        child: message.child.clone(),
+        completed: false,
+    });
     drop(message);
     let mut reply = actor.handle(inner, ctx);
     response::settle_later::<A::Result, M::Result>(&mut reply, pending);
@@ -525,13 +558,22 @@ where
 
 /// An accepted message whose settlement waits for the end of its
 /// [`ChildFuture`]. Dropped (the future completed, or was dropped), it
-/// settles the message as handled, unless the child is gone: then the
-/// message stays unsettled, and the child's report counts it undelivered.
-pub(crate) struct Pending(Arc<ChildShared>);
+/// settles the message (see [`ChildShared::settle_owned`]).
+pub(crate) struct Pending {
+    child: Arc<ChildShared>,
+    /// Whether the future completed (its reply was sent).
+    completed: bool,
+}
+
+impl response::Settlement for Pending {
+    fn complete(mut self: Box<Self>) {
+        self.completed = true;
+    }
+}
 
 impl Drop for Pending {
     fn drop(&mut self) {
-        self.0.settle_owned();
+        self.child.settle_owned(self.completed);
     }
 }
 
@@ -553,5 +595,65 @@ impl Message for DrainMarker {
 pub fn handle_drain_marker<C: actix::ActorContext>(marker: DrainMarker, ctx: &mut C) {
     if super::signals::marker_reached(marker.0) {
         ctx.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use response::Settlement;
+
+    /// The settlement of one accepted message answered with a
+    /// `ChildFuture`, as its handler hands it to the future.
+    fn owned(child: &Arc<ChildShared>) -> Box<Pending> {
+        Box::new(Pending {
+            child: child.clone(),
+            completed: false,
+        })
+    }
+
+    fn accept(child: &ChildShared, n: usize) {
+        for _ in 0..n {
+            child.accept().unwrap();
+            child.pushed();
+        }
+    }
+
+    #[test]
+    fn an_owned_future_settles_by_how_and_when_it_ended() {
+        let child = ChildShared::new("child".into());
+        accept(&child, 7);
+        // Accepting: completed or dropped (its incarnation ended), handled.
+        owned(&child).complete();
+        drop(owned(&child));
+        // Stopping: completed is handled; dropped unfinished is lost; a
+        // requester that gave up cancelled its message.
+        child.begin_stopping();
+        owned(&child).complete();
+        drop(owned(&child));
+        drop(Tracked::new((), child.clone()));
+        assert_eq!(
+            child.counts(),
+            Counts {
+                accepted: 7,
+                settled: 5,
+                cancelled: 1,
+                lost: 1,
+            }
+        );
+        // Gone: left unsettled, whichever way it ends.
+        let late = [owned(&child), owned(&child)];
+        let counts = child.close();
+        let [completed, dropped] = late;
+        completed.complete();
+        drop(dropped);
+        assert_eq!(child.counts(), counts);
+        assert_eq!(counts.handled(), 3);
+        assert_eq!(counts.cancelled, 1);
+        assert_eq!(counts.undelivered(), 3, "two unsettled and one lost");
+        assert_eq!(
+            counts.handled() + counts.cancelled + counts.undelivered(),
+            counts.accepted
+        );
     }
 }

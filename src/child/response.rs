@@ -26,9 +26,11 @@
 //!   touches it (`Rc`).
 //! - A message sent through a [`ChildHandle`](crate::ChildHandle) whose
 //!   handler answers with a `ChildFuture` is settled when its future ends,
-//!   not when its handler is called ([`Pending`](super::drain::Pending)): handled if the child is
-//!   not gone then (the future completed, or its incarnation ended), else
-//!   left unsettled, so the child's report counts it undelivered.
+//!   not when its handler is called (a [`Settlement`]): handled if the
+//!   future completed, or if it was dropped unfinished while the child was
+//!   not stopping (its incarnation ended, its handler ran); lost while the
+//!   child is stopping; left unsettled once the child is gone. The child's
+//!   report counts lost and unsettled messages as undelivered.
 
 use std::any::{Any, TypeId};
 use std::cell::RefCell;
@@ -72,7 +74,9 @@ use super::signals::{self, Adopted, OwnedSlot};
 ///   handled (its handler ran), not as undelivered.
 /// - When its incarnation ends for any other reason (a panic elsewhere,
 ///   [`fail`](crate::fail), `ctx.stop()`), the future is dropped at once and
-///   its requester gets an error; its message counts as handled too.
+///   its requester gets an error; its message counts as handled too, unless
+///   a stop of the child is under way: then that stop did not drain it, and
+///   its report counts the message as undelivered (and is not `Drained`).
 ///
 /// A message answered this way counts as handled when its future ends, not
 /// when its handler returns. The work runs to its end even if its requester
@@ -143,9 +147,9 @@ use super::signals::{self, Adopted, OwnedSlot};
 #[must_use = "a ChildFuture does nothing unless returned from a handler"]
 pub struct ChildFuture<T> {
     future: Pin<Box<dyn Future<Output = T>>>,
-    /// The message's settlement, when it came through a handle (a
-    /// [`Pending`](super::drain::Pending), settled when dropped).
-    pending: Option<Box<dyn Any>>,
+    /// The message's settlement, when it came through a handle (settled
+    /// when dropped).
+    pending: Option<Box<dyn Settlement>>,
 }
 
 impl<T> ChildFuture<T> {
@@ -201,9 +205,16 @@ pub(crate) fn settles_later<R: 'static, T: 'static>() -> bool {
     TypeId::of::<R>() == TypeId::of::<ChildFuture<T>>()
 }
 
+/// The settlement of a message answered with a [`ChildFuture`]: it settles
+/// the message when dropped, as completed if told so first.
+pub(crate) trait Settlement {
+    /// The future completed: its reply was sent.
+    fn complete(self: Box<Self>);
+}
+
 /// Hands the settlement of a message to the [`ChildFuture`] its handler
 /// answered with (see [`settles_later`]): dropped with the future's work.
-pub(crate) fn settle_later<R: 'static, T: 'static>(reply: &mut R, pending: Box<dyn Any>) {
+pub(crate) fn settle_later<R: 'static, T: 'static>(reply: &mut R, pending: Box<dyn Settlement>) {
     if let Some(reply) = (reply as &mut dyn Any).downcast_mut::<ChildFuture<T>>() {
         reply.pending = Some(pending);
     }
@@ -214,8 +225,8 @@ pub(crate) fn settle_later<R: 'static, T: 'static>(reply: &mut R, pending: Box<d
 struct Work<T> {
     future: Pin<Box<dyn Future<Output = T>>>,
     reply: Option<OneshotSender<T>>,
-    /// Dropped after the reply is sent (or dropped).
-    pending: Option<Box<dyn Any>>,
+    /// Completed after the reply is sent, or dropped unfinished.
+    pending: Option<Box<dyn Settlement>>,
 }
 
 /// What an owned future and the runner share: the work, until it ends.
@@ -263,7 +274,9 @@ impl<A: Actor, T> ActorFuture<A> for OwnedTask<T> {
         if let Some(reply) = done.reply {
             let _ = reply.send(output);
         }
-        drop(done.pending);
+        if let Some(pending) = done.pending {
+            pending.complete();
+        }
         Poll::Ready(())
     }
 }

@@ -1057,7 +1057,7 @@ impl<A: SupervisedActor> Runner<A> {
             ),
             None => (0, Duration::ZERO),
         };
-        let undelivered = counts.accepted.saturating_sub(counts.settled);
+        let undelivered = counts.undelivered();
         let outcome = match ending {
             Ending::Stopped if undelivered == 0 => StopOutcome::Drained,
             Ending::Stopped => StopOutcome::Incomplete,

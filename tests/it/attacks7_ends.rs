@@ -396,16 +396,6 @@ async fn children_that_end_at_their_stop_under_load_from_other_threads_account_f
 /// grace is a minute) with the gate still closed, `Drained`, nothing
 /// undelivered, while the future's requester got `SendError::NoReply`.
 #[actix_rt::test]
-#[ignore = "DEFECT: a child that ends on its own at its stop (a worker whose loop returns on \
-            its token; a plain actor calling ctx.stop() when its token is cancelled) drops the \
-            ChildFuture it took on before the stop: its requester gets NoReply, yet the stop \
-            answers at once (0 ns of paused time, grace 60 s unused) with outcome Drained, \
-            undelivered 0, drained 1 (the dropped message counted handled), under Always, \
-            OnFailure and Never alike (6 of 9 cases; the periodic task waits for its future). \
-            Cause, as read: runner.rs `after_poll` calls `cancel_owned()`, which settles the \
-            dropped futures as handled (`settle_owned`), before it reads `is_settled()` for \
-            `Event::Ended`; lifecycle.rs `ended` then finishes the child `Ending::Stopped` \
-            (marker reached, settled), and the report's outcome is Drained as undelivered is 0"]
 async fn a_child_that_ends_at_its_stop_with_a_child_future_in_flight_never_says_drained_having_dropped_it(
 ) {
     tokio::time::pause();
