@@ -487,22 +487,67 @@ impl<M: Message> Message for Tracked<M> {
     type Result = M::Result;
 }
 
-/// The reply of a [`Tracked`] message: the inner handler's reply, unchanged.
+/// The reply of a [`Tracked`] message: the inner handler's reply,
+/// unchanged, or the message itself, held back for the next incarnation.
 #[doc(hidden)]
-#[derive(Debug)]
-pub struct TrackedResponse<R>(R);
+pub struct TrackedResponse<R>(Reply<R>);
+
+/// What a [`TrackedResponse`] carries.
+enum Reply<R> {
+    /// The handler's reply.
+    Handled(R),
+    /// The `Tracked<M>` message, unhandled: the incarnation is past its
+    /// restart's marker (see [`signals::defers`](super::signals::defers)).
+    Held(Box<dyn std::any::Any>),
+}
+
+impl<R> std::fmt::Debug for TrackedResponse<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = match self.0 {
+            Reply::Handled(_) => "Handled",
+            Reply::Held(_) => "Held",
+        };
+        f.debug_tuple("TrackedResponse").field(&what).finish()
+    }
+}
 
 impl<A, M, R> MessageResponse<A, Tracked<M>> for TrackedResponse<R>
 where
-    A: Actor,
-    M: Message,
+    A: Handler<M, Result = R>,
+    M: Message + 'static,
     R: MessageResponse<A, M>,
 {
     #[inline]
     fn handle(self, ctx: &mut A::Context, tx: Option<OneshotSender<M::Result>>) {
-        self.0.handle(ctx, tx)
+        match self.0 {
+            Reply::Handled(reply) => reply.handle(ctx, tx),
+            Reply::Held(message) => hold::<A, M>(message, tx),
+        }
     }
 }
+
+/// Hands a message held back past a restart's marker, with its reply's
+/// sender, to the runner: the next incarnation handles it before anything
+/// queued in its mailbox. Unsettled until then; if the child ends for good
+/// first, it is undelivered.
+#[cold]
+fn hold<A, M>(message: Box<dyn std::any::Any>, tx: Option<OneshotSender<M::Result>>)
+where
+    A: Handler<M>,
+    M: Message + 'static,
+{
+    let message = message
+        .downcast::<Tracked<M>>()
+        .expect("a held reply carries its own message");
+    let handle: Held<A> = Box::new(move |actor, ctx| {
+        handle_tracked(actor, *message, ctx).handle(ctx, tx);
+    });
+    super::signals::defer(Box::new(handle));
+}
+
+/// A message held back for the next incarnation, ready to be handled by it
+/// (see [`hold`]); the runner downcasts the signal's item to it.
+pub(crate) type Held<A> = Box<dyn FnOnce(&mut A, &mut <A as Actor>::Context)>;
 
 /// Handles a [`Tracked`] message with the actor's own handler, settling it
 /// (or, for a handler answering with a
@@ -519,6 +564,9 @@ where
     A: Handler<M>,
     M: Message + 'static,
 {
+    if super::signals::defers() {
+        return TrackedResponse(Reply::Held(Box::new(message)));
+    }
     let inner = message
         .message
         .take()
@@ -529,7 +577,7 @@ where
     }
     message.child.settle_handled();
     drop(message);
-    TrackedResponse(actor.handle(inner, ctx))
+    TrackedResponse(Reply::Handled(actor.handle(inner, ctx)))
 }
 
 /// [`handle_tracked`] for a handler answering with a `ChildFuture`: the
@@ -553,7 +601,7 @@ where
     drop(message);
     let mut reply = actor.handle(inner, ctx);
     response::settle_later::<A::Result, M::Result>(&mut reply, pending);
-    TrackedResponse(reply)
+    TrackedResponse(Reply::Handled(reply))
 }
 
 /// An accepted message whose settlement waits for the end of its

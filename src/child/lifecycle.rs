@@ -463,6 +463,18 @@ impl Lifecycle {
         }
     }
 
+    /// Whether the incarnation under way drains for a restart and is past
+    /// its marker: what it reads from its mailbox now (its context was not
+    /// stopped there, or its `stopping` kept it running) is the next
+    /// incarnation's, and is held back for it.
+    pub(crate) fn is_past_restart_marker(&self) -> bool {
+        matches!(
+            self.state,
+            State::Starting { drain: Some(d) } | State::Running { drain: Some(d) }
+                if d.for_restart && d.marker_reached
+        )
+    }
+
     /// Whether the incarnation runs with no drain under way: the state of
     /// the message path.
     #[inline]
@@ -664,9 +676,10 @@ impl Lifecycle {
                         Some(mut d) if d.for_restart && !d.then_stop => {
                             // The strategy's drain becomes the stop's: its
                             // marker is queued and its grace runs. If it
-                            // already stopped the context, what waits past
-                            // its marker is drained by the next incarnation.
-                            if d.context_stopped {
+                            // already reached its marker, what waits past
+                            // it (or was held back) is drained by the next
+                            // incarnation.
+                            if d.marker_reached {
                                 d.then_stop = true;
                             } else {
                                 d.for_restart = false;

@@ -301,6 +301,10 @@ struct Rare {
     /// The box that carries a restart's fresh value to `restart_fresh`,
     /// kept between restarts.
     fresh: Option<Box<dyn std::any::Any>>,
+    /// The messages held back past a restart's marker (each a
+    /// [`Held<A>`](super::drain::Held)), in the order they were queued: the
+    /// next incarnation handles them first ([`ReplayHeld`]).
+    held: Rc<std::cell::RefCell<std::collections::VecDeque<Box<dyn std::any::Any>>>>,
 }
 
 /// When a stop (or strategy drain) began, and its grace.
@@ -454,19 +458,25 @@ impl<A: SupervisedActor> Runner<A> {
                 }
                 State::Starting { .. } | State::Running { .. } => {
                     // A restart's drain ends at its marker: the context stops
-                    // there unless the incarnation owns futures in flight.
+                    // there unless the incarnation owns futures in flight,
+                    // and what follows the marker is held back for the next
+                    // incarnation.
                     let stop_at = this
                         .core
                         .lifecycle
                         .restart_marker()
-                        .filter(|_| this.owned_idle());
+                        .map(|id| (id, !this.owned_idle()));
+                    let past_marker = this.core.lifecycle.is_past_restart_marker();
                     let ChildContext::Built(context) = &mut this.context else {
                         unreachable!("a starting or running child has a context");
                     };
                     // Unset outside such a poll (polls of runners never
                     // nest), so only a restart's drain touches it.
-                    let previous = stop_at.map(signals::stop_at_marker);
+                    let previous = stop_at.map(|(id, busy)| signals::stop_at_marker(id, busy));
                     let outer = signals::enter();
+                    if past_marker {
+                        signals::defer_past_marker();
+                    }
                     let polled =
                         catch_unwind(AssertUnwindSafe(|| Pin::new(&mut *context).poll(cx)));
                     let reported = signals::leave(outer);
@@ -882,6 +892,16 @@ impl<A: SupervisedActor> Runner<A> {
                 context
             }
         };
+        // Polled last first: the start barrier, then each message held back,
+        // in order, then the mailbox.
+        if let Some(rare) = self.rare.as_ref() {
+            for _ in 0..rare.held.borrow().len() {
+                context.ctx().wait(ReplayHeld::<A> {
+                    held: rare.held.clone(),
+                    actor: std::marker::PhantomData,
+                });
+            }
+        }
         context.ctx().wait(StartBarrier);
         Event::Built
     }
@@ -891,6 +911,9 @@ impl<A: SupervisedActor> Runner<A> {
     fn after_poll(&mut self, polled: std::thread::Result<Poll<()>>, mut reported: Reported) {
         if reported.owned() {
             self.adopt_owned(signals::take_owned());
+        }
+        if reported.deferred() {
+            self.hold(signals::take_deferred());
         }
         if let Some(reason) = reported.failure.take() {
             // Kept until the incarnation ends: its `stopping` may keep it
@@ -942,10 +965,37 @@ impl<A: SupervisedActor> Runner<A> {
         self.rare_mut().owned.adopt(adopted);
     }
 
+    /// Keeps the messages held back past a restart's marker during a poll,
+    /// for the next incarnation.
+    #[cold]
+    fn hold(&mut self, messages: Vec<Box<dyn std::any::Any>>) {
+        self.rare_mut().held.borrow_mut().extend(messages);
+    }
+
     /// Whether no future the incarnation owns is in flight: a drain is not
     /// over before.
     fn owned_idle(&self) -> bool {
         self.rare.as_ref().is_none_or(|rare| rare.owned.is_idle())
+    }
+
+    /// Drops the messages still held back for a next incarnation that will
+    /// not come: the child is closed, so they are undelivered, and their
+    /// requesters get an error.
+    fn drop_held(&mut self) {
+        let Some(rare) = self.rare.as_mut() else {
+            return;
+        };
+        let held = std::mem::take(&mut *rare.held.borrow_mut());
+        if held.is_empty() {
+            return;
+        }
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| drop(held))) {
+            tracing::error!(
+                path = %self.link.path(),
+                reason = %panic_message(payload),
+                "dropping a message held for the next incarnation panicked"
+            );
+        }
     }
 
     /// Drops the futures the ending incarnation still owns, so that their
@@ -1030,6 +1080,7 @@ impl<A: SupervisedActor> Runner<A> {
         // From here every handle refuses, and a message dropped unhandled is
         // undelivered, not cancelled.
         let counts = self.core.shared.close();
+        self.drop_held();
         // Dropped in place (a move would copy the whole context first); a
         // panic in a destructor still leaves the slot `Unbuilt`.
         let context = &mut self.context;
@@ -1191,6 +1242,37 @@ fn restart_in_place<A: SupervisedActor>(
             FailurePhase::Restarting,
             "the mailbox was disconnected".into(),
         ))),
+    }
+}
+
+/// A `ctx.wait` future that hands the next incarnation one message held
+/// back past a restart's marker: the oldest still held. One is queued per
+/// message, so a handler that makes the context wait (`ctx.wait`,
+/// `AtomicResponse`) keeps the next one waiting too, as the mailbox would.
+/// Dropped unpolled (the incarnation ended first), it leaves its message
+/// held for the incarnation after.
+struct ReplayHeld<A> {
+    held: Rc<std::cell::RefCell<std::collections::VecDeque<Box<dyn std::any::Any>>>>,
+    actor: std::marker::PhantomData<fn(A)>,
+}
+
+impl<A: SupervisedActor> ActorFuture<A> for ReplayHeld<A> {
+    type Output = ();
+
+    fn poll(
+        self: Pin<&mut Self>,
+        actor: &mut A,
+        ctx: &mut Context<A>,
+        _: &mut task::Context<'_>,
+    ) -> Poll<()> {
+        let next = self.held.borrow_mut().pop_front();
+        if let Some(next) = next {
+            let handle = next
+                .downcast::<super::drain::Held<A>>()
+                .expect("a runner holds only its own child's messages");
+            handle(actor, ctx);
+        }
+        Poll::Ready(())
     }
 }
 
