@@ -202,12 +202,7 @@ fn reported(word: u64, aside: Option<Box<Aside>>) -> Reported {
     Reported {
         failure,
         word: word
-            & (MARKER
-                | (MARKER - 1)
-                | START_OVER
-                | OWNED_SOME
-                | STOPPED_AT_MARKER
-                | DEFERRED_SOME),
+            & (MARKER | (MARKER - 1) | START_OVER | OWNED_SOME | STOPPED_AT_MARKER | DEFERRED_SOME),
     }
 }
 
@@ -251,11 +246,7 @@ pub(crate) fn marker_reached(id: u32) -> bool {
         let stopped = if stop { STOPPED_AT_MARKER } else { 0 };
         let defer = if restart { DEFER } else { 0 };
         scope.set(
-            (word & !(MARKER - 1) & !STOPPED_AT_MARKER)
-                | MARKER
-                | stopped
-                | defer
-                | u64::from(id),
+            (word & !(MARKER - 1) & !STOPPED_AT_MARKER) | MARKER | stopped | defer | u64::from(id),
         );
         stop
     })
@@ -424,7 +415,10 @@ mod tests {
         assert!(!marker_reached(2), "another drain's marker");
         assert!(!defers());
         assert!(marker_reached(3));
-        assert!(defers(), "what follows the marker is the next incarnation's");
+        assert!(
+            defers(),
+            "what follows the marker is the next incarnation's"
+        );
         let reported = leave(outer);
         assert_eq!(reported.marker(), Some(3));
         assert!(reported.stopped_at_marker());

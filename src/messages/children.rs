@@ -104,12 +104,14 @@ impl Message for StopChild {
 /// Restarts one child: drains its current incarnation to the end of its
 /// mailbox as it is now, then starts a fresh one; messages sent meanwhile
 /// wait for it (even when the current incarnation holds its mailbox, in a
-/// `ctx.wait` or an `AtomicResponse`, when the request comes). One
-/// exception: while [`ChildFuture`](crate::ChildFuture)s of the draining
-/// incarnation are still running when it reaches the end of the drain, it
-/// keeps reading its mailbox until they end (actix polls a context's
-/// futures only together with its mailbox), so messages sent meanwhile may
-/// be handled by it. Answers once the new incarnation is starting. A child that
+/// `ctx.wait` or an `AtomicResponse`, when the request comes, when
+/// [`ChildFuture`](crate::ChildFuture)s of the draining incarnation are
+/// still running at the end of the drain, or when its `stopping` answers
+/// `Running::Continue`). What a [`ChildHandle`](crate::ChildHandle) sent is
+/// held back for the new incarnation, which handles it first, in order;
+/// messages sent through a raw `Addr` past the end of the drain may still
+/// reach the old incarnation while it runs on. Answers once the new
+/// incarnation is starting. A child that
 /// ends on its own while the request waits (a normal end its policy does
 /// not restart) is started again, as an ended child is (below).
 ///

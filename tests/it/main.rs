@@ -46,6 +46,7 @@ mod escalation;
 mod event_timing;
 mod fault_regressions;
 mod handle_by_path;
+mod held_past_marker;
 mod input_checks;
 mod inspection;
 mod invalid_specs;
