@@ -133,3 +133,42 @@ async fn messages_held_when_a_kill_ends_the_child_are_undelivered() {
     assert_eq!(report.undelivered, 3, "{report}");
     assert_eq!(report.cancelled, 0, "{report}");
 }
+
+/// A stop that takes over a restart's drain past its marker (the
+/// incarnation owns a `ChildFuture` in flight, so its context was not
+/// stopped there) leaves what was held to the next incarnation, which
+/// drains it: every request answered, `Drained`.
+///
+/// Seen if broken: the stop waits out its grace (the held messages are
+/// never handled by the draining incarnation) and answers `TimedOut` with
+/// them undelivered.
+#[actix_rt::test]
+async fn a_stop_past_a_restart_marker_drains_what_was_held_in_the_next_incarnation() {
+    tokio::time::pause();
+    let (app, handle, book) = one_keeper(Refuse::No).await;
+    let gate = Gate::new();
+    let slow = actix_rt::spawn(handle.send(Slow(0, gate.clone())));
+    assert_eq!(within(handle.send(Bump(1))).await.unwrap(), (1, 1));
+    let restart = restart(&app).await;
+    let after: Vec<_> = (11..=13)
+        .map(|id| actix_rt::spawn(handle.send(Bump(id))))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let stop = actix_rt::spawn(handle.stop());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    gate.open();
+    let _ = within(restart).await.unwrap();
+    let report = within(stop).await.unwrap();
+    assert_eq!(within(slow).await.unwrap().unwrap(), (0, 1));
+    let mut answers = Vec::new();
+    for send in after {
+        answers.push(within(send).await.unwrap().unwrap());
+    }
+    assert_eq!(answers, vec![(11, 2), (12, 2), (13, 2)]);
+    assert_eq!(
+        (report.outcome.clone(), report.undelivered),
+        (StopOutcome::Drained, 0),
+        "{report} after {:?}",
+        book.handled()
+    );
+}

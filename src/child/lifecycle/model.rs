@@ -18,7 +18,9 @@
 //!   it over), or the child has dependencies (it is parked at once);
 //! - a message queued behind a strategy restart's marker is never handled
 //!   by an incarnation that drains for that restart (the context stops at
-//!   the marker), unless a stop took the drain over;
+//!   the marker, and what a context that refused to stop there reads past
+//!   it is held back for the next incarnation), unless a stop took the
+//!   drain over; a raw message may be, once the context refused;
 //! - a child with dependencies builds an incarnation only after they were
 //!   ready (`DependenciesReady`) since it last built one, and a waiting
 //!   child has no context;
@@ -124,6 +126,12 @@ struct Model {
     /// A stop's drain was over: its marker handled, every counted message
     /// settled.
     stop_drained: bool,
+    /// Counted messages read past a restart's marker, held back for the
+    /// next incarnation (handled first by it).
+    held: VecDeque<Item>,
+    /// The incarnation's `stopping` answered `Running::Continue` when its
+    /// restart's marker stopped its context: it runs on until its grace.
+    refused: bool,
 }
 
 /// What the outside world (users, actix, timers, the supervisor) can do.
@@ -150,9 +158,12 @@ enum Input {
     FactoryFailsNext,
     DependenciesReady,
     StartTimeout,
+    /// The context's `stopping` answers `Running::Continue` when the marker
+    /// that ends a restart's drain stopped it.
+    RefuseToStop,
 }
 
-const INPUTS: [Input; 19] = [
+const INPUTS: [Input; 20] = [
     Input::SendCounted,
     Input::SendRaw,
     Input::HandleOne,
@@ -172,6 +183,7 @@ const INPUTS: [Input; 19] = [
     Input::FactoryFailsNext,
     Input::DependenciesReady,
     Input::StartTimeout,
+    Input::RefuseToStop,
 ];
 
 impl Model {
@@ -200,6 +212,8 @@ impl Model {
             start_timer_armed: false,
             deps_ready: false,
             stop_drained: false,
+            held: VecDeque::new(),
+            refused: false,
         };
         // As the runner's spawn does: the first incarnation at once (or
         // the wait for its dependencies).
@@ -207,9 +221,11 @@ impl Model {
         model
     }
 
+    /// Counted messages not settled yet: queued, or held back.
     fn counted_waiting(&self) -> u8 {
         self.mailbox
             .iter()
+            .chain(&self.held)
             .filter(|item| matches!(item, Item::Msg { counted: true, .. }))
             .count() as u8
     }
@@ -261,6 +277,13 @@ impl Model {
             }
             Input::HandleOne if self.ctx == Ctx::Running && !self.mailbox.is_empty() => {
                 let item = self.mailbox.pop_front().expect("not empty");
+                if matches!(item, Item::Msg { counted: true, .. })
+                    && self.lifecycle.is_past_restart_marker()
+                {
+                    // The runner's signal scope holds it back.
+                    self.held.push_back(item);
+                    return Some(self.quiet(config).and_then(|()| self.check()));
+                }
                 if matches!(
                     item,
                     Item::Msg {
@@ -281,6 +304,7 @@ impl Model {
                         ..
                     }
                 ) && self.drains_for_restart()
+                    && (matches!(item, Item::Msg { counted: true, .. }) || !self.refused)
                 {
                     return Some(Err(
                         "a message queued behind a restart's marker was handled by the \
@@ -412,6 +436,11 @@ impl Model {
                 );
                 self.apply(Event::StartTimeout(failure), config)
             }
+            Input::RefuseToStop if self.ctx == Ctx::Stopping && self.drains_for_restart() => {
+                self.ctx = Ctx::Running;
+                self.refused = true;
+                self.quiet(config)
+            }
             _ => return None,
         };
         Some(result.and_then(|()| self.check()))
@@ -507,6 +536,11 @@ impl Model {
                         )?;
                     } else {
                         self.ctx = Ctx::Starting;
+                        self.refused = false;
+                        // Handled first by the fresh incarnation, in order.
+                        while let Some(item) = self.held.pop_back() {
+                            self.mailbox.push_front(item);
+                        }
                         if action == Action::Build {
                             self.apply(Event::Built, config)?;
                         }
@@ -591,6 +625,7 @@ impl Model {
                         undelivered,
                     });
                     self.mailbox.clear();
+                    self.held.clear();
                     self.ctx = Ctx::None;
                     self.refusing = true;
                     self.startup.get_or_insert(false);
@@ -696,6 +731,8 @@ impl Model {
             State::Starting { .. } | State::Running { .. } => match self.ctx {
                 Ctx::Starting => Some(Input::StartOver),
                 Ctx::Running if !self.mailbox.is_empty() => Some(Input::HandleOne),
+                // A context that refused to stop runs on until its grace.
+                Ctx::Running if self.refused && self.grace_armed => Some(Input::GraceOver),
                 Ctx::Stopping => Some(Input::ExitNormally),
                 _ => None,
             },
@@ -726,7 +763,9 @@ impl Model {
             return Err("the startup handle never answered".into());
         }
         let drained = report.ending == Ending::Stopped && report.undelivered == 0;
-        if stopped_live && !(drained || report.ending == Ending::Failed) {
+        // A context that refused to stop is terminated at the grace.
+        let refused = model.refused && report.ending == Ending::TimedOut;
+        if stopped_live && !(drained || refused || report.ending == Ending::Failed) {
             return Err(format!("a stop of a live child ended {report:?}"));
         }
         Ok(())

@@ -722,6 +722,38 @@ fn a_restart_drain_stopped_at_its_marker_leaves_what_is_behind_it_to_the_next_in
     ));
 }
 
+/// Past a restart's marker whose context was not stopped there (it owned
+/// futures in flight), the incarnation holds back what it reads; a stop
+/// that comes then leaves what was held to the next incarnation, while
+/// the context is stopped once its futures are done (the drain is still
+/// the restart's until then).
+#[test]
+fn a_stop_past_a_restart_marker_leaves_what_was_held_to_the_next_incarnation() {
+    let mut lifecycle = running();
+    lifecycle.step(Event::Restart);
+    assert!(!lifecycle.is_past_restart_marker());
+    lifecycle.step(Event::MarkerReached(1));
+    assert!(lifecycle.is_past_restart_marker());
+    assert_eq!(lifecycle.step(Event::Stop).as_slice(), [Action::Refuse]);
+    assert!(lifecycle.is_past_restart_marker(), "still held back");
+    assert_eq!(
+        lifecycle.step(Event::Quiet { settled: false }).as_slice(),
+        [Action::StopContext]
+    );
+    lifecycle.step(Event::Ended {
+        end: End::Normal,
+        settled: false,
+    });
+    assert!(matches!(
+        lifecycle.state(),
+        State::Pending {
+            stop: true,
+            drain_to: None,
+            ..
+        }
+    ));
+}
+
 /// An incarnation that ends on its own once its stop's marker was handled,
 /// with every accepted message settled, ends the child whatever its
 /// policy: no incarnation is built to drain nothing. With a message still
