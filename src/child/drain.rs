@@ -22,9 +22,10 @@
 //!   waits for room in a full mailbox drops its message). A message dropped
 //!   after the child is gone is undelivered, counted as accepted minus
 //!   settled when the child closed. A `ChildFuture` dropped unfinished
-//!   while the child is stopping (its incarnation ended during the stop's
-//!   drain) settles its message as lost: undelivered too, yet it no longer
-//!   holds the drain open. So accepted = handled + cancelled + undelivered,
+//!   during a drain that promised to wait for it (a stop's, or a
+//!   restart's: its incarnation ended, or the grace terminated it)
+//!   settles its message as lost: undelivered too, yet it no longer holds
+//!   the drain open. So accepted = handled + cancelled + undelivered,
 //!   and a requester that gives up never holds a drain open.
 //! - The accepted count only goes down when `try_send` finds the mailbox full
 //!   (or closed) after counting; the message is handed back.
@@ -91,7 +92,7 @@ pub(crate) struct ChildShared {
     settled: AtomicU64,
     /// Accepted messages settled unhandled: cancelled by their requesters
     /// (bits 0 to 39), and lost, their `ChildFuture` dropped unfinished
-    /// while the child was stopping (bits 40 to 63). One word: the shared
+    /// during a drain (bits 40 to 63). One word: the shared
     /// state stays within its size bound.
     dropped: AtomicU64,
     /// The runner task's waker, kept (not taken) so that a stop request or a
@@ -160,8 +161,14 @@ impl Counts {
         }
     }
 
+    /// Settled less cancelled and lost. Saturating: counts read while a
+    /// message settles on another thread may see its `dropped` before its
+    /// `settled` (added in that order, so that a runner that sees every
+    /// message settled also sees why).
     pub(crate) fn handled(&self) -> u64 {
-        self.settled - self.cancelled - self.lost
+        self.settled
+            .saturating_sub(self.cancelled)
+            .saturating_sub(self.lost)
     }
 
     /// Accepted and not handled or cancelled: never settled, or lost.
@@ -398,15 +405,17 @@ impl ChildShared {
 
     /// An accepted message answered with a `ChildFuture` is done:
     ///
-    /// - its future `completed`: handled;
-    /// - dropped unfinished (its incarnation ended, or a strategy restart
-    ///   terminated it): handled, its handler ran and the child lives on;
-    ///   but while the child is stopping, lost: its stop did not drain it;
+    /// - its future completed: handled;
+    /// - dropped unfinished while no drain waited for it (its incarnation
+    ///   ended, a panic elsewhere): handled, its handler ran;
+    /// - dropped unfinished during a drain (a stop's, or a restart's: the
+    ///   runner says so with [`FutureEnd::Lost`]), or while the child is
+    ///   stopping: lost, the drain promised to wait for it;
     /// - the child is gone: left unsettled, undelivered.
-    pub(crate) fn settle_owned(&self, completed: bool) {
-        match self.status() {
-            GONE => return,
-            STOPPING if !completed => {
+    pub(crate) fn settle_owned(&self, end: FutureEnd) {
+        match (self.status(), end) {
+            (GONE, _) => return,
+            (_, FutureEnd::Lost) | (STOPPING, FutureEnd::Dropped) => {
                 self.dropped.fetch_add(LOST_ONE, SeqCst);
             }
             _ => {}
@@ -421,6 +430,7 @@ impl ChildShared {
         if self.status() == GONE {
             return;
         }
+        // `dropped` first: see `Counts::handled`.
         self.dropped.fetch_add(1, SeqCst);
         self.settled.fetch_add(1, SeqCst);
         // A drain may be waiting for this message.
@@ -596,7 +606,7 @@ where
 {
     let pending = Box::new(Pending {
         child: message.child.clone(),
-        completed: false,
+        end: FutureEnd::Dropped,
     });
     drop(message);
     let mut reply = actor.handle(inner, ctx);
@@ -609,19 +619,34 @@ where
 /// settles the message (see [`ChildShared::settle_owned`]).
 pub(crate) struct Pending {
     child: Arc<ChildShared>,
-    /// Whether the future completed (its reply was sent).
-    completed: bool,
+    /// How the future ended; `Dropped` until told otherwise.
+    end: FutureEnd,
+}
+
+/// How a `ChildFuture` answering a handle's message ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FutureEnd {
+    /// It completed: its reply was sent.
+    Completed,
+    /// It was dropped unfinished, no drain waiting for it.
+    Dropped,
+    /// It was dropped unfinished while a drain waited for it.
+    Lost,
 }
 
 impl response::Settlement for Pending {
     fn complete(mut self: Box<Self>) {
-        self.completed = true;
+        self.end = FutureEnd::Completed;
+    }
+
+    fn lose(mut self: Box<Self>) {
+        self.end = FutureEnd::Lost;
     }
 }
 
 impl Drop for Pending {
     fn drop(&mut self) {
-        self.child.settle_owned(self.completed);
+        self.child.settle_owned(self.end);
     }
 }
 
@@ -656,7 +681,7 @@ mod tests {
     fn owned(child: &Arc<ChildShared>) -> Box<Pending> {
         Box::new(Pending {
             child: child.clone(),
-            completed: false,
+            end: FutureEnd::Dropped,
         })
     }
 
@@ -670,10 +695,12 @@ mod tests {
     #[test]
     fn an_owned_future_settles_by_how_and_when_it_ended() {
         let child = ChildShared::new("child".into());
-        accept(&child, 7);
-        // Accepting: completed or dropped (its incarnation ended), handled.
+        accept(&child, 8);
+        // Accepting: completed or dropped (its incarnation ended), handled;
+        // dropped during a restart's drain, lost.
         owned(&child).complete();
         drop(owned(&child));
+        owned(&child).lose();
         // Stopping: completed is handled; dropped unfinished is lost; a
         // requester that gave up cancelled its message.
         child.begin_stopping();
@@ -683,10 +710,10 @@ mod tests {
         assert_eq!(
             child.counts(),
             Counts {
-                accepted: 7,
-                settled: 5,
+                accepted: 8,
+                settled: 6,
                 cancelled: 1,
-                lost: 1,
+                lost: 2,
             }
         );
         // Gone: left unsettled, whichever way it ends.
@@ -698,7 +725,7 @@ mod tests {
         assert_eq!(child.counts(), counts);
         assert_eq!(counts.handled(), 3);
         assert_eq!(counts.cancelled, 1);
-        assert_eq!(counts.undelivered(), 3, "two unsettled and one lost");
+        assert_eq!(counts.undelivered(), 4, "two unsettled and two lost");
         assert_eq!(
             counts.handled() + counts.cancelled + counts.undelivered(),
             counts.accepted

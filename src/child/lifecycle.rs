@@ -291,6 +291,9 @@ pub(crate) enum Action {
     QueueMarker(u32),
     /// Stop the drained context: `stopping` and `stopped` run.
     StopContext,
+    /// Hand the incarnation under way, first, what it held back past its
+    /// restart's marker: a stop took the drain over, so it drains them.
+    ReplayHeld,
     /// End the incarnation now without its hooks; keep the mailbox.
     Terminate,
     /// Ask the restart rules; answer with `Verdict`.
@@ -676,13 +679,17 @@ impl Lifecycle {
                         Some(mut d) if d.for_restart && !d.then_stop => {
                             // The strategy's drain becomes the stop's: its
                             // marker is queued and its grace runs. If it
-                            // already reached its marker, what waits past
-                            // it (or was held back) is drained by the next
-                            // incarnation.
-                            if d.marker_reached {
+                            // already stopped the context, what waits past
+                            // its marker (or was held back) is drained by
+                            // the next incarnation; else by this one, what
+                            // it held back first.
+                            if d.context_stopped {
                                 d.then_stop = true;
                             } else {
                                 d.for_restart = false;
+                                if d.marker_reached {
+                                    out.push(Action::ReplayHeld);
+                                }
                             }
                             self.set_drain(Some(d));
                             out.push(Action::Refuse);

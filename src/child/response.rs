@@ -27,10 +27,12 @@
 //! - A message sent through a [`ChildHandle`](crate::ChildHandle) whose
 //!   handler answers with a `ChildFuture` is settled when its future ends,
 //!   not when its handler is called (a [`Settlement`]): handled if the
-//!   future completed, or if it was dropped unfinished while the child was
-//!   not stopping (its incarnation ended, its handler ran); lost while the
-//!   child is stopping; left unsettled once the child is gone. The child's
-//!   report counts lost and unsettled messages as undelivered.
+//!   future completed, or if it was dropped unfinished while no drain
+//!   waited for it (its incarnation ended, its handler ran); lost when it
+//!   was dropped unfinished during a drain (a stop's or a restart's: the
+//!   runner passes `lost` to [`Owned::cancel_all`]) or while the child is
+//!   stopping; left unsettled once the child is gone. The child's report
+//!   counts lost and unsettled messages as undelivered.
 
 use std::any::{Any, TypeId};
 use std::cell::RefCell;
@@ -70,13 +72,15 @@ use super::signals::{self, Adopted, OwnedSlot};
 ///   those).
 /// - **A strategy restart's drain waits for it too**, within the same grace;
 ///   past it the incarnation is terminated and the future dropped (its
-///   requester gets an error). The child lives on, so its message counts as
-///   handled (its handler ran), not as undelivered.
+///   requester gets an error), and the child's report counts its message
+///   as undelivered: the drain did not keep its promise.
 /// - When its incarnation ends for any other reason (a panic elsewhere,
-///   [`fail`](crate::fail), `ctx.stop()`), the future is dropped at once and
-///   its requester gets an error; its message counts as handled too, unless
-///   a stop of the child is under way: then that stop did not drain it, and
-///   its report counts the message as undelivered (and is not `Drained`).
+///   [`fail`](crate::fail), `ctx.stop()`, a worker's loop returning on its
+///   token), the future is dropped at once and its requester gets an error;
+///   its message counts as handled (its handler ran), unless a drain (a
+///   stop's or a restart's) was under way: that drain did not wait for it,
+///   and the child's report counts the message as undelivered (so a later
+///   stop's report is not `Drained`).
 ///
 /// A message answered this way counts as handled when its future ends, not
 /// when its handler returns. The work runs to its end even if its requester
@@ -210,6 +214,9 @@ pub(crate) fn settles_later<R: 'static, T: 'static>() -> bool {
 pub(crate) trait Settlement {
     /// The future completed: its reply was sent.
     fn complete(self: Box<Self>);
+    /// The future was dropped unfinished while a drain that promised to
+    /// wait for it was under way.
+    fn lose(self: Box<Self>);
 }
 
 /// Hands the settlement of a message to the [`ChildFuture`] its handler
@@ -239,8 +246,15 @@ impl<T> OwnedSlot for Slot<T> {
         self.work.borrow().is_some()
     }
 
-    fn cancel(&self) {
-        let work = self.work.borrow_mut().take();
+    fn cancel(&self, lost: bool) {
+        let Some(mut work) = self.work.borrow_mut().take() else {
+            return;
+        };
+        if lost {
+            if let Some(pending) = work.pending.take() {
+                pending.lose();
+            }
+        }
         drop(work);
     }
 }
@@ -283,7 +297,7 @@ impl<A: Actor, T> ActorFuture<A> for OwnedTask<T> {
 
 impl<T> Drop for OwnedTask<T> {
     fn drop(&mut self) {
-        self.slot.cancel();
+        self.slot.cancel(false);
     }
 }
 
@@ -313,13 +327,15 @@ impl Owned {
     }
 
     /// Drops every owned future still in flight: their requesters get an
-    /// error. Returns how many there were.
-    pub(crate) fn cancel_all(&mut self) -> usize {
+    /// error; with `lost`, a drain that promised to wait for them was under
+    /// way, and their messages count undelivered. Returns how many there
+    /// were.
+    pub(crate) fn cancel_all(&mut self, lost: bool) -> usize {
         let mut cancelled = 0;
         for slot in self.slots.drain(..) {
             if slot.is_live() {
                 cancelled += 1;
-                slot.cancel();
+                slot.cancel(lost);
             }
         }
         cancelled

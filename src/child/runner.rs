@@ -697,6 +697,7 @@ impl<A: SupervisedActor> Runner<A> {
                 self.link.token.cancel();
                 self.core.addr.do_send(DrainMarker(id));
             }
+            Action::ReplayHeld => self.replay_held(),
             Action::StopContext => {
                 if let ChildContext::Built(context) = &mut self.context {
                     context.ctx().stop();
@@ -706,7 +707,7 @@ impl<A: SupervisedActor> Runner<A> {
                 if let ChildContext::Built(context) = &mut self.context {
                     context.ctx().terminate();
                 }
-                self.cancel_owned();
+                self.cancel_owned(true);
                 tracing::warn!(path = %self.link.path(), "child did not drain within its grace; terminated for the restart");
                 self.link.token.cancel();
                 self.link.record.borrow_mut().started_at = None;
@@ -954,7 +955,8 @@ impl<A: SupervisedActor> Runner<A> {
             )),
         };
         self.link.token.cancel();
-        self.cancel_owned();
+        // A drain (a stop's or a restart's) promised to wait for them.
+        self.cancel_owned(self.core.lifecycle.is_draining());
         let settled = self.core.shared.is_settled();
         self.apply(Event::Ended { end, settled });
     }
@@ -976,6 +978,23 @@ impl<A: SupervisedActor> Runner<A> {
     /// over before.
     fn owned_idle(&self) -> bool {
         self.rare.as_ref().is_none_or(|rare| rare.owned.is_idle())
+    }
+
+    /// Hands the incarnation under way what it held back past its
+    /// restart's marker, before anything still in its mailbox: a stop took
+    /// the drain over.
+    #[cold]
+    fn replay_held(&mut self) {
+        let (ChildContext::Built(context), Some(rare)) = (&mut self.context, self.rare.as_ref())
+        else {
+            return;
+        };
+        for _ in 0..rare.held.borrow().len() {
+            context.ctx().wait(ReplayHeld::<A> {
+                held: rare.held.clone(),
+                actor: std::marker::PhantomData,
+            });
+        }
     }
 
     /// Drops the messages still held back for a next incarnation that will
@@ -1000,12 +1019,12 @@ impl<A: SupervisedActor> Runner<A> {
 
     /// Drops the futures the ending incarnation still owns, so that their
     /// requesters get an error now rather than after a backoff.
-    fn cancel_owned(&mut self) {
+    fn cancel_owned(&mut self, lost: bool) {
         let Some(rare) = self.rare.as_mut().filter(|rare| !rare.owned.is_empty()) else {
             return;
         };
         let owned = &mut rare.owned;
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| owned.cancel_all())) {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| owned.cancel_all(lost))) {
             tracing::error!(
                 path = %self.link.path(),
                 reason = %panic_message(payload),

@@ -345,8 +345,9 @@ pub(crate) trait OwnedSlot {
     /// Whether the slot still holds its future.
     fn is_live(&self) -> bool;
     /// Drops the future (and the reply's sender, so the requester gets an
-    /// error).
-    fn cancel(&self);
+    /// error); `lost` when a drain that promised to wait for it was under
+    /// way (its message then counts undelivered).
+    fn cancel(&self, lost: bool);
 }
 
 /// The slots registered during one poll of a child's context, for its
@@ -389,7 +390,7 @@ mod tests {
         fn is_live(&self) -> bool {
             true
         }
-        fn cancel(&self) {}
+        fn cancel(&self, _: bool) {}
     }
 
     #[test]

@@ -555,6 +555,14 @@ impl Model {
                 Action::Refuse => self.refusing = true,
                 Action::ArmGrace => self.grace_armed = true,
                 Action::QueueMarker(id) => self.mailbox.push_back(Item::Marker(id)),
+                Action::ReplayHeld => {
+                    if !matches!(self.ctx, Ctx::Starting | Ctx::Running) {
+                        return Err(format!("replayed into a context that was {:?}", self.ctx));
+                    }
+                    while let Some(item) = self.held.pop_back() {
+                        self.mailbox.push_front(item);
+                    }
+                }
                 Action::StopContext => {
                     if self.ctx != Ctx::Running {
                         return Err(format!("stopped a context that was {:?}", self.ctx));
