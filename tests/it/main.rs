@@ -35,6 +35,8 @@ mod attacks6_worker;
 mod attacks7_ends;
 mod attacks7_restart;
 mod attacks7_support;
+mod attacks8_restart;
+mod attacks8_support;
 mod attacks_pool;
 mod attacks_restart;
 mod cancellation_tokens;
