@@ -36,6 +36,7 @@ mod attacks7_ends;
 mod attacks7_restart;
 mod attacks7_support;
 mod attacks8_restart;
+mod attacks8_stop;
 mod attacks8_support;
 mod attacks_pool;
 mod attacks_restart;
