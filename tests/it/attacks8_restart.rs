@@ -11,7 +11,13 @@
 //! a `ChildFuture` dropped unfinished by the child's own end during a stop
 //! is undelivered and the report is not `Drained`.
 
-use actix_supervisor::{RestartChild, RestartPolicy, StopOutcome, Strategy, SupervisorActor};
+use std::time::Duration;
+
+use actix_supervisor::snapshot::NodeState;
+use actix_supervisor::testkit;
+use actix_supervisor::{
+    Backoff, RestartChild, RestartPolicy, StopOutcome, Strategy, SupervisorActor,
+};
 
 use crate::attacks7_support::assert_ids_account;
 use crate::attacks8_support::{ender, slow, Bump, EndOn, How, Senders};
@@ -133,5 +139,111 @@ async fn a_stop_during_a_restart_childs_drain_then_an_own_end_counts_the_dropped
             report,
             "{how:?}: a second stop"
         );
+    }
+}
+
+/// The same through a strategy restart: `a` fails, and its later sibling
+/// `b` (rest-for-one), or any sibling (one-for-all), restarts with it. `b`
+/// ends on its token (the drain cancels it) with a `ChildFuture` in flight;
+/// `b` lives on (`Always`), so its later stop must account for the dropped
+/// future as its sender saw it.
+#[actix_rt::test]
+#[ignore = "DEFECT: a strategy restart (rest-for-one and one-for-all) of a sibling that ends on \
+            its token drops its in-flight ChildFuture (NoReply), yet counts it handled: the \
+            sibling's later stop reports Drained, undelivered 0, with 1 of 2 senders left \
+            NoReply (1 booked + 0 + 0 != 2 accepted). Same cause as the RestartChild case: \
+            settle_owned counts a future dropped while not STOPPING as handled"]
+async fn a_strategy_restart_that_ends_a_sibling_on_its_token_never_counts_its_dropped_future_handled(
+) {
+    tokio::time::pause();
+    for strategy in [Strategy::RestForOne, Strategy::OneForAll] {
+        let (a, a_handle, _) = ender("a", How::Never, RestartPolicy::Always);
+        let (b, b_handle, b_book) = ender("b", How::Stop, RestartPolicy::Always);
+        let _app = SupervisorActor::builder("app")
+            .strategy(strategy)
+            .intensity(unlimited())
+            .child(a)
+            .child(b)
+            .start()
+            .unwrap();
+        within(b_handle.started()).await.unwrap();
+        let never = Gate::new();
+        let mut senders = Senders::default();
+        senders.send(&b_handle, slow(1, &never), None);
+        b_book.began(1).await;
+        let now = Gate::new();
+        now.open();
+        a_handle.do_send(EndOn(now, How::Fail)).unwrap();
+        let fared_first = senders.fared().await;
+        assert_eq!(
+            fared_first.no_reply, 1,
+            "{strategy:?}: the restart dropped it"
+        );
+        let mut senders = Senders::default();
+        senders.send(&b_handle, Bump(2), None);
+        let report = within(b_handle.stop()).await;
+        let fared = fared_first + senders.fared().await;
+        assert!(b_book.built() >= 2, "{strategy:?}: b was restarted");
+        assert_ids_account(&report, fared, b_book.ids(), &format!("{strategy:?}"));
+    }
+}
+
+/// `RestartChild` comes in a long backoff, with messages waiting, to a
+/// child that ends on its token: the incarnation built to drain them may
+/// find its token cancelled at once. What waited must be handled by an
+/// incarnation before the fresh one, the restart must answer, and the
+/// child must not spin through incarnations; a message sent after the
+/// request waits for the fresh one.
+#[actix_rt::test]
+async fn a_restart_child_in_a_backoff_of_a_child_that_ends_on_its_token_drains_what_waited_once() {
+    tokio::time::pause();
+    for how in [How::Stop, How::Fail] {
+        let (spec, handle, book) = ender("e", how, RestartPolicy::Always);
+        let app = SupervisorActor::builder("app")
+            .intensity(unlimited())
+            .child(spec.backoff(Backoff::new(
+                Duration::from_secs(10),
+                Duration::from_secs(60),
+            )))
+            .start()
+            .unwrap();
+        within(handle.started()).await.unwrap();
+        let now = Gate::new();
+        now.open();
+        handle.do_send(EndOn(now, How::Fail)).unwrap();
+        testkit::wait_for_node(&app, "/app/e", |n| {
+            matches!(n.state, NodeState::Restarting { .. })
+        })
+        .await;
+        let mut senders = Senders::default();
+        for id in 1..=3 {
+            senders.send(&handle, Bump(id), None);
+        }
+        tokio::task::yield_now().await;
+        within(app.send(RestartChild::new("e")))
+            .await
+            .unwrap()
+            .unwrap();
+        senders.send(&handle, Bump(4), None);
+        let fared = senders.fared().await;
+        assert_eq!(fared.answered, 4, "{how:?}: {fared:?}");
+        let by = |id| {
+            book.handled()
+                .into_iter()
+                .find(|&(m, _)| m == id)
+                .map(|(_, i)| i)
+        };
+        let fresh = by(4).expect("handled");
+        for id in 1..=3 {
+            assert!(
+                by(id).expect("handled") < fresh,
+                "{how:?}: message {id}, queued before the restart, reached the fresh \
+                 incarnation {fresh}: {:?}",
+                book.handled()
+            );
+        }
+        assert!(book.built() <= 4, "{how:?}: {} incarnations", book.built());
+        let report = within(handle.stop()).await;
+        assert_eq!(report.undelivered, 0, "{how:?}: {report}");
     }
 }
