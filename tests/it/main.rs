@@ -38,6 +38,7 @@ mod attacks7_support;
 mod attacks8_restart;
 mod attacks8_stop;
 mod attacks8_support;
+mod attacks8_threads;
 mod attacks_pool;
 mod attacks_restart;
 mod cancellation_tokens;
