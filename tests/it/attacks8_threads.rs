@@ -9,11 +9,13 @@
 
 use std::time::Duration;
 
+use actix_supervisor::snapshot::NodeState;
+use actix_supervisor::testkit;
 use actix_supervisor::{Kill, RestartPolicy, Stop, StopOutcome, SupervisorActor};
 
 use crate::attacks6_support::{joined, on_other_thread};
 use crate::attacks7_support::{assert_ids_account, Fared};
-use crate::attacks8_support::{ender, slow, Bump, How, Senders, Slow};
+use crate::attacks8_support::{ender, slow, Bump, EndOn, How, Senders, Slow};
 use crate::common::{unlimited, within, Gate};
 
 /// Messages each sending thread tries at most.
@@ -126,4 +128,48 @@ async fn a_nested_supervisor_killed_while_its_child_owns_futures_leaves_no_repor
     assert_ne!(report.outcome, StopOutcome::Drained, "{report}");
     let root = within(app.send(Stop)).await.unwrap();
     assert_eq!(root.outcome, StopOutcome::Drained, "{root}");
+}
+
+/// A nested supervisor restarted by its parent's one-for-all strategy (a
+/// sibling failed) while its child owns a `ChildFuture` that the child's
+/// own end (on its token, cancelled by the drain) drops: its requester gets
+/// `NoReply`. The child lives on through the restart (one run, one report),
+/// so its final report must account for that message as its sender saw it.
+#[actix_rt::test]
+#[ignore = "DEFECT: the grandchild's ChildFuture, dropped when the parent's one-for-all restart \
+            of the nested supervisor drains it (its token is cancelled, it ends), gets NoReply, \
+            yet the grandchild's final report (root Stop) is Drained with undelivered 0: \
+            1 booked + 0 + 0 != 2 accepted. Same cause as the strategy-restart defects in \
+            attacks8_restart.rs: a restart drain is not STOPPING, so the drop counts handled"]
+async fn a_nested_supervisor_restarted_by_its_parent_never_hides_a_future_its_child_dropped() {
+    tokio::time::pause();
+    let (spec, handle, book) = ender("e", How::Stop, RestartPolicy::Always);
+    let (x, x_handle, _) = ender("x", How::Never, RestartPolicy::Always);
+    let app = SupervisorActor::builder("app")
+        .strategy(actix_supervisor::Strategy::OneForAll)
+        .intensity(unlimited())
+        .child(x)
+        .child(SupervisorActor::builder("inner").child(spec))
+        .start()
+        .unwrap();
+    within(handle.started()).await.unwrap();
+    let never = Gate::new();
+    let mut senders = Senders::default();
+    senders.send(&handle, slow(1, &never), None);
+    book.began(1).await;
+    let now = Gate::new();
+    now.open();
+    x_handle.do_send(EndOn(now, How::Fail)).unwrap();
+    let first = senders.fared().await;
+    assert_eq!(first.no_reply, 1, "the restart dropped the future");
+    testkit::wait_for_node(&app, "/app/inner/e", |n| {
+        n.state == NodeState::Running && n.incarnation >= 2
+    })
+    .await;
+    let mut senders = Senders::default();
+    senders.send(&handle, Bump(2), None);
+    let fared = first + senders.fared().await;
+    let root = within(app.send(Stop)).await.unwrap();
+    let report = root.find("/app/inner/e").expect("e's report");
+    assert_ids_account(report, fared, book.ids(), "nested, one-for-all");
 }
