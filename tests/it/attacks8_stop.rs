@@ -21,7 +21,9 @@ use actix_supervisor::{
 };
 
 use crate::attacks7_support::{assert_ids_account, Fared};
-use crate::attacks8_support::{ender, fire, slow, Book, Bump, EndOn, Ender, How, Senders, Slow};
+use crate::attacks8_support::{
+    ender, fire, slow, Book, Bump, EndOn, Ender, How, Senders, Slow, DOOMED_DROPS,
+};
 use crate::common::{unlimited, within, Gate};
 
 /// Checks a stopped child's report against its senders and its book, and
@@ -226,4 +228,37 @@ async fn a_root_stop_reports_a_future_dropped_by_a_grandchilds_own_end_on_any_ar
         assert_eq!(&within(handle.stop()).await, report, "{case}");
     }
     other.stop();
+}
+
+/// A `ChildFuture` whose state panics when dropped is dropped by the
+/// library: by the child's own end during the stop, or by the stop's grace.
+/// The panic is user code's (the child's failure, at worst); the stop must
+/// still answer, and the supervisor must still answer after it.
+#[actix_rt::test]
+async fn a_child_future_that_panics_as_it_is_dropped_never_leaves_a_stop_unanswered() {
+    tokio::time::pause();
+    for on_token in [How::Stop, How::Never] {
+        let case = format!("own end on the token: {on_token:?}");
+        let (spec, handle, book) = ender("e", on_token, RestartPolicy::Always);
+        let app = SupervisorActor::builder("app")
+            .intensity(unlimited())
+            .child(spec.grace(actix_supervisor::Grace::Duration(Duration::from_secs(1))))
+            .start()
+            .unwrap();
+        within(handle.started()).await.unwrap();
+        let mut senders = Senders::default();
+        senders.send(&handle, crate::attacks8_support::Doomed(1), None);
+        book.began(1).await;
+        let drops = DOOMED_DROPS.load(std::sync::atomic::Ordering::SeqCst);
+        let report = within(handle.stop()).await;
+        let fared = senders.fared().await;
+        let dropped = DOOMED_DROPS.load(std::sync::atomic::Ordering::SeqCst) - drops;
+        assert_eq!(
+            dropped, 1,
+            "{case}: the future was dropped {dropped} times: {report}"
+        );
+        assert_closes(&report, fared, &book, &[], &case);
+        let root = within(app.send(Stop)).await.unwrap();
+        assert!(root.find("/app/e").is_some(), "{case}: {root}");
+    }
 }

@@ -270,3 +270,35 @@ where
         Err(_) => fared.refused += 1,
     }
 }
+
+/// Panics when dropped (unless the thread is already panicking).
+pub struct PanicOnDrop;
+
+/// How many `PanicOnDrop` were dropped.
+pub static DOOMED_DROPS: AtomicU64 = AtomicU64::new(0);
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        DOOMED_DROPS.fetch_add(1, Ordering::SeqCst);
+        if !std::thread::panicking() {
+            panic!("a ChildFuture's state panics as it is dropped");
+        }
+    }
+}
+
+/// A `ChildFuture` that never completes and whose state panics when it is
+/// dropped (a guard of user code that panics in `Drop`).
+#[derive(Message)]
+#[rtype(result = "(u32, u64)")]
+pub struct Doomed(pub u32);
+
+impl Handler<Doomed> for Ender {
+    type Result = ChildFuture<(u32, u64)>;
+    fn handle(&mut self, Doomed(id): Doomed, _: &mut Context<Self>) -> Self::Result {
+        self.book.begin(id);
+        ChildFuture::new(async move {
+            let _guard = PanicOnDrop;
+            std::future::pending::<(u32, u64)>().await
+        })
+    }
+}
