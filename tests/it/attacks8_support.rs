@@ -227,11 +227,11 @@ impl Senders {
     /// Sends `message` through `handle` in a task; `patience`, when given,
     /// is how long its requester waits before giving up (the `send` future
     /// dropped half-way).
-    pub fn send<M>(&mut self, handle: &ChildHandle<Ender>, message: M, patience: Option<Duration>)
+    pub fn send<A, M>(&mut self, handle: &ChildHandle<A>, message: M, patience: Option<Duration>)
     where
         M: Message + Send + 'static,
         M::Result: Send,
-        Ender: SupervisedHandler<M>,
+        A: SupervisedHandler<M>,
     {
         let sent = handle.send(message);
         self.0.push(tokio::task::spawn_local(async move {
