@@ -173,3 +173,54 @@ async fn a_nested_supervisor_restarted_by_its_parent_never_hides_a_future_its_ch
     let report = root.find("/app/inner/e").expect("e's report");
     assert_ids_account(report, fared, book.ids(), "nested, one-for-all");
 }
+
+/// The root is stopped while a strategy restart drains a sibling that owns
+/// a `ChildFuture`: the stop takes the drain over. Whether the future then
+/// completes (its gate opens) or is cancelled at the grace, the root's stop
+/// answers and the sibling's report matches what its sender saw.
+#[actix_rt::test]
+async fn a_root_stop_while_a_strategy_restart_waits_for_a_future_accounts_for_it() {
+    tokio::time::pause();
+    for strategy in [
+        actix_supervisor::Strategy::RestForOne,
+        actix_supervisor::Strategy::OneForAll,
+    ] {
+        for opens in [true, false] {
+            let case = format!("{strategy:?}, the gate opens: {opens}");
+            let (a, a_handle, _) = ender("a", How::Never, RestartPolicy::Always);
+            let (b, b_handle, b_book) = ender("b", How::Never, RestartPolicy::Always);
+            let b = b.grace(actix_supervisor::Grace::Duration(Duration::from_secs(1)));
+            let app = SupervisorActor::builder("app")
+                .strategy(strategy)
+                .intensity(unlimited())
+                .child(a)
+                .child(b)
+                .start()
+                .unwrap();
+            within(b_handle.started()).await.unwrap();
+            let gate = Gate::new();
+            let mut senders = Senders::default();
+            senders.send(&b_handle, slow(1, &gate), None);
+            b_book.began(1).await;
+            let now = Gate::new();
+            now.open();
+            a_handle.do_send(EndOn(now, How::Fail)).unwrap();
+            testkit::wait_for_node(&app, "/app/b", |n| n.state != NodeState::Running).await;
+            let stop = actix_rt::spawn(app.send(Stop));
+            tokio::task::yield_now().await;
+            if opens {
+                gate.open();
+            }
+            let root = within(stop).await.unwrap().unwrap();
+            let report = root.find("/app/b").expect("b's report");
+            let fared = senders.fared().await;
+            assert_ids_account(report, fared, b_book.ids(), &case);
+            assert_eq!(fared.answered, u64::from(opens), "{case}: {root}");
+            assert_eq!(
+                b_book.built(),
+                1,
+                "{case}: b restarted during the stop: {root}"
+            );
+        }
+    }
+}
