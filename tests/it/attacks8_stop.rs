@@ -262,3 +262,42 @@ async fn a_child_future_that_panics_as_it_is_dropped_never_leaves_a_stop_unanswe
         assert!(root.find("/app/e").is_some(), "{case}: {root}");
     }
 }
+
+/// Messages wait in a backoff; the stop's drain incarnation handles one
+/// that ends it (`ctx.stop()` or `fail`) and answers with a `ChildFuture`
+/// ready at its first poll, then the ones queued behind it in the same
+/// poll (actix reads on), among them another `ChildFuture`. Each sender's
+/// view must match the report.
+#[actix_rt::test]
+async fn a_drain_incarnation_that_ends_in_a_handler_answering_a_ready_future_accounts_for_the_rest()
+{
+    tokio::time::pause();
+    for how in [How::Stop, How::Fail] {
+        let (spec, handle, book) = ender("e", How::Never, RestartPolicy::Always);
+        let app = SupervisorActor::builder("app")
+            .intensity(unlimited())
+            .child(spec.backoff(Backoff::new(
+                Duration::from_secs(10),
+                Duration::from_secs(60),
+            )))
+            .start()
+            .unwrap();
+        within(handle.started()).await.unwrap();
+        let open = Gate::new();
+        open.open();
+        let mut fired = Fared::default();
+        fire(&handle, EndOn(open.clone(), How::Fail), &mut fired);
+        testkit::wait_for_node(&app, "/app/e", |n| {
+            matches!(n.state, NodeState::Restarting { .. })
+        })
+        .await;
+        let mut senders = Senders::default();
+        senders.send(&handle, crate::attacks8_support::ReadyAndEnd(1, how), None);
+        senders.send(&handle, slow(2, &open), None);
+        senders.send(&handle, Bump(3), None);
+        tokio::task::yield_now().await;
+        let report = within(handle.stop()).await;
+        let fared = senders.fared().await + fired;
+        assert_closes(&report, fared, &book, &[0], &format!("{how:?}"));
+    }
+}
