@@ -272,8 +272,13 @@ async fn a_child_future_that_panics_as_it_is_dropped_never_leaves_a_stop_unanswe
 async fn a_drain_incarnation_that_ends_in_a_handler_answering_a_ready_future_accounts_for_the_rest()
 {
     tokio::time::pause();
-    for how in [How::Stop, How::Fail] {
-        let (spec, handle, book) = ender("e", How::Never, RestartPolicy::Always);
+    for (how, policy) in [
+        (How::Stop, RestartPolicy::Always),
+        (How::Fail, RestartPolicy::Always),
+        (How::Stop, RestartPolicy::OnFailure),
+        (How::Fail, RestartPolicy::OnFailure),
+    ] {
+        let (spec, handle, book) = ender("e", How::Never, policy);
         let app = SupervisorActor::builder("app")
             .intensity(unlimited())
             .child(spec.backoff(Backoff::new(
@@ -298,6 +303,6 @@ async fn a_drain_incarnation_that_ends_in_a_handler_answering_a_ready_future_acc
         tokio::task::yield_now().await;
         let report = within(handle.stop()).await;
         let fared = senders.fared().await + fired;
-        assert_closes(&report, fared, &book, &[0], &format!("{how:?}"));
+        assert_closes(&report, fared, &book, &[0], &format!("{how:?}, {policy:?}"));
     }
 }
