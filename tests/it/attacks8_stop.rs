@@ -306,3 +306,33 @@ async fn a_drain_incarnation_that_ends_in_a_handler_answering_a_ready_future_acc
         assert_closes(&report, fared, &book, &[0], &format!("{how:?}, {policy:?}"));
     }
 }
+
+/// Messages are sent through a handle taken from the spec before the tree
+/// starts, among them `ChildFuture`s (one ready, one that never completes),
+/// and the stop comes before the child's first incarnation ran, for a
+/// child that ends on its token: the stop answers, its report closes.
+#[actix_rt::test]
+async fn a_stop_before_the_first_incarnation_ran_accounts_for_futures_sent_before_the_start() {
+    tokio::time::pause();
+    for on_token in [How::Stop, How::Fail, How::Never] {
+        let case = format!("own end on the token: {on_token:?}");
+        let (spec, handle, book) = ender("e", on_token, RestartPolicy::Always);
+        let spec = spec.grace(actix_supervisor::Grace::Duration(Duration::from_secs(1)));
+        let (open, never) = (Gate::new(), Gate::new());
+        open.open();
+        let mut senders = Senders::default();
+        senders.send(&handle, slow(1, &open), None);
+        senders.send(&handle, slow(2, &never), None);
+        senders.send(&handle, Bump(3), None);
+        tokio::task::yield_now().await;
+        let _app = SupervisorActor::builder("app")
+            .intensity(unlimited())
+            .child(spec)
+            .start()
+            .unwrap();
+        let report = within(handle.stop()).await;
+        let fared = senders.fared().await;
+        assert_closes(&report, fared, &book, &[], &case);
+        assert_eq!(fared.no_reply + fared.answered + fared.refused, 3, "{case}");
+    }
+}
