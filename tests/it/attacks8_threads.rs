@@ -1,6 +1,8 @@
 //! Eighth outside attack, from other OS threads and on nested supervisors:
-//! `ChildFuture`s that panic while other threads send and a stop comes, and
-//! a nested supervisor killed while its child owns futures.
+//! `ChildFuture`s that panic while other threads send and a stop comes; a
+//! nested supervisor killed, or restarted by its parent's strategy, while
+//! its child owns futures; a root stop while a strategy restart waits for
+//! a sibling's future.
 //!
 //! The promises attacked: every stop answers; the report closes with what
 //! the senders saw (`handled + cancelled + undelivered == accepted`, an `Ok`
