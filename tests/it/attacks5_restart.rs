@@ -626,20 +626,31 @@ fn a_restart_drain_held_past_its_grace_answers_and_the_fresh_one_works() {
             within(handle.send(Job::new(1, 0, How::Run))).await.unwrap(),
             fresh
         );
-        assert!(within(stuck).await.unwrap().is_err(), "cut off by the grace");
+        assert!(
+            within(stuck).await.unwrap().is_err(),
+            "cut off by the grace"
+        );
         let report = within(app.send(Stop)).await.unwrap();
         let report = report_of(&report, "/app/job");
         // The request cut off with its incarnation: its handler ran (the
         // book has it), but the drain did not wait for its `ChildFuture`
         // as it promised, so the report counts it undelivered (attack8).
         let handled = book.handled();
-        assert_eq!(handled.len(), 4, "each message's handler ran once: {handled:?}");
+        assert_eq!(
+            handled.len(),
+            4,
+            "each message's handler ran once: {handled:?}"
+        );
         assert_eq!(
             (report.undelivered, report.cancelled),
             (1, 0),
             "the cut-off request: {report}"
         );
-        assert_ne!(report.outcome, actix_supervisor::StopOutcome::Drained, "{report}");
+        assert_ne!(
+            report.outcome,
+            actix_supervisor::StopOutcome::Drained,
+            "{report}"
+        );
     });
 }
 

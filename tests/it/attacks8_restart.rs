@@ -35,14 +35,6 @@ use crate::common::{unlimited, within, Gate};
 /// and its requester gets `NoReply`. The restart then goes on; the later
 /// stop must not count that message as handled.
 #[actix_rt::test]
-#[ignore = "DEFECT: RestartChild on a child that ends on its token (the documented cooperative \
-            pattern) drops its in-flight ChildFuture (requester: NoReply), yet the message is \
-            counted handled: the later stop reports Drained, undelivered 0, cancelled 0, while \
-            1 of 2 senders saw an error (handled 1 booked + 0 + 0 != 2 accepted). Cause: \
-            ChildShared::settle_owned counts a future dropped unfinished as handled unless the \
-            status is STOPPING; a restart's drain is not a stop, though it promises to wait \
-            for owned futures and it is the drain itself (QueueMarker cancels the token) that \
-            ends the incarnation"]
 async fn a_restart_child_whose_drain_ends_the_child_on_its_token_never_counts_the_dropped_future_handled(
 ) {
     tokio::time::pause();
@@ -154,11 +146,6 @@ async fn a_stop_during_a_restart_childs_drain_then_an_own_end_counts_the_dropped
 /// `b` lives on (`Always`), so its later stop must account for the dropped
 /// future as its sender saw it.
 #[actix_rt::test]
-#[ignore = "DEFECT: a strategy restart (rest-for-one and one-for-all) of a sibling that ends on \
-            its token drops its in-flight ChildFuture (NoReply), yet counts it handled: the \
-            sibling's later stop reports Drained, undelivered 0, with 1 of 2 senders left \
-            NoReply (1 booked + 0 + 0 != 2 accepted). Same cause as the RestartChild case: \
-            settle_owned counts a future dropped while not STOPPING as handled"]
 async fn a_strategy_restart_that_ends_a_sibling_on_its_token_never_counts_its_dropped_future_handled(
 ) {
     tokio::time::pause();
@@ -256,15 +243,15 @@ async fn a_restart_child_in_a_backoff_of_a_child_that_ends_on_its_token_drains_w
 
 /// Two `RestartChild` requests in a row while the first one's drain waits
 /// for a `ChildFuture`, with a message between them and one after. The
-/// draining incarnation may read on while its future runs (the exception
-/// documented on `RestartChild`), but never hands a message back to an
-/// earlier incarnation; once both answered, a message reaches a fresh
-/// incarnation, not the one that owned the future; nothing is lost.
+/// draining incarnation reads on while its future runs, but what a handle
+/// sent past its marker is held for a fresh incarnation (`RestartChild`);
+/// no message goes back to an earlier incarnation; once both answered, a
+/// message reaches a fresh incarnation, not the one that owned the future;
+/// nothing is lost.
 #[actix_rt::test]
 async fn two_restart_childs_while_the_first_drain_waits_for_a_future_end_in_a_fresh_incarnation() {
     tokio::time::pause();
-    // `How::Stop` here meets the defect of the first test of this file.
-    for on_token in [How::Never] {
+    for on_token in [How::Never, How::Stop] {
         let case = format!("own end on the token: {on_token:?}");
         let (spec, handle, book) = ender("e", on_token, RestartPolicy::Always);
         let app = SupervisorActor::builder("app")
@@ -313,6 +300,13 @@ async fn two_restart_childs_while_the_first_drain_waits_for_a_future_end_in_a_fr
                 book.handled()
             );
         }
+        // Sent once the first restart's drain began: held for a fresh one.
+        let first_built = by(2).expect("every message sent is handled");
+        assert!(
+            first_built > 1,
+            "{case}: the draining incarnation handled a message sent after its marker: {:?}",
+            book.handled()
+        );
         let report = within(handle.stop()).await;
         assert_ids_account(&report, fared, book.ids(), &case);
     }
@@ -349,10 +343,6 @@ impl Handler<Held> for WorkerActor<Coop> {
 }
 
 #[actix_rt::test]
-#[ignore = "DEFECT: RestartChild on a WorkerActor whose loop returns on its token drops the \
-            worker's in-flight ChildFuture (NoReply), yet counts it handled: the later stop \
-            says Drained, undelivered 0, cancelled 0, with 0 of 1 answered. Same cause as \
-            the Ender cases above (a restart drain is not STOPPING)"]
 async fn a_restart_child_of_a_cooperative_worker_never_counts_its_dropped_future_handled() {
     tokio::time::pause();
     let spec = ChildSpec::worker("w", |_: &StartContext| Coop).restart(RestartPolicy::Always);

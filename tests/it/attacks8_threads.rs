@@ -138,11 +138,6 @@ async fn a_nested_supervisor_killed_while_its_child_owns_futures_leaves_no_repor
 /// `NoReply`. The child lives on through the restart (one run, one report),
 /// so its final report must account for that message as its sender saw it.
 #[actix_rt::test]
-#[ignore = "DEFECT: the grandchild's ChildFuture, dropped when the parent's one-for-all restart \
-            of the nested supervisor drains it (its token is cancelled, it ends), gets NoReply, \
-            yet the grandchild's final report (root Stop) is Drained with undelivered 0: \
-            1 booked + 0 + 0 != 2 accepted. Same cause as the strategy-restart defects in \
-            attacks8_restart.rs: a restart drain is not STOPPING, so the drop counts handled"]
 async fn a_nested_supervisor_restarted_by_its_parent_never_hides_a_future_its_child_dropped() {
     tokio::time::pause();
     let (spec, handle, book) = ender("e", How::Stop, RestartPolicy::Always);

@@ -737,7 +737,10 @@ fn a_stop_past_a_restart_marker_drains_what_was_held_in_the_same_incarnation() {
         lifecycle.step(Event::Stop).as_slice(),
         [Action::ReplayHeld, Action::Refuse]
     );
-    assert!(!lifecycle.is_past_restart_marker(), "nothing more held back");
+    assert!(
+        !lifecycle.is_past_restart_marker(),
+        "nothing more held back"
+    );
     assert!(lifecycle.step(Event::Quiet { settled: false }).is_empty());
     assert_eq!(
         lifecycle.step(Event::Quiet { settled: true }).as_slice(),
