@@ -44,6 +44,47 @@ async fn restart(
     restart
 }
 
+/// A reply awaited on a task of its own.
+type Reply<M> =
+    actix_rt::task::JoinHandle<Result<<M as Message>::Result, actix_supervisor::SendError<M>>>;
+
+/// A keeper that owns a `ChildFuture` in flight (`Slow(0)`, behind `gate`)
+/// when a `RestartChild` begins; then requests 11 to 13, read past the
+/// restart's marker (paused time moves only once all of them were read).
+struct PastTheMarker {
+    app: Addr<SupervisorActor>,
+    handle: actix_supervisor::ChildHandle<Keeper>,
+    book: std::sync::Arc<Book>,
+    gate: Gate,
+    slow: Reply<Slow>,
+    restart: actix_rt::task::JoinHandle<
+        Result<Result<(), actix_supervisor::ControlError>, actix::MailboxError>,
+    >,
+    after: Vec<Reply<Bump>>,
+}
+
+async fn past_the_marker() -> PastTheMarker {
+    let (app, handle, book) = one_keeper(Refuse::No).await;
+    let gate = Gate::new();
+    let slow = actix_rt::spawn(handle.send(Slow(0, gate.clone())));
+    // Handled after the `Slow`: its future is in flight.
+    assert_eq!(within(handle.send(Bump(1))).await.unwrap(), (1, 1));
+    let restart = restart(&app).await;
+    let after = (11..=13)
+        .map(|id| actix_rt::spawn(handle.send(Bump(id))))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    PastTheMarker {
+        app,
+        handle,
+        book,
+        gate,
+        slow,
+        restart,
+        after,
+    }
+}
+
 /// Seen if broken: requests 11 to 13, sent once the restart's drain began,
 /// answered by incarnation 1 (it kept reading its mailbox while its
 /// `ChildFuture` ran), as `RestartChild` documented as its one exception
@@ -51,17 +92,15 @@ async fn restart(
 #[actix_rt::test]
 async fn a_restart_with_a_child_future_in_flight_leaves_later_messages_to_the_fresh_one() {
     tokio::time::pause();
-    let (app, handle, book) = one_keeper(Refuse::No).await;
-    let gate = Gate::new();
-    let slow = actix_rt::spawn(handle.send(Slow(0, gate.clone())));
-    // Handled after the `Slow`: its future is in flight.
-    assert_eq!(within(handle.send(Bump(1))).await.unwrap(), (1, 1));
-    let restart = restart(&app).await;
-    let after: Vec<_> = (11..=13)
-        .map(|id| actix_rt::spawn(handle.send(Bump(id))))
-        .collect();
-    // Every request is read by now (paused time moves only when all is idle).
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let PastTheMarker {
+        app: _app,
+        handle,
+        book,
+        gate,
+        slow,
+        restart,
+        after,
+    } = past_the_marker().await;
     assert_eq!(book.handled(), vec![(1, 1)], "nothing past the marker yet");
     gate.open();
     within(restart).await.unwrap().unwrap().unwrap();
@@ -145,15 +184,15 @@ async fn messages_held_when_a_kill_ends_the_child_are_undelivered() {
 #[actix_rt::test]
 async fn a_stop_past_a_restart_marker_drains_what_was_held_in_the_same_incarnation() {
     tokio::time::pause();
-    let (app, handle, book) = one_keeper(Refuse::No).await;
-    let gate = Gate::new();
-    let slow = actix_rt::spawn(handle.send(Slow(0, gate.clone())));
-    assert_eq!(within(handle.send(Bump(1))).await.unwrap(), (1, 1));
-    let restart = restart(&app).await;
-    let after: Vec<_> = (11..=13)
-        .map(|id| actix_rt::spawn(handle.send(Bump(id))))
-        .collect();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let PastTheMarker {
+        app: _app,
+        handle,
+        book,
+        gate,
+        slow,
+        restart,
+        after,
+    } = past_the_marker().await;
     let stop = actix_rt::spawn(handle.stop());
     tokio::time::sleep(Duration::from_millis(100)).await;
     gate.open();
