@@ -1,7 +1,9 @@
 //! The model check: every sequence of events up to a depth, applied to the
 //! lifecycle and to a small model of what the runner does with its actions
-//! (a mailbox of counted messages, raw messages and markers; the context;
-//! the timers; the report), against the promises:
+//! (a mailbox of counted messages, raw messages and markers; the context,
+//! which may own futures in flight or refuse to stop at a restart's
+//! marker; the messages held back past that marker; the timers; the
+//! report), against the promises:
 //!
 //! - every message accepted through a handle ends in exactly one of handled,
 //!   cancelled, undelivered or handed back, and nothing is handled twice;
@@ -132,6 +134,13 @@ struct Model {
     /// The incarnation's `stopping` answered `Running::Continue` when its
     /// restart's marker stopped its context: it runs on until its grace.
     refused: bool,
+    /// The incarnation owns a future in flight (a `ChildFuture`): a
+    /// restart's marker does not stop its context, and no drain is over.
+    busy: bool,
+    /// The incarnation's context read on past its restart's marker (it
+    /// was busy there, or refused to stop): raw messages past the marker
+    /// may reach it (documented on `RestartChild`), counted ones are held.
+    read_past: bool,
 }
 
 /// What the outside world (users, actix, timers, the supervisor) can do.
@@ -161,9 +170,13 @@ enum Input {
     /// The context's `stopping` answers `Running::Continue` when the marker
     /// that ends a restart's drain stopped it.
     RefuseToStop,
+    /// A handler takes on a `ChildFuture`.
+    OwnFuture,
+    /// The incarnation's futures in flight complete.
+    FuturesDone,
 }
 
-const INPUTS: [Input; 20] = [
+const INPUTS: [Input; 22] = [
     Input::SendCounted,
     Input::SendRaw,
     Input::HandleOne,
@@ -184,6 +197,8 @@ const INPUTS: [Input; 20] = [
     Input::DependenciesReady,
     Input::StartTimeout,
     Input::RefuseToStop,
+    Input::OwnFuture,
+    Input::FuturesDone,
 ];
 
 impl Model {
@@ -214,6 +229,8 @@ impl Model {
             stop_drained: false,
             held: VecDeque::new(),
             refused: false,
+            busy: false,
+            read_past: false,
         };
         // As the runner's spawn does: the first incarnation at once (or
         // the wait for its dependencies).
@@ -304,7 +321,7 @@ impl Model {
                         ..
                     }
                 ) && self.drains_for_restart()
-                    && (matches!(item, Item::Msg { counted: true, .. }) || !self.refused)
+                    && (matches!(item, Item::Msg { counted: true, .. }) || !self.read_past)
                 {
                     return Some(Err(
                         "a message queued behind a restart's marker was handled by the \
@@ -328,10 +345,12 @@ impl Model {
                         // The runner's marker handler stops the context at
                         // the marker that ends a restart's drain (the model
                         // has no owned futures in flight).
-                        let event = if self.lifecycle.restart_marker() == Some(id) {
+                        let restart = self.lifecycle.restart_marker() == Some(id);
+                        let event = if restart && !self.busy {
                             self.ctx = Ctx::Stopping;
                             Event::StoppedAtMarker(id)
                         } else {
+                            self.read_past |= restart;
                             Event::MarkerReached(id)
                         };
                         if let Err(error) = self.apply(event, config) {
@@ -436,9 +455,18 @@ impl Model {
                 );
                 self.apply(Event::StartTimeout(failure), config)
             }
+            Input::OwnFuture if self.ctx == Ctx::Running && !self.busy => {
+                self.busy = true;
+                Ok(())
+            }
+            Input::FuturesDone if self.busy => {
+                self.busy = false;
+                self.quiet(config)
+            }
             Input::RefuseToStop if self.ctx == Ctx::Stopping && self.drains_for_restart() => {
                 self.ctx = Ctx::Running;
                 self.refused = true;
+                self.read_past = true;
                 self.quiet(config)
             }
             _ => return None,
@@ -450,13 +478,18 @@ impl Model {
     /// whether every counted message is settled.
     fn ended(&mut self, end: End, config: &Config) -> Result<(), String> {
         self.ctx = Ctx::None;
+        // Its futures are dropped with it.
+        self.busy = false;
         let settled = self.settled();
         self.apply(Event::Ended { end, settled }, config)
     }
 
     /// What the runner feeds after a poll that left the context waiting.
     fn quiet(&mut self, config: &Config) -> Result<(), String> {
-        if self.lifecycle.is_draining() && matches!(self.ctx, Ctx::Starting | Ctx::Running) {
+        if self.lifecycle.is_draining()
+            && matches!(self.ctx, Ctx::Starting | Ctx::Running)
+            && !self.busy
+        {
             let settled = self.settled();
             self.apply(Event::Quiet { settled }, config)?;
         }
@@ -537,6 +570,7 @@ impl Model {
                     } else {
                         self.ctx = Ctx::Starting;
                         self.refused = false;
+                        self.read_past = false;
                         // Handled first by the fresh incarnation, in order.
                         while let Some(item) = self.held.pop_back() {
                             self.mailbox.push_front(item);
@@ -584,7 +618,10 @@ impl Model {
                     self.stopped_at = self.current_drain();
                     self.ctx = Ctx::Stopping;
                 }
-                Action::Terminate => self.ctx = Ctx::None,
+                Action::Terminate => {
+                    self.ctx = Ctx::None;
+                    self.busy = false;
+                }
                 Action::Decide(exit) => {
                     let failed = exit != Exit::Normal;
                     let restarts = exit != Exit::Fatal
@@ -635,6 +672,7 @@ impl Model {
                     self.mailbox.clear();
                     self.held.clear();
                     self.ctx = Ctx::None;
+                    self.busy = false;
                     self.refusing = true;
                     self.startup.get_or_insert(false);
                 }
@@ -739,6 +777,7 @@ impl Model {
             State::Starting { .. } | State::Running { .. } => match self.ctx {
                 Ctx::Starting => Some(Input::StartOver),
                 Ctx::Running if !self.mailbox.is_empty() => Some(Input::HandleOne),
+                _ if self.busy => Some(Input::FuturesDone),
                 // A context that refused to stop runs on until its grace.
                 Ctx::Running if self.refused && self.grace_armed => Some(Input::GraceOver),
                 Ctx::Stopping => Some(Input::ExitNormally),
