@@ -190,6 +190,10 @@ pub(crate) enum Event {
     /// A poll left the context waiting; `settled` says whether every
     /// message the handles accepted has been handled or cancelled.
     Quiet { settled: bool },
+    /// The context was told to stop (at a marker, or by `StopContext`) and
+    /// its `stopping` answered `Running::Continue`: it runs on, reading its
+    /// mailbox again.
+    Refused,
     /// The incarnation ended (or could not be built); `settled` says
     /// whether every message the handles accepted has been handled or
     /// cancelled (the futures it owned are dropped by then).
@@ -478,6 +482,15 @@ impl Lifecycle {
         )
     }
 
+    /// Whether the incarnation drains and its context was told to stop.
+    pub(crate) fn is_context_stopped(&self) -> bool {
+        matches!(
+            self.state,
+            State::Starting { drain: Some(d) } | State::Running { drain: Some(d) }
+                if d.context_stopped
+        )
+    }
+
     /// Whether the incarnation runs with no drain under way: the state of
     /// the message path.
     #[inline]
@@ -663,6 +676,21 @@ impl Lifecycle {
                                 self.set_drain(Some(d));
                                 out.push(Action::StopContext);
                             }
+                        }
+                    }
+                    Event::Refused => {
+                        if let Some(mut d) = drain.filter(|d| d.context_stopped) {
+                            // Asked again at the next quiet poll.
+                            d.context_stopped = false;
+                            if d.then_stop {
+                                // The stop that took the restart's drain
+                                // over drains in this incarnation after
+                                // all, what it held back first.
+                                d.then_stop = false;
+                                d.for_restart = false;
+                                out.push(Action::ReplayHeld);
+                            }
+                            self.set_drain(Some(d));
                         }
                     }
                     Event::Ended { end, settled } => {

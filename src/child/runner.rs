@@ -938,9 +938,14 @@ impl<A: SupervisedActor> Runner<A> {
         };
         let end = match polled {
             Ok(Poll::Pending) => {
-                if self.core.lifecycle.is_draining() && self.owned_idle() {
-                    let settled = self.core.shared.is_settled();
-                    self.apply(Event::Quiet { settled });
+                if self.core.lifecycle.is_draining() {
+                    if self.core.lifecycle.is_context_stopped() && self.context_runs() {
+                        self.apply(Event::Refused);
+                    }
+                    if self.owned_idle() {
+                        let settled = self.core.shared.is_settled();
+                        self.apply(Event::Quiet { settled });
+                    }
                 }
                 return;
             }
@@ -959,6 +964,15 @@ impl<A: SupervisedActor> Runner<A> {
         self.cancel_owned(self.core.lifecycle.is_draining());
         let settled = self.core.shared.is_settled();
         self.apply(Event::Ended { end, settled });
+    }
+
+    /// Whether the context runs: told to stop, its `stopping` answered
+    /// `Running::Continue`.
+    fn context_runs(&mut self) -> bool {
+        match &mut self.context {
+            ChildContext::Built(context) => context.ctx().state() == actix::ActorState::Running,
+            ChildContext::Unbuilt(_) => false,
+        }
     }
 
     /// Keeps the futures the incarnation took on during a poll.

@@ -167,8 +167,8 @@ enum Input {
     FactoryFailsNext,
     DependenciesReady,
     StartTimeout,
-    /// The context's `stopping` answers `Running::Continue` when the marker
-    /// that ends a restart's drain stopped it.
+    /// The context's `stopping` answers `Running::Continue` when a drain
+    /// stopped it (at a restart's marker, or by `StopContext`).
     RefuseToStop,
     /// A handler takes on a `ChildFuture`.
     OwnFuture,
@@ -463,11 +463,12 @@ impl Model {
                 self.busy = false;
                 self.quiet(config)
             }
-            Input::RefuseToStop if self.ctx == Ctx::Stopping && self.drains_for_restart() => {
+            Input::RefuseToStop if self.ctx == Ctx::Stopping && self.lifecycle.is_draining() => {
                 self.ctx = Ctx::Running;
                 self.refused = true;
-                self.read_past = true;
-                self.quiet(config)
+                self.read_past |= self.drains_for_restart();
+                self.apply(Event::Refused, config)
+                    .and_then(|()| self.quiet(config))
             }
             _ => return None,
         };
