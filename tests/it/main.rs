@@ -39,6 +39,8 @@ mod attacks8_restart;
 mod attacks8_stop;
 mod attacks8_support;
 mod attacks8_threads;
+mod attacks9_futures;
+mod attacks9_held;
 mod attacks_pool;
 mod attacks_restart;
 mod cancellation_tokens;

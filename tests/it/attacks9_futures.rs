@@ -1,0 +1,177 @@
+//! Ninth outside attack, with `Ender` (`attacks8_support`): an incarnation
+//! that owns a `ChildFuture` in flight when a `RestartChild` comes reads on
+//! past the marker, and what the handle sends then is held for the fresh
+//! incarnation. Here the restart's grace cuts the future off (a lost
+//! future), a root `Stop` takes the drain over, and a second
+//! `RestartChild` comes while messages are held.
+//!
+//! Public API only.
+
+use std::time::Duration;
+
+use actix::prelude::*;
+use actix_supervisor::snapshot::NodeState;
+use actix_supervisor::{
+    testkit, ChildHandle, Grace, RestartChild, RestartPolicy, Stop, StopOutcome, SupervisorActor,
+};
+
+use crate::attacks7_support::{assert_ids_account, Fared};
+use crate::attacks8_support::{ender, slow, Book, Bump, Ender, How, Senders};
+use crate::common::{within, Gate};
+
+/// An `Ender` (restart grace `grace`) that owns `Slow(0)` in flight behind
+/// `gate` when a `RestartChild` begins its drain; then `Bump(11..=13)`,
+/// held. Answers the supervisor, the handle, the book, the senders (the
+/// `Slow` first) and the pending restart.
+async fn held_behind_a_future(
+    grace: Duration,
+    gate: &Gate,
+) -> (
+    Addr<SupervisorActor>,
+    ChildHandle<Ender>,
+    std::sync::Arc<Book>,
+    Senders,
+    actix_rt::task::JoinHandle<Result<Result<(), actix_supervisor::ControlError>, MailboxError>>,
+) {
+    let (spec, handle, book) = ender("ender", How::Never, RestartPolicy::Always);
+    let spec = spec.grace(Grace::Duration(grace));
+    let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    within(handle.started()).await.unwrap();
+    let mut senders = Senders::default();
+    senders.send(&handle, slow(0, gate), None);
+    book.began(1).await;
+    let restart = actix_rt::spawn(app.send(RestartChild::new("ender")));
+    testkit::wait_for_node(&app, "/app/ender", |n| n.state == NodeState::Stopping)
+        .describe("the restart's drain began")
+        .await;
+    for id in 11..=13 {
+        senders.send(&handle, Bump(id), None);
+    }
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    (app, handle, book, senders, restart)
+}
+
+/// The restart's grace cuts off the `ChildFuture` in flight: it is lost
+/// (undelivered, the child's report is not `Drained`), and the held
+/// messages reach the fresh incarnation, in order.
+///
+/// Seen if broken: the final report `Drained` with 0 undelivered although
+/// `Slow(0)`'s requester heard `NoReply`, or the held bumps answered by
+/// incarnation 1, or lost.
+#[actix_rt::test]
+async fn a_future_cut_off_by_a_restarts_grace_is_lost_and_the_held_messages_reach_the_fresh_one() {
+    tokio::time::pause();
+    let gate = Gate::new();
+    let (_app, handle, book, senders, restart) =
+        held_behind_a_future(Duration::from_secs(1), &gate).await;
+    let _ = within(restart).await.unwrap();
+    let fared = senders.fared().await;
+    assert_eq!((fared.answered, fared.no_reply), (3, 1), "{fared:?}");
+    assert_eq!(book.handled(), vec![(11, 2), (12, 2), (13, 2)]);
+    let report = within(handle.stop()).await;
+    assert_ne!(report.outcome, StopOutcome::Drained, "{report}");
+    assert_eq!(report.undelivered, 1, "{report}");
+    assert_ids_account(&report, fared, book.ids(), "grace cut a future");
+}
+
+/// A root `Stop` that takes over a restart's drain past its marker drains
+/// the held messages in the same incarnation, once the future ends: every
+/// request answered by incarnation 1, no incarnation built, the child's
+/// report `Drained`.
+///
+/// Seen if broken: held bumps answered with an error or by a second
+/// incarnation, or a child report that is not `Drained`.
+#[actix_rt::test]
+async fn a_root_stop_past_a_restart_marker_drains_what_was_held_in_the_same_incarnation() {
+    tokio::time::pause();
+    let gate = Gate::new();
+    let (app, handle, book, senders, restart) =
+        held_behind_a_future(Duration::from_secs(60), &gate).await;
+    let stop = actix_rt::spawn(app.send(Stop));
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    gate.open();
+    let _ = within(restart).await.unwrap();
+    let report = within(stop).await.unwrap().unwrap();
+    let fared = senders.fared().await;
+    assert_eq!(fared.answered, 4, "{fared:?}: {report}");
+    assert_eq!(
+        book.handled(),
+        vec![(11, 1), (12, 1), (13, 1), (0, 1)],
+        "the bumps need no gate: {report}"
+    );
+    assert_eq!(book.built(), 1);
+    let child = report.find("/app/ender").expect("the child's report");
+    assert_eq!(child.outcome, StopOutcome::Drained, "{report}");
+    assert_ids_account(child, fared, book.ids(), "root stop past a marker");
+    let _ = handle;
+}
+
+/// A second `RestartChild` while messages are held: every held and later
+/// request is answered once, in the order sent, by an incarnation after
+/// the first.
+///
+/// Seen if broken: a held bump answered with an error or twice, by
+/// incarnation 1, or out of order.
+#[actix_rt::test]
+async fn a_second_restart_child_while_messages_are_held_keeps_them_in_order() {
+    tokio::time::pause();
+    let gate = Gate::new();
+    let (app, handle, book, mut senders, restart) =
+        held_behind_a_future(Duration::from_secs(60), &gate).await;
+    let again = actix_rt::spawn(app.send(RestartChild::new("ender")));
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    for id in 14..=15 {
+        senders.send(&handle, Bump(id), None);
+    }
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    gate.open();
+    let _ = within(restart).await.unwrap();
+    let _ = within(again).await.unwrap();
+    let fared = senders.fared().await;
+    assert_eq!(fared.answered, 6, "{fared:?}: {:?}", book.handled());
+    let handled = book.handled();
+    assert_eq!(book.ids(), vec![0, 11, 12, 13, 14, 15], "{handled:?}");
+    assert!(handled[1..].iter().all(|&(_, inc)| inc >= 2), "{handled:?}");
+    let report = within(handle.stop()).await;
+    assert_ids_account(&report, fared, book.ids(), "two restarts");
+    assert_eq!(report.outcome, StopOutcome::Drained, "{report}");
+}
+
+/// `do_send` and `send` mixed from another thread while held: the fresh
+/// incarnation handles every one, in the order sent.
+#[actix_rt::test]
+async fn held_messages_sent_from_another_thread_reach_the_fresh_one_in_order() {
+    tokio::time::pause();
+    let gate = Gate::new();
+    let (_app, handle, book, senders, restart) =
+        held_behind_a_future(Duration::from_secs(60), &gate).await;
+    let remote = handle.clone();
+    let fired = std::thread::spawn(move || {
+        let mut fared = Fared::default();
+        for id in 20..40 {
+            crate::attacks8_support::fire(&remote, Bump(id), &mut fared);
+        }
+        fared
+    })
+    .join()
+    .unwrap();
+    assert_eq!(fired.fired, 20, "{fired:?}");
+    gate.open();
+    let _ = within(restart).await.unwrap();
+    let fared = senders.fared().await + fired;
+    let _ = within(handle.send(Bump(99))).await.unwrap();
+    let handled = book.handled();
+    let expected: Vec<u32> = [0, 11, 12, 13]
+        .into_iter()
+        .chain(20..40)
+        .chain([99])
+        .collect();
+    assert_eq!(book.ids(), expected, "{handled:?}");
+    assert!(handled[1..].iter().all(|&(_, inc)| inc == 2), "{handled:?}");
+    let report = within(handle.stop()).await;
+    let fared = Fared {
+        answered: fared.answered + 1,
+        ..fared
+    };
+    assert_ids_account(&report, fared, book.ids(), "another thread");
+}

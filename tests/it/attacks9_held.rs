@@ -1,0 +1,308 @@
+//! Ninth outside attack: messages held past a restart's marker (sent
+//! through a `ChildHandle` while the draining incarnation runs on past it)
+//! must reach the fresh incarnation first and in order, or be undelivered
+//! with an error if the child ends for good first, and the report's counts
+//! must close with what the senders saw.
+//!
+//! `Phoenix` is an actor whose first incarnation refuses to stop
+//! (`Running::Continue`), so it reads on past the marker until the
+//! restart's grace ends it; a chosen incarnation's `started` can panic, and
+//! a held message can end the incarnation that replays it.
+//!
+//! Public API only.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix::prelude::*;
+use actix_supervisor::snapshot::NodeState;
+use actix_supervisor::{
+    testkit, ChildHandle, ChildSpec, Grace, RemoveChild, RestartChild, RestartPolicy,
+    SupervisorActor,
+};
+
+use crate::attacks7_support::{assert_ids_account, Fared};
+use crate::attacks8_support::Senders;
+use crate::common::{unlimited, within};
+
+#[derive(Default)]
+struct Log {
+    handled: Mutex<Vec<(u32, u64)>>,
+    built: AtomicU64,
+}
+
+impl Log {
+    fn handled(&self) -> Vec<(u32, u64)> {
+        self.handled.lock().unwrap().clone()
+    }
+
+    fn ids(&self) -> Vec<u32> {
+        self.handled().into_iter().map(|(id, _)| id).collect()
+    }
+
+    fn built(&self) -> u64 {
+        self.built.load(Ordering::SeqCst)
+    }
+}
+
+struct Phoenix {
+    incarnation: u64,
+    log: Arc<Log>,
+    /// The incarnation whose `started` panics (0: none).
+    panics_at_start: u64,
+}
+
+impl Actor for Phoenix {
+    type Context = Context<Self>;
+
+    fn started(&mut self, _: &mut Context<Self>) {
+        if self.incarnation == self.panics_at_start {
+            panic!("a fresh incarnation's started panics on purpose");
+        }
+    }
+
+    fn stopping(&mut self, _: &mut Context<Self>) -> Running {
+        if self.incarnation == 1 {
+            Running::Continue
+        } else {
+            Running::Stop
+        }
+    }
+}
+
+actix_supervisor::supervised!(Phoenix);
+
+/// Books its id; answers `(id, incarnation)`.
+#[derive(Message)]
+#[rtype(result = "(u32, u64)")]
+struct Note(u32);
+
+impl Handler<Note> for Phoenix {
+    type Result = MessageResult<Note>;
+    fn handle(&mut self, Note(id): Note, _: &mut Context<Self>) -> Self::Result {
+        self.log
+            .handled
+            .lock()
+            .unwrap()
+            .push((id, self.incarnation));
+        MessageResult((id, self.incarnation))
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum End {
+    Stop,
+    Fail,
+}
+
+/// Books its id, then ends the incarnation that handles it.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Quit(u32, End);
+
+impl Handler<Quit> for Phoenix {
+    type Result = ();
+    fn handle(&mut self, Quit(id, end): Quit, ctx: &mut Context<Self>) {
+        self.log
+            .handled
+            .lock()
+            .unwrap()
+            .push((id, self.incarnation));
+        match end {
+            End::Stop => ctx.stop(),
+            End::Fail => actix_supervisor::fail(ctx, "a held message fails on purpose"),
+        }
+    }
+}
+
+const NAME: &str = "phoenix";
+
+/// A supervisor with one `Phoenix` (restart grace 1 s) whose restart by
+/// `RestartChild` has begun its drain: what the handle sends now is held.
+/// Answers the supervisor, the handle, the log and the pending restart.
+async fn held_rig(
+    policy: RestartPolicy,
+    panics_at_start: u64,
+) -> (
+    Addr<SupervisorActor>,
+    ChildHandle<Phoenix>,
+    Arc<Log>,
+    actix_rt::task::JoinHandle<Result<Result<(), actix_supervisor::ControlError>, MailboxError>>,
+) {
+    crate::attacks4_support::quiet_panics();
+    let log = Arc::new(Log::default());
+    let shared = log.clone();
+    let spec = ChildSpec::new(NAME, move || Phoenix {
+        incarnation: shared.built.fetch_add(1, Ordering::SeqCst) + 1,
+        log: shared.clone(),
+        panics_at_start,
+    })
+    .restart(policy)
+    .grace(Grace::Duration(Duration::from_secs(1)));
+    let handle = spec.handle();
+    let app = SupervisorActor::builder("app")
+        .intensity(unlimited())
+        .child(spec)
+        .start()
+        .unwrap();
+    within(handle.started()).await.unwrap();
+    let restart = actix_rt::spawn(app.send(RestartChild::new(NAME)));
+    testkit::wait_for_node(&app, "/app/phoenix", |n| n.state == NodeState::Stopping)
+        .describe("the restart's drain began")
+        .await;
+    (app, handle, log, restart)
+}
+
+/// Awaits each request; answers how each fared and the answers.
+async fn answers<T>(
+    sends: Vec<actix_rt::task::JoinHandle<Result<T, impl Sized>>>,
+) -> (Fared, Vec<Option<T>>) {
+    let mut fared = Fared::default();
+    let mut out = Vec::new();
+    for send in sends {
+        let result = within(send).await.expect("a sender task panicked");
+        match result {
+            Ok(value) => {
+                fared.answered += 1;
+                out.push(Some(value));
+            }
+            Err(_) => {
+                fared.no_reply += 1;
+                out.push(None);
+            }
+        }
+    }
+    (fared, out)
+}
+
+/// Held messages are not lost with a fresh incarnation whose `started`
+/// panics: the incarnation after it handles them, first and in order.
+///
+/// Seen if broken: requests 11 to 13 answered with an error, or by no
+/// incarnation, or out of order.
+#[actix_rt::test]
+async fn messages_held_when_the_fresh_incarnations_started_panics_reach_the_one_after() {
+    tokio::time::pause();
+    let (_app, handle, log, restart) = held_rig(RestartPolicy::Always, 2).await;
+    let held: Vec<_> = (11..=13)
+        .map(|id| actix_rt::spawn(handle.send(Note(id))))
+        .collect();
+    let _ = within(restart).await.unwrap();
+    let (_, got) = answers(held).await;
+    assert_eq!(
+        got,
+        vec![Some((11, 3)), Some((12, 3)), Some((13, 3))],
+        "{:?}",
+        log.handled()
+    );
+    assert_eq!(within(handle.send(Note(20))).await.unwrap(), (20, 3));
+    assert_eq!(log.ids(), vec![11, 12, 13, 20]);
+}
+
+/// A held message whose handler calls `ctx.stop()` in the fresh
+/// incarnation of a `OnFailure` child ends the child for good: the
+/// messages held behind it are undelivered, their requesters hear, and the
+/// report's counts close.
+///
+/// Seen if broken: requests 12 and 13 never answered (held forever), or
+/// answered by a third incarnation, or counts that do not close.
+#[actix_rt::test]
+async fn messages_held_behind_a_normal_end_of_a_transient_child_are_undelivered() {
+    tokio::time::pause();
+    let (_app, handle, log, restart) = held_rig(RestartPolicy::OnFailure, 0).await;
+    let quit = actix_rt::spawn(handle.send(Quit(11, End::Stop)));
+    let later: Vec<_> = (12..=13)
+        .map(|id| actix_rt::spawn(handle.send(Note(id))))
+        .collect();
+    let _ = within(restart).await.unwrap();
+    let (mut fared, _) = answers(vec![quit]).await;
+    let (rest, got) = answers(later).await;
+    fared = fared + rest;
+    let report = within(handle.ended()).await;
+    assert_eq!(log.handled(), vec![(11, 2)]);
+    assert_eq!(got, vec![None, None], "a held request hears: {report}");
+    assert_eq!(log.built(), 2, "no incarnation after a normal end");
+    assert_ids_account(&report, fared, log.ids(), "ctx.stop() while replaying");
+    assert_eq!(report.undelivered, 2, "{report}");
+}
+
+/// A held message that calls `fail` in the fresh incarnation restarts the
+/// child; the messages held behind it reach the next incarnation, in order.
+///
+/// Seen if broken: requests 12 and 13 answered with an error, or by the
+/// failing incarnation, or out of order.
+#[actix_rt::test]
+async fn messages_held_behind_a_fail_reach_the_incarnation_after_in_order() {
+    tokio::time::pause();
+    let (_app, handle, log, restart) = held_rig(RestartPolicy::Always, 0).await;
+    handle.do_send(Quit(11, End::Fail)).unwrap();
+    let later: Vec<_> = (12..=14)
+        .map(|id| actix_rt::spawn(handle.send(Note(id))))
+        .collect();
+    let _ = within(restart).await.unwrap();
+    let (_, got) = answers(later).await;
+    assert_eq!(
+        got,
+        vec![Some((12, 3)), Some((13, 3)), Some((14, 3))],
+        "{:?}",
+        log.handled()
+    );
+    assert_eq!(log.handled()[0], (11, 2));
+}
+
+/// A `RemoveChild` while messages are held takes over the drain: every
+/// held request is answered (by the incarnation draining) or hears an
+/// error; none reaches a new incarnation, and the counts close.
+///
+/// Seen if broken: a held request never answered, an incarnation built
+/// after the removal, or counts that do not close.
+#[actix_rt::test]
+async fn a_remove_child_while_messages_are_held_answers_every_one() {
+    tokio::time::pause();
+    let (app, handle, log, restart) = held_rig(RestartPolicy::Always, 0).await;
+    let held: Vec<_> = (11..=13)
+        .map(|id| actix_rt::spawn(handle.send(Note(id))))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let removed = actix_rt::spawn(app.send(RemoveChild::new(NAME)));
+    let _ = within(restart).await.unwrap();
+    let _ = within(removed).await.unwrap();
+    let (fared, got) = answers(held).await;
+    let report = within(handle.ended()).await;
+    assert_eq!(
+        log.built(),
+        1,
+        "no incarnation for a removed child: {got:?}"
+    );
+    assert_ids_account(&report, fared, log.ids(), "RemoveChild while held");
+}
+
+/// A held request whose requester gave up before the fresh incarnation
+/// replays it is skipped (cancelled) or handled, never both, never lost:
+/// the counts close, and the later held messages keep their order.
+///
+/// Seen if broken: counts that do not close, or 12 and 13 out of order.
+#[actix_rt::test]
+async fn a_held_request_given_up_half_way_keeps_the_counts_closing() {
+    tokio::time::pause();
+    let (_app, handle, log, restart) = held_rig(RestartPolicy::Always, 0).await;
+    let mut senders = Senders::default();
+    senders.send(&handle, Note(11), Some(Duration::from_millis(10)));
+    senders.send(&handle, Note(12), None);
+    let mut fared = Fared::default();
+    match handle.try_send(Note(13)) {
+        Ok(()) => fared.fired += 1,
+        Err(_) => fared.refused += 1,
+    }
+    senders.send(&handle, Note(14), Some(Duration::from_secs(30)));
+    let _ = within(restart).await.unwrap();
+    let fared = fared + senders.fared().await;
+    assert_eq!(fared.abandoned, 1, "{fared:?}");
+    let report = within(handle.stop()).await;
+    let ids = log.ids();
+    let tail: Vec<u32> = ids.iter().copied().filter(|&id| id != 11).collect();
+    assert_eq!(tail, vec![12, 13, 14], "{:?}", log.handled());
+    assert!(log.handled().iter().all(|&(_, inc)| inc == 2));
+    assert_ids_account(&report, fared, ids, "a held request given up");
+}
