@@ -12,12 +12,13 @@ use std::time::Duration;
 use actix::prelude::*;
 use actix_supervisor::snapshot::NodeState;
 use actix_supervisor::{
-    testkit, ChildHandle, Grace, RestartChild, RestartPolicy, Stop, StopOutcome, SupervisorActor,
+    testkit, ChildHandle, Grace, RestartChild, RestartPolicy, Stop, StopOutcome, Strategy,
+    SupervisorActor,
 };
 
 use crate::attacks7_support::{assert_ids_account, Fared};
-use crate::attacks8_support::{ender, slow, Book, Bump, Ender, How, Senders};
-use crate::common::{within, Gate};
+use crate::attacks8_support::{ender, slow, Book, Bump, EndOn, Ender, How, Senders};
+use crate::common::{unlimited, within, Gate};
 
 /// An `Ender` (restart grace `grace`) that owns `Slow(0)` in flight behind
 /// `gate` when a `RestartChild` begins its drain; then `Bump(11..=13)`,
@@ -174,4 +175,81 @@ async fn held_messages_sent_from_another_thread_reach_the_fresh_one_in_order() {
         ..fared
     };
     assert_ids_account(&report, fared, book.ids(), "another thread");
+}
+
+/// Sends `Bump(11..=13)` through `handle` once the node at `path` is
+/// draining for a strategy restart set off by `x` failing, while the child
+/// owns `Slow(0)` behind `gate`; opens the gate and answers the replies.
+async fn held_by_a_strategy_restart(
+    app: &Addr<SupervisorActor>,
+    path: &str,
+    handle: &ChildHandle<Ender>,
+    book: &Book,
+    x: &ChildHandle<Ender>,
+) -> Vec<(u32, u64)> {
+    within(handle.started()).await.unwrap();
+    let gate = Gate::new();
+    let mut senders = Senders::default();
+    senders.send(handle, slow(0, &gate), None);
+    book.began(1).await;
+    let now = Gate::new();
+    now.open();
+    x.do_send(EndOn(now, How::Fail)).unwrap();
+    testkit::wait_for_node(app, path, |n| n.state == NodeState::Stopping)
+        .describe("the strategy restart's drain began")
+        .await;
+    let held: Vec<_> = (11..=13)
+        .map(|id| actix_rt::spawn(handle.send(Bump(id))))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    gate.open();
+    let mut got = Vec::new();
+    for send in held {
+        got.push(within(send).await.unwrap().expect("a held bump answered"));
+    }
+    assert_eq!(senders.fared().await.answered, 1, "Slow(0) answered");
+    got
+}
+
+/// A one-for-all restart (a sibling failed) of a child that owns a
+/// `ChildFuture`: what its handle sends past the marker goes to its fresh
+/// incarnation, in order.
+///
+/// Seen if broken: the bumps answered by incarnation 1, or out of order.
+#[actix_rt::test]
+async fn a_one_for_all_restart_holds_what_a_sibling_sends_past_the_marker() {
+    tokio::time::pause();
+    let (spec, handle, book) = ender("a", How::Never, RestartPolicy::Always);
+    let (x, x_handle, _) = ender("x", How::Never, RestartPolicy::Always);
+    let app = SupervisorActor::builder("app")
+        .strategy(Strategy::OneForAll)
+        .intensity(unlimited())
+        .child(spec)
+        .child(x)
+        .start()
+        .unwrap();
+    let got = held_by_a_strategy_restart(&app, "/app/a", &handle, &book, &x_handle).await;
+    assert_eq!(got, vec![(11, 2), (12, 2), (13, 2)], "{:?}", book.handled());
+}
+
+/// A nested supervisor restarted by its parent (one-for-all, a sibling
+/// failed) while its child owns a `ChildFuture`: what the child's handle
+/// sends past the marker goes to the child's fresh incarnation, in order.
+///
+/// Seen if broken: the bumps answered by incarnation 1 (the old child kept
+/// reading its mailbox while its future ran), or lost.
+#[actix_rt::test]
+async fn a_nested_supervisor_restarted_by_its_parent_holds_what_its_child_reads_past_the_marker() {
+    tokio::time::pause();
+    let (spec, handle, book) = ender("e", How::Never, RestartPolicy::Always);
+    let (x, x_handle, _) = ender("x", How::Never, RestartPolicy::Always);
+    let app = SupervisorActor::builder("app")
+        .strategy(Strategy::OneForAll)
+        .intensity(unlimited())
+        .child(x)
+        .child(SupervisorActor::builder("inner").child(spec))
+        .start()
+        .unwrap();
+    let got = held_by_a_strategy_restart(&app, "/app/inner/e", &handle, &book, &x_handle).await;
+    assert_eq!(got, vec![(11, 2), (12, 2), (13, 2)], "{:?}", book.handled());
 }
