@@ -27,26 +27,26 @@ use crate::attacks8_support::Senders;
 use crate::common::{unlimited, within};
 
 #[derive(Default)]
-struct Log {
+pub(crate) struct Log {
     handled: Mutex<Vec<(u32, u64)>>,
     built: AtomicU64,
 }
 
 impl Log {
-    fn handled(&self) -> Vec<(u32, u64)> {
+    pub fn handled(&self) -> Vec<(u32, u64)> {
         self.handled.lock().unwrap().clone()
     }
 
-    fn ids(&self) -> Vec<u32> {
+    pub fn ids(&self) -> Vec<u32> {
         self.handled().into_iter().map(|(id, _)| id).collect()
     }
 
-    fn built(&self) -> u64 {
+    pub fn built(&self) -> u64 {
         self.built.load(Ordering::SeqCst)
     }
 }
 
-struct Phoenix {
+pub(crate) struct Phoenix {
     incarnation: u64,
     log: Arc<Log>,
     /// The incarnation whose `started` panics (0: none).
@@ -76,7 +76,7 @@ actix_supervisor::supervised!(Phoenix);
 /// Books its id; answers `(id, incarnation)`.
 #[derive(Message)]
 #[rtype(result = "(u32, u64)")]
-struct Note(u32);
+pub(crate) struct Note(pub u32);
 
 impl Handler<Note> for Phoenix {
     type Result = MessageResult<Note>;
@@ -116,12 +116,12 @@ impl Handler<Quit> for Phoenix {
     }
 }
 
-const NAME: &str = "phoenix";
+pub(crate) const NAME: &str = "phoenix";
 
 /// A supervisor with one `Phoenix` (restart grace 1 s) whose restart by
 /// `RestartChild` has begun its drain: what the handle sends now is held.
 /// Answers the supervisor, the handle, the log and the pending restart.
-async fn held_rig(
+pub(crate) async fn held_rig(
     policy: RestartPolicy,
     panics_at_start: u64,
     backoff: Option<Duration>,
@@ -160,7 +160,7 @@ async fn held_rig(
 }
 
 /// Awaits each request; answers how each fared and the answers.
-async fn answers<T>(
+pub(crate) async fn answers<T>(
     sends: Vec<actix_rt::task::JoinHandle<Result<T, impl Sized>>>,
 ) -> (Fared, Vec<Option<T>>) {
     let mut fared = Fared::default();

@@ -41,6 +41,7 @@ mod attacks8_support;
 mod attacks8_threads;
 mod attacks9_futures;
 mod attacks9_held;
+mod attacks9_refuse;
 mod attacks_pool;
 mod attacks_restart;
 mod cancellation_tokens;
