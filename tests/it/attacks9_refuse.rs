@@ -117,3 +117,54 @@ async fn a_strategy_restart_as_the_fresh_incarnation_replays_keeps_the_held_mess
     );
     assert!(book.handled()[1..].iter().all(|&(_, inc)| inc >= 2));
 }
+
+/// Held requests of every kind (one given up half-way, one `do_send`, one
+/// `try_send`, one awaited) when the child ends for good (`Never`, its
+/// fresh incarnation cannot start): the counts close with what each
+/// sender saw, and none is handled.
+///
+/// Seen if broken: counts that do not close, or a sender never answered.
+#[actix_rt::test]
+async fn held_requests_of_every_kind_close_the_counts_when_the_child_ends_for_good() {
+    tokio::time::pause();
+    let (_app, handle, log, restart) = held_rig(RestartPolicy::Never, 2, None).await;
+    let mut senders = Senders::default();
+    senders.send(&handle, Note(11), Some(Duration::from_millis(10)));
+    let mut fared = crate::attacks7_support::Fared::default();
+    handle.do_send(Note(12)).unwrap();
+    handle.try_send(Note(13)).unwrap();
+    fared.fired += 2;
+    senders.send(&handle, Note(14), None);
+    let _ = within(restart).await.unwrap();
+    let fared = fared + senders.fared().await;
+    let report = within(handle.ended()).await;
+    assert_eq!(log.handled(), vec![], "{report}");
+    assert_eq!((fared.abandoned, fared.no_reply), (1, 1), "{fared:?}");
+    assert_ids_account(&report, fared, log.ids(), "every kind, ended for good");
+}
+
+/// A stop asked for right as a restart answers whose fresh incarnation's
+/// `started` panics: the stop answers, every held request is answered or
+/// hears, and the counts close; no incarnation is built after the stop.
+///
+/// Seen if broken: a stop or a held request that never answers, counts
+/// that do not close, or an incarnation built for nothing.
+#[actix_rt::test]
+async fn a_stop_as_a_fresh_incarnation_fails_to_start_accounts_for_what_was_held() {
+    tokio::time::pause();
+    let (_app, handle, log, restart) = held_rig(RestartPolicy::Always, 2, None).await;
+    let held: Vec<_> = (11..=13)
+        .map(|id| actix_rt::spawn(handle.send(Note(id))))
+        .collect();
+    let _ = within(restart).await.unwrap();
+    let report = within(handle.stop()).await;
+    let (fared, got) = answers(held).await;
+    let built = log.built();
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert_eq!(log.built(), built, "built after the stop: {report}");
+    assert!(
+        got.iter().flatten().all(|&(_, inc)| inc == built),
+        "{got:?}: {report}"
+    );
+    assert_ids_account(&report, fared, log.ids(), "stop as started panics");
+}
