@@ -91,7 +91,7 @@ impl Handler<Note> for Phoenix {
 }
 
 #[derive(Debug, Clone, Copy)]
-enum End {
+pub(crate) enum End {
     Stop,
     Fail,
 }
@@ -99,7 +99,7 @@ enum End {
 /// Books its id, then ends the incarnation that handles it.
 #[derive(Message)]
 #[rtype(result = "()")]
-struct Quit(u32, End);
+pub(crate) struct Quit(pub u32, pub End);
 
 impl Handler<Quit> for Phoenix {
     type Result = ();

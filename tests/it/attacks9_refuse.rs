@@ -13,7 +13,7 @@ use actix_supervisor::{testkit, RestartChild, RestartPolicy, Stop, SupervisorAct
 
 use crate::attacks7_support::assert_ids_account;
 use crate::attacks8_support::{ender, slow, Bump, EndOn, How, Senders};
-use crate::attacks9_held::{answers, held_rig, Note, NAME};
+use crate::attacks9_held::{answers, held_rig, End, Note, Quit, NAME};
 use crate::common::{unlimited, within, Gate};
 
 /// A second `RestartChild` while an incarnation that refused to stop holds
@@ -206,4 +206,37 @@ async fn a_stop_during_a_held_wait_in_the_fresh_incarnation_drains_the_rest_of_t
         (actix_supervisor::StopOutcome::Drained, 0),
         "{report}"
     );
+}
+
+/// While handle traffic is held, a raw-`Addr` message (not held: it
+/// reaches the refusing incarnation) makes incarnation 1 `fail`: the
+/// restart goes on, and the held requests reach the fresh incarnation, in
+/// order, none lost to the failure.
+///
+/// Seen if broken: held requests answered with an error (dropped with the
+/// failed incarnation), by incarnation 1, or out of order.
+#[actix_rt::test]
+async fn held_messages_survive_a_failure_set_off_by_raw_traffic_during_the_drain() {
+    crate::attacks4_support::quiet_panics();
+    tokio::time::pause();
+    let (_app, handle, log, restart) = held_rig(RestartPolicy::Always, 0, None).await;
+    let held: Vec<_> = (11..=13)
+        .map(|id| actix_rt::spawn(handle.send(Note(id))))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    handle.address().do_send(Quit(1, End::Fail));
+    let _ = within(restart).await.unwrap();
+    let (_, got) = answers(held).await;
+    assert_eq!(
+        got,
+        vec![Some((11, 2)), Some((12, 2)), Some((13, 2))],
+        "{:?}",
+        log.handled()
+    );
+    assert_eq!(
+        log.handled()[0],
+        (1, 1),
+        "the raw message reached incarnation 1"
+    );
+    assert_eq!(log.built(), 2);
 }
