@@ -240,3 +240,42 @@ async fn held_messages_survive_a_failure_set_off_by_raw_traffic_during_the_drain
     );
     assert_eq!(log.built(), 2);
 }
+
+/// A keeper that refused to stop once (at its restart's marker), then is
+/// stopped while handle traffic is held: it is alive when the stop takes
+/// the drain over, so the stop drains what was held in it before it ends.
+#[actix_rt::test]
+#[ignore = "DEFECT: Keeper with Refuse::Once (Continue at the RestartChild marker only), 3 held \
+            Bumps, then ChildHandle::stop: report 'timed out in 5s 1ms, 3 undelivered', all 3 \
+            requesters NoReply, built 1, stopping called once: the stop that takes over never \
+            replays the held messages nor stops the (now willing) context again, it just waits \
+            out the whole grace. Same family as the Running::Continue stop-takeover defect"]
+async fn a_stop_over_a_once_refusing_restart_drain_handles_what_was_held() {
+    use crate::attacks7_support::{keeper, At, Bump as KBump, Refuse, What};
+    tokio::time::pause();
+    let (spec, book) = keeper("keeper", Refuse::Once, At::Nowhere, What::Stop);
+    let handle = spec.handle();
+    let app = SupervisorActor::builder("app").child(spec).start().unwrap();
+    within(handle.started()).await.unwrap();
+    let restart = actix_rt::spawn(app.send(RestartChild::new("keeper")));
+    testkit::wait_for_node(&app, "/app/keeper", |n| n.state == NodeState::Stopping)
+        .describe("the restart's drain began")
+        .await;
+    let held: Vec<_> = (11..=13)
+        .map(|id| actix_rt::spawn(handle.send(KBump(id))))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let stop = actix_rt::spawn(handle.stop());
+    let _ = within(restart).await.unwrap();
+    let report = within(stop).await.unwrap();
+    let (fared, got) = answers(held).await;
+    assert_eq!(
+        got,
+        vec![Some((11, 1)), Some((12, 1)), Some((13, 1))],
+        "{report}; built {}, stopping refused {} time(s)",
+        book.built(),
+        book.refused()
+    );
+    assert_eq!(report.undelivered, 0, "{report}");
+    crate::attacks7_support::assert_accounts(&report, fared, &book, "once refusing");
+}
