@@ -326,3 +326,54 @@ async fn a_held_child_future_replayed_by_the_fresh_one_makes_a_second_restart_ho
         vec![(0, 1), (11, 2), (12, 2), (13, 2), (21, 2), (30, 3)]
     );
 }
+
+/// During a restart's drain, incarnation 1 ends itself (`fail` or
+/// `ctx.stop()`, set off by a gate) while it owns a `ChildFuture` and
+/// handle traffic is held: the future is lost (its requester hears, the
+/// final report counts it undelivered and is not `Drained`) and the held
+/// bumps reach the fresh incarnation, in order.
+///
+/// Seen if broken: a held bump lost with incarnation 1, the lost future
+/// counted handled, or a `Drained` report.
+#[actix_rt::test]
+async fn an_own_end_during_a_restart_drain_loses_the_future_not_the_held_messages() {
+    tokio::time::pause();
+    for how in [How::Fail, How::Stop] {
+        let (spec, handle, book) = ender("ender", How::Never, RestartPolicy::Always);
+        let app = SupervisorActor::builder("app")
+            .intensity(unlimited())
+            .child(spec)
+            .start()
+            .unwrap();
+        within(handle.started()).await.unwrap();
+        let (never, end) = (Gate::new(), Gate::new());
+        handle.do_send(EndOn(end.clone(), how)).unwrap();
+        let mut senders = Senders::default();
+        senders.send(&handle, slow(0, &never), None);
+        book.began(1).await;
+        let restart = actix_rt::spawn(app.send(RestartChild::new("ender")));
+        testkit::wait_for_node(&app, "/app/ender", |n| n.state == NodeState::Stopping)
+            .describe("the restart's drain began")
+            .await;
+        for id in 11..=13 {
+            senders.send(&handle, Bump(id), None);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        end.open();
+        let _ = within(restart).await.unwrap();
+        let mut fared = senders.fared().await;
+        fared.fired += 1;
+        assert_eq!(
+            (fared.answered, fared.no_reply),
+            (3, 1),
+            "{how:?}: {fared:?}"
+        );
+        assert_eq!(book.handled(), vec![(11, 2), (12, 2), (13, 2)], "{how:?}");
+        let report = within(handle.stop()).await;
+        assert_ne!(report.outcome, StopOutcome::Drained, "{how:?}: {report}");
+        // EndOn was handled by incarnation 1 (it books nothing).
+        let mut ids = book.ids();
+        ids.push(1000);
+        assert_ids_account(&report, fared, ids, &format!("{how:?}"));
+    }
+}
