@@ -377,3 +377,27 @@ async fn an_own_end_during_a_restart_drain_loses_the_future_not_the_held_message
         assert_ids_account(&report, fared, ids, &format!("{how:?}"));
     }
 }
+
+/// A stop takes over a restart's drain past its marker, and the grace cuts
+/// off the `ChildFuture` that kept the incarnation reading: the held bumps
+/// were drained by incarnation 1, the future is undelivered, and the
+/// counts close.
+///
+/// Seen if broken: held bumps undelivered although incarnation 1 ran on,
+/// a `Drained` report, or counts that do not close.
+#[actix_rt::test]
+async fn a_stop_past_a_restart_marker_whose_grace_cuts_the_future_drains_the_held_ones() {
+    tokio::time::pause();
+    let never = Gate::new();
+    let (_app, handle, book, senders, restart) =
+        held_behind_a_future(Duration::from_secs(1), vec![slow(0, &never)]).await;
+    let stop = actix_rt::spawn(handle.stop());
+    let _ = within(restart).await.unwrap();
+    let report = within(stop).await.unwrap();
+    let fared = senders.fared().await;
+    assert_eq!(book.handled(), vec![(11, 1), (12, 1), (13, 1)], "{report}");
+    assert_eq!((fared.answered, fared.no_reply), (3, 1), "{report}");
+    assert_ne!(report.outcome, StopOutcome::Drained, "{report}");
+    assert_eq!(book.built(), 1, "{report}");
+    assert_ids_account(&report, fared, book.ids(), "stop's grace cut the future");
+}
