@@ -1,8 +1,9 @@
 //! Ninth outside attack, continued: the `Phoenix` of `attacks9_held` (its
 //! first incarnation answers `Running::Continue`, so it reads on past a
 //! restart's marker until the grace ends it) under a second restart and
-//! under its parent's stop; and an `Ender` restarted again by a strategy
-//! right as its fresh incarnation starts replaying what was held.
+//! under its parent's stop; a `Keeper` that refused once; and `Ender`s
+//! restarted again by a strategy right as their fresh incarnation replays
+//! what was held, or with their nested supervisor.
 //!
 //! Public API only.
 
@@ -278,4 +279,42 @@ async fn a_stop_over_a_once_refusing_restart_drain_handles_what_was_held() {
     );
     assert_eq!(report.undelivered, 0, "{report}");
     crate::attacks7_support::assert_accounts(&report, fared, &book, "once refusing");
+}
+
+/// A nested supervisor restarted by its parent's `RestartChild` while its
+/// child owns a `ChildFuture`: what the child's handle sends once the
+/// child drains goes to its fresh incarnation, in order, none lost.
+///
+/// Seen if broken: the bumps answered by incarnation 1 or with an error.
+#[actix_rt::test]
+async fn a_nested_supervisor_restarted_by_restart_child_holds_its_childs_late_traffic() {
+    tokio::time::pause();
+    let (spec, handle, book) = ender("e", How::Never, RestartPolicy::Always);
+    let app = SupervisorActor::builder("app")
+        .intensity(unlimited())
+        .child(SupervisorActor::builder("inner").child(spec))
+        .start()
+        .unwrap();
+    within(handle.started()).await.unwrap();
+    let gate = Gate::new();
+    let mut senders = Senders::default();
+    senders.send(&handle, slow(0, &gate), None);
+    book.began(1).await;
+    let restart = actix_rt::spawn(app.send(RestartChild::new("inner")));
+    testkit::wait_for_node(&app, "/app/inner/e", |n| n.state == NodeState::Stopping)
+        .describe("the child's drain began")
+        .await;
+    for id in 11..=13 {
+        senders.send(&handle, Bump(id), None);
+    }
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    gate.open();
+    let _ = within(restart).await.unwrap();
+    let fared = senders.fared().await;
+    assert_eq!(fared.answered, 4, "{fared:?}: {:?}", book.handled());
+    assert_eq!(
+        book.handled(),
+        vec![(0, 1), (11, 2), (12, 2), (13, 2)],
+        "{fared:?}"
+    );
 }
