@@ -753,6 +753,44 @@ fn a_stop_past_a_restart_marker_drains_what_was_held_in_the_same_incarnation() {
     assert!(matches!(lifecycle.state(), State::Done { .. }));
 }
 
+/// A context that refuses to stop at its restart's marker is asked again
+/// at its next quiet poll; if a stop took the drain over meanwhile, the
+/// stop drains in it, what it held first.
+#[test]
+fn a_context_that_refuses_to_stop_is_asked_again_and_a_stop_drains_in_it() {
+    let mut restart = running();
+    restart.step(Event::Restart);
+    restart.step(Event::StoppedAtMarker(1));
+    assert!(restart.is_context_stopped());
+    assert!(restart.step(Event::Refused).is_empty());
+    assert!(!restart.is_context_stopped());
+    assert!(restart.is_past_restart_marker(), "still holding back");
+    assert_eq!(
+        restart.step(Event::Quiet { settled: false }).as_slice(),
+        [Action::StopContext]
+    );
+
+    let mut stopped = running();
+    stopped.step(Event::Restart);
+    stopped.step(Event::StoppedAtMarker(1));
+    assert_eq!(stopped.step(Event::Stop).as_slice(), [Action::Refuse]);
+    assert_eq!(
+        stopped.step(Event::Refused).as_slice(),
+        [Action::ReplayHeld]
+    );
+    assert!(!stopped.is_past_restart_marker());
+    assert!(stopped.step(Event::Quiet { settled: false }).is_empty());
+    assert_eq!(
+        stopped.step(Event::Quiet { settled: true }).as_slice(),
+        [Action::StopContext]
+    );
+    stopped.step(Event::Ended {
+        end: End::Normal,
+        settled: true,
+    });
+    assert!(matches!(stopped.state(), State::Done { .. }));
+}
+
 /// An incarnation that ends on its own once its stop's marker was handled,
 /// with every accepted message settled, ends the child whatever its
 /// policy: no incarnation is built to drain nothing. With a message still
