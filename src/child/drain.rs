@@ -145,8 +145,8 @@ pub(crate) struct Counts {
     /// Handled, cancelled or lost.
     pub(crate) settled: u64,
     pub(crate) cancelled: u64,
-    /// Settled, yet not handled: a `ChildFuture` dropped unfinished while
-    /// the child was stopping.
+    /// Settled, yet not handled: a `ChildFuture` dropped unfinished during
+    /// a drain (a stop's or a restart's) that promised to wait for it.
     pub(crate) lost: u64,
 }
 

@@ -210,7 +210,7 @@ pub(crate) fn settles_later<R: 'static, T: 'static>() -> bool {
 }
 
 /// The settlement of a message answered with a [`ChildFuture`]: it settles
-/// the message when dropped, as completed if told so first.
+/// the message when dropped, as completed or lost if told so first.
 pub(crate) trait Settlement {
     /// The future completed: its reply was sent.
     fn complete(self: Box<Self>);

@@ -304,8 +304,12 @@ struct Rare {
     /// The messages held back past a restart's marker (each a
     /// [`Held<A>`](super::drain::Held)), in the order they were queued: the
     /// next incarnation handles them first ([`ReplayHeld`]).
-    held: Rc<std::cell::RefCell<std::collections::VecDeque<Box<dyn std::any::Any>>>>,
+    held: HeldQueue,
 }
+
+/// The messages held back past a restart's marker, oldest first, shared
+/// by the runner and the `ReplayHeld` futures that hand them over.
+type HeldQueue = Rc<std::cell::RefCell<std::collections::VecDeque<Box<dyn std::any::Any>>>>;
 
 /// When a stop (or strategy drain) began, and its grace.
 struct StopClock {
@@ -895,14 +899,7 @@ impl<A: SupervisedActor> Runner<A> {
         };
         // Polled last first: the start barrier, then each message held back,
         // in order, then the mailbox.
-        if let Some(rare) = self.rare.as_ref() {
-            for _ in 0..rare.held.borrow().len() {
-                context.ctx().wait(ReplayHeld::<A> {
-                    held: rare.held.clone(),
-                    actor: std::marker::PhantomData,
-                });
-            }
-        }
+        Self::replay_held_into(context, self.rare.as_deref());
         context.ctx().wait(StartBarrier);
         Event::Built
     }
@@ -999,8 +996,15 @@ impl<A: SupervisedActor> Runner<A> {
     /// the drain over.
     #[cold]
     fn replay_held(&mut self) {
-        let (ChildContext::Built(context), Some(rare)) = (&mut self.context, self.rare.as_ref())
-        else {
+        if let ChildContext::Built(context) = &mut self.context {
+            Self::replay_held_into(context, self.rare.as_deref());
+        }
+    }
+
+    /// Queues one `ReplayHeld` wait future per message held back, so that
+    /// `context` handles them, oldest first, before its mailbox.
+    fn replay_held_into(context: &mut ContextFut<A, Context<A>>, rare: Option<&Rare>) {
+        let Some(rare) = rare else {
             return;
         };
         for _ in 0..rare.held.borrow().len() {
@@ -1285,7 +1289,7 @@ fn restart_in_place<A: SupervisedActor>(
 /// Dropped unpolled (the incarnation ended first), it leaves its message
 /// held for the incarnation after.
 struct ReplayHeld<A> {
-    held: Rc<std::cell::RefCell<std::collections::VecDeque<Box<dyn std::any::Any>>>>,
+    held: HeldQueue,
     actor: std::marker::PhantomData<fn(A)>,
 }
 
